@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vdmabuf: virtio/vhost dma-buf sharing.
+#
+#   make            build both modules against KDIR
+#   make check      set up the test bed, lint, unit tests, VM tests
+#   make demo       set up the test bed and run the guest-to-host demo
+#
+# KDIR defaults to the Debian 6.12 headers the test bed unpacks into the
+# cache; any configured kernel tree works:
+#   make KDIR=/lib/modules/$(uname -r)/build VHOST_SRC=/path/to/linux/drivers/vhost
+
+TOP		:= $(CURDIR)
+VDMABUF_CACHE	?= $(HOME)/.cache/vdmabuf
+export VDMABUF_CACHE
+SETUP		:= $(TOP)/scripts/testbed/setup.sh
+KVER		= $(shell cat $(VDMABUF_CACHE)/kernel/KVER 2>/dev/null)
+KDIR		?= $(VDMABUF_CACHE)/kernel/root/usr/src/linux-headers-$(KVER)
+KSRC		?= $(VDMABUF_CACHE)/kernel/src
+VHOST_SRC	?= $(KSRC)/drivers/vhost
+BUILD		:= $(TOP)/build
+
+MODULES		:= drivers/virtio/virtio_vdmabuf.ko drivers/vhost/vhost_vdmabuf.ko
+
+.PHONY: all modules clean setup kernel qemu check lint unit selftests \
+	vmcheck demo bench FORCE
+
+all: modules
+
+# The test bed's kernel, fetched once, only when no KDIR was given.
+$(VDMABUF_CACHE)/kernel/KVER:
+	bash $(SETUP) kernel
+
+ifeq ($(origin KDIR),file)
+modules: $(VDMABUF_CACHE)/kernel/KVER
+endif
+modules:
+	$(MAKE) -C $(KDIR) M=$(TOP) VHOST_SRC=$(VHOST_SRC) modules
+
+setup:
+	bash $(SETUP) all
+
+kernel: $(VDMABUF_CACHE)/kernel/KVER
+
+qemu:
+	bash $(SETUP) qemu
+
+# Static test programs: host_* run in the L1 host VM, guest_* and e2e_* in
+# the L2 guest VM; unit_* run on this machine.
+selftests: $(VDMABUF_CACHE)/kernel/KVER
+	$(MAKE) -C selftests/vdmabuf OUTPUT=$(BUILD)/selftests KSRC=$(KSRC)
+
+lint: $(VDMABUF_CACHE)/kernel/KVER
+	bash scripts/testbed/lint.sh
+
+unit: selftests
+	bash scripts/testbed/unit.sh
+
+vmcheck: modules selftests
+	bash scripts/testbed/vmcheck.sh
+
+# Everything, in order, on a fresh Debian 12 machine; one summary line.
+check:
+	bash scripts/testbed/check.sh
+
+demo:
+	bash scripts/testbed/check.sh demo
+
+bench:
+	bash scripts/testbed/check.sh bench
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(TOP) clean 2>/dev/null
+	rm -rf $(BUILD)

@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: set up the test bed (first run: ~25 min; then ~5 min), build
+# the modules and test programs, lint, run the unit tests on this machine,
+# then the VM tests (L1 host VM, L2 guest VM inside it).  Ends with one line
+# "N passed, N failed[, N skipped]" and a non-zero exit on any failure.
+
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$TOP"
+MODE=${1:-check}
+RES=$TOP/build/results
+LOGS=$TOP/build/logs
+T0=$(date +%s)
+
+say() { printf '[check %5ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+
+rm -rf "$RES"
+mkdir -p "$RES" "$LOGS"
+n=0
+echo "# check.tap" > "$RES/check.tap"
+result() {	# result RC NAME LOG
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n - $2" >> "$RES/check.tap"
+		say "ok - $2"
+	else
+		echo "not ok $n - $2" >> "$RES/check.tap"
+		say "not ok - $2 (log: $3)"
+		tail -n 30 "$3" | sed 's/^/    /'
+	fi
+}
+summary() {
+	echo "1..$n" >> "$RES/check.tap"
+	local files=("$RES"/*.tap)
+	[ -d "$TOP/build/vm" ] && files+=("$TOP"/build/vm/*.tap)
+	say "results in $RES and build/vm; logs in $LOGS"
+	awk -f "$TOP/scripts/testbed/tap-summary.awk" "${files[@]}" > "$RES/summary.txt"
+	cat "$RES/summary.txt"
+	grep -q ', 0 failed' "$RES/summary.txt"
+}
+
+say "stage: set-up (apt, Debian 6.12 kernel, QEMU 10.0 with qemu-patches/)"
+bash scripts/testbed/setup.sh all > "$LOGS/setup.log" 2>&1
+rc=$?
+grep '^\[setup' "$LOGS/setup.log" | sed 's/^/    /'
+result $rc "set-up: tools, kernel and patched QEMU" "$LOGS/setup.log"
+if [ $rc -ne 0 ]; then
+	summary
+	exit 1
+fi
+
+case "$MODE" in
+demo|bench)
+	say "$MODE: not implemented yet"
+	exit 1 ;;
+esac
+
+rm -rf build/vm
+say "stage: build"
+make -s modules > "$LOGS/modules.log" 2>&1
+result $? "build: both modules (make)" "$LOGS/modules.log"
+make -s selftests > "$LOGS/selftests.log" 2>&1
+result $? "build: test programs (make selftests)" "$LOGS/selftests.log"
+
+say "stage: lint"
+bash scripts/testbed/lint.sh > "$LOGS/lint-summary.log" 2>&1
+result $? "lint: ran" "$LOGS/lint-summary.log"
+
+say "stage: unit tests"
+bash scripts/testbed/unit.sh > "$LOGS/unit.log" 2>&1
+result $? "unit: ran" "$LOGS/unit.log"
+
+say "stage: VM tests (L1 host VM, then L2 guest VM inside it)"
+bash scripts/testbed/vmcheck.sh
+result $? "vm: L1 and L2 ran to the end" "$LOGS/l1-console.log"
+
+summary

@@ -1,0 +1,99 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the L1 host VM, in this machine's root (9p, read-only) with
+# tmpfs for writes: checks the test bed, loads the host modules, runs the
+# host test programs, then boots the L2 guest with the patched QEMU and
+# collects its results.  Every result is TAP in $VM_OUT; the stage markers
+# on the console let the runner outside report progress and name a stage
+# that hangs or dies.
+
+. /run/vdmabuf.env
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp
+cd "$TOP" || exit 1
+
+R=$VM_OUT/l1.tap
+n=0
+echo "# l1.tap" > "$R"
+ok()     { n=$((n + 1)); echo "ok $n - $*" >> "$R"; echo "ok - $*"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $*" >> "$R"; echo "not ok - $*"; }
+check()  { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+stage()  { echo "VDMABUF-STAGE: $*"; }
+finish() {
+	echo "1..$n" >> "$R"
+	echo "# l1: done" >> "$R"
+	stage "l1: done"
+	sync
+	echo o > /proc/sysrq-trigger
+	sleep 10
+}
+
+stage "l1: test bed checks"
+ok "l1: booted the 6.12 kernel to init with this machine's root over 9p"
+check "l1: root file system is read-only" \
+	bash -c '! touch /usr/.vdmabuf-write-test 2>/dev/null'
+check "l1: /tmp is a writable tmpfs" \
+	bash -c 'touch /tmp/x && [ "$(stat -f -c %T /tmp)" = tmpfs ]'
+check "l1: kernel is $KVER" [ "$(uname -r)" = "$KVER" ]
+
+modprobe_k() { modprobe -d "$KROOT" "$@"; }
+check "l1: modprobe vhost" modprobe_k vhost
+check "l1: modprobe vgem" modprobe_k vgem
+HOSTMOD=$TOP/drivers/vhost/vhost_vdmabuf.ko
+if [ -f "$HOSTMOD" ]; then
+	check "l1: insmod vhost_vdmabuf.ko" insmod "$HOSTMOD"
+	check "l1: /dev/vhost-vdmabuf exists" [ -c /dev/vhost-vdmabuf ]
+fi
+
+for t in "$BUILD"/selftests/host_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	stage "l1: $name"
+	{
+		echo "# program: $name"
+		timeout -k 5 "$TEST_TIMEOUT" "$t" 2>&1
+		echo "# exit: $name $?"
+	} > "$VM_OUT/$name.tap"
+	grep -E '^(not )?ok |^# (exit|FAIL)' "$VM_OUT/$name.tap" | tail -n 40
+done
+
+if [ "$VM_STAGES" != l1 ]; then
+	stage "l2: booting the guest (nested TCG, ~2-3 min)"
+	check "l1: patched QEMU runs (-version)" "$QEMU" -version
+	dev=()
+	if "$QEMU" -device help 2>/dev/null | grep -q '"vhost-vdmabuf-pci"'; then
+		ok "l1: QEMU lists the vhost-vdmabuf-pci device"
+		if [ -c /dev/vhost-vdmabuf ]; then
+			dev=(-device "vhost-vdmabuf-pci,importer-socket=/run/vdmabuf-l2.sock")
+		fi
+	fi
+	: > "$VM_OUT/l2.tap"
+	timeout -k 10 "$L2_TIMEOUT" "$QEMU" -accel tcg -m 1536M -smp 1 \
+		-L /usr/share/seabios -L /usr/share/qemu -nic none \
+		-kernel "$KROOT/boot/vmlinuz-$KVER" -initrd "$VM_OUT/l2.cpio.gz" \
+		-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4" \
+		-display none -no-reboot \
+		-serial "file:$VM_OUT/l2-console.log" \
+		-serial "file:$VM_OUT/l2.tap" \
+		"${dev[@]}"
+	rc=$?
+	if grep -q '^# l2: done' "$VM_OUT/l2.tap"; then
+		ok "l2: guest ran to the end and powered off"
+	else
+		last=$(grep -a 'VDMABUF-STAGE' "$VM_OUT/l2-console.log" | tail -n1)
+		not_ok "l2: guest did not finish (qemu exit $rc, last stage: ${last#*: })"
+		tail -n 40 "$VM_OUT/l2-console.log"
+	fi
+fi
+
+stage "l1: unloading"
+if [ -f "$HOSTMOD" ]; then
+	check "l1: rmmod vhost_vdmabuf" rmmod vhost_vdmabuf
+fi
+if dmesg | grep -E -q 'BUG:|WARNING:|Oops|Call Trace|general protection'; then
+	dmesg | grep -E -A20 'BUG:|WARNING:|Oops|Call Trace' | head -60
+	not_ok "l1: kernel log has no BUG, WARNING or Oops"
+else
+	ok "l1: kernel log has no BUG, WARNING or Oops"
+fi
+finish

@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Lint as TAP (build/results/lint.tap): checkpatch.pl --strict from the
+# matching kernel source on every file under drivers/, include/ and compat/,
+# sparse (make C=2) on both modules, and QEMU's checkpatch.pl on every patch
+# in qemu-patches/.
+
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+eval "$(bash "$TOP/scripts/testbed/setup.sh" env)"
+R=$TOP/build/results/lint.tap
+mkdir -p "$(dirname "$R")" "$TOP/build/logs"
+n=0
+echo "# lint.tap" > "$R"
+res() {	# res STATUS NAME LOG
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n - $2" >> "$R"
+	else
+		echo "not ok $n - $2" >> "$R"
+		sed 's/^/#   /' "$3" | head -n 30 >> "$R"
+		sed 's/^/    /' "$3" | head -n 30
+	fi
+	echo "$( [ "$1" = 0 ] && echo ok || echo 'not ok') - $2"
+}
+log=$TOP/build/logs/lint.log
+
+cd "$TOP"
+for f in $(git ls-files -co --exclude-standard drivers include compat |
+	   grep -E '\.(c|h)$'); do
+	perl "$KSRC/scripts/checkpatch.pl" --no-tree --strict --terse \
+		--show-types --ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG \
+		-f "$f" > "$log" 2>&1
+	res $? "checkpatch --strict $f" "$log"
+done
+
+# sparse needs the modules rebuilt with C=2: make -B is not needed, C=2
+# checks every source whether or not it is rebuilt.
+if ls drivers/*/*.c >/dev/null 2>&1; then
+	make -s -C "$KDIR" M="$TOP" VHOST_SRC="$KSRC/drivers/vhost" C=2 modules > "$log" 2>&1
+	rc=$?
+	# Sparse reports as "file:line:col: warning|error:"; the kernel's own
+	# headers are not ours to fix, so only our files count.
+	if [ $rc -eq 0 ] && grep -E "^($TOP/)?(drivers|include|compat)/.*: (warning|error):" "$log" > "$log.ours"; then
+		rc=1; cp "$log.ours" "$log"
+	fi
+	res $rc "sparse (make C=2) on drivers/" "$log"
+fi
+
+if ls qemu-patches/*.patch >/dev/null 2>&1; then
+	for p in qemu-patches/*.patch; do
+		( cd "$QEMU_SRC" && perl scripts/checkpatch.pl --no-signoff "$TOP/$p" ) > "$log" 2>&1
+		rc=$?
+		res $rc "qemu checkpatch $(basename "$p")" "$log"
+	done
+fi
+echo "1..$n" >> "$R"

@@ -1,0 +1,54 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build a small initramfs: static busybox, an /init script, kernel modules
+# with their dependencies (decompressed, loaded in order by /init from
+# /lib/vdmabuf/modules.load), and extra files.
+#
+# Usage: mkinitramfs.sh OUT.cpio.gz INIT KROOT KVER [-m MODULE]... [-f SRC:DST]...
+
+set -euo pipefail
+
+out=$1 init=$2 kroot=$3 kver=$4
+shift 4
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+
+mkdir -p "$stage"/{bin,dev,proc,sys,tmp,run,mnt,lib/vdmabuf/mod}
+cp /bin/busybox "$stage/bin/busybox"
+ln -s busybox "$stage/bin/sh"
+install -m 0755 "$init" "$stage/init"
+: > "$stage/lib/vdmabuf/modules.load"
+
+add_module() {
+	local line path name
+	# --show-depends lists dependencies first, the module itself last.
+	modprobe -d "$kroot" -S "$kver" --show-depends "$1" |
+	while read -r line; do
+		case "$line" in
+		insmod\ *) path=${line#insmod }; path=${path%% *} ;;
+		*) continue ;;
+		esac
+		name=$(basename "$path"); name=${name%.xz}; name=${name%.zst}
+		grep -qx "$name" "$stage/lib/vdmabuf/modules.load" && continue
+		case "$path" in
+		*.xz)  xz -dc "$path" > "$stage/lib/vdmabuf/mod/$name" ;;
+		*.zst) zstd -qdc "$path" > "$stage/lib/vdmabuf/mod/$name" ;;
+		*)     cp "$path" "$stage/lib/vdmabuf/mod/$name" ;;
+		esac
+		echo "$name" >> "$stage/lib/vdmabuf/modules.load"
+	done
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-m) add_module "$2"; shift 2 ;;
+	-f) src=${2%%:*}; dst=${2#*:}
+	    mkdir -p "$stage/$(dirname "$dst")"
+	    cp -a "$src" "$stage/$dst"; shift 2 ;;
+	*) echo "mkinitramfs: bad argument $1" >&2; exit 2 ;;
+	esac
+done
+
+( cd "$stage" && find . | cpio -o -H newc --quiet ) | gzip -1 > "$out.tmp"
+mv "$out.tmp" "$out"

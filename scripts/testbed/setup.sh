@@ -1,0 +1,287 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Test-bed set-up for vdmabuf on a Debian 12 amd64 machine.
+#
+# Installs the build tools with apt, then fetches through a *private* apt
+# configuration kept in the cache (the machine's apt sources are never
+# touched):
+#   - Debian's 6.12 kernel for Debian 12 (bookworm-backports): image, headers,
+#     kbuild and linux-source, unpacked into the cache, never installed as a
+#     boot kernel;
+#   - meson 1.7 and pycotap, unpacked into the cache;
+#   - Debian 13's QEMU 10.0.x source package, unpacked with dpkg-source.
+# Then builds QEMU with every patch in qemu-patches/ applied in order.
+#
+# Everything lands under $VDMABUF_CACHE (default ~/.cache/vdmabuf); the QEMU
+# build is keyed on the QEMU version, the configure flags and the hashes of
+# the patches, so a second run (or a fresh clone) reuses it.
+#
+# Usage: setup.sh [all|host-packages|kernel|qemu|env]
+#   env prints shell assignments (KVER, KDIR, KSRC, QEMU, ...) for make.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}
+APTDIR=$CACHE/apt
+T0=$(date +%s)
+
+say() { printf '[setup %4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
+die() { say "FAILED: $*"; exit 1; }
+
+HOST_PACKAGES=(
+	build-essential bc bison flex kmod cpio xz-utils zstd gawk
+	dpkg-dev fakeroot git pkg-config python3 python3-venv ninja-build
+	sparse busybox-static qemu-system-x86 qemu-utils
+	libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
+	libpng-dev libdrm-dev rsync
+)
+
+host_packages() {
+	local missing=() p
+	for p in "${HOST_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	say "apt: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || die "apt-get update"
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		die "apt-get install ${missing[*]}"
+}
+
+# Private apt configuration: bookworm-backports (kernel 6.12 built for
+# Debian 12, meson 1.7, pycotap) and trixie sources (QEMU 10.0.x).
+APT_OPTS=()
+private_apt() {
+	mkdir -p "$APTDIR/lists/partial" "$APTDIR/archives/partial"
+	cat > "$APTDIR/sources.list" <<-SRC
+	deb http://deb.debian.org/debian bookworm-backports main
+	deb http://deb.debian.org/debian trixie main
+	deb-src http://deb.debian.org/debian trixie main
+	SRC
+	APT_OPTS=(-o Dir::Etc::SourceList="$APTDIR/sources.list"
+		  -o Dir::Etc::SourceParts=/dev/null
+		  -o Dir::State::Lists="$APTDIR/lists"
+		  -o Dir::Cache="$APTDIR/cache"
+		  -o Dir::Cache::archives="$APTDIR/archives"
+		  -o APT::Get::List-Cleanup=0
+		  -o APT::Sandbox::User=root
+		  -o Debug::NoLocking=1)
+	if [ "${1:-}" = refresh ] || ! ls "$APTDIR"/lists/*trixie*Sources* >/dev/null 2>&1; then
+		say "apt: updating the private lists (bookworm-backports, trixie)"
+		apt-get "${APT_OPTS[@]}" update -qq >/dev/null || die "private apt-get update"
+	fi
+}
+
+papt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
+
+# Download a binary package into the cache; refresh the lists once if the
+# mirror has moved on.
+fetch_deb() {
+	local spec=$1 pkg=${1%%=*} ver= f
+	[ "$spec" != "$pkg" ] && ver=${spec#*=}
+	# apt-get download names files NAME_VERSION_ARCH.deb with ':' as %3a.
+	f=("$APTDIR/debs/${pkg}_${ver//:/%3a}"*.deb)
+	if [ -e "${f[0]}" ]; then echo "${f[0]}"; return 0; fi
+	mkdir -p "$APTDIR/debs"
+	( cd "$APTDIR/debs" && apt-get "${APT_OPTS[@]}" download -qq "$spec" >/dev/null 2>&1 ) || {
+		private_apt refresh
+		( cd "$APTDIR/debs" && apt-get "${APT_OPTS[@]}" download -qq "$spec" >/dev/null ) ||
+			die "download $spec"
+	}
+	f=("$APTDIR/debs/${pkg}_${ver//:/%3a}"*.deb)
+	[ -e "${f[0]}" ] || die "download $spec: no .deb"
+	echo "${f[0]}"
+}
+
+# The newest Debian-12 6.12 kernel flavour "amd64" that has headers, image
+# and source on the mirror; remembered in the cache so later runs agree.
+kernel_version() {
+	if [ -s "$CACHE/kernel/KVER" ]; then cat "$CACHE/kernel/KVER"; return; fi
+	papt_cache pkgnames linux-headers-6.12. |
+		sed -n 's/^linux-headers-\(6\.12\.[0-9]*+deb12-amd64\)$/\1/p' |
+		sort -V | sed -n '$p'
+}
+
+kernel() {
+	private_apt
+	local kver abi d deb pkgver
+	kver=$(kernel_version)
+	[ -n "$kver" ] || die "no linux-headers-6.12.*+deb12-amd64 on the mirror"
+	abi=${kver%-amd64}
+	d=$CACHE/kernel
+	if [ -f "$d/.done-$kver" ]; then return 0; fi
+	# linux-source-6.12 exists in several versions (bookworm-backports,
+	# trixie): take the one built from the same upload as the headers.
+	pkgver=$(papt_cache show "linux-headers-$kver" |
+		 sed -n 's/^Version: //p' | sort -V | sed -n '$p')
+	[ -n "$pkgver" ] || die "no version for linux-headers-$kver"
+	say "kernel: fetching $kver ($pkgver: image, headers, kbuild, source)"
+	rm -rf "$d"; mkdir -p "$d/root"
+	for deb in "linux-image-$kver-unsigned" "linux-headers-$kver" \
+		   "linux-headers-$abi-common" "linux-kbuild-${abi}" \
+		   "linux-source-6.12=$pkgver"; do
+		deb=$(fetch_deb "$deb")
+		say "kernel: unpacking $(basename "$deb")"
+		dpkg-deb -x "$deb" "$d/root"
+	done
+	# The image ships no modules.dep; make one so modprobe works in the VMs.
+	depmod -b "$d/root" "$kver" || die "depmod"
+	# Only the few files the modules and tests need from the full source:
+	# the private vhost.h, the kselftest harness and checkpatch.
+	say "kernel: extracting vhost.h, kselftest_harness.h and checkpatch from linux-source-6.12"
+	mkdir -p "$d/src"
+	tar -C "$d/src" --strip-components=1 -xf "$d"/root/usr/src/linux-source-6.12.tar.xz \
+		--wildcards \
+		'*/drivers/vhost/vhost.h' \
+		'*/tools/testing/selftests/kselftest_harness.h' \
+		'*/tools/testing/selftests/kselftest.h' \
+		'*/scripts/checkpatch.pl' \
+		'*/scripts/spelling.txt' \
+		'*/scripts/const_structs.checkpatch' \
+		'*/scripts/kernel-doc' \
+		'*/Documentation/userspace-api/ioctl/ioctl-number.rst' \
+		'*/include/uapi/linux/vhost.h' \
+		'*/include/uapi/linux/virtio_ids.h' ||
+		die "extract from linux-source-6.12"
+	rm -f "$d"/root/usr/src/linux-source-6.12.tar.xz
+	echo "$kver" > "$d/KVER"
+	touch "$d/.done-$kver"
+	say "kernel: $kver ready"
+}
+
+pydeps() {
+	private_apt
+	local d=$CACHE/pydeps deb
+	[ -f "$d/.done" ] && return 0
+	rm -rf "$d"; mkdir -p "$d"
+	say "qemu: fetching meson 1.7 and pycotap (bookworm-backports)"
+	( cd "$APTDIR" && mkdir -p debs && cd debs &&
+	  apt-get "${APT_OPTS[@]}" download -qq meson/bookworm-backports \
+		python3-pycotap/bookworm-backports >/dev/null ) || die "download meson"
+	for deb in "$APTDIR"/debs/meson_*.deb "$APTDIR"/debs/python3-pycotap_*.deb; do
+		dpkg-deb -x "$deb" "$d"
+	done
+	touch "$d/.done"
+}
+
+QEMU_CONFIGURE=(
+	--target-list=x86_64-softmmu
+	--python=/usr/bin/python3
+	--disable-install-blobs --disable-download
+	--disable-docs --disable-werror --disable-debug-info
+	--disable-gtk --disable-sdl --disable-opengl --disable-vnc
+	--disable-spice --disable-curses --disable-xen
+	--disable-tools --disable-guest-agent
+	--enable-vhost-kernel
+)
+
+qemu_src() {
+	private_apt
+	local d=$CACHE/qemu-src
+	if [ -f "$d/.done" ]; then cat "$d/.done"; return 0; fi
+	say "qemu: fetching Debian 13's qemu source package"
+	rm -rf "$d"; mkdir -p "$d"
+	( cd "$d" && apt-get "${APT_OPTS[@]}" source --download-only -qq qemu/trixie >/dev/null ) ||
+		die "apt-get source qemu"
+	say "qemu: dpkg-source -x (applies Debian's own patches)"
+	( cd "$d" && dpkg-source -x ./*.dsc src >/dev/null ) || die "dpkg-source -x qemu"
+	[ -d "$d/src/debian/patches" ] || die "dpkg-source -x qemu: Debian patches missing"
+	sed -n 's/^Version: //p' "$d"/*.dsc > "$d/version"
+	rm -f "$d"/*.orig*.tar.* "$d"/*.debian.tar.*
+	mv "$d/version" "$d/.done"
+	cat "$d/.done"
+}
+
+qemu_key() {
+	{
+		cat "$CACHE/qemu-src/.done"
+		printf '%s\n' "${QEMU_CONFIGURE[@]}"
+		cat "$TOP"/qemu-patches/*.patch 2>/dev/null || true
+	} | sha256sum | cut -c1-16
+}
+
+# One QEMU build tree, $CACHE/qemu/{src,build}.  When the patch series
+# changes, the source is reset to the pristine tree with rsync --checksum
+# (so only files that differ get a new mtime) and the series re-applied:
+# ninja then rebuilds just what the patches touch.  The key file records
+# what the tree was built from.
+qemu() {
+	host_packages
+	pydeps
+	qemu_src >/dev/null
+	local key d n p
+	key=$(qemu_key)
+	d=$CACHE/qemu
+	if [ -x "$d/build/qemu-system-x86_64" ] && [ "$(cat "$d/KEY" 2>/dev/null)" = "$key" ]; then
+		return 0
+	fi
+	rm -f "$d/KEY"
+	mkdir -p "$d/src"
+	say "qemu: syncing the pristine source into the build tree"
+	rsync -rlD --checksum --delete "$CACHE/qemu-src/src/" "$d/src/"
+	n=0
+	for p in "$TOP"/qemu-patches/*.patch; do
+		[ -e "$p" ] || continue
+		n=$((n + 1))
+		say "qemu: applying $(basename "$p")"
+		patch -d "$d/src" -p1 --quiet --forward --batch < "$p" > "$d/patch.log" 2>&1 || {
+			cat "$d/patch.log" >&2
+			die "qemu patch $(basename "$p") does not apply"
+		}
+	done
+	export PYTHONPATH=$CACHE/pydeps/usr/lib/python3/dist-packages
+	export PATH=$CACHE/pydeps/usr/bin:$PATH
+	# Configure flags or QEMU version changed: start the build tree afresh.
+	p=$( { cat "$CACHE/qemu-src/.done"; printf '%s\n' "${QEMU_CONFIGURE[@]}"; } | sha256sum | cut -c1-16)
+	if [ "$(cat "$d/CONFKEY" 2>/dev/null)" != "$p" ]; then
+		rm -rf "$d/build"
+	fi
+	if [ ! -f "$d/build/build.ninja" ]; then
+		say "qemu: $n patch(es) applied; configuring"
+		mkdir -p "$d/build"
+		( cd "$d/build" && ../src/configure "${QEMU_CONFIGURE[@]}" ) > "$d/configure.log" 2>&1 || {
+			tail -n 40 "$d/configure.log" >&2
+			rm -rf "$d/build"
+			die "qemu configure (full log: $d/configure.log)"
+		}
+		echo "$p" > "$d/CONFKEY"
+	fi
+	say "qemu: building with $n patch(es) (ninja, $(nproc) jobs; ~10 min cold, seconds warm)"
+	( cd "$d/build" && ninja -j"$(nproc)" qemu-system-x86_64 ) > "$d/build.log" 2>&1 || {
+		tail -n 60 "$d/build.log" >&2
+		die "qemu build (full log: $d/build.log)"
+	}
+	echo "$key" > "$d/KEY"
+	say "qemu: built $d/build/qemu-system-x86_64"
+}
+
+env_out() {
+	local kver
+	kver=$(cat "$CACHE/kernel/KVER")
+	echo "KVER=$kver"
+	echo "KROOT=$CACHE/kernel/root"
+	echo "KDIR=$CACHE/kernel/root/usr/src/linux-headers-$kver"
+	echo "KSRC=$CACHE/kernel/src"
+	echo "QEMU=$CACHE/qemu/build/qemu-system-x86_64"
+	echo "QEMU_SRC=$CACHE/qemu/src"
+}
+
+# One set-up at a time per cache (make check and a developer's make may race).
+mkdir -p "$CACHE"
+if [ "${1:-all}" != env ]; then
+	exec 9>"$CACHE/.lock"
+	flock 9
+fi
+
+case "${1:-all}" in
+all)		host_packages; kernel; qemu ;;
+host-packages)	host_packages ;;
+kernel)		host_packages; kernel ;;
+qemu)		qemu ;;
+env)		env_out ;;
+*)		die "usage: $0 [all|host-packages|kernel|qemu|env]" ;;
+esac

@@ -1,0 +1,117 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the L1 host VM (TCG; this machine's / over 9p, read-only; tmpfs for
+# writes), which loads the host module, runs the host tests and boots the
+# L2 guest VM with the patched QEMU.  Results are TAP files in build/vm/,
+# full console logs in build/logs/.  Prints one line per stage with the
+# elapsed time; a stage that runs past its limit is killed and named, with
+# the tail of its console log.
+#
+# Environment: VM_STAGES=l1 (stop after the host tests), STAGE_LIMIT
+# (seconds without a new stage, default 900), L1_TIMEOUT (default 3600),
+# L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600).
+
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$TOP/build
+VM_OUT=$BUILD/vm
+LOGS=$BUILD/logs
+eval "$(bash "$TOP/scripts/testbed/setup.sh" env)"
+VM_STAGES=${VM_STAGES:-all}
+STAGE_LIMIT=${STAGE_LIMIT:-900}
+L1_TIMEOUT=${L1_TIMEOUT:-3600}
+L2_TIMEOUT=${L2_TIMEOUT:-2400}
+TEST_TIMEOUT=${TEST_TIMEOUT:-600}
+T0=$(date +%s)
+
+say() { printf '[vm %5ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+
+rm -rf "$VM_OUT"
+mkdir -p "$VM_OUT" "$LOGS"
+rm -f "$LOGS"/l1-console.log "$LOGS"/l2-console.log
+
+expect_device=0
+[ -n "$(ls "$TOP"/qemu-patches/*.patch 2>/dev/null)" ] && expect_device=1
+
+cat > "$VM_OUT/env" <<ENV
+TOP=$TOP
+BUILD=$BUILD
+VM_OUT=$VM_OUT
+KVER=$KVER
+KROOT=$KROOT
+QEMU=$QEMU
+VM_STAGES=$VM_STAGES
+L2_TIMEOUT=$L2_TIMEOUT
+TEST_TIMEOUT=$TEST_TIMEOUT
+EXPECT_DEVICE=$expect_device
+ENV
+
+say "building the L1 and L2 initramfs images"
+bash "$TOP/scripts/testbed/mkinitramfs.sh" "$BUILD/l1.cpio.gz" \
+	"$TOP/scripts/testbed/l1-init.sh" "$KROOT" "$KVER" \
+	-m 9p -m 9pnet_virtio -f "$VM_OUT/env:lib/vdmabuf/env" || exit 1
+l2files=(-f "$VM_OUT/env:lib/vdmabuf/env")
+[ -f "$TOP/drivers/virtio/virtio_vdmabuf.ko" ] &&
+	l2files+=(-f "$TOP/drivers/virtio/virtio_vdmabuf.ko:lib/vdmabuf/virtio_vdmabuf.ko")
+for t in "$BUILD"/selftests/guest_* "$BUILD"/selftests/e2e_*; do
+	[ -x "$t" ] && l2files+=(-f "$t:tests/$(basename "$t")")
+done
+bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l2.cpio.gz" \
+	"$TOP/scripts/testbed/l2-init.sh" "$KROOT" "$KVER" \
+	-m vgem "${l2files[@]}" || exit 1
+
+say "booting L1 (TCG, 2 vCPUs, 6 GiB)"
+qemu-system-x86_64 -accel tcg -cpu max -m 6G -smp 2 \
+	-nic none -display none -no-reboot \
+	-kernel "$KROOT/boot/vmlinuz-$KVER" -initrd "$BUILD/l1.cpio.gz" \
+	-append "console=ttyS0 panic=-1 quiet loglevel=4" \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs "local,path=$VM_OUT,mount_tag=out,security_model=none" \
+	-serial "file:$LOGS/l1-console.log" &
+qpid=$!
+
+stage="l1: boot" stage_t=$(date +%s) seen=0 reason=
+while kill -0 "$qpid" 2>/dev/null; do
+	sleep 2
+	now=$(date +%s)
+	# New stage markers, from L1's console and (live, over 9p) L2's.
+	mapfile -t marks < <(cat "$LOGS/l1-console.log" "$VM_OUT/l2-console.log" 2>/dev/null |
+			     tr -d '\r' | grep -a '^VDMABUF-STAGE: ' | sed 's/^VDMABUF-STAGE: //')
+	while [ "$seen" -lt "${#marks[@]}" ]; do
+		stage=${marks[$seen]}; stage_t=$now; seen=$((seen + 1))
+		say "$stage"
+	done
+	if [ $((now - stage_t)) -gt "$STAGE_LIMIT" ]; then
+		reason="stage '$stage' ran past its limit of ${STAGE_LIMIT}s"
+	elif [ $((now - T0)) -gt "$L1_TIMEOUT" ]; then
+		reason="the VM run ran past its limit of ${L1_TIMEOUT}s (stage '$stage')"
+	fi
+	if [ -n "$reason" ]; then
+		kill -9 "$qpid" 2>/dev/null
+		break
+	fi
+done
+wait "$qpid" 2>/dev/null
+cp -f "$VM_OUT/l2-console.log" "$LOGS/l2-console.log" 2>/dev/null
+
+fatal=$(tr -d '\r' < "$LOGS/l1-console.log" | grep -a '^VDMABUF-FATAL' | head -n1)
+if [ -z "$reason" ] && ! grep -q '^# l1: done' "$VM_OUT/l1.tap" 2>/dev/null; then
+	reason="L1 stopped during stage '$stage'${fatal:+ ($fatal)}"
+fi
+if [ -n "$reason" ]; then
+	say "FAILED: $reason"
+	log=$LOGS/l1-console.log
+	case "$stage" in l2:*) log=$LOGS/l2-console.log ;; esac
+	echo "---- last 40 lines of $log ----"
+	tail -n 40 "$log" | tr -d '\r'
+	echo "---- full logs: $LOGS ----"
+	{
+		echo "# vm.tap"
+		echo "not ok 1 - vm: $reason"
+		echo "1..1"
+	} > "$VM_OUT/vm.tap"
+	exit 1
+fi
+say "VM run complete"
