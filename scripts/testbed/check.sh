@@ -51,11 +51,29 @@ if [ $rc -ne 0 ]; then
 	exit 1
 fi
 
-case "$MODE" in
-demo|bench)
-	say "$MODE: not implemented yet"
-	exit 1 ;;
-esac
+if [ "$MODE" = demo ]; then
+	say "stage: build"
+	make -s modules selftests > "$LOGS/build.log" 2>&1 || {
+		tail -n 40 "$LOGS/build.log"; exit 1; }
+	say "stage: demo (L1 host VM runs the importer, L2 guest the producer)"
+	VM_MODE=demo bash scripts/testbed/vmcheck.sh
+	rc=$?
+	echo "---- guest producer (L2) ----"
+	sed -n '/^# program: demo_producer/,/^# exit:/p' build/vm/l2.tap | tr -d '\r'
+	echo "---- host importer (L1) ----"
+	cat build/vm/importer_demo.log 2>/dev/null
+	if [ $rc -eq 0 ] && grep -q '^# exit: demo_producer 0' build/vm/l2.tap &&
+	   grep -q '^# exit: importer_demo 0' build/vm/importer_demo.tap; then
+		say "demo: done; the last frame the host imported: build/demo/last-frame.png"
+		exit 0
+	fi
+	say "demo: FAILED (logs: $LOGS, build/vm)"
+	exit 1
+fi
+if [ "$MODE" = bench ]; then
+	say "bench: not implemented yet"
+	exit 1
+fi
 
 rm -rf build/vm
 say "stage: build"
@@ -71,6 +89,10 @@ result $? "lint: ran" "$LOGS/lint-summary.log"
 say "stage: unit tests"
 bash scripts/testbed/unit.sh > "$LOGS/unit.log" 2>&1
 result $? "unit: ran" "$LOGS/unit.log"
+
+say "stage: the VM runner's own test (a panic and a hang must fail fast)"
+bash scripts/testbed/runner-selftest.sh > "$LOGS/runner-selftest.log" 2>&1
+result $? "runner self-test: ran" "$LOGS/runner-selftest.log"
 
 say "stage: VM tests (L1 host VM, then L2 guest VM inside it)"
 bash scripts/testbed/vmcheck.sh

@@ -18,7 +18,13 @@ echo "# l1.tap" > "$R"
 ok()     { n=$((n + 1)); echo "ok $n - $*" >> "$R"; echo "ok - $*"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $*" >> "$R"; echo "not ok - $*"; }
 check()  { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
-stage()  { echo "VDMABUF-STAGE: $*"; }
+stage()  {
+	echo "VDMABUF-STAGE: $*"
+	case "$VM_INJECT" in
+	"panic:$*") echo c > /proc/sysrq-trigger ;;
+	"hang:$*") sleep infinity ;;
+	esac
+}
 finish() {
 	echo "1..$n" >> "$R"
 	echo "# l1: done" >> "$R"
@@ -45,7 +51,41 @@ if [ -f "$HOSTMOD" ]; then
 	check "l1: /dev/vhost-vdmabuf exists" [ -c /dev/vhost-vdmabuf ]
 fi
 
-for t in "$BUILD"/selftests/host_*; do
+# Host-side importers for the L2 run: started once QEMU's importer socket
+# exists, stopped with SIGTERM after L2 is gone; their TAP is wrapped as a
+# program of its own.
+SOCK=/run/vdmabuf-l2.sock
+declare -A imp_pid=()
+start_importer() {	# NAME ARGS...
+	local name=$1; shift
+	(
+		for _ in $(seq 600); do [ -S "$SOCK" ] && break; sleep 0.5; done
+		exec "$BUILD/selftests/$name" --socket "$SOCK" \
+			--tap "$VM_OUT/$name.raw" "$@" > "$VM_OUT/$name.log" 2>&1
+	) &
+	imp_pid[$name]=$!
+}
+stop_importers() {
+	local name rc
+	for name in "${!imp_pid[@]}"; do
+		kill -TERM "${imp_pid[$name]}" 2>/dev/null
+		for _ in $(seq 40); do
+			kill -0 "${imp_pid[$name]}" 2>/dev/null || break
+			sleep 0.5
+		done
+		kill -KILL "${imp_pid[$name]}" 2>/dev/null
+		wait "${imp_pid[$name]}"
+		rc=$?
+		{
+			echo "# program: $name"
+			cat "$VM_OUT/$name.raw" 2>/dev/null
+			echo "# exit: $name $rc"
+		} > "$VM_OUT/$name.tap"
+		echo "# $name (exit $rc):"; tail -n 30 "$VM_OUT/$name.log"
+	done
+}
+
+[ "$VM_MODE" = demo ] || for t in "$BUILD"/selftests/host_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
 	stage "l1: $name"
@@ -68,6 +108,15 @@ if [ "$VM_STAGES" != l1 ]; then
 		fi
 	fi
 	: > "$VM_OUT/l2.tap"
+	if [ ${#dev[@]} -gt 0 ]; then
+		if [ "$VM_MODE" = demo ]; then
+			mkdir -p "$BUILD/demo"
+			[ -x "$BUILD/selftests/importer_demo" ] &&
+				start_importer importer_demo --png "$BUILD/demo/last-frame.png"
+		else
+			[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e
+		fi
+	fi
 	timeout -k 10 "$L2_TIMEOUT" "$QEMU" -accel tcg -m 1536M -smp 1 \
 		-L /usr/share/seabios -L /usr/share/qemu -nic none \
 		-kernel "$KROOT/boot/vmlinuz-$KVER" -initrd "$VM_OUT/l2.cpio.gz" \
@@ -77,6 +126,7 @@ if [ "$VM_STAGES" != l1 ]; then
 		-serial "file:$VM_OUT/l2.tap" \
 		"${dev[@]}"
 	rc=$?
+	stop_importers
 	if grep -q '^# l2: done' "$VM_OUT/l2.tap"; then
 		ok "l2: guest ran to the end and powered off"
 	else

@@ -46,7 +46,9 @@ if [ -f /lib/vdmabuf/virtio_vdmabuf.ko ]; then
 	fi
 fi
 
-for t in /tests/guest_* /tests/e2e_*; do
+tests="/tests/guest_* /tests/e2e_*"
+[ "$VM_MODE" = demo ] && tests=/tests/demo_producer
+for t in $tests; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
 	stage "l2: $name"

@@ -8,18 +8,23 @@
 # elapsed time; a stage that runs past its limit is killed and named, with
 # the tail of its console log.
 #
-# Environment: VM_STAGES=l1 (stop after the host tests), STAGE_LIMIT
+# Environment: VM_STAGES=l1 (stop after the host tests), VM_MODE=demo (run
+# the demo instead of the tests), STAGE_LIMIT
 # (seconds without a new stage, default 900), L1_TIMEOUT (default 3600),
-# L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600).
+# L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600);
+# VM_TAG=NAME keeps results and logs apart (build/vm-NAME, build/logs/NAME);
+# VM_INJECT=panic:STAGE or hang:STAGE makes L1 panic or hang when it enters
+# STAGE (the runner's own test).
 
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$TOP/build
-VM_OUT=$BUILD/vm
-LOGS=$BUILD/logs
+VM_OUT=$BUILD/vm${VM_TAG:+-$VM_TAG}
+LOGS=$BUILD/logs${VM_TAG:+/$VM_TAG}
 eval "$(bash "$TOP/scripts/testbed/setup.sh" env)"
 VM_STAGES=${VM_STAGES:-all}
+VM_MODE=${VM_MODE:-check}
 STAGE_LIMIT=${STAGE_LIMIT:-900}
 L1_TIMEOUT=${L1_TIMEOUT:-3600}
 L2_TIMEOUT=${L2_TIMEOUT:-2400}
@@ -35,27 +40,20 @@ rm -f "$LOGS"/l1-console.log "$LOGS"/l2-console.log
 expect_device=0
 [ -n "$(ls "$TOP"/qemu-patches/*.patch 2>/dev/null)" ] && expect_device=1
 
-cat > "$VM_OUT/env" <<ENV
-TOP=$TOP
-BUILD=$BUILD
-VM_OUT=$VM_OUT
-KVER=$KVER
-KROOT=$KROOT
-QEMU=$QEMU
-VM_STAGES=$VM_STAGES
-L2_TIMEOUT=$L2_TIMEOUT
-TEST_TIMEOUT=$TEST_TIMEOUT
-EXPECT_DEVICE=$expect_device
-ENV
+VM_INJECT=${VM_INJECT:-}
+for v in TOP BUILD VM_OUT KVER KROOT QEMU VM_STAGES VM_MODE VM_INJECT \
+	 L2_TIMEOUT TEST_TIMEOUT expect_device; do
+	printf '%s=%q\n' "${v/expect_device/EXPECT_DEVICE}" "${!v}"
+done > "$VM_OUT/env"
 
 say "building the L1 and L2 initramfs images"
-bash "$TOP/scripts/testbed/mkinitramfs.sh" "$BUILD/l1.cpio.gz" \
+bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l1.cpio.gz" \
 	"$TOP/scripts/testbed/l1-init.sh" "$KROOT" "$KVER" \
 	-m 9p -m 9pnet_virtio -f "$VM_OUT/env:lib/vdmabuf/env" || exit 1
 l2files=(-f "$VM_OUT/env:lib/vdmabuf/env")
 [ -f "$TOP/drivers/virtio/virtio_vdmabuf.ko" ] &&
 	l2files+=(-f "$TOP/drivers/virtio/virtio_vdmabuf.ko:lib/vdmabuf/virtio_vdmabuf.ko")
-for t in "$BUILD"/selftests/guest_* "$BUILD"/selftests/e2e_*; do
+for t in "$BUILD"/selftests/guest_* "$BUILD"/selftests/e2e_* "$BUILD"/selftests/demo_*; do
 	[ -x "$t" ] && l2files+=(-f "$t:tests/$(basename "$t")")
 done
 bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l2.cpio.gz" \
@@ -65,23 +63,28 @@ bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l2.cpio.gz" \
 say "booting L1 (TCG, 2 vCPUs, 6 GiB)"
 qemu-system-x86_64 -accel tcg -cpu max -m 6G -smp 2 \
 	-nic none -display none -no-reboot \
-	-kernel "$KROOT/boot/vmlinuz-$KVER" -initrd "$BUILD/l1.cpio.gz" \
+	-kernel "$KROOT/boot/vmlinuz-$KVER" -initrd "$VM_OUT/l1.cpio.gz" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=4" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$VM_OUT,mount_tag=out,security_model=none" \
 	-serial "file:$LOGS/l1-console.log" &
 qpid=$!
 
-stage="l1: boot" stage_t=$(date +%s) seen=0 reason=
+stage="l1: boot" stage_t=$(date +%s) reason=
+declare -A seen=([l1]=0 [l2]=0)
+declare -A consoles=([l1]="$LOGS/l1-console.log" [l2]="$VM_OUT/l2-console.log")
 while kill -0 "$qpid" 2>/dev/null; do
 	sleep 2
 	now=$(date +%s)
-	# New stage markers, from L1's console and (live, over 9p) L2's.
-	mapfile -t marks < <(cat "$LOGS/l1-console.log" "$VM_OUT/l2-console.log" 2>/dev/null |
-			     tr -d '\r' | grep -a '^VDMABUF-STAGE: ' | sed 's/^VDMABUF-STAGE: //')
-	while [ "$seen" -lt "${#marks[@]}" ]; do
-		stage=${marks[$seen]}; stage_t=$now; seen=$((seen + 1))
-		say "$stage"
+	# New stage markers from L1's console and, live over 9p, from L2's.
+	for vm in l1 l2; do
+		mapfile -t marks < <(tr -d '\r' 2>/dev/null < "${consoles[$vm]}" |
+				     grep -a '^VDMABUF-STAGE: ' | sed 's/^VDMABUF-STAGE: //')
+		while [ "${seen[$vm]}" -lt "${#marks[@]}" ]; do
+			stage=${marks[${seen[$vm]}]}; stage_t=$now
+			seen[$vm]=$((seen[$vm] + 1))
+			say "$stage"
+		done
 	done
 	if [ $((now - stage_t)) -gt "$STAGE_LIMIT" ]; then
 		reason="stage '$stage' ran past its limit of ${STAGE_LIMIT}s"
