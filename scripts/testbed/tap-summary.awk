@@ -45,7 +45,7 @@ END {
 	}
 	for (i = 1; i <= nf; i++)
 		print "FAILED: " failures[i]
-	line = passed " passed, " failed " failed"
+	line = (passed + 0) " passed, " (failed + 0) " failed"
 	if (skipped)
 		line = line ", " skipped " skipped"
 	print line

@@ -15,8 +15,17 @@
 
 #include <linux/types.h>
 #include <linux/ioctl.h>
-#include <linux/vhost.h>
 #include <linux/virtio_vdmabuf.h>
+
+/*
+ * The ioctl magic of <linux/vhost.h>.  That header is not included here:
+ * it pulls in <linux/virtio_ring.h>, which does not compile as C++, and an
+ * importer (a compositor, say) needs none of it.  A VMM includes
+ * <linux/vhost.h> itself for the standard vhost ioctls.
+ */
+#ifndef VHOST_VIRTIO
+#define VHOST_VIRTIO 0xAF
+#endif
 
 /* fd flags for GET_IMPORTER and IMPORT */
 #define VHOST_VDMABUF_FD_KEEP_ON_EXEC	(1U << 0)	/* clear O_CLOEXEC */

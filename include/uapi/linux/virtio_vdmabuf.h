@@ -146,7 +146,7 @@ struct virtio_vdmabuf_present_req {
 /* Status codes (struct virtio_vdmabuf_resp.status) */
 #define VIRTIO_VDMABUF_S_OK		0
 #define VIRTIO_VDMABUF_S_INVALID	1	/* malformed request */
-#define VIRTIO_VDMABUF_S_UNSUPPORTED	2	/* unknown type or flag */
+#define VIRTIO_VDMABUF_S_UNSUPPORTED	2	/* unknown type, feature not negotiated */
 #define VIRTIO_VDMABUF_S_LIMIT		3	/* over an advertised limit */
 #define VIRTIO_VDMABUF_S_EXISTS		4	/* UUID already exported */
 #define VIRTIO_VDMABUF_S_NOENT		5	/* no live export by that UUID */
