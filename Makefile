@@ -21,6 +21,8 @@ VHOST_SRC	?= $(KSRC)/drivers/vhost
 BUILD		:= $(TOP)/build
 
 MODULES		:= drivers/virtio/virtio_vdmabuf.ko drivers/vhost/vhost_vdmabuf.ko
+# Module BTF needs pahole; without it, build the modules without BTF.
+KBUILD_OPTS	:= $(if $(shell command -v pahole),,CONFIG_DEBUG_INFO_BTF_MODULES=)
 
 .PHONY: all modules clean setup kernel qemu check lint unit selftests \
 	vmcheck demo bench FORCE
@@ -35,7 +37,7 @@ ifeq ($(origin KDIR),file)
 modules: $(VDMABUF_CACHE)/kernel/KVER
 endif
 modules:
-	$(MAKE) -C $(KDIR) M=$(TOP) VHOST_SRC=$(VHOST_SRC) modules
+	$(MAKE) -C $(KDIR) M=$(TOP) VHOST_SRC=$(VHOST_SRC) $(KBUILD_OPTS) modules
 
 setup:
 	bash $(SETUP) all
@@ -70,5 +72,5 @@ bench:
 	bash scripts/testbed/check.sh bench
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(TOP) clean 2>/dev/null
+	-$(MAKE) -C $(KDIR) M=$(TOP) VHOST_SRC=$(VHOST_SRC) clean 2>/dev/null
 	rm -rf $(BUILD)

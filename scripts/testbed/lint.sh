@@ -38,7 +38,8 @@ done
 # sparse needs the modules rebuilt with C=2: make -B is not needed, C=2
 # checks every source whether or not it is rebuilt.
 if ls drivers/*/*.c >/dev/null 2>&1; then
-	make -s -C "$KDIR" M="$TOP" VHOST_SRC="$KSRC/drivers/vhost" C=2 modules > "$log" 2>&1
+	btf=; command -v pahole >/dev/null || btf=CONFIG_DEBUG_INFO_BTF_MODULES=
+	make -s -C "$KDIR" M="$TOP" VHOST_SRC="$KSRC/drivers/vhost" $btf C=2 modules > "$log" 2>&1
 	rc=$?
 	# Sparse reports as "file:line:col: warning|error:"; the kernel's own
 	# headers are not ours to fix, so only our files count.

@@ -106,6 +106,13 @@ kernel_version() {
 		sort -V | sed -n '$p'
 }
 
+# The headers' top Makefile includes the common headers by absolute path
+# (/usr/src/...); point it into the cache.  Idempotent.
+kernel_fixup() {
+	sed -i "s|^include /usr/src/|include $1/root/usr/src/|" \
+		"$1/root/usr/src/linux-headers-$2/Makefile"
+}
+
 kernel() {
 	private_apt
 	local kver abi d deb pkgver
@@ -113,7 +120,7 @@ kernel() {
 	[ -n "$kver" ] || die "no linux-headers-6.12.*+deb12-amd64 on the mirror"
 	abi=${kver%-amd64}
 	d=$CACHE/kernel
-	if [ -f "$d/.done-$kver" ]; then return 0; fi
+	if [ -f "$d/.done-$kver" ]; then kernel_fixup "$d" "$kver"; return 0; fi
 	# linux-source-6.12 exists in several versions (bookworm-backports,
 	# trixie): take the one built from the same upload as the headers.
 	pkgver=$(papt_cache show "linux-headers-$kver" |
@@ -149,6 +156,7 @@ kernel() {
 		die "extract from linux-source-6.12"
 	rm -f "$d"/root/usr/src/linux-source-6.12.tar.xz
 	echo "$kver" > "$d/KVER"
+	kernel_fixup "$d" "$kver"
 	touch "$d/.done-$kver"
 	say "kernel: $kver ready"
 }
