@@ -1,0 +1,1976 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vhost-vdmabuf: host side of virtio-dmabuf, zero-copy sharing of guest
+ * buffers with host users through dma-bufs.
+ */
+
+/**
+ * DOC: vhost-vdmabuf design
+ *
+ * The VMM opens /dev/vhost-vdmabuf once per virtio-dmabuf device and drives
+ * it with the standard vhost ioctls.  Each open file owns one &struct
+ * vhost_dev with two virtqueues: the request queue (EXPORT, UNEXPORT,
+ * PRESENT from the guest) and the event queue (RELEASED and FRAME_DONE to
+ * the guest).  Both are served by the vhost worker, which shares the VMM's
+ * mm; the work done per kick is bounded by vhost_exceeds_weight().
+ *
+ * EXPORT carries guest-physical ranges.  They are translated through the
+ * vhost memory table (the same table the rings use; a range may span
+ * adjacent regions), the pages are pinned in the VMM's mm with
+ * FOLL_LONGTERM and charged to the owner's RLIMIT_MEMLOCK (as VFIO does).
+ * The export keeps a reference on that mm (mmgrab()) so that the charge can
+ * be dropped even after the VMM has gone.  Nothing of KVM is used.
+ *
+ * Exports live in a per-device table, &struct vdb_ctx, reference
+ * counted with a kref: the vhost file, every importer file and every export
+ * still holding guest memory hold a reference.  There is no global table,
+ * so a VM's buffers are only visible through its own device.
+ *
+ * Host users get an importer file (VHOST_VDMABUF_GET_IMPORTER).  It reads a
+ * lossless stream of EXPORTED, PRESENTED and UNEXPORTED events, imports a
+ * live export as a dma-buf (created on the first import, shared by later
+ * ones) and answers frames with FRAME_DONE.  While any importer has
+ * max_importer_events unread events, EXPORT and PRESENT are answered BUSY:
+ * events are never dropped.
+ *
+ * An export holds guest memory while the guest has not unexported it or a
+ * host dma-buf for it exists.  When both are gone, the pages are unpinned,
+ * the charge is dropped and RELEASED is queued to the guest.  Guest events
+ * are queued in the device until the guest posts event buffers; the backlog
+ * is bounded by the number of exports and pending frames.  Stopping or
+ * resetting the device, or closing the vhost file, unexports everything
+ * without telling the guest; host dma-bufs keep working on the pinned pages
+ * until their last user lets go.
+ *
+ * Locking: &vhost_dev.mutex, then &vhost_virtqueue.mutex (request queue
+ * before event queue), then &vdb_ctx.lock.  Kick handlers take only
+ * their vq mutex and the table lock.  Importer and dma-buf callbacks take
+ * only the table lock (&vdb_importer.read_lock comes before it,
+ * &vdb_export.cpu_lock is a leaf).  Pinning and uncharging take the VMM's
+ * mmap_lock outside the table lock, and the dma-buf mmap and fault paths,
+ * which run under an mmap_lock, never take the table lock.
+ */
+
+#include <linux/anon_inodes.h>
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/file.h>
+#include <linux/kref.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/overflow.h>
+#include <linux/poll.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/vhost.h>
+#include <linux/vmalloc.h>
+#include <linux/vhost_vdmabuf.h>
+#include <linux/virtio_vdmabuf.h>
+
+#include "vhost.h"
+
+/* Bounds of the module parameters that the UAPI header does not fix. */
+#define VDMABUF_HARD_MAX_EXPORTS	65536
+#define VDMABUF_HARD_MAX_EXPORT_MB	65536
+#define VDMABUF_HARD_MAX_TOTAL_MB	1048576U
+#define VDMABUF_MIN_EVENTS		16
+#define VDMABUF_HARD_MAX_EVENTS		1048576U
+
+/* Work per kick before yielding to other vhost work. */
+#define VHOST_VDMABUF_PKT_WEIGHT	64
+#define VHOST_VDMABUF_WEIGHT		0x80000
+
+/* Pages pinned per pin_user_pages_remote() call, and how. */
+#define VDMABUF_PIN_BATCH		512UL
+#define VDMABUF_FOLL			(FOLL_WRITE | FOLL_LONGTERM)
+
+static unsigned int max_ranges = 16384;
+module_param(max_ranges, uint, 0444);
+MODULE_PARM_DESC(max_ranges,
+		 "Most ranges in one EXPORT (1..65536, default 16384)");
+
+static unsigned int max_meta_len = 1024;
+module_param(max_meta_len, uint, 0444);
+MODULE_PARM_DESC(max_meta_len,
+		 "Most metadata bytes in one EXPORT (0..4096, default 1024)");
+
+static unsigned int max_exports = 1024;
+module_param(max_exports, uint, 0444);
+MODULE_PARM_DESC(max_exports,
+		 "Most live exports per device (1..65536, default 1024)");
+
+static unsigned int max_rects = 16;
+module_param(max_rects, uint, 0444);
+MODULE_PARM_DESC(max_rects,
+		 "Most damage rectangles in one PRESENT (0..64, default 16)");
+
+static unsigned int max_export_mb = 512;
+module_param(max_export_mb, uint, 0444);
+MODULE_PARM_DESC(max_export_mb,
+		 "Largest export in MiB (1..65536, default 512)");
+
+static unsigned int max_total_mb = 2048;
+module_param(max_total_mb, uint, 0444);
+MODULE_PARM_DESC(max_total_mb,
+		 "Most MiB exported and pinned per device (1..1048576, default 2048)");
+
+static unsigned int max_importer_events = 4096;
+module_param(max_importer_events, uint, 0444);
+MODULE_PARM_DESC(max_importer_events,
+		 "Unread events per importer before EXPORT/PRESENT get BUSY (16..1048576, default 4096)");
+
+static unsigned int max_guest_events = 8192;
+module_param(max_guest_events, uint, 0444);
+MODULE_PARM_DESC(max_guest_events,
+		 "Guest event backlog before PRESENT gets BUSY (16..1048576, default 8192)");
+
+enum {
+	VHOST_VDMABUF_FEATURES = (1ULL << VIRTIO_F_VERSION_1) |
+				 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+				 (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+				 (1ULL << VIRTIO_VDMABUF_F_PRESENT),
+};
+
+static struct miscdevice vhost_vdmabuf_misc;
+
+struct vhost_vdmabuf;
+
+/**
+ * struct vdb_ctx - per-device export table, outlives the vhost file
+ * @kref: held by the vhost file, each importer file and each export
+ * @lock: protects every field below
+ * @vdb: the vhost device, NULL once its file is released
+ * @exports: exports holding guest memory (&vdb_export.node)
+ * @importers: open importer files (&vdb_importer.node)
+ * @guest_events: events waiting for guest event buffers
+ * @nr_guest_events: length of @guest_events
+ * @live_bytes: sum of the sizes of live exports
+ * @stats: counters reported by VHOST_VDMABUF_GET_STATS
+ */
+struct vdb_ctx {
+	struct kref kref;
+	struct mutex lock;	/* after dev.mutex and vq->mutex */
+	struct vhost_vdmabuf *vdb;
+	struct list_head exports;
+	struct list_head importers;
+	struct list_head guest_events;
+	unsigned int nr_guest_events;
+	u64 live_bytes;
+	struct vhost_vdmabuf_stats stats;
+};
+
+/**
+ * struct vdb_gevent - an event queued for the guest
+ * @node: in &vdb_ctx.guest_events, under &vdb_ctx.lock
+ * @ev: the event as written to the guest
+ */
+struct vdb_gevent {
+	struct list_head node;
+	struct virtio_vdmabuf_event ev;
+};
+
+/**
+ * struct vdb_export - one exported guest buffer
+ * @node: in &vdb_ctx.exports
+ * @reap: on a local list while being released
+ * @ctx: the table; the export holds a reference
+ * @uuid: the guest's ID for it
+ * @size: bytes
+ * @nr_ranges: ranges the guest sent
+ * @meta_len: bytes at @meta
+ * @meta: metadata from the guest, immutable
+ * @pages: the pinned pages, immutable
+ * @nr_pages: entries in @pages
+ * @mm: the mm the pages are pinned and charged in (mmgrab'ed)
+ * @cpu_lock: protects @cpu_sgt
+ * @cpu_sgt: mapping for CPU access syncs, made on first use
+ * @released_ev: RELEASED, allocated up front so it cannot fail later
+ * @live: not unexported by the guest (table lock)
+ * @guest_owned: RELEASED is owed to the guest (table lock)
+ * @releasing: the last reference is gone, being torn down (table lock)
+ * @dmabuf: the host dma-buf new imports share, or NULL (table lock)
+ * @nr_dmabufs: host dma-bufs not yet released (table lock)
+ * @frame_pending: a PRESENT waits for FRAME_DONE (table lock)
+ * @frame_seq: its sequence number (table lock)
+ * @frame_ev: its FRAME_DONE, allocated up front (table lock)
+ * @last_seq: sequence number of the newest PRESENT (table lock)
+ * @owed: importers owing FRAME_DONE (&vdb_owed.enode, table lock)
+ */
+struct vdb_export {
+	struct list_head node;
+	struct list_head reap;
+	struct vdb_ctx *ctx;
+	u8 uuid[16];
+	u64 size;
+	u32 nr_ranges;
+	u32 meta_len;
+	void *meta;
+	struct page **pages;
+	unsigned long nr_pages;
+	struct mm_struct *mm;
+	struct mutex cpu_lock;	/* leaf: protects cpu_sgt */
+	struct sg_table *cpu_sgt;
+	struct vdb_gevent *released_ev;
+	bool live;
+	bool guest_owned;
+	bool releasing;
+	struct dma_buf *dmabuf;
+	unsigned int nr_dmabufs;
+	bool frame_pending;
+	u64 frame_seq;
+	struct vdb_gevent *frame_ev;
+	u64 last_seq;
+	struct list_head owed;
+};
+
+/**
+ * struct vdb_importer - state of an importer file
+ * @ctx: the table; the importer holds a reference
+ * @node: in &vdb_ctx.importers (table lock)
+ * @events: unread events (&vdb_ievent.node, table lock)
+ * @nr_events: length of @events (table lock, read locklessly for poll)
+ * @owed: frames this importer owes (&vdb_owed.inode, table lock)
+ * @wait: readers wait here for @events
+ * @read_lock: serialises readers, so a record is copied before it goes
+ */
+struct vdb_importer {
+	struct vdb_ctx *ctx;
+	struct list_head node;
+	struct list_head events;
+	unsigned int nr_events;
+	struct list_head owed;
+	wait_queue_head_t wait;
+	struct mutex read_lock;	/* before the table lock */
+};
+
+/**
+ * struct vdb_ievent - an event queued for an importer
+ * @node: in &vdb_importer.events
+ * @len: bytes of the record (@hdr, payload, zero padding)
+ * @hdr: the record header; the payload follows it in memory
+ * @payload: metadata or damage rectangles
+ */
+struct vdb_ievent {
+	struct list_head node;
+	u32 len;
+	struct vhost_vdmabuf_event hdr;
+	u8 payload[];
+};
+
+/**
+ * struct vdb_owed - an importer owes FRAME_DONE for an export's frame
+ * @inode: in &vdb_importer.owed
+ * @enode: in &vdb_export.owed
+ * @exp: the export
+ */
+struct vdb_owed {
+	struct list_head inode;
+	struct list_head enode;
+	struct vdb_export *exp;
+};
+
+/**
+ * struct vhost_vdmabuf - one open /dev/vhost-vdmabuf
+ * @dev: the vhost device
+ * @vqs: request and event queue
+ * @event_work: delivers queued guest events
+ * @ctx: the export table
+ * @owner: the owner's thread group leader, whose RLIMIT_MEMLOCK pins are
+ *	charged against (set under @dev.mutex while the queues are stopped)
+ * @owner_lock_cap: the owner had CAP_IPC_LOCK at VHOST_SET_OWNER
+ *
+ * As in VFIO, the limit and the capability are the owner's, not those of
+ * the vhost worker, which may be a kernel thread.
+ */
+struct vhost_vdmabuf {
+	struct vhost_dev dev;
+	struct vhost_virtqueue vqs[VIRTIO_VDMABUF_VQ_MAX];
+	struct vhost_work event_work;
+	struct vdb_ctx *ctx;
+	struct task_struct *owner;
+	bool owner_lock_cap;
+};
+
+static void vdmabuf_ctx_free(struct kref *kref)
+{
+	struct vdb_ctx *ctx = container_of(kref, struct vdb_ctx, kref);
+
+	WARN_ON(!list_empty(&ctx->exports) || !list_empty(&ctx->importers));
+	mutex_destroy(&ctx->lock);
+	kfree(ctx);
+}
+
+static void vdmabuf_ctx_put(struct vdb_ctx *ctx)
+{
+	kref_put(&ctx->kref, vdmabuf_ctx_free);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Events                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static struct vdb_gevent *vdmabuf_gevent_alloc(void)
+{
+	return kzalloc(sizeof(struct vdb_gevent), GFP_KERNEL);
+}
+
+/* Queue @gev for the guest, or drop it when the vhost file is gone. */
+static void vdmabuf_guest_event(struct vdb_ctx *ctx,
+				struct vdb_gevent *gev, u32 type,
+				u32 flags, const u8 *uuid, u64 seq)
+{
+	lockdep_assert_held(&ctx->lock);
+
+	if (!ctx->vdb) {
+		kfree(gev);
+		return;
+	}
+	gev->ev.type = cpu_to_le32(type);
+	gev->ev.flags = cpu_to_le32(flags);
+	memcpy(gev->ev.uuid, uuid, sizeof(gev->ev.uuid));
+	gev->ev.seq = cpu_to_le64(seq);
+	list_add_tail(&gev->node, &ctx->guest_events);
+	ctx->nr_guest_events++;
+	vhost_vq_work_queue(&ctx->vdb->vqs[VIRTIO_VDMABUF_VQ_EVENT],
+			    &ctx->vdb->event_work);
+}
+
+static void vdmabuf_guest_events_discard(struct vdb_ctx *ctx)
+{
+	struct vdb_gevent *gev, *tmp;
+
+	lockdep_assert_held(&ctx->lock);
+	list_for_each_entry_safe(gev, tmp, &ctx->guest_events, node) {
+		list_del(&gev->node);
+		kfree(gev);
+	}
+	ctx->nr_guest_events = 0;
+}
+
+static struct vdb_ievent *vdmabuf_ievent_alloc(u32 type,
+					       struct vdb_export *exp,
+					       const void *payload,
+					       u32 payload_len, u64 seq,
+					       gfp_t gfp)
+{
+	u32 len = ALIGN(sizeof(struct vhost_vdmabuf_event) + payload_len, 8);
+	struct vdb_ievent *iev;
+
+	iev = kzalloc(offsetof(struct vdb_ievent, hdr) + len, gfp);
+	if (!iev)
+		return NULL;
+	iev->len = len;
+	iev->hdr.type = type;
+	iev->hdr.len = len;
+	memcpy(iev->hdr.uuid, exp->uuid, sizeof(iev->hdr.uuid));
+	iev->hdr.size = exp->size;
+	iev->hdr.seq = seq;
+	iev->hdr.payload_len = payload_len;
+	if (payload_len)
+		memcpy(iev->payload, payload, payload_len);
+	return iev;
+}
+
+static void vdmabuf_importer_queue(struct vdb_importer *imp,
+				   struct vdb_ievent *iev)
+{
+	lockdep_assert_held(&imp->ctx->lock);
+	list_add_tail(&iev->node, &imp->events);
+	WRITE_ONCE(imp->nr_events, imp->nr_events + 1);
+	wake_up_interruptible(&imp->wait);
+}
+
+static bool vdmabuf_importers_busy(struct vdb_ctx *ctx)
+{
+	struct vdb_importer *imp;
+
+	lockdep_assert_held(&ctx->lock);
+	list_for_each_entry(imp, &ctx->importers, node)
+		if (imp->nr_events >= max_importer_events)
+			return true;
+	return false;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Exports                                                                */
+/* ---------------------------------------------------------------------- */
+
+static struct vdb_export *vdmabuf_find(struct vdb_ctx *ctx,
+				       const u8 *uuid, bool live_only)
+{
+	struct vdb_export *exp, *found = NULL;
+
+	lockdep_assert_held(&ctx->lock);
+	list_for_each_entry(exp, &ctx->exports, node) {
+		if (memcmp(exp->uuid, uuid, sizeof(exp->uuid)))
+			continue;
+		if (exp->live)
+			return exp;
+		if (!live_only && !found)
+			found = exp;
+	}
+	return found;
+}
+
+/* The export's frame is over: tell the guest (or not) and forget owers. */
+static void vdmabuf_frame_finish(struct vdb_ctx *ctx,
+				 struct vdb_export *exp, u32 flags,
+				 bool notify)
+{
+	struct vdb_owed *owed, *tmp;
+	struct vdb_gevent *gev;
+
+	lockdep_assert_held(&ctx->lock);
+	if (!exp->frame_pending)
+		return;
+	list_for_each_entry_safe(owed, tmp, &exp->owed, enode) {
+		list_del(&owed->enode);
+		list_del(&owed->inode);
+		kfree(owed);
+	}
+	exp->frame_pending = false;
+	gev = exp->frame_ev;
+	exp->frame_ev = NULL;
+	if (notify)
+		vdmabuf_guest_event(ctx, gev, VIRTIO_VDMABUF_EVT_FRAME_DONE,
+				    flags, exp->uuid, exp->frame_seq);
+	else
+		kfree(gev);
+}
+
+/* The guest's reference is gone: tell importers, finish the frame. */
+static void vdmabuf_unexport(struct vdb_ctx *ctx,
+			     struct vdb_export *exp, bool notify)
+{
+	struct vdb_importer *imp;
+	struct vdb_ievent *iev;
+
+	lockdep_assert_held(&ctx->lock);
+	exp->live = false;
+	ctx->stats.live_exports--;
+	ctx->live_bytes -= exp->size;
+	vdmabuf_frame_finish(ctx, exp, 0, notify);
+	list_for_each_entry(imp, &ctx->importers, node) {
+		/*
+		 * UNEXPORTED is always delivered and bounded by the number of
+		 * exports; a 48-byte allocation is not allowed to fail here.
+		 */
+		iev = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_UNEXPORTED, exp,
+					   NULL, 0, 0,
+					   GFP_KERNEL | __GFP_NOFAIL);
+		vdmabuf_importer_queue(imp, iev);
+	}
+}
+
+/* True if the caller must release @exp with vdmabuf_export_finish(). */
+static bool vdmabuf_export_last_ref(struct vdb_export *exp)
+{
+	lockdep_assert_held(&exp->ctx->lock);
+	if (exp->live || exp->nr_dmabufs || exp->releasing)
+		return false;
+	exp->releasing = true;
+	return true;
+}
+
+/* Charge or uncharge @task's RLIMIT_MEMLOCK for pages pinned in @mm. */
+static int vdmabuf_charge(struct mm_struct *mm, unsigned long pages, bool inc,
+			  struct task_struct *task, bool lock_cap)
+{
+	int ret;
+
+	mmap_write_lock(mm);
+	ret = __account_locked_vm(mm, pages, inc, task, lock_cap);
+	mmap_write_unlock(mm);
+	return ret;
+}
+
+static void vdmabuf_export_unpin(struct vdb_export *exp)
+{
+	unpin_user_pages_dirty_lock(exp->pages, exp->nr_pages, true);
+	vdmabuf_charge(exp->mm, exp->nr_pages, false, current, true);
+}
+
+/* Drop the pages and the charge, then send RELEASED and free @exp. */
+static void vdmabuf_export_finish(struct vdb_export *exp)
+{
+	struct vdb_ctx *ctx = exp->ctx;
+
+	if (exp->cpu_sgt) {
+		dma_unmap_sgtable(vhost_vdmabuf_misc.this_device, exp->cpu_sgt,
+				  DMA_BIDIRECTIONAL, 0);
+		sg_free_table(exp->cpu_sgt);
+		kfree(exp->cpu_sgt);
+	}
+	vdmabuf_export_unpin(exp);
+	mmdrop(exp->mm);
+
+	mutex_lock(&ctx->lock);
+	list_del(&exp->node);
+	ctx->stats.held_exports--;
+	ctx->stats.pinned_pages -= exp->nr_pages;
+	ctx->stats.charged_pages -= exp->nr_pages;
+	if (exp->guest_owned) {
+		vdmabuf_guest_event(ctx, exp->released_ev,
+				    VIRTIO_VDMABUF_EVT_RELEASED, 0, exp->uuid, 0);
+		exp->released_ev = NULL;
+	}
+	mutex_unlock(&ctx->lock);
+
+	mutex_destroy(&exp->cpu_lock);
+	kfree(exp->released_ev);
+	kvfree(exp->pages);
+	kfree(exp->meta);
+	kfree(exp);
+	vdmabuf_ctx_put(ctx);
+}
+
+/*
+ * Unexport everything without telling the guest, forget its queued events
+ * and, with @detach, the vhost device.
+ */
+static void vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool detach)
+{
+	struct vdb_export *exp, *tmp;
+	LIST_HEAD(reap);
+
+	mutex_lock(&ctx->lock);
+	list_for_each_entry(exp, &ctx->exports, node) {
+		if (exp->live)
+			vdmabuf_unexport(ctx, exp, false);
+		exp->guest_owned = false;
+		if (vdmabuf_export_last_ref(exp))
+			list_add_tail(&exp->reap, &reap);
+	}
+	vdmabuf_guest_events_discard(ctx);
+	if (detach)
+		ctx->vdb = NULL;
+	mutex_unlock(&ctx->lock);
+
+	list_for_each_entry_safe(exp, tmp, &reap, reap)
+		vdmabuf_export_finish(exp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Host dma-buf                                                           */
+/* ---------------------------------------------------------------------- */
+
+static struct sg_table *vdmabuf_get_sgt(struct vdb_export *exp,
+					struct device *dev,
+					enum dma_data_direction dir)
+{
+	struct sg_table *sgt;
+	int ret;
+
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table_from_pages(sgt, exp->pages, exp->nr_pages, 0,
+					exp->size, GFP_KERNEL);
+	if (ret)
+		goto err_free;
+	ret = dma_map_sgtable(dev, sgt, dir, 0);
+	if (ret)
+		goto err_table;
+	return sgt;
+
+err_table:
+	sg_free_table(sgt);
+err_free:
+	kfree(sgt);
+	return ERR_PTR(ret);
+}
+
+static struct sg_table *vdmabuf_map_dma_buf(struct dma_buf_attachment *at,
+					    enum dma_data_direction dir)
+{
+	return vdmabuf_get_sgt(at->dmabuf->priv, at->dev, dir);
+}
+
+static void vdmabuf_unmap_dma_buf(struct dma_buf_attachment *at,
+				  struct sg_table *sgt,
+				  enum dma_data_direction dir)
+{
+	dma_unmap_sgtable(at->dev, sgt, dir, 0);
+	sg_free_table(sgt);
+	kfree(sgt);
+}
+
+static vm_fault_t vdmabuf_vm_fault(struct vm_fault *vmf)
+{
+	struct vdb_export *exp = vmf->vma->vm_private_data;
+
+	if (vmf->pgoff >= exp->nr_pages)
+		return VM_FAULT_SIGBUS;
+	return vmf_insert_pfn(vmf->vma, vmf->address,
+			      page_to_pfn(exp->pages[vmf->pgoff]));
+}
+
+static const struct vm_operations_struct vdmabuf_vm_ops = {
+	.fault = vdmabuf_vm_fault,
+};
+
+static int vdmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
+{
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	vma->vm_ops = &vdmabuf_vm_ops;
+	vma->vm_private_data = dmabuf->priv;
+	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	return 0;
+}
+
+static int vdmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct vdb_export *exp = dmabuf->priv;
+	void *vaddr;
+
+	vaddr = vmap(exp->pages, exp->nr_pages, VM_MAP, PAGE_KERNEL);
+	if (!vaddr)
+		return -ENOMEM;
+	iosys_map_set_vaddr(map, vaddr);
+	return 0;
+}
+
+static void vdmabuf_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	vunmap(map->vaddr);
+}
+
+static int vdmabuf_begin_cpu_access(struct dma_buf *dmabuf,
+				    enum dma_data_direction dir)
+{
+	struct vdb_export *exp = dmabuf->priv;
+	struct device *dev = vhost_vdmabuf_misc.this_device;
+	struct sg_table *sgt;
+	int ret = 0;
+
+	mutex_lock(&exp->cpu_lock);
+	if (!exp->cpu_sgt) {
+		sgt = vdmabuf_get_sgt(exp, dev, DMA_BIDIRECTIONAL);
+		if (IS_ERR(sgt)) {
+			ret = PTR_ERR(sgt);
+			goto out;
+		}
+		exp->cpu_sgt = sgt;
+	}
+	dma_sync_sgtable_for_cpu(dev, exp->cpu_sgt, dir);
+out:
+	mutex_unlock(&exp->cpu_lock);
+	return ret;
+}
+
+static int vdmabuf_end_cpu_access(struct dma_buf *dmabuf,
+				  enum dma_data_direction dir)
+{
+	struct vdb_export *exp = dmabuf->priv;
+
+	mutex_lock(&exp->cpu_lock);
+	if (exp->cpu_sgt)
+		dma_sync_sgtable_for_device(vhost_vdmabuf_misc.this_device,
+					    exp->cpu_sgt, dir);
+	mutex_unlock(&exp->cpu_lock);
+	return 0;
+}
+
+static void vdmabuf_dmabuf_release(struct dma_buf *dmabuf)
+{
+	struct vdb_export *exp = dmabuf->priv;
+	struct vdb_ctx *ctx = exp->ctx;
+	bool last;
+
+	mutex_lock(&ctx->lock);
+	if (exp->dmabuf == dmabuf)
+		exp->dmabuf = NULL;
+	exp->nr_dmabufs--;
+	ctx->stats.host_dmabufs--;
+	last = vdmabuf_export_last_ref(exp);
+	mutex_unlock(&ctx->lock);
+
+	if (last)
+		vdmabuf_export_finish(exp);
+}
+
+static const struct dma_buf_ops vdmabuf_dmabuf_ops = {
+	.map_dma_buf = vdmabuf_map_dma_buf,
+	.unmap_dma_buf = vdmabuf_unmap_dma_buf,
+	.release = vdmabuf_dmabuf_release,
+	.mmap = vdmabuf_mmap,
+	.vmap = vdmabuf_vmap,
+	.vunmap = vdmabuf_vunmap,
+	.begin_cpu_access = vdmabuf_begin_cpu_access,
+	.end_cpu_access = vdmabuf_end_cpu_access,
+};
+
+/* ---------------------------------------------------------------------- */
+/* Importer file                                                          */
+/* ---------------------------------------------------------------------- */
+
+static long vdmabuf_importer_import(struct vdb_importer *imp,
+				    void __user *argp)
+{
+	struct vdb_ctx *ctx = imp->ctx;
+	struct vhost_vdmabuf_import arg;
+	struct dma_buf *dmabuf = NULL;
+	struct vdb_export *exp;
+	int fd, ret;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags & ~VHOST_VDMABUF_FD_KEEP_ON_EXEC)
+		return -EINVAL;
+
+	fd = get_unused_fd_flags(arg.flags & VHOST_VDMABUF_FD_KEEP_ON_EXEC ?
+				 0 : O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+
+	mutex_lock(&ctx->lock);
+	exp = vdmabuf_find(ctx, arg.uuid, true);
+	if (!exp) {
+		ret = -ENOENT;
+		goto err_unlock;
+	}
+	/* The current dma-buf may be on its way out: only take a live one. */
+	if (exp->dmabuf && get_file_active(&exp->dmabuf->file)) {
+		dmabuf = exp->dmabuf;
+	} else {
+		DEFINE_DMA_BUF_EXPORT_INFO(info);
+
+		info.ops = &vdmabuf_dmabuf_ops;
+		info.size = exp->size;
+		info.flags = O_RDWR;
+		info.priv = exp;
+		dmabuf = dma_buf_export(&info);
+		if (IS_ERR(dmabuf)) {
+			ret = PTR_ERR(dmabuf);
+			goto err_unlock;
+		}
+		exp->dmabuf = dmabuf;
+		exp->nr_dmabufs++;
+		ctx->stats.host_dmabufs++;
+	}
+	arg.size = exp->size;
+	mutex_unlock(&ctx->lock);
+
+	arg.fd = fd;
+	if (copy_to_user(argp, &arg, sizeof(arg))) {
+		ret = -EFAULT;
+		goto err_put;
+	}
+	fd_install(fd, dmabuf->file);
+	return 0;
+
+err_put:
+	dma_buf_put(dmabuf);
+	put_unused_fd(fd);
+	return ret;
+err_unlock:
+	mutex_unlock(&ctx->lock);
+	put_unused_fd(fd);
+	return ret;
+}
+
+static long vdmabuf_importer_frame_done(struct vdb_importer *imp,
+					void __user *argp)
+{
+	struct vdb_ctx *ctx = imp->ctx;
+	struct vhost_vdmabuf_frame_done arg;
+	struct vdb_export *exp;
+	struct vdb_owed *owed;
+	long ret = -ESTALE;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+
+	mutex_lock(&ctx->lock);
+	exp = vdmabuf_find(ctx, arg.uuid, false);
+	if (!exp) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (!exp->frame_pending || exp->frame_seq != arg.seq)
+		goto out;
+	list_for_each_entry(owed, &imp->owed, inode) {
+		if (owed->exp != exp)
+			continue;
+		list_del(&owed->inode);
+		list_del(&owed->enode);
+		kfree(owed);
+		if (list_empty(&exp->owed))
+			vdmabuf_frame_finish(ctx, exp, 0, true);
+		ret = 0;
+		break;
+	}
+out:
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+static long vdmabuf_importer_query(struct vdb_importer *imp,
+				   void __user *argp)
+{
+	struct vdb_ctx *ctx = imp->ctx;
+	struct vhost_vdmabuf_query arg;
+	struct vdb_export *exp;
+	void *meta = NULL;
+	long ret = 0;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+
+	mutex_lock(&ctx->lock);
+	exp = vdmabuf_find(ctx, arg.uuid, false);
+	if (!exp) {
+		mutex_unlock(&ctx->lock);
+		return -ENOENT;
+	}
+	arg.meta_len = exp->meta_len;
+	arg.size = exp->size;
+	arg.nr_ranges = exp->nr_ranges;
+	arg.state = exp->live ? VHOST_VDMABUF_STATE_LIVE :
+				VHOST_VDMABUF_STATE_UNEXPORTED;
+	arg.last_seq = exp->last_seq;
+	if (arg.meta_size && arg.meta_size >= exp->meta_len && exp->meta_len) {
+		meta = kmemdup(exp->meta, exp->meta_len, GFP_KERNEL);
+		if (!meta)
+			ret = -ENOMEM;
+	}
+	mutex_unlock(&ctx->lock);
+	if (ret)
+		return ret;
+
+	if (meta && copy_to_user(u64_to_user_ptr(arg.meta_ptr), meta,
+				 arg.meta_len))
+		ret = -EFAULT;
+	kfree(meta);
+	if (!ret && copy_to_user(argp, &arg, sizeof(arg)))
+		ret = -EFAULT;
+	return ret;
+}
+
+static long vdmabuf_importer_ioctl(struct file *file, unsigned int cmd,
+				   unsigned long arg)
+{
+	struct vdb_importer *imp = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case VHOST_VDMABUF_IMPORT:
+		return vdmabuf_importer_import(imp, argp);
+	case VHOST_VDMABUF_FRAME_DONE:
+		return vdmabuf_importer_frame_done(imp, argp);
+	case VHOST_VDMABUF_QUERY:
+		return vdmabuf_importer_query(imp, argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static ssize_t vdmabuf_importer_read(struct file *file, char __user *buf,
+				     size_t count, loff_t *ppos)
+{
+	struct vdb_importer *imp = file->private_data;
+	struct vdb_ctx *ctx = imp->ctx;
+	struct vdb_ievent *iev;
+	ssize_t done = 0;
+	int ret;
+
+	if (mutex_lock_interruptible(&imp->read_lock))
+		return -ERESTARTSYS;
+	for (;;) {
+		mutex_lock(&ctx->lock);
+		iev = list_first_entry_or_null(&imp->events,
+					       struct vdb_ievent, node);
+		mutex_unlock(&ctx->lock);
+
+		if (!iev) {
+			if (done)
+				break;
+			if (file->f_flags & O_NONBLOCK) {
+				done = -EAGAIN;
+				break;
+			}
+			ret = wait_event_interruptible(imp->wait,
+						       READ_ONCE(imp->nr_events));
+			if (ret) {
+				done = ret;
+				break;
+			}
+			continue;
+		}
+		if (iev->len > count - done) {
+			if (!done)
+				done = -EINVAL;
+			break;
+		}
+		/* Only readers remove events, and @read_lock is held. */
+		if (copy_to_user(buf + done, &iev->hdr, iev->len)) {
+			if (!done)
+				done = -EFAULT;
+			break;
+		}
+		done += iev->len;
+		mutex_lock(&ctx->lock);
+		list_del(&iev->node);
+		WRITE_ONCE(imp->nr_events, imp->nr_events - 1);
+		mutex_unlock(&ctx->lock);
+		kfree(iev);
+	}
+	mutex_unlock(&imp->read_lock);
+	return done;
+}
+
+static __poll_t vdmabuf_importer_poll(struct file *file, poll_table *wait)
+{
+	struct vdb_importer *imp = file->private_data;
+
+	poll_wait(file, &imp->wait, wait);
+	return READ_ONCE(imp->nr_events) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static void vdmabuf_importer_free_events(struct vdb_importer *imp)
+{
+	struct vdb_ievent *iev, *tmp;
+
+	list_for_each_entry_safe(iev, tmp, &imp->events, node) {
+		list_del(&iev->node);
+		kfree(iev);
+	}
+	imp->nr_events = 0;
+}
+
+/* Unlist @imp; what it still owes counts as FRAME_DONE. */
+static void vdmabuf_importer_destroy(struct vdb_importer *imp)
+{
+	struct vdb_ctx *ctx = imp->ctx;
+	struct vdb_owed *owed, *tmp;
+	struct vdb_export *exp;
+
+	mutex_lock(&ctx->lock);
+	list_del(&imp->node);
+	ctx->stats.importers--;
+	list_for_each_entry_safe(owed, tmp, &imp->owed, inode) {
+		exp = owed->exp;
+		list_del(&owed->inode);
+		list_del(&owed->enode);
+		kfree(owed);
+		if (list_empty(&exp->owed))
+			vdmabuf_frame_finish(ctx, exp, 0, true);
+	}
+	vdmabuf_importer_free_events(imp);
+	mutex_unlock(&ctx->lock);
+
+	mutex_destroy(&imp->read_lock);
+	kfree(imp);
+	vdmabuf_ctx_put(ctx);
+}
+
+static int vdmabuf_importer_release(struct inode *inode, struct file *file)
+{
+	vdmabuf_importer_destroy(file->private_data);
+	return 0;
+}
+
+static const struct file_operations vdmabuf_importer_fops = {
+	.owner = THIS_MODULE,
+	.read = vdmabuf_importer_read,
+	.poll = vdmabuf_importer_poll,
+	.unlocked_ioctl = vdmabuf_importer_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = vdmabuf_importer_release,
+	.llseek = noop_llseek,
+};
+
+static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
+				       void __user *argp)
+{
+	struct vdb_ctx *ctx = vdb->ctx;
+	struct vhost_vdmabuf_importer arg;
+	struct vdb_importer *imp;
+	struct vdb_ievent *iev;
+	struct vdb_export *exp;
+	struct file *file;
+	int fd, ret = 0;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags & ~VHOST_VDMABUF_FD_KEEP_ON_EXEC)
+		return -EINVAL;
+
+	imp = kzalloc(sizeof(*imp), GFP_KERNEL);
+	if (!imp)
+		return -ENOMEM;
+	imp->ctx = ctx;
+	INIT_LIST_HEAD(&imp->events);
+	INIT_LIST_HEAD(&imp->owed);
+	init_waitqueue_head(&imp->wait);
+	mutex_init(&imp->read_lock);
+
+	/* Catch up: an EXPORTED event for every live export. */
+	mutex_lock(&ctx->lock);
+	kref_get(&ctx->kref);
+	list_add_tail(&imp->node, &ctx->importers);
+	ctx->stats.importers++;
+	list_for_each_entry(exp, &ctx->exports, node) {
+		if (!exp->live)
+			continue;
+		iev = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED, exp,
+					   exp->meta, exp->meta_len, 0,
+					   GFP_KERNEL);
+		if (!iev) {
+			ret = -ENOMEM;
+			break;
+		}
+		vdmabuf_importer_queue(imp, iev);
+	}
+	mutex_unlock(&ctx->lock);
+	if (ret)
+		goto err_destroy;
+
+	fd = get_unused_fd_flags(arg.flags & VHOST_VDMABUF_FD_KEEP_ON_EXEC ?
+				 O_RDWR : O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto err_destroy;
+	}
+	file = anon_inode_getfile("[vhost-vdmabuf-importer]",
+				  &vdmabuf_importer_fops, imp, O_RDWR);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto err_fd;
+	}
+	arg.fd = fd;
+	if (copy_to_user(argp, &arg, sizeof(arg))) {
+		put_unused_fd(fd);
+		fput(file);	/* the release destroys @imp */
+		return -EFAULT;
+	}
+	fd_install(fd, file);
+	return 0;
+
+err_fd:
+	put_unused_fd(fd);
+err_destroy:
+	vdmabuf_importer_destroy(imp);
+	return ret;
+}
+
+/* Under the table lock: EXISTS and LIMIT checks of a new export. */
+static u32 vdmabuf_export_admit(struct vdb_ctx *ctx, const u8 *uuid,
+				u64 size)
+{
+	struct vdb_export *exp;
+
+	lockdep_assert_held(&ctx->lock);
+	list_for_each_entry(exp, &ctx->exports, node)
+		if (exp->guest_owned &&
+		    !memcmp(exp->uuid, uuid, sizeof(exp->uuid)))
+			return VIRTIO_VDMABUF_S_EXISTS;
+	if (ctx->stats.live_exports >= max_exports ||
+	    ctx->live_bytes + size > ((u64)max_total_mb << 20))
+		return VIRTIO_VDMABUF_S_LIMIT;
+	return VIRTIO_VDMABUF_S_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Requests                                                               */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Walk the guest-physical @ranges through the vhost memory table.  Without
+ * @pages, only check that every byte is guest RAM; with it, pin the pages.
+ */
+static int vdmabuf_walk_ranges(struct vhost_virtqueue *vq,
+			       const struct virtio_vdmabuf_range *ranges,
+			       u32 nr_ranges, struct mm_struct *mm,
+			       struct page **pages, unsigned long *nr_pinned)
+{
+	const struct vhost_iotlb_map *map;
+	unsigned long uaddr, npages;
+	u64 addr, len, n;
+	long pinned;
+	u32 i;
+
+	if (!vq->umem)
+		return -EFAULT;
+	for (i = 0; i < nr_ranges; i++) {
+		addr = le64_to_cpu(ranges[i].addr);
+		len = le64_to_cpu(ranges[i].len);
+		while (len) {
+			map = vhost_iotlb_itree_first(vq->umem, addr, addr);
+			if (!map || map->start > addr ||
+			    (map->perm & VHOST_MAP_RW) != VHOST_MAP_RW)
+				return -EFAULT;
+			/* map->last - addr + 1 may wrap for a 2^64 region. */
+			n = map->last - addr >= len - 1 ? len :
+							  map->last - addr + 1;
+			uaddr = map->addr + (addr - map->start);
+			if (!PAGE_ALIGNED(uaddr) || !PAGE_ALIGNED(n))
+				return -EFAULT;
+			addr += n;
+			len -= n;
+			npages = n >> PAGE_SHIFT;
+			while (pages && npages) {
+				n = min(npages, VDMABUF_PIN_BATCH);
+				mmap_read_lock(mm);
+				pinned = pin_user_pages_remote(mm, uaddr, n,
+							       VDMABUF_FOLL,
+							       pages + *nr_pinned,
+							       NULL);
+				mmap_read_unlock(mm);
+				if (pinned <= 0)
+					return pinned ? pinned : -EFAULT;
+				*nr_pinned += pinned;
+				npages -= pinned;
+				uaddr += pinned << PAGE_SHIFT;
+				cond_resched();
+			}
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+static u32 vdmabuf_check_ranges(const struct virtio_vdmabuf_range *ranges,
+				u32 nr_ranges, u64 size)
+{
+	u64 addr, len, end, sum = 0;
+	u32 i;
+
+	for (i = 0; i < nr_ranges; i++) {
+		addr = le64_to_cpu(ranges[i].addr);
+		len = le64_to_cpu(ranges[i].len);
+		if (!IS_ALIGNED(addr, VIRTIO_VDMABUF_PAGE_SIZE) ||
+		    !IS_ALIGNED(len, VIRTIO_VDMABUF_PAGE_SIZE) || !len ||
+		    check_add_overflow(addr, len, &end) ||
+		    check_add_overflow(sum, len, &sum))
+			return VIRTIO_VDMABUF_S_INVALID;
+	}
+	return sum == size ? VIRTIO_VDMABUF_S_OK : VIRTIO_VDMABUF_S_INVALID;
+}
+
+static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
+			      struct vhost_virtqueue *vq,
+			      const struct virtio_vdmabuf_req_hdr *hdr,
+			      struct iov_iter *from, size_t len)
+{
+	struct virtio_vdmabuf_export_req req;
+	struct virtio_vdmabuf_range *ranges;
+	struct vdb_ctx *ctx = vdb->ctx;
+	struct vdb_ievent **ievs = NULL;
+	struct vdb_importer *imp;
+	struct mm_struct *mm = vdb->dev.mm;
+	struct vdb_export *exp;
+	unsigned long nr_pages;
+	u32 nr_ranges, meta_len, status, i;
+	u64 size;
+	int ret;
+
+	if (hdr->flags)
+		return VIRTIO_VDMABUF_S_INVALID;
+	if (!memchr_inv(hdr->uuid, 0, sizeof(hdr->uuid)))
+		return VIRTIO_VDMABUF_S_INVALID;
+	if (len < sizeof(req))
+		return VIRTIO_VDMABUF_S_INVALID;
+	req.hdr = *hdr;
+	if (!copy_from_iter_full(&req.size, sizeof(req) - sizeof(*hdr), from))
+		return VIRTIO_VDMABUF_S_INVALID;
+	size = le64_to_cpu(req.size);
+	nr_ranges = le32_to_cpu(req.nr_ranges);
+	meta_len = le32_to_cpu(req.meta_len);
+
+	/* Limits first: nothing is computed from unchecked counts. */
+	if (!nr_ranges)
+		return VIRTIO_VDMABUF_S_INVALID;
+	if (nr_ranges > max_ranges || meta_len > max_meta_len)
+		return VIRTIO_VDMABUF_S_LIMIT;
+	if (len != sizeof(req) + nr_ranges * sizeof(*ranges) + meta_len)
+		return VIRTIO_VDMABUF_S_INVALID;
+	if (!size || !IS_ALIGNED(size, VIRTIO_VDMABUF_PAGE_SIZE))
+		return VIRTIO_VDMABUF_S_INVALID;
+	if (size > (u64)max_export_mb << 20)
+		return VIRTIO_VDMABUF_S_LIMIT;
+
+	exp = kzalloc(sizeof(*exp), GFP_KERNEL);
+	if (!exp)
+		return VIRTIO_VDMABUF_S_NOMEM;
+	ranges = kvmalloc_array(nr_ranges, sizeof(*ranges), GFP_KERNEL);
+	if (!ranges) {
+		status = VIRTIO_VDMABUF_S_NOMEM;
+		goto err_exp;
+	}
+	if (!copy_from_iter_full(ranges, nr_ranges * sizeof(*ranges), from)) {
+		status = VIRTIO_VDMABUF_S_INVALID;
+		goto err_ranges;
+	}
+	status = vdmabuf_check_ranges(ranges, nr_ranges, size);
+	if (status)
+		goto err_ranges;
+	if (meta_len) {
+		exp->meta = kmalloc(meta_len, GFP_KERNEL);
+		if (!exp->meta) {
+			status = VIRTIO_VDMABUF_S_NOMEM;
+			goto err_ranges;
+		}
+		if (!copy_from_iter_full(exp->meta, meta_len, from)) {
+			status = VIRTIO_VDMABUF_S_INVALID;
+			goto err_meta;
+		}
+	}
+
+	/* Only this kick handler adds exports, so these checks stay true. */
+	mutex_lock(&ctx->lock);
+	status = vdmabuf_export_admit(ctx, hdr->uuid, size);
+	mutex_unlock(&ctx->lock);
+	if (status)
+		goto err_meta;
+
+	if (vdmabuf_walk_ranges(vq, ranges, nr_ranges, NULL, NULL, NULL)) {
+		status = VIRTIO_VDMABUF_S_FAULT;
+		goto err_meta;
+	}
+
+	nr_pages = size >> PAGE_SHIFT;
+	exp->pages = kvmalloc_array(nr_pages, sizeof(*exp->pages), GFP_KERNEL);
+	exp->released_ev = vdmabuf_gevent_alloc();
+	if (!exp->pages || !exp->released_ev) {
+		status = VIRTIO_VDMABUF_S_NOMEM;
+		goto err_pages;
+	}
+
+	/* The per-device pin cap covers unexported, still imported buffers. */
+	mutex_lock(&ctx->lock);
+	ret = ctx->stats.pinned_pages + nr_pages >
+	      ((u64)max_total_mb << (20 - PAGE_SHIFT));
+	mutex_unlock(&ctx->lock);
+	if (ret || !mm || !vdb->owner || !mmget_not_zero(mm)) {
+		status = VIRTIO_VDMABUF_S_NOMEM;
+		goto err_pages;
+	}
+	if (vdmabuf_charge(mm, nr_pages, true, vdb->owner,
+			   vdb->owner_lock_cap)) {
+		status = VIRTIO_VDMABUF_S_NOMEM;
+		goto err_mmput;
+	}
+	ret = vdmabuf_walk_ranges(vq, ranges, nr_ranges, mm, exp->pages,
+				  &exp->nr_pages);
+	if (ret || exp->nr_pages != nr_pages) {
+		status = VIRTIO_VDMABUF_S_NOMEM;
+		goto err_unpin;
+	}
+
+	mutex_lock(&ctx->lock);
+	if (vdmabuf_importers_busy(ctx)) {
+		status = VIRTIO_VDMABUF_S_BUSY;
+		goto err_unlock;
+	}
+	memcpy(exp->uuid, hdr->uuid, sizeof(exp->uuid));
+	exp->size = size;
+	exp->nr_ranges = nr_ranges;
+	exp->meta_len = meta_len;
+	ievs = kcalloc(ctx->stats.importers, sizeof(*ievs), GFP_KERNEL);
+	if (!ievs && ctx->stats.importers) {
+		status = VIRTIO_VDMABUF_S_NOMEM;
+		goto err_unlock;
+	}
+	for (i = 0; i < ctx->stats.importers; i++) {
+		ievs[i] = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED,
+					       exp, exp->meta, meta_len, 0,
+					       GFP_KERNEL);
+		if (!ievs[i]) {
+			status = VIRTIO_VDMABUF_S_NOMEM;
+			goto err_ievs;
+		}
+	}
+	i = 0;
+	list_for_each_entry(imp, &ctx->importers, node)
+		vdmabuf_importer_queue(imp, ievs[i++]);
+
+	exp->ctx = ctx;
+	kref_get(&ctx->kref);
+	exp->mm = mm;
+	mmgrab(mm);
+	mutex_init(&exp->cpu_lock);
+	INIT_LIST_HEAD(&exp->owed);
+	exp->live = true;
+	exp->guest_owned = true;
+	list_add_tail(&exp->node, &ctx->exports);
+	ctx->stats.live_exports++;
+	ctx->stats.held_exports++;
+	ctx->stats.pinned_pages += nr_pages;
+	ctx->stats.charged_pages += nr_pages;
+	ctx->live_bytes += size;
+	mutex_unlock(&ctx->lock);
+
+	mmput(mm);
+	kfree(ievs);
+	kvfree(ranges);
+	return VIRTIO_VDMABUF_S_OK;
+
+err_ievs:
+	for (i = 0; i < ctx->stats.importers; i++)
+		kfree(ievs[i]);
+	kfree(ievs);
+err_unlock:
+	mutex_unlock(&ctx->lock);
+err_unpin:
+	unpin_user_pages(exp->pages, exp->nr_pages);
+	vdmabuf_charge(mm, nr_pages, false, current, true);
+err_mmput:
+	mmput(mm);
+err_pages:
+	kfree(exp->released_ev);
+	kvfree(exp->pages);
+err_meta:
+	kfree(exp->meta);
+err_ranges:
+	kvfree(ranges);
+err_exp:
+	kfree(exp);
+	return status;
+}
+
+static u32 vdmabuf_req_unexport(struct vhost_vdmabuf *vdb,
+				const struct virtio_vdmabuf_req_hdr *hdr,
+				size_t len)
+{
+	struct vdb_ctx *ctx = vdb->ctx;
+	struct vdb_export *exp;
+	bool last;
+
+	if (hdr->flags || len != sizeof(*hdr))
+		return VIRTIO_VDMABUF_S_INVALID;
+
+	mutex_lock(&ctx->lock);
+	exp = vdmabuf_find(ctx, hdr->uuid, true);
+	if (!exp || !exp->guest_owned) {
+		mutex_unlock(&ctx->lock);
+		return VIRTIO_VDMABUF_S_NOENT;
+	}
+	vdmabuf_unexport(ctx, exp, true);
+	last = vdmabuf_export_last_ref(exp);
+	mutex_unlock(&ctx->lock);
+
+	if (last)
+		vdmabuf_export_finish(exp);
+	return VIRTIO_VDMABUF_S_OK;
+}
+
+static u32 vdmabuf_req_present(struct vhost_vdmabuf *vdb,
+			       struct vhost_virtqueue *vq,
+			       const struct virtio_vdmabuf_req_hdr *hdr,
+			       struct iov_iter *from, size_t len)
+{
+	struct virtio_vdmabuf_rect rects[VIRTIO_VDMABUF_MAX_RECTS];
+	struct vdb_ievent **ievs = NULL;
+	struct vdb_owed **oweds = NULL;
+	struct virtio_vdmabuf_present_req req;
+	struct vdb_ctx *ctx = vdb->ctx;
+	struct vdb_gevent *gev = NULL;
+	struct vdb_importer *imp;
+	struct vdb_export *exp;
+	u32 nr_rects, status, i, n;
+	u64 seq;
+
+	if (!vhost_has_feature(vq, VIRTIO_VDMABUF_F_PRESENT))
+		return VIRTIO_VDMABUF_S_UNSUPPORTED;
+	if (len < sizeof(req))
+		return VIRTIO_VDMABUF_S_INVALID;
+	req.hdr = *hdr;
+	if (!copy_from_iter_full(&req.seq, sizeof(req) - sizeof(*hdr), from))
+		return VIRTIO_VDMABUF_S_INVALID;
+	if (hdr->flags || req.padding)
+		return VIRTIO_VDMABUF_S_INVALID;
+	nr_rects = le32_to_cpu(req.nr_rects);
+	seq = le64_to_cpu(req.seq);
+
+	mutex_lock(&ctx->lock);
+	exp = vdmabuf_find(ctx, hdr->uuid, true);
+	mutex_unlock(&ctx->lock);
+	if (!exp || !exp->guest_owned)
+		return VIRTIO_VDMABUF_S_NOENT;
+	if (nr_rects > max_rects)
+		return VIRTIO_VDMABUF_S_LIMIT;
+	if (len != sizeof(req) + nr_rects * sizeof(rects[0]))
+		return VIRTIO_VDMABUF_S_INVALID;
+	if (!copy_from_iter_full(rects, nr_rects * sizeof(rects[0]), from))
+		return VIRTIO_VDMABUF_S_INVALID;
+
+	/* The export stays live: only this kick handler unexports. */
+	mutex_lock(&ctx->lock);
+	if (vdmabuf_importers_busy(ctx) ||
+	    ctx->nr_guest_events >= max_guest_events) {
+		status = VIRTIO_VDMABUF_S_BUSY;
+		goto out;
+	}
+	status = VIRTIO_VDMABUF_S_NOMEM;
+	n = ctx->stats.importers;
+	gev = vdmabuf_gevent_alloc();
+	ievs = kcalloc(n, sizeof(*ievs), GFP_KERNEL);
+	oweds = kcalloc(n, sizeof(*oweds), GFP_KERNEL);
+	if (!gev || (n && (!ievs || !oweds)))
+		goto out;
+	for (i = 0; i < n; i++) {
+		ievs[i] = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_PRESENTED,
+					       exp, rects,
+					       nr_rects * sizeof(rects[0]),
+					       seq, GFP_KERNEL);
+		oweds[i] = kzalloc(sizeof(*oweds[i]), GFP_KERNEL);
+		if (!ievs[i] || !oweds[i])
+			goto out;
+	}
+
+	vdmabuf_frame_finish(ctx, exp, VIRTIO_VDMABUF_EVT_F_REPLACED, true);
+	exp->frame_pending = true;
+	exp->frame_seq = seq;
+	exp->frame_ev = gev;
+	exp->last_seq = seq;
+	gev = NULL;
+	i = 0;
+	list_for_each_entry(imp, &ctx->importers, node) {
+		oweds[i]->exp = exp;
+		list_add_tail(&oweds[i]->inode, &imp->owed);
+		list_add_tail(&oweds[i]->enode, &exp->owed);
+		vdmabuf_importer_queue(imp, ievs[i]);
+		ievs[i] = NULL;
+		oweds[i] = NULL;
+		i++;
+	}
+	if (!n)
+		vdmabuf_frame_finish(ctx, exp, 0, true);
+	status = VIRTIO_VDMABUF_S_OK;
+out:
+	mutex_unlock(&ctx->lock);
+	for (i = 0; i < n && ievs && oweds; i++) {
+		kfree(ievs[i]);
+		kfree(oweds[i]);
+	}
+	kfree(oweds);
+	kfree(ievs);
+	kfree(gev);
+	return status;
+}
+
+static u32 vdmabuf_request(struct vhost_vdmabuf *vdb,
+			   struct vhost_virtqueue *vq, struct iov_iter *from,
+			   size_t len)
+{
+	struct virtio_vdmabuf_req_hdr hdr;
+
+	if (len < sizeof(hdr) || !copy_from_iter_full(&hdr, sizeof(hdr), from))
+		return VIRTIO_VDMABUF_S_INVALID;
+
+	switch (le32_to_cpu(hdr.type)) {
+	case VIRTIO_VDMABUF_REQ_EXPORT:
+		return vdmabuf_req_export(vdb, vq, &hdr, from, len);
+	case VIRTIO_VDMABUF_REQ_UNEXPORT:
+		return vdmabuf_req_unexport(vdb, &hdr, len);
+	case VIRTIO_VDMABUF_REQ_PRESENT:
+		return vdmabuf_req_present(vdb, vq, &hdr, from, len);
+	default:
+		return VIRTIO_VDMABUF_S_UNSUPPORTED;
+	}
+}
+
+static void vhost_vdmabuf_handle_req_kick(struct vhost_work *work)
+{
+	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
+						  poll.work);
+	struct vhost_vdmabuf *vdb = container_of(vq->dev, struct vhost_vdmabuf,
+						 dev);
+	struct virtio_vdmabuf_resp resp = {};
+	struct vdb_ctx *ctx = vdb->ctx;
+	size_t out_len, in_len, total = 0;
+	unsigned int out, in;
+	struct iov_iter iter;
+	bool added = false;
+	int head, pkts = 0;
+	u32 status;
+	int used;
+
+	mutex_lock(&vq->mutex);
+	if (!vhost_vq_get_backend(vq))
+		goto out;
+
+	vhost_disable_notify(&vdb->dev, vq);
+	do {
+		head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
+					 &out, &in, NULL, NULL);
+		if (head < 0)
+			break;
+		if (head == vq->num) {
+			if (unlikely(vhost_enable_notify(&vdb->dev, vq))) {
+				vhost_disable_notify(&vdb->dev, vq);
+				continue;
+			}
+			break;
+		}
+
+		out_len = iov_length(vq->iov, out);
+		in_len = iov_length(&vq->iov[out], in);
+		used = 0;
+		if (in_len < sizeof(resp)) {
+			/* Nowhere to put a status: return it unanswered. */
+			vq_err(vq, "vdmabuf: request without room for status\n");
+			status = VIRTIO_VDMABUF_S_INVALID;
+		} else {
+			iov_iter_init(&iter, ITER_SOURCE, vq->iov, out, out_len);
+			status = vdmabuf_request(vdb, vq, &iter, out_len);
+			resp.status = cpu_to_le32(status);
+			iov_iter_init(&iter, ITER_DEST, &vq->iov[out], in,
+				      in_len);
+			if (copy_to_iter(&resp, sizeof(resp), &iter) ==
+			    sizeof(resp))
+				used = sizeof(resp);
+		}
+
+		mutex_lock(&ctx->lock);
+		ctx->stats.requests++;
+		if (status != VIRTIO_VDMABUF_S_OK || !used)
+			ctx->stats.bad_requests++;
+		mutex_unlock(&ctx->lock);
+
+		vhost_add_used(vq, head, used);
+		added = true;
+		total += out_len;
+	} while (likely(!vhost_exceeds_weight(vq, ++pkts, total)));
+
+	if (added)
+		vhost_signal(&vdb->dev, vq);
+out:
+	mutex_unlock(&vq->mutex);
+}
+
+/* Move queued guest events into the guest's event buffers. */
+static void vhost_vdmabuf_send_events(struct vhost_vdmabuf *vdb)
+{
+	struct vhost_virtqueue *vq = &vdb->vqs[VIRTIO_VDMABUF_VQ_EVENT];
+	struct vdb_ctx *ctx = vdb->ctx;
+	struct vdb_gevent *gev;
+	unsigned int out, in;
+	struct iov_iter iter;
+	bool added = false;
+	int head, pkts = 0;
+	size_t in_len;
+
+	mutex_lock(&vq->mutex);
+	if (!vhost_vq_get_backend(vq))
+		goto out;
+
+	vhost_disable_notify(&vdb->dev, vq);
+	do {
+		/*
+		 * Only this function dequeues while the backend is set;
+		 * resets discard the queue only after clearing it.
+		 */
+		mutex_lock(&ctx->lock);
+		gev = list_first_entry_or_null(&ctx->guest_events,
+					       struct vdb_gevent, node);
+		mutex_unlock(&ctx->lock);
+		if (!gev)
+			break;
+
+		head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
+					 &out, &in, NULL, NULL);
+		if (head < 0)
+			break;
+		if (head == vq->num) {
+			if (unlikely(vhost_enable_notify(&vdb->dev, vq))) {
+				vhost_disable_notify(&vdb->dev, vq);
+				continue;
+			}
+			break;
+		}
+
+		in_len = iov_length(&vq->iov[out], in);
+		if (out || in_len < sizeof(gev->ev)) {
+			vq_err(vq, "vdmabuf: bad event buffer\n");
+			vhost_add_used(vq, head, 0);
+			added = true;
+			continue;
+		}
+		iov_iter_init(&iter, ITER_DEST, &vq->iov[out], in, in_len);
+		if (copy_to_iter(&gev->ev, sizeof(gev->ev), &iter) !=
+		    sizeof(gev->ev)) {
+			vq_err(vq, "vdmabuf: faulting event buffer\n");
+			vhost_add_used(vq, head, 0);
+			added = true;
+			continue;
+		}
+
+		mutex_lock(&ctx->lock);
+		list_del(&gev->node);
+		ctx->nr_guest_events--;
+		mutex_unlock(&ctx->lock);
+		kfree(gev);
+
+		vhost_add_used(vq, head, sizeof(struct virtio_vdmabuf_event));
+		added = true;
+	} while (likely(!vhost_exceeds_weight(vq, ++pkts, 0)));
+
+	if (added)
+		vhost_signal(&vdb->dev, vq);
+out:
+	mutex_unlock(&vq->mutex);
+}
+
+static void vhost_vdmabuf_handle_event_kick(struct vhost_work *work)
+{
+	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
+						  poll.work);
+
+	vhost_vdmabuf_send_events(container_of(vq->dev, struct vhost_vdmabuf,
+					       dev));
+}
+
+static void vhost_vdmabuf_event_work(struct vhost_work *work)
+{
+	vhost_vdmabuf_send_events(container_of(work, struct vhost_vdmabuf,
+					       event_work));
+}
+
+/* ---------------------------------------------------------------------- */
+/* /dev/vhost-vdmabuf                                                     */
+/* ---------------------------------------------------------------------- */
+
+static int vhost_vdmabuf_start(struct vhost_vdmabuf *vdb)
+{
+	struct vhost_virtqueue *vq;
+	int i, ret;
+
+	lockdep_assert_held(&vdb->dev.mutex);
+	for (i = 0; i < ARRAY_SIZE(vdb->vqs); i++) {
+		vq = &vdb->vqs[i];
+		mutex_lock(&vq->mutex);
+		if (!vhost_vq_access_ok(vq)) {
+			ret = -EFAULT;
+			goto err_vq;
+		}
+		if (!vhost_vq_get_backend(vq)) {
+			vhost_vq_set_backend(vq, vdb);
+			ret = vhost_vq_init_access(vq);
+			if (ret)
+				goto err_backend;
+		}
+		mutex_unlock(&vq->mutex);
+	}
+	/* Requests and event buffers may have come in while stopped. */
+	for (i = 0; i < ARRAY_SIZE(vdb->vqs); i++)
+		vhost_vq_work_queue(&vdb->vqs[i], &vdb->vqs[i].poll.work);
+	return 0;
+
+err_backend:
+	vhost_vq_set_backend(vq, NULL);
+err_vq:
+	mutex_unlock(&vq->mutex);
+	for (i--; i >= 0; i--) {
+		vq = &vdb->vqs[i];
+		mutex_lock(&vq->mutex);
+		vhost_vq_set_backend(vq, NULL);
+		mutex_unlock(&vq->mutex);
+	}
+	return ret;
+}
+
+static void vhost_vdmabuf_stop(struct vhost_vdmabuf *vdb)
+{
+	struct vhost_virtqueue *vq;
+	int i;
+
+	lockdep_assert_held(&vdb->dev.mutex);
+	for (i = 0; i < ARRAY_SIZE(vdb->vqs); i++) {
+		vq = &vdb->vqs[i];
+		mutex_lock(&vq->mutex);
+		vhost_vq_set_backend(vq, NULL);
+		mutex_unlock(&vq->mutex);
+	}
+}
+
+static void vhost_vdmabuf_put_owner(struct vhost_vdmabuf *vdb)
+{
+	if (vdb->owner)
+		put_task_struct(vdb->owner);
+	vdb->owner = NULL;
+}
+
+static int vhost_vdmabuf_open(struct inode *inode, struct file *file)
+{
+	struct vhost_virtqueue **vqs;
+	struct vhost_vdmabuf *vdb;
+	struct vdb_ctx *ctx;
+	int ret = -ENOMEM;
+
+	vdb = kvzalloc(sizeof(*vdb), GFP_KERNEL);
+	if (!vdb)
+		return -ENOMEM;
+	vqs = kmalloc_array(ARRAY_SIZE(vdb->vqs), sizeof(*vqs), GFP_KERNEL);
+	if (!vqs)
+		goto err_vdb;
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		goto err_vqs;
+
+	kref_init(&ctx->kref);
+	mutex_init(&ctx->lock);
+	INIT_LIST_HEAD(&ctx->exports);
+	INIT_LIST_HEAD(&ctx->importers);
+	INIT_LIST_HEAD(&ctx->guest_events);
+	ctx->vdb = vdb;
+	vdb->ctx = ctx;
+
+	vqs[VIRTIO_VDMABUF_VQ_REQ] = &vdb->vqs[VIRTIO_VDMABUF_VQ_REQ];
+	vqs[VIRTIO_VDMABUF_VQ_EVENT] = &vdb->vqs[VIRTIO_VDMABUF_VQ_EVENT];
+	vdb->vqs[VIRTIO_VDMABUF_VQ_REQ].handle_kick =
+		vhost_vdmabuf_handle_req_kick;
+	vdb->vqs[VIRTIO_VDMABUF_VQ_EVENT].handle_kick =
+		vhost_vdmabuf_handle_event_kick;
+	vhost_work_init(&vdb->event_work, vhost_vdmabuf_event_work);
+	vhost_dev_init(&vdb->dev, vqs, ARRAY_SIZE(vdb->vqs), UIO_MAXIOV,
+		       VHOST_VDMABUF_PKT_WEIGHT, VHOST_VDMABUF_WEIGHT, true,
+		       NULL);
+
+	file->private_data = vdb;
+	return 0;
+
+err_vqs:
+	kfree(vqs);
+err_vdb:
+	kvfree(vdb);
+	return ret;
+}
+
+static int vhost_vdmabuf_release(struct inode *inode, struct file *file)
+{
+	struct vhost_vdmabuf *vdb = file->private_data;
+
+	mutex_lock(&vdb->dev.mutex);
+	vhost_vdmabuf_stop(vdb);
+	mutex_unlock(&vdb->dev.mutex);
+	vhost_dev_flush(&vdb->dev);
+
+	/* From here on nothing queues work on this device. */
+	vdmabuf_ctx_reset(vdb->ctx, true);
+	vhost_dev_flush(&vdb->dev);
+
+	vhost_dev_stop(&vdb->dev);
+	vhost_dev_cleanup(&vdb->dev);
+	vhost_vdmabuf_put_owner(vdb);
+	kfree(vdb->dev.vqs);
+	vdmabuf_ctx_put(vdb->ctx);
+	kvfree(vdb);
+	return 0;
+}
+
+static int vhost_vdmabuf_set_features(struct vhost_vdmabuf *vdb, u64 features)
+{
+	struct vhost_virtqueue *vq;
+	int i;
+
+	if (features & ~VHOST_VDMABUF_FEATURES)
+		return -EOPNOTSUPP;
+
+	mutex_lock(&vdb->dev.mutex);
+	for (i = 0; i < ARRAY_SIZE(vdb->vqs); i++) {
+		vq = &vdb->vqs[i];
+		mutex_lock(&vq->mutex);
+		vq->acked_features = features;
+		mutex_unlock(&vq->mutex);
+	}
+	mutex_unlock(&vdb->dev.mutex);
+	return 0;
+}
+
+static long vhost_vdmabuf_set_owner(struct vhost_vdmabuf *vdb)
+{
+	long ret;
+
+	mutex_lock(&vdb->dev.mutex);
+	ret = vhost_dev_set_owner(&vdb->dev);
+	if (!ret) {
+		vdb->owner = get_task_struct(current->group_leader);
+		vdb->owner_lock_cap = capable(CAP_IPC_LOCK);
+	}
+	mutex_unlock(&vdb->dev.mutex);
+	return ret;
+}
+
+static long vhost_vdmabuf_reset_owner(struct vhost_vdmabuf *vdb)
+{
+	struct vhost_iotlb *umem;
+	long ret;
+
+	mutex_lock(&vdb->dev.mutex);
+	ret = vhost_dev_check_owner(&vdb->dev);
+	if (ret)
+		goto out;
+	umem = vhost_dev_reset_owner_prepare();
+	if (!umem) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	vhost_vdmabuf_stop(vdb);
+	vhost_dev_flush(&vdb->dev);
+	vdmabuf_ctx_reset(vdb->ctx, false);
+	vhost_dev_stop(&vdb->dev);
+	vhost_dev_reset_owner(&vdb->dev, umem);
+	vhost_vdmabuf_put_owner(vdb);
+out:
+	mutex_unlock(&vdb->dev.mutex);
+	return ret;
+}
+
+static long vhost_vdmabuf_set_running(struct vhost_vdmabuf *vdb,
+				      u32 __user *argp)
+{
+	u32 running;
+	long ret;
+
+	if (get_user(running, argp))
+		return -EFAULT;
+	if (running > 1)
+		return -EINVAL;
+
+	mutex_lock(&vdb->dev.mutex);
+	ret = vhost_dev_check_owner(&vdb->dev);
+	if (ret)
+		goto out;
+	if (running) {
+		ret = vhost_vdmabuf_start(vdb);
+	} else {
+		vhost_vdmabuf_stop(vdb);
+		vhost_dev_flush(&vdb->dev);
+		vdmabuf_ctx_reset(vdb->ctx, false);
+	}
+out:
+	mutex_unlock(&vdb->dev.mutex);
+	return ret;
+}
+
+static long vhost_vdmabuf_get_config(void __user *argp)
+{
+	struct virtio_vdmabuf_config cfg = {
+		.max_ranges = cpu_to_le32(max_ranges),
+		.max_meta_len = cpu_to_le32(max_meta_len),
+		.max_exports = cpu_to_le32(max_exports),
+		.max_rects = cpu_to_le32(max_rects),
+		.max_export_size = cpu_to_le64((u64)max_export_mb << 20),
+		.max_total_size = cpu_to_le64((u64)max_total_mb << 20),
+	};
+
+	return copy_to_user(argp, &cfg, sizeof(cfg)) ? -EFAULT : 0;
+}
+
+static long vhost_vdmabuf_get_stats(struct vhost_vdmabuf *vdb,
+				    void __user *argp)
+{
+	struct vdb_ctx *ctx = vdb->ctx;
+	struct vhost_vdmabuf_stats stats;
+
+	mutex_lock(&ctx->lock);
+	stats = ctx->stats;
+	stats.guest_events = ctx->nr_guest_events;
+	mutex_unlock(&ctx->lock);
+	return copy_to_user(argp, &stats, sizeof(stats)) ? -EFAULT : 0;
+}
+
+static long vhost_vdmabuf_ioctl(struct file *file, unsigned int cmd,
+				unsigned long arg)
+{
+	struct vhost_vdmabuf *vdb = file->private_data;
+	void __user *argp = (void __user *)arg;
+	u64 __user *featurep = argp;
+	u64 features;
+	long ret;
+
+	switch (cmd) {
+	case VHOST_GET_FEATURES:
+		features = VHOST_VDMABUF_FEATURES;
+		return copy_to_user(featurep, &features, sizeof(features)) ?
+			-EFAULT : 0;
+	case VHOST_SET_FEATURES:
+		if (copy_from_user(&features, featurep, sizeof(features)))
+			return -EFAULT;
+		return vhost_vdmabuf_set_features(vdb, features);
+	case VHOST_SET_OWNER:
+		return vhost_vdmabuf_set_owner(vdb);
+	case VHOST_RESET_OWNER:
+		return vhost_vdmabuf_reset_owner(vdb);
+	case VHOST_VDMABUF_GET_CONFIG:
+		return vhost_vdmabuf_get_config(argp);
+	case VHOST_VDMABUF_SET_RUNNING:
+		return vhost_vdmabuf_set_running(vdb, argp);
+	case VHOST_VDMABUF_GET_IMPORTER:
+		return vhost_vdmabuf_get_importer(vdb, argp);
+	case VHOST_VDMABUF_GET_STATS:
+		return vhost_vdmabuf_get_stats(vdb, argp);
+	default:
+		mutex_lock(&vdb->dev.mutex);
+		ret = vhost_dev_ioctl(&vdb->dev, cmd, argp);
+		if (ret == -ENOIOCTLCMD)
+			ret = vhost_vring_ioctl(&vdb->dev, cmd, argp);
+		else
+			vhost_dev_flush(&vdb->dev);
+		mutex_unlock(&vdb->dev.mutex);
+		return ret;
+	}
+}
+
+static const struct file_operations vhost_vdmabuf_fops = {
+	.owner = THIS_MODULE,
+	.open = vhost_vdmabuf_open,
+	.release = vhost_vdmabuf_release,
+	.unlocked_ioctl = vhost_vdmabuf_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice vhost_vdmabuf_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "vhost-vdmabuf",
+	.fops = &vhost_vdmabuf_fops,
+};
+
+static int __init vhost_vdmabuf_init(void)
+{
+	int ret;
+
+	max_ranges = clamp(max_ranges, 1U, VIRTIO_VDMABUF_MAX_RANGES);
+	max_meta_len = min(max_meta_len, VIRTIO_VDMABUF_MAX_META);
+	max_exports = clamp(max_exports, 1U, VDMABUF_HARD_MAX_EXPORTS);
+	max_rects = min(max_rects, VIRTIO_VDMABUF_MAX_RECTS);
+	max_export_mb = clamp(max_export_mb, 1U, VDMABUF_HARD_MAX_EXPORT_MB);
+	max_total_mb = clamp(max_total_mb, 1U, VDMABUF_HARD_MAX_TOTAL_MB);
+	max_importer_events = clamp(max_importer_events, VDMABUF_MIN_EVENTS,
+				    VDMABUF_HARD_MAX_EVENTS);
+	max_guest_events = clamp(max_guest_events, VDMABUF_MIN_EVENTS,
+				 VDMABUF_HARD_MAX_EVENTS);
+
+	ret = misc_register(&vhost_vdmabuf_misc);
+	if (ret)
+		return ret;
+	/* CPU access syncs map the pages for the misc device. */
+	ret = dma_coerce_mask_and_coherent(vhost_vdmabuf_misc.this_device,
+					   DMA_BIT_MASK(64));
+	if (ret)
+		goto err_misc;
+	return 0;
+
+err_misc:
+	misc_deregister(&vhost_vdmabuf_misc);
+	return ret;
+}
+module_init(vhost_vdmabuf_init);
+
+static void __exit vhost_vdmabuf_exit(void)
+{
+	misc_deregister(&vhost_vdmabuf_misc);
+}
+module_exit(vhost_vdmabuf_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("vhost host side of virtio-dmabuf");
+MODULE_IMPORT_NS("DMA_BUF");

@@ -1,0 +1,1465 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tests of /dev/vhost-vdmabuf, run as root in the host VM.
+ *
+ * This program is its own VMM, like tools/virtio/: a memfd is the "guest
+ * RAM", mapped here as two memory regions; the split rings live in it and
+ * are driven by hand; kick and call are eventfds.  The requests are built
+ * as a guest driver would, including malformed ones, and the host side is
+ * checked through an importer fd, the dma-bufs it hands out, vgem (PRIME
+ * import maps the dma-buf), GET_STATS, /proc/self/status (VmLck) and
+ * /proc/vmstat (FOLL_PIN balance).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <drm.h>
+#include <linux/capability.h>
+#include <linux/dma-buf.h>
+#include <linux/vhost.h>
+#include <linux/vhost_vdmabuf.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "kselftest_harness.h"
+
+#define DEV_PATH	"/dev/vhost-vdmabuf"
+#define PARAMS		"/sys/module/vhost_vdmabuf/parameters/"
+
+#define PAGE		4096ULL
+#define REGION		(16ULL << 20)		/* two regions of guest RAM */
+#define RAM_SIZE	(2 * REGION)
+#define NUM		64			/* ring size of both queues */
+
+/* Guest-physical layout */
+#define REQ_RING	0x000000ULL
+#define EV_RING		0x004000ULL
+#define EV_BUFS		0x008000ULL		/* NUM x 32 bytes */
+#define RESP		0x00a000ULL
+#define REQ_BUF		0x010000ULL		/* up to BUF_BASE */
+#define BUF_BASE	0x100000ULL		/* buffers the tests export */
+#define DESC_OFF	0x0000
+#define AVAIL_OFF	0x0400
+#define USED_OFF	0x1000
+
+#define EV_HDR		((uint32_t)sizeof(struct vhost_vdmabuf_event))
+
+struct vmm {
+	int fd;
+	int memfd;
+	uint8_t *ram[2];
+	int kick[2];
+	int call[2];
+	uint16_t req_avail;
+	uint16_t ev_avail;
+	uint16_t ev_used;
+};
+
+static void *gpa(struct vmm *v, uint64_t a)
+{
+	return a < REGION ? v->ram[0] + a : v->ram[1] + (a - REGION);
+}
+
+static struct vring_desc *ring_desc(struct vmm *v, int q)
+{
+	return gpa(v, (q ? EV_RING : REQ_RING) + DESC_OFF);
+}
+
+static struct vring_avail *ring_avail(struct vmm *v, int q)
+{
+	return gpa(v, (q ? EV_RING : REQ_RING) + AVAIL_OFF);
+}
+
+static struct vring_used *ring_used(struct vmm *v, int q)
+{
+	return gpa(v, (q ? EV_RING : REQ_RING) + USED_OFF);
+}
+
+static unsigned int param(const char *name, unsigned int def)
+{
+	char path[128], buf[32];
+	unsigned int val = def;
+	int fd, n;
+
+	snprintf(path, sizeof(path), PARAMS "%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return def;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = 0;
+		val = strtoul(buf, NULL, 0);
+	}
+	close(fd);
+	return val;
+}
+
+static void kick(struct vmm *v, int q)
+{
+	uint64_t one = 1;
+
+	if (write(v->kick[q], &one, sizeof(one)) != sizeof(one))
+		perror("kick");
+}
+
+/* Post @n event buffers (device-writable, 32 bytes each). */
+static void post_events(struct vmm *v, unsigned int n)
+{
+	struct vring_desc *d = ring_desc(v, 1);
+	struct vring_avail *a = ring_avail(v, 1);
+	unsigned int i, slot;
+
+	for (i = 0; i < n; i++) {
+		slot = v->ev_avail % NUM;
+		d[slot].addr = EV_BUFS + slot * 32;
+		d[slot].len = 32;
+		d[slot].flags = VRING_DESC_F_WRITE;
+		d[slot].next = 0;
+		a->ring[slot] = slot;
+		__sync_synchronize();
+		a->idx = ++v->ev_avail;
+	}
+	__sync_synchronize();
+	kick(v, 1);
+}
+
+/* The device writes the used index behind our back. */
+static uint16_t used_idx(struct vring_used *u)
+{
+	return __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE);
+}
+
+static int wait_call(struct vmm *v, int q, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = v->call[q], .events = POLLIN };
+	uint64_t cnt;
+	int ret;
+
+	ret = poll(&pfd, 1, timeout_ms);
+	if (ret > 0 && read(v->call[q], &cnt, sizeof(cnt)) < 0)
+		return -1;
+	return ret;
+}
+
+/* Next guest event; 0 on success, -1 if none arrives in @timeout_ms. */
+static int get_event(struct vmm *v, struct virtio_vdmabuf_event *ev,
+		     int timeout_ms)
+{
+	struct vring_used *u = ring_used(v, 1);
+	struct vring_used_elem e;
+
+	while (used_idx(u) == v->ev_used) {
+		if (wait_call(v, 1, timeout_ms) <= 0 &&
+		    used_idx(u) == v->ev_used)
+			return -1;
+	}
+	__sync_synchronize();
+	e = u->ring[v->ev_used % NUM];
+	v->ev_used++;
+	if (e.len != sizeof(*ev))
+		return -2;
+	memcpy(ev, gpa(v, EV_BUFS + e.id * 32), sizeof(*ev));
+	post_events(v, 1);
+	return 0;
+}
+
+/*
+ * Send one request: @len readable bytes, then @in_len writable ones.
+ * Returns the status, or -1 on timeout; *@used gets the used length.
+ */
+static int submit(struct vmm *v, const void *req, size_t len,
+		  uint32_t in_len, uint32_t *used)
+{
+	struct vring_desc *d = ring_desc(v, 0);
+	struct vring_avail *a = ring_avail(v, 0);
+	struct vring_used *u = ring_used(v, 0);
+	struct virtio_vdmabuf_resp *resp = gpa(v, RESP);
+	unsigned int n = 0;
+	uint32_t dummy;
+
+	if (!used)
+		used = &dummy;
+	memcpy(gpa(v, REQ_BUF), req, len);
+	memset(resp, 0xff, sizeof(*resp));
+	if (len) {
+		d[0].addr = REQ_BUF;
+		d[0].len = len;
+		d[0].flags = in_len ? VRING_DESC_F_NEXT : 0;
+		d[0].next = 1;
+		n++;
+	}
+	if (in_len) {
+		d[n].addr = RESP;
+		d[n].len = in_len;
+		d[n].flags = VRING_DESC_F_WRITE;
+		d[n].next = 0;
+	}
+	a->ring[v->req_avail % NUM] = 0;
+	__sync_synchronize();
+	a->idx = ++v->req_avail;
+	__sync_synchronize();
+	kick(v, 0);
+	while (used_idx(u) != v->req_avail) {
+		if (wait_call(v, 0, 10000) <= 0 &&
+		    used_idx(u) != v->req_avail)
+			return -1;
+	}
+	__sync_synchronize();
+	*used = u->ring[(v->req_avail - 1) % NUM].len;
+	return resp->status;
+}
+
+static int vmm_init(struct vmm *v, unsigned int nr_events)
+{
+	struct vhost_memory *mem;
+	uint64_t features;
+	unsigned int q;
+	uint32_t one = 1;
+
+	memset(v, 0, sizeof(*v));
+	v->fd = open(DEV_PATH, O_RDWR);
+	if (v->fd < 0)
+		return -1;
+	v->memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	if (v->memfd < 0 || ftruncate(v->memfd, RAM_SIZE))
+		return -1;
+	/* Two separate mappings: guest-adjacent, not host-adjacent. */
+	v->ram[1] = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 v->memfd, REGION);
+	v->ram[0] = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 v->memfd, 0);
+	if (v->ram[0] == MAP_FAILED || v->ram[1] == MAP_FAILED)
+		return -1;
+	if (ioctl(v->fd, VHOST_SET_OWNER))
+		return -1;
+	if (ioctl(v->fd, VHOST_GET_FEATURES, &features))
+		return -1;
+	features &= (1ULL << VIRTIO_F_VERSION_1) |
+		    (1ULL << VIRTIO_VDMABUF_F_PRESENT);
+	if (ioctl(v->fd, VHOST_SET_FEATURES, &features))
+		return -1;
+
+	mem = calloc(1, sizeof(*mem) + 2 * sizeof(mem->regions[0]));
+	mem->nregions = 2;
+	for (q = 0; q < 2; q++) {
+		mem->regions[q].guest_phys_addr = q * REGION;
+		mem->regions[q].memory_size = REGION;
+		mem->regions[q].userspace_addr = (uintptr_t)v->ram[q];
+	}
+	if (ioctl(v->fd, VHOST_SET_MEM_TABLE, mem))
+		return -1;
+	free(mem);
+
+	for (q = 0; q < 2; q++) {
+		struct vhost_vring_state num = { .index = q, .num = NUM };
+		struct vhost_vring_state base = { .index = q, .num = 0 };
+		struct vhost_vring_addr addr = {
+			.index = q,
+			.desc_user_addr = (uintptr_t)ring_desc(v, q),
+			.avail_user_addr = (uintptr_t)ring_avail(v, q),
+			.used_user_addr = (uintptr_t)ring_used(v, q),
+		};
+		struct vhost_vring_file f = { .index = q };
+
+		v->kick[q] = eventfd(0, EFD_CLOEXEC);
+		v->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (ioctl(v->fd, VHOST_SET_VRING_NUM, &num) ||
+		    ioctl(v->fd, VHOST_SET_VRING_BASE, &base) ||
+		    ioctl(v->fd, VHOST_SET_VRING_ADDR, &addr))
+			return -1;
+		f.fd = v->kick[q];
+		if (ioctl(v->fd, VHOST_SET_VRING_KICK, &f))
+			return -1;
+		f.fd = v->call[q];
+		if (ioctl(v->fd, VHOST_SET_VRING_CALL, &f))
+			return -1;
+	}
+	if (ioctl(v->fd, VHOST_VDMABUF_SET_RUNNING, &one))
+		return -1;
+	if (nr_events)
+		post_events(v, nr_events);
+	return 0;
+}
+
+static void vmm_close_dev(struct vmm *v)
+{
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
+}
+
+static void vmm_fini(struct vmm *v)
+{
+	int q;
+
+	vmm_close_dev(v);
+	for (q = 0; q < 2; q++) {
+		if (v->kick[q] > 0)
+			close(v->kick[q]);
+		if (v->call[q] > 0)
+			close(v->call[q]);
+		if (v->ram[q] && v->ram[q] != MAP_FAILED)
+			munmap(v->ram[q], REGION);
+		v->kick[q] = v->call[q] = 0;
+		v->ram[q] = NULL;
+	}
+	if (v->memfd > 0)
+		close(v->memfd);
+	v->memfd = 0;
+}
+
+static void make_uuid(uint8_t uuid[16], unsigned int n)
+{
+	memset(uuid, 0, 16);
+	uuid[0] = 0x5a;
+	uuid[6] = 0x40;
+	memcpy(uuid + 8, &n, sizeof(n));
+}
+
+/* Build an EXPORT request in @buf; returns its length. */
+static size_t mk_export(uint8_t *buf, const uint8_t uuid[16], uint64_t size,
+			const struct virtio_vdmabuf_range *r, uint32_t nr,
+			const void *meta, uint32_t meta_len)
+{
+	struct virtio_vdmabuf_export_req *req = (void *)buf;
+
+	memset(req, 0, sizeof(*req));
+	req->hdr.type = VIRTIO_VDMABUF_REQ_EXPORT;
+	memcpy(req->hdr.uuid, uuid, 16);
+	req->size = size;
+	req->nr_ranges = nr;
+	req->meta_len = meta_len;
+	memcpy(buf + sizeof(*req), r, nr * sizeof(*r));
+	if (meta_len)
+		memcpy(buf + sizeof(*req) + nr * sizeof(*r), meta, meta_len);
+	return sizeof(*req) + nr * sizeof(*r) + meta_len;
+}
+
+static int do_export(struct vmm *v, const uint8_t uuid[16], uint64_t addr,
+		     uint64_t len, const char *meta)
+{
+	struct virtio_vdmabuf_range r = { .addr = addr, .len = len };
+	uint8_t buf[256];
+	size_t n;
+
+	n = mk_export(buf, uuid, len, &r, 1, meta, meta ? strlen(meta) : 0);
+	return submit(v, buf, n, sizeof(struct virtio_vdmabuf_resp), NULL);
+}
+
+static int do_unexport(struct vmm *v, const uint8_t uuid[16])
+{
+	struct virtio_vdmabuf_req_hdr hdr = {
+		.type = VIRTIO_VDMABUF_REQ_UNEXPORT,
+	};
+
+	memcpy(hdr.uuid, uuid, 16);
+	return submit(v, &hdr, sizeof(hdr), 8, NULL);
+}
+
+static int do_present(struct vmm *v, const uint8_t uuid[16], uint64_t seq,
+		      uint32_t nr_rects)
+{
+	uint8_t buf[sizeof(struct virtio_vdmabuf_present_req) +
+		    VIRTIO_VDMABUF_MAX_RECTS * 16] = {};
+	struct virtio_vdmabuf_present_req *req = (void *)buf;
+	struct virtio_vdmabuf_rect *r = (void *)(req + 1);
+	uint32_t i;
+
+	req->hdr.type = VIRTIO_VDMABUF_REQ_PRESENT;
+	memcpy(req->hdr.uuid, uuid, 16);
+	req->seq = seq;
+	req->nr_rects = nr_rects;
+	for (i = 0; i < nr_rects && i < VIRTIO_VDMABUF_MAX_RECTS; i++) {
+		r[i].x = i;
+		r[i].y = 2 * i;
+		r[i].width = 10 + i;
+		r[i].height = 20 + i;
+	}
+	return submit(v, buf, sizeof(*req) + nr_rects * 16, 8, NULL);
+}
+
+static int get_stats(struct vmm *v, struct vhost_vdmabuf_stats *s)
+{
+	return ioctl(v->fd, VHOST_VDMABUF_GET_STATS, s);
+}
+
+static int get_importer(struct vmm *v)
+{
+	struct vhost_vdmabuf_importer arg = {};
+
+	if (ioctl(v->fd, VHOST_VDMABUF_GET_IMPORTER, &arg))
+		return -1;
+	return arg.fd;
+}
+
+static int import_buf(int imp, const uint8_t uuid[16], uint64_t *size)
+{
+	struct vhost_vdmabuf_import arg = {};
+
+	memcpy(arg.uuid, uuid, 16);
+	if (ioctl(imp, VHOST_VDMABUF_IMPORT, &arg))
+		return -1;
+	if (size)
+		*size = arg.size;
+	return arg.fd;
+}
+
+/* Read one importer record into @buf (at least VHOST_VDMABUF_EVENT_MAX). */
+static int read_ievent(int imp, void *buf, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = imp, .events = POLLIN };
+	struct vhost_vdmabuf_event *ev = buf;
+	ssize_t n;
+
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return -1;
+	n = read(imp, buf, EV_HDR);
+	if (n == EV_HDR)
+		return ev->type;
+	/* A header-sized buffer is too small for a record with payload. */
+	if (n < 0 && errno == EINVAL) {
+		n = read(imp, buf, VHOST_VDMABUF_EVENT_MAX);
+		if (n > 0 && n == ev->len)
+			return ev->type;
+	}
+	return -1;
+}
+
+struct pins {
+	long long acquired;
+	long long released;
+};
+
+static void read_pins(struct pins *p)
+{
+	char line[128];
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	int fd;
+
+	/* Fold the per-CPU deltas into the global counters first. */
+	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0)
+			perror("stat_refresh");
+		close(fd);
+	}
+	p->acquired = p->released = -1;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "nr_foll_pin_acquired %lld", &p->acquired) == 1)
+			continue;
+		if (sscanf(line, "nr_foll_pin_released %lld", &p->released) == 1)
+			continue;
+	}
+	fclose(f);
+}
+
+static long vmlck_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static void fill(struct vmm *v, uint64_t addr, uint64_t len, uint8_t seed)
+{
+	uint64_t i;
+
+	for (i = 0; i < len; i += 64)
+		*(uint8_t *)gpa(v, addr + i) = (uint8_t)(seed + i / 64);
+}
+
+FIXTURE(host) {
+	struct vmm v;
+	int imp;
+	struct pins pins;
+	long vmlck;
+	struct virtio_vdmabuf_config cfg;
+};
+
+FIXTURE_SETUP(host)
+{
+	if (access(DEV_PATH, F_OK))
+		SKIP(return, DEV_PATH " is absent (vhost_vdmabuf not loaded)");
+	read_pins(&self->pins);
+	self->vmlck = vmlck_kb();
+	self->imp = -1;
+	ASSERT_EQ(0, vmm_init(&self->v, NUM));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_CONFIG, &self->cfg));
+}
+
+FIXTURE_TEARDOWN(host)
+{
+	struct vhost_vdmabuf_stats s;
+	struct pins p;
+
+	if (self->v.fd >= 0 && !get_stats(&self->v, &s)) {
+		EXPECT_EQ(0, s.pinned_pages);
+		EXPECT_EQ(0, s.charged_pages);
+		EXPECT_EQ(0, s.host_dmabufs);
+	}
+	if (self->imp >= 0)
+		close(self->imp);
+	vmm_fini(&self->v);
+	read_pins(&p);
+	EXPECT_EQ(p.acquired - self->pins.acquired,
+		  p.released - self->pins.released);
+	EXPECT_EQ(self->vmlck, vmlck_kb());
+}
+
+/* A good export/unexport round trip: the device still works. */
+static int device_works(struct vmm *v, unsigned int n)
+{
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+
+	make_uuid(uuid, 0xf0000 + n);
+	if (do_export(v, uuid, BUF_BASE, 2 * PAGE, NULL) !=
+	    VIRTIO_VDMABUF_S_OK)
+		return 0;
+	if (do_unexport(v, uuid) != VIRTIO_VDMABUF_S_OK)
+		return 0;
+	if (get_event(v, &ev, 5000))
+		return 0;
+	return ev.type == VIRTIO_VDMABUF_EVT_RELEASED &&
+	       !memcmp(ev.uuid, uuid, 16);
+}
+
+TEST_F(host, config)
+{
+	struct virtio_vdmabuf_config *c = &self->cfg;
+	uint64_t features;
+
+	EXPECT_EQ(param("max_ranges", 16384), c->max_ranges);
+	EXPECT_EQ(param("max_meta_len", 1024), c->max_meta_len);
+	EXPECT_EQ(param("max_exports", 1024), c->max_exports);
+	EXPECT_EQ(param("max_rects", 16), c->max_rects);
+	EXPECT_EQ((uint64_t)param("max_export_mb", 512) << 20,
+		  c->max_export_size);
+	EXPECT_GE(VIRTIO_VDMABUF_MAX_RANGES, c->max_ranges);
+	EXPECT_GE(VIRTIO_VDMABUF_MAX_META, c->max_meta_len);
+	/* Unknown feature bits are refused. */
+	features = 1ULL << 40;
+	EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_SET_FEATURES, &features));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_TRUE(device_works(&self->v, 0));
+}
+
+TEST_F(host, export_import_mmap)
+{
+	/* One range in region 0, one across the boundary of the regions. */
+	struct virtio_vdmabuf_range r[2] = {
+		{ .addr = BUF_BASE + 0x40000, .len = 0x10000 },
+		{ .addr = REGION - 0x10000, .len = 0x20000 },
+	};
+	const uint64_t size = 0x30000;
+	static const char meta[] = "1920x1080 XR24";
+	uint8_t buf[512], ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct virtio_vdmabuf_event ev;
+	struct vhost_vdmabuf_stats s;
+	struct dma_buf_sync sync;
+	struct stat st1, st2;
+	uint8_t uuid[16];
+	uint64_t isize;
+	int fd1, fd2;
+	uint8_t *p;
+	size_t n;
+
+	make_uuid(uuid, 1);
+	fill(&self->v, r[0].addr, r[0].len, 1);
+	fill(&self->v, r[1].addr, r[1].len, 77);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+
+	n = mk_export(buf, uuid, size, r, 2, meta, sizeof(meta) - 1);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, submit(&self->v, buf, n, 8, NULL));
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(1, s.live_exports);
+	EXPECT_EQ(1, s.held_exports);
+	EXPECT_EQ(size / PAGE, s.pinned_pages);
+	EXPECT_EQ(size / PAGE, s.charged_pages);
+	EXPECT_EQ(1, s.importers);
+	EXPECT_EQ(self->vmlck + (long)(size / 1024), vmlck_kb());
+
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 2000));
+	EXPECT_EQ(0, memcmp(iev->uuid, uuid, 16));
+	EXPECT_EQ(size, iev->size);
+	EXPECT_EQ(sizeof(meta) - 1, iev->payload_len);
+	EXPECT_EQ((EV_HDR + sizeof(meta) - 1 + 7) & ~7U, iev->len);
+	EXPECT_EQ(0, memcmp(ebuf + EV_HDR, meta, sizeof(meta) - 1));
+
+	fd1 = import_buf(self->imp, uuid, &isize);
+	ASSERT_LE(0, fd1);
+	EXPECT_EQ(size, isize);
+	EXPECT_EQ(FD_CLOEXEC, fcntl(fd1, F_GETFD) & FD_CLOEXEC);
+	fd2 = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, fstat(fd1, &st1));
+	ASSERT_EQ(0, fstat(fd2, &st2));
+	EXPECT_EQ(st1.st_ino, st2.st_ino);	/* the same dma-buf */
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(1, s.host_dmabufs);
+
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, size, PROT_READ, MAP_PRIVATE,
+				   fd1, 0));
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	sync.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW;
+	EXPECT_EQ(0, ioctl(fd1, DMA_BUF_IOCTL_SYNC, &sync));
+	EXPECT_EQ(0, memcmp(p, gpa(&self->v, r[0].addr), r[0].len));
+	EXPECT_EQ(0, memcmp(p + r[0].len, gpa(&self->v, r[1].addr),
+			    REGION - r[1].addr));
+	EXPECT_EQ(0, memcmp(p + r[0].len + 0x10000, gpa(&self->v, REGION),
+			    0x10000));
+	/* Host writes land in guest memory, and the other way round. */
+	p[0x10000] = 0xab;
+	p[size - 1] = 0xcd;
+	*(uint8_t *)gpa(&self->v, r[0].addr + 5) = 0xef;
+	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+	EXPECT_EQ(0, ioctl(fd1, DMA_BUF_IOCTL_SYNC, &sync));
+	EXPECT_EQ(0xab, *(uint8_t *)gpa(&self->v, r[1].addr));
+	EXPECT_EQ(0xcd, *(uint8_t *)gpa(&self->v, REGION + 0xffff));
+	EXPECT_EQ(0xef, p[5]);
+
+	/* Unexported but imported: held, no RELEASED yet. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
+		  read_ievent(self->imp, ebuf, 2000));
+	EXPECT_EQ(0, memcmp(iev->uuid, uuid, 16));
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 300));
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.live_exports);
+	EXPECT_EQ(1, s.held_exports);
+	EXPECT_EQ(-1, import_buf(self->imp, uuid, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(0xab, p[0x10000]);
+
+	munmap(p, size);
+	close(fd1);
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 300));
+	close(fd2);
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	EXPECT_EQ(0, memcmp(ev.uuid, uuid, 16));
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.held_exports);
+	EXPECT_EQ(0, s.pinned_pages);
+	EXPECT_EQ(0, s.host_dmabufs);
+	EXPECT_EQ(self->vmlck, vmlck_kb());
+	EXPECT_EQ(0, s.bad_requests);
+}
+
+TEST_F(host, import_keep_on_exec_and_query)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_import arg = {};
+	struct vhost_vdmabuf_query q = {};
+	char meta[32] = {};
+	uint8_t uuid[16];
+
+	make_uuid(uuid, 2);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	ASSERT_EQ(0, fcntl(self->imp, F_SETFL, O_NONBLOCK));
+	EXPECT_EQ(-1, read(self->imp, ebuf, sizeof(ebuf)));
+	EXPECT_EQ(EAGAIN, errno);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, "abc"));
+	/* Whole records only: a buffer too small for one is refused. */
+	EXPECT_EQ(-1, read(self->imp, ebuf, EV_HDR));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(EV_HDR + 8, read(self->imp, ebuf, sizeof(ebuf)));
+	EXPECT_EQ(-1, read(self->imp, ebuf, sizeof(ebuf)));
+	EXPECT_EQ(EAGAIN, errno);
+	memcpy(q.uuid, uuid, 16);
+	q.meta_ptr = (uintptr_t)meta;
+	q.meta_size = sizeof(meta);
+	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_QUERY, &q));
+	EXPECT_EQ(3, q.meta_len);
+	EXPECT_STREQ("abc", meta);
+	EXPECT_EQ(PAGE, q.size);
+	EXPECT_EQ(1, q.nr_ranges);
+	EXPECT_EQ(VHOST_VDMABUF_STATE_LIVE, q.state);
+
+	memcpy(arg.uuid, uuid, 16);
+	arg.flags = 0x80;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_IMPORT, &arg));
+	EXPECT_EQ(EINVAL, errno);
+	arg.flags = VHOST_VDMABUF_FD_KEEP_ON_EXEC;
+	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_IMPORT, &arg));
+	EXPECT_EQ(0, fcntl(arg.fd, F_GETFD) & FD_CLOEXEC);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_QUERY, &q));
+	EXPECT_EQ(VHOST_VDMABUF_STATE_UNEXPORTED, q.state);
+	close(arg.fd);
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_QUERY, &q));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, ioctl(self->imp, 0x1234, 0));
+	EXPECT_EQ(ENOTTY, errno);
+}
+
+static int open_vgem(void)
+{
+	char path[300], name[32];
+	struct drm_version ver;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	d = opendir("/dev/dri");
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "card", 4))
+			continue;
+		snprintf(path, sizeof(path), "/dev/dri/%s", de->d_name);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(&ver, 0, sizeof(ver));
+		memset(name, 0, sizeof(name));
+		ver.name = name;
+		ver.name_len = sizeof(name) - 1;
+		if (!ioctl(fd, DRM_IOCTL_VERSION, &ver) &&
+		    !strcmp(name, "vgem")) {
+			closedir(d);
+			return fd;
+		}
+		close(fd);
+	}
+	closedir(d);
+	return -1;
+}
+
+TEST_F(host, vgem_prime_import)
+{
+	struct drm_prime_handle prime = {};
+	struct drm_gem_close gclose = {};
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+	int vgem, fd;
+
+	vgem = open_vgem();
+	if (vgem < 0)
+		SKIP(return, "vgem is not loaded");
+	make_uuid(uuid, 3);
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, 16 * PAGE, NULL));
+	fd = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, fd);
+	prime.fd = fd;
+	/* vgem attaches and maps the dma-buf (map_dma_buf, dma_map_sgtable). */
+	ASSERT_EQ(0, ioctl(vgem, DRM_IOCTL_PRIME_FD_TO_HANDLE, &prime));
+	EXPECT_NE(0, prime.handle);
+	close(fd);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	/* vgem still holds the dma-buf: no RELEASED. */
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 300));
+	gclose.handle = prime.handle;
+	EXPECT_EQ(0, ioctl(vgem, DRM_IOCTL_GEM_CLOSE, &gclose));
+	close(vgem);
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+}
+
+/* Malformed and over-limit requests: one variant each. */
+FIXTURE(bad) {
+	struct vmm v;
+	struct pins pins;
+	struct virtio_vdmabuf_config cfg;
+};
+
+enum { OVER_NONE, OVER_RANGES, OVER_META, OVER_SIZE };
+
+FIXTURE_VARIANT(bad) {
+	uint32_t type;
+	uint32_t flags;
+	int zero_uuid;
+	uint64_t addr;
+	uint64_t len;
+	uint64_t size;		/* 0: same as len */
+	int nr_delta;		/* nr_ranges field minus ranges sent */
+	int len_delta;		/* bytes sent minus the right length */
+	int over;
+	uint32_t status;
+};
+
+FIXTURE_VARIANT_ADD(bad, short_header) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
+	.len_delta = -(int)sizeof(struct virtio_vdmabuf_export_req) - 16 + 10,
+	.status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, short_export) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
+	.len_delta = -16 - 8, .status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, wrong_type) {
+	.type = 99, .addr = BUF_BASE, .len = PAGE,
+	.status = VIRTIO_VDMABUF_S_UNSUPPORTED,
+};
+FIXTURE_VARIANT_ADD(bad, hdr_flags) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .flags = 1, .addr = BUF_BASE,
+	.len = PAGE, .status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, zero_uuid) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .zero_uuid = 1, .addr = BUF_BASE,
+	.len = PAGE, .status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, too_many_ranges) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
+	.over = OVER_RANGES, .status = VIRTIO_VDMABUF_S_LIMIT,
+};
+FIXTURE_VARIANT_ADD(bad, no_ranges) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
+	.nr_delta = -1, .len_delta = -16, .status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, ranges_missing) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
+	.nr_delta = 1, .status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, trailing_bytes) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
+	.len_delta = 8, .status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, meta_over_limit) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
+	.over = OVER_META, .status = VIRTIO_VDMABUF_S_LIMIT,
+};
+FIXTURE_VARIANT_ADD(bad, zero_size) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = 0,
+	.status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, unaligned_size) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
+	.size = PAGE + 512, .status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, size_over_limit) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
+	.over = OVER_SIZE, .status = VIRTIO_VDMABUF_S_LIMIT,
+};
+FIXTURE_VARIANT_ADD(bad, zero_length_range) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = 0,
+	.size = PAGE, .status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, unaligned_addr) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE + 512, .len = PAGE,
+	.status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, unaligned_len) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = 1536,
+	.size = PAGE, .status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, sum_mismatch) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
+	.size = 2 * PAGE, .status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, addr_len_overflow) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = 0xfffffffffffff000ULL,
+	.len = 2 * PAGE, .status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, outside_guest_ram) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = 4 * RAM_SIZE, .len = PAGE,
+	.status = VIRTIO_VDMABUF_S_FAULT,
+};
+FIXTURE_VARIANT_ADD(bad, past_end_of_ram) {
+	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = RAM_SIZE - PAGE,
+	.len = 2 * PAGE, .status = VIRTIO_VDMABUF_S_FAULT,
+};
+FIXTURE_VARIANT_ADD(bad, unexport_unknown) {
+	.type = VIRTIO_VDMABUF_REQ_UNEXPORT, .status = VIRTIO_VDMABUF_S_NOENT,
+};
+FIXTURE_VARIANT_ADD(bad, unexport_long) {
+	.type = VIRTIO_VDMABUF_REQ_UNEXPORT, .len_delta = 8,
+	.status = VIRTIO_VDMABUF_S_INVALID,
+};
+FIXTURE_VARIANT_ADD(bad, present_unknown) {
+	.type = VIRTIO_VDMABUF_REQ_PRESENT, .status = VIRTIO_VDMABUF_S_NOENT,
+};
+
+FIXTURE_SETUP(bad)
+{
+	if (access(DEV_PATH, F_OK))
+		SKIP(return, DEV_PATH " is absent (vhost_vdmabuf not loaded)");
+	read_pins(&self->pins);
+	ASSERT_EQ(0, vmm_init(&self->v, NUM));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_CONFIG, &self->cfg));
+}
+
+FIXTURE_TEARDOWN(bad)
+{
+	struct pins p;
+
+	vmm_fini(&self->v);
+	read_pins(&p);
+	EXPECT_EQ(p.acquired - self->pins.acquired,
+		  p.released - self->pins.released);
+}
+
+TEST_F(bad, request)
+{
+	const FIXTURE_VARIANT(bad) *var = variant;
+	static uint8_t buf[VHOST_VDMABUF_EVENT_MAX + 16 * 70000];
+	struct virtio_vdmabuf_export_req *req = (void *)buf;
+	struct virtio_vdmabuf_range *r = (void *)(req + 1);
+	struct vhost_vdmabuf_stats s;
+	uint32_t nr = 1, meta_len = 0, used;
+	size_t len;
+	uint64_t size = var->size ? var->size : var->len;
+
+	memset(buf, 0, sizeof(buf));
+	if (var->over == OVER_RANGES)
+		nr = self->cfg.max_ranges + 1;
+	if (var->over == OVER_META)
+		meta_len = self->cfg.max_meta_len + 1;
+	if (var->over == OVER_SIZE)
+		size = self->cfg.max_export_size + PAGE;
+	req->hdr.type = var->type;
+	req->hdr.flags = var->flags;
+	if (!var->zero_uuid)
+		make_uuid(req->hdr.uuid, 100);
+	req->size = size;
+	req->nr_ranges = nr + var->nr_delta;
+	req->meta_len = meta_len;
+	for (uint32_t i = 0; i < nr; i++) {
+		r[i].addr = var->addr;
+		r[i].len = var->over == OVER_SIZE ? size : var->len;
+	}
+	if (var->over == OVER_RANGES)
+		r[0].len = size;	/* sum matches: only the count is bad */
+	len = sizeof(*req) + nr * 16 + meta_len;
+	if (var->type == VIRTIO_VDMABUF_REQ_UNEXPORT)
+		len = sizeof(req->hdr);
+	if (var->type == VIRTIO_VDMABUF_REQ_PRESENT)
+		len = sizeof(struct virtio_vdmabuf_present_req);
+	len += var->len_delta;
+	ASSERT_GT(REQ_BUF + len, REQ_BUF);
+	ASSERT_LT(len, BUF_BASE - REQ_BUF);
+
+	EXPECT_EQ(var->status, submit(&self->v, buf, len, 8, &used));
+	EXPECT_EQ(8, used);
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(1, s.requests);
+	EXPECT_EQ(1, s.bad_requests);
+	EXPECT_EQ(0, s.pinned_pages);
+	EXPECT_EQ(0, s.charged_pages);
+	EXPECT_EQ(0, s.live_exports);
+	EXPECT_TRUE(device_works(&self->v, 1));
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.pinned_pages);
+	EXPECT_EQ(1, s.bad_requests);
+}
+
+TEST_F(host, no_room_for_status)
+{
+	struct virtio_vdmabuf_req_hdr hdr = {
+		.type = VIRTIO_VDMABUF_REQ_UNEXPORT,
+	};
+	struct vhost_vdmabuf_stats s;
+	uint32_t used = 1234;
+
+	make_uuid(hdr.uuid, 5);
+	submit(&self->v, &hdr, sizeof(hdr), 4, &used);
+	EXPECT_EQ(0, used);
+	submit(&self->v, &hdr, sizeof(hdr), 0, &used);
+	EXPECT_EQ(0, used);
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(2, s.requests);
+	EXPECT_EQ(2, s.bad_requests);
+	EXPECT_TRUE(device_works(&self->v, 2));
+}
+
+TEST_F(host, duplicate_uuid_and_double_unexport)
+{
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+	int fd;
+
+	make_uuid(uuid, 6);
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_EXISTS,
+		  do_export(&self->v, uuid, BUF_BASE + PAGE, PAGE, NULL));
+	fd = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_NOENT, do_unexport(&self->v, uuid));
+	/* Not RELEASED yet: the UUID is still taken. */
+	EXPECT_EQ(VIRTIO_VDMABUF_S_EXISTS,
+		  do_export(&self->v, uuid, BUF_BASE + PAGE, PAGE, NULL));
+	close(fd);
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE + PAGE, PAGE, NULL));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+}
+
+TEST_F_TIMEOUT(host, max_exports_flood, 300)
+{
+	struct virtio_vdmabuf_event ev;
+	struct vhost_vdmabuf_stats s;
+	uint32_t i, max = self->cfg.max_exports;
+	uint8_t uuid[16];
+
+	if ((uint64_t)max * PAGE > RAM_SIZE - BUF_BASE)
+		SKIP(return, "max_exports is larger than this test's RAM");
+	for (i = 0; i < max; i++) {
+		make_uuid(uuid, 1000 + i);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_export(&self->v, uuid, BUF_BASE + i * PAGE, PAGE,
+				    NULL));
+	}
+	make_uuid(uuid, 999);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(max, s.live_exports);
+	EXPECT_EQ(max, s.pinned_pages);
+	for (i = 0; i < max; i++) {
+		make_uuid(uuid, 1000 + i);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	}
+	/* Every RELEASED arrives, in order, none dropped. */
+	for (i = 0; i < max; i++) {
+		make_uuid(uuid, 1000 + i);
+		ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+		ASSERT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+		ASSERT_EQ(0, memcmp(uuid, ev.uuid, 16));
+	}
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.pinned_pages);
+	EXPECT_EQ(0, s.guest_events);
+	EXPECT_TRUE(device_works(&self->v, 3));
+}
+
+/* Events wait in the device while the guest posts no event buffers. */
+TEST(guest_event_backlog)
+{
+	struct virtio_vdmabuf_event ev;
+	struct vhost_vdmabuf_stats s;
+	uint8_t uuid[16];
+	struct vmm v;
+	int i;
+
+	if (access(DEV_PATH, F_OK))
+		SKIP(return, DEV_PATH " is absent");
+	ASSERT_EQ(0, vmm_init(&v, 0));
+	for (i = 0; i < 3; i++) {
+		make_uuid(uuid, 200 + i);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_export(&v, uuid, BUF_BASE + i * PAGE, PAGE, NULL));
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&v, uuid));
+	}
+	usleep(100000);
+	ASSERT_EQ(0, get_stats(&v, &s));
+	EXPECT_EQ(3, s.guest_events);
+	EXPECT_EQ(0, s.pinned_pages);
+	post_events(&v, 2);
+	for (i = 0; i < 3; i++) {
+		make_uuid(uuid, 200 + i);
+		ASSERT_EQ(0, get_event(&v, &ev, 5000));
+		EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+		EXPECT_EQ(0, memcmp(uuid, ev.uuid, 16));
+	}
+	ASSERT_EQ(0, get_stats(&v, &s));
+	EXPECT_EQ(0, s.guest_events);
+	vmm_fini(&v);
+}
+
+static int drop_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[CAP_IPC_LOCK / 32].effective &= ~(1U << (CAP_IPC_LOCK % 32));
+	data[CAP_IPC_LOCK / 32].permitted &= ~(1U << (CAP_IPC_LOCK % 32));
+	return syscall(SYS_capset, &hdr, data);
+}
+
+/* In a child without CAP_IPC_LOCK: RLIMIT_MEMLOCK limits the pins. */
+TEST(memlock_rlimit)
+{
+	struct pins before, after;
+	int status;
+	pid_t pid;
+
+	if (access(DEV_PATH, F_OK))
+		SKIP(return, DEV_PATH " is absent");
+	read_pins(&before);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct rlimit rl = { 64 * 1024, 64 * 1024 };
+		struct virtio_vdmabuf_event ev;
+		struct vhost_vdmabuf_stats s;
+		uint8_t uuid[16];
+		struct vmm v;
+
+		if (drop_cap_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &rl))
+			_exit(10);
+		if (vmm_init(&v, NUM))
+			_exit(11);
+		make_uuid(uuid, 300);
+		if (do_export(&v, uuid, BUF_BASE, 32 * PAGE, NULL) !=
+		    VIRTIO_VDMABUF_S_NOMEM)
+			_exit(12);
+		if (get_stats(&v, &s) || s.pinned_pages || s.charged_pages)
+			_exit(13);
+		if (do_export(&v, uuid, BUF_BASE, 8 * PAGE, NULL) !=
+		    VIRTIO_VDMABUF_S_OK)
+			_exit(14);
+		if (vmlck_kb() != 32)
+			_exit(15);
+		if (do_unexport(&v, uuid) || get_event(&v, &ev, 5000))
+			_exit(16);
+		if (vmlck_kb() != 0)
+			_exit(17);
+		vmm_fini(&v);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	read_pins(&after);
+	EXPECT_EQ(after.acquired - before.acquired,
+		  after.released - before.released);
+}
+
+/* An importer dies holding an import and an owed frame. */
+TEST_F(host, importer_killed)
+{
+	struct virtio_vdmabuf_event ev;
+	struct vhost_vdmabuf_stats s;
+	int pipefd[2], status;
+	uint8_t uuid[16];
+	char c;
+	pid_t pid;
+
+	make_uuid(uuid, 400);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, 4 * PAGE, NULL));
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int imp = get_importer(&self->v);
+		int fd = import_buf(imp, uuid, NULL);
+		void *p = mmap(NULL, 4 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+
+		c = (imp >= 0 && fd >= 0 && p != MAP_FAILED) ? 'y' : 'n';
+		if (write(pipefd[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	ASSERT_EQ('y', c);
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(1, s.importers);
+	EXPECT_EQ(1, s.host_dmabufs);
+	/* The child owes this frame. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 7, 1));
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(7, ev.seq);
+	EXPECT_EQ(0, ev.flags);
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.importers);
+	EXPECT_EQ(0, s.host_dmabufs);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+/* The VMM goes away while a buffer is imported. */
+TEST_F(host, vmm_closed_while_imported)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_stats s;
+	struct pins p;
+	uint8_t uuid[16], copy[4 * 4096];
+	uint8_t *m;
+	int fd;
+
+	make_uuid(uuid, 500);
+	fill(&self->v, BUF_BASE, 4 * PAGE, 9);
+	memcpy(copy, gpa(&self->v, BUF_BASE), sizeof(copy));
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, 4 * PAGE, NULL));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
+	fd = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+
+	vmm_fini(&self->v);	/* vhost fd, rings and guest RAM mapping */
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(-1, import_buf(self->imp, uuid, NULL));
+	EXPECT_EQ(0, memcmp(m, copy, sizeof(copy)));
+	m[1] = 42;
+	EXPECT_EQ(42, m[1]);
+	EXPECT_EQ(self->vmlck + 16, vmlck_kb());
+	EXPECT_EQ(-1, get_stats(&self->v, &s));
+
+	munmap(m, 4 * PAGE);
+	close(fd);
+	EXPECT_EQ(self->vmlck, vmlck_kb());
+	read_pins(&p);
+	EXPECT_EQ(p.acquired - self->pins.acquired,
+		  p.released - self->pins.released);
+}
+
+/* Two devices do not see each other's buffers. */
+TEST_F(host, two_devices_isolated)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_query q = {};
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+	struct vmm w;
+	int imp_w;
+
+	make_uuid(uuid, 600);
+	ASSERT_EQ(0, vmm_init(&w, NUM));
+	imp_w = get_importer(&w);
+	ASSERT_LE(0, imp_w);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	self->imp = get_importer(&self->v);
+	/* Catch-up on a new importer of the first device. */
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(-1, read_ievent(imp_w, ebuf, 200));
+	EXPECT_EQ(-1, import_buf(imp_w, uuid, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	memcpy(q.uuid, uuid, 16);
+	EXPECT_EQ(-1, ioctl(imp_w, VHOST_VDMABUF_QUERY, &q));
+	/* The same UUID is free on the other device. */
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&w, uuid, BUF_BASE, PAGE, NULL));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&w, uuid));
+	EXPECT_EQ(0, get_event(&w, &ev, 5000));
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	close(imp_w);
+	vmm_fini(&w);
+}
+
+TEST_F(host, present_frame_done)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct vhost_vdmabuf_frame_done fd = {};
+	struct virtio_vdmabuf_rect *rect;
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+	int imp2;
+
+	make_uuid(uuid, 700);
+	self->imp = get_importer(&self->v);
+	imp2 = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 2));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(1, iev->seq);
+	EXPECT_EQ(32, iev->payload_len);
+	EXPECT_EQ(EV_HDR + 32, iev->len);
+	rect = (void *)(ebuf + EV_HDR);
+	EXPECT_EQ(1, rect[1].x);
+	EXPECT_EQ(11, rect[1].width);
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+
+	/* Stale and unknown answers. */
+	memcpy(fd.uuid, uuid, 16);
+	fd.seq = 2;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(ESTALE, errno);
+	fd.uuid[15] ^= 1;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(ENOENT, errno);
+	fd.uuid[15] ^= 1;
+
+	/* A new frame replaces the pending one. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 2, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(1, ev.seq);
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_F_REPLACED, ev.flags);
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(2, iev->seq);
+	EXPECT_EQ(EV_HDR, iev->len);
+
+	/* Both importers owe it. */
+	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(ESTALE, errno);
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+	ASSERT_EQ(0, ioctl(imp2, VHOST_VDMABUF_FRAME_DONE, &fd));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(2, ev.seq);
+	EXPECT_EQ(0, ev.flags);
+
+	/* Closing an importer answers what it owes. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 3, 0));
+	fd.seq = 3;
+	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	close(imp2);
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(3, ev.seq);
+
+	/* No importers: done at once. */
+	close(self->imp);
+	self->imp = -1;
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 4, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(4, ev.seq);
+
+	/* Unexport with a pending frame: FRAME_DONE, then RELEASED. */
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 5, 0));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
+		  do_present(&self->v, uuid, 6, self->cfg.max_rects + 1));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(5, ev.seq);
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+}
+
+/* An importer that does not read holds EXPORT and PRESENT back; no drops. */
+TEST_F_TIMEOUT(host, importer_backpressure, 300)
+{
+	unsigned int cap = param("max_importer_events", 4096), n, i;
+	static uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	uint8_t uuid[16], uuid2[16];
+	int st;
+
+	make_uuid(uuid, 800);
+	make_uuid(uuid2, 801);
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	for (n = 1; n < cap + 8; n++) {
+		st = do_present(&self->v, uuid, n, 0);
+		if (st != VIRTIO_VDMABUF_S_OK)
+			break;
+	}
+	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY, st);
+	EXPECT_EQ(cap, n);	/* EXPORTED + cap - 1 PRESENTED */
+	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY,
+		  do_export(&self->v, uuid2, BUF_BASE + PAGE, PAGE, NULL));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid2, BUF_BASE + PAGE, PAGE, NULL));
+	for (i = 1; i < n; i++) {
+		ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+			  read_ievent(self->imp, ebuf, 1000));
+		ASSERT_EQ(i, iev->seq);
+	}
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(-1, read_ievent(self->imp, ebuf, 100));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, n, 0));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid2));
+}
+
+/* Stopping the device unexports everything without RELEASED. */
+TEST_F(host, stop_and_reset)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct virtio_vdmabuf_event ev;
+	struct vhost_vdmabuf_stats s;
+	uint32_t zero = 0, one = 1, two = 2;
+	uint8_t uuid[16];
+	int fd;
+
+	make_uuid(uuid, 900);
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	fd = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &two));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &zero));
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.live_exports);
+	EXPECT_EQ(1, s.held_exports);
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &one));
+	/* The guest's view was reset: the UUID is free again. */
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE + PAGE, PAGE, NULL));
+	close(fd);
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 300));
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(1, s.held_exports);
+	EXPECT_EQ(1, s.pinned_pages);
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+}
+
+TEST_HARNESS_MAIN
