@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # /init of the L1 host VM's initramfs: mount this machine's / read-only over
-# 9p, tmpfs where writes go, the results share read-write at its host path,
-# then run l1-run.sh from the project checkout inside that root.
+# 9p, tmpfs where writes go, then the project checkout (read-write: results
+# go to its build/) and the cache (read-only) at their host paths, which
+# may lie under a tmpfs (a clone in /tmp), and run l1-run.sh from the
+# checkout inside that root.
 
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -28,7 +30,10 @@ mount -t 9p -o "$opts,ro,cache=loose" hostroot /newroot || fail "mount 9p root"
 for d in tmp run var/tmp var/lib/dhcp; do
 	[ -d "/newroot/$d" ] && mount -t tmpfs -o mode=1777 tmpfs "/newroot/$d"
 done
-mount -t 9p -o "$opts" out "/newroot$VM_OUT" || fail "mount 9p results share"
+mkdir -p "/newroot$TOP" "/newroot$CACHE" 2>/dev/null
+mount -t 9p -o "$opts" top "/newroot$TOP" || fail "mount 9p checkout $TOP"
+mount -t 9p -o "$opts,ro,cache=loose" cache "/newroot$CACHE" ||
+	fail "mount 9p cache $CACHE"
 cp /lib/vdmabuf/env /newroot/run/vdmabuf.env
 for d in dev proc sys; do
 	mount --move "/$d" "/newroot/$d" || fail "move /$d"

@@ -41,7 +41,9 @@ expect_device=0
 [ -n "$(ls "$TOP"/qemu-patches/*.patch 2>/dev/null)" ] && expect_device=1
 
 VM_INJECT=${VM_INJECT:-}
-for v in TOP BUILD VM_OUT KVER KROOT QEMU VM_STAGES VM_MODE VM_INJECT \
+VDMABUF_CACHE=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}
+CACHE=$VDMABUF_CACHE
+for v in TOP BUILD VM_OUT CACHE KVER KROOT QEMU VM_STAGES VM_MODE VM_INJECT \
 	 L2_TIMEOUT TEST_TIMEOUT expect_device; do
 	printf '%s=%q\n' "${v/expect_device/EXPECT_DEVICE}" "${!v}"
 done > "$VM_OUT/env"
@@ -66,7 +68,8 @@ qemu-system-x86_64 -accel tcg -cpu max -m 6G -smp 2 \
 	-kernel "$KROOT/boot/vmlinuz-$KVER" -initrd "$VM_OUT/l1.cpio.gz" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=4" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-	-virtfs "local,path=$VM_OUT,mount_tag=out,security_model=none" \
+	-virtfs "local,path=$TOP,mount_tag=top,security_model=none,multidevs=remap" \
+	-virtfs "local,path=$VDMABUF_CACHE,mount_tag=cache,security_model=none,readonly=on,multidevs=remap" \
 	-serial "file:$LOGS/l1-console.log" &
 qpid=$!
 
