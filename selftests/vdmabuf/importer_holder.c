@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * importer_holder: hold imported guest buffers across the death of the VM.
+ *
+ * Runs in the host (L1).  Gets an importer fd from QEMU's importer socket,
+ * imports and maps (read-only) every buffer the guest exports and keeps
+ * it, also after UNEXPORTED, acknowledging every frame at once.  On
+ * SIGUSR1 (the runner sends it after killing QEMU) it reads every page of
+ * every mapping, which must not fault (no SIGBUS: the pages stay pinned
+ * while a host dma-buf exists), queries each buffer, closes everything and
+ * writes TAP.
+ *
+ * usage: importer_holder --socket PATH [--tap PATH] [--ready PATH]
+ *	  [--min N] [--wait SEC] [--timeout SEC] [--expect-gone]
+ *
+ *  --ready PATH	create PATH once N buffers (--min, default 1) are held
+ *  --expect-gone	also require that every held buffer was reported
+ *			UNEXPORTED by the time of SIGUSR1 (QEMU is gone)
+ *  --timeout SEC	give up waiting for SIGUSR1 (default 600)
+ *
+ * TAP goes to --tap or stdout.  Exit: 0 if every check passed, 1 if one
+ * failed (or no SIGUSR1 came), 2 on bad usage or no importer fd.
+ */
+#include <getopt.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include "importer_common.h"
+
+#define MAX_BUFS	256
+
+struct hbuf {
+	uint8_t uuid[16];
+	int fd;
+	void *map;
+	uint64_t size;
+	int unexported;
+};
+
+struct holder {
+	int imp;
+	struct hbuf bufs[MAX_BUFS];
+	int nr;
+	int import_failed;
+	uint64_t frames;
+};
+
+static volatile sig_atomic_t got_usr1, got_term;
+static sigjmp_buf fault_jmp;
+static volatile sig_atomic_t fault_armed;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else
+		got_term = sig;
+}
+
+static void on_fault(int sig)
+{
+	if (fault_armed)
+		siglongjmp(fault_jmp, sig);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static struct hbuf *find_buf(struct holder *h, const uint8_t *uuid)
+{
+	int i;
+
+	for (i = 0; i < h->nr; i++)
+		if (!memcmp(h->bufs[i].uuid, uuid, 16))
+			return &h->bufs[i];
+	return NULL;
+}
+
+static int on_event(void *ctx, const struct vhost_vdmabuf_event *ev,
+		    const void *payload)
+{
+	struct holder *h = ctx;
+	struct hbuf *b;
+	char us[37];
+	uint64_t size = 0;
+	int fd;
+
+	(void)payload;
+	switch (ev->type) {
+	case VHOST_VDMABUF_EVENT_EXPORTED:
+		if (find_buf(h, ev->uuid) || h->nr >= MAX_BUFS) {
+			h->import_failed++;
+			return 0;
+		}
+		fd = importer_import(h->imp, ev->uuid, &size);
+		if (fd < 0) {
+			h->import_failed++;
+			return 0;
+		}
+		b = &h->bufs[h->nr];
+		b->map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+		if (b->map == MAP_FAILED) {
+			fprintf(stderr, "importer_holder: mmap %s: %s\n",
+				uuid_str(ev->uuid, us), strerror(errno));
+			close(fd);
+			h->import_failed++;
+			return 0;
+		}
+		memcpy(b->uuid, ev->uuid, 16);
+		b->fd = fd;
+		b->size = size;
+		b->unexported = 0;
+		h->nr++;
+		fprintf(stderr, "importer_holder: holding %s, %llu bytes\n",
+			uuid_str(ev->uuid, us), (unsigned long long)size);
+		return 0;
+	case VHOST_VDMABUF_EVENT_PRESENTED:
+		h->frames++;
+		return importer_frame_done(h->imp, ev->uuid, ev->seq);
+	case VHOST_VDMABUF_EVENT_UNEXPORTED:
+		b = find_buf(h, ev->uuid);
+		if (b)
+			b->unexported = 1;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Read one byte of every page; the signal number if one faults, else 0. */
+static int touch_pages(const struct hbuf *b, uint64_t *sum, uint64_t *at)
+{
+	volatile const uint8_t *p = b->map;
+	uint64_t off;
+	int sig;
+
+	*at = 0;
+	sig = sigsetjmp(fault_jmp, 1);
+	if (sig) {
+		fault_armed = 0;
+		return sig;
+	}
+	fault_armed = 1;
+	for (off = 0; off < b->size; off += 4096) {
+		*at = off;
+		*sum += p[off];
+	}
+	*sum += p[b->size - 1];
+	fault_armed = 0;
+	return 0;
+}
+
+static void read_vmstat(uint64_t *acq, uint64_t *rel)
+{
+	char name[64];
+	unsigned long long v;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	*acq = 0;
+	*rel = 0;
+	if (!f)
+		return;
+	while (fscanf(f, "%63s %llu", name, &v) == 2) {
+		if (!strcmp(name, "nr_foll_pin_acquired"))
+			*acq = v;
+		else if (!strcmp(name, "nr_foll_pin_released"))
+			*rel = v;
+	}
+	fclose(f);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: importer_holder --socket PATH [--tap PATH] [--ready PATH]\n"
+		"                       [--min N] [--wait SEC] [--timeout SEC] [--expect-gone]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "tap", required_argument, NULL, 't' },
+		{ "ready", required_argument, NULL, 'r' },
+		{ "min", required_argument, NULL, 'm' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "expect-gone", no_argument, NULL, 'g' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	const char *sock_path = NULL, *tap_path = "/dev/stdout";
+	const char *ready_path = NULL;
+	unsigned long wait_s = 300, timeout_s = 600;
+	int min_bufs = 1, expect_gone = 0, ready = 0, hup = 0, c, i, ret;
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction fa = { .sa_handler = on_fault, .sa_flags = SA_NODEFER };
+	struct holder h = { 0 };
+	uint64_t deadline, acq, rel;
+	sigset_t block, orig;
+	struct tap tap;
+	void *evbuf;
+
+	while ((c = getopt_long(argc, argv, "s:t:r:m:w:T:gh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sock_path = optarg;
+			break;
+		case 't':
+			tap_path = optarg;
+			break;
+		case 'r':
+			ready_path = optarg;
+			break;
+		case 'm':
+			min_bufs = atoi(optarg);
+			if (min_bufs < 0 || min_bufs > MAX_BUFS)
+				usage();
+			break;
+		case 'w':
+			wait_s = strtoul(optarg, NULL, 0);
+			break;
+		case 'T':
+			timeout_s = strtoul(optarg, NULL, 0);
+			break;
+		case 'g':
+			expect_gone = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!sock_path || optind != argc)
+		usage();
+	if (tap_open(&tap, tap_path))
+		return 2;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGBUS, &fa, NULL);
+	sigaction(SIGSEGV, &fa, NULL);
+	sigprocmask(SIG_BLOCK, &block, &orig);
+
+	evbuf = aligned_alloc(8, EV_BUF_LEN);
+	if (!evbuf)
+		return 2;
+	h.imp = importer_connect(sock_path, wait_s * 1000);
+	tap_result(&tap, h.imp >= 0, "holder: got an importer fd from %s",
+		   sock_path);
+	if (h.imp < 0) {
+		tap_close(&tap);
+		return 2;
+	}
+
+	deadline = now_ms() + timeout_s * 1000;
+	while (!got_usr1 && !got_term && now_ms() < deadline) {
+		struct pollfd pfd = { .fd = hup ? -1 : h.imp, .events = POLLIN };
+		struct timespec ts = { .tv_nsec = 200 * 1000 * 1000 };
+
+		ret = ppoll(&pfd, 1, &ts, &orig);
+		if (ret < 0 && errno != EINTR) {
+			perror("importer_holder: ppoll");
+			break;
+		}
+		if (ret > 0) {
+			ret = importer_read_events(h.imp, evbuf, on_event, &h);
+			if (ret < 0)
+				break;
+			if (!ret && (pfd.revents & POLLHUP))
+				hup = 1;	/* keep holding, stop polling */
+		}
+		if (!ready && ready_path && h.nr >= min_bufs) {
+			int rfd = open(ready_path, O_WRONLY | O_CREAT | O_TRUNC |
+				       O_CLOEXEC, 0644);
+
+			if (rfd < 0)
+				fprintf(stderr, "importer_holder: create %s: %s\n",
+					ready_path, strerror(errno));
+			else
+				close(rfd);
+			ready = 1;
+		}
+	}
+	/* Whatever QEMU's death queued (UNEXPORTED) before we look. */
+	importer_read_events(h.imp, evbuf, on_event, &h);
+
+	tap_result(&tap, got_usr1, "holder: got SIGUSR1 (within %lu s)",
+		   timeout_s);
+	tap_result(&tap, h.nr >= min_bufs && !h.import_failed,
+		   "holder: imported and mapped %d buffer(s) (at least %d), %d failed",
+		   h.nr, min_bufs, h.import_failed);
+	tap_diag(&tap, "acknowledged %llu frame(s) while holding",
+		 (unsigned long long)h.frames);
+
+	for (i = 0; i < h.nr; i++) {
+		struct hbuf *b = &h.bufs[i];
+		struct vhost_vdmabuf_query q = { 0 };
+		uint64_t sum = 0, at;
+		char us[37];
+		int sig;
+
+		uuid_str(b->uuid, us);
+		ret = dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+		sig = touch_pages(b, &sum, &at);
+		if (!ret)
+			ret = dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+		tap_result(&tap, !sig,
+			   "holder: %s: read every page of %llu bytes%s",
+			   us, (unsigned long long)b->size,
+			   sig ? (sig == SIGBUS ? " (SIGBUS)" : " (SIGSEGV)") : "");
+		if (sig)
+			tap_diag(&tap, "fault at offset %llu", (unsigned long long)at);
+		if (ret)
+			tap_diag(&tap, "%s: DMA_BUF_IOCTL_SYNC: %s", us, strerror(-ret));
+		memcpy(q.uuid, b->uuid, 16);
+		if (ioctl(h.imp, VHOST_VDMABUF_QUERY, &q))
+			tap_diag(&tap, "%s: VHOST_VDMABUF_QUERY: %s", us,
+				 strerror(errno));
+		else
+			tap_diag(&tap, "%s: state %u, %u range(s), last seq %llu",
+				 us, q.state, q.nr_ranges,
+				 (unsigned long long)q.last_seq);
+		if (expect_gone)
+			tap_result(&tap, b->unexported,
+				   "holder: %s was reported UNEXPORTED after the VM went away",
+				   us);
+	}
+
+	read_vmstat(&acq, &rel);
+	tap_diag(&tap, "before close: nr_foll_pin_acquired %llu nr_foll_pin_released %llu",
+		 (unsigned long long)acq, (unsigned long long)rel);
+	for (i = 0; i < h.nr; i++) {
+		munmap(h.bufs[i].map, h.bufs[i].size);
+		close(h.bufs[i].fd);
+	}
+	close(h.imp);
+	read_vmstat(&acq, &rel);
+	tap_diag(&tap, "after close: nr_foll_pin_acquired %llu nr_foll_pin_released %llu",
+		 (unsigned long long)acq, (unsigned long long)rel);
+	ret = tap.failed ? 1 : 0;
+	tap_close(&tap);
+	free(evbuf);
+	return ret;
+}
