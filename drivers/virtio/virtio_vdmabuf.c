@@ -1,0 +1,2157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-dmabuf guest driver: share guest dma-bufs with the host, zero copy.
+ *
+ * Device ID VIRTIO_ID_DMABUF (37); userspace interface /dev/virtio-vdmabuf.
+ * The wire protocol and the ioctls are in include/uapi/linux/virtio_vdmabuf.h.
+ */
+
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
+#include <linux/file.h>
+#include <linux/hashtable.h>
+#include <linux/highmem.h>
+#include <linux/iosys-map.h>
+#include <linux/jhash.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/rwsem.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/swiotlb.h>
+#include <linux/uaccess.h>
+#include <linux/uuid.h>
+#include <linux/vmalloc.h>
+#include <linux/virtio.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <linux/virtio_vdmabuf.h>
+
+/**
+ * DOC: virtio-vdmabuf design
+ *
+ * The driver has two roles.
+ *
+ * As an **exporter** (VDMABUF_IOCTL_ALLOC) it hands out page-backed dma-bufs
+ * allocated in the largest chunks the page allocator gives (2 MiB, 64 KiB,
+ * then 4 KiB), so that sharing them needs few ranges.  Any guest driver may
+ * import them (for instance vgem through PRIME).
+ *
+ * As an **importer** (VDMABUF_IOCTL_EXPORT) it shares any dma-buf, its own
+ * or a foreign one, with the host.  It never looks at the buffer's
+ * struct page: it attaches dynamically to the virtio device's DMA device,
+ * pins the attachment, maps it with the DMA API and sends the coalesced
+ * sg_dma_address()/sg_dma_len() ranges.  That only gives guest-physical
+ * addresses when nothing translates DMA for the device, so EXPORT fails with
+ * -EOPNOTSUPP when VIRTIO_F_ACCESS_PLATFORM was negotiated, an IOMMU
+ * translates for the device, or swiotlb bounces its DMA.
+ *
+ * Each export is named by a random version 4 UUID.  The driver keeps the
+ * dma-buf reference, the pinned attachment and its mapping until the device
+ * says RELEASED (or is reset), whatever the producer does meanwhile:
+ * unexport, close /dev/virtio-vdmabuf (which unexports its live exports),
+ * or die.
+ *
+ * Requests are single descriptor chains on the requestq: the readable part
+ * is the header, the ranges and the metadata (or damage rectangles), the
+ * writable part the 8-byte response.  The request memory belongs to the
+ * device until the chain comes back: a waiter that is killed leaves the
+ * request behind ("abandoned"), and the requestq work finishes it when the
+ * device returns it; an abandoned EXPORT the device accepted is unexported
+ * at once.
+ *
+ * Events (RELEASED, FRAME_DONE) come on the eventq into pre-posted 32-byte
+ * buffers and are queued, never dropped, to the opener that exported the
+ * buffer; it reads them as struct vdmabuf_event records.  Their memory is
+ * allocated up front (one RELEASED per export, one FRAME_DONE per PRESENT),
+ * so delivering an event never fails.  While an opener has max_events
+ * unread events, EXPORT and PRESENT fail with -ENOBUFS.
+ *
+ * A device reset (remove, freeze) counts as RELEASED of every export.
+ *
+ * Lock order: state_sem, then lock, then an opener's ev_lock; req_lock is
+ * innermost and never held while sleeping.
+ */
+
+#define VDMABUF_REQ_TRIES	3	/* EXPORT attempts on a UUID collision */
+#define VDMABUF_EVT_BUFS	64	/* most event buffers kept posted */
+#define VDMABUF_WORK_BUDGET	256	/* used buffers handled per work run */
+#define VDMABUF_HASH_BITS	8
+
+static unsigned int max_alloc_mb = 512;
+module_param(max_alloc_mb, uint, 0444);
+MODULE_PARM_DESC(max_alloc_mb, "Largest VDMABUF_IOCTL_ALLOC buffer in MiB (1..65536, default 512)");
+
+static unsigned int max_events = 4096;
+module_param(max_events, uint, 0444);
+MODULE_PARM_DESC(max_events, "Unread events per opener before EXPORT and PRESENT fail with -ENOBUFS (16..1048576, default 4096)");
+
+/* Bytes held by ALLOC buffers, for every device and opener. */
+static atomic64_t vdmabuf_alloc_bytes = ATOMIC64_INIT(0);
+
+/**
+ * struct vdmabuf_limits - the device's limits, from config space
+ * @max_ranges: most ranges per EXPORT
+ * @max_meta_len: most metadata bytes per EXPORT
+ * @max_exports: most live exports
+ * @max_rects: most damage rectangles per PRESENT (0 without the feature)
+ * @max_export_size: largest export in bytes
+ * @max_total_size: largest sum of live exports in bytes
+ */
+struct vdmabuf_limits {
+	u32 max_ranges;
+	u32 max_meta_len;
+	u32 max_exports;
+	u32 max_rects;
+	u64 max_export_size;
+	u64 max_total_size;
+};
+
+/**
+ * struct vdmabuf_dev - one virtio-dmabuf device
+ * @vdev: the virtio device
+ * @misc: /dev/virtio-vdmabuf
+ * @ref: openers and the bound device each hold one
+ * @state_sem: write: probe/remove/freeze/restore tear down or set up the
+ *	virtqueues; read: held by ioctls for as long as they use the device
+ * @ready: the device is set up; protected by @state_sem
+ * @features: negotiated features; written under @state_sem (write)
+ * @cfg: the device's limits, clamped to the header's hard bounds; written
+ *	under @state_sem (write)
+ * @req_lock: protects @req_vq, @vq_ready, @req_gen and the returned and
+ *	abandoned flags of every request
+ * @vq_ready: the virtqueues may be used
+ * @req_gen: bumped whenever the device returns a request (ring space)
+ * @req_vq: the requestq
+ * @evt_vq: the eventq, used only by @evt_work (and by set-up/tear-down
+ *	with the work cancelled)
+ * @evt_bufs: the event buffers posted on @evt_vq
+ * @nr_evt_bufs: entries in @evt_bufs
+ * @req_wq: waiters for requestq space
+ * @req_work: handles returned requests
+ * @evt_work: handles events
+ * @unexport_work: sends the UNEXPORTs queued on @unexport_list
+ * @lock: protects @exports, @unexport_list, @live_exports, @live_bytes and
+ *	the owner, state and frame fields of every export
+ * @exports: exports the device accepted and has not released, by UUID
+ * @unexport_list: exports whose UNEXPORT still has to be sent
+ * @live_exports: exports not yet released
+ * @live_bytes: bytes of exports not yet released
+ */
+struct vdmabuf_dev {
+	struct virtio_device *vdev;
+	struct miscdevice misc;
+	struct kref ref;
+
+	struct rw_semaphore state_sem;
+	bool ready;
+	u64 features;
+	struct vdmabuf_limits cfg;
+
+	spinlock_t req_lock;		/* requestq, vq_ready, req_gen */
+	bool vq_ready;
+	unsigned long req_gen;
+	struct virtqueue *req_vq;
+	struct virtqueue *evt_vq;
+	struct virtio_vdmabuf_event *evt_bufs;
+	unsigned int nr_evt_bufs;
+	wait_queue_head_t req_wq;
+	struct work_struct req_work;
+	struct work_struct evt_work;
+	struct work_struct unexport_work;
+
+	struct mutex lock;		/* exports and their state */
+	DECLARE_HASHTABLE(exports, VDMABUF_HASH_BITS);
+	struct list_head unexport_list;
+	u64 live_exports;
+	u64 live_bytes;
+};
+
+/**
+ * struct vdmabuf_file - the state of one open /dev/virtio-vdmabuf
+ * @dev: the device, referenced
+ * @exports: this opener's exports not yet released; protected by dev->lock
+ * @ev_lock: protects @events and @nr_events
+ * @events: struct vdmabuf_evt_node queued for read()
+ * @nr_events: entries in @events
+ * @ev_wq: readers and pollers
+ * @read_lock: serialises readers, so records leave in order
+ */
+struct vdmabuf_file {
+	struct vdmabuf_dev *dev;
+	struct list_head exports;
+	spinlock_t ev_lock;		/* events, nr_events */
+	struct list_head events;
+	unsigned int nr_events;
+	wait_queue_head_t ev_wq;
+	struct mutex read_lock;		/* one reader at a time */
+};
+
+/**
+ * struct vdmabuf_evt_node - an event record waiting in an opener's queue
+ * @node: in vdmabuf_file.events, or in vdmabuf_exp.frames while unused
+ * @ev: the record
+ */
+struct vdmabuf_evt_node {
+	struct list_head node;
+	struct vdmabuf_event ev;
+};
+
+struct vdmabuf_req;
+
+/* vdmabuf_exp.state, as in the UAPI */
+#define VDMABUF_EXP_NEW		0	/* EXPORT not answered yet */
+
+/**
+ * struct vdmabuf_exp - one buffer shared with the device
+ * @hnode: in dev->exports once the device accepted it; dev->lock
+ * @owner_node: in owner->exports; dev->lock
+ * @unexport_node: in dev->unexport_list, else empty; dev->lock
+ * @owner: the opener that exported it, NULL once it closed; dev->lock
+ * @state: VDMABUF_EXP_NEW or VDMABUF_STATE_*; dev->lock
+ * @frames: one preallocated FRAME_DONE record per PRESENT not answered
+ *	yet; dev->lock
+ * @frames_pending: entries in @frames; dev->lock
+ * @released: the preallocated RELEASED record
+ * @unexport_req: the preallocated UNEXPORT request, NULL once sent; dev->lock
+ * @uuid: the buffer's ID
+ * @size: bytes
+ * @nr_ranges: ranges sent on EXPORT
+ * @dmabuf: the shared dma-buf, referenced
+ * @attach: the pinned dynamic attachment to the virtio device's DMA device
+ * @sgt: the attachment's mapping
+ */
+struct vdmabuf_exp {
+	struct hlist_node hnode;
+	struct list_head owner_node;
+	struct list_head unexport_node;
+	struct vdmabuf_file *owner;
+	u32 state;
+	struct list_head frames;
+	u32 frames_pending;
+	struct vdmabuf_evt_node *released;
+	struct vdmabuf_req *unexport_req;
+	u8 uuid[16];
+	u64 size;
+	u32 nr_ranges;
+	struct dma_buf *dmabuf;
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt;
+};
+
+/**
+ * struct vdmabuf_req - one request chain and its memory
+ * @done: completed when the device returned the chain (or was reset)
+ * @returned: the device returned the chain; dev->req_lock
+ * @abandoned: the waiter is gone; whoever sees the chain return finishes
+ *	the request; dev->req_lock
+ * @err: nonzero when the device was reset before answering
+ * @used_len: bytes the device wrote
+ * @type: VIRTIO_VDMABUF_REQ_*
+ * @exp: EXPORT: the export being made (owned by the request if abandoned)
+ * @ranges: EXPORT: the ranges (kvmalloc'ed)
+ * @payload: metadata or damage rectangles (kmalloc'ed)
+ * @out_sg: the device-readable part
+ * @nr_out: entries in @out_sg
+ * @in_sg: the device-writable part, @resp
+ * @hdr: the request header
+ * @resp: the response, in its own cache line
+ */
+struct vdmabuf_req {
+	struct completion done;
+	bool returned;
+	bool abandoned;
+	int err;
+	unsigned int used_len;
+	u32 type;
+	struct vdmabuf_exp *exp;
+	struct virtio_vdmabuf_range *ranges;
+	void *payload;
+	struct scatterlist *out_sg;
+	unsigned int nr_out;
+	struct scatterlist in_sg;
+	union {
+		struct virtio_vdmabuf_req_hdr hdr;
+		struct virtio_vdmabuf_export_req exp;
+		struct virtio_vdmabuf_present_req present;
+	} hdr;
+	struct virtio_vdmabuf_resp resp ____cacheline_aligned;
+};
+
+/* ---------------------------------------------------------------------- */
+/* Exporter: VDMABUF_IOCTL_ALLOC buffers                                   */
+/* ---------------------------------------------------------------------- */
+
+#define VDMABUF_ORDER_2M	(21 - PAGE_SHIFT)
+#define VDMABUF_ORDER_64K	(16 - PAGE_SHIFT)
+
+static const unsigned int vdmabuf_orders[] = {
+	VDMABUF_ORDER_2M, VDMABUF_ORDER_64K, 0
+};
+
+/**
+ * struct vdmabuf_buf - a page-backed buffer made by VDMABUF_IOCTL_ALLOC
+ * @size: bytes
+ * @nr_pages: pages
+ * @pages: every page, in buffer order
+ * @orders: for the first page of each allocated chunk, its order
+ * @lock: protects @attachments, @vaddr and @vmap_count
+ * @attachments: struct vdmabuf_buf_attach of every attachment
+ * @vaddr: kernel mapping while @vmap_count > 0
+ * @vmap_count: vmap users
+ */
+struct vdmabuf_buf {
+	size_t size;
+	pgoff_t nr_pages;
+	struct page **pages;
+	u8 *orders;
+	struct mutex lock;		/* attachments, vaddr, vmap_count */
+	struct list_head attachments;
+	void *vaddr;
+	unsigned int vmap_count;
+};
+
+/**
+ * struct vdmabuf_buf_attach - one attachment to a vdmabuf_buf
+ * @node: in vdmabuf_buf.attachments
+ * @dev: the attached device
+ * @sgt: its mapping, NULL while not mapped
+ */
+struct vdmabuf_buf_attach {
+	struct list_head node;
+	struct device *dev;
+	struct sg_table *sgt;
+};
+
+static void vdmabuf_buf_free_pages(struct vdmabuf_buf *buf, pgoff_t nr)
+{
+	pgoff_t i = 0;
+
+	while (i < nr) {
+		__free_pages(buf->pages[i], buf->orders[i]);
+		i += 1UL << buf->orders[i];
+	}
+}
+
+static int vdmabuf_buf_alloc_pages(struct vdmabuf_buf *buf)
+{
+	pgoff_t done = 0;
+	unsigned int i;
+
+	while (done < buf->nr_pages) {
+		struct page *page = NULL;
+		unsigned int order = 0;
+		unsigned long j;
+
+		if (fatal_signal_pending(current))
+			goto err_free;
+
+		for (i = 0; i < ARRAY_SIZE(vdmabuf_orders); i++) {
+			gfp_t gfp = GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT;
+
+			order = vdmabuf_orders[i];
+			if ((1UL << order) > buf->nr_pages - done)
+				continue;
+			if (order)
+				gfp |= __GFP_NORETRY | __GFP_NOWARN;
+			page = alloc_pages(gfp, order);
+			if (page)
+				break;
+		}
+		if (!page)
+			goto err_free;
+
+		buf->orders[done] = order;
+		for (j = 0; j < (1UL << order); j++)
+			buf->pages[done + j] = page + j;
+		done += 1UL << order;
+		cond_resched();
+	}
+	return 0;
+
+err_free:
+	vdmabuf_buf_free_pages(buf, done);
+	return fatal_signal_pending(current) ? -EINTR : -ENOMEM;
+}
+
+static int vdmabuf_buf_attach(struct dma_buf *dmabuf,
+			      struct dma_buf_attachment *attach)
+{
+	struct vdmabuf_buf *buf = dmabuf->priv;
+	struct vdmabuf_buf_attach *a;
+
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	a->dev = attach->dev;
+	attach->priv = a;
+
+	mutex_lock(&buf->lock);
+	list_add(&a->node, &buf->attachments);
+	mutex_unlock(&buf->lock);
+	return 0;
+}
+
+static void vdmabuf_buf_detach(struct dma_buf *dmabuf,
+			       struct dma_buf_attachment *attach)
+{
+	struct vdmabuf_buf *buf = dmabuf->priv;
+	struct vdmabuf_buf_attach *a = attach->priv;
+
+	mutex_lock(&buf->lock);
+	list_del(&a->node);
+	mutex_unlock(&buf->lock);
+	kfree(a);
+}
+
+static struct sg_table *vdmabuf_buf_map(struct dma_buf_attachment *attach,
+					enum dma_data_direction dir)
+{
+	struct vdmabuf_buf *buf = attach->dmabuf->priv;
+	struct vdmabuf_buf_attach *a = attach->priv;
+	unsigned int max_seg;
+	struct sg_table *sgt;
+	int ret;
+
+	max_seg = dma_get_max_seg_size(attach->dev) & PAGE_MASK;
+	if (!max_seg)
+		max_seg = PAGE_SIZE;
+
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table_from_pages_segment(sgt, buf->pages, buf->nr_pages,
+						0, buf->size, max_seg,
+						GFP_KERNEL);
+	if (ret)
+		goto err_free_sgt;
+	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
+	if (ret)
+		goto err_free_table;
+
+	mutex_lock(&buf->lock);
+	a->sgt = sgt;
+	mutex_unlock(&buf->lock);
+	return sgt;
+
+err_free_table:
+	sg_free_table(sgt);
+err_free_sgt:
+	kfree(sgt);
+	return ERR_PTR(ret);
+}
+
+static void vdmabuf_buf_unmap(struct dma_buf_attachment *attach,
+			      struct sg_table *sgt,
+			      enum dma_data_direction dir)
+{
+	struct vdmabuf_buf *buf = attach->dmabuf->priv;
+	struct vdmabuf_buf_attach *a = attach->priv;
+
+	mutex_lock(&buf->lock);
+	a->sgt = NULL;
+	mutex_unlock(&buf->lock);
+
+	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
+	sg_free_table(sgt);
+	kfree(sgt);
+}
+
+static int vdmabuf_buf_begin_cpu(struct dma_buf *dmabuf,
+				 enum dma_data_direction dir)
+{
+	struct vdmabuf_buf *buf = dmabuf->priv;
+	struct vdmabuf_buf_attach *a;
+
+	mutex_lock(&buf->lock);
+	if (buf->vaddr)
+		invalidate_kernel_vmap_range(buf->vaddr, buf->size);
+	list_for_each_entry(a, &buf->attachments, node)
+		if (a->sgt)
+			dma_sync_sgtable_for_cpu(a->dev, a->sgt, dir);
+	mutex_unlock(&buf->lock);
+	return 0;
+}
+
+static int vdmabuf_buf_end_cpu(struct dma_buf *dmabuf,
+			       enum dma_data_direction dir)
+{
+	struct vdmabuf_buf *buf = dmabuf->priv;
+	struct vdmabuf_buf_attach *a;
+
+	mutex_lock(&buf->lock);
+	if (buf->vaddr)
+		flush_kernel_vmap_range(buf->vaddr, buf->size);
+	list_for_each_entry(a, &buf->attachments, node)
+		if (a->sgt)
+			dma_sync_sgtable_for_device(a->dev, a->sgt, dir);
+	mutex_unlock(&buf->lock);
+	return 0;
+}
+
+static vm_fault_t vdmabuf_buf_fault(struct vm_fault *vmf)
+{
+	struct vdmabuf_buf *buf = vmf->vma->vm_private_data;
+
+	if (vmf->pgoff >= buf->nr_pages)
+		return VM_FAULT_SIGBUS;
+	return vmf_insert_pfn(vmf->vma, vmf->address,
+			      page_to_pfn(buf->pages[vmf->pgoff]));
+}
+
+static const struct vm_operations_struct vdmabuf_buf_vm_ops = {
+	.fault = vdmabuf_buf_fault,
+};
+
+static int vdmabuf_buf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
+{
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+
+	vma->vm_ops = &vdmabuf_buf_vm_ops;
+	vma->vm_private_data = dmabuf->priv;
+	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	return 0;
+}
+
+static int vdmabuf_buf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct vdmabuf_buf *buf = dmabuf->priv;
+	int ret = 0;
+
+	mutex_lock(&buf->lock);
+	if (!buf->vmap_count) {
+		buf->vaddr = vmap(buf->pages, buf->nr_pages, VM_MAP, PAGE_KERNEL);
+		if (!buf->vaddr) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+	}
+	buf->vmap_count++;
+	iosys_map_set_vaddr(map, buf->vaddr);
+out_unlock:
+	mutex_unlock(&buf->lock);
+	return ret;
+}
+
+static void vdmabuf_buf_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct vdmabuf_buf *buf = dmabuf->priv;
+
+	mutex_lock(&buf->lock);
+	if (!WARN_ON(!buf->vmap_count) && !--buf->vmap_count) {
+		vunmap(buf->vaddr);
+		buf->vaddr = NULL;
+	}
+	mutex_unlock(&buf->lock);
+}
+
+static void vdmabuf_buf_destroy(struct vdmabuf_buf *buf)
+{
+	vdmabuf_buf_free_pages(buf, buf->nr_pages);
+	atomic64_sub(buf->size, &vdmabuf_alloc_bytes);
+	kvfree(buf->orders);
+	kvfree(buf->pages);
+	mutex_destroy(&buf->lock);
+	kfree(buf);
+}
+
+static void vdmabuf_buf_release(struct dma_buf *dmabuf)
+{
+	vdmabuf_buf_destroy(dmabuf->priv);
+}
+
+static const struct dma_buf_ops vdmabuf_buf_ops = {
+	.attach = vdmabuf_buf_attach,
+	.detach = vdmabuf_buf_detach,
+	.map_dma_buf = vdmabuf_buf_map,
+	.unmap_dma_buf = vdmabuf_buf_unmap,
+	.begin_cpu_access = vdmabuf_buf_begin_cpu,
+	.end_cpu_access = vdmabuf_buf_end_cpu,
+	.mmap = vdmabuf_buf_mmap,
+	.vmap = vdmabuf_buf_vmap,
+	.vunmap = vdmabuf_buf_vunmap,
+	.release = vdmabuf_buf_release,
+};
+
+static long vdmabuf_ioctl_alloc(struct vdmabuf_file *vf, void __user *uarg)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	struct vdmabuf_alloc arg;
+	struct vdmabuf_buf *buf;
+	struct dma_buf *dmabuf;
+	int fd, ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags & ~VDMABUF_FD_CLOEXEC)
+		return -EINVAL;
+	if (!arg.size || !PAGE_ALIGNED(arg.size) ||
+	    arg.size > (u64)max_alloc_mb * SZ_1M)
+		return -EINVAL;
+
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	mutex_init(&buf->lock);
+	INIT_LIST_HEAD(&buf->attachments);
+	buf->size = arg.size;
+	buf->nr_pages = arg.size >> PAGE_SHIFT;
+
+	ret = -ENOMEM;
+	buf->pages = kvmalloc_array(buf->nr_pages, sizeof(*buf->pages),
+				    GFP_KERNEL);
+	if (!buf->pages)
+		goto err_free_buf;
+	buf->orders = kvmalloc(buf->nr_pages, GFP_KERNEL);
+	if (!buf->orders)
+		goto err_free_page_array;
+	ret = vdmabuf_buf_alloc_pages(buf);
+	if (ret)
+		goto err_free_orders;
+	atomic64_add(buf->size, &vdmabuf_alloc_bytes);
+
+	exp_info.ops = &vdmabuf_buf_ops;
+	exp_info.size = buf->size;
+	exp_info.flags = O_RDWR;
+	exp_info.priv = buf;
+	dmabuf = dma_buf_export(&exp_info);
+	if (IS_ERR(dmabuf)) {
+		/* release() was not called: undo everything here. */
+		vdmabuf_buf_destroy(buf);
+		return PTR_ERR(dmabuf);
+	}
+
+	fd = dma_buf_fd(dmabuf, arg.flags & VDMABUF_FD_CLOEXEC ? O_CLOEXEC : 0);
+	if (fd < 0) {
+		ret = fd;
+		goto err_put_dmabuf;
+	}
+	arg.fd = fd;
+	if (copy_to_user(uarg, &arg, sizeof(arg))) {
+		/* The fd is installed; userspace can still close it. */
+		return -EFAULT;
+	}
+	return 0;
+
+err_put_dmabuf:
+	dma_buf_put(dmabuf);	/* frees buf through release() */
+	return ret;
+err_free_orders:
+	kvfree(buf->orders);
+err_free_page_array:
+	kvfree(buf->pages);
+err_free_buf:
+	mutex_destroy(&buf->lock);
+	kfree(buf);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Requests                                                                */
+/* ---------------------------------------------------------------------- */
+
+static int vdmabuf_status_errno(u32 status)
+{
+	switch (status) {
+	case VIRTIO_VDMABUF_S_OK:
+		return 0;
+	case VIRTIO_VDMABUF_S_INVALID:
+		return -EINVAL;
+	case VIRTIO_VDMABUF_S_UNSUPPORTED:
+		return -EOPNOTSUPP;
+	case VIRTIO_VDMABUF_S_LIMIT:
+		return -ENOSPC;
+	case VIRTIO_VDMABUF_S_EXISTS:
+		return -EEXIST;
+	case VIRTIO_VDMABUF_S_NOENT:
+		return -ENOENT;
+	case VIRTIO_VDMABUF_S_FAULT:
+		return -EFAULT;
+	case VIRTIO_VDMABUF_S_NOMEM:
+		return -ENOMEM;
+	case VIRTIO_VDMABUF_S_BUSY:
+		return -EBUSY;
+	default:
+		return -EIO;
+	}
+}
+
+static void vdmabuf_req_free(struct vdmabuf_req *req)
+{
+	if (!req)
+		return;
+	kvfree(req->ranges);
+	kfree(req->payload);
+	kfree(req->out_sg);
+	kfree(req);
+}
+
+/*
+ * Allocate a request of @type for @uuid.  @ranges (kvmalloc'ed) and
+ * @payload (kmalloc'ed) become the request's and are freed with it, also
+ * on failure here.
+ */
+static struct vdmabuf_req *
+vdmabuf_req_alloc(u32 type, const u8 *uuid,
+		  struct virtio_vdmabuf_range *ranges, size_t ranges_len,
+		  void *payload, size_t payload_len)
+{
+	struct vdmabuf_req *req;
+	unsigned int n, i = 0;
+	size_t hdr_len;
+
+	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	if (!req)
+		goto err_free_args;
+	req->ranges = ranges;
+	req->payload = payload;
+	init_completion(&req->done);
+	req->type = type;
+	req->hdr.hdr.type = cpu_to_le32(type);
+	if (uuid)
+		memcpy(req->hdr.hdr.uuid, uuid, sizeof(req->hdr.hdr.uuid));
+
+	switch (type) {
+	case VIRTIO_VDMABUF_REQ_EXPORT:
+		hdr_len = sizeof(req->hdr.exp);
+		break;
+	case VIRTIO_VDMABUF_REQ_PRESENT:
+		hdr_len = sizeof(req->hdr.present);
+		break;
+	default:
+		hdr_len = sizeof(req->hdr.hdr);
+		break;
+	}
+
+	n = 1 + !!payload_len;
+	if (ranges_len)
+		n += is_vmalloc_addr(ranges) ?
+			DIV_ROUND_UP(offset_in_page(ranges) + ranges_len,
+				     PAGE_SIZE) : 1;
+	req->out_sg = kmalloc_array(n, sizeof(*req->out_sg), GFP_KERNEL);
+	if (!req->out_sg)
+		goto err_free_req;
+	sg_init_table(req->out_sg, n);
+	req->nr_out = n;
+
+	sg_set_buf(&req->out_sg[i++], &req->hdr, hdr_len);
+	if (ranges_len && is_vmalloc_addr(ranges)) {
+		const u8 *p = (const u8 *)ranges;
+		size_t left = ranges_len;
+
+		while (left) {
+			size_t chunk = min_t(size_t, left,
+					     PAGE_SIZE - offset_in_page(p));
+
+			sg_set_page(&req->out_sg[i++], vmalloc_to_page(p),
+				    chunk, offset_in_page(p));
+			p += chunk;
+			left -= chunk;
+		}
+	} else if (ranges_len) {
+		sg_set_buf(&req->out_sg[i++], ranges, ranges_len);
+	}
+	if (payload_len)
+		sg_set_buf(&req->out_sg[i++], payload, payload_len);
+	sg_init_one(&req->in_sg, &req->resp, sizeof(req->resp));
+	return req;
+
+err_free_req:
+	vdmabuf_req_free(req);
+	return NULL;
+err_free_args:
+	kvfree(ranges);
+	kfree(payload);
+	return NULL;
+}
+
+/*
+ * Queue @req on the requestq.  With @wait, sleep (killable) while the ring
+ * is full; else return -ENOSPC.
+ */
+static int vdmabuf_req_submit(struct vdmabuf_dev *dev, struct vdmabuf_req *req,
+			      bool wait)
+{
+	struct scatterlist *sgs[2] = { req->out_sg, &req->in_sg };
+	unsigned long gen = 0;
+	bool notify = false;
+	int err;
+
+	for (;;) {
+		spin_lock(&dev->req_lock);
+		if (!dev->vq_ready) {
+			err = -ENODEV;
+		} else if (req->nr_out + 1 > virtqueue_get_vring_size(dev->req_vq) &&
+			   !virtio_has_feature(dev->vdev,
+					       VIRTIO_RING_F_INDIRECT_DESC)) {
+			err = -E2BIG;
+		} else {
+			err = virtqueue_add_sgs(dev->req_vq, sgs, 1, 1, req,
+						GFP_ATOMIC);
+			if (!err)
+				notify = virtqueue_kick_prepare(dev->req_vq);
+			gen = dev->req_gen;
+		}
+		spin_unlock(&dev->req_lock);
+
+		if (!err) {
+			/* The vq stays until state_sem is taken for write. */
+			if (notify)
+				virtqueue_notify(dev->req_vq);
+			return 0;
+		}
+		if (err != -ENOSPC || !wait)
+			return err;
+		err = wait_event_killable(dev->req_wq,
+					  READ_ONCE(dev->req_gen) != gen ||
+					  !READ_ONCE(dev->vq_ready));
+		if (err)
+			return err;
+	}
+}
+
+/*
+ * Wait for the device to return @req.  Returns 0 when it did, -EINTR when
+ * the caller was killed first: the request is then abandoned and belongs to
+ * the requestq work, the caller must not touch it again.
+ */
+static int vdmabuf_req_wait(struct vdmabuf_dev *dev, struct vdmabuf_req *req)
+{
+	if (!wait_for_completion_killable(&req->done))
+		return 0;
+
+	spin_lock(&dev->req_lock);
+	if (!req->returned) {
+		req->abandoned = true;
+		spin_unlock(&dev->req_lock);
+		return -EINTR;
+	}
+	spin_unlock(&dev->req_lock);
+	/* Returned, completion on its way. */
+	wait_for_completion(&req->done);
+	return 0;
+}
+
+static int vdmabuf_req_result(struct vdmabuf_req *req)
+{
+	if (req->err)
+		return req->err;
+	if (req->used_len < sizeof(req->resp))
+		return -EIO;
+	return vdmabuf_status_errno(le32_to_cpu(req->resp.status));
+}
+
+/* Queue the UNEXPORT of @exp for unexport_work.  Caller holds dev->lock. */
+static void vdmabuf_exp_queue_unexport(struct vdmabuf_dev *dev,
+				       struct vdmabuf_exp *exp)
+{
+	lockdep_assert_held(&dev->lock);
+	exp->state = VDMABUF_STATE_UNEXPORTED;
+	list_add_tail(&exp->unexport_node, &dev->unexport_list);
+	schedule_work(&dev->unexport_work);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Exports                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static u32 vdmabuf_uuid_hash(const u8 *uuid)
+{
+	return jhash(uuid, 16, 0);
+}
+
+static struct vdmabuf_exp *vdmabuf_find(struct vdmabuf_dev *dev, const u8 *uuid)
+{
+	struct vdmabuf_exp *exp;
+
+	lockdep_assert_held(&dev->lock);
+	hash_for_each_possible(dev->exports, exp, hnode, vdmabuf_uuid_hash(uuid))
+		if (!memcmp(exp->uuid, uuid, sizeof(exp->uuid)))
+			return exp;
+	return NULL;
+}
+
+static void vdmabuf_move_notify(struct dma_buf_attachment *attach)
+{
+	/*
+	 * The attachment is pinned for the export's whole life, so the
+	 * exporter must never move the buffer.
+	 */
+	WARN_ONCE(1, "virtio_vdmabuf: move_notify on a pinned attachment\n");
+}
+
+static const struct dma_buf_attach_ops vdmabuf_importer_ops = {
+	.allow_peer2peer = false,
+	.move_notify = vdmabuf_move_notify,
+};
+
+static void vdmabuf_free_nodes(struct list_head *list)
+{
+	struct vdmabuf_evt_node *node, *tmp;
+
+	list_for_each_entry_safe(node, tmp, list, node) {
+		list_del(&node->node);
+		kfree(node);
+	}
+}
+
+/* Drop the attachment and the dma-buf reference; frees @exp.  May sleep. */
+static void vdmabuf_exp_destroy(struct vdmabuf_exp *exp)
+{
+	struct dma_buf *dmabuf = exp->dmabuf;
+
+	if (exp->sgt) {
+		dma_resv_lock(dmabuf->resv, NULL);
+		dma_buf_unmap_attachment(exp->attach, exp->sgt,
+					 DMA_BIDIRECTIONAL);
+		dma_buf_unpin(exp->attach);
+		dma_resv_unlock(dmabuf->resv);
+	}
+	if (exp->attach)
+		dma_buf_detach(dmabuf, exp->attach);
+	if (dmabuf)
+		dma_buf_put(dmabuf);
+	vdmabuf_free_nodes(&exp->frames);
+	kfree(exp->released);
+	vdmabuf_req_free(exp->unexport_req);
+	kfree(exp);
+}
+
+static void vdmabuf_deliver(struct vdmabuf_file *vf,
+			    struct vdmabuf_evt_node *node)
+{
+	spin_lock(&vf->ev_lock);
+	list_add_tail(&node->node, &vf->events);
+	vf->nr_events++;
+	spin_unlock(&vf->ev_lock);
+	wake_up_interruptible_poll(&vf->ev_wq, EPOLLIN | EPOLLRDNORM);
+}
+
+/* The device accepted @exp: make it live.  Caller holds dev->lock. */
+static void vdmabuf_exp_publish(struct vdmabuf_dev *dev,
+				struct vdmabuf_exp *exp,
+				struct vdmabuf_file *owner)
+{
+	lockdep_assert_held(&dev->lock);
+	hash_add(dev->exports, &exp->hnode, vdmabuf_uuid_hash(exp->uuid));
+	exp->state = VDMABUF_STATE_EXPORTED;
+	exp->owner = owner;
+	if (owner)
+		list_add_tail(&exp->owner_node, &owner->exports);
+	dev->live_exports++;
+	dev->live_bytes += exp->size;
+}
+
+/*
+ * The device released @exp (or was reset): unlink it and tell its owner.
+ * Caller holds dev->lock and destroys @exp after dropping it.
+ */
+static void vdmabuf_exp_unlink(struct vdmabuf_dev *dev,
+			       struct vdmabuf_exp *exp)
+{
+	struct vdmabuf_evt_node *node = exp->released;
+
+	lockdep_assert_held(&dev->lock);
+	hash_del(&exp->hnode);
+	list_del_init(&exp->unexport_node);
+	dev->live_exports--;
+	dev->live_bytes -= exp->size;
+	if (exp->owner) {
+		list_del(&exp->owner_node);
+		node->ev.type = VDMABUF_EVENT_RELEASED;
+		memcpy(node->ev.uuid, exp->uuid, sizeof(node->ev.uuid));
+		exp->released = NULL;
+		vdmabuf_deliver(exp->owner, node);
+		exp->owner = NULL;
+	}
+}
+
+/* Treat every export as released (device reset).  Caller holds state_sem. */
+static void vdmabuf_drop_all(struct vdmabuf_dev *dev)
+{
+	struct vdmabuf_exp *exp;
+	struct hlist_node *tmp;
+	LIST_HEAD(dead);
+	int bkt;
+
+	mutex_lock(&dev->lock);
+	hash_for_each_safe(dev->exports, bkt, tmp, exp, hnode) {
+		vdmabuf_exp_unlink(dev, exp);
+		list_add(&exp->unexport_node, &dead);
+	}
+	mutex_unlock(&dev->lock);
+
+	while (!list_empty(&dead)) {
+		exp = list_first_entry(&dead, struct vdmabuf_exp, unexport_node);
+		list_del(&exp->unexport_node);
+		vdmabuf_exp_destroy(exp);
+	}
+}
+
+/* Take back the FRAME_DONE record of a PRESENT that failed. */
+static void vdmabuf_present_undo(struct vdmabuf_dev *dev, const u8 *uuid)
+{
+	struct vdmabuf_evt_node *node = NULL;
+	struct vdmabuf_exp *exp;
+
+	mutex_lock(&dev->lock);
+	exp = vdmabuf_find(dev, uuid);
+	if (exp && exp->frames_pending) {
+		node = list_first_entry(&exp->frames, struct vdmabuf_evt_node,
+					node);
+		list_del(&node->node);
+		exp->frames_pending--;
+	}
+	mutex_unlock(&dev->lock);
+	kfree(node);
+}
+
+/* The device returned a request whose waiter is gone. */
+static void vdmabuf_req_orphan(struct vdmabuf_dev *dev, struct vdmabuf_req *req)
+{
+	int err = vdmabuf_req_result(req);
+
+	switch (req->type) {
+	case VIRTIO_VDMABUF_REQ_EXPORT:
+		if (err) {
+			vdmabuf_exp_destroy(req->exp);
+			break;
+		}
+		/* Nobody knows the UUID: unexport it at once. */
+		mutex_lock(&dev->lock);
+		vdmabuf_exp_publish(dev, req->exp, NULL);
+		vdmabuf_exp_queue_unexport(dev, req->exp);
+		mutex_unlock(&dev->lock);
+		break;
+	case VIRTIO_VDMABUF_REQ_PRESENT:
+		if (err)
+			vdmabuf_present_undo(dev, req->hdr.hdr.uuid);
+		break;
+	default:
+		break;
+	}
+	vdmabuf_req_free(req);
+}
+
+/* Finish a request the device returned or a reset took back. */
+static void vdmabuf_req_finish(struct vdmabuf_dev *dev, struct vdmabuf_req *req,
+			       bool abandoned)
+{
+	if (abandoned)
+		vdmabuf_req_orphan(dev, req);
+	else
+		complete(&req->done);
+}
+
+static void vdmabuf_req_work(struct work_struct *work)
+{
+	struct vdmabuf_dev *dev = container_of(work, struct vdmabuf_dev,
+					       req_work);
+	struct vdmabuf_req *req;
+	bool abandoned = false;
+	unsigned int len, n;
+
+	for (n = 0; n < VDMABUF_WORK_BUDGET; n++) {
+		spin_lock(&dev->req_lock);
+		req = dev->vq_ready ? virtqueue_get_buf(dev->req_vq, &len) : NULL;
+		if (req) {
+			req->returned = true;
+			req->used_len = len;
+			abandoned = req->abandoned;
+			dev->req_gen++;
+		}
+		spin_unlock(&dev->req_lock);
+		if (!req)
+			break;
+		wake_up(&dev->req_wq);
+		vdmabuf_req_finish(dev, req, abandoned);
+	}
+	if (n == VDMABUF_WORK_BUDGET)
+		schedule_work(&dev->req_work);
+
+	mutex_lock(&dev->lock);
+	if (!list_empty(&dev->unexport_list))
+		schedule_work(&dev->unexport_work);
+	mutex_unlock(&dev->lock);
+}
+
+static void vdmabuf_unexport_work(struct work_struct *work)
+{
+	struct vdmabuf_dev *dev = container_of(work, struct vdmabuf_dev,
+					       unexport_work);
+	struct vdmabuf_exp *exp;
+	struct vdmabuf_req *req;
+	int err;
+
+	mutex_lock(&dev->lock);
+	while (!list_empty(&dev->unexport_list)) {
+		exp = list_first_entry(&dev->unexport_list, struct vdmabuf_exp,
+				       unexport_node);
+		req = exp->unexport_req;
+		if (req) {
+			req->abandoned = true;	/* nobody waits for it */
+			err = vdmabuf_req_submit(dev, req, false);
+			if (err == -ENOSPC) {
+				/* req_work reschedules us when space frees. */
+				req->abandoned = false;
+				break;
+			}
+			if (err) {
+				/* The device is going away: reset drops all. */
+				req->abandoned = false;
+				break;
+			}
+			exp->unexport_req = NULL;
+		}
+		list_del_init(&exp->unexport_node);
+	}
+	mutex_unlock(&dev->lock);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Events                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static void vdmabuf_handle_event(struct vdmabuf_dev *dev,
+				 const struct virtio_vdmabuf_event *ev)
+{
+	struct vdmabuf_evt_node *node = NULL;
+	u32 type = le32_to_cpu(ev->type);
+	struct vdmabuf_exp *exp;
+
+	mutex_lock(&dev->lock);
+	exp = vdmabuf_find(dev, ev->uuid);
+	if (!exp) {
+		mutex_unlock(&dev->lock);
+		dev_warn_ratelimited(&dev->vdev->dev,
+				     "event %u for an unknown buffer %pUb\n",
+				     type, ev->uuid);
+		return;
+	}
+
+	switch (type) {
+	case VIRTIO_VDMABUF_EVT_RELEASED:
+		vdmabuf_exp_unlink(dev, exp);
+		mutex_unlock(&dev->lock);
+		vdmabuf_exp_destroy(exp);
+		return;
+	case VIRTIO_VDMABUF_EVT_FRAME_DONE:
+		if (!exp->frames_pending) {
+			dev_warn_ratelimited(&dev->vdev->dev,
+					     "FRAME_DONE without a frame for %pUb\n",
+					     ev->uuid);
+			break;
+		}
+		node = list_first_entry(&exp->frames, struct vdmabuf_evt_node,
+					node);
+		list_del(&node->node);
+		exp->frames_pending--;
+		node->ev.type = VDMABUF_EVENT_FRAME_DONE;
+		node->ev.flags = le32_to_cpu(ev->flags) &
+				 VDMABUF_EVENT_F_REPLACED;
+		memcpy(node->ev.uuid, ev->uuid, sizeof(node->ev.uuid));
+		node->ev.seq = le64_to_cpu(ev->seq);
+		if (exp->owner) {
+			vdmabuf_deliver(exp->owner, node);
+			node = NULL;
+		}
+		break;
+	default:
+		dev_warn_ratelimited(&dev->vdev->dev, "unknown event %u\n",
+				     type);
+		break;
+	}
+	mutex_unlock(&dev->lock);
+	kfree(node);
+}
+
+static void vdmabuf_evt_work(struct work_struct *work)
+{
+	struct vdmabuf_dev *dev = container_of(work, struct vdmabuf_dev,
+					       evt_work);
+	struct virtio_vdmabuf_event *ev;
+	struct scatterlist sg;
+	unsigned int len, n;
+
+	if (!READ_ONCE(dev->vq_ready))
+		return;
+
+	for (n = 0; n < VDMABUF_WORK_BUDGET; n++) {
+		ev = virtqueue_get_buf(dev->evt_vq, &len);
+		if (!ev)
+			break;
+		if (len >= sizeof(*ev))
+			vdmabuf_handle_event(dev, ev);
+		else
+			dev_warn_ratelimited(&dev->vdev->dev,
+					     "short event (%u bytes)\n", len);
+		memset(ev, 0, sizeof(*ev));
+		sg_init_one(&sg, ev, sizeof(*ev));
+		/* A slot was just freed: this cannot fail. */
+		WARN_ON(virtqueue_add_inbuf(dev->evt_vq, &sg, 1, ev,
+					    GFP_KERNEL));
+	}
+	if (n)
+		virtqueue_kick(dev->evt_vq);
+	if (n == VDMABUF_WORK_BUDGET)
+		schedule_work(&dev->evt_work);
+}
+
+static void vdmabuf_req_done(struct virtqueue *vq)
+{
+	struct vdmabuf_dev *dev = vq->vdev->priv;
+
+	schedule_work(&dev->req_work);
+}
+
+static void vdmabuf_evt_done(struct virtqueue *vq)
+{
+	struct vdmabuf_dev *dev = vq->vdev->priv;
+
+	schedule_work(&dev->evt_work);
+}
+
+/* ---------------------------------------------------------------------- */
+/* ioctls                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static bool vdmabuf_events_full(struct vdmabuf_file *vf)
+{
+	return READ_ONCE(vf->nr_events) >= max_events;
+}
+
+/* Is DMA for the device untranslated, i.e. DMA addresses guest-physical? */
+static bool vdmabuf_dma_is_physical(struct vdmabuf_dev *dev)
+{
+	struct device *dma_dev = dev->vdev->dev.parent;
+
+	return virtio_has_dma_quirk(dev->vdev) &&
+	       !device_iommu_mapped(dma_dev) &&
+	       !is_swiotlb_force_bounce(dma_dev);
+}
+
+/*
+ * Coalesce the DMA ranges of @sgt into a new array.  Returns the number of
+ * ranges, -EINVAL when a range is not page aligned, -E2BIG when there are
+ * more than @max.
+ */
+static int vdmabuf_build_ranges(struct sg_table *sgt, u32 max,
+				struct virtio_vdmabuf_range **out, u64 *size)
+{
+	struct virtio_vdmabuf_range *ranges = NULL;
+	dma_addr_t start = 0, end = 0;
+	struct scatterlist *sg;
+	unsigned int pass, i;
+	u32 nr = 0;
+	int ret;
+
+	for (pass = 0; pass < 2; pass++) {
+		*size = 0;
+		nr = 0;
+		for_each_sgtable_dma_sg(sgt, sg, i) {
+			dma_addr_t addr = sg_dma_address(sg);
+			unsigned int len = sg_dma_len(sg);
+
+			if (!len)
+				continue;
+			ret = -EINVAL;
+			if (!IS_ALIGNED(addr, VIRTIO_VDMABUF_PAGE_SIZE) ||
+			    !IS_ALIGNED(len, VIRTIO_VDMABUF_PAGE_SIZE))
+				goto err_free;
+			*size += len;
+			if (nr && addr == end) {
+				end += len;
+				continue;
+			}
+			if (nr && ranges) {
+				ranges[nr - 1].addr = cpu_to_le64(start);
+				ranges[nr - 1].len = cpu_to_le64(end - start);
+			}
+			ret = -E2BIG;
+			if (nr == max)
+				goto err_free;
+			nr++;
+			start = addr;
+			end = addr + len;
+		}
+		ret = -EINVAL;
+		if (!nr)
+			goto err_free;
+		if (ranges) {
+			ranges[nr - 1].addr = cpu_to_le64(start);
+			ranges[nr - 1].len = cpu_to_le64(end - start);
+			break;
+		}
+		ranges = kvmalloc_array(nr, sizeof(*ranges), GFP_KERNEL);
+		if (!ranges)
+			return -ENOMEM;
+	}
+	*out = ranges;
+	return nr;
+
+err_free:
+	kvfree(ranges);
+	return ret;
+}
+
+/* Attach to, pin and map @exp->dmabuf for the device. */
+static int vdmabuf_exp_map(struct vdmabuf_dev *dev, struct vdmabuf_exp *exp)
+{
+	struct dma_buf *dmabuf = exp->dmabuf;
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt;
+	int ret;
+
+	attach = dma_buf_dynamic_attach(dmabuf, dev->vdev->dev.parent,
+					&vdmabuf_importer_ops, exp);
+	if (IS_ERR(attach))
+		return PTR_ERR(attach);
+
+	ret = dma_resv_lock_interruptible(dmabuf->resv, NULL);
+	if (ret)
+		goto err_detach;
+	ret = dma_buf_pin(attach);
+	if (ret)
+		goto err_unlock;
+	sgt = dma_buf_map_attachment(attach, DMA_BIDIRECTIONAL);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		goto err_unpin;
+	}
+	dma_resv_unlock(dmabuf->resv);
+
+	exp->attach = attach;
+	exp->sgt = sgt;
+	return 0;
+
+err_unpin:
+	dma_buf_unpin(attach);
+err_unlock:
+	dma_resv_unlock(dmabuf->resv);
+err_detach:
+	dma_buf_detach(dmabuf, attach);
+	return ret;
+}
+
+static long vdmabuf_ioctl_export(struct vdmabuf_file *vf, void __user *uarg)
+{
+	struct vdmabuf_dev *dev = vf->dev;
+	struct virtio_vdmabuf_range *ranges = NULL;
+	struct vdmabuf_export arg;
+	struct vdmabuf_exp *exp;
+	struct vdmabuf_req *req;
+	void *meta = NULL;
+	unsigned int try;
+	int nr, ret;
+	u64 size;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags)
+		return -EINVAL;
+
+	ret = down_read_killable(&dev->state_sem);
+	if (ret)
+		return ret;
+	ret = -ENODEV;
+	if (!dev->ready)
+		goto out_unlock_state;
+	ret = -E2BIG;
+	if (arg.meta_len > dev->cfg.max_meta_len)
+		goto out_unlock_state;
+	ret = -ENOBUFS;
+	if (vdmabuf_events_full(vf))
+		goto out_unlock_state;
+	ret = -EOPNOTSUPP;
+	if (!vdmabuf_dma_is_physical(dev))
+		goto out_unlock_state;
+
+	ret = -ENOMEM;
+	exp = kzalloc(sizeof(*exp), GFP_KERNEL);
+	if (!exp)
+		goto out_unlock_state;
+	INIT_LIST_HEAD(&exp->frames);
+	INIT_LIST_HEAD(&exp->unexport_node);
+	INIT_LIST_HEAD(&exp->owner_node);
+	exp->released = kzalloc(sizeof(*exp->released), GFP_KERNEL);
+	if (!exp->released)
+		goto err_destroy_exp;
+
+	exp->dmabuf = dma_buf_get(arg.fd);
+	if (IS_ERR(exp->dmabuf)) {
+		ret = PTR_ERR(exp->dmabuf);
+		exp->dmabuf = NULL;
+		goto err_destroy_exp;
+	}
+	ret = vdmabuf_exp_map(dev, exp);
+	if (ret)
+		goto err_destroy_exp;
+
+	nr = vdmabuf_build_ranges(exp->sgt, dev->cfg.max_ranges, &ranges,
+				  &size);
+	if (nr < 0) {
+		ret = nr;
+		goto err_destroy_exp;
+	}
+	ret = -EINVAL;
+	if (size != exp->dmabuf->size)
+		goto err_free_ranges;
+	ret = -ENOSPC;
+	if (size > dev->cfg.max_export_size)
+		goto err_free_ranges;
+	exp->size = size;
+	exp->nr_ranges = nr;
+
+	if (arg.meta_len) {
+		meta = memdup_user(u64_to_user_ptr(arg.meta_ptr), arg.meta_len);
+		if (IS_ERR(meta)) {
+			ret = PTR_ERR(meta);
+			goto err_free_ranges;
+		}
+	}
+
+	/* The UUID is filled in before each submission. */
+	ret = -ENOMEM;
+	exp->unexport_req = vdmabuf_req_alloc(VIRTIO_VDMABUF_REQ_UNEXPORT, NULL,
+					      NULL, 0, NULL, 0);
+	if (!exp->unexport_req)
+		goto err_free_meta;
+
+	/* From here on ranges and meta belong to req. */
+	req = vdmabuf_req_alloc(VIRTIO_VDMABUF_REQ_EXPORT, NULL,
+				ranges, nr * sizeof(*ranges), meta, arg.meta_len);
+	if (!req)
+		goto err_destroy_exp;
+	req->exp = exp;
+	req->hdr.exp.size = cpu_to_le64(size);
+	req->hdr.exp.nr_ranges = cpu_to_le32(nr);
+	req->hdr.exp.meta_len = cpu_to_le32(arg.meta_len);
+
+	for (try = 0; try < VDMABUF_REQ_TRIES; try++) {
+		generate_random_uuid(exp->uuid);
+		memcpy(req->hdr.hdr.uuid, exp->uuid, sizeof(exp->uuid));
+		memcpy(exp->unexport_req->hdr.hdr.uuid, exp->uuid,
+		       sizeof(exp->uuid));
+		reinit_completion(&req->done);
+		req->returned = false;
+
+		ret = vdmabuf_req_submit(dev, req, true);
+		if (ret)
+			goto err_free_req;
+		ret = vdmabuf_req_wait(dev, req);
+		if (ret)
+			goto out_unlock_state;	/* req and exp are abandoned */
+		ret = vdmabuf_req_result(req);
+		if (ret != -EEXIST)
+			break;
+	}
+	if (ret)
+		goto err_free_req;
+	vdmabuf_req_free(req);
+
+	mutex_lock(&dev->lock);
+	vdmabuf_exp_publish(dev, exp, vf);
+	mutex_unlock(&dev->lock);
+
+	arg.nr_ranges = nr;
+	arg.size = size;
+	memcpy(arg.uuid, exp->uuid, sizeof(arg.uuid));
+	ret = 0;
+	if (copy_to_user(uarg, &arg, sizeof(arg))) {
+		/* Nobody will know the UUID: take the export back. */
+		mutex_lock(&dev->lock);
+		if (exp->state == VDMABUF_STATE_EXPORTED)
+			vdmabuf_exp_queue_unexport(dev, exp);
+		mutex_unlock(&dev->lock);
+		ret = -EFAULT;
+	}
+	goto out_unlock_state;
+
+err_free_req:
+	vdmabuf_req_free(req);
+	goto err_destroy_exp;
+err_free_meta:
+	kfree(meta);
+err_free_ranges:
+	kvfree(ranges);
+err_destroy_exp:
+	vdmabuf_exp_destroy(exp);
+out_unlock_state:
+	up_read(&dev->state_sem);
+	return ret;
+}
+
+static long vdmabuf_ioctl_unexport(struct vdmabuf_file *vf, void __user *uarg)
+{
+	struct vdmabuf_dev *dev = vf->dev;
+	struct vdmabuf_unexport arg;
+	struct vdmabuf_req *req;
+	struct vdmabuf_exp *exp;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.padding)
+		return -EINVAL;
+
+	ret = down_read_killable(&dev->state_sem);
+	if (ret)
+		return ret;
+	ret = -ENODEV;
+	if (!dev->ready)
+		goto out_unlock_state;
+
+	mutex_lock(&dev->lock);
+	exp = vdmabuf_find(dev, arg.uuid);
+	if (!exp || exp->owner != vf || exp->state != VDMABUF_STATE_EXPORTED ||
+	    !exp->unexport_req) {
+		mutex_unlock(&dev->lock);
+		ret = -ENOENT;
+		goto out_unlock_state;
+	}
+	exp->state = VDMABUF_STATE_UNEXPORTED;
+	req = exp->unexport_req;
+	/*
+	 * Submit while holding the lock so a RELEASED cannot free exp
+	 * before it knows the request is gone; do not wait for ring space
+	 * here: when the ring is full, unexport_work sends it later.
+	 */
+	ret = vdmabuf_req_submit(dev, req, false);
+	if (ret == -ENOSPC) {
+		list_add_tail(&exp->unexport_node, &dev->unexport_list);
+		schedule_work(&dev->unexport_work);
+		mutex_unlock(&dev->lock);
+		ret = 0;
+		goto out_unlock_state;
+	}
+	if (ret) {
+		exp->state = VDMABUF_STATE_EXPORTED;
+		mutex_unlock(&dev->lock);
+		goto out_unlock_state;
+	}
+	exp->unexport_req = NULL;
+	mutex_unlock(&dev->lock);
+
+	ret = vdmabuf_req_wait(dev, req);
+	if (ret)
+		goto out_unlock_state;	/* req abandoned */
+	ret = vdmabuf_req_result(req);
+	vdmabuf_req_free(req);
+out_unlock_state:
+	up_read(&dev->state_sem);
+	return ret;
+}
+
+static long vdmabuf_ioctl_present(struct vdmabuf_file *vf, void __user *uarg)
+{
+	struct vdmabuf_dev *dev = vf->dev;
+	struct virtio_vdmabuf_rect *rects = NULL;
+	struct vdmabuf_evt_node *node;
+	struct vdmabuf_present arg;
+	struct vdmabuf_rect *urects;
+	struct vdmabuf_req *req;
+	struct vdmabuf_exp *exp;
+	size_t rects_len = 0;
+	unsigned int i;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags)
+		return -EINVAL;
+
+	ret = down_read_killable(&dev->state_sem);
+	if (ret)
+		return ret;
+	ret = -ENODEV;
+	if (!dev->ready)
+		goto out_unlock_state;
+	ret = -EOPNOTSUPP;
+	if (!(dev->features & BIT_ULL(VIRTIO_VDMABUF_F_PRESENT)))
+		goto out_unlock_state;
+	ret = -E2BIG;
+	if (arg.nr_rects > dev->cfg.max_rects)
+		goto out_unlock_state;
+	ret = -ENOBUFS;
+	if (vdmabuf_events_full(vf))
+		goto out_unlock_state;
+
+	if (arg.nr_rects) {
+		rects_len = arg.nr_rects * sizeof(*rects);
+		urects = memdup_user(u64_to_user_ptr(arg.rects_ptr),
+				     arg.nr_rects * sizeof(*urects));
+		if (IS_ERR(urects)) {
+			ret = PTR_ERR(urects);
+			goto out_unlock_state;
+		}
+		/* Same layout; convert in place to little-endian. */
+		rects = (struct virtio_vdmabuf_rect *)urects;
+		for (i = 0; i < arg.nr_rects; i++) {
+			struct vdmabuf_rect r = urects[i];
+
+			rects[i].x = cpu_to_le32(r.x);
+			rects[i].y = cpu_to_le32(r.y);
+			rects[i].width = cpu_to_le32(r.width);
+			rects[i].height = cpu_to_le32(r.height);
+		}
+	}
+
+	ret = -ENOMEM;
+	node = kzalloc(sizeof(*node), GFP_KERNEL);
+	if (!node)
+		goto err_free_rects;
+	req = vdmabuf_req_alloc(VIRTIO_VDMABUF_REQ_PRESENT, arg.uuid, NULL, 0,
+				rects, rects_len);
+	rects = NULL;	/* now the request's */
+	if (!req)
+		goto err_free_node;
+	req->hdr.present.seq = cpu_to_le64(arg.seq);
+	req->hdr.present.nr_rects = cpu_to_le32(arg.nr_rects);
+
+	/* Account the frame first: its FRAME_DONE may beat the response. */
+	mutex_lock(&dev->lock);
+	exp = vdmabuf_find(dev, arg.uuid);
+	if (!exp || exp->owner != vf || exp->state != VDMABUF_STATE_EXPORTED) {
+		mutex_unlock(&dev->lock);
+		ret = -ENOENT;
+		goto err_free_req;
+	}
+	list_add_tail(&node->node, &exp->frames);
+	exp->frames_pending++;
+	mutex_unlock(&dev->lock);
+
+	ret = vdmabuf_req_submit(dev, req, true);
+	if (ret) {
+		vdmabuf_present_undo(dev, arg.uuid);
+		node = NULL;
+		goto err_free_req;
+	}
+	ret = vdmabuf_req_wait(dev, req);
+	if (ret)
+		goto out_unlock_state;	/* req abandoned */
+	ret = vdmabuf_req_result(req);
+	if (ret)
+		vdmabuf_present_undo(dev, arg.uuid);
+	vdmabuf_req_free(req);
+	goto out_unlock_state;
+
+err_free_req:
+	vdmabuf_req_free(req);
+err_free_node:
+	kfree(node);
+err_free_rects:
+	kfree(rects);
+out_unlock_state:
+	up_read(&dev->state_sem);
+	return ret;
+}
+
+static long vdmabuf_ioctl_query(struct vdmabuf_file *vf, void __user *uarg)
+{
+	struct vdmabuf_dev *dev = vf->dev;
+	struct vdmabuf_query arg;
+	struct vdmabuf_exp *exp;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+
+	mutex_lock(&dev->lock);
+	exp = vdmabuf_find(dev, arg.uuid);
+	if (!exp || exp->owner != vf) {
+		mutex_unlock(&dev->lock);
+		return -ENOENT;
+	}
+	arg.state = exp->state;
+	arg.nr_ranges = exp->nr_ranges;
+	arg.size = exp->size;
+	arg.frames_pending = exp->frames_pending;
+	arg.padding = 0;
+	mutex_unlock(&dev->lock);
+
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+static long vdmabuf_ioctl_info(struct vdmabuf_file *vf, void __user *uarg)
+{
+	struct vdmabuf_dev *dev = vf->dev;
+	struct vdmabuf_info arg = {};
+
+	down_read(&dev->state_sem);
+	arg.features = dev->features;
+	arg.max_ranges = dev->cfg.max_ranges;
+	arg.max_meta_len = dev->cfg.max_meta_len;
+	arg.max_exports = dev->cfg.max_exports;
+	arg.max_rects = dev->cfg.max_rects;
+	arg.max_export_size = dev->cfg.max_export_size;
+	arg.max_total_size = dev->cfg.max_total_size;
+	up_read(&dev->state_sem);
+
+	mutex_lock(&dev->lock);
+	arg.live_exports = dev->live_exports;
+	arg.live_bytes = dev->live_bytes;
+	mutex_unlock(&dev->lock);
+
+	arg.alloc_bytes = atomic64_read(&vdmabuf_alloc_bytes);
+	arg.max_events = max_events;
+	spin_lock(&vf->ev_lock);
+	arg.queued_events = vf->nr_events;
+	spin_unlock(&vf->ev_lock);
+
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+static long vdmabuf_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct vdmabuf_file *vf = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case VDMABUF_IOCTL_ALLOC:
+		return vdmabuf_ioctl_alloc(vf, uarg);
+	case VDMABUF_IOCTL_EXPORT:
+		return vdmabuf_ioctl_export(vf, uarg);
+	case VDMABUF_IOCTL_UNEXPORT:
+		return vdmabuf_ioctl_unexport(vf, uarg);
+	case VDMABUF_IOCTL_PRESENT:
+		return vdmabuf_ioctl_present(vf, uarg);
+	case VDMABUF_IOCTL_QUERY:
+		return vdmabuf_ioctl_query(vf, uarg);
+	case VDMABUF_IOCTL_INFO:
+		return vdmabuf_ioctl_info(vf, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* File operations                                                         */
+/* ---------------------------------------------------------------------- */
+
+static void vdmabuf_dev_free(struct kref *ref)
+{
+	struct vdmabuf_dev *dev = container_of(ref, struct vdmabuf_dev, ref);
+
+	cancel_work_sync(&dev->unexport_work);
+	mutex_destroy(&dev->lock);
+	kfree(dev);
+}
+
+static int vdmabuf_open(struct inode *inode, struct file *file)
+{
+	/* misc_open() holds misc_mtx: the device cannot go away here. */
+	struct vdmabuf_dev *dev = container_of(file->private_data,
+					       struct vdmabuf_dev, misc);
+	struct vdmabuf_file *vf;
+
+	vf = kzalloc(sizeof(*vf), GFP_KERNEL);
+	if (!vf)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&vf->exports);
+	spin_lock_init(&vf->ev_lock);
+	INIT_LIST_HEAD(&vf->events);
+	init_waitqueue_head(&vf->ev_wq);
+	mutex_init(&vf->read_lock);
+	kref_get(&dev->ref);
+	vf->dev = dev;
+	file->private_data = vf;
+	return stream_open(inode, file);
+}
+
+static int vdmabuf_release(struct inode *inode, struct file *file)
+{
+	struct vdmabuf_file *vf = file->private_data;
+	struct vdmabuf_dev *dev = vf->dev;
+	struct vdmabuf_exp *exp, *tmp;
+
+	/*
+	 * Unexport what is still live; every export stays until the device
+	 * releases it, without an owner to tell.
+	 */
+	mutex_lock(&dev->lock);
+	list_for_each_entry_safe(exp, tmp, &vf->exports, owner_node) {
+		list_del(&exp->owner_node);
+		exp->owner = NULL;
+		if (exp->state == VDMABUF_STATE_EXPORTED)
+			vdmabuf_exp_queue_unexport(dev, exp);
+	}
+	mutex_unlock(&dev->lock);
+
+	vdmabuf_free_nodes(&vf->events);
+	mutex_destroy(&vf->read_lock);
+	kfree(vf);
+	kref_put(&dev->ref, vdmabuf_dev_free);
+	return 0;
+}
+
+static struct vdmabuf_evt_node *vdmabuf_pop_event(struct vdmabuf_file *vf)
+{
+	struct vdmabuf_evt_node *node;
+
+	spin_lock(&vf->ev_lock);
+	node = list_first_entry_or_null(&vf->events, struct vdmabuf_evt_node,
+					node);
+	if (node) {
+		list_del(&node->node);
+		vf->nr_events--;
+	}
+	spin_unlock(&vf->ev_lock);
+	return node;
+}
+
+static bool vdmabuf_has_events(struct vdmabuf_file *vf)
+{
+	bool ret;
+
+	spin_lock(&vf->ev_lock);
+	ret = !list_empty(&vf->events);
+	spin_unlock(&vf->ev_lock);
+	return ret;
+}
+
+static ssize_t vdmabuf_read(struct file *file, char __user *buf, size_t count,
+			    loff_t *ppos)
+{
+	struct vdmabuf_file *vf = file->private_data;
+	struct vdmabuf_evt_node *node;
+	ssize_t done = 0;
+	int ret;
+
+	if (count < sizeof(node->ev))
+		return -EINVAL;
+
+	ret = mutex_lock_interruptible(&vf->read_lock);
+	if (ret)
+		return ret;
+
+	while (!vdmabuf_has_events(vf)) {
+		ret = -EAGAIN;
+		if (file->f_flags & O_NONBLOCK)
+			goto out_unlock;
+		ret = wait_event_interruptible(vf->ev_wq,
+					       vdmabuf_has_events(vf));
+		if (ret)
+			goto out_unlock;
+	}
+
+	while (count - done >= sizeof(node->ev)) {
+		node = vdmabuf_pop_event(vf);
+		if (!node)
+			break;
+		if (copy_to_user(buf + done, &node->ev, sizeof(node->ev))) {
+			/* Put it back: events are never dropped. */
+			spin_lock(&vf->ev_lock);
+			list_add(&node->node, &vf->events);
+			vf->nr_events++;
+			spin_unlock(&vf->ev_lock);
+			if (!done)
+				done = -EFAULT;
+			break;
+		}
+		kfree(node);
+		done += sizeof(node->ev);
+	}
+	ret = 0;
+out_unlock:
+	mutex_unlock(&vf->read_lock);
+	return ret ? ret : done;
+}
+
+static __poll_t vdmabuf_poll(struct file *file, poll_table *wait)
+{
+	struct vdmabuf_file *vf = file->private_data;
+
+	poll_wait(file, &vf->ev_wq, wait);
+	return vdmabuf_has_events(vf) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static const struct file_operations vdmabuf_fops = {
+	.owner = THIS_MODULE,
+	.open = vdmabuf_open,
+	.release = vdmabuf_release,
+	.read = vdmabuf_read,
+	.poll = vdmabuf_poll,
+	.unlocked_ioctl = vdmabuf_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+/* ---------------------------------------------------------------------- */
+/* virtio driver                                                           */
+/* ---------------------------------------------------------------------- */
+
+static void vdmabuf_read_config(struct vdmabuf_dev *dev)
+{
+	struct virtio_device *vdev = dev->vdev;
+	u32 v32;
+	u64 v64;
+
+	dev->features = vdev->features;
+
+	virtio_cread_le(vdev, struct virtio_vdmabuf_config, max_ranges, &v32);
+	dev->cfg.max_ranges = min_t(u32, v32, VIRTIO_VDMABUF_MAX_RANGES);
+	virtio_cread_le(vdev, struct virtio_vdmabuf_config, max_meta_len, &v32);
+	dev->cfg.max_meta_len = min_t(u32, v32, VIRTIO_VDMABUF_MAX_META);
+	virtio_cread_le(vdev, struct virtio_vdmabuf_config, max_exports, &v32);
+	dev->cfg.max_exports = v32;
+	virtio_cread_le(vdev, struct virtio_vdmabuf_config, max_rects, &v32);
+	dev->cfg.max_rects = min_t(u32, v32, VIRTIO_VDMABUF_MAX_RECTS);
+	if (!virtio_has_feature(vdev, VIRTIO_VDMABUF_F_PRESENT))
+		dev->cfg.max_rects = 0;
+	virtio_cread_le(vdev, struct virtio_vdmabuf_config, max_export_size,
+			&v64);
+	dev->cfg.max_export_size = v64;
+	virtio_cread_le(vdev, struct virtio_vdmabuf_config, max_total_size,
+			&v64);
+	dev->cfg.max_total_size = v64;
+}
+
+static int vdmabuf_init_vqs(struct vdmabuf_dev *dev)
+{
+	struct virtqueue_info vqs_info[VIRTIO_VDMABUF_VQ_MAX] = {
+		[VIRTIO_VDMABUF_VQ_REQ] = { "requestq", vdmabuf_req_done },
+		[VIRTIO_VDMABUF_VQ_EVENT] = { "eventq", vdmabuf_evt_done },
+	};
+	struct virtqueue *vqs[VIRTIO_VDMABUF_VQ_MAX];
+	int ret;
+
+	ret = virtio_find_vqs(dev->vdev, VIRTIO_VDMABUF_VQ_MAX, vqs, vqs_info,
+			      NULL);
+	if (ret)
+		return ret;
+	dev->req_vq = vqs[VIRTIO_VDMABUF_VQ_REQ];
+	dev->evt_vq = vqs[VIRTIO_VDMABUF_VQ_EVENT];
+
+	dev->nr_evt_bufs = min_t(unsigned int, VDMABUF_EVT_BUFS,
+				 virtqueue_get_vring_size(dev->evt_vq));
+	dev->evt_bufs = kcalloc(dev->nr_evt_bufs, sizeof(*dev->evt_bufs),
+				GFP_KERNEL);
+	if (!dev->evt_bufs) {
+		ret = -ENOMEM;
+		goto err_del_vqs;
+	}
+	return 0;
+
+err_del_vqs:
+	dev->vdev->config->del_vqs(dev->vdev);
+	return ret;
+}
+
+/* Post every event buffer; called with the device ready. */
+static void vdmabuf_fill_events(struct vdmabuf_dev *dev)
+{
+	struct scatterlist sg;
+	unsigned int i;
+
+	for (i = 0; i < dev->nr_evt_bufs; i++) {
+		sg_init_one(&sg, &dev->evt_bufs[i], sizeof(dev->evt_bufs[i]));
+		if (virtqueue_add_inbuf(dev->evt_vq, &sg, 1, &dev->evt_bufs[i],
+					GFP_KERNEL))
+			break;
+	}
+	virtqueue_kick(dev->evt_vq);
+}
+
+static void vdmabuf_start(struct vdmabuf_dev *dev)
+{
+	virtio_device_ready(dev->vdev);
+	vdmabuf_fill_events(dev);
+
+	spin_lock(&dev->req_lock);
+	dev->vq_ready = true;
+	spin_unlock(&dev->req_lock);
+
+	down_write(&dev->state_sem);
+	dev->ready = true;
+	up_write(&dev->state_sem);
+}
+
+/*
+ * Reset the device, take back every buffer, and treat every export as
+ * released.  The waiters of pending requests get -ENODEV.
+ */
+static void vdmabuf_stop(struct vdmabuf_dev *dev)
+{
+	struct vdmabuf_req *req;
+
+	/* Already stopped: a failed restore left no virtqueues. */
+	if (!dev->evt_bufs)
+		return;
+
+	spin_lock(&dev->req_lock);
+	dev->vq_ready = false;
+	spin_unlock(&dev->req_lock);
+
+	virtio_reset_device(dev->vdev);
+	cancel_work_sync(&dev->req_work);
+	cancel_work_sync(&dev->evt_work);
+	cancel_work_sync(&dev->unexport_work);
+
+	for (;;) {
+		bool abandoned;
+
+		spin_lock(&dev->req_lock);
+		req = virtqueue_detach_unused_buf(dev->req_vq);
+		if (req) {
+			req->returned = true;
+			req->err = -ENODEV;
+			abandoned = req->abandoned;
+		}
+		spin_unlock(&dev->req_lock);
+		if (!req)
+			break;
+		vdmabuf_req_finish(dev, req, abandoned);
+	}
+	while (virtqueue_detach_unused_buf(dev->evt_vq))
+		;
+	wake_up_all(&dev->req_wq);
+
+	/* Wait for the ioctls still using the device, then tear down. */
+	down_write(&dev->state_sem);
+	dev->ready = false;
+	vdmabuf_drop_all(dev);
+	dev->vdev->config->del_vqs(dev->vdev);
+	kfree(dev->evt_bufs);
+	dev->evt_bufs = NULL;
+	up_write(&dev->state_sem);
+}
+
+static int vdmabuf_validate(struct virtio_device *vdev)
+{
+	if (!virtio_has_feature(vdev, VIRTIO_F_VERSION_1)) {
+		dev_err(&vdev->dev, "needs VIRTIO_F_VERSION_1\n");
+		return -ENODEV;
+	}
+	if (!vdev->config->get) {
+		dev_err(&vdev->dev, "config access disabled\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int vdmabuf_probe(struct virtio_device *vdev)
+{
+	struct vdmabuf_dev *dev;
+	int ret;
+
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return -ENOMEM;
+	dev->vdev = vdev;
+	vdev->priv = dev;
+	kref_init(&dev->ref);
+	init_rwsem(&dev->state_sem);
+	spin_lock_init(&dev->req_lock);
+	init_waitqueue_head(&dev->req_wq);
+	INIT_WORK(&dev->req_work, vdmabuf_req_work);
+	INIT_WORK(&dev->evt_work, vdmabuf_evt_work);
+	INIT_WORK(&dev->unexport_work, vdmabuf_unexport_work);
+	mutex_init(&dev->lock);
+	hash_init(dev->exports);
+	INIT_LIST_HEAD(&dev->unexport_list);
+
+	vdmabuf_read_config(dev);
+	ret = vdmabuf_init_vqs(dev);
+	if (ret)
+		goto err_free_dev;
+	vdmabuf_start(dev);
+
+	dev->misc.minor = MISC_DYNAMIC_MINOR;
+	dev->misc.name = "virtio-vdmabuf";
+	dev->misc.fops = &vdmabuf_fops;
+	ret = misc_register(&dev->misc);
+	if (ret)
+		goto err_stop;
+
+	dev_info(&vdev->dev,
+		 "ranges %u, metadata %u, exports %u, rects %u, export %llu MiB, total %llu MiB\n",
+		 dev->cfg.max_ranges, dev->cfg.max_meta_len,
+		 dev->cfg.max_exports, dev->cfg.max_rects,
+		 dev->cfg.max_export_size >> 20, dev->cfg.max_total_size >> 20);
+	return 0;
+
+err_stop:
+	vdmabuf_stop(dev);
+err_free_dev:
+	vdev->priv = NULL;
+	kref_put(&dev->ref, vdmabuf_dev_free);
+	return ret;
+}
+
+static void vdmabuf_remove(struct virtio_device *vdev)
+{
+	struct vdmabuf_dev *dev = vdev->priv;
+
+	misc_deregister(&dev->misc);
+	vdmabuf_stop(dev);
+	vdev->priv = NULL;
+	kref_put(&dev->ref, vdmabuf_dev_free);
+}
+
+#ifdef CONFIG_PM_SLEEP
+static int vdmabuf_freeze(struct virtio_device *vdev)
+{
+	vdmabuf_stop(vdev->priv);
+	return 0;
+}
+
+static int vdmabuf_restore(struct virtio_device *vdev)
+{
+	struct vdmabuf_dev *dev = vdev->priv;
+	int ret;
+
+	down_write(&dev->state_sem);
+	vdmabuf_read_config(dev);
+	up_write(&dev->state_sem);
+	ret = vdmabuf_init_vqs(dev);
+	if (ret)
+		return ret;
+	vdmabuf_start(dev);
+	return 0;
+}
+#endif
+
+static const unsigned int vdmabuf_features[] = {
+	VIRTIO_VDMABUF_F_PRESENT,
+};
+
+static const struct virtio_device_id vdmabuf_id_table[] = {
+	{ VIRTIO_ID_DMABUF, VIRTIO_DEV_ANY_ID },
+	{ 0 },
+};
+MODULE_DEVICE_TABLE(virtio, vdmabuf_id_table);
+
+static struct virtio_driver vdmabuf_driver = {
+	.driver.name = KBUILD_MODNAME,
+	.feature_table = vdmabuf_features,
+	.feature_table_size = ARRAY_SIZE(vdmabuf_features),
+	.id_table = vdmabuf_id_table,
+	.validate = vdmabuf_validate,
+	.probe = vdmabuf_probe,
+	.remove = vdmabuf_remove,
+#ifdef CONFIG_PM_SLEEP
+	.freeze = vdmabuf_freeze,
+	.restore = vdmabuf_restore,
+#endif
+};
+
+static int __init vdmabuf_init(void)
+{
+	max_alloc_mb = clamp(max_alloc_mb, 1U, 65536U);
+	max_events = clamp(max_events, 16U, 1U << 20);
+	return register_virtio_driver(&vdmabuf_driver);
+}
+module_init(vdmabuf_init);
+
+static void __exit vdmabuf_exit(void)
+{
+	unregister_virtio_driver(&vdmabuf_driver);
+}
+module_exit(vdmabuf_exit);
+
+MODULE_IMPORT_NS("DMA_BUF");
+MODULE_DESCRIPTION("virtio-dmabuf guest driver: share dma-bufs with the host");
+MODULE_LICENSE("GPL");
