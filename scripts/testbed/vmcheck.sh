@@ -81,8 +81,10 @@ while kill -0 "$qpid" 2>/dev/null; do
 	now=$(date +%s)
 	# New stage markers from L1's console and, live over 9p, from L2's.
 	for vm in l1 l2; do
-		mapfile -t marks < <(tr -d '\r' 2>/dev/null < "${consoles[$vm]}" |
-				     grep -a '^VDMABUF-STAGE: ' | sed 's/^VDMABUF-STAGE: //')
+		# Whole lines only: the guest may be half-way through one.
+		mapfile -t marks < <(gawk 'RT == "\n"' 2>/dev/null < "${consoles[$vm]}" |
+				     tr -d '\r' | grep -a '^VDMABUF-STAGE: ' |
+				     sed 's/^VDMABUF-STAGE: //')
 		while [ "${seen[$vm]}" -lt "${#marks[@]}" ]; do
 			stage=${marks[${seen[$vm]}]}; stage_t=$now
 			seen[$vm]=$((seen[$vm] + 1))
