@@ -34,6 +34,7 @@
 #include <linux/virtio_vdmabuf.h>
 
 #include "demo_pattern.h"
+#include "vdmabuf_util.h"
 
 #define RELEASE_TIMEOUT_MS	60000
 #define BUSY_RETRIES		100	/* EBUSY/ENOBUFS: read events, retry */
@@ -68,14 +69,6 @@ struct producer {
 	int tap_failed;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void __attribute__((format(printf, 3, 4)))
 tap(struct producer *p, int ok, const char *fmt, ...)
 {
@@ -89,35 +82,6 @@ tap(struct producer *p, int ok, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	putchar('\n');
-}
-
-static const char *uuid_str(const uint8_t *u, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	int i, o = 0;
-
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[u[i] >> 4];
-		out[o++] = hex[u[i] & 15];
-	}
-	out[o] = '\0';
-	return out;
-}
-
-static int dmabuf_sync(int fd, uint64_t flags)
-{
-	struct dma_buf_sync s = { .flags = flags };
-	int tries;
-
-	for (tries = 0; tries < 1000; tries++) {
-		if (!ioctl(fd, DMA_BUF_IOCTL_SYNC, &s))
-			return 0;
-		if (errno != EINTR && errno != EAGAIN)
-			return -errno;
-	}
-	return -EAGAIN;
 }
 
 static struct pbuf *find_buf(struct producer *p, const uint8_t *uuid)

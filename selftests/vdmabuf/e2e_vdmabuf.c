@@ -37,6 +37,7 @@
 
 #include "kselftest_harness.h"
 #include "e2e_proto.h"
+#include "vdmabuf_util.h"
 
 #define DEV_PATH		"/dev/virtio-vdmabuf"
 #define BUF_SIZE		(1024 * 1024)
@@ -69,28 +70,6 @@ struct evq {
 	struct vdmabuf_event ev[MAX_QUEUED];
 	int n;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int dmabuf_sync(int fd, uint64_t flags)
-{
-	struct dma_buf_sync s = { .flags = flags };
-	int tries;
-
-	for (tries = 0; tries < 1000; tries++) {
-		if (!ioctl(fd, DMA_BUF_IOCTL_SYNC, &s))
-			return 0;
-		if (errno != EINTR && errno != EAGAIN)
-			return -errno;
-	}
-	return -EAGAIN;
-}
 
 /* Read whatever is queued (waiting up to @timeout_ms for the first). */
 static int read_events(int dev, struct evq *q, int timeout_ms)

@@ -2,8 +2,8 @@
 /*
  * Helpers shared by the host-side importer programs (importer_demo,
  * importer_e2e, importer_holder): get an importer fd from QEMU's
- * importer socket, read and validate importer event records, bracket CPU
- * access to a dma-buf, write TAP.
+ * importer socket, read and validate importer event records, write TAP;
+ * vdmabuf_util.h brings time, UUID formatting and dma-buf CPU access.
  */
 #ifndef VDMABUF_IMPORTER_COMMON_H
 #define VDMABUF_IMPORTER_COMMON_H
@@ -25,62 +25,11 @@
 #include <linux/dma-buf.h>
 #include <linux/vhost_vdmabuf.h>
 
+#include "vdmabuf_util.h"
+
 #define EV_HDR_LEN	((uint32_t)sizeof(struct vhost_vdmabuf_event))
 /* A read buffer that always holds the next record, and then some. */
 #define EV_BUF_LEN	(16 * VHOST_VDMABUF_EVENT_MAX)
-
-static inline uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" into @out (37 bytes). */
-static inline const char *uuid_str(const uint8_t *u, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	int i, o = 0;
-
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[u[i] >> 4];
-		out[o++] = hex[u[i] & 15];
-	}
-	out[o] = '\0';
-	return out;
-}
-
-/**
- * dmabuf_sync() - DMA_BUF_IOCTL_SYNC, retried on EINTR/EAGAIN
- * @fd: dma-buf
- * @flags: DMA_BUF_SYNC_{START,END} | DMA_BUF_SYNC_{READ,WRITE,RW}
- *
- * Return: 0, or -errno.
- */
-static inline int dmabuf_sync(int fd, uint64_t flags)
-{
-	struct dma_buf_sync s = { .flags = flags };
-	int tries;
-
-	for (tries = 0; tries < 1000; tries++) {
-		if (!ioctl(fd, DMA_BUF_IOCTL_SYNC, &s))
-			return 0;
-		if (errno != EINTR && errno != EAGAIN)
-			return -errno;
-	}
-	return -EAGAIN;
-}
 
 /*
  * Receive one fd passed with SCM_RIGHTS on a connected stream socket.
