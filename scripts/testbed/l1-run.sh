@@ -117,9 +117,11 @@ if [ "$VM_STAGES" != l1 ]; then
 			[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e
 		fi
 	fi
+	# qboot and the uncompressed kernel's PVH entry: no BIOS POST and no
+	# decompression under nested TCG (133 s to init instead of 183 s).
 	timeout -k 10 "$L2_TIMEOUT" "$QEMU" -accel tcg -m 1536M -smp 1 \
 		-L /usr/share/seabios -L /usr/share/qemu -nic none \
-		-kernel "$KROOT/boot/vmlinuz-$KVER" -initrd "$VM_OUT/l2.cpio.gz" \
+		-bios qboot.rom -kernel "$VMLINUX" -initrd "$VM_OUT/l2.cpio.gz" \
 		-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4" \
 		-display none -no-reboot \
 		-serial "file:$VM_OUT/l2-console.log" \

@@ -41,5 +41,5 @@ try() {	# try TAG INJECT LIMIT EXPECT-REGEX
 }
 
 try panic "panic:l1: test bed checks" 120 "stage 'l1: test bed checks'"
-try hang "hang:l1: test bed checks" 20 "stage 'l1: test bed checks' ran past its limit"
+try hang "hang:l1: test bed checks" 8 "stage 'l1: test bed checks' ran past its limit"
 echo "1..$n" >> "$R"

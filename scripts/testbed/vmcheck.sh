@@ -43,7 +43,7 @@ expect_device=0
 VM_INJECT=${VM_INJECT:-}
 VDMABUF_CACHE=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}
 CACHE=$VDMABUF_CACHE
-for v in TOP BUILD VM_OUT CACHE KVER KROOT QEMU VM_STAGES VM_MODE VM_INJECT \
+for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJECT \
 	 L2_TIMEOUT TEST_TIMEOUT expect_device; do
 	printf '%s=%q\n' "${v/expect_device/EXPECT_DEVICE}" "${!v}"
 done > "$VM_OUT/env"
@@ -65,7 +65,7 @@ bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l2.cpio.gz" \
 say "booting L1 (TCG, 2 vCPUs, 6 GiB)"
 qemu-system-x86_64 -accel tcg -cpu max -m 6G -smp 2 \
 	-nic none -display none -no-reboot \
-	-kernel "$KROOT/boot/vmlinuz-$KVER" -initrd "$VM_OUT/l1.cpio.gz" \
+	-bios qboot.rom -kernel "$VMLINUX" -initrd "$VM_OUT/l1.cpio.gz" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=4" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$TOP,mount_tag=top,security_model=none,multidevs=remap" \
