@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -811,105 +812,184 @@ TEST_F_TIMEOUT(dev, present_frame_done, 120)
 }
 
 /*
- * Many export/unexport/RELEASED cycles without reading events until the
- * queue is full (-ENOBUFS at max_events), then everything is read: each
- * export is released exactly once, and the counters and MemFree return
- * to where they started (MemFree within 16 MiB).  Stops early, after at
- * least 1000 cycles, when it has run for VDMABUF_STRESS_SECONDS (default
- * 360, less when the program has already run for more than 90 s, so that
- * the whole program stays well inside the runner's 600 s): the guest runs
- * under nested TCG at about 25 cycles a second.
+ * Many export/unexport/RELEASED cycles from STRESS_THREADS threads sharing
+ * one opener, so that several requests are in flight at once, without
+ * reading events until the opener's queue is full (-ENOBUFS at
+ * max_events): then the thread that hit it reads everything queued.  Each
+ * export is released exactly once, and the counters and MemFree return to
+ * where they started (MemFree within 16 MiB).  Stops early, after at least
+ * 1000 cycles, when it has run for VDMABUF_STRESS_SECONDS (default 360,
+ * less when the program has already run for more than 90 s, so that the
+ * whole program stays well inside the runner's 600 s).
  */
 #define STRESS_CYCLES	10000
+#define STRESS_THREADS	4
 
-TEST_F_TIMEOUT(dev, stress_cycles, 560)
-{
-	const char *env = getenv("VDMABUF_STRESS_SECONDS");
-	double budget = env ? atof(env) : 360, t0;
-	double left = 450 - (now_s() - prog_t0);
-	struct vdmabuf_info start, end, i;
-	unsigned int n = 0, released = 0, enobufs = 0, busy = 0, k;
-	long free0, free1;
+struct stress {
+	pthread_mutex_t lock;
+	int dev, buf;
+	double t0, budget;
+	/* Under lock: */
+	unsigned int started, n, released, enobufs, busy;
+	unsigned int drains;	/* times a worker read the queue empty */
 	__u8 (*uuids)[16];
 	char *seen;
-	int buf;
+	/* Set by a worker that saw something wrong; under lock. */
+	const char *err;
+	int err_val;
+};
 
-	uuids = calloc(STRESS_CYCLES, 16);
-	seen = calloc(STRESS_CYCLES, 1);
-	ASSERT_TRUE(uuids && seen);
-	if (!env && left < budget)
-		budget = left > 30 ? left : 30;
-	free0 = meminfo_kb("MemFree:");
-	ASSERT_EQ(0, vd_info(self->fd, &start));
-	buf = vd_alloc(self->fd, 64 << 10, 0);
-	ASSERT_LE(0, buf);
+static int stress_fail(struct stress *st, const char *what, int val)
+{
+	if (!st->err) {
+		st->err = what;
+		st->err_val = val;
+	}
+	return -1;
+}
 
-	t0 = now_s();
-	while (n < STRESS_CYCLES) {
-		struct vdmabuf_export e;
-		struct vdmabuf_event ev;
-		int r = vd_export(self->fd, buf, &e);
+/* Account one RELEASED event; called with st->lock held. */
+static int stress_released(struct stress *st, const struct vdmabuf_event *ev)
+{
+	unsigned int k = st->released;
 
+	if (ev->type != VDMABUF_EVENT_RELEASED)
+		return stress_fail(st, "event type", ev->type);
+	if (k >= st->n || memcmp(st->uuids[k], ev->uuid, 16))
+		for (k = 0; k < st->n; k++)
+			if (!memcmp(st->uuids[k], ev->uuid, 16))
+				break;
+	if (k >= st->n)
+		return stress_fail(st, "RELEASED of an unknown UUID", 0);
+	if (st->seen[k])
+		return stress_fail(st, "second RELEASED of a UUID", k);
+	st->seen[k] = 1;
+	st->released++;
+	return 0;
+}
+
+static void *stress_worker(void *arg)
+{
+	struct stress *st = arg;
+	struct vdmabuf_export e;
+	struct vdmabuf_event ev;
+	struct vdmabuf_info i;
+	unsigned int drains;
+	int r;
+
+	for (;;) {
+		pthread_mutex_lock(&st->lock);
+		if (st->err || st->started >= STRESS_CYCLES ||
+		    (st->n >= 1000 && now_s() - st->t0 > st->budget)) {
+			pthread_mutex_unlock(&st->lock);
+			return NULL;
+		}
+		st->started++;
+		drains = st->drains;
+		pthread_mutex_unlock(&st->lock);
+
+		r = vd_export(st->dev, st->buf, &e);
+		pthread_mutex_lock(&st->lock);
+		if (r == -EBUSY || r == -ENOBUFS)
+			st->started--;
 		if (r == -EBUSY) {
 			/* A host importer is behind: back-pressure, retry. */
-			busy++;
-			ASSERT_GT(100000, busy);
+			if (++st->busy > 100000)
+				stress_fail(st, "-EBUSY forever", r);
+			pthread_mutex_unlock(&st->lock);
 			usleep(1000);
 			continue;
 		}
 		if (r == -ENOBUFS) {
-			enobufs++;
-			ASSERT_EQ(0, vd_info(self->fd, &i));
-			ASSERT_LE(i.max_events, i.queued_events);
+			st->enobufs++;
+			/*
+			 * Only reads take events off the queue: unless another
+			 * worker read it since this one's EXPORT began, the
+			 * queue must still be full.
+			 */
+			if (drains == st->drains &&
+			    (vd_info(st->dev, &i) || i.queued_events < i.max_events))
+				stress_fail(st, "-ENOBUFS below max_events",
+					    (int)i.queued_events);
 			/* Read everything queued: nothing was dropped. */
-			while (next_event(self->fd, &ev, 0) == 0) {
-				ASSERT_EQ(VDMABUF_EVENT_RELEASED, ev.type);
-				k = released;
-				if (k >= n || memcmp(uuids[k], ev.uuid, 16))
-					for (k = 0; k < n; k++)
-						if (!memcmp(uuids[k], ev.uuid, 16))
-							break;
-				ASSERT_LT(k, n);
-				ASSERT_EQ(0, seen[k]);
-				seen[k] = 1;
-				released++;
-			}
+			while (!st->err && next_event(st->dev, &ev, 0) == 0)
+				stress_released(st, &ev);
+			st->drains++;
+			pthread_mutex_unlock(&st->lock);
 			continue;
 		}
-		ASSERT_EQ(0, r);
-		memcpy(uuids[n++], e.uuid, 16);
-		ASSERT_EQ(0, vd_unexport(self->fd, e.uuid));
-		if (!(n % 256) && now_s() - t0 > budget && n >= 1000)
-			break;
-	}
-	/* The rest of the RELEASED events. */
-	while (released < n) {
-		struct vdmabuf_event ev;
+		if (r) {
+			stress_fail(st, "EXPORT", r);
+			pthread_mutex_unlock(&st->lock);
+			return NULL;
+		}
+		/* Recorded before UNEXPORT: its RELEASED cannot come earlier. */
+		memcpy(st->uuids[st->n++], e.uuid, 16);
+		pthread_mutex_unlock(&st->lock);
 
-		ASSERT_EQ(0, next_event(self->fd, &ev, EVT_TIMEOUT_MS));
-		ASSERT_EQ(VDMABUF_EVENT_RELEASED, ev.type);
-		for (k = 0; k < n; k++)
-			if (!memcmp(uuids[k], ev.uuid, 16))
-				break;
-		ASSERT_LT(k, n);
-		ASSERT_EQ(0, seen[k]);
-		seen[k] = 1;
-		released++;
+		r = vd_unexport(st->dev, e.uuid);
+		if (r) {
+			pthread_mutex_lock(&st->lock);
+			stress_fail(st, "UNEXPORT", r);
+			pthread_mutex_unlock(&st->lock);
+			return NULL;
+		}
 	}
-	close(buf);
+}
+
+TEST_F_TIMEOUT(dev, stress_cycles, 560)
+{
+	const char *env = getenv("VDMABUF_STRESS_SECONDS");
+	double left = 450 - (now_s() - prog_t0);
+	struct stress st = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t th[STRESS_THREADS];
+	struct vdmabuf_info start, end;
+	struct vdmabuf_event ev;
+	long free0, free1;
+	int t;
+
+	st.budget = env ? atof(env) : 360;
+	st.uuids = calloc(STRESS_CYCLES, 16);
+	st.seen = calloc(STRESS_CYCLES, 1);
+	ASSERT_TRUE(st.uuids && st.seen);
+	if (!env && left < st.budget)
+		st.budget = left > 30 ? left : 30;
+	free0 = meminfo_kb("MemFree:");
+	ASSERT_EQ(0, vd_info(self->fd, &start));
+	st.dev = self->fd;
+	st.buf = vd_alloc(self->fd, 64 << 10, 0);
+	ASSERT_LE(0, st.buf);
+
+	st.t0 = now_s();
+	for (t = 0; t < STRESS_THREADS; t++)
+		ASSERT_EQ(0, pthread_create(&th[t], NULL, stress_worker, &st));
+	for (t = 0; t < STRESS_THREADS; t++)
+		pthread_join(th[t], NULL);
+	if (st.err)
+		TH_LOG("worker: %s (%d)", st.err, st.err_val);
+	ASSERT_EQ(NULL, st.err);
+
+	/* The rest of the RELEASED events. */
+	while (st.released < st.n) {
+		ASSERT_EQ(0, next_event(self->fd, &ev, EVT_TIMEOUT_MS));
+		ASSERT_EQ(0, stress_released(&st, &ev));
+	}
+	close(st.buf);
 	ASSERT_EQ(0, vd_info(self->fd, &end));
 	EXPECT_EQ(start.live_exports, end.live_exports);
 	EXPECT_EQ(start.live_bytes, end.live_bytes);
 	EXPECT_EQ(start.alloc_bytes, end.alloc_bytes);
 	EXPECT_EQ(0, end.queued_events);
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 200));
 	free1 = meminfo_kb("MemFree:");
-	TH_LOG("%u cycles in %.1f s, %u times -ENOBUFS, %u -EBUSY, MemFree %ld -> %ld kB",
-	       n, now_s() - t0, enobufs, busy, free0, free1);
+	TH_LOG("%u cycles in %.1f s by %d threads, %u times -ENOBUFS, %u -EBUSY, MemFree %ld -> %ld kB",
+	       st.n, now_s() - st.t0, STRESS_THREADS, st.enobufs, st.busy,
+	       free0, free1);
 	EXPECT_LE(free0 - free1, 16 * 1024);
-	if (n >= 4096 + 1)
-		EXPECT_LE(1, enobufs);
-	free(uuids);
-	free(seen);
+	if (st.n >= start.max_events + 1)
+		EXPECT_LE(1, st.enobufs);
+	free(st.uuids);
+	free(st.seen);
 }
 
 TEST_HARNESS_MAIN
