@@ -85,6 +85,62 @@ stop_importers() {
 	done
 }
 
+# importer_holder (check mode): keeps life_guest's exports imported across
+# module reload, freeze/restore and the guest's final reboot; once the
+# reboot's reset has taken all of them away (--gone), QEMU is killed with
+# the imports still held, then the holder reads every page, closes, and
+# checks that no page stays pinned.
+holder_pid=
+start_holder() {
+	rm -f "$VM_OUT/holder.gone" "$VM_OUT/l2-qemu.killed"
+	(
+		for _ in $(seq 600); do [ -S "$SOCK" ] && break; sleep 0.5; done
+		exec "$BUILD/selftests/importer_holder" --socket "$SOCK" \
+			--tap "$VM_OUT/importer_holder.raw" --min 4 --expect-gone \
+			--gone "$VM_OUT/holder.gone" --timeout "$L2_TIMEOUT" \
+			> "$VM_OUT/importer_holder.log" 2>&1
+	) &
+	holder_pid=$!
+}
+# Runs while QEMU does: kill it (SIGKILL, no clean-up of its own) once the
+# holder saw every held export go, or 180 s after the guest said it was
+# done if that never happens.
+kill_qemu_after_reboot() {
+	local deadline= qemu
+	while kill -0 "$qpid" 2>/dev/null; do
+		if [ -f "$VM_OUT/holder.gone" ] || { [ -n "$deadline" ] &&
+		   [ "$SECONDS" -gt "$deadline" ]; }; then
+			qemu=$(cat "$VM_OUT/l2-qemu.pid" 2>/dev/null)
+			echo "# QEMU VmLck before SIGKILL: $(grep VmLck "/proc/$qemu/status")" \
+				>> "$VM_OUT/l2-qemu.kill"
+			[ -f "$VM_OUT/holder.gone" ] && touch "$VM_OUT/l2-qemu.killed"
+			kill -KILL "$qemu"
+			return
+		fi
+		[ -z "$deadline" ] && grep -q '^# l2: done' "$VM_OUT/l2.tap" &&
+			deadline=$((SECONDS + 180))
+		sleep 0.5
+	done
+}
+stop_holder() {
+	local rc
+	kill -USR1 "$holder_pid" 2>/dev/null
+	for _ in $(seq 120); do
+		kill -0 "$holder_pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	kill -KILL "$holder_pid" 2>/dev/null
+	wait "$holder_pid"
+	rc=$?
+	{
+		echo "# program: importer_holder"
+		cat "$VM_OUT/l2-qemu.kill" 2>/dev/null
+		cat "$VM_OUT/importer_holder.raw" 2>/dev/null
+		echo "# exit: importer_holder $rc"
+	} > "$VM_OUT/importer_holder.tap"
+	echo "# importer_holder (exit $rc):"; tail -n 30 "$VM_OUT/importer_holder.log"
+}
+
 [ "$VM_MODE" = demo ] || for t in "$BUILD"/selftests/host_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
@@ -105,6 +161,19 @@ if [ "$VM_STAGES" != l1 ]; then
 		ok "l1: QEMU lists the vhost-vdmabuf-pci device"
 		if [ -c /dev/vhost-vdmabuf ]; then
 			dev=(-device "vhost-vdmabuf-pci,importer-socket=/run/vdmabuf-l2.sock")
+			# The device names guest-physical memory only: the
+			# backend never offers VIRTIO_F_ACCESS_PLATFORM, so
+			# QEMU must refuse to put an IOMMU in its way.
+			out=$("$QEMU" -S -display none -nic none -machine q35 \
+			      -L /usr/share/seabios -L /usr/share/qemu \
+			      -device vhost-vdmabuf-pci,iommu_platform=on 2>&1 < /dev/null)
+			qrc=$?
+			what="l1: QEMU refuses vhost-vdmabuf-pci,iommu_platform=on (${out##*: })"
+			if [ $qrc -ne 0 ] && [[ "$out" == *iommu_platform* ]]; then
+				ok "$what"
+			else
+				not_ok "$what"
+			fi
 		fi
 	fi
 	: > "$VM_OUT/l2.tap"
@@ -115,21 +184,37 @@ if [ "$VM_STAGES" != l1 ]; then
 				start_importer importer_demo --png "$BUILD/demo/last-frame.png"
 		else
 			[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e
+			[ -x "$BUILD/selftests/importer_holder" ] && start_holder
 		fi
+	fi
+	# With the holder, the guest ends by rebooting with live exports: a
+	# reset, which must not end QEMU (a panic still does, via pvpanic).
+	if [ -n "$holder_pid" ]; then
+		l2_end=(-device pvpanic-pci -action panic=exit-failure)
+	else
+		l2_end=(-no-reboot)
 	fi
 	# qboot and the uncompressed kernel's PVH entry: no BIOS POST and no
 	# decompression under nested TCG (133 s to init instead of 183 s).
+	rm -f "$VM_OUT/l2-qemu.pid"
 	timeout -k 10 "$L2_TIMEOUT" "$QEMU" -accel tcg -m 1536M -smp 1 \
 		-L /usr/share/seabios -L /usr/share/qemu -nic none \
 		-bios qboot.rom -kernel "$VMLINUX" -initrd "$VM_OUT/l2.cpio.gz" \
 		-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4" \
-		-display none -no-reboot \
+		-display none "${l2_end[@]}" -pidfile "$VM_OUT/l2-qemu.pid" \
 		-serial "file:$VM_OUT/l2-console.log" \
 		-serial "file:$VM_OUT/l2.tap" \
-		"${dev[@]}"
+		"${dev[@]}" &
+	qpid=$!
+	[ -n "$holder_pid" ] && kill_qemu_after_reboot
+	wait "$qpid"
 	rc=$?
 	stop_importers
-	if grep -q '^# l2: done' "$VM_OUT/l2.tap"; then
+	[ -n "$holder_pid" ] && stop_holder
+	if [ -n "$holder_pid" ] && grep -q '^# l2: done' "$VM_OUT/l2.tap"; then
+		check "l2: guest ran to the end, rebooted, QEMU killed with imports held" \
+			[ -f "$VM_OUT/l2-qemu.killed" ]
+	elif grep -q '^# l2: done' "$VM_OUT/l2.tap"; then
 		ok "l2: guest ran to the end and powered off"
 	else
 		last=$(grep -a 'VDMABUF-STAGE' "$VM_OUT/l2-console.log" | tail -n1)

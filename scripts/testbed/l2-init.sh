@@ -3,7 +3,10 @@
 #
 # /init of the L2 guest VM's initramfs (everything is inside it): load the
 # modules, run the guest and end-to-end test programs, write TAP to ttyS1
-# (a file in L1), power off.
+# (a file in L1), power off.  In check mode the last tests are the
+# lifecycle ones: module reload and freeze/restore with exports the host
+# holds, and finally a reboot with live exports, during which L1 kills
+# QEMU (see l1-run.sh).
 
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -46,30 +49,73 @@ if [ -f /lib/vdmabuf/virtio_vdmabuf.ko ]; then
 	fi
 fi
 
-tests="/tests/guest_* /tests/e2e_*"
-[ "$VM_MODE" = demo ] && tests=/tests/demo_producer
-for t in $tests; do
-	[ -x "$t" ] || continue
-	name=$(basename "$t")
+run_prog() {	# NAME CMD...: one program's TAP, framed for tap-summary.awk
+	name=$1
+	shift
 	stage "l2: $name"
 	echo "# program: $name" > $R
-	timeout "$TEST_TIMEOUT" "$t" > /tmp/out.tap 2>&1
+	timeout "$TEST_TIMEOUT" "$@" > /tmp/out.tap 2>&1
 	rc=$?
 	cat /tmp/out.tap
 	cat /tmp/out.tap > $R
 	echo "# exit: $name $rc" > $R
+}
+kernel_log_clean() {
+	if dmesg | grep -E -q 'BUG:|WARNING:|Oops|Call Trace|general protection'; then
+		dmesg | grep -E -A20 'BUG:|WARNING:|Oops|Call Trace' | head -60
+		not_ok "l2: kernel log has no BUG, WARNING or Oops"
+	else
+		ok "l2: kernel log has no BUG, WARNING or Oops"
+	fi
+}
+MOD=/lib/vdmabuf/virtio_vdmabuf.ko
+
+tests="/tests/guest_* /tests/e2e_*"
+[ "$VM_MODE" = demo ] && tests=/tests/demo_producer
+for t in $tests; do
+	[ -x "$t" ] || continue
+	run_prog "$(basename "$t")" "$t"
 done
 
-if [ -f /lib/vdmabuf/virtio_vdmabuf.ko ]; then
+# Lifecycle with exports the host's importer_holder keeps imported.
+if [ "$VM_MODE" = check ] && [ -x /tests/life_guest ] && [ -c /dev/virtio-vdmabuf ]; then
+	stage "l2: lifecycle: module reload with live exports"
+	run_prog life_hold_close life_guest hold --close udmabuf
+	check "l2: rmmod virtio_vdmabuf while the host holds an export" \
+		rmmod virtio_vdmabuf
+	check "l2: insmod virtio_vdmabuf.ko again" insmod $MOD
+	run_prog life_after_reload life_guest roundtrip
+	run_prog life_freeze life_guest freeze
+	kernel_log_clean
+
+	stage "l2: lifecycle: reboot with live exports"
+	life_guest hold --stay /tmp/held own udmabuf > /tmp/held.tap 2>&1 &
+	for _ in $(seq 600); do
+		[ -f /tmp/held ] && break
+		kill -0 $! 2>/dev/null || break
+		sleep 0.5
+	done
+	{ echo "# program: life_hold_stay"; cat /tmp/held.tap; } > $R
+	if [ -f /tmp/held ]; then
+		echo "# exit: life_hold_stay 0" > $R
+	else
+		echo "# exit: life_hold_stay 1" > $R
+	fi
+	echo "1..$n" > $R
+	echo "# l2: done" > $R
+	# L1 sees the reset take the exports away, then kills QEMU while
+	# the holder still has them imported.
+	stage "l2: rebooting with live exports"
+	sync
+	reboot -f
+	sleep 600
+fi
+
+if [ -f $MOD ]; then
 	stage "l2: unloading"
 	check "l2: rmmod virtio_vdmabuf" rmmod virtio_vdmabuf
 fi
-if dmesg | grep -E -q 'BUG:|WARNING:|Oops|Call Trace|general protection'; then
-	dmesg | grep -E -A20 'BUG:|WARNING:|Oops|Call Trace' | head -60
-	not_ok "l2: kernel log has no BUG, WARNING or Oops"
-else
-	ok "l2: kernel log has no BUG, WARNING or Oops"
-fi
+kernel_log_clean
 echo "1..$n" > $R
 echo "# l2: done" > $R
 stage "l2: done"

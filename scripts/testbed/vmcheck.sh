@@ -55,12 +55,13 @@ bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l1.cpio.gz" \
 l2files=(-f "$VM_OUT/env:lib/vdmabuf/env")
 [ -f "$TOP/drivers/virtio/virtio_vdmabuf.ko" ] &&
 	l2files+=(-f "$TOP/drivers/virtio/virtio_vdmabuf.ko:lib/vdmabuf/virtio_vdmabuf.ko")
-for t in "$BUILD"/selftests/guest_* "$BUILD"/selftests/e2e_* "$BUILD"/selftests/demo_*; do
+for t in "$BUILD"/selftests/guest_* "$BUILD"/selftests/e2e_* "$BUILD"/selftests/demo_* \
+	 "$BUILD"/selftests/life_*; do
 	[ -x "$t" ] && l2files+=(-f "$t:tests/$(basename "$t")")
 done
 bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l2.cpio.gz" \
 	"$TOP/scripts/testbed/l2-init.sh" "$KROOT" "$KVER" \
-	-m vgem "${l2files[@]}" || exit 1
+	-m vgem -m pvpanic-pci "${l2files[@]}" || exit 1
 
 say "booting L1 (TCG, 2 vCPUs, 6 GiB)"
 qemu-system-x86_64 -accel tcg -cpu max -m 6G -smp 2 \

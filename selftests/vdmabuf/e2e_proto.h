@@ -28,6 +28,12 @@
 #define E2E_META_MAGIC		DEMO_FOURCC('V', 'D', 'E', '2')
 #define E2E_VERDICT_MAGIC	DEMO_FOURCC('V', 'E', 'R', 'D')
 #define E2E_CHILD_MAGIC		DEMO_FOURCC('K', 'I', 'D', '!')
+/*
+ * Lifecycle tests (life_guest in L2, importer_holder in L1): metadata of
+ * exactly two little-endian 32-bit words, this magic and the guest
+ * program's pid.  Only the holder imports these; importer_e2e leaves them.
+ */
+#define E2E_HOLD_MAGIC		DEMO_FOURCC('H', 'O', 'L', 'D')
 #define E2E_VERDICT_SIZE	64
 #define E2E_MAX_FRAMES		8
 

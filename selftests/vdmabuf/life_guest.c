@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * life_guest: the guest half of the lifecycle tests (module reload,
+ * freeze/restore and reboot with live exports).  Runs in the L2 guest,
+ * driven step by step by its /init; the host half is importer_holder in
+ * L1, which imports every export whose metadata starts with
+ * E2E_HOLD_MAGIC, keeps it, and acknowledges every frame.
+ *
+ * usage: life_guest hold [--close | --stay READY] KIND...
+ *	  life_guest freeze
+ *	  life_guest roundtrip
+ *
+ *  hold	export one 1 MiB buffer per KIND ("own": VDMABUF_IOCTL_ALLOC,
+ *		"udmabuf": a memfd through /dev/udmabuf) tagged for the
+ *		holder, then PRESENT each once and wait for FRAME_DONE: the
+ *		holder answers frames in event order, so by then it has
+ *		imported the buffer.  --close: exit, closing every fd (the
+ *		exports become UNEXPORTED but stay held by the host);
+ *		--stay: create READY and sleep until killed (the exports stay
+ *		live, e.g. across a reboot).
+ *  freeze	hold an own buffer, then suspend to idle with pm_test=devices
+ *		(the driver's freeze and restore run); the device reset
+ *		must count as RELEASED of the export, the counters must be
+ *		back to zero, and the device must work afterwards.
+ *  roundtrip	ALLOC, EXPORT, PRESENT -> FRAME_DONE, UNEXPORT -> RELEASED.
+ *
+ * Output: TAP lines (no plan; the caller counts them).  Exit 0 if every
+ * line was "ok".
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <linux/udmabuf.h>
+#include <linux/virtio_vdmabuf.h>
+
+#include "e2e_proto.h"
+#include "vdmabuf_util.h"
+
+#define DEV_PATH	"/dev/virtio-vdmabuf"
+#define BUF_SIZE	(1U << 20)
+#define EVT_TIMEOUT_MS	60000	/* nested TCG */
+#define MAX_HOLD	8
+
+static int failed;
+
+static void __attribute__((format(printf, 2, 3)))
+result(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok - life: ", ok ? "" : "not ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	if (!ok)
+		failed = 1;
+}
+
+static int open_dev(void)
+{
+	int fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+
+	result(fd >= 0, "open %s%s%s", DEV_PATH, fd < 0 ? ": " : "",
+	       fd < 0 ? strerror(errno) : "");
+	return fd;
+}
+
+static int own_dmabuf(int dev)
+{
+	struct vdmabuf_alloc a = { .size = BUF_SIZE };
+
+	return ioctl(dev, VDMABUF_IOCTL_ALLOC, &a) ? -errno : (int)a.fd;
+}
+
+static int udmabuf_dmabuf(void)
+{
+	struct udmabuf_create c = { .flags = UDMABUF_FLAGS_CLOEXEC,
+				    .size = BUF_SIZE };
+	int memfd, udev, fd;
+
+	memfd = memfd_create("vdmabuf-life", MFD_ALLOW_SEALING);
+	if (memfd < 0)
+		return -errno;
+	if (ftruncate(memfd, BUF_SIZE) ||
+	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
+		close(memfd);
+		return -errno;
+	}
+	udev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	if (udev < 0) {
+		close(memfd);
+		return -errno;
+	}
+	c.memfd = memfd;
+	fd = ioctl(udev, UDMABUF_CREATE, &c);
+	if (fd < 0)
+		fd = -errno;
+	close(udev);
+	close(memfd);
+	return fd;
+}
+
+/* Fill @buf with a byte pattern the holder can recognise in a dump. */
+static int fill(int buf, uint8_t seed)
+{
+	uint8_t *p = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  buf, 0);
+	uint32_t i;
+
+	if (p == MAP_FAILED)
+		return -errno;
+	dmabuf_sync(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+	for (i = 0; i < BUF_SIZE; i++)
+		p[i] = (uint8_t)(seed + i / 4096);
+	dmabuf_sync(buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+	munmap(p, BUF_SIZE);
+	return 0;
+}
+
+static int export(int dev, int buf, int hold, struct vdmabuf_export *e)
+{
+	uint32_t meta[2] = { htole32(E2E_HOLD_MAGIC), htole32(getpid()) };
+
+	memset(e, 0, sizeof(*e));
+	e->fd = buf;
+	if (hold) {
+		e->meta_ptr = (uintptr_t)meta;
+		e->meta_len = sizeof(meta);
+	}
+	return ioctl(dev, VDMABUF_IOCTL_EXPORT, e) ? -errno : 0;
+}
+
+/* The next event within @ms: 0, -ETIMEDOUT or -errno. */
+static int next_event(int dev, struct vdmabuf_event *ev, int ms)
+{
+	struct pollfd p = { .fd = dev, .events = POLLIN };
+	ssize_t n;
+	int r;
+
+	r = poll(&p, 1, ms);
+	if (r < 0)
+		return -errno;
+	if (!r)
+		return -ETIMEDOUT;
+	n = read(dev, ev, sizeof(*ev));
+	if (n < 0)
+		return -errno;
+	return n == sizeof(*ev) ? 0 : -EIO;
+}
+
+/* Wait for the event @type for @uuid (and @seq for FRAME_DONE). */
+static int wait_event(int dev, uint32_t type, const uint8_t *uuid,
+		      uint64_t seq)
+{
+	struct vdmabuf_event ev;
+	int r = next_event(dev, &ev, EVT_TIMEOUT_MS);
+
+	if (r)
+		return r;
+	if (ev.type != type || memcmp(ev.uuid, uuid, 16) ||
+	    (type == VDMABUF_EVENT_FRAME_DONE && ev.seq != seq))
+		return -EPROTO;
+	return 0;
+}
+
+static int present(int dev, const uint8_t *uuid, uint64_t seq)
+{
+	struct vdmabuf_present pr = { .seq = seq };
+	int r;
+
+	memcpy(pr.uuid, uuid, 16);
+	r = ioctl(dev, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0;
+	return r ? r : wait_event(dev, VDMABUF_EVENT_FRAME_DONE, uuid, seq);
+}
+
+/* Export @buf tagged for the holder and wait until the holder has it. */
+static int hold_one(int dev, int buf, const char *kind, uint8_t *uuid)
+{
+	struct vdmabuf_export e;
+	char us[37];
+	int r;
+
+	r = fill(buf, (uint8_t)getpid());
+	if (!r)
+		r = export(dev, buf, 1, &e);
+	result(!r, "hold: EXPORT of a 1 MiB %s buffer tagged for the holder%s%s",
+	       kind, r ? ": " : "", r ? strerror(-r) : "");
+	if (r)
+		return r;
+	memcpy(uuid, e.uuid, 16);
+	r = present(dev, e.uuid, 1);
+	result(!r, "hold: %s: PRESENT -> FRAME_DONE, the host holds it%s%s",
+	       uuid_str(e.uuid, us), r ? ": " : "", r ? strerror(-r) : "");
+	return r;
+}
+
+static int make_buf(int dev, const char *kind)
+{
+	int buf;
+
+	if (!strcmp(kind, "own"))
+		buf = own_dmabuf(dev);
+	else if (!strcmp(kind, "udmabuf"))
+		buf = udmabuf_dmabuf();
+	else
+		return -EINVAL;
+	if (buf < 0)
+		result(0, "hold: create a %s buffer: %s", kind, strerror(-buf));
+	return buf;
+}
+
+static int cmd_hold(int argc, char **argv)
+{
+	const char *ready = NULL;
+	uint8_t uuid[16];
+	int dev, buf, i = 0, close_all = 0;
+
+	if (argc > 0 && !strcmp(argv[0], "--close")) {
+		close_all = 1;
+		i = 1;
+	} else if (argc > 1 && !strcmp(argv[0], "--stay")) {
+		ready = argv[1];
+		i = 2;
+	}
+	if (i == argc || argc - i > MAX_HOLD || (!close_all && !ready))
+		return 2;
+	dev = open_dev();
+	if (dev < 0)
+		return 1;
+	for (; i < argc; i++) {
+		buf = make_buf(dev, argv[i]);
+		if (buf < 0 || hold_one(dev, buf, argv[i], uuid))
+			return 1;
+		/* The export keeps its own reference on the dma-buf. */
+		close(buf);
+	}
+	if (close_all) {
+		close(dev);
+		return failed;
+	}
+	i = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	result(i >= 0, "hold: created %s; staying with live exports", ready);
+	if (i < 0)
+		return 1;
+	close(i);
+	for (;;)
+		pause();
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int roundtrip(int dev, const char *when)
+{
+	struct vdmabuf_unexport u = { 0 };
+	struct vdmabuf_export e;
+	int buf, r;
+
+	buf = own_dmabuf(dev);
+	r = buf < 0 ? buf : export(dev, buf, 0, &e);
+	if (!r)
+		r = present(dev, e.uuid, 7);
+	if (!r) {
+		memcpy(u.uuid, e.uuid, 16);
+		r = ioctl(dev, VDMABUF_IOCTL_UNEXPORT, &u) ? -errno : 0;
+	}
+	if (!r)
+		r = wait_event(dev, VDMABUF_EVENT_RELEASED, e.uuid, 0);
+	result(!r, "%s: ALLOC, EXPORT, PRESENT -> FRAME_DONE, UNEXPORT -> RELEASED%s%s",
+	       when, r ? ": " : "", r ? strerror(-r) : "");
+	if (buf >= 0)
+		close(buf);
+	return r;
+}
+
+static int cmd_freeze(void)
+{
+	struct vdmabuf_info before = { 0 }, after = { 0 };
+	uint8_t uuid[16];
+	int dev, buf, r;
+
+	dev = open_dev();
+	if (dev < 0)
+		return 1;
+	if (ioctl(dev, VDMABUF_IOCTL_INFO, &before))
+		return 1;
+	buf = make_buf(dev, "own");
+	if (buf < 0 || hold_one(dev, buf, "own", uuid))
+		return 1;
+
+	r = write_str("/sys/power/pm_test", "devices");
+	if (!r)
+		r = write_str("/sys/power/state", "freeze");
+	result(!r, "freeze: suspend to idle with pm_test=devices (driver freeze, then restore)%s%s",
+	       r ? ": " : "", r ? strerror(-r) : "");
+	write_str("/sys/power/pm_test", "none");
+	if (r)
+		return 1;
+
+	r = wait_event(dev, VDMABUF_EVENT_RELEASED, uuid, 0);
+	result(!r, "freeze: the reset counted as RELEASED of the live export%s%s",
+	       r ? ": " : "", r ? strerror(-r) : "");
+	r = ioctl(dev, VDMABUF_IOCTL_INFO, &after) ? -errno : 0;
+	result(!r && after.live_exports == before.live_exports &&
+	       after.live_bytes == before.live_bytes &&
+	       after.queued_events == 0,
+	       "freeze: live exports %llu -> %llu, live bytes %llu -> %llu, queued events %u",
+	       (unsigned long long)before.live_exports,
+	       (unsigned long long)after.live_exports,
+	       (unsigned long long)before.live_bytes,
+	       (unsigned long long)after.live_bytes, after.queued_events);
+	/* The buffer itself is still ours and can be exported again. */
+	r = roundtrip(dev, "after restore");
+	close(buf);
+	close(dev);
+	return failed;
+}
+
+static int cmd_roundtrip(void)
+{
+	int dev = open_dev();
+
+	if (dev < 0)
+		return 1;
+	roundtrip(dev, "roundtrip");
+	close(dev);
+	return failed;
+}
+
+int main(int argc, char **argv)
+{
+	int r = 2;
+
+	if (argc >= 2 && !strcmp(argv[1], "hold"))
+		r = cmd_hold(argc - 2, argv + 2);
+	else if (argc == 2 && !strcmp(argv[1], "freeze"))
+		r = cmd_freeze();
+	else if (argc == 2 && !strcmp(argv[1], "roundtrip"))
+		r = cmd_roundtrip();
+	if (r == 2)
+		fprintf(stderr,
+			"usage: life_guest hold [--close | --stay READY] KIND...\n"
+			"       life_guest freeze | roundtrip\n");
+	return r;
+}
