@@ -217,8 +217,12 @@ static inline int importer_frame_done(int fd, const uint8_t *uuid,
 			return 0;
 		if (errno == EINTR)
 			continue;
-		/* Replaced or already completed: not an error for the frame. */
-		if (errno == ESTALE)
+		/*
+		 * Replaced or already completed (ESTALE), or the export is
+		 * gone altogether (ENOENT: unexported and ended, which
+		 * completes its frames): nothing is owed for the frame.
+		 */
+		if (errno == ESTALE || errno == ENOENT)
 			return 0;
 		fprintf(stderr,
 			"importer: VHOST_VDMABUF_FRAME_DONE %s seq %llu: %s\n",

@@ -94,7 +94,7 @@ static int on_event(void *ctx, const struct vhost_vdmabuf_event *ev,
 	struct hbuf *b;
 	char us[37];
 	uint64_t size = 0;
-	int fd, ret;
+	int fd;
 
 	switch (ev->type) {
 	case VHOST_VDMABUF_EVENT_EXPORTED:
@@ -130,14 +130,7 @@ static int on_event(void *ctx, const struct vhost_vdmabuf_event *ev,
 		return 0;
 	case VHOST_VDMABUF_EVENT_PRESENTED:
 		h->frames++;
-		ret = importer_frame_done(h->imp, ev->uuid, ev->seq);
-		/*
-		 * Another test's export may be gone by the time this event
-		 * is read: then nothing is owed for its frame any more.
-		 */
-		if (ret == -ENOENT && !find_buf(h, ev->uuid))
-			return 0;
-		return ret;
+		return importer_frame_done(h->imp, ev->uuid, ev->seq);
 	case VHOST_VDMABUF_EVENT_UNEXPORTED:
 		b = find_buf(h, ev->uuid);
 		if (b && !b->unexported) {
