@@ -5,6 +5,7 @@
 #   make            build both modules against KDIR
 #   make check      set up the test bed, lint, unit tests, VM tests
 #   make demo       set up the test bed and run the guest-to-host demo
+#   make bench      set up the test bed and run the zero-copy vs copy benchmark
 #
 # KDIR defaults to the Debian 6.12 headers the test bed unpacks into the
 # cache; any configured kernel tree works:

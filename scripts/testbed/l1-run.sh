@@ -141,7 +141,7 @@ stop_holder() {
 	echo "# importer_holder (exit $rc):"; tail -n 30 "$VM_OUT/importer_holder.log"
 }
 
-[ "$VM_MODE" = demo ] || for t in "$BUILD"/selftests/host_*; do
+[ "$VM_MODE" = demo ] || [ "$VM_MODE" = bench ] || for t in "$BUILD"/selftests/host_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
 	stage "l1: $name"
@@ -182,6 +182,8 @@ if [ "$VM_STAGES" != l1 ]; then
 			mkdir -p "$BUILD/demo"
 			[ -x "$BUILD/selftests/importer_demo" ] &&
 				start_importer importer_demo --png "$BUILD/demo/last-frame.png"
+		elif [ "$VM_MODE" = bench ]; then
+			. "$TOP/scripts/testbed/l1-bench.sh"
 		else
 			[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e
 			[ -x "$BUILD/selftests/importer_holder" ] && start_holder

@@ -72,6 +72,7 @@ MOD=/lib/vdmabuf/virtio_vdmabuf.ko
 
 tests="/tests/guest_* /tests/e2e_*"
 [ "$VM_MODE" = demo ] && tests=/tests/demo_producer
+[ "$VM_MODE" = bench ] && tests=/tests/bench_guest
 for t in $tests; do
 	[ -x "$t" ] || continue
 	run_prog "$(basename "$t")" "$t"

@@ -9,7 +9,7 @@
 # the tail of its console log.
 #
 # Environment: VM_STAGES=l1 (stop after the host tests), VM_MODE=demo (run
-# the demo instead of the tests), STAGE_LIMIT
+# the demo instead of the tests) or bench (the benchmark), STAGE_LIMIT
 # (seconds without a new stage, default 900), L1_TIMEOUT (default 3600),
 # L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600);
 # VM_TAG=NAME keeps results and logs apart (build/vm-NAME, build/logs/NAME);
@@ -56,9 +56,11 @@ l2files=(-f "$VM_OUT/env:lib/vdmabuf/env")
 [ -f "$TOP/drivers/virtio/virtio_vdmabuf.ko" ] &&
 	l2files+=(-f "$TOP/drivers/virtio/virtio_vdmabuf.ko:lib/vdmabuf/virtio_vdmabuf.ko")
 for t in "$BUILD"/selftests/guest_* "$BUILD"/selftests/e2e_* "$BUILD"/selftests/demo_* \
-	 "$BUILD"/selftests/life_*; do
+	 "$BUILD"/selftests/bench_* "$BUILD"/selftests/life_*; do
 	[ -x "$t" ] && l2files+=(-f "$t:tests/$(basename "$t")")
 done
+# make bench: the guest's vsock transport, for the copy alternative.
+[ "$VM_MODE" = bench ] && l2files+=(-m vmw_vsock_virtio_transport)
 bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l2.cpio.gz" \
 	"$TOP/scripts/testbed/l2-init.sh" "$KROOT" "$KVER" \
 	-m vgem -m pvpanic-pci "${l2files[@]}" || exit 1
