@@ -217,7 +217,7 @@ if [ "$VM_STAGES" != l1 ]; then
 	rm -f "$VM_OUT/l2-qemu.pid"
 	timeout -k 10 "$L2_TIMEOUT" "$QEMU" -accel tcg -m 1536M -smp 1 \
 		-L /usr/share/seabios -L /usr/share/qemu -nic none \
-		-bios qboot.rom -kernel "$VMLINUX" -initrd "$VM_OUT/l2.cpio.gz" \
+		-bios qboot.rom -kernel "$VMLINUX" -initrd "$VM_OUT/l2.cpio" \
 		-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4" \
 		-display none "${l2_end[@]}" -pidfile "$VM_OUT/l2-qemu.pid" \
 		-serial "file:$L2D/l2-console.log" \

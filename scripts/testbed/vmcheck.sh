@@ -48,22 +48,27 @@ for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJ
 	printf '%s=%q\n' "${v/expect_device/EXPECT_DEVICE}" "${!v}"
 done > "$VM_OUT/env"
 
-say "building the L1 and L2 initramfs images"
+say "building the initramfs images"
 bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l1.cpio.gz" \
 	"$TOP/scripts/testbed/l1-init.sh" "$KROOT" "$KVER" \
 	-m 9p -m 9pnet_virtio -f "$VM_OUT/env:lib/vdmabuf/env" || exit 1
-l2files=(-f "$VM_OUT/env:lib/vdmabuf/env")
-[ -f "$TOP/drivers/virtio/virtio_vdmabuf.ko" ] &&
-	l2files+=(-f "$TOP/drivers/virtio/virtio_vdmabuf.ko:lib/vdmabuf/virtio_vdmabuf.ko")
-for t in "$BUILD"/selftests/guest_* "$BUILD"/selftests/e2e_* "$BUILD"/selftests/demo_* \
-	 "$BUILD"/selftests/bench_* "$BUILD"/selftests/life_*; do
-	[ -x "$t" ] && l2files+=(-f "$t:tests/$(basename "$t")")
-done
-# make bench: the guest's vsock transport, for the copy alternative.
-[ "$VM_MODE" = bench ] && l2files+=(-m vmw_vsock_virtio_transport)
-bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l2.cpio.gz" \
-	"$TOP/scripts/testbed/l2-init.sh" "$KROOT" "$KVER" \
-	-m vgem -m pvpanic-pci "${l2files[@]}" || exit 1
+# The L2 image only when L2 runs.  Uncompressed: nothing for the nested
+# guest to inflate.
+if [ "$VM_STAGES" != l1 ]; then
+	l2files=(-f "$VM_OUT/env:lib/vdmabuf/env")
+	[ -f "$TOP/drivers/virtio/virtio_vdmabuf.ko" ] &&
+		l2files+=(-f "$TOP/drivers/virtio/virtio_vdmabuf.ko:lib/vdmabuf/virtio_vdmabuf.ko")
+	for t in "$BUILD"/selftests/guest_* "$BUILD"/selftests/e2e_* \
+		 "$BUILD"/selftests/demo_* "$BUILD"/selftests/bench_* \
+		 "$BUILD"/selftests/life_*; do
+		[ -x "$t" ] && l2files+=(-f "$t:tests/$(basename "$t")")
+	done
+	# make bench: the guest's vsock transport, for the copy alternative.
+	[ "$VM_MODE" = bench ] && l2files+=(-m vmw_vsock_virtio_transport)
+	bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l2.cpio" \
+		"$TOP/scripts/testbed/l2-init.sh" "$KROOT" "$KVER" \
+		-m vgem -m pvpanic-pci "${l2files[@]}" || exit 1
+fi
 
 say "booting L1 (TCG, 2 vCPUs, 6 GiB)"
 qemu-system-x86_64 -accel tcg -cpu max -m 6G -smp 2 \
