@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -25,9 +24,10 @@
 
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
-#include <linux/udmabuf.h>
 #include <drm.h>		/* libdrm-dev's copy of the DRM UAPI */
 #include <linux/virtio_vdmabuf.h>
+
+#include "guest_common.h"
 
 #include "kselftest_harness.h"
 
@@ -79,24 +79,6 @@ static int vd_query(int dev, const __u8 *uuid, struct vdmabuf_query *q)
 	memset(q, 0, sizeof(*q));
 	memcpy(q->uuid, uuid, 16);
 	return ioctl(dev, VDMABUF_IOCTL_QUERY, q) ? -errno : 0;
-}
-
-/* Next event within @ms: 0, -ETIMEDOUT or -errno. */
-static int next_event(int dev, struct vdmabuf_event *ev, int ms)
-{
-	struct pollfd p = { .fd = dev, .events = POLLIN };
-	ssize_t n;
-	int r;
-
-	r = poll(&p, 1, ms);
-	if (r < 0)
-		return -errno;
-	if (!r)
-		return -ETIMEDOUT;
-	n = read(dev, ev, sizeof(*ev));
-	if (n < 0)
-		return -errno;
-	return n == sizeof(*ev) ? 0 : -EIO;
 }
 
 /* Wait until the device released @uuid (the next event must say so). */
@@ -200,32 +182,6 @@ static int vgem_dmabuf(int card, __u32 w, __u32 h, __u32 *handle)
 	if (handle)
 		*handle = c.handle;
 	return p.fd;
-}
-
-static int udmabuf_dmabuf(size_t size)
-{
-	struct udmabuf_create c = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = size };
-	int memfd, dev, fd;
-
-	memfd = memfd_create("vdmabuf-test", MFD_ALLOW_SEALING);
-	if (memfd < 0)
-		return -errno;
-	if (ftruncate(memfd, size) || fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
-		close(memfd);
-		return -errno;
-	}
-	dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
-	if (dev < 0) {
-		close(memfd);
-		return -ENOENT;
-	}
-	c.memfd = memfd;
-	fd = ioctl(dev, UDMABUF_CREATE, &c);
-	if (fd < 0)
-		fd = -errno;
-	close(dev);
-	close(memfd);
-	return fd;
 }
 
 static int heap_dmabuf(size_t size)

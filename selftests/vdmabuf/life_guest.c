@@ -30,7 +30,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,10 +39,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#include <linux/udmabuf.h>
 #include <linux/virtio_vdmabuf.h>
 
 #include "e2e_proto.h"
+#include "guest_common.h"
 #include "vdmabuf_util.h"
 
 #define DEV_PATH	"/dev/virtio-vdmabuf"
@@ -84,34 +83,6 @@ static int own_dmabuf(int dev)
 	return ioctl(dev, VDMABUF_IOCTL_ALLOC, &a) ? -errno : (int)a.fd;
 }
 
-static int udmabuf_dmabuf(void)
-{
-	struct udmabuf_create c = { .flags = UDMABUF_FLAGS_CLOEXEC,
-				    .size = BUF_SIZE };
-	int memfd, udev, fd;
-
-	memfd = memfd_create("vdmabuf-life", MFD_ALLOW_SEALING);
-	if (memfd < 0)
-		return -errno;
-	if (ftruncate(memfd, BUF_SIZE) ||
-	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK)) {
-		close(memfd);
-		return -errno;
-	}
-	udev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
-	if (udev < 0) {
-		close(memfd);
-		return -errno;
-	}
-	c.memfd = memfd;
-	fd = ioctl(udev, UDMABUF_CREATE, &c);
-	if (fd < 0)
-		fd = -errno;
-	close(udev);
-	close(memfd);
-	return fd;
-}
-
 /* Fill @buf with a byte pattern the holder can recognise in a dump. */
 static int fill(int buf, uint8_t seed)
 {
@@ -140,24 +111,6 @@ static int export(int dev, int buf, int hold, struct vdmabuf_export *e)
 		e->meta_len = sizeof(meta);
 	}
 	return ioctl(dev, VDMABUF_IOCTL_EXPORT, e) ? -errno : 0;
-}
-
-/* The next event within @ms: 0, -ETIMEDOUT or -errno. */
-static int next_event(int dev, struct vdmabuf_event *ev, int ms)
-{
-	struct pollfd p = { .fd = dev, .events = POLLIN };
-	ssize_t n;
-	int r;
-
-	r = poll(&p, 1, ms);
-	if (r < 0)
-		return -errno;
-	if (!r)
-		return -ETIMEDOUT;
-	n = read(dev, ev, sizeof(*ev));
-	if (n < 0)
-		return -errno;
-	return n == sizeof(*ev) ? 0 : -EIO;
 }
 
 /* Wait for the event @type for @uuid (and @seq for FRAME_DONE). */
@@ -213,7 +166,7 @@ static int make_buf(int dev, const char *kind)
 	if (!strcmp(kind, "own"))
 		buf = own_dmabuf(dev);
 	else if (!strcmp(kind, "udmabuf"))
-		buf = udmabuf_dmabuf();
+		buf = udmabuf_dmabuf(BUF_SIZE);
 	else
 		return -EINVAL;
 	if (buf < 0)
