@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make check: set up the test bed (first run: ~25 min; then ~5 min), build
+# make check: set up the test bed (first run: ~10 min; then ~5 min), build
 # the modules and test programs, lint, run the unit tests on this machine,
 # then the VM tests (L1 host VM, L2 guest VM inside it).  Ends with one line
 # "N passed, N failed[, N skipped]" and a non-zero exit on any failure.
