@@ -36,6 +36,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "vdmabuf_util.h"
+
 #include "kselftest_harness.h"
 
 #define DEV_PATH	"/dev/vhost-vdmabuf"
@@ -445,47 +447,6 @@ struct pins {
 	long long released;
 };
 
-static void read_pins(struct pins *p)
-{
-	char line[128];
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	int fd;
-
-	/* Fold the per-CPU deltas into the global counters first. */
-	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0)
-			perror("stat_refresh");
-		close(fd);
-	}
-	p->acquired = p->released = -1;
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "nr_foll_pin_acquired %lld", &p->acquired) == 1)
-			continue;
-		if (sscanf(line, "nr_foll_pin_released %lld", &p->released) == 1)
-			continue;
-	}
-	fclose(f);
-}
-
-static long vmlck_kb(void)
-{
-	char line[128];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 static void fill(struct vmm *v, uint64_t addr, uint64_t len, uint8_t seed)
 {
 	uint64_t i;
@@ -506,8 +467,8 @@ FIXTURE_SETUP(host)
 {
 	if (access(DEV_PATH, F_OK))
 		SKIP(return, DEV_PATH " is absent (vhost_vdmabuf not loaded)");
-	read_pins(&self->pins);
-	self->vmlck = vmlck_kb();
+	read_foll_pins(&self->pins.acquired, &self->pins.released);
+	self->vmlck = vmlck_kb(0);
 	self->imp = -1;
 	ASSERT_EQ(0, vmm_init(&self->v, NUM));
 	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_CONFIG, &self->cfg));
@@ -526,10 +487,10 @@ FIXTURE_TEARDOWN(host)
 	if (self->imp >= 0)
 		close(self->imp);
 	vmm_fini(&self->v);
-	read_pins(&p);
+	read_foll_pins(&p.acquired, &p.released);
 	EXPECT_EQ(p.acquired - self->pins.acquired,
 		  p.released - self->pins.released);
-	EXPECT_EQ(self->vmlck, vmlck_kb());
+	EXPECT_EQ(self->vmlck, vmlck_kb(0));
 }
 
 /* A good export/unexport round trip: the device still works. */
@@ -605,7 +566,7 @@ TEST_F(host, export_import_mmap)
 	EXPECT_EQ(size / PAGE, s.pinned_pages);
 	EXPECT_EQ(size / PAGE, s.charged_pages);
 	EXPECT_EQ(1, s.importers);
-	EXPECT_EQ(self->vmlck + (long)(size / 1024), vmlck_kb());
+	EXPECT_EQ(self->vmlck + (long)(size / 1024), vmlck_kb(0));
 
 	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
 		  read_ievent(self->imp, ebuf, 2000));
@@ -672,7 +633,7 @@ TEST_F(host, export_import_mmap)
 	EXPECT_EQ(0, s.held_exports);
 	EXPECT_EQ(0, s.pinned_pages);
 	EXPECT_EQ(0, s.host_dmabufs);
-	EXPECT_EQ(self->vmlck, vmlck_kb());
+	EXPECT_EQ(self->vmlck, vmlck_kb(0));
 	EXPECT_EQ(0, s.bad_requests);
 }
 
@@ -908,7 +869,7 @@ FIXTURE_SETUP(bad)
 {
 	if (access(DEV_PATH, F_OK))
 		SKIP(return, DEV_PATH " is absent (vhost_vdmabuf not loaded)");
-	read_pins(&self->pins);
+	read_foll_pins(&self->pins.acquired, &self->pins.released);
 	ASSERT_EQ(0, vmm_init(&self->v, NUM));
 	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_CONFIG, &self->cfg));
 }
@@ -918,7 +879,7 @@ FIXTURE_TEARDOWN(bad)
 	struct pins p;
 
 	vmm_fini(&self->v);
-	read_pins(&p);
+	read_foll_pins(&p.acquired, &p.released);
 	EXPECT_EQ(p.acquired - self->pins.acquired,
 		  p.released - self->pins.released);
 }
@@ -1120,7 +1081,7 @@ TEST(memlock_rlimit)
 
 	if (access(DEV_PATH, F_OK))
 		SKIP(return, DEV_PATH " is absent");
-	read_pins(&before);
+	read_foll_pins(&before.acquired, &before.released);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
@@ -1143,11 +1104,11 @@ TEST(memlock_rlimit)
 		if (do_export(&v, uuid, BUF_BASE, 8 * PAGE, NULL) !=
 		    VIRTIO_VDMABUF_S_OK)
 			_exit(14);
-		if (vmlck_kb() != 32)
+		if (vmlck_kb(0) != 32)
 			_exit(15);
 		if (do_unexport(&v, uuid) || get_event(&v, &ev, 5000))
 			_exit(16);
-		if (vmlck_kb() != 0)
+		if (vmlck_kb(0) != 0)
 			_exit(17);
 		vmm_fini(&v);
 		_exit(0);
@@ -1155,7 +1116,7 @@ TEST(memlock_rlimit)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
-	read_pins(&after);
+	read_foll_pins(&after.acquired, &after.released);
 	EXPECT_EQ(after.acquired - before.acquired,
 		  after.released - before.released);
 }
@@ -1244,13 +1205,13 @@ TEST_F(host, vmm_closed_while_imported)
 	EXPECT_EQ(0, memcmp(m, copy, sizeof(copy)));
 	m[1] = 42;
 	EXPECT_EQ(42, m[1]);
-	EXPECT_EQ(self->vmlck + 16, vmlck_kb());
+	EXPECT_EQ(self->vmlck + 16, vmlck_kb(0));
 	EXPECT_EQ(-1, get_stats(&self->v, &s));
 
 	munmap(m, 4 * PAGE);
 	close(fd);
-	EXPECT_EQ(self->vmlck, vmlck_kb());
-	read_pins(&p);
+	EXPECT_EQ(self->vmlck, vmlck_kb(0));
+	read_foll_pins(&p.acquired, &p.released);
 	EXPECT_EQ(p.acquired - self->pins.acquired,
 		  p.released - self->pins.released);
 }

@@ -202,20 +202,8 @@ static pid_t find_vmm(const char *sock_path)
 /* VmLck of @pid in bytes, or -1. */
 static int64_t vmlck_bytes(pid_t pid)
 {
-	char path[64], line[256];
-	long long kb = -1;
-	FILE *f;
+	long long kb = pid > 0 ? vmlck_kb(pid) : -1;
 
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %lld kB", &kb) == 1)
-			break;
-	fclose(f);
 	return kb < 0 ? -1 : kb * 1024;
 }
 

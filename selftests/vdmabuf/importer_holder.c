@@ -13,10 +13,10 @@
  * closes everything, checks that every page pin taken in the host has been
  * released again, and writes TAP.
  *
- * usage: importer_holder --socket PATH [--tap PATH] [--ready PATH]
- *	  [--gone PATH] [--min N] [--wait SEC] [--timeout SEC] [--expect-gone]
+ * usage: importer_holder --socket PATH [--tap PATH] [--gone PATH]
+ *	  [--min N] [--wait SEC] [--timeout SEC] [--expect-gone]
  *
- *  --ready PATH	create PATH once N buffers (--min, default 1) are held
+ *  --min N		hold at least N buffers (default 1)
  *  --gone PATH		create PATH once N buffers are held and every one of
  *			them was reported UNEXPORTED
  *  --expect-gone	also require that every held buffer was reported
@@ -168,34 +168,6 @@ static int touch_pages(const struct hbuf *b, uint64_t *sum, uint64_t *at)
 	return 0;
 }
 
-static void read_vmstat(uint64_t *acq, uint64_t *rel)
-{
-	char name[64];
-	unsigned long long v;
-	FILE *f;
-	int fd;
-
-	/* Fold the per-CPU counter deltas first (vm.stat_refresh). */
-	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0)
-			perror("importer_holder: vm.stat_refresh");
-		close(fd);
-	}
-	f = fopen("/proc/vmstat", "r");
-	*acq = 0;
-	*rel = 0;
-	if (!f)
-		return;
-	while (fscanf(f, "%63s %llu", name, &v) == 2) {
-		if (!strcmp(name, "nr_foll_pin_acquired"))
-			*acq = v;
-		else if (!strcmp(name, "nr_foll_pin_released"))
-			*rel = v;
-	}
-	fclose(f);
-}
-
 /* Create @path (a flag file for the runner); returns 1. */
 static int create_file(const char *path)
 {
@@ -212,9 +184,8 @@ static int create_file(const char *path)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: importer_holder --socket PATH [--tap PATH] [--ready PATH]\n"
-		"                       [--gone PATH] [--min N] [--wait SEC] [--timeout SEC]\n"
-		"                       [--expect-gone]\n");
+		"usage: importer_holder --socket PATH [--tap PATH] [--gone PATH]\n"
+		"                       [--min N] [--wait SEC] [--timeout SEC] [--expect-gone]\n");
 	exit(2);
 }
 
@@ -223,7 +194,6 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "tap", required_argument, NULL, 't' },
-		{ "ready", required_argument, NULL, 'r' },
 		{ "gone", required_argument, NULL, 'G' },
 		{ "min", required_argument, NULL, 'm' },
 		{ "wait", required_argument, NULL, 'w' },
@@ -233,28 +203,26 @@ int main(int argc, char **argv)
 		{ }
 	};
 	const char *sock_path = NULL, *tap_path = "/dev/stdout";
-	const char *ready_path = NULL, *gone_path = NULL;
+	const char *gone_path = NULL;
 	unsigned long wait_s = 300, timeout_s = 600;
-	int min_bufs = 1, expect_gone = 0, ready = 0, gone = 0, hup = 0;
+	int min_bufs = 1, expect_gone = 0, gone = 0, hup = 0;
 	int c, i, ret;
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct sigaction fa = { .sa_handler = on_fault, .sa_flags = SA_NODEFER };
 	struct holder h = { 0 };
-	uint64_t deadline, acq, rel, held_pages;
+	uint64_t deadline, held_pages;
+	long long acq, rel;
 	sigset_t block, orig;
 	struct tap tap;
 	void *evbuf;
 
-	while ((c = getopt_long(argc, argv, "s:t:r:G:m:w:T:gh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:t:G:m:w:T:gh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			sock_path = optarg;
 			break;
 		case 't':
 			tap_path = optarg;
-			break;
-		case 'r':
-			ready_path = optarg;
 			break;
 		case 'G':
 			gone_path = optarg;
@@ -321,8 +289,6 @@ int main(int argc, char **argv)
 			if (!ret && (pfd.revents & POLLHUP))
 				hup = 1;	/* keep holding, stop polling */
 		}
-		if (!ready && ready_path && h.nr >= min_bufs)
-			ready = create_file(ready_path);
 		if (!gone && gone_path && h.nr >= min_bufs && h.nr_gone == h.nr)
 			gone = create_file(gone_path);
 	}
@@ -371,13 +337,12 @@ int main(int argc, char **argv)
 				   us);
 	}
 
-	read_vmstat(&acq, &rel);
+	read_foll_pins(&acq, &rel);
 	for (i = 0, held_pages = 0; i < h.nr; i++)
 		held_pages += h.bufs[i].size / 4096;
-	tap_result(&tap, acq - rel >= held_pages,
-		   "holder: before close the %llu held pages are still pinned (nr_foll_pin_acquired %llu, released %llu)",
-		   (unsigned long long)held_pages, (unsigned long long)acq,
-		   (unsigned long long)rel);
+	tap_result(&tap, acq - rel >= (long long)held_pages,
+		   "holder: before close the %llu held pages are still pinned (nr_foll_pin_acquired %lld, released %lld)",
+		   (unsigned long long)held_pages, acq, rel);
 	for (i = 0; i < h.nr; i++) {
 		munmap(h.bufs[i].map, h.bufs[i].size);
 		close(h.bufs[i].fd);
@@ -385,14 +350,14 @@ int main(int argc, char **argv)
 	close(h.imp);
 	/* Other kernel users may hold a pin for a moment: allow 5 s. */
 	for (i = 0; i < 50; i++) {
-		read_vmstat(&acq, &rel);
+		read_foll_pins(&acq, &rel);
 		if (acq == rel)
 			break;
 		usleep(100 * 1000);
 	}
 	tap_result(&tap, acq == rel,
-		   "holder: after close every page pin in the host is released (nr_foll_pin_acquired %llu, released %llu)",
-		   (unsigned long long)acq, (unsigned long long)rel);
+		   "holder: after close every page pin in the host is released (nr_foll_pin_acquired %lld, released %lld)",
+		   acq, rel);
 	ret = tap.failed ? 1 : 0;
 	tap_close(&tap);
 	free(evbuf);
