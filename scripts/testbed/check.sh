@@ -112,20 +112,20 @@ rm -rf build/vm
 say "stage: build"
 make -s modules > "$LOGS/modules.log" 2>&1
 result $? "build: both modules (make)" "$LOGS/modules.log"
-make -s selftests > "$LOGS/selftests.log" 2>&1
+make -s -j"$(nproc)" selftests > "$LOGS/selftests.log" 2>&1
 result $? "build: test programs (make selftests)" "$LOGS/selftests.log"
+
+# The VM run starts now and goes on in the background (its "[vm ...]"
+# lines interleave): the nested guest keeps about one core busy; lint
+# (sparse on its own copy of the sources), the unit tests and the
+# runner's own test use the other.
+say "stage: VM tests (L1 host VM, then L2 guest VM inside it), in the background"
+bash scripts/testbed/vmcheck.sh &
+vm_pid=$!
 
 say "stage: lint"
 bash scripts/testbed/lint.sh > "$LOGS/lint-summary.log" 2>&1
 result $? "lint: ran" "$LOGS/lint-summary.log"
-
-# The VM run starts now and goes on in the background (its "[vm ...]"
-# lines interleave): the nested guest keeps about one core busy, the
-# unit tests and the runner's own test use the other.  Lint comes first:
-# its sparse pass rebuilds the modules the VMs load.
-say "stage: VM tests (L1 host VM, then L2 guest VM inside it), in the background"
-bash scripts/testbed/vmcheck.sh &
-vm_pid=$!
 
 say "stage: unit tests"
 bash scripts/testbed/unit.sh > "$LOGS/unit.log" 2>&1
