@@ -33,7 +33,7 @@ die() { say "FAILED: $*"; exit 1; }
 HOST_PACKAGES=(
 	build-essential bc bison flex kmod cpio xz-utils zstd gawk
 	dpkg-dev fakeroot git pkg-config python3 python3-venv ninja-build
-	sparse busybox-static qemu-system-x86 qemu-utils
+	sparse busybox-static qemu-system-data seabios
 	libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
 	libpng-dev libdrm-dev rsync
 )

@@ -70,8 +70,12 @@ if [ "$VM_STAGES" != l1 ]; then
 		-m vgem -m pvpanic-pci "${l2files[@]}" || exit 1
 fi
 
+# L1 runs on the QEMU the set-up built, as L2 does (firmware from Debian's
+# qemu-system-data): side by side, the nested guest's boot and stress ran
+# about 10% faster in an L1 on QEMU 10.0 than on Debian 12's 7.2.
 say "booting L1 (TCG, 2 vCPUs, 6 GiB)"
-qemu-system-x86_64 -accel tcg -cpu max -m 6G -smp 2 \
+"$QEMU" -accel tcg -cpu max -m 6G -smp 2 \
+	-L /usr/share/seabios -L /usr/share/qemu \
 	-nic none -display none -no-reboot \
 	-bios qboot.rom -kernel "$VMLINUX" -initrd "$VM_OUT/l1.cpio.gz" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=4" \
