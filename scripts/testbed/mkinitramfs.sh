@@ -48,7 +48,13 @@ while [ $# -gt 0 ]; do
 	-m) add_module "$2"; shift 2 ;;
 	-f) src=${2%%:*}; dst=${2#*:}
 	    mkdir -p "$stage/$(dirname "$dst")"
-	    cp -a "$src" "$stage/$dst"; shift 2 ;;
+	    cp -a "$src" "$stage/$dst"
+	    # Programs and modules without their debug info: the build
+	    # keeps it, the guest only has to unpack the image.
+	    case "$(head -c 4 "$src" | od -An -c | tr -d ' ')" in
+	    177ELF) strip --strip-debug "$stage/$dst" ;;
+	    esac
+	    shift 2 ;;
 	*) echo "mkinitramfs: bad argument $1" >&2; exit 2 ;;
 	esac
 done
