@@ -102,32 +102,45 @@ start_holder() {
 	) &
 	holder_pid=$!
 }
-# Runs while QEMU does: kill it (SIGKILL, no clean-up of its own) once the
-# holder saw every held export go, or 180 s after the guest said it was
-# done if that never happens.
-kill_qemu_after_reboot() {
-	local deadline= qemu
+# Runs while L2's QEMU does, once a second, and forks only when something
+# changed (under TCG a fork and exec costs L1 more than anything else here,
+# and L1's second vCPU also serves L2's device):
+# - copies L2's serial logs from L1's tmpfs to $VM_OUT when they changed
+#   (newer than a stamp on the same tmpfs, touched before each copy: the
+#   9p side's times come from another clock);
+# - with the holder, kills QEMU (SIGKILL, no clean-up of its own) once the
+#   holder saw every held export go, or 180 s after the guest said it was
+#   done if that never happens.
+follow_l2() {
+	local nap deadline= killed= qemu f
+	# read -t on a FIFO nobody writes: a sleep without a fork.  (Not
+	# <(:): L1 has no /dev/fd.)
+	rm -f "$L2D/nap"
+	mkfifo "$L2D/nap" && exec {nap}<> "$L2D/nap" || nap=
 	while kill -0 "$qpid" 2>/dev/null; do
-		if [ -f "$VM_OUT/holder.gone" ] || { [ -n "$deadline" ] &&
-		   [ "$SECONDS" -gt "$deadline" ]; }; then
+		for f in l2-console.log l2.tap; do
+			[ "$L2D/$f" -nt "$L2D/$f.copied" ] || continue
+			: > "$L2D/$f.copied"
+			cp -f "$L2D/$f" "$VM_OUT/$f"
+			[ $f = l2.tap ] && [ -z "$deadline" ] &&
+				grep -q '^# l2: done' "$VM_OUT/l2.tap" &&
+				deadline=$((SECONDS + 180))
+		done
+		if [ -n "$holder_pid" ] && [ -z "$killed" ] &&
+		   { [ -f "$VM_OUT/holder.gone" ] ||
+		     { [ -n "$deadline" ] && [ "$SECONDS" -gt "$deadline" ]; }; }; then
 			qemu=$(cat "$VM_OUT/l2-qemu.pid" 2>/dev/null)
 			echo "# QEMU VmLck before SIGKILL: $(grep VmLck "/proc/$qemu/status")" \
 				>> "$VM_OUT/l2-qemu.kill"
 			[ -f "$VM_OUT/holder.gone" ] && touch "$VM_OUT/l2-qemu.killed"
 			kill -KILL "$qemu"
-			return
+			killed=1
 		fi
-		[ -z "$deadline" ] && grep -q '^# l2: done' "$L2D/l2.tap" &&
-			deadline=$((SECONDS + 180))
-		sleep 0.5
+		if [ -n "$nap" ]; then read -r -t 1 -u "$nap"; else sleep 1; fi
 	done
-}
-# Copy L2's serial logs from L1's tmpfs to $VM_OUT when they have grown.
-copy_l2() {
-	local f
+	[ -n "$nap" ] && exec {nap}<&-
 	for f in l2-console.log l2.tap; do
-		[ "$(stat -c %s "$L2D/$f")" = "$(stat -c %s "$VM_OUT/$f" 2>/dev/null)" ] ||
-			cp -f "$L2D/$f" "$VM_OUT/$f"
+		cp -f "$L2D/$f" "$VM_OUT/$f"
 	done
 }
 stop_holder() {
@@ -186,10 +199,11 @@ if [ "$VM_STAGES" != l1 ]; then
 	fi
 	# L2's serial ports go to L1's tmpfs: QEMU writes them a byte at a
 	# time, which over 9p crawls (50-100 bytes/s measured under load).
-	# copy_l2 brings them to $VM_OUT, where the runner outside follows
-	# the stage markers, every 2 s while L2 runs and once at the end.
+	# follow_l2 brings them to $VM_OUT, where the runner outside follows
+	# the stage markers.
 	L2D=/tmp/vdmabuf-l2
 	mkdir -p "$L2D"
+	rm -f "$L2D"/*.copied
 	: > "$L2D/l2.tap"
 	: > "$L2D/l2-console.log"
 	: > "$VM_OUT/l2.tap"
@@ -228,14 +242,9 @@ if [ "$VM_STAGES" != l1 ]; then
 		-serial "file:$L2D/l2.tap" \
 		"${dev[@]}" &
 	qpid=$!
-	( while kill -0 "$qpid" 2>/dev/null; do copy_l2; sleep 2; done ) &
-	copier=$!
-	[ -n "$holder_pid" ] && kill_qemu_after_reboot
+	follow_l2
 	wait "$qpid"
 	rc=$?
-	kill "$copier" 2>/dev/null
-	wait "$copier" 2>/dev/null
-	copy_l2
 	stop_importers
 	[ -n "$holder_pid" ] && stop_holder
 	if [ -n "$holder_pid" ] && grep -q '^# l2: done' "$VM_OUT/l2.tap"; then
