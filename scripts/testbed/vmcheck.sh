@@ -125,6 +125,14 @@ fatal=$(tr -d '\r' < "$LOGS/l1-console.log" | grep -a '^VDMABUF-FATAL' | head -n
 if [ -z "$reason" ] && ! grep -q '^# l1: done' "$VM_OUT/l1.tap" 2>/dev/null; then
 	reason="L1 stopped during stage '$stage'${fatal:+ ($fatal)}"
 fi
+# The test bed's own scripts in L1 must not have failed silently (a broken
+# sleep once made L1 spin and still pass).  bash's report of the L2 QEMU
+# killed on purpose is no error.
+shellerr=$(tr -d '\r' < "$LOGS/l1-console.log" |
+	   grep -a -E 'l1-(run|init)\.sh: line [0-9]+: ' | grep -v ' Killed ' | head -n1)
+if [ -z "$reason" ] && [ -n "$shellerr" ]; then
+	reason="a test-bed script in L1 failed: ${shellerr#*/scripts/testbed/}"
+fi
 if [ -n "$reason" ]; then
 	say "FAILED: $reason"
 	log=$LOGS/l1-console.log
