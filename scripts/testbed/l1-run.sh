@@ -175,7 +175,7 @@ stop_holder() {
 done
 
 if [ "$VM_STAGES" != l1 ]; then
-	stage "l2: booting the guest (nested TCG, ~2-3 min)"
+	stage "l2: booting the guest (nested TCG, ~1.5-2 min)"
 	check "l1: patched QEMU runs (-version)" "$QEMU" -version
 	dev=()
 	if "$QEMU" -device help 2>/dev/null | grep -q '"vhost-vdmabuf-pci"'; then
