@@ -3,7 +3,8 @@
 #
 # Build a small initramfs: static busybox, an /init script, kernel modules
 # with their dependencies (decompressed, loaded in order by /init from
-# /lib/vdmabuf/modules.load), and extra files.
+# /lib/vdmabuf/modules.load), and extra files (ELF files, programs or
+# modules, stripped of their debug info).
 #
 # Usage: mkinitramfs.sh OUT INIT KROOT KVER [-m MODULE]... [-f SRC:DST]...
 #
