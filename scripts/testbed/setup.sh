@@ -279,7 +279,7 @@ qemu() {
 		}
 		echo "$p" > "$d/CONFKEY"
 	fi
-	say "qemu: building with $n patch(es) (ninja, $(nproc) jobs; ~10 min cold, seconds warm)"
+	say "qemu: building with $n patch(es) (ninja, $(nproc) jobs; ~3-4 min cold on 2 cores, seconds warm)"
 	( cd "$d/build" && ninja -j"$(nproc)" qemu-system-x86_64 ) > "$d/build.log" 2>&1 || {
 		tail -n 60 "$d/build.log" >&2
 		die "qemu build (full log: $d/build.log)"
