@@ -126,6 +126,28 @@ static int wait_live(int dev, __u64 want, int seconds)
 	return -ETIMEDOUT;
 }
 
+/*
+ * Poll INFO until alloc_bytes is back to @want; 0 or -ETIMEDOUT.  A
+ * buffer's memory goes with the last reference to its dma-buf.  When that
+ * is the driver's own, dropped by its worker on the host's RELEASED, the
+ * kernel defers the final fput (a worker has no task_work): INFO may
+ * still count the buffer for a moment after the RELEASED event.
+ */
+static int wait_alloc(int dev, __u64 want, int seconds)
+{
+	struct vdmabuf_info info;
+	double end = now_s() + seconds;
+
+	do {
+		if (vd_info(dev, &info))
+			return -EIO;
+		if (info.alloc_bytes == want)
+			return 0;
+		usleep(20000);
+	} while (now_s() < end);
+	return -ETIMEDOUT;
+}
+
 static long meminfo_kb(const char *key)
 {
 	char line[256];
@@ -414,6 +436,7 @@ TEST_F(dev, export_own_outlives_fd)
 	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
 	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
 	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
+	EXPECT_EQ(0, wait_alloc(self->fd, i1.alloc_bytes, 5));
 	ASSERT_EQ(0, vd_info(self->fd, &i3));
 	EXPECT_EQ(i1.live_exports, i3.live_exports);
 	EXPECT_EQ(i1.live_bytes, i3.live_bytes);
@@ -643,6 +666,7 @@ TEST_F_TIMEOUT(dev, producer_killed, 120)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status));
 	EXPECT_EQ(0, wait_live(self->fd, before.live_exports, 60));
+	EXPECT_EQ(0, wait_alloc(self->fd, before.alloc_bytes, 5));
 	ASSERT_EQ(0, vd_info(self->fd, &after));
 	EXPECT_EQ(before.live_bytes, after.live_bytes);
 	EXPECT_EQ(before.alloc_bytes, after.alloc_bytes);
@@ -683,6 +707,7 @@ TEST_F_TIMEOUT(dev, producer_killed_mid_request, 180)
 		ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	}
 	EXPECT_EQ(0, wait_live(self->fd, before.live_exports, 90));
+	EXPECT_EQ(0, wait_alloc(self->fd, before.alloc_bytes, 5));
 	ASSERT_EQ(0, vd_info(self->fd, &after));
 	EXPECT_EQ(before.live_bytes, after.live_bytes);
 	EXPECT_EQ(before.alloc_bytes, after.alloc_bytes);
