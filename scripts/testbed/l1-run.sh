@@ -162,17 +162,32 @@ stop_holder() {
 	echo "# importer_holder (exit $rc):"; tail -n 30 "$VM_OUT/importer_holder.log"
 }
 
-[ "$VM_MODE" = demo ] || [ "$VM_MODE" = bench ] || for t in "$BUILD"/selftests/host_*; do
-	[ -x "$t" ] || continue
-	name=$(basename "$t")
+run_host_prog() {	# NAME PROGRAM ARGS...: one program's TAP, framed
+	local name=$1
+	shift
 	stage "l1: $name"
 	{
 		echo "# program: $name"
-		timeout -k 5 "$TEST_TIMEOUT" "$t" 2>&1
+		timeout -k 5 "$TEST_TIMEOUT" "$@" 2>&1
 		echo "# exit: $name $?"
 	} > "$VM_OUT/$name.tap"
 	grep -E '^(not )?ok |^# (exit|FAIL)' "$VM_OUT/$name.tap" | tail -n 40
-done
+}
+# The host tests at the module's defaults, then host_vdmabuf's "limits"
+# fixture with the module reloaded with small per-device caps, which the
+# defaults would take gigabytes and thousands of events to reach.
+if [ "$VM_MODE" = check ]; then
+	for t in "$BUILD"/selftests/host_*; do
+		[ -x "$t" ] && run_host_prog "$(basename "$t")" "$t" -F limits
+	done
+	if [ -c /dev/vhost-vdmabuf ] && [ -x "$BUILD/selftests/host_vdmabuf" ]; then
+		check "l1: reload vhost_vdmabuf with max_total_mb=4 max_guest_events=16" \
+			sh -c 'rmmod vhost_vdmabuf && insmod "$0" max_total_mb=4 max_guest_events=16' "$HOSTMOD"
+		run_host_prog host_vdmabuf_limits "$BUILD/selftests/host_vdmabuf" -f limits
+		check "l1: reload vhost_vdmabuf with its defaults" \
+			sh -c 'rmmod vhost_vdmabuf && insmod "$0"' "$HOSTMOD"
+	fi
+fi
 
 if [ "$VM_STAGES" != l1 ]; then
 	stage "l2: booting the guest (nested TCG, ~1.5-2 min)"

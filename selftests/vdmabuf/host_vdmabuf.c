@@ -522,6 +522,8 @@ TEST_F(host, config)
 	EXPECT_EQ(param("max_rects", 16), c->max_rects);
 	EXPECT_EQ((uint64_t)param("max_export_mb", 512) << 20,
 		  c->max_export_size);
+	EXPECT_EQ((uint64_t)param("max_total_mb", 2048) << 20,
+		  c->max_total_size);
 	EXPECT_GE(VIRTIO_VDMABUF_MAX_RANGES, c->max_ranges);
 	EXPECT_GE(VIRTIO_VDMABUF_MAX_META, c->max_meta_len);
 	/* Unknown feature bits are refused. */
@@ -1421,6 +1423,161 @@ TEST_F(host, stop_and_reset)
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
 	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
 	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+}
+
+/*
+ * The per-device caps.  They need the module loaded with small ones, as
+ * l1-run.sh does for a second pass ("host_vdmabuf -f limits" after
+ * "insmod vhost_vdmabuf.ko max_total_mb=4 max_guest_events=16"); the
+ * first pass, at the defaults, leaves them out with -F limits.  No event
+ * buffers are posted until a test posts them.
+ */
+#define LIMIT_TOTAL_MB		4
+#define LIMIT_GUEST_EVENTS	16
+
+FIXTURE(limits) {
+	struct vmm v;
+	struct pins pins;
+	long vmlck;
+};
+
+FIXTURE_SETUP(limits)
+{
+	if (access(DEV_PATH, F_OK))
+		SKIP(return, DEV_PATH " is absent (vhost_vdmabuf not loaded)");
+	if (param("max_total_mb", 0) != LIMIT_TOTAL_MB ||
+	    param("max_guest_events", 0) != LIMIT_GUEST_EVENTS)
+		SKIP(return, "needs vhost_vdmabuf loaded with max_total_mb=%d max_guest_events=%d",
+		     LIMIT_TOTAL_MB, LIMIT_GUEST_EVENTS);
+	read_foll_pins(&self->pins.acquired, &self->pins.released);
+	self->vmlck = vmlck_kb(0);
+	ASSERT_EQ(0, vmm_init(&self->v, 0));
+}
+
+FIXTURE_TEARDOWN(limits)
+{
+	struct vhost_vdmabuf_stats s;
+	struct pins p;
+
+	if (self->v.fd >= 0 && !get_stats(&self->v, &s)) {
+		EXPECT_EQ(0, s.live_exports);
+		EXPECT_EQ(0, s.pinned_pages);
+		EXPECT_EQ(0, s.host_dmabufs);
+	}
+	vmm_fini(&self->v);
+	read_foll_pins(&p.acquired, &p.released);
+	EXPECT_EQ(p.acquired - self->pins.acquired,
+		  p.released - self->pins.released);
+	EXPECT_EQ(self->vmlck, vmlck_kb(0));
+}
+
+/* Wait up to 5 s for the device to hold @n events for the guest. */
+static int wait_guest_events(struct vmm *v, uint64_t n)
+{
+	struct vhost_vdmabuf_stats s;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (get_stats(v, &s))
+			return -1;
+		if (s.guest_events == n)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+/*
+ * max_total_mb caps the bytes exported per device (LIMIT), and also the
+ * pages pinned, which includes an unexported buffer a host importer still
+ * holds (NOMEM): the guest's RELEASED waits for that importer too.
+ */
+TEST_F(limits, total_mb)
+{
+	const uint64_t cap = (uint64_t)LIMIT_TOTAL_MB << 20;
+	struct virtio_vdmabuf_config cfg;
+	struct virtio_vdmabuf_event ev;
+	struct vhost_vdmabuf_stats s;
+	uint8_t a[16], b[16];
+	int imp, buf;
+
+	make_uuid(a, 800);
+	make_uuid(b, 801);
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_CONFIG, &cfg));
+	ASSERT_EQ(cap, cfg.max_total_size);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, a, BUF_BASE, cap, NULL));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
+		  do_export(&self->v, b, BUF_BASE + cap, PAGE, NULL));
+
+	imp = get_importer(&self->v);
+	ASSERT_LE(0, imp);
+	buf = import_buf(imp, a, NULL);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, a));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_NOMEM,
+		  do_export(&self->v, b, BUF_BASE + cap, PAGE, NULL));
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.live_exports);
+	EXPECT_EQ(cap / PAGE, s.pinned_pages);
+	EXPECT_EQ(0, wait_guest_events(&self->v, 0));
+
+	/* The last host user goes: RELEASED, and room again. */
+	close(buf);
+	EXPECT_EQ(0, wait_guest_events(&self->v, 1));
+	post_events(&self->v, 4);
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	EXPECT_EQ(0, memcmp(a, ev.uuid, 16));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, b, BUF_BASE + cap, PAGE, NULL));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, b));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	EXPECT_EQ(0, memcmp(b, ev.uuid, 16));
+	close(imp);
+}
+
+/*
+ * With max_guest_events events waiting for the guest, PRESENT gets BUSY;
+ * EXPORT and UNEXPORT still work, and every event queued past the cap
+ * reaches the guest once it posts buffers, in order.
+ */
+TEST_F(limits, guest_events_busy)
+{
+	const unsigned int n = LIMIT_GUEST_EVENTS + 4;
+	struct virtio_vdmabuf_event ev;
+	uint8_t x[16], u[16];
+	unsigned int i;
+
+	make_uuid(x, 900);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, x, BUF_BASE, PAGE, NULL));
+	for (i = 0; i < n; i++) {
+		make_uuid(u, 901 + i);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_export(&self->v, u, BUF_BASE + PAGE, PAGE, NULL));
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, u));
+	}
+	ASSERT_EQ(0, wait_guest_events(&self->v, n));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY, do_present(&self->v, x, 1, 0));
+
+	post_events(&self->v, NUM / 2);
+	for (i = 0; i < n; i++) {
+		make_uuid(u, 901 + i);
+		ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+		ASSERT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+		ASSERT_EQ(0, memcmp(u, ev.uuid, 16));
+	}
+	/* No importer: the frame is done at once. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, x, 2, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(2, ev.seq);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, x));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	EXPECT_EQ(0, memcmp(x, ev.uuid, 16));
 }
 
 TEST_HARNESS_MAIN
