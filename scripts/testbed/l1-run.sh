@@ -21,7 +21,10 @@ check()  { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; 
 stage()  {
 	echo "VDMABUF-STAGE: $*"
 	case "$VM_INJECT" in
-	"panic:$*") echo c > /proc/sysrq-trigger ;;
+	# Only once the marker has left the tty: the kernel's panic
+	# messages, written straight to the console, once landed in the
+	# middle of it and the runner read a stage with them in its name.
+	"panic:$*") sleep 1; echo c > /proc/sysrq-trigger ;;
 	"hang:$*") sleep infinity ;;
 	esac
 }
