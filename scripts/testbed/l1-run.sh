@@ -68,23 +68,30 @@ start_importer() {	# NAME ARGS...
 	) &
 	imp_pid[$name]=$!
 }
+# Stop one host-side program: SIGNAL, then SIGKILL after TRIES half
+# seconds; its TAP (EXTRA files first) is wrapped as a program of its own.
+stop_prog() {	# NAME PID SIGNAL TRIES [EXTRA...]
+	local name=$1 pid=$2 sig=$3 tries=$4 rc
+	shift 4
+	kill -"$sig" "$pid" 2>/dev/null
+	for _ in $(seq "$tries"); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	{
+		echo "# program: $name"
+		cat "$@" "$VM_OUT/$name.raw" 2>/dev/null
+		echo "# exit: $name $rc"
+	} > "$VM_OUT/$name.tap"
+	echo "# $name (exit $rc):"; tail -n 30 "$VM_OUT/$name.log"
+}
 stop_importers() {
-	local name rc
+	local name
 	for name in "${!imp_pid[@]}"; do
-		kill -TERM "${imp_pid[$name]}" 2>/dev/null
-		for _ in $(seq 40); do
-			kill -0 "${imp_pid[$name]}" 2>/dev/null || break
-			sleep 0.5
-		done
-		kill -KILL "${imp_pid[$name]}" 2>/dev/null
-		wait "${imp_pid[$name]}"
-		rc=$?
-		{
-			echo "# program: $name"
-			cat "$VM_OUT/$name.raw" 2>/dev/null
-			echo "# exit: $name $rc"
-		} > "$VM_OUT/$name.tap"
-		echo "# $name (exit $rc):"; tail -n 30 "$VM_OUT/$name.log"
+		stop_prog "$name" "${imp_pid[$name]}" TERM 40
 	done
 }
 
@@ -96,14 +103,12 @@ stop_importers() {
 holder_pid=
 start_holder() {
 	rm -f "$VM_OUT/holder.gone" "$VM_OUT/l2-qemu.killed"
-	(
-		for _ in $(seq 600); do [ -S "$SOCK" ] && break; sleep 0.5; done
-		exec "$BUILD/selftests/importer_holder" --socket "$SOCK" \
-			--tap "$VM_OUT/importer_holder.raw" --min 4 --expect-gone \
-			--gone "$VM_OUT/holder.gone" --timeout "$L2_TIMEOUT" \
-			> "$VM_OUT/importer_holder.log" 2>&1
-	) &
-	holder_pid=$!
+	start_importer importer_holder --min 4 --expect-gone \
+		--gone "$VM_OUT/holder.gone" --timeout "$L2_TIMEOUT"
+	# Not one of the importers stop_importers ends: stop_holder does,
+	# with SIGUSR1, after QEMU is gone.
+	holder_pid=${imp_pid[importer_holder]}
+	unset 'imp_pid[importer_holder]'
 }
 # Runs while L2's QEMU does, once a second, and forks only when something
 # changed (under TCG a fork and exec costs L1 more than anything else here,
@@ -147,22 +152,7 @@ follow_l2() {
 	done
 }
 stop_holder() {
-	local rc
-	kill -USR1 "$holder_pid" 2>/dev/null
-	for _ in $(seq 120); do
-		kill -0 "$holder_pid" 2>/dev/null || break
-		sleep 0.5
-	done
-	kill -KILL "$holder_pid" 2>/dev/null
-	wait "$holder_pid"
-	rc=$?
-	{
-		echo "# program: importer_holder"
-		cat "$VM_OUT/l2-qemu.kill" 2>/dev/null
-		cat "$VM_OUT/importer_holder.raw" 2>/dev/null
-		echo "# exit: importer_holder $rc"
-	} > "$VM_OUT/importer_holder.tap"
-	echo "# importer_holder (exit $rc):"; tail -n 30 "$VM_OUT/importer_holder.log"
+	stop_prog importer_holder "$holder_pid" USR1 120 "$VM_OUT/l2-qemu.kill"
 }
 
 run_host_prog() {	# NAME PROGRAM ARGS...: one program's TAP, framed
