@@ -455,11 +455,50 @@ static void fill(struct vmm *v, uint64_t addr, uint64_t len, uint8_t seed)
 		*(uint8_t *)gpa(v, addr + i) = (uint8_t)(seed + i / 64);
 }
 
+/*
+ * What a test must leave as it found: taken before the VMM opens the
+ * device, checked when it closes it.
+ */
+struct baseline {
+	struct pins pins;
+	long vmlck;
+};
+
+static void baseline_take(struct baseline *b)
+{
+	read_foll_pins(&b->pins.acquired, &b->pins.released);
+	b->vmlck = vmlck_kb(0);
+}
+
+/*
+ * Nothing pinned, charged or exported as a host dma-buf while @imp (if
+ * any) is still open; then close it and the VMM: every page pin taken is
+ * released and our locked memory is back where it was.
+ */
+static void vmm_done(struct __test_metadata *_metadata, struct vmm *v,
+		     int imp, const struct baseline *b)
+{
+	struct vhost_vdmabuf_stats s;
+	struct pins p;
+
+	if (v->fd >= 0 && !get_stats(v, &s)) {
+		EXPECT_EQ(0, s.pinned_pages);
+		EXPECT_EQ(0, s.charged_pages);
+		EXPECT_EQ(0, s.host_dmabufs);
+	}
+	if (imp >= 0)
+		close(imp);
+	vmm_fini(v);
+	read_foll_pins(&p.acquired, &p.released);
+	EXPECT_EQ(p.acquired - b->pins.acquired,
+		  p.released - b->pins.released);
+	EXPECT_EQ(b->vmlck, vmlck_kb(0));
+}
+
 FIXTURE(host) {
 	struct vmm v;
 	int imp;
-	struct pins pins;
-	long vmlck;
+	struct baseline base;
 	struct virtio_vdmabuf_config cfg;
 };
 
@@ -467,8 +506,7 @@ FIXTURE_SETUP(host)
 {
 	if (access(DEV_PATH, F_OK))
 		SKIP(return, DEV_PATH " is absent (vhost_vdmabuf not loaded)");
-	read_foll_pins(&self->pins.acquired, &self->pins.released);
-	self->vmlck = vmlck_kb(0);
+	baseline_take(&self->base);
 	self->imp = -1;
 	ASSERT_EQ(0, vmm_init(&self->v, NUM));
 	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_CONFIG, &self->cfg));
@@ -476,21 +514,7 @@ FIXTURE_SETUP(host)
 
 FIXTURE_TEARDOWN(host)
 {
-	struct vhost_vdmabuf_stats s;
-	struct pins p;
-
-	if (self->v.fd >= 0 && !get_stats(&self->v, &s)) {
-		EXPECT_EQ(0, s.pinned_pages);
-		EXPECT_EQ(0, s.charged_pages);
-		EXPECT_EQ(0, s.host_dmabufs);
-	}
-	if (self->imp >= 0)
-		close(self->imp);
-	vmm_fini(&self->v);
-	read_foll_pins(&p.acquired, &p.released);
-	EXPECT_EQ(p.acquired - self->pins.acquired,
-		  p.released - self->pins.released);
-	EXPECT_EQ(self->vmlck, vmlck_kb(0));
+	vmm_done(_metadata, &self->v, self->imp, &self->base);
 }
 
 /* A good export/unexport round trip: the device still works. */
@@ -568,7 +592,7 @@ TEST_F(host, export_import_mmap)
 	EXPECT_EQ(size / PAGE, s.pinned_pages);
 	EXPECT_EQ(size / PAGE, s.charged_pages);
 	EXPECT_EQ(1, s.importers);
-	EXPECT_EQ(self->vmlck + (long)(size / 1024), vmlck_kb(0));
+	EXPECT_EQ(self->base.vmlck + (long)(size / 1024), vmlck_kb(0));
 
 	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
 		  read_ievent(self->imp, ebuf, 2000));
@@ -635,7 +659,7 @@ TEST_F(host, export_import_mmap)
 	EXPECT_EQ(0, s.held_exports);
 	EXPECT_EQ(0, s.pinned_pages);
 	EXPECT_EQ(0, s.host_dmabufs);
-	EXPECT_EQ(self->vmlck, vmlck_kb(0));
+	EXPECT_EQ(self->base.vmlck, vmlck_kb(0));
 	EXPECT_EQ(0, s.bad_requests);
 }
 
@@ -756,7 +780,7 @@ TEST_F(host, vgem_prime_import)
 /* Malformed and over-limit requests: one variant each. */
 FIXTURE(bad) {
 	struct vmm v;
-	struct pins pins;
+	struct baseline base;
 	struct virtio_vdmabuf_config cfg;
 };
 
@@ -871,19 +895,14 @@ FIXTURE_SETUP(bad)
 {
 	if (access(DEV_PATH, F_OK))
 		SKIP(return, DEV_PATH " is absent (vhost_vdmabuf not loaded)");
-	read_foll_pins(&self->pins.acquired, &self->pins.released);
+	baseline_take(&self->base);
 	ASSERT_EQ(0, vmm_init(&self->v, NUM));
 	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_CONFIG, &self->cfg));
 }
 
 FIXTURE_TEARDOWN(bad)
 {
-	struct pins p;
-
-	vmm_fini(&self->v);
-	read_foll_pins(&p.acquired, &p.released);
-	EXPECT_EQ(p.acquired - self->pins.acquired,
-		  p.released - self->pins.released);
+	vmm_done(_metadata, &self->v, -1, &self->base);
 }
 
 TEST_F(bad, request)
@@ -1207,15 +1226,15 @@ TEST_F(host, vmm_closed_while_imported)
 	EXPECT_EQ(0, memcmp(m, copy, sizeof(copy)));
 	m[1] = 42;
 	EXPECT_EQ(42, m[1]);
-	EXPECT_EQ(self->vmlck + 16, vmlck_kb(0));
+	EXPECT_EQ(self->base.vmlck + 16, vmlck_kb(0));
 	EXPECT_EQ(-1, get_stats(&self->v, &s));
 
 	munmap(m, 4 * PAGE);
 	close(fd);
-	EXPECT_EQ(self->vmlck, vmlck_kb(0));
+	EXPECT_EQ(self->base.vmlck, vmlck_kb(0));
 	read_foll_pins(&p.acquired, &p.released);
-	EXPECT_EQ(p.acquired - self->pins.acquired,
-		  p.released - self->pins.released);
+	EXPECT_EQ(p.acquired - self->base.pins.acquired,
+		  p.released - self->base.pins.released);
 }
 
 /* Two devices do not see each other's buffers. */
@@ -1437,8 +1456,7 @@ TEST_F(host, stop_and_reset)
 
 FIXTURE(limits) {
 	struct vmm v;
-	struct pins pins;
-	long vmlck;
+	struct baseline base;
 };
 
 FIXTURE_SETUP(limits)
@@ -1449,26 +1467,17 @@ FIXTURE_SETUP(limits)
 	    param("max_guest_events", 0) != LIMIT_GUEST_EVENTS)
 		SKIP(return, "needs vhost_vdmabuf loaded with max_total_mb=%d max_guest_events=%d",
 		     LIMIT_TOTAL_MB, LIMIT_GUEST_EVENTS);
-	read_foll_pins(&self->pins.acquired, &self->pins.released);
-	self->vmlck = vmlck_kb(0);
+	baseline_take(&self->base);
 	ASSERT_EQ(0, vmm_init(&self->v, 0));
 }
 
 FIXTURE_TEARDOWN(limits)
 {
 	struct vhost_vdmabuf_stats s;
-	struct pins p;
 
-	if (self->v.fd >= 0 && !get_stats(&self->v, &s)) {
+	if (self->v.fd >= 0 && !get_stats(&self->v, &s))
 		EXPECT_EQ(0, s.live_exports);
-		EXPECT_EQ(0, s.pinned_pages);
-		EXPECT_EQ(0, s.host_dmabufs);
-	}
-	vmm_fini(&self->v);
-	read_foll_pins(&p.acquired, &p.released);
-	EXPECT_EQ(p.acquired - self->pins.acquired,
-		  p.released - self->pins.released);
-	EXPECT_EQ(self->vmlck, vmlck_kb(0));
+	vmm_done(_metadata, &self->v, -1, &self->base);
 }
 
 /* Wait up to 5 s for the device to hold @n events for the guest. */
