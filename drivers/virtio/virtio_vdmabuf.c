@@ -3,7 +3,8 @@
  * virtio-dmabuf guest driver: share guest dma-bufs with the host, zero copy.
  *
  * Device ID VIRTIO_ID_DMABUF (37); userspace interface /dev/virtio-vdmabuf.
- * The wire protocol and the ioctls are in include/uapi/linux/virtio_vdmabuf.h.
+ * The wire protocol is in include/uapi/linux/virtio_vdmabuf.h, the ioctls in
+ * include/uapi/linux/vdmabuf.h.
  */
 
 #include <linux/dma-buf.h>
@@ -24,9 +25,11 @@
 #include <linux/swiotlb.h>
 #include <linux/uaccess.h>
 #include <linux/uuid.h>
+#include <linux/vdmabuf.h>
 #include <linux/vmalloc.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 #include <linux/virtio_vdmabuf.h>
 
@@ -2137,6 +2140,11 @@ static struct virtio_driver vdmabuf_driver = {
 	.restore = vdmabuf_restore,
 #endif
 };
+
+/* The character device passes the wire's event codes through unchanged. */
+static_assert(VDMABUF_EVENT_RELEASED == VIRTIO_VDMABUF_EVT_RELEASED);
+static_assert(VDMABUF_EVENT_FRAME_DONE == VIRTIO_VDMABUF_EVT_FRAME_DONE);
+static_assert(VDMABUF_EVENT_F_REPLACED == VIRTIO_VDMABUF_EVT_F_REPLACED);
 
 static int __init vdmabuf_init(void)
 {

@@ -60,6 +60,7 @@
 #include <sys/socket.h>
 
 #include <linux/dma-buf.h>
+#include <linux/vdmabuf.h>
 #include <linux/virtio_vdmabuf.h>
 #include <linux/vm_sockets.h>
 

@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 
 #include <linux/dma-buf.h>
+#include <linux/vdmabuf.h>
 #include <linux/virtio_vdmabuf.h>
 
 #include "demo_pattern.h"

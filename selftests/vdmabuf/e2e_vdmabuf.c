@@ -33,6 +33,7 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <linux/udmabuf.h>
+#include <linux/vdmabuf.h>
 #include <linux/virtio_vdmabuf.h>
 
 #include "kselftest_harness.h"

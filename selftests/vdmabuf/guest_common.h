@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 
 #include <linux/udmabuf.h>
+#include <linux/vdmabuf.h>
 #include <linux/virtio_vdmabuf.h>
 
 /* The next event on @dev within @ms: 0, -ETIMEDOUT or -errno. */

@@ -25,6 +25,7 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <drm.h>		/* libdrm-dev's copy of the DRM UAPI */
+#include <linux/vdmabuf.h>
 #include <linux/virtio_vdmabuf.h>
 
 #include "guest_common.h"

@@ -39,6 +39,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include <linux/vdmabuf.h>
 #include <linux/virtio_vdmabuf.h>
 
 #include "e2e_proto.h"

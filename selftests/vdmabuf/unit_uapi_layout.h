@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Compile-time checks of the vdmabuf UAPI: the size of every wire and
- * ioctl struct, the offset and width of every field, 8-byte alignment of
- * every 64-bit field, and the type, number, direction and size of every
- * ioctl.  Shared by unit_uapi.c (C) and unit_uapi.cc (C++); the
- * includer pulls in both UAPI headers first.  Needs only <stddef.h>, so
+ * Compile-time checks of the vdmabuf UAPI: the size of every wire,
+ * image metadata and ioctl struct, the offset and width of every field,
+ * 8-byte alignment of every 64-bit field, and the type, number, direction
+ * and size of every ioctl.  Shared by unit_uapi.c (C) and unit_uapi.cc
+ * (C++); the includer pulls in the three UAPI headers
+ * (<linux/virtio_vdmabuf.h>, <linux/vdmabuf.h>, <linux/vhost_vdmabuf.h>)
+ * and <linux/virtio_ids.h> first.  Needs only <stddef.h>, so
  * unit_uapi_types.sh can also compile it freestanding with -m32 to prove
  * the layout is the same for 32-bit userspace.
  *
  * The expected numbers are written out literally on purpose: a change to
- * either header that moves a field breaks the build here, and whoever made
- * it has to decide whether the ABI break is intended.
+ * any of the headers that moves a field breaks the build here, and whoever
+ * made it has to decide whether the ABI break is intended.
  */
 #ifndef UNIT_UAPI_LAYOUT_H
 #define UNIT_UAPI_LAYOUT_H
@@ -20,8 +22,14 @@
 #ifndef _UAPI_LINUX_VIRTIO_VDMABUF_H
 #error "include <linux/virtio_vdmabuf.h> before unit_uapi_layout.h"
 #endif
+#ifndef _UAPI_LINUX_VDMABUF_H
+#error "include <linux/vdmabuf.h> before unit_uapi_layout.h"
+#endif
 #ifndef _UAPI_LINUX_VHOST_VDMABUF_H
 #error "include <linux/vhost_vdmabuf.h> before unit_uapi_layout.h"
+#endif
+#ifndef VIRTIO_ID_DMABUF
+#error "include <linux/virtio_ids.h> before unit_uapi_layout.h"
 #endif
 
 #if defined(__cplusplus)
@@ -89,6 +97,11 @@ UAPI_ASSERT(VIRTIO_VDMABUF_S_OK == 0 && VIRTIO_VDMABUF_S_INVALID == 1 &&
 UAPI_ASSERT(VIRTIO_VDMABUF_EVT_RELEASED == 1 &&
 	    VIRTIO_VDMABUF_EVT_FRAME_DONE == 2, "event types");
 UAPI_ASSERT(VIRTIO_VDMABUF_EVT_F_REPLACED == 1, "event flags");
+UAPI_ASSERT(VIRTIO_VDMABUF_META_IMAGE == 0x474d4956, "image metadata type");
+UAPI_ASSERT(VIRTIO_VDMABUF_IMAGE_VERSION == 1, "image metadata version");
+UAPI_ASSERT(VIRTIO_VDMABUF_IMAGE_MAX_PLANES == 4, "planes per image");
+UAPI_ASSERT(VIRTIO_VDMABUF_IMAGE_MAX_DIM == 32768, "largest width, height");
+UAPI_ASSERT(VIRTIO_VDMABUF_IMAGE_F_BOTTOM_UP == 1, "image flags");
 UAPI_ASSERT(VDMABUF_EVENT_RELEASED == VIRTIO_VDMABUF_EVT_RELEASED &&
 	    VDMABUF_EVENT_FRAME_DONE == VIRTIO_VDMABUF_EVT_FRAME_DONE &&
 	    VDMABUF_EVENT_F_REPLACED == VIRTIO_VDMABUF_EVT_F_REPLACED,
@@ -112,6 +125,10 @@ UAPI_ASSERT(VHOST_VDMABUF_EVENT_MAX >= sizeof(struct vhost_vdmabuf_event) +
 
 /* The eventq buffer is exactly one event. */
 UAPI_ASSERT(sizeof(struct virtio_vdmabuf_event) == 32, "eventq buffer size");
+
+/* Image metadata fits within the hard bound on metadata. */
+UAPI_ASSERT(sizeof(struct virtio_vdmabuf_image) <= VIRTIO_VDMABUF_MAX_META,
+	    "image metadata fits the metadata bound");
 
 /* ------------------------------------------------------------------ */
 /* Wire protocol (little-endian)                                       */
@@ -171,7 +188,41 @@ UAPI_FIELD(virtio_vdmabuf_event, seq, 24, 8);
 UAPI_END(virtio_vdmabuf_event, 24, 8);
 
 /* ------------------------------------------------------------------ */
-/* Guest UAPI: /dev/virtio-vdmabuf                                      */
+/* Image metadata (little-endian)                                      */
+/* ------------------------------------------------------------------ */
+
+UAPI_SIZE(virtio_vdmabuf_image_plane, 16);
+UAPI_FIELD(virtio_vdmabuf_image_plane, offset, 0, 8);
+UAPI_FIELD(virtio_vdmabuf_image_plane, stride, 8, 4);
+UAPI_FIELD(virtio_vdmabuf_image_plane, padding, 12, 4);
+UAPI_END(virtio_vdmabuf_image_plane, 12, 4);
+
+UAPI_SIZE(virtio_vdmabuf_image_color, 32);
+UAPI_FIELD(virtio_vdmabuf_image_color, reserved, 0, 32);
+UAPI_END(virtio_vdmabuf_image_color, 0, 32);
+
+UAPI_SIZE(virtio_vdmabuf_image, 136);
+UAPI_FIELD(virtio_vdmabuf_image, type, 0, 4);
+UAPI_FIELD(virtio_vdmabuf_image, version, 4, 2);
+UAPI_FIELD(virtio_vdmabuf_image, len, 6, 2);
+UAPI_FIELD(virtio_vdmabuf_image, width, 8, 4);
+UAPI_FIELD(virtio_vdmabuf_image, height, 12, 4);
+UAPI_FIELD(virtio_vdmabuf_image, fourcc, 16, 4);
+UAPI_FIELD(virtio_vdmabuf_image, flags, 20, 4);
+UAPI_FIELD(virtio_vdmabuf_image, modifier, 24, 8);
+UAPI_FIELD(virtio_vdmabuf_image, output, 32, 4);
+UAPI_FIELD(virtio_vdmabuf_image, nr_planes, 36, 4);
+UAPI_FIELD(virtio_vdmabuf_image, planes, 40, 64);
+UAPI_FIELD(virtio_vdmabuf_image, planes[0], 40, 16);
+UAPI_FIELD(virtio_vdmabuf_image, planes[1], 56, 16);
+UAPI_FIELD(virtio_vdmabuf_image, planes[2], 72, 16);
+UAPI_FIELD(virtio_vdmabuf_image, planes[3], 88, 16);
+UAPI_FIELD(virtio_vdmabuf_image, planes[3].offset, 88, 8);
+UAPI_FIELD(virtio_vdmabuf_image, color, 104, 32);
+UAPI_END(virtio_vdmabuf_image, 104, 32);
+
+/* ------------------------------------------------------------------ */
+/* Guest UAPI: /dev/virtio-vdmabuf (<linux/vdmabuf.h>)                 */
 /* ------------------------------------------------------------------ */
 
 UAPI_SIZE(vdmabuf_alloc, 16);

@@ -6,7 +6,8 @@
  * layout or byte-order mistake in a header (or in how a driver would use
  * it) shows up as a failed TAP line.
  *
- * The includer pulls in both UAPI headers and unit_uapi_layout.h first.
+ * The includer pulls in the three UAPI headers and unit_uapi_layout.h
+ * first.
  */
 #ifndef UNIT_UAPI_RUNTIME_H
 #define UNIT_UAPI_RUNTIME_H
@@ -29,6 +30,17 @@ static void uapi_result(int ok, const char *name, const char *why)
 }
 
 /* Store and load little-endian values whatever the CPU's byte order. */
+static __u16 uapi_le16(__u16 v)
+{
+	unsigned char b[2];
+	__u16 r;
+
+	b[0] = (unsigned char)v;
+	b[1] = (unsigned char)(v >> 8);
+	memcpy(&r, b, sizeof(r));
+	return r;
+}
+
 static __u32 uapi_le32(__u32 v)
 {
 	unsigned char b[4];
@@ -54,7 +66,8 @@ static __u64 uapi_le64(__u64 v)
 	return r;
 }
 
-/* uapi_le32() is its own inverse, as is uapi_le64(). */
+/* Each of uapi_le16/32/64() is its own inverse. */
+#define uapi_from_le16(v)	uapi_le16(v)
 #define uapi_from_le32(v)	uapi_le32(v)
 #define uapi_from_le64(v)	uapi_le64(v)
 
@@ -221,6 +234,76 @@ static void uapi_test_event_decode(void)
 	else if (uev.seq != 0x123456789abcdef0ULL)
 		why = "seq";
 	uapi_result(!why[0], "event_wire_decode", why);
+}
+
+/*
+ * Image metadata starts with its type, and the type's little-endian bytes
+ * spell "VIMG", so a hex dump of any EXPORT's metadata shows what it is.
+ */
+static void uapi_test_image_type(void)
+{
+	__u32 type = uapi_le32(VIRTIO_VDMABUF_META_IMAGE);
+
+	uapi_result(!memcmp(&type, "VIMG", 4), "image_type_bytes_are_VIMG",
+		    "VIRTIO_VDMABUF_META_IMAGE in little-endian is not \"VIMG\"");
+}
+
+/*
+ * The metadata of a bottom-up NV12 1920x1080 frame, Y-tiled with a
+ * 2048-byte stride, for the second output, as a producer attaches it to
+ * EXPORT: 136 bytes, little-endian, unused planes and colour zero.
+ */
+static void uapi_test_image_bytes(void)
+{
+	static const unsigned char expect[136] = {
+		/* type "VIMG", version 1, len 136 */
+		'V', 'I', 'M', 'G', 0x01, 0x00, 0x88, 0x00,
+		/* width 1920, height 1080 */
+		0x80, 0x07, 0x00, 0x00, 0x38, 0x04, 0x00, 0x00,
+		/* fourcc NV12, flags BOTTOM_UP */
+		'N', 'V', '1', '2', 0x01, 0x00, 0x00, 0x00,
+		/* modifier 0x0100000000000002 (I915_FORMAT_MOD_Y_TILED) */
+		0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+		/* output 1, nr_planes 2 */
+		0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
+		/* planes[0]: offset 0, stride 2048, padding */
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		/* planes[1]: offset 2048 * 1088 = 0x220000, stride 2048 */
+		0x00, 0x00, 0x22, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		/* planes[2], planes[3] and color: zero */
+	};
+	struct virtio_vdmabuf_image img;
+	char why[96] = "";
+	int ok;
+
+	memset(&img, 0, sizeof(img));
+	img.type = uapi_le32(VIRTIO_VDMABUF_META_IMAGE);
+	img.version = uapi_le16(VIRTIO_VDMABUF_IMAGE_VERSION);
+	img.len = uapi_le16((__u16)sizeof(img));
+	img.width = uapi_le32(1920);
+	img.height = uapi_le32(1080);
+	img.fourcc = uapi_le32(0x3231564e);	/* DRM_FORMAT_NV12 */
+	img.flags = uapi_le32(VIRTIO_VDMABUF_IMAGE_F_BOTTOM_UP);
+	img.modifier = uapi_le64(0x0100000000000002ULL);
+	img.output = uapi_le32(1);
+	img.nr_planes = uapi_le32(2);
+	img.planes[0].offset = uapi_le64(0);
+	img.planes[0].stride = uapi_le32(2048);
+	img.planes[1].offset = uapi_le64(2048 * 1088);
+	img.planes[1].stride = uapi_le32(2048);
+
+	ok = sizeof(img) == sizeof(expect) &&
+	     uapi_bytes_equal((const unsigned char *)&img, expect,
+			      sizeof(expect), why, sizeof(why));
+	if (ok && uapi_from_le16(img.len) != 136) {
+		snprintf(why, sizeof(why), "len reads back as %u",
+			 (unsigned int)uapi_from_le16(img.len));
+		ok = 0;
+	}
+	uapi_result(ok, "image_metadata_wire_bytes",
+		    why[0] ? why : "length mismatch");
 }
 
 /* The device's config space as the driver reads it. */
@@ -593,7 +676,7 @@ static void uapi_test_length_no_overflow(void)
 		    "export_length_arithmetic", "64-bit length wrapped");
 }
 
-#define UAPI_NR_TESTS	13
+#define UAPI_NR_TESTS	15
 
 static int uapi_run_all(void)
 {
@@ -603,6 +686,8 @@ static int uapi_run_all(void)
 	uapi_test_resp_bytes();
 	uapi_test_event_decode();
 	uapi_test_config_decode();
+	uapi_test_image_type();
+	uapi_test_image_bytes();
 	uapi_test_importer_records();
 	uapi_test_event_max();
 	uapi_test_ioctls_distinct();

@@ -1,12 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Static checks of the two vdmabuf UAPI headers, TAP output:
+# Static checks of the three vdmabuf UAPI headers, TAP output:
+# <linux/virtio_vdmabuf.h> (the wire protocol and image metadata),
+# <linux/vdmabuf.h> (the guest's /dev/virtio-vdmabuf) and
+# <linux/vhost_vdmabuf.h> (the host's /dev/vhost-vdmabuf and importer fd):
 #  - struct members use fixed-width types only (no int, long, unsigned,
-#    enum, char, short, bool, size_t, pointer), wire structs only __le*
-#    and __u8, ioctl structs only __u*;
+#    enum, char, short, bool, size_t, pointer), wire and image structs
+#    only __le* and __u8, ioctl structs only __u*;
+#  - each header holds one interface: its own structs and macros only,
+#    and no ioctls in the wire header, which the guest header does not
+#    include either;
 #  - every struct has a kernel-doc comment and scripts/kernel-doc -Wall
-#    has nothing to say about either header;
+#    has nothing to say about any of the headers;
 #  - no // comments; each header compiles alone as C90, C99 and C++11;
 #    the layout assertions of unit_uapi_layout.h hold for i386 (-m32) too;
 #  - the host ioctl numbers collide with no VHOST_VIRTIO number in the
@@ -26,7 +32,9 @@ CC=${CC:-gcc}
 CXX=${CXX:-g++}
 UAPI=$TOP/include/uapi
 VIRTIO_H=$UAPI/linux/virtio_vdmabuf.h
+GUEST_H=$UAPI/linux/vdmabuf.h
 VHOST_H=$UAPI/linux/vhost_vdmabuf.h
+HEADERS=("$VIRTIO_H" "$GUEST_H" "$VHOST_H")
 LAYOUT_H=$TOP/selftests/vdmabuf/unit_uapi_layout.h
 
 tmp=$(mktemp -d)
@@ -55,9 +63,9 @@ check() {
 }
 
 echo "TAP version 13"
-echo "1..14"
+echo "1..18"
 
-for h in "$VIRTIO_H" "$VHOST_H"; do
+for h in "${HEADERS[@]}"; do
 	if [ ! -r "$h" ]; then
 		echo "Bail out! $h not found (set VDMABUF_TOP)"
 		exit 1
@@ -73,7 +81,7 @@ members() {
 	' "$@"
 }
 
-members "$VIRTIO_H" "$VHOST_H" >"$tmp/members"
+members "${HEADERS[@]}" >"$tmp/members"
 
 # 1. No type whose size or signedness depends on the ABI, no pointer.
 abi_types='\b(int|long|unsigned|signed|enum|char|short|size_t|ssize_t|bool|_Bool)\b'
@@ -89,11 +97,12 @@ forbidden_types() {
 }
 check "no_abi_dependent_types_or_pointers" forbidden_types
 
-# 2. Whitelist: wire structs little-endian, ioctl structs native __u*.
+# 2. Whitelist: wire and image structs little-endian, ioctl structs
+# native __u*.  An array's length is a number or a macro.
 member_types() {
 	local rc=0
-	local wire='^(__le16|__le32|__le64|__u8|struct virtio_vdmabuf_[a-z_]+) [a-z_]+(\[[0-9]+\])?;$'
-	local ioctl='^(__u8|__u16|__u32|__u64|struct (virtio_)?vdmabuf_[a-z_]+) [a-z_]+(\[[0-9]+\])?;$'
+	local wire='^(__le16|__le32|__le64|__u8|struct virtio_vdmabuf_[a-z_]+) [a-z_]+(\[([0-9]+|[A-Z][A-Z0-9_]*)\])?;$'
+	local ioctl='^(__u8|__u16|__u32|__u64|struct (virtio_)?vdmabuf_[a-z_]+) [a-z_]+(\[([0-9]+|[A-Z][A-Z0-9_]*)\])?;$'
 	while IFS= read -r line; do
 		local s=${line#*: struct }
 		local name=${s%%:*}
@@ -111,10 +120,41 @@ member_types() {
 }
 check "wire_structs_le_ioctl_structs_native" member_types
 
-# 3. Every struct is documented with a kernel-doc block of its own name.
+# 3. One interface per header: the wire header has the virtio_vdmabuf_
+# structs and VIRTIO_VDMABUF_ macros and no ioctl; the guest header the
+# vdmabuf_ and VDMABUF_ ones, without the wire header (its event numbers
+# are literals); the host header the vhost_vdmabuf_ and VHOST_VDMABUF_
+# ones.
+one_interface() {	# one_interface HEADER STRUCT_PREFIX MACRO_RE
+	local h=$1 sp=$2 mre=$3 rc=0 bad guard
+
+	guard=_UAPI_LINUX_$(basename "$h" .h | tr '[:lower:]' '[:upper:]')_H
+	bad=$(sed -n 's/^struct \([a-z0-9_]*\) {$/\1/p' "$h" | grep -v "^$sp")
+	[ -z "$bad" ] || { echo "$h: structs not $sp*: $bad"; rc=1; }
+	bad=$(sed -n 's/^#define[[:space:]]\{1,\}\([A-Za-z0-9_]*\).*/\1/p' "$h" |
+	      grep -vxE "$guard|$mre")
+	[ -z "$bad" ] || { echo "$h: macros outside its namespace: $bad"; rc=1; }
+	return $rc
+}
+interfaces() {
+	local rc=0
+	one_interface "$VIRTIO_H" virtio_vdmabuf_ 'VIRTIO_VDMABUF_[A-Z0-9_]+' || rc=1
+	one_interface "$GUEST_H" vdmabuf_ 'VDMABUF_[A-Z0-9_]+' || rc=1
+	one_interface "$VHOST_H" vhost_vdmabuf_ 'VHOST_VDMABUF_[A-Z0-9_]+|VHOST_VIRTIO' || rc=1
+	if grep -nE '_IO(R|W|WR)?\(|<linux/ioctl\.h>' "$VIRTIO_H"; then
+		echo "$VIRTIO_H: the wire protocol has no ioctls"; rc=1
+	fi
+	if grep -nE '^#include <linux/virtio' "$GUEST_H"; then
+		echo "$GUEST_H: the guest API does not include the wire protocol"; rc=1
+	fi
+	return $rc
+}
+check "each_header_one_interface" interfaces
+
+# 4. Every struct is documented with a kernel-doc block of its own name.
 struct_docs() {
 	local rc=0 h s
-	for h in "$VIRTIO_H" "$VHOST_H"; do
+	for h in "${HEADERS[@]}"; do
 		while read -r s; do
 			grep -q "^ \* struct $s - " "$h" ||
 				{ echo "$h: struct $s has no kernel-doc"; rc=1; }
@@ -124,10 +164,10 @@ struct_docs() {
 }
 check "every_struct_has_kernel_doc" struct_docs
 
-# 4. scripts/kernel-doc -none -Wall: silent on both headers.
+# 5. scripts/kernel-doc -none -Wall: silent on all three headers.
 kdoc() {
 	local out
-	out=$(perl "$KSRC/scripts/kernel-doc" -none -Wall "$VIRTIO_H" "$VHOST_H" 2>&1) ||
+	out=$(perl "$KSRC/scripts/kernel-doc" -none -Wall "${HEADERS[@]}" 2>&1) ||
 		{ echo "$out"; echo "kernel-doc failed"; return 1; }
 	[ -z "$out" ] || { echo "$out"; return 1; }
 }
@@ -137,14 +177,14 @@ else
 	skip "kernel_doc_no_warnings" "no $KSRC/scripts/kernel-doc"
 fi
 
-# 5. UAPI headers are C90: no // comments (gcc -std=c90 only notices one
+# 6. UAPI headers are C90: no // comments (gcc -std=c90 only notices one
 # when a macro holding it is expanded).
 no_cxx_comments() {
-	! grep -nE '(^|[^:])//' "$VIRTIO_H" "$VHOST_H"
+	! grep -nE '(^|[^:])//' "${HEADERS[@]}"
 }
 check "no_cxx_comments" no_cxx_comments
 
-# 6-11. Each header alone, first in its translation unit.
+# 7-15. Each header alone, first in its translation unit.
 alone() {
 	local lang=$1 std=$2 hdr=$3
 	local src=$tmp/alone.$lang compiler=$CC
@@ -154,24 +194,23 @@ alone() {
 	$compiler -x "$lang" -std="$std" -Wall -Wextra -Werror -pedantic \
 		-fsyntax-only -I"$UAPI" "$src"
 }
-check "virtio_vdmabuf_h_alone_c90" alone c c90 virtio_vdmabuf.h
-check "vhost_vdmabuf_h_alone_c90" alone c c90 vhost_vdmabuf.h
-check "virtio_vdmabuf_h_alone_c99" alone c c99 virtio_vdmabuf.h
-check "vhost_vdmabuf_h_alone_c99" alone c c99 vhost_vdmabuf.h
-if command -v "$CXX" >/dev/null; then
-	check "virtio_vdmabuf_h_alone_cxx11" alone c++ c++11 virtio_vdmabuf.h
-	check "vhost_vdmabuf_h_alone_cxx11" alone c++ c++11 vhost_vdmabuf.h
-else
-	skip "virtio_vdmabuf_h_alone_cxx11" "no $CXX"
-	skip "vhost_vdmabuf_h_alone_cxx11" "no $CXX"
-fi
+for h in virtio_vdmabuf vdmabuf vhost_vdmabuf; do
+	check "${h}_h_alone_c90" alone c c90 "$h.h"
+	check "${h}_h_alone_c99" alone c c99 "$h.h"
+	if command -v "$CXX" >/dev/null; then
+		check "${h}_h_alone_cxx11" alone c++ c++11 "$h.h"
+	else
+		skip "${h}_h_alone_cxx11" "no $CXX"
+	fi
+done
 
-# 12. The same layout for 32-bit userspace: the layout assertions compiled
+# 16. The same layout for 32-bit userspace: the layout assertions compiled
 # freestanding for i386 (only the asm/ headers are borrowed from the
 # native multiarch directory; they are the same for x86 and x86_64).
 m32() {
-	printf '#include <linux/vhost_vdmabuf.h>\n#include "%s"\n' "$LAYOUT_H" \
-		>"$tmp/m32.c"
+	printf '#include <linux/%s>\n' virtio_vdmabuf.h vdmabuf.h \
+		vhost_vdmabuf.h virtio_ids.h >"$tmp/m32.c"
+	printf '#include "%s"\n' "$LAYOUT_H" >>"$tmp/m32.c"
 	$CC -m32 -ffreestanding -std=c11 -Wall -Wextra -Werror -pedantic \
 		-fsyntax-only -I"$UAPI" -idirafter "$multiarch" "$tmp/m32.c"
 }
@@ -185,7 +224,7 @@ else
 	check "layout_same_on_i386" m32
 fi
 
-# 13. Host numbers are clear of every VHOST_VIRTIO number upstream uses.
+# 17. Host numbers are clear of every VHOST_VIRTIO number upstream uses.
 vhost_clear() {
 	local ours theirs n
 	ours=$(grep -oE '_IO[RW]*\(VHOST_VIRTIO, 0x[0-9a-fA-F]+' "$VHOST_H" |
@@ -216,7 +255,7 @@ else
 	skip "host_ioctls_clear_of_vhost_h" "no vhost.h found"
 fi
 
-# 14. Magic 0xB9 free in the kernel's ioctl-number table, and no row for
+# 18. Magic 0xB9 free in the kernel's ioctl-number table, and no row for
 # 0xAF that overlaps D0-DF.
 ioctl_table() {
 	local table=$1
