@@ -3,6 +3,11 @@
 # vdmabuf: virtio/vhost dma-buf sharing.
 #
 #   make            build both modules against KDIR
+#   make userspace  build libvdmabuf, the vdmabuf command, the examples and
+#                   the test programs (into build/)
+#   make install    install libvdmabuf (library, headers, pkg-config file,
+#                   man pages) and the vdmabuf command; PREFIX (/usr/local)
+#                   and DESTDIR are honoured
 #   make check      set up the test bed, lint, unit tests, VM tests
 #   make demo       set up the test bed and run the guest-to-host demo
 #   make bench      set up the test bed and run the zero-copy vs copy benchmark
@@ -26,7 +31,7 @@ MODULES		:= drivers/virtio/virtio_vdmabuf.ko drivers/vhost/vhost_vdmabuf.ko
 KBUILD_OPTS	:= $(if $(shell command -v pahole),,CONFIG_DEBUG_INFO_BTF_MODULES=)
 
 .PHONY: all modules clean setup kernel qemu check lint unit selftests \
-	vmcheck demo bench FORCE
+	vmcheck demo bench lib tools examples userspace install uninstall FORCE
 
 all: modules
 
@@ -48,10 +53,34 @@ kernel: $(VDMABUF_CACHE)/kernel/KVER
 qemu:
 	bash $(SETUP) qemu
 
+# Userspace: the library first, everything else links with it.
+PREFIX		?= /usr/local
+USER_VARS	:= TOP=$(TOP) LIBOUT=$(BUILD)/lib PREFIX=$(PREFIX)
+
+lib:
+	$(MAKE) -C lib OUTPUT=$(BUILD)/lib $(USER_VARS)
+
+tools: lib
+	$(MAKE) -C tools OUTPUT=$(BUILD)/tools $(USER_VARS)
+
+examples: lib
+	$(MAKE) -C examples OUTPUT=$(BUILD)/examples $(USER_VARS)
+
 # Static test programs: host_* run in the L1 host VM, guest_* and e2e_* in
 # the L2 guest VM; unit_* run on this machine.
-selftests: $(VDMABUF_CACHE)/kernel/KVER
-	$(MAKE) -C selftests/vdmabuf OUTPUT=$(BUILD)/selftests KSRC=$(KSRC)
+selftests: lib $(VDMABUF_CACHE)/kernel/KVER
+	$(MAKE) -C selftests/vdmabuf OUTPUT=$(BUILD)/selftests KSRC=$(KSRC) \
+		$(USER_VARS)
+
+userspace: lib tools examples selftests
+
+install: lib tools
+	$(MAKE) -C lib OUTPUT=$(BUILD)/lib $(USER_VARS) install
+	$(MAKE) -C tools OUTPUT=$(BUILD)/tools $(USER_VARS) install
+
+uninstall:
+	$(MAKE) -C lib OUTPUT=$(BUILD)/lib $(USER_VARS) uninstall
+	$(MAKE) -C tools OUTPUT=$(BUILD)/tools $(USER_VARS) uninstall
 
 lint: $(VDMABUF_CACHE)/kernel/KVER
 	bash scripts/testbed/lint.sh

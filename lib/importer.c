@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libvdmabuf: host importer fds and their event records.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "internal.h"
+
+/* A read buffer that always holds the next record, and then some. */
+#define IMP_BUF_LEN	(16 * VHOST_VDMABUF_EVENT_MAX)
+
+/* How long connect waits for the VMM's byte at least, in ms. */
+#define IMP_RECV_MIN_MS	5000
+
+/* Pause between connection attempts, in ms. */
+#define IMP_RETRY_MS	100
+
+struct vdmabuf_importer {
+	int fd;
+	/* What the last read() returned, and where the next record starts. */
+	size_t len;
+	size_t off;
+	unsigned char buf[IMP_BUF_LEN] __attribute__((aligned(8)));
+};
+
+VDMABUF_EXPORT int vdmabuf_importer_from_fd(int fd,
+					    struct vdmabuf_importer **impp)
+{
+	struct vdmabuf_importer *imp;
+	int ret;
+
+	if (!impp)
+		return -EINVAL;
+	*impp = NULL;
+	if (fd < 0)
+		return -EBADF;
+	ret = vdb_set_nonblock(fd);
+	if (ret)
+		return ret;
+	imp = malloc(sizeof(*imp));
+	if (!imp)
+		return -ENOMEM;
+	imp->fd = fd;
+	imp->len = 0;
+	imp->off = 0;
+	*impp = imp;
+	return 0;
+}
+
+/*
+ * The one fd the peer of @sock sends with its byte: the fd, -EPROTO if
+ * it sent none, -EAGAIN if nothing came by @deadline, or -errno.
+ */
+static int recv_one_fd(int sock, int64_t deadline)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} u;
+	char data[16];
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	int fd = -1;
+	ssize_t n;
+
+	for (;;) {
+		int ret = vdb_wait_fd(sock, POLLIN, deadline);
+
+		if (ret)
+			return ret;
+		msg.msg_controllen = sizeof(u.buf);
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n >= 0)
+			break;
+		if (errno != EINTR && errno != EAGAIN)
+			return -errno;
+	}
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		int fds[4];
+		size_t nfds, i;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (nfds > 4)
+			nfds = 4;
+		memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
+		for (i = 0; i < nfds; i++) {
+			if (fd < 0)
+				fd = fds[i];
+			else
+				close(fds[i]);	/* only one expected */
+		}
+	}
+	if (fd >= 0 && (msg.msg_flags & MSG_CTRUNC)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd >= 0 ? fd : -EPROTO;
+}
+
+VDMABUF_EXPORT int vdmabuf_importer_connect(const char *socket_path,
+					    int timeout_ms,
+					    struct vdmabuf_importer **impp)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int64_t deadline;
+	size_t plen;
+	int sock, fd, ret;
+
+	if (!impp)
+		return -EINVAL;
+	*impp = NULL;
+	if (!socket_path || !*socket_path)
+		return -EINVAL;
+	plen = strlen(socket_path);
+	if (plen >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, socket_path, plen + 1);
+
+	deadline = vdb_deadline(timeout_ms);
+	for (;;) {
+		int left;
+
+		sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (sock < 0)
+			return -errno;
+		if (!connect(sock, (struct sockaddr *)&sa, sizeof(sa)))
+			break;
+		ret = -errno;
+		close(sock);
+		if (ret != -ENOENT && ret != -ECONNREFUSED && ret != -EINTR)
+			return ret;
+		left = vdb_remaining(deadline);
+		if (left == 0)
+			return ret == -EINTR ? -EAGAIN : ret;
+		if (left < 0 || left > IMP_RETRY_MS)
+			left = IMP_RETRY_MS;
+		poll(NULL, 0, left);
+	}
+
+	/* The VMM answers at once; give a slow one a few seconds anyway. */
+	if (deadline != VDB_FOREVER && vdb_remaining(deadline) < IMP_RECV_MIN_MS)
+		deadline = vdb_deadline(IMP_RECV_MIN_MS);
+	fd = recv_one_fd(sock, deadline);
+	close(sock);
+	if (fd == -EAGAIN)
+		return -ETIMEDOUT;
+	if (fd < 0)
+		return fd;
+	ret = vdmabuf_importer_from_fd(fd, impp);
+	if (ret)
+		close(fd);
+	return ret;
+}
+
+VDMABUF_EXPORT void vdmabuf_importer_close(struct vdmabuf_importer *imp)
+{
+	if (!imp)
+		return;
+	close(imp->fd);
+	free(imp);
+}
+
+VDMABUF_EXPORT int vdmabuf_importer_fd(const struct vdmabuf_importer *imp)
+{
+	return imp ? imp->fd : -EINVAL;
+}
+
+VDMABUF_EXPORT int vdmabuf_record_next(const void *buf, size_t len,
+				       size_t *off,
+				       struct vdmabuf_host_event *ev)
+{
+	const unsigned char *rec;
+	struct vhost_vdmabuf_event h;
+	size_t left;
+
+	if (!off || !ev || (!buf && len))
+		return -EINVAL;
+	if (*off >= len)
+		return *off == len ? 0 : -EINVAL;
+	left = len - *off;
+	if (left < VDB_EV_HDR_LEN)
+		return -EPROTO;
+	rec = (const unsigned char *)buf + *off;
+	/* The buffer need not be aligned. */
+	memcpy(&h, rec, sizeof(h));
+	if (h.len < VDB_EV_HDR_LEN || h.len % 8 || h.len > left ||
+	    h.len > VHOST_VDMABUF_EVENT_MAX)
+		return -EPROTO;
+	if (h.payload_len > h.len - VDB_EV_HDR_LEN)
+		return -EPROTO;
+	if (h.type == VHOST_VDMABUF_EVENT_PRESENTED &&
+	    h.payload_len % sizeof(struct virtio_vdmabuf_rect))
+		return -EPROTO;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->type = h.type;
+	ev->flags = h.flags;
+	memcpy(ev->uuid.b, h.uuid, sizeof(ev->uuid.b));
+	ev->size = h.size;
+	ev->seq = h.seq;
+	ev->payload = rec + VDB_EV_HDR_LEN;
+	ev->payload_len = h.payload_len;
+	if (h.type == VHOST_VDMABUF_EVENT_PRESENTED)
+		ev->nr_rects = h.payload_len /
+			       (uint32_t)sizeof(struct virtio_vdmabuf_rect);
+	*off += h.len;
+	return 1;
+}
+
+VDMABUF_EXPORT int vdmabuf_event_damage(const struct vdmabuf_host_event *ev,
+					uint32_t i, struct vdmabuf_rect *rect)
+{
+	struct virtio_vdmabuf_rect r;
+
+	if (!ev || !rect || ev->type != VHOST_VDMABUF_EVENT_PRESENTED ||
+	    i >= ev->nr_rects || !ev->payload ||
+	    (uint64_t)(i + 1) * sizeof(r) > ev->payload_len)
+		return -EINVAL;
+	memcpy(&r, (const unsigned char *)ev->payload + (size_t)i * sizeof(r),
+	       sizeof(r));
+	rect->x = le32toh(r.x);
+	rect->y = le32toh(r.y);
+	rect->width = le32toh(r.width);
+	rect->height = le32toh(r.height);
+	return 0;
+}
+
+VDMABUF_EXPORT int vdmabuf_importer_next_event(struct vdmabuf_importer *imp,
+					       struct vdmabuf_host_event *ev,
+					       int timeout_ms)
+{
+	int64_t deadline;
+
+	if (!imp || !ev)
+		return -EINVAL;
+	deadline = vdb_deadline(timeout_ms);
+	for (;;) {
+		ssize_t n;
+		int ret;
+
+		if (imp->off < imp->len) {
+			ret = vdmabuf_record_next(imp->buf, imp->len,
+						  &imp->off, ev);
+			if (ret == 1)
+				return 0;
+			if (ret < 0) {
+				/*
+				 * Hand out nothing past a malformed record;
+				 * the next read() starts at a record again.
+				 */
+				imp->len = 0;
+				imp->off = 0;
+				return ret;
+			}
+		}
+		imp->len = 0;
+		imp->off = 0;
+		n = read(imp->fd, imp->buf, sizeof(imp->buf));
+		if (n > 0) {
+			imp->len = (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return -ENODEV;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		ret = vdb_wait_fd(imp->fd, POLLIN, deadline);
+		if (ret)
+			return ret;
+	}
+}
+
+VDMABUF_EXPORT int vdmabuf_importer_import(struct vdmabuf_importer *imp,
+					   const struct vdmabuf_uuid *uuid,
+					   uint64_t *size)
+{
+	struct vhost_vdmabuf_import arg = { 0 };
+	int ret;
+
+	if (!imp || !uuid)
+		return -EINVAL;
+	memcpy(arg.uuid, uuid->b, sizeof(arg.uuid));
+	ret = vdb_ioctl(imp->fd, VHOST_VDMABUF_IMPORT, &arg);
+	if (ret < 0)
+		return ret;
+	if (size)
+		*size = arg.size;
+	return (int)arg.fd;
+}
+
+VDMABUF_EXPORT int vdmabuf_importer_frame_done(struct vdmabuf_importer *imp,
+					       const struct vdmabuf_uuid *uuid,
+					       uint64_t seq)
+{
+	struct vhost_vdmabuf_frame_done arg = { .seq = seq };
+	int ret;
+
+	if (!imp || !uuid)
+		return -EINVAL;
+	memcpy(arg.uuid, uuid->b, sizeof(arg.uuid));
+	ret = vdb_ioctl(imp->fd, VHOST_VDMABUF_FRAME_DONE, &arg);
+	/*
+	 * Replaced or already completed (ESTALE), or the export is gone
+	 * (ENOENT, which completes its frames): nothing is owed.
+	 */
+	if (ret == -ESTALE || ret == -ENOENT)
+		return 0;
+	return ret < 0 ? ret : 0;
+}
+
+VDMABUF_EXPORT int vdmabuf_importer_query(struct vdmabuf_importer *imp,
+					  const struct vdmabuf_uuid *uuid,
+					  struct vdmabuf_buffer_info *info,
+					  void *meta, uint32_t meta_size)
+{
+	struct vhost_vdmabuf_query q = { 0 };
+	int ret;
+
+	if (!imp || !uuid || !info)
+		return -EINVAL;
+	memcpy(q.uuid, uuid->b, sizeof(q.uuid));
+	if (meta && meta_size) {
+		q.meta_ptr = (uint64_t)(uintptr_t)meta;
+		q.meta_size = meta_size;
+	}
+	ret = vdb_ioctl(imp->fd, VHOST_VDMABUF_QUERY, &q);
+	if (ret < 0)
+		return ret;
+	info->size = q.size;
+	info->last_seq = q.last_seq;
+	info->nr_ranges = q.nr_ranges;
+	info->state = q.state;
+	info->meta_len = q.meta_len;
+	return 0;
+}
