@@ -58,7 +58,7 @@ fi
 
 if [ "$MODE" = demo ]; then
 	say "stage: build"
-	make -s modules selftests > "$LOGS/build.log" 2>&1 || {
+	make -s -j"$(nproc)" modules userspace > "$LOGS/build.log" 2>&1 || {
 		tail -n 40 "$LOGS/build.log"; exit 1; }
 	say "stage: demo (L1 host VM runs the importer, L2 guest the producer)"
 	VM_MODE=demo bash scripts/testbed/vmcheck.sh
@@ -84,7 +84,7 @@ if [ "$MODE" = bench ]; then
 	OUT=$TOP/build/bench
 	mkdir -p "$BLOGS" "$OUT"
 	say "stage: build"
-	make -s modules selftests > "$BLOGS/bench-build.log" 2>&1 || {
+	make -s -j"$(nproc)" modules userspace > "$BLOGS/bench-build.log" 2>&1 || {
 		tail -n 40 "$BLOGS/bench-build.log"; exit 1; }
 	say "stage: bench (L1 host VM: importer_bench, vsock listener; L2 guest: bench_guest)"
 	VM_MODE=bench bash scripts/testbed/vmcheck.sh
@@ -116,8 +116,8 @@ rm -rf build/vm
 say "stage: build"
 make -s modules > "$LOGS/modules.log" 2>&1
 result $? "build: both modules (make)" "$LOGS/modules.log"
-make -s -j"$(nproc)" selftests > "$LOGS/selftests.log" 2>&1
-result $? "build: test programs (make selftests)" "$LOGS/selftests.log"
+make -s -j"$(nproc)" userspace > "$LOGS/userspace.log" 2>&1
+result $? "build: libvdmabuf, vdmabuf, examples and test programs (make userspace)" "$LOGS/userspace.log"
 
 # The VM run starts now and goes on in the background (its "[vm ...]"
 # lines interleave): the nested guest keeps about one core busy; lint

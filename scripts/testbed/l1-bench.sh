@@ -15,5 +15,5 @@ if [ -c /dev/vhost-vsock ]; then
 else
 	not_ok "l1: /dev/vhost-vsock exists"
 fi
-[ -x "$BUILD/selftests/importer_bench" ] &&
+[ -x "$BUILD/examples/importer_bench" ] &&
 	start_importer importer_bench --progress /dev/console

@@ -59,11 +59,19 @@ fi
 # program of its own.
 SOCK=/run/vdmabuf-l2.sock
 declare -A imp_pid=()
+# A host program: the examples (demo, bench) or a test program.
+prog() {	# NAME
+	if [ -x "$BUILD/examples/$1" ]; then
+		echo "$BUILD/examples/$1"
+	else
+		echo "$BUILD/selftests/$1"
+	fi
+}
 start_importer() {	# NAME ARGS...
 	local name=$1; shift
 	(
 		for _ in $(seq 600); do [ -S "$SOCK" ] && break; sleep 0.5; done
-		exec "$BUILD/selftests/$name" --socket "$SOCK" \
+		exec "$(prog "$name")" --socket "$SOCK" \
 			--tap "$VM_OUT/$name.raw" "$@" > "$VM_OUT/$name.log" 2>&1
 	) &
 	imp_pid[$name]=$!
@@ -218,7 +226,7 @@ if [ "$VM_STAGES" != l1 ]; then
 	if [ ${#dev[@]} -gt 0 ]; then
 		if [ "$VM_MODE" = demo ]; then
 			mkdir -p "$BUILD/demo"
-			[ -x "$BUILD/selftests/importer_demo" ] &&
+			[ -x "$BUILD/examples/importer_demo" ] &&
 				start_importer importer_demo --png "$BUILD/demo/last-frame.png"
 		elif [ "$VM_MODE" = bench ]; then
 			. "$TOP/scripts/testbed/l1-bench.sh"

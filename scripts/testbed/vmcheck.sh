@@ -61,8 +61,8 @@ if [ "$VM_STAGES" != l1 ]; then
 	# Only the programs this mode runs: every byte of the image is
 	# unpacked by the nested guest.
 	case "$VM_MODE" in
-	demo)  progs=("$BUILD"/selftests/demo_*) ;;
-	bench) progs=("$BUILD"/selftests/bench_*) ;;
+	demo)  progs=("$BUILD"/examples/demo_producer) ;;
+	bench) progs=("$BUILD"/examples/bench_guest) ;;
 	*)     progs=("$BUILD"/selftests/{guest,e2e,life}_*) ;;
 	esac
 	for t in "${progs[@]}"; do

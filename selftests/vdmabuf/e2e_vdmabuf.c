@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * e2e_vdmabuf: end-to-end tests, guest (L2) side.
+ * e2e_vdmabuf: end-to-end tests, guest (L2) side, on libvdmabuf.
  *
  * Needs importer_e2e running on the host (L1) on the device's importer
  * socket.  The two sides talk only through the device (e2e_proto.h): the
@@ -8,6 +8,9 @@
  * host hashes what it reads through its own mapping, writes a verdict into
  * the buffer's last 64 bytes and then sends FRAME_DONE; the guest reads the
  * verdict after the FRAME_DONE event.
+ *
+ * The metadata is opaque to the device and the library (not an image):
+ * that opaque metadata of another type still travels is part of the test.
  *
  * Buffers come from /dev/virtio-vdmabuf itself and from three foreign
  * exporters: vgem (dumb buffer + PRIME), udmabuf (sealed memfd) and the
@@ -18,7 +21,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +35,8 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <linux/udmabuf.h>
-#include <linux/vdmabuf.h>
-#include <linux/virtio_vdmabuf.h>
+
+#include <vdmabuf/vdmabuf.h>
 
 #include "kselftest_harness.h"
 #include "e2e_proto.h"
@@ -62,7 +64,7 @@ struct gbuf {
 	int aux;	/* vgem: drm fd; udmabuf: memfd */
 	uint8_t *map;
 	uint64_t size;
-	uint8_t uuid[16];
+	struct vdmabuf_uuid uuid;
 	int exported;
 };
 
@@ -73,33 +75,20 @@ struct evq {
 };
 
 /* Read whatever is queued (waiting up to @timeout_ms for the first). */
-static int read_events(int dev, struct evq *q, int timeout_ms)
+static int read_events(struct vdmabuf_dev *dev, struct evq *q, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = dev, .events = POLLIN };
 	int ret;
 
-	ret = poll(&pfd, 1, timeout_ms);
-	if (ret < 0)
-		return errno == EINTR ? 0 : -errno;
-	if (!ret)
-		return 0;
 	for (;;) {
-		size_t room = (MAX_QUEUED - q->n) * sizeof(q->ev[0]);
-		ssize_t n;
-
-		if (!room)
+		if (q->n == MAX_QUEUED)
 			return -ENOSPC;
-		n = read(dev, &q->ev[q->n], room);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN ? 0 : -errno;
-		}
-		if (n % sizeof(q->ev[0]))
-			return -EPROTO;
-		q->n += n / sizeof(q->ev[0]);
-		if (!n || (size_t)n < room)
+		ret = vdmabuf_dev_next_event(dev, &q->ev[q->n], timeout_ms);
+		if (ret == -EAGAIN)
 			return 0;
+		if (ret)
+			return ret;
+		q->n++;
+		timeout_ms = 0;
 	}
 }
 
@@ -107,9 +96,9 @@ static int read_events(int dev, struct evq *q, int timeout_ms)
  * Take the first queued event of @type for @uuid (and @seq unless
  * ANY_SEQ), reading more for up to @timeout_ms.  0, -ETIMEDOUT or -errno.
  */
-static int wait_event(int dev, struct evq *q, uint32_t type,
-		      const uint8_t *uuid, uint64_t seq, int timeout_ms,
-		      struct vdmabuf_event *out)
+static int wait_event(struct vdmabuf_dev *dev, struct evq *q, uint32_t type,
+		      const struct vdmabuf_uuid *uuid, uint64_t seq,
+		      int timeout_ms, struct vdmabuf_event *out)
 {
 	uint64_t deadline = now_ms() + timeout_ms;
 	int i, ret;
@@ -120,7 +109,8 @@ static int wait_event(int dev, struct evq *q, uint32_t type,
 		for (i = 0; i < q->n; i++) {
 			struct vdmabuf_event *ev = &q->ev[i];
 
-			if (ev->type != type || memcmp(ev->uuid, uuid, 16) ||
+			if (ev->type != type ||
+			    memcmp(ev->uuid, uuid->b, sizeof(uuid->b)) ||
 			    (seq != ANY_SEQ && ev->seq != seq))
 				continue;
 			if (out)
@@ -165,24 +155,21 @@ static int open_vgem(void)
  * Make a buffer of about @size bytes from @src and map it.  0 on success,
  * 1 if the source is absent (*why says which), -errno (and *why) else.
  */
-static int gbuf_create(int dev, enum src src, uint64_t size, struct gbuf *b,
-		       const char **why)
+static int gbuf_create(struct vdmabuf_dev *dev, enum src src, uint64_t size,
+		       struct gbuf *b, const char **why)
 {
 	int ret;
 
 	b->fd = -1;
 	b->aux = -1;
 	switch (src) {
-	case SRC_ALLOC: {
-		struct vdmabuf_alloc al = { .size = size,
-					    .flags = VDMABUF_FD_CLOEXEC };
-
-		*why = "VDMABUF_IOCTL_ALLOC";
-		if (ioctl(dev, VDMABUF_IOCTL_ALLOC, &al))
-			return -errno;
-		b->fd = (int)al.fd;
+	case SRC_ALLOC:
+		*why = "vdmabuf_dev_alloc";
+		ret = vdmabuf_dev_alloc(dev, size);
+		if (ret < 0)
+			return ret;
+		b->fd = ret;
 		break;
-	}
 	case SRC_VGEM: {
 		struct drm_mode_create_dumb cd = {
 			.width = 512, .height = size / 2048, .bpp = 32,
@@ -270,13 +257,10 @@ static int gbuf_create(int dev, enum src src, uint64_t size, struct gbuf *b,
 	return 0;
 }
 
-static void gbuf_destroy(int dev, struct gbuf *b)
+static void gbuf_destroy(struct vdmabuf_dev *dev, struct gbuf *b)
 {
 	if (b->exported) {
-		struct vdmabuf_unexport un = { 0 };
-
-		memcpy(un.uuid, b->uuid, 16);
-		ioctl(dev, VDMABUF_IOCTL_UNEXPORT, &un);
+		vdmabuf_dev_unexport(dev, &b->uuid);
 		b->exported = 0;
 	}
 	if (b->map)
@@ -300,7 +284,7 @@ static uint64_t gbuf_fill(struct gbuf *b, uint64_t seed)
 	uint64_t *w = (uint64_t *)b->map;
 	size_t i, n = (b->size - E2E_VERDICT_SIZE) / 8;
 
-	dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+	vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
 	for (i = 0; i < n; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
@@ -309,23 +293,23 @@ static uint64_t gbuf_fill(struct gbuf *b, uint64_t seed)
 	}
 	memset(b->map + b->size - E2E_VERDICT_SIZE, 0, E2E_VERDICT_SIZE);
 	h = fnv1a64(b->map, b->size - E2E_VERDICT_SIZE);
-	dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+	vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
 	return h;
 }
 
 static void zero_verdict(struct gbuf *b)
 {
-	dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+	vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
 	memset(b->map + b->size - E2E_VERDICT_SIZE, 0, E2E_VERDICT_SIZE);
-	dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+	vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
 }
 
 /* The verdict the host wrote, in host byte order. */
 static void read_verdict(struct gbuf *b, struct e2e_verdict *v)
 {
-	dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+	vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
 	memcpy(v, b->map + b->size - E2E_VERDICT_SIZE, sizeof(*v));
-	dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+	vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
 	v->magic = le32toh(v->magic);
 	v->result = le32toh(v->result);
 	v->test_id = le32toh(v->test_id);
@@ -361,26 +345,23 @@ static void meta_add(struct e2e_meta *m, uint64_t seq, uint64_t hash)
 }
 
 /* EXPORT, retrying while the device or our queue says busy. */
-static int gbuf_export(int dev, struct evq *q, struct gbuf *b,
+static int gbuf_export(struct vdmabuf_dev *dev, struct evq *q, struct gbuf *b,
 		       const struct e2e_meta *m)
 {
-	struct vdmabuf_export ex = {
-		.fd = b->fd,
-		.meta_len = sizeof(*m),
-		.meta_ptr = (uintptr_t)m,
-	};
+	struct vdmabuf_exported ex;
 	int tries, ret;
 
 	for (tries = 0; tries < 50; tries++) {
-		if (!ioctl(dev, VDMABUF_IOCTL_EXPORT, &ex)) {
+		ret = vdmabuf_dev_export(dev, b->fd, m, sizeof(*m), &ex);
+		if (!ret) {
 			if (ex.size != b->size)
 				return -EPROTO;
-			memcpy(b->uuid, ex.uuid, 16);
+			b->uuid = ex.uuid;
 			b->exported = 1;
 			return 0;
 		}
-		if (errno != EBUSY && errno != ENOBUFS && errno != EINTR)
-			return -errno;
+		if (ret != -EBUSY && ret != -ENOBUFS)
+			return ret;
 		ret = read_events(dev, q, 100);
 		if (ret < 0)
 			return ret;
@@ -388,17 +369,17 @@ static int gbuf_export(int dev, struct evq *q, struct gbuf *b,
 	return -EBUSY;
 }
 
-static int gbuf_present(int dev, struct evq *q, struct gbuf *b, uint64_t seq)
+static int gbuf_present(struct vdmabuf_dev *dev, struct evq *q,
+			struct gbuf *b, uint64_t seq)
 {
-	struct vdmabuf_present pr = { .seq = seq };
 	int tries, ret;
 
-	memcpy(pr.uuid, b->uuid, 16);
 	for (tries = 0; tries < 50; tries++) {
-		if (!ioctl(dev, VDMABUF_IOCTL_PRESENT, &pr))
+		ret = vdmabuf_dev_present(dev, &b->uuid, seq, NULL, 0);
+		if (!ret)
 			return 0;
-		if (errno != EBUSY && errno != ENOBUFS && errno != EINTR)
-			return -errno;
+		if (ret != -EBUSY && ret != -ENOBUFS)
+			return ret;
 		ret = read_events(dev, q, 100);
 		if (ret < 0)
 			return ret;
@@ -406,30 +387,30 @@ static int gbuf_present(int dev, struct evq *q, struct gbuf *b, uint64_t seq)
 	return -EBUSY;
 }
 
-static int gbuf_unexport(int dev, struct gbuf *b)
+static int gbuf_unexport(struct vdmabuf_dev *dev, struct gbuf *b)
 {
-	struct vdmabuf_unexport un = { 0 };
+	int ret = vdmabuf_dev_unexport(dev, &b->uuid);
 
-	memcpy(un.uuid, b->uuid, 16);
-	if (ioctl(dev, VDMABUF_IOCTL_UNEXPORT, &un))
-		return -errno;
+	if (ret)
+		return ret;
 	b->exported = 0;
 	return 0;
 }
 
 /* Open the device; 1 with *why if the test cannot run here. */
-static int open_dev(int *dev, const char **why)
+static int open_dev(struct vdmabuf_dev **dev, const char **why)
 {
 	struct vdmabuf_info info;
+	int ret;
 
-	*dev = open(DEV_PATH, O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (*dev < 0) {
+	if (vdmabuf_dev_open(DEV_PATH, dev)) {
 		*why = DEV_PATH " is absent (virtio_vdmabuf not loaded or no device)";
 		return 1;
 	}
-	if (ioctl(*dev, VDMABUF_IOCTL_INFO, &info)) {
+	ret = vdmabuf_dev_info(*dev, &info);
+	if (ret) {
 		*why = "VDMABUF_IOCTL_INFO failed";
-		return -errno;
+		return ret;
 	}
 	if (!(info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT))) {
 		*why = "the device does not offer VIRTIO_VDMABUF_F_PRESENT";
@@ -451,7 +432,7 @@ static int open_dev(int *dev, const char **why)
 					 (unsigned long long)(seq),	\
 					 strerror(-__r));		\
 		__r = wait_event(self->dev, &self->q,			\
-				 VDMABUF_EVENT_FRAME_DONE, (b)->uuid,	\
+				 VDMABUF_EVENT_FRAME_DONE, &(b)->uuid,	\
 				 (seq), (timeout), &__ev);		\
 		ASSERT_EQ(0, __r) TH_LOG("FRAME_DONE for seq %llu: %s", \
 					 (unsigned long long)(seq),	\
@@ -477,7 +458,7 @@ static int open_dev(int *dev, const char **why)
 #define WAIT_RELEASED(b, timeout)					\
 	do {								\
 		int __r = wait_event(self->dev, &self->q,		\
-				     VDMABUF_EVENT_RELEASED, (b)->uuid,	\
+				     VDMABUF_EVENT_RELEASED, &(b)->uuid, \
 				     ANY_SEQ, (timeout), NULL);		\
 		EXPECT_EQ(0, __r) TH_LOG("RELEASED: %s", strerror(-__r)); \
 	} while (0)
@@ -487,7 +468,7 @@ static int open_dev(int *dev, const char **why)
 /* ------------------------------------------------------------------ */
 
 FIXTURE(e2e) {
-	int dev;
+	struct vdmabuf_dev *dev;
 	struct evq q;
 	struct gbuf b;
 };
@@ -524,8 +505,7 @@ FIXTURE_SETUP(e2e)
 FIXTURE_TEARDOWN(e2e)
 {
 	gbuf_destroy(self->dev, &self->b);
-	if (self->dev >= 0)
-		close(self->dev);
+	vdmabuf_dev_close(self->dev);
 }
 
 /* The bytes the guest wrote are the bytes the host reads; and back. */
@@ -586,7 +566,7 @@ TEST_F_TIMEOUT(e2e, rewrite_after_export, 300)
  */
 TEST_F_TIMEOUT(e2e, released_after_importer_closes, 300)
 {
-	struct vdmabuf_query qu = { 0 };
+	struct vdmabuf_query qu;
 	struct e2e_verdict v;
 	struct e2e_meta m;
 	uint64_t h, t0, dt;
@@ -605,9 +585,9 @@ TEST_F_TIMEOUT(e2e, released_after_importer_closes, 300)
 
 	t0 = now_ms();
 	ASSERT_EQ(0, gbuf_unexport(self->dev, &self->b));
-	memcpy(qu.uuid, self->b.uuid, 16);
-	ASSERT_EQ(0, ioctl(self->dev, VDMABUF_IOCTL_QUERY, &qu))
-		TH_LOG("QUERY after UNEXPORT: %s", strerror(errno));
+	ret = vdmabuf_dev_query(self->dev, &self->b.uuid, &qu);
+	ASSERT_EQ(0, ret)
+		TH_LOG("QUERY after UNEXPORT: %s", strerror(-ret));
 	EXPECT_EQ(VDMABUF_STATE_UNEXPORTED, qu.state);
 	EXPECT_EQ(0, qu.frames_pending);
 
@@ -629,7 +609,7 @@ TEST_F_TIMEOUT(e2e, released_after_importer_closes, 300)
 /* ------------------------------------------------------------------ */
 
 FIXTURE(e2e_frames) {
-	int dev;
+	struct vdmabuf_dev *dev;
 	struct evq q;
 	struct gbuf b[2];
 };
@@ -663,8 +643,7 @@ FIXTURE_TEARDOWN(e2e_frames)
 
 	for (i = 0; i < 2; i++)
 		gbuf_destroy(self->dev, &self->b[i]);
-	if (self->dev >= 0)
-		close(self->dev);
+	vdmabuf_dev_close(self->dev);
 }
 
 /*
@@ -706,7 +685,7 @@ TEST_F_TIMEOUT(e2e_frames, frame_done_for_every_present, 300)
 				continue;
 			}
 			for (i = 0; i < 2; i++)
-				if (!memcmp(ev->uuid, self->b[i].uuid, 16))
+				if (!memcmp(ev->uuid, self->b[i].uuid.b, 16))
 					break;
 			ASSERT_LT(i, 2) TH_LOG("FRAME_DONE for a stranger");
 			ASSERT_GE(ev->seq, 1);
@@ -746,7 +725,7 @@ TEST_F_TIMEOUT(e2e_frames, frame_done_for_every_present, 300)
 /* ------------------------------------------------------------------ */
 
 FIXTURE(e2e_last) {
-	int dev;
+	struct vdmabuf_dev *dev;
 	struct evq q;
 	struct gbuf b;
 };
@@ -772,8 +751,7 @@ FIXTURE_SETUP(e2e_last)
 FIXTURE_TEARDOWN(e2e_last)
 {
 	gbuf_destroy(self->dev, &self->b);
-	if (self->dev >= 0)
-		close(self->dev);
+	vdmabuf_dev_close(self->dev);
 }
 
 /*

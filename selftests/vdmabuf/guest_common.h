@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the guest-side (L2) vdmabuf test programs: the next
- * event from /dev/virtio-vdmabuf, and a udmabuf made from a sealed memfd
- * (a foreign dma-buf to export).
+ * Helpers of the guest-side (L2) vdmabuf test programs: the next event
+ * read straight from a /dev/virtio-vdmabuf fd (guest_vdmabuf tests the raw
+ * ioctls; the other programs use libvdmabuf), and a udmabuf made from a
+ * sealed memfd (a foreign dma-buf to export).
  */
 #ifndef VDMABUF_GUEST_COMMON_H
 #define VDMABUF_GUEST_COMMON_H

@@ -2,8 +2,9 @@
 /*
  * importer_e2e: the host (L1) half of the vdmabuf end-to-end tests.
  *
- * Runs in the background while the guest runs e2e_vdmabuf.  It imports
- * every export whose metadata is a struct e2e_meta (see e2e_proto.h),
+ * Runs in the background while the guest runs e2e_vdmabuf; built on
+ * libvdmabuf.  It imports every export whose metadata is a struct
+ * e2e_meta (see e2e_proto.h: opaque metadata of the tests' own type),
  * and for each PRESENTED frame hashes the buffer through its own mapping,
  * compares with the hash the guest put in the metadata for that frame,
  * writes a struct e2e_verdict into the buffer's last 64 bytes and then
@@ -18,13 +19,26 @@
  * verified, 1 otherwise, 2 on bad usage or when no importer fd could be
  * had.
  */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include <linux/dma-buf.h>
+
+#include <vdmabuf/vdmabuf.h>
+
 #include "e2e_proto.h"
-#include "importer_common.h"
+#include "example_common.h"	/* time, TAP to a file */
+#include "vdmabuf_util.h"
 
 #define MAX_BUFS		64
 #define CHILD_SETUP_MS		30000	/* second importer must be ready */
@@ -32,7 +46,7 @@
 #define CHILD_LIFETIME_S	120	/* it exits by itself after this */
 
 struct ebuf {
-	uint8_t uuid[16];
+	struct vdmabuf_uuid uuid;
 	int fd;			/* -1: slot free */
 	uint8_t *map;
 	uint64_t size;
@@ -45,7 +59,7 @@ struct ebuf {
 struct killer {
 	pid_t pid;		/* 0: none */
 	int pipe;		/* child -> parent: 'R'eady, 'S'aw frame 2 */
-	uint8_t uuid[16];
+	struct vdmabuf_uuid uuid;
 	int ready;
 	int failed;
 	uint64_t deadline;	/* CHILD_SETUP_MS after fork */
@@ -59,7 +73,7 @@ struct killer {
 
 struct e2e {
 	const char *sock_path;
-	int imp;
+	struct vdmabuf_importer *imp;
 	struct ebuf bufs[MAX_BUFS];
 	struct killer k;
 	uint64_t frames_verified;
@@ -94,14 +108,50 @@ static const char *test_name(uint32_t id)
 	}
 }
 
-static struct ebuf *find_buf(struct e2e *e, const uint8_t *uuid)
+static int same_uuid(const struct vdmabuf_uuid *a,
+		     const struct vdmabuf_uuid *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static struct ebuf *find_buf(struct e2e *e, const struct vdmabuf_uuid *uuid)
 {
 	int i;
 
 	for (i = 0; i < MAX_BUFS; i++)
-		if (e->bufs[i].fd >= 0 && !memcmp(e->bufs[i].uuid, uuid, 16))
+		if (e->bufs[i].fd >= 0 && same_uuid(&e->bufs[i].uuid, uuid))
 			return &e->bufs[i];
 	return NULL;
+}
+
+/* Answer FRAME_DONE for @seq of @uuid: 0 or -errno (with a message). */
+static int frame_done(struct vdmabuf_importer *imp,
+		      const struct vdmabuf_uuid *uuid, uint64_t seq)
+{
+	char us[VDMABUF_UUID_STR_LEN];
+	int ret;
+
+	ret = vdmabuf_importer_frame_done(imp, uuid, seq);
+	if (ret)
+		fprintf(stderr, "importer_e2e: FRAME_DONE %s seq %llu: %s\n",
+			vdmabuf_uuid_format(uuid, us),
+			(unsigned long long)seq, strerror(-ret));
+	return ret;
+}
+
+/* Wait up to @wait_s for QEMU's socket; a message if no fd came. */
+static int connect_importer(const char *who, const char *path,
+			    unsigned long wait_s,
+			    struct vdmabuf_importer **imp)
+{
+	int ret;
+
+	ret = vdmabuf_importer_connect(path, wait_s > INT_MAX / 1000 ?
+				       INT_MAX : (int)wait_s * 1000, imp);
+	if (ret)
+		fprintf(stderr, "%s: no importer fd from %s: %s\n", who, path,
+			strerror(-ret));
+	return ret;
 }
 
 static void drop_buf(struct ebuf *b)
@@ -114,15 +164,18 @@ static void drop_buf(struct ebuf *b)
 	b->close_at = 0;
 }
 
-/* 1: an e2e export, *m filled; 0: not ours; -EINVAL: ours but bad. */
-static int parse_meta(const struct vhost_vdmabuf_event *ev,
-		      const void *payload, struct e2e_meta *m)
+/*
+ * 1: an e2e export, *m filled; 0: not ours (other metadata, e.g. the
+ * demo's image running next to the tests); -EINVAL: ours but bad.
+ */
+static int parse_meta(const struct vdmabuf_host_event *ev,
+		      struct e2e_meta *m)
 {
 	uint32_t i;
 
 	if (ev->payload_len < sizeof(*m))
 		return 0;
-	memcpy(m, payload, sizeof(*m));
+	memcpy(m, ev->payload, sizeof(*m));
 	if (le32toh(m->magic) != E2E_META_MAGIC)
 		return 0;
 	m->magic = E2E_META_MAGIC;
@@ -154,17 +207,18 @@ static void write_all(int fd, char c)
 /*
  * The second importer of the E2E_F_KILL test: its own importer fd from
  * the socket, imports and maps the buffer, acknowledges frame 1 and
- * nothing after it, marks each frame it sees in the verdict area.
+ * nothing after it, marks each frame it sees in the verdict area.  Every
+ * frame of every other export it acknowledges at once.
  */
 static void __attribute__((noreturn))
-child_main(struct e2e *e, const uint8_t *uuid, int wfd)
+child_main(struct e2e *e, const struct vdmabuf_uuid *uuid, int wfd)
 {
 	uint64_t end = now_ms() + CHILD_LIFETIME_S * 1000ULL;
+	struct vdmabuf_importer *imp;
 	struct e2e_verdict *v = NULL;
 	uint64_t size = 0;
-	int imp, fd = -1, i;
+	int fd = -1, i;
 	void *map = NULL;
-	char *buf;
 
 	/* Drop what was inherited, so only this test's buffer is held. */
 	for (i = 0; i < MAX_BUFS; i++) {
@@ -174,43 +228,32 @@ child_main(struct e2e *e, const uint8_t *uuid, int wfd)
 			munmap(e->bufs[i].map, e->bufs[i].size);
 		close(e->bufs[i].fd);
 	}
-	close(e->imp);
+	vdmabuf_importer_close(e->imp);
 	if (e->tap.f)
 		fclose(e->tap.f);	/* unflushed: nothing, tap_* flushes */
 
-	buf = aligned_alloc(8, EV_BUF_LEN);
-	imp = importer_connect(e->sock_path, 10000);
-	if (!buf || imp < 0)
+	if (connect_importer("importer_e2e: child", e->sock_path, 10, &imp))
 		goto fail;
 	while (now_ms() < end) {
-		struct pollfd pfd = { .fd = imp, .events = POLLIN };
-		ssize_t n;
-		size_t off;
+		struct pollfd pfd = {
+			.fd = vdmabuf_importer_fd(imp), .events = POLLIN,
+		};
+		struct vdmabuf_host_event ev;
+		int ret;
 
 		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
 			goto fail;
-		n = read(imp, buf, EV_BUF_LEN);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			goto fail;
-		}
-		for (off = 0; off + EV_HDR_LEN <= (size_t)n;) {
-			const struct vhost_vdmabuf_event *ev =
-				(const void *)(buf + off);
-
-			if (ev->len < EV_HDR_LEN || ev->len % 8 ||
-			    ev->len > (size_t)n - off)
-				goto fail;
-			off += ev->len;
-			if (memcmp(ev->uuid, uuid, 16)) {
-				if (ev->type == VHOST_VDMABUF_EVENT_PRESENTED)
-					importer_frame_done(imp, ev->uuid,
-							    ev->seq);
+		for (;;) {
+			ret = vdmabuf_importer_next_event(imp, &ev, 0);
+			if (ret)
+				break;
+			if (!same_uuid(&ev.uuid, uuid)) {
+				if (ev.type == VHOST_VDMABUF_EVENT_PRESENTED)
+					frame_done(imp, &ev.uuid, ev.seq);
 				continue;
 			}
-			if (ev->type == VHOST_VDMABUF_EVENT_EXPORTED && fd < 0) {
-				fd = importer_import(imp, uuid, &size);
+			if (ev.type == VHOST_VDMABUF_EVENT_EXPORTED && fd < 0) {
+				fd = vdmabuf_importer_import(imp, uuid, &size);
 				if (fd < 0 || size <= E2E_VERDICT_SIZE)
 					goto fail;
 				map = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -222,21 +265,27 @@ child_main(struct e2e *e, const uint8_t *uuid, int wfd)
 				v = (void *)((char *)map + size -
 					     E2E_VERDICT_SIZE);
 				write_all(wfd, 'R');
-			} else if (ev->type == VHOST_VDMABUF_EVENT_PRESENTED) {
-				if (v && !dmabuf_sync(fd, DMA_BUF_SYNC_START |
-						      DMA_BUF_SYNC_WRITE)) {
+			} else if (ev.type == VHOST_VDMABUF_EVENT_PRESENTED) {
+				if (v && !vdmabuf_dmabuf_sync(fd,
+						DMA_BUF_SYNC_START |
+						DMA_BUF_SYNC_WRITE)) {
 					v->child_pid = htole32(getpid());
-					v->child_seq = htole64(ev->seq);
+					v->child_seq = htole64(ev.seq);
 					v->child_magic = htole32(E2E_CHILD_MAGIC);
-					dmabuf_sync(fd, DMA_BUF_SYNC_END |
-						    DMA_BUF_SYNC_WRITE);
+					vdmabuf_dmabuf_sync(fd, DMA_BUF_SYNC_END |
+							    DMA_BUF_SYNC_WRITE);
 				}
 				/* Frame 1 is the handshake; the rest we keep. */
-				if (ev->seq < 2)
-					importer_frame_done(imp, uuid, ev->seq);
+				if (ev.seq < 2)
+					frame_done(imp, uuid, ev.seq);
 				else
 					write_all(wfd, 'S');
 			}
+		}
+		if (ret != -EAGAIN) {
+			fprintf(stderr, "importer_e2e: child: reading events: %s\n",
+				strerror(-ret));
+			goto fail;
 		}
 	}
 	_exit(0);
@@ -256,7 +305,7 @@ static void start_child(struct e2e *e, struct ebuf *b)
 		return;
 	}
 	memset(k, 0, sizeof(*k));
-	memcpy(k->uuid, b->uuid, 16);
+	k->uuid = b->uuid;
 	k->kill_ms = b->meta.kill_ms;
 	k->pipe = -1;
 	if (pipe2(p, O_CLOEXEC)) {
@@ -275,7 +324,7 @@ static void start_child(struct e2e *e, struct ebuf *b)
 	}
 	if (!pid) {
 		close(p[0]);
-		child_main(e, b->uuid, p[1]);
+		child_main(e, &b->uuid, p[1]);
 	}
 	close(p[1]);
 	k->pid = pid;
@@ -306,15 +355,15 @@ static uint32_t verify_frame(struct ebuf *b, uint64_t seq,
 	struct e2e_verdict *v = (void *)(b->map + b->size - E2E_VERDICT_SIZE);
 	const struct e2e_meta *m = &b->meta;
 	uint32_t i, result = E2E_R_NOFRAME;
-	char us[37];
+	char us[VDMABUF_UUID_STR_LEN];
 	int ret;
 
 	*seen = 0;
 	*want = 0;
-	ret = dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW);
+	ret = vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW);
 	if (ret) {
 		fprintf(stderr, "importer_e2e: %s: DMA_BUF_IOCTL_SYNC start: %s\n",
-			uuid_str(b->uuid, us), strerror(-ret));
+			vdmabuf_uuid_format(&b->uuid, us), strerror(-ret));
 		return E2E_R_HASH;
 	}
 	*seen = fnv1a64(b->map, b->size - E2E_VERDICT_SIZE);
@@ -337,10 +386,10 @@ static uint32_t verify_frame(struct ebuf *b, uint64_t seq,
 	v->frames = htole64(b->frames);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	v->magic = htole32(E2E_VERDICT_MAGIC);
-	ret = dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
+	ret = vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW);
 	if (ret) {
 		fprintf(stderr, "importer_e2e: %s: DMA_BUF_IOCTL_SYNC end: %s\n",
-			uuid_str(b->uuid, us), strerror(-ret));
+			vdmabuf_uuid_format(&b->uuid, us), strerror(-ret));
 		return E2E_R_HASH;
 	}
 	return result;
@@ -375,7 +424,7 @@ static void report_frame(struct e2e *e, struct ebuf *b, uint64_t seq,
 static int finish_kill_handshake(struct e2e *e)
 {
 	struct killer *k = &e->k;
-	struct ebuf *b = find_buf(e, k->uuid);
+	struct ebuf *b = find_buf(e, &k->uuid);
 	uint64_t seen, want;
 	uint32_t result;
 
@@ -389,31 +438,32 @@ static int finish_kill_handshake(struct e2e *e)
 			struct e2e_verdict *v = (void *)(b->map + b->size -
 							 E2E_VERDICT_SIZE);
 
-			dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+			vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_START |
+					    DMA_BUF_SYNC_WRITE);
 			v->result = htole32(E2E_R_CHILD);
-			dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+			vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_END |
+					    DMA_BUF_SYNC_WRITE);
 		}
 		report_frame(e, b, k->ack_seq, result, seen, want);
 	}
 	tap_result(&e->tap, k->ready,
 		   "host: test kill: a second importer (pid %d) got its own importer fd, imported and mapped the buffer",
 		   (int)k->pid);
-	return importer_frame_done(e->imp, k->uuid, k->ack_seq);
+	return frame_done(e->imp, &k->uuid, k->ack_seq);
 }
 
-static int on_exported(struct e2e *e, const struct vhost_vdmabuf_event *ev,
-		       const void *payload)
+static int on_exported(struct e2e *e, const struct vdmabuf_host_event *ev)
 {
 	struct ebuf *b = NULL;
 	struct e2e_meta m;
 	uint64_t size = 0;
-	char us[37];
+	char us[VDMABUF_UUID_STR_LEN];
 	int i, ret, fd;
 
-	ret = parse_meta(ev, payload, &m);
+	ret = parse_meta(ev, &m);
 	if (!ret)
 		return 0;
-	uuid_str(ev->uuid, us);
+	vdmabuf_uuid_format(&ev->uuid, us);
 	if (ret < 0) {
 		tap_result(&e->tap, 0, "host: export %s has bad e2e metadata",
 			   us);
@@ -422,12 +472,15 @@ static int on_exported(struct e2e *e, const struct vhost_vdmabuf_event *ev,
 	for (i = 0; i < MAX_BUFS && !b; i++)
 		if (e->bufs[i].fd < 0)
 			b = &e->bufs[i];
-	if (find_buf(e, ev->uuid) || !b) {
+	if (find_buf(e, &ev->uuid) || !b) {
 		tap_result(&e->tap, 0, "host: export %s: %s", us,
 			   b ? "EXPORTED twice" : "too many buffers");
 		return 0;
 	}
-	fd = importer_import(e->imp, ev->uuid, &size);
+	fd = vdmabuf_importer_import(e->imp, &ev->uuid, &size);
+	if (fd < 0)
+		fprintf(stderr, "importer_e2e: import %s: %s\n", us,
+			strerror(-fd));
 	if (fd < 0 || size != ev->size) {
 		tap_result(&e->tap, 0,
 			   "host: test %s: import %s (%llu bytes, import said %llu)",
@@ -447,7 +500,7 @@ static int on_exported(struct e2e *e, const struct vhost_vdmabuf_event *ev,
 		close(fd);
 		return 0;
 	}
-	memcpy(b->uuid, ev->uuid, 16);
+	b->uuid = ev->uuid;
 	b->fd = fd;
 	b->size = size;
 	b->meta = m;
@@ -461,18 +514,18 @@ static int on_exported(struct e2e *e, const struct vhost_vdmabuf_event *ev,
 	return 0;
 }
 
-static int on_presented(struct e2e *e, const struct vhost_vdmabuf_event *ev)
+static int on_presented(struct e2e *e, const struct vdmabuf_host_event *ev)
 {
-	struct ebuf *b = find_buf(e, ev->uuid);
+	struct ebuf *b = find_buf(e, &ev->uuid);
 	struct killer *k = &e->k;
 	uint64_t seen, want;
 	uint32_t result;
 
 	if (!b || b->close_at) {
 		e->frames_other++;
-		return importer_frame_done(e->imp, ev->uuid, ev->seq);
+		return frame_done(e->imp, &ev->uuid, ev->seq);
 	}
-	if ((b->meta.flags & E2E_F_KILL) && !memcmp(k->uuid, b->uuid, 16)) {
+	if ((b->meta.flags & E2E_F_KILL) && same_uuid(&k->uuid, &b->uuid)) {
 		if (ev->seq < 2) {
 			/* The handshake: acknowledged once the child is ready. */
 			k->ack_pending = 1;
@@ -486,25 +539,23 @@ static int on_presented(struct e2e *e, const struct vhost_vdmabuf_event *ev)
 	}
 	result = verify_frame(b, ev->seq, 0, &seen, &want);
 	report_frame(e, b, ev->seq, result, seen, want);
-	return importer_frame_done(e->imp, ev->uuid, ev->seq);
+	return frame_done(e->imp, &ev->uuid, ev->seq);
 }
 
-static int on_event(void *ctx, const struct vhost_vdmabuf_event *ev,
-		    const void *payload)
+static int on_event(struct e2e *e, const struct vdmabuf_host_event *ev)
 {
-	struct e2e *e = ctx;
 	struct ebuf *b;
 
 	switch (ev->type) {
 	case VHOST_VDMABUF_EVENT_EXPORTED:
-		return on_exported(e, ev, payload);
+		return on_exported(e, ev);
 	case VHOST_VDMABUF_EVENT_PRESENTED:
 		return on_presented(e, ev);
 	case VHOST_VDMABUF_EVENT_UNEXPORTED:
-		b = find_buf(e, ev->uuid);
+		b = find_buf(e, &ev->uuid);
 		if (!b || b->close_at)
 			return 0;
-		if (e->k.pid && !memcmp(e->k.uuid, ev->uuid, 16)) {
+		if (e->k.pid && same_uuid(&e->k.uuid, &ev->uuid)) {
 			if (e->k.ack_pending)
 				finish_kill_handshake(e);
 			/* Gone before frame 2: the guest test failed early. */
@@ -524,6 +575,33 @@ static int on_event(void *ctx, const struct vhost_vdmabuf_event *ev,
 	default:
 		tap_diag(&e->tap, "unknown event type %u", ev->type);
 		return 0;
+	}
+}
+
+/*
+ * Handle every event that is queued.  0 when the queue is empty, -ENODEV
+ * when the VM's device is gone, another -errno (with a message) on a
+ * failure.
+ */
+static int drain_events(struct e2e *e)
+{
+	struct vdmabuf_host_event ev;
+	int ret;
+
+	for (;;) {
+		ret = vdmabuf_importer_next_event(e->imp, &ev, 0);
+		if (ret == -EAGAIN)
+			return 0;
+		if (ret == -ENODEV)
+			return ret;
+		if (ret) {
+			fprintf(stderr, "importer_e2e: reading events: %s\n",
+				strerror(-ret));
+			return ret;
+		}
+		ret = on_event(e, &ev);
+		if (ret)
+			return ret;
 	}
 }
 
@@ -613,7 +691,6 @@ int main(int argc, char **argv)
 	unsigned long wait_s = 300;
 	struct e2e e = { .k.pipe = -1 };
 	sigset_t block, orig;
-	void *evbuf;
 	int c, i, ret;
 
 	while ((c = getopt_long(argc, argv, "s:t:w:h", opts, NULL)) != -1) {
@@ -646,22 +723,17 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, &orig);
 	signal(SIGPIPE, SIG_IGN);
 
-	evbuf = aligned_alloc(8, EV_BUF_LEN);
-	if (!evbuf) {
-		fprintf(stderr, "importer_e2e: out of memory\n");
-		return 2;
-	}
-	e.imp = importer_connect(e.sock_path, wait_s * 1000);
-	tap_result(&e.tap, e.imp >= 0, "host: got an importer fd from %s",
+	ret = connect_importer("importer_e2e", e.sock_path, wait_s, &e.imp);
+	tap_result(&e.tap, !ret, "host: got an importer fd from %s",
 		   e.sock_path);
-	if (e.imp < 0) {
+	if (ret) {
 		tap_close(&e.tap);
 		return 2;
 	}
 
 	while (!stop_signal && !e.fatal) {
 		struct pollfd pfd[2] = {
-			{ .fd = e.imp, .events = POLLIN },
+			{ .fd = vdmabuf_importer_fd(e.imp), .events = POLLIN },
 			{ .fd = e.k.pid ? e.k.pipe : -1, .events = POLLIN },
 		};
 		struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
@@ -680,11 +752,12 @@ int main(int argc, char **argv)
 			e.fatal = 1;
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP)) {
-			ret = importer_read_events(e.imp, evbuf, on_event, &e);
-			if (ret < 0)
-				e.fatal = 1;
-			else if (!ret && (pfd[0].revents & POLLHUP))
+			ret = drain_events(&e);
+			if (ret == -ENODEV ||
+			    (!ret && (pfd[0].revents & POLLHUP)))
 				break;	/* nothing will come any more */
+			if (ret)
+				e.fatal = 1;
 		}
 		if (pfd[1].revents)
 			on_child_pipe(&e);
@@ -701,7 +774,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < MAX_BUFS; i++)
 		if (e.bufs[i].fd >= 0)
 			drop_buf(&e.bufs[i]);
-	close(e.imp);
+	vdmabuf_importer_close(e.imp);
 	tap_result(&e.tap, e.frames_verified > 0 && !e.frames_failed,
 		   "host: verified %llu e2e frame(s), %llu failed, acknowledged %llu other frame(s)",
 		   (unsigned long long)e.frames_verified,
@@ -709,6 +782,5 @@ int main(int argc, char **argv)
 		   (unsigned long long)e.frames_other);
 	ret = e.tap.failed ? 1 : 0;
 	tap_close(&e.tap);
-	free(evbuf);
 	return ret;
 }

@@ -2,10 +2,11 @@
 /*
  * importer_holder: hold imported guest buffers across the death of the VM.
  *
- * Runs in the host (L1).  Gets an importer fd from QEMU's importer socket,
- * imports and maps (read-only) every buffer the guest exports with
- * E2E_HOLD_MAGIC metadata (life_guest's) and keeps it, also after
- * UNEXPORTED; it acknowledges every frame of every export at once, so
+ * Runs in the host (L1); built on libvdmabuf.  Gets an importer fd from
+ * QEMU's importer socket, imports and maps (read-only) every buffer the
+ * guest exports with E2E_HOLD_MAGIC metadata (life_guest's) and keeps it,
+ * also after UNEXPORTED; every other export (the demo's, say) it leaves
+ * alone.  It acknowledges every frame of every export at once, so
  * FRAME_DONE of a PRESENT after an export tells the guest that the holder
  * has imported it.  On SIGUSR1 (the runner sends it after killing QEMU)
  * it reads every page of every mapping, which must not fault (no SIGBUS:
@@ -30,18 +31,31 @@
  * TAP goes to --tap or stdout.  Exit: 0 if every check passed, 1 if one
  * failed (or no SIGUSR1 came), 2 on bad usage or no importer fd.
  */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
+#include <linux/dma-buf.h>
+
+#include <vdmabuf/vdmabuf.h>
+
 #include "e2e_proto.h"
-#include "importer_common.h"
+#include "example_common.h"	/* time, TAP to a file */
+#include "vdmabuf_util.h"
 
 #define MAX_BUFS	256
 
 struct hbuf {
-	uint8_t uuid[16];
+	struct vdmabuf_uuid uuid;
 	int fd;
 	void *map;
 	uint64_t size;
@@ -49,7 +63,7 @@ struct hbuf {
 };
 
 struct holder {
-	int imp;
+	struct vdmabuf_importer *imp;
 	struct hbuf bufs[MAX_BUFS];
 	int nr;
 	int nr_gone;
@@ -77,37 +91,49 @@ static void on_fault(int sig)
 	raise(sig);
 }
 
-static struct hbuf *find_buf(struct holder *h, const uint8_t *uuid)
+static struct hbuf *find_buf(struct holder *h,
+			     const struct vdmabuf_uuid *uuid)
 {
 	int i;
 
 	for (i = 0; i < h->nr; i++)
-		if (!memcmp(h->bufs[i].uuid, uuid, 16))
+		if (!memcmp(&h->bufs[i].uuid, uuid, sizeof(*uuid)))
 			return &h->bufs[i];
 	return NULL;
 }
 
-static int on_event(void *ctx, const struct vhost_vdmabuf_event *ev,
-		    const void *payload)
+/* life_guest's metadata (e2e_proto.h): E2E_HOLD_MAGIC and its pid. */
+static int is_hold_meta(const struct vdmabuf_host_event *ev)
 {
-	struct holder *h = ctx;
-	struct hbuf *b;
-	char us[37];
-	uint64_t size = 0;
-	int fd;
+	uint32_t magic;
 
+	if (ev->payload_len != 8)
+		return 0;
+	memcpy(&magic, ev->payload, sizeof(magic));
+	return le32toh(magic) == E2E_HOLD_MAGIC;
+}
+
+static int on_event(struct holder *h, const struct vdmabuf_host_event *ev)
+{
+	struct hbuf *b;
+	char us[VDMABUF_UUID_STR_LEN];
+	uint64_t size = 0;
+	int fd, ret;
+
+	vdmabuf_uuid_format(&ev->uuid, us);
 	switch (ev->type) {
 	case VHOST_VDMABUF_EVENT_EXPORTED:
-		/* Only life_guest's buffers: see e2e_proto.h. */
-		if (ev->payload_len != 8 ||
-		    le32toh(*(const uint32_t *)payload) != E2E_HOLD_MAGIC)
+		/* Only life_guest's buffers; every other export is not ours. */
+		if (!is_hold_meta(ev))
 			return 0;
-		if (find_buf(h, ev->uuid) || h->nr >= MAX_BUFS) {
+		if (find_buf(h, &ev->uuid) || h->nr >= MAX_BUFS) {
 			h->import_failed++;
 			return 0;
 		}
-		fd = importer_import(h->imp, ev->uuid, &size);
+		fd = vdmabuf_importer_import(h->imp, &ev->uuid, &size);
 		if (fd < 0) {
+			fprintf(stderr, "importer_holder: import %s: %s\n",
+				us, strerror(-fd));
 			h->import_failed++;
 			return 0;
 		}
@@ -115,33 +141,65 @@ static int on_event(void *ctx, const struct vhost_vdmabuf_event *ev,
 		b->map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 		if (b->map == MAP_FAILED) {
 			fprintf(stderr, "importer_holder: mmap %s: %s\n",
-				uuid_str(ev->uuid, us), strerror(errno));
+				us, strerror(errno));
 			close(fd);
 			h->import_failed++;
 			return 0;
 		}
-		memcpy(b->uuid, ev->uuid, 16);
+		b->uuid = ev->uuid;
 		b->fd = fd;
 		b->size = size;
 		b->unexported = 0;
 		h->nr++;
 		fprintf(stderr, "importer_holder: holding %s, %llu bytes\n",
-			uuid_str(ev->uuid, us), (unsigned long long)size);
+			us, (unsigned long long)size);
 		return 0;
 	case VHOST_VDMABUF_EVENT_PRESENTED:
 		h->frames++;
-		return importer_frame_done(h->imp, ev->uuid, ev->seq);
+		ret = vdmabuf_importer_frame_done(h->imp, &ev->uuid, ev->seq);
+		if (ret)
+			fprintf(stderr, "importer_holder: FRAME_DONE %s seq %llu: %s\n",
+				us, (unsigned long long)ev->seq,
+				strerror(-ret));
+		return ret;
 	case VHOST_VDMABUF_EVENT_UNEXPORTED:
-		b = find_buf(h, ev->uuid);
+		b = find_buf(h, &ev->uuid);
 		if (b && !b->unexported) {
 			b->unexported = 1;
 			h->nr_gone++;
 			fprintf(stderr, "importer_holder: %s UNEXPORTED, still held\n",
-				uuid_str(ev->uuid, us));
+				us);
 		}
 		return 0;
 	default:
 		return 0;
+	}
+}
+
+/*
+ * Handle every event that is queued.  0 when the queue is empty, -ENODEV
+ * when the VM's device is gone, another -errno (with a message) on a
+ * failure.
+ */
+static int drain_events(struct holder *h)
+{
+	struct vdmabuf_host_event ev;
+	int ret;
+
+	for (;;) {
+		ret = vdmabuf_importer_next_event(h->imp, &ev, 0);
+		if (ret == -EAGAIN)
+			return 0;
+		if (ret == -ENODEV)
+			return ret;
+		if (ret) {
+			fprintf(stderr, "importer_holder: reading events: %s\n",
+				strerror(-ret));
+			return ret;
+		}
+		ret = on_event(h, &ev);
+		if (ret)
+			return ret;
 	}
 }
 
@@ -214,7 +272,6 @@ int main(int argc, char **argv)
 	long long acq, rel;
 	sigset_t block, orig;
 	struct tap tap;
-	void *evbuf;
 
 	while ((c = getopt_long(argc, argv, "s:t:G:m:w:T:gh", opts, NULL)) != -1) {
 		switch (c) {
@@ -261,20 +318,25 @@ int main(int argc, char **argv)
 	sigaction(SIGSEGV, &fa, NULL);
 	sigprocmask(SIG_BLOCK, &block, &orig);
 
-	evbuf = aligned_alloc(8, EV_BUF_LEN);
-	if (!evbuf)
-		return 2;
-	h.imp = importer_connect(sock_path, wait_s * 1000);
-	tap_result(&tap, h.imp >= 0, "holder: got an importer fd from %s",
+	/* Wait up to --wait for QEMU to create the socket. */
+	ret = vdmabuf_importer_connect(sock_path, wait_s > INT_MAX / 1000 ?
+				       INT_MAX : (int)wait_s * 1000, &h.imp);
+	if (ret)
+		fprintf(stderr, "importer_holder: no importer fd from %s: %s\n",
+			sock_path, strerror(-ret));
+	tap_result(&tap, !ret, "holder: got an importer fd from %s",
 		   sock_path);
-	if (h.imp < 0) {
+	if (ret) {
 		tap_close(&tap);
 		return 2;
 	}
 
 	deadline = now_ms() + timeout_s * 1000;
 	while (!got_usr1 && !got_term && now_ms() < deadline) {
-		struct pollfd pfd = { .fd = hup ? -1 : h.imp, .events = POLLIN };
+		struct pollfd pfd = {
+			.fd = hup ? -1 : vdmabuf_importer_fd(h.imp),
+			.events = POLLIN,
+		};
 		struct timespec ts = { .tv_nsec = 200 * 1000 * 1000 };
 
 		ret = ppoll(&pfd, 1, &ts, &orig);
@@ -283,17 +345,18 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (ret > 0) {
-			ret = importer_read_events(h.imp, evbuf, on_event, &h);
-			if (ret < 0)
-				break;
-			if (!ret && (pfd.revents & POLLHUP))
+			ret = drain_events(&h);
+			if (ret == -ENODEV ||
+			    (!ret && (pfd.revents & POLLHUP)))
 				hup = 1;	/* keep holding, stop polling */
+			else if (ret)
+				break;
 		}
 		if (!gone && gone_path && h.nr >= min_bufs && h.nr_gone == h.nr)
 			gone = create_file(gone_path);
 	}
 	/* Whatever QEMU's death queued (UNEXPORTED) before we look. */
-	importer_read_events(h.imp, evbuf, on_event, &h);
+	drain_events(&h);
 
 	tap_result(&tap, got_usr1, "holder: got SIGUSR1 (within %lu s)",
 		   timeout_s);
@@ -305,16 +368,18 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < h.nr; i++) {
 		struct hbuf *b = &h.bufs[i];
-		struct vhost_vdmabuf_query q = { 0 };
+		struct vdmabuf_buffer_info q;
 		uint64_t sum = 0, at;
-		char us[37];
+		char us[VDMABUF_UUID_STR_LEN];
 		int sig;
 
-		uuid_str(b->uuid, us);
-		ret = dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+		vdmabuf_uuid_format(&b->uuid, us);
+		ret = vdmabuf_dmabuf_sync(b->fd,
+					  DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
 		sig = touch_pages(b, &sum, &at);
 		if (!ret)
-			ret = dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+			ret = vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_END |
+						  DMA_BUF_SYNC_READ);
 		tap_result(&tap, !sig,
 			   "holder: %s: read every page of %llu bytes%s",
 			   us, (unsigned long long)b->size,
@@ -323,10 +388,10 @@ int main(int argc, char **argv)
 			tap_diag(&tap, "fault at offset %llu", (unsigned long long)at);
 		if (ret)
 			tap_diag(&tap, "%s: DMA_BUF_IOCTL_SYNC: %s", us, strerror(-ret));
-		memcpy(q.uuid, b->uuid, 16);
-		if (ioctl(h.imp, VHOST_VDMABUF_QUERY, &q))
+		ret = vdmabuf_importer_query(h.imp, &b->uuid, &q, NULL, 0);
+		if (ret)
 			tap_diag(&tap, "%s: VHOST_VDMABUF_QUERY: %s", us,
-				 strerror(errno));
+				 strerror(-ret));
 		else
 			tap_diag(&tap, "%s: state %u, %u range(s), last seq %llu",
 				 us, q.state, q.nr_ranges,
@@ -347,7 +412,7 @@ int main(int argc, char **argv)
 		munmap(h.bufs[i].map, h.bufs[i].size);
 		close(h.bufs[i].fd);
 	}
-	close(h.imp);
+	vdmabuf_importer_close(h.imp);
 	/* Other kernel users may hold a pin for a moment: allow 5 s. */
 	for (i = 0; i < 50; i++) {
 		read_foll_pins(&acq, &rel);
@@ -360,6 +425,5 @@ int main(int argc, char **argv)
 		   acq, rel);
 	ret = tap.failed ? 1 : 0;
 	tap_close(&tap);
-	free(evbuf);
 	return ret;
 }

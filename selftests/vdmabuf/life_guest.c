@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * life_guest: the guest half of the lifecycle tests (module reload,
- * freeze/restore and reboot with live exports).  Runs in the L2 guest,
- * driven step by step by its /init; the host half is importer_holder in
+ * freeze/restore and reboot with live exports), on libvdmabuf.  Runs in
+ * the L2 guest, driven step by step by its /init; the host half is importer_holder in
  * L1, which imports every export whose metadata starts with
  * E2E_HOLD_MAGIC, keeps it, and acknowledges every frame.
  *
@@ -10,7 +10,7 @@
  *	  life_guest freeze
  *	  life_guest roundtrip
  *
- *  hold	export one 1 MiB buffer per KIND ("own": VDMABUF_IOCTL_ALLOC,
+ *  hold	export one 1 MiB buffer per KIND ("own": vdmabuf_dev_alloc(),
  *		"udmabuf": a memfd through /dev/udmabuf) tagged for the
  *		holder, then PRESENT each once and wait for FRAME_DONE: the
  *		holder answers frames in event order, so by then it has
@@ -36,15 +36,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#include <linux/vdmabuf.h>
-#include <linux/virtio_vdmabuf.h>
+#include <linux/dma-buf.h>
+
+#include <vdmabuf/vdmabuf.h>
 
 #include "e2e_proto.h"
-#include "guest_common.h"
-#include "vdmabuf_util.h"
+#include "guest_common.h"	/* udmabuf_dmabuf() */
 
 #define DEV_PATH	"/dev/virtio-vdmabuf"
 #define BUF_SIZE	(1U << 20)
@@ -68,20 +67,19 @@ result(int ok, const char *fmt, ...)
 		failed = 1;
 }
 
-static int open_dev(void)
+static struct vdmabuf_dev *open_dev(void)
 {
-	int fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	struct vdmabuf_dev *dev;
+	int r = vdmabuf_dev_open(DEV_PATH, &dev);
 
-	result(fd >= 0, "open %s%s%s", DEV_PATH, fd < 0 ? ": " : "",
-	       fd < 0 ? strerror(errno) : "");
-	return fd;
+	result(!r, "open %s%s%s", DEV_PATH, r ? ": " : "",
+	       r ? strerror(-r) : "");
+	return dev;
 }
 
-static int own_dmabuf(int dev)
+static int own_dmabuf(struct vdmabuf_dev *dev)
 {
-	struct vdmabuf_alloc a = { .size = BUF_SIZE };
-
-	return ioctl(dev, VDMABUF_IOCTL_ALLOC, &a) ? -errno : (int)a.fd;
+	return vdmabuf_dev_alloc(dev, BUF_SIZE);
 }
 
 /* Fill @buf with a byte pattern the holder can recognise in a dump. */
@@ -93,57 +91,71 @@ static int fill(int buf, uint8_t seed)
 
 	if (p == MAP_FAILED)
 		return -errno;
-	dmabuf_sync(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+	vdmabuf_dmabuf_sync(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
 	for (i = 0; i < BUF_SIZE; i++)
 		p[i] = (uint8_t)(seed + i / 4096);
-	dmabuf_sync(buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+	vdmabuf_dmabuf_sync(buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
 	munmap(p, BUF_SIZE);
 	return 0;
 }
 
-static int export(int dev, int buf, int hold, struct vdmabuf_export *e)
+static int export(struct vdmabuf_dev *dev, int buf, int hold,
+		  struct vdmabuf_exported *e)
 {
 	uint32_t meta[2] = { htole32(E2E_HOLD_MAGIC), htole32(getpid()) };
 
-	memset(e, 0, sizeof(*e));
-	e->fd = buf;
-	if (hold) {
-		e->meta_ptr = (uintptr_t)meta;
-		e->meta_len = sizeof(meta);
-	}
-	return ioctl(dev, VDMABUF_IOCTL_EXPORT, e) ? -errno : 0;
+	if (hold)
+		return vdmabuf_dev_export(dev, buf, meta, sizeof(meta), e);
+	return vdmabuf_dev_export(dev, buf, NULL, 0, e);
 }
 
 /* Wait for the event @type for @uuid (and @seq for FRAME_DONE). */
-static int wait_event(int dev, uint32_t type, const uint8_t *uuid,
-		      uint64_t seq)
+static int wait_event(struct vdmabuf_dev *dev, uint32_t type,
+		      const struct vdmabuf_uuid *uuid, uint64_t seq)
 {
 	struct vdmabuf_event ev;
-	int r = next_event(dev, &ev, EVT_TIMEOUT_MS);
+	int r = vdmabuf_dev_next_event(dev, &ev, EVT_TIMEOUT_MS);
 
 	if (r)
-		return r;
-	if (ev.type != type || memcmp(ev.uuid, uuid, 16) ||
+		return r == -EAGAIN ? -ETIMEDOUT : r;
+	if (ev.type != type || memcmp(ev.uuid, uuid->b, sizeof(uuid->b)) ||
 	    (type == VDMABUF_EVENT_FRAME_DONE && ev.seq != seq))
 		return -EPROTO;
 	return 0;
 }
 
-static int present(int dev, const uint8_t *uuid, uint64_t seq)
+/* Events that are there without waiting (each on stderr). */
+static unsigned int stray_events(struct vdmabuf_dev *dev)
 {
-	struct vdmabuf_present pr = { .seq = seq };
-	int r;
+	struct vdmabuf_event ev;
+	struct vdmabuf_uuid u;
+	char us[VDMABUF_UUID_STR_LEN];
+	unsigned int n = 0;
 
-	memcpy(pr.uuid, uuid, 16);
-	r = ioctl(dev, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0;
+	while (!vdmabuf_dev_next_event(dev, &ev, 0)) {
+		memcpy(u.b, ev.uuid, sizeof(u.b));
+		fprintf(stderr, "life_guest: unexpected event %u for %s seq %llu\n",
+			ev.type, vdmabuf_uuid_format(&u, us),
+			(unsigned long long)ev.seq);
+		n++;
+	}
+	return n;
+}
+
+static int present(struct vdmabuf_dev *dev, const struct vdmabuf_uuid *uuid,
+		   uint64_t seq)
+{
+	int r = vdmabuf_dev_present(dev, uuid, seq, NULL, 0);
+
 	return r ? r : wait_event(dev, VDMABUF_EVENT_FRAME_DONE, uuid, seq);
 }
 
 /* Export @buf tagged for the holder and wait until the holder has it. */
-static int hold_one(int dev, int buf, const char *kind, uint8_t *uuid)
+static int hold_one(struct vdmabuf_dev *dev, int buf, const char *kind,
+		    struct vdmabuf_uuid *uuid)
 {
-	struct vdmabuf_export e;
-	char us[37];
+	struct vdmabuf_exported e;
+	char us[VDMABUF_UUID_STR_LEN];
 	int r;
 
 	r = fill(buf, (uint8_t)getpid());
@@ -153,14 +165,15 @@ static int hold_one(int dev, int buf, const char *kind, uint8_t *uuid)
 	       kind, r ? ": " : "", r ? strerror(-r) : "");
 	if (r)
 		return r;
-	memcpy(uuid, e.uuid, 16);
-	r = present(dev, e.uuid, 1);
+	*uuid = e.uuid;
+	r = present(dev, &e.uuid, 1);
 	result(!r, "hold: %s: PRESENT -> FRAME_DONE, the host holds it%s%s",
-	       uuid_str(e.uuid, us), r ? ": " : "", r ? strerror(-r) : "");
+	       vdmabuf_uuid_format(&e.uuid, us), r ? ": " : "",
+	       r ? strerror(-r) : "");
 	return r;
 }
 
-static int make_buf(int dev, const char *kind)
+static int make_buf(struct vdmabuf_dev *dev, const char *kind)
 {
 	int buf;
 
@@ -178,8 +191,9 @@ static int make_buf(int dev, const char *kind)
 static int cmd_hold(int argc, char **argv)
 {
 	const char *ready = NULL;
-	uint8_t uuid[16];
-	int dev, buf, i = 0, close_all = 0;
+	struct vdmabuf_uuid uuid;
+	struct vdmabuf_dev *dev;
+	int buf, i = 0, close_all = 0;
 
 	if (argc > 0 && !strcmp(argv[0], "--close")) {
 		close_all = 1;
@@ -191,17 +205,17 @@ static int cmd_hold(int argc, char **argv)
 	if (i == argc || argc - i > MAX_HOLD || (!close_all && !ready))
 		return 2;
 	dev = open_dev();
-	if (dev < 0)
+	if (!dev)
 		return 1;
 	for (; i < argc; i++) {
 		buf = make_buf(dev, argv[i]);
-		if (buf < 0 || hold_one(dev, buf, argv[i], uuid))
+		if (buf < 0 || hold_one(dev, buf, argv[i], &uuid))
 			return 1;
 		/* The export keeps its own reference on the dma-buf. */
 		close(buf);
 	}
 	if (close_all) {
-		close(dev);
+		vdmabuf_dev_close(dev);
 		return failed;
 	}
 	i = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -225,22 +239,19 @@ static int write_str(const char *path, const char *s)
 	return r;
 }
 
-static int roundtrip(int dev, const char *when)
+static int roundtrip(struct vdmabuf_dev *dev, const char *when)
 {
-	struct vdmabuf_unexport u = { 0 };
-	struct vdmabuf_export e;
+	struct vdmabuf_exported e;
 	int buf, r;
 
 	buf = own_dmabuf(dev);
 	r = buf < 0 ? buf : export(dev, buf, 0, &e);
 	if (!r)
-		r = present(dev, e.uuid, 7);
-	if (!r) {
-		memcpy(u.uuid, e.uuid, 16);
-		r = ioctl(dev, VDMABUF_IOCTL_UNEXPORT, &u) ? -errno : 0;
-	}
+		r = present(dev, &e.uuid, 7);
 	if (!r)
-		r = wait_event(dev, VDMABUF_EVENT_RELEASED, e.uuid, 0);
+		r = vdmabuf_dev_unexport(dev, &e.uuid);
+	if (!r)
+		r = wait_event(dev, VDMABUF_EVENT_RELEASED, &e.uuid, 0);
 	result(!r, "%s: ALLOC, EXPORT, PRESENT -> FRAME_DONE, UNEXPORT -> RELEASED%s%s",
 	       when, r ? ": " : "", r ? strerror(-r) : "");
 	if (buf >= 0)
@@ -251,16 +262,18 @@ static int roundtrip(int dev, const char *when)
 static int cmd_freeze(void)
 {
 	struct vdmabuf_info before = { 0 }, after = { 0 };
-	uint8_t uuid[16];
-	int dev, buf, r;
+	struct vdmabuf_uuid uuid;
+	struct vdmabuf_dev *dev;
+	unsigned int stray;
+	int buf, r;
 
 	dev = open_dev();
-	if (dev < 0)
+	if (!dev)
 		return 1;
-	if (ioctl(dev, VDMABUF_IOCTL_INFO, &before))
+	if (vdmabuf_dev_info(dev, &before))
 		return 1;
 	buf = make_buf(dev, "own");
-	if (buf < 0 || hold_one(dev, buf, "own", uuid))
+	if (buf < 0 || hold_one(dev, buf, "own", &uuid))
 		return 1;
 
 	r = write_str("/sys/power/pm_test", "devices");
@@ -272,13 +285,19 @@ static int cmd_freeze(void)
 	if (r)
 		return 1;
 
-	r = wait_event(dev, VDMABUF_EVENT_RELEASED, uuid, 0);
+	r = wait_event(dev, VDMABUF_EVENT_RELEASED, &uuid, 0);
 	result(!r, "freeze: the reset counted as RELEASED of the live export%s%s",
 	       r ? ": " : "", r ? strerror(-r) : "");
-	r = ioctl(dev, VDMABUF_IOCTL_INFO, &after) ? -errno : 0;
+	r = vdmabuf_dev_info(dev, &after);
+	/*
+	 * The library reads events in batches: one that came with RELEASED
+	 * is in the handle, not queued in the driver.  None may be there
+	 * either (stray_events() names each on stderr).
+	 */
+	stray = stray_events(dev);
 	result(!r && after.live_exports == before.live_exports &&
 	       after.live_bytes == before.live_bytes &&
-	       after.queued_events == 0,
+	       after.queued_events == 0 && !stray,
 	       "freeze: live exports %llu -> %llu, live bytes %llu -> %llu, queued events %u",
 	       (unsigned long long)before.live_exports,
 	       (unsigned long long)after.live_exports,
@@ -287,18 +306,18 @@ static int cmd_freeze(void)
 	/* The buffer itself is still ours and can be exported again. */
 	r = roundtrip(dev, "after restore");
 	close(buf);
-	close(dev);
+	vdmabuf_dev_close(dev);
 	return failed;
 }
 
 static int cmd_roundtrip(void)
 {
-	int dev = open_dev();
+	struct vdmabuf_dev *dev = open_dev();
 
-	if (dev < 0)
+	if (!dev)
 		return 1;
 	roundtrip(dev, "roundtrip");
-	close(dev);
+	vdmabuf_dev_close(dev);
 	return failed;
 }
 

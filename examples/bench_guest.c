@@ -2,7 +2,7 @@
 /*
  * bench_guest: the guest (L2) half of the vdmabuf benchmark.
  *
- * Needs importer_bench on the host (L1), on the device's importer socket
+ * Built on libvdmabuf.  Needs importer_bench on the host (L1), on the device's importer socket
  * and on vsock port BENCH_VSOCK_PORT (bench_proto.h).  For 1920x1080,
  * 3840x2160 and 7680x4320 XRGB8888 frames it measures, side by side:
  *
@@ -44,28 +44,24 @@
  */
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 
 #include <linux/dma-buf.h>
-#include <linux/vdmabuf.h>
-#include <linux/virtio_vdmabuf.h>
 #include <linux/vm_sockets.h>
 
+#include <vdmabuf/vdmabuf.h>
+
 #include "bench_proto.h"
-#include "vdmabuf_util.h"
+#include "example_common.h"
 
 #define EVENT_TIMEOUT_MS	120000	/* nested TCG, an 8K import */
 #define CONNECT_TIMEOUT_MS	60000
@@ -78,7 +74,7 @@
 #define GUEST_PREFIX		"# bench "
 
 struct bench {
-	int dev;
+	struct vdmabuf_dev *dev;
 	int tap_n;
 	int tap_failed;
 	uint64_t unexpected;
@@ -134,82 +130,60 @@ static int more(struct bench *b, unsigned int done, unsigned int max,
 static int next_event(struct bench *b, struct vdmabuf_event *ev,
 		      int timeout_ms)
 {
-	struct pollfd pfd = { .fd = b->dev, .events = POLLIN };
-	uint64_t deadline = now_ms() + timeout_ms;
+	int ret = vdmabuf_dev_next_event(b->dev, ev, timeout_ms);
 
-	for (;;) {
-		uint64_t now = now_ms();
-		ssize_t n;
-		int ret;
-
-		n = read(b->dev, ev, sizeof(*ev));
-		if (n == sizeof(*ev))
-			return 0;
-		if (n >= 0) {
-			fprintf(stderr, "bench_guest: read returned %zd bytes\n",
-				n);
-			return -EPROTO;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN)
-			return -errno;
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		ret = poll(&pfd, 1, (int)(deadline - now));
-		if (ret < 0 && errno != EINTR)
-			return -errno;
-	}
+	return ret == -EAGAIN ? -ETIMEDOUT : ret;
 }
 
 /*
  * Wait for @type about @uuid (and @seq for FRAME_DONE); others count as
  * unexpected.  *@flags gets the event's flags.  0 or -errno.
  */
-static int wait_for(struct bench *b, uint32_t type, const uint8_t *uuid,
-		    uint64_t seq, uint32_t *flags)
+static int wait_for(struct bench *b, uint32_t type,
+		    const struct vdmabuf_uuid *uuid, uint64_t seq,
+		    uint32_t *flags)
 {
 	struct vdmabuf_event ev;
-	char us[37];
+	struct vdmabuf_uuid evu;
+	char us[VDMABUF_UUID_STR_LEN];
 	int ret;
 
 	for (;;) {
 		ret = next_event(b, &ev, EVENT_TIMEOUT_MS);
 		if (ret) {
 			fprintf(stderr, "bench_guest: waiting for event %u of %s: %s\n",
-				type, uuid_str(uuid, us), strerror(-ret));
+				type, vdmabuf_uuid_format(uuid, us),
+				strerror(-ret));
 			return ret;
 		}
-		if (ev.type == type && !memcmp(ev.uuid, uuid, 16) &&
+		if (ev.type == type && !memcmp(ev.uuid, uuid->b, 16) &&
 		    (type != VDMABUF_EVENT_FRAME_DONE || ev.seq == seq)) {
 			if (flags)
 				*flags = ev.flags;
 			return 0;
 		}
+		memcpy(evu.b, ev.uuid, sizeof(evu.b));
 		fprintf(stderr, "bench_guest: unexpected event %u seq %llu for %s\n",
 			ev.type, (unsigned long long)ev.seq,
-			uuid_str(ev.uuid, us));
+			vdmabuf_uuid_format(&evu, us));
 		b->unexpected++;
 	}
 }
 
-/* An ioctl that may answer EBUSY/ENOBUFS for a while. */
-static int dev_ioctl(struct bench *b, unsigned long cmd, void *arg,
-		     const char *what)
+/*
+ * After a call that may answer EBUSY/ENOBUFS for a while: 1 when it
+ * should be tried again (after a pause), 0 when @ret is its result; then
+ * a failure is reported as @what's.
+ */
+static int busy_retry(int ret, int *tries, const char *what)
 {
-	int tries;
-
-	for (tries = 0; tries < BUSY_RETRIES; tries++) {
-		if (!ioctl(b->dev, cmd, arg))
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno != EBUSY && errno != ENOBUFS)
-			break;
+	if ((ret == -EBUSY || ret == -ENOBUFS) && ++*tries < BUSY_RETRIES) {
 		usleep(10000);
+		return 1;
 	}
-	fprintf(stderr, "bench_guest: %s: %s\n", what, strerror(errno));
-	return -errno;
+	if (ret < 0)
+		fprintf(stderr, "bench_guest: %s: %s\n", what, strerror(-ret));
+	return 0;
 }
 
 /* A mapped ALLOC buffer. */
@@ -217,22 +191,23 @@ struct gbuf {
 	int fd;
 	uint64_t *map;
 	uint64_t size;
-	uint8_t uuid[16];
+	struct vdmabuf_uuid uuid;
 	uint32_t nr_ranges;
 };
 
 static int buf_alloc(struct bench *b, struct gbuf *g, uint64_t size)
 {
-	struct vdmabuf_alloc al = { .size = size, .flags = VDMABUF_FD_CLOEXEC };
-	int ret;
+	int ret, tries = 0;
 
 	g->fd = -1;
 	g->map = NULL;
 	g->size = size;
-	ret = dev_ioctl(b, VDMABUF_IOCTL_ALLOC, &al, "VDMABUF_IOCTL_ALLOC");
-	if (ret)
+	do {
+		ret = vdmabuf_dev_alloc(b->dev, size);
+	} while (busy_retry(ret, &tries, "vdmabuf_dev_alloc"));
+	if (ret < 0)
 		return ret;
-	g->fd = (int)al.fd;
+	g->fd = ret;
 	return 0;
 }
 
@@ -266,12 +241,12 @@ static int buf_fill(struct gbuf *g, uint64_t seed, int every_word)
 	uint64_t step = every_word ? 1 : BENCH_PAGE / 8;
 	int ret;
 
-	ret = dmabuf_sync(g->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+	ret = vdmabuf_dmabuf_sync(g->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
 	if (ret)
 		return ret;
 	for (w = 0; w < words; w += step)
 		g->map[w] = htole64(bench_word(seed, w));
-	return dmabuf_sync(g->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+	return vdmabuf_dmabuf_sync(g->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
 }
 
 static int buf_export(struct bench *b, struct gbuf *g, uint32_t role,
@@ -288,14 +263,13 @@ static int buf_export(struct bench *b, struct gbuf *g, uint32_t role,
 		.fourcc = htole32(DEMO_FOURCC_XRGB8888),
 		.seed = htole64(seed),
 	};
-	struct vdmabuf_export ex = {
-		.fd = g->fd,
-		.meta_len = sizeof(meta),
-		.meta_ptr = (uintptr_t)&meta,
-	};
-	int ret;
+	struct vdmabuf_exported ex;
+	int ret, tries = 0;
 
-	ret = dev_ioctl(b, VDMABUF_IOCTL_EXPORT, &ex, "VDMABUF_IOCTL_EXPORT");
+	do {
+		ret = vdmabuf_dev_export(b->dev, g->fd, &meta, sizeof(meta),
+					 &ex);
+	} while (busy_retry(ret, &tries, "vdmabuf_dev_export"));
 	if (ret)
 		return ret;
 	if (ex.size != g->size) {
@@ -304,25 +278,29 @@ static int buf_export(struct bench *b, struct gbuf *g, uint32_t role,
 			(unsigned long long)g->size);
 		return -EPROTO;
 	}
-	memcpy(g->uuid, ex.uuid, 16);
+	g->uuid = ex.uuid;
 	g->nr_ranges = ex.nr_ranges;
 	return 0;
 }
 
 static int buf_present(struct bench *b, struct gbuf *g, uint64_t seq)
 {
-	struct vdmabuf_present pr = { .seq = seq };
+	int ret, tries = 0;
 
-	memcpy(pr.uuid, g->uuid, 16);
-	return dev_ioctl(b, VDMABUF_IOCTL_PRESENT, &pr, "VDMABUF_IOCTL_PRESENT");
+	do {
+		ret = vdmabuf_dev_present(b->dev, &g->uuid, seq, NULL, 0);
+	} while (busy_retry(ret, &tries, "vdmabuf_dev_present"));
+	return ret;
 }
 
 static int buf_unexport(struct bench *b, struct gbuf *g)
 {
-	struct vdmabuf_unexport un = { 0 };
+	int ret, tries = 0;
 
-	memcpy(un.uuid, g->uuid, 16);
-	return dev_ioctl(b, VDMABUF_IOCTL_UNEXPORT, &un, "VDMABUF_IOCTL_UNEXPORT");
+	do {
+		ret = vdmabuf_dev_unexport(b->dev, &g->uuid);
+	} while (busy_retry(ret, &tries, "vdmabuf_dev_unexport"));
+	return ret;
 }
 
 static uint64_t new_seed(void)
@@ -398,7 +376,7 @@ static int zc_cycle(struct bench *b, struct gbuf *g, unsigned int si,
 	note_ranges(b, si, g->nr_ranges);
 	ret = buf_present(b, g, seq);
 	if (!ret)
-		ret = wait_for(b, VDMABUF_EVENT_FRAME_DONE, g->uuid, seq, &flags);
+		ret = wait_for(b, VDMABUF_EVENT_FRAME_DONE, &g->uuid, seq, &flags);
 	t2 = now_ns();
 	if (ret)
 		goto out;
@@ -413,7 +391,7 @@ static int zc_cycle(struct bench *b, struct gbuf *g, unsigned int si,
 	t3 = now_ns();
 	if (ret)
 		return ret;
-	ret = wait_for(b, VDMABUF_EVENT_RELEASED, g->uuid, 0, NULL);
+	ret = wait_for(b, VDMABUF_EVENT_RELEASED, &g->uuid, 0, NULL);
 	t4 = now_ns();
 	if (ret)
 		return ret;
@@ -424,7 +402,7 @@ static int zc_cycle(struct bench *b, struct gbuf *g, unsigned int si,
 	t[ZC_CYCLE] = t4 - t0;
 out:
 	if (exported && !buf_unexport(b, g))
-		wait_for(b, VDMABUF_EVENT_RELEASED, g->uuid, 0, NULL);
+		wait_for(b, VDMABUF_EVENT_RELEASED, &g->uuid, 0, NULL);
 	return ret;
 }
 
@@ -629,7 +607,7 @@ static void bench_steady(struct bench *b, unsigned int si, struct gbuf *g,
 		ret = buf_present(b, g, seq);
 		t1 = now_ns();
 		if (!ret)
-			ret = wait_for(b, VDMABUF_EVENT_FRAME_DONE, g->uuid,
+			ret = wait_for(b, VDMABUF_EVENT_FRAME_DONE, &g->uuid,
 				       seq, &flags);
 		if (ret)
 			break;
@@ -648,7 +626,7 @@ static void bench_steady(struct bench *b, unsigned int si, struct gbuf *g,
 		}
 	}
 	if (exported && !buf_unexport(b, g) &&
-	    !wait_for(b, VDMABUF_EVENT_RELEASED, g->uuid, 0, NULL))
+	    !wait_for(b, VDMABUF_EVENT_RELEASED, &g->uuid, 0, NULL))
 		released = 1;
 	if (fd >= 0)
 		close(fd);
@@ -698,7 +676,8 @@ static void bench_copy(struct bench *b, unsigned int si, struct gbuf *g,
 	fd = ret ? ret : vs_connect(&h);
 	ret = fd < 0 ? fd : 0;
 	if (!ret) {
-		ret = dmabuf_sync(g->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+		ret = vdmabuf_dmabuf_sync(g->fd,
+					  DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
 		synced = !ret;
 	}
 	t_start = now_ns();
@@ -741,7 +720,7 @@ static void bench_copy(struct bench *b, unsigned int si, struct gbuf *g,
 			break;
 	}
 	if (synced)
-		dmabuf_sync(g->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+		vdmabuf_dmabuf_sync(g->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
 	if (fd >= 0)
 		close(fd);
 	tap(b, !ret && verified && done,
@@ -762,12 +741,12 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	const char *devpath = "/dev/virtio-vdmabuf";
+	const char *devpath = VDMABUF_DEV_PATH;
 	struct bench b = { .budget_s = 20 };
 	unsigned int zc_max = 5, steady_max = 200, copy_max = 5, si;
 	struct vdmabuf_info info;
 	uint64_t t_start = now_ns();
-	int c, ok = 1;
+	int c, ret, ok = 1;
 
 	while ((c = getopt(argc, argv, "z:s:c:b:d:h")) != -1) {
 		switch (c) {
@@ -796,14 +775,16 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("TAP version 13\n");
 
-	b.dev = open(devpath, O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (b.dev < 0) {
+	ret = vdmabuf_dev_open(devpath, &b.dev);
+	if (ret)
 		fprintf(stderr, "bench_guest: open %s: %s\n", devpath,
-			strerror(errno));
-		ok = 0;
-	} else if (ioctl(b.dev, VDMABUF_IOCTL_INFO, &info)) {
-		fprintf(stderr, "bench_guest: VDMABUF_IOCTL_INFO: %s\n",
-			strerror(errno));
+			strerror(-ret));
+	else
+		ret = vdmabuf_dev_info(b.dev, &info);
+	if (ret) {
+		if (b.dev)
+			fprintf(stderr, "bench_guest: vdmabuf_dev_info: %s\n",
+				strerror(-ret));
 		ok = 0;
 	} else if (!(info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT))) {
 		fprintf(stderr, "bench_guest: no VIRTIO_VDMABUF_F_PRESENT\n");
@@ -812,6 +793,7 @@ int main(int argc, char **argv)
 	tap(&b, ok, "open %s, PRESENT negotiated", devpath);
 	if (!ok) {
 		printf("1..%d\n", b.tap_n);
+		vdmabuf_dev_close(b.dev);
 		return 1;
 	}
 	result("device.max_ranges %u", info.max_ranges);
@@ -873,6 +855,6 @@ int main(int argc, char **argv)
 	    (unsigned long long)b.unexpected);
 	result("run_s %.1f", (now_ns() - t_start) / 1e9);
 	printf("1..%d\n", b.tap_n);
-	close(b.dev);
+	vdmabuf_dev_close(b.dev);
 	return b.tap_failed ? 1 : 0;
 }

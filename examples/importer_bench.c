@@ -2,7 +2,7 @@
 /*
  * importer_bench: the host (L1) half of the vdmabuf benchmark.
  *
- * Runs in the background while bench_guest runs in the guest (see
+ * Built on libvdmabuf.  Runs in the background while bench_guest runs in the guest (see
  * bench_proto.h for what they tell each other) and measures the host's
  * side of each step:
  *
@@ -41,15 +41,28 @@
  */
 #include <dirent.h>
 #include <endian.h>
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
+#include <linux/dma-buf.h>
 #include <linux/vm_sockets.h>
 
+#include <vdmabuf/vdmabuf.h>
+
 #include "bench_proto.h"
-#include "importer_common.h"
+#include "example_common.h"
 
 #define MAX_BUFS		16
 #define MAX_ZC			256	/* zero-copy cycles kept per size */
@@ -59,7 +72,7 @@
 #define HOST_PREFIX		"bench host."
 
 struct hbuf {
-	uint8_t uuid[16];
+	struct vdmabuf_uuid uuid;
 	int fd;			/* -1: slot free */
 	const uint64_t *map;
 	uint64_t size;
@@ -88,7 +101,7 @@ struct hsize {
 
 struct hbench {
 	const char *sock_path;
-	int imp;
+	struct vdmabuf_importer *imp;
 	int lsn;
 	FILE *progress;
 	pid_t vmm;
@@ -202,8 +215,20 @@ static pid_t find_vmm(const char *sock_path)
 /* VmLck of @pid in bytes, or -1. */
 static int64_t vmlck_bytes(pid_t pid)
 {
-	long long kb = pid > 0 ? vmlck_kb(pid) : -1;
+	char path[64], line[256];
+	long long kb = -1;
+	FILE *f;
 
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
 	return kb < 0 ? -1 : kb * 1024;
 }
 
@@ -211,23 +236,39 @@ static int64_t vmlck_bytes(pid_t pid)
 /* Importer events                                                        */
 /* ---------------------------------------------------------------------- */
 
-static struct hbuf *find_buf(struct hbench *h, const uint8_t *uuid)
+static struct hbuf *find_buf(struct hbench *h,
+			     const struct vdmabuf_uuid *uuid)
 {
 	int i;
 
 	for (i = 0; i < MAX_BUFS; i++)
-		if (h->bufs[i].fd >= 0 && !memcmp(h->bufs[i].uuid, uuid, 16))
+		if (h->bufs[i].fd >= 0 &&
+		    !memcmp(&h->bufs[i].uuid, uuid, sizeof(*uuid)))
 			return &h->bufs[i];
 	return NULL;
 }
 
+/* Answer FRAME_DONE for the frame of @ev: 0 or -errno (with a message). */
+static int frame_done(struct hbench *h, const struct vdmabuf_host_event *ev)
+{
+	char us[VDMABUF_UUID_STR_LEN];
+	int ret;
+
+	ret = vdmabuf_importer_frame_done(h->imp, &ev->uuid, ev->seq);
+	if (ret)
+		fprintf(stderr, "importer_bench: FRAME_DONE %s seq %llu: %s\n",
+			vdmabuf_uuid_format(&ev->uuid, us),
+			(unsigned long long)ev->seq, strerror(-ret));
+	return ret;
+}
+
 /* 1: a benchmark export, *@m filled in; 0: someone else's; -1: bad. */
-static int parse_meta(const struct vhost_vdmabuf_event *ev,
-		      const void *payload, struct bench_meta *m)
+static int parse_meta(const struct vdmabuf_host_event *ev,
+		      struct bench_meta *m)
 {
 	if (ev->payload_len < sizeof(*m))
 		return 0;
-	memcpy(m, payload, sizeof(*m));
+	memcpy(m, ev->payload, sizeof(*m));
 	if (le32toh(m->magic) != BENCH_META_MAGIC)
 		return 0;
 	m->magic = le32toh(m->magic);
@@ -248,21 +289,20 @@ static int parse_meta(const struct vhost_vdmabuf_event *ev,
 	return 1;
 }
 
-static int on_exported(struct hbench *h, const struct vhost_vdmabuf_event *ev,
-		       const void *payload)
+static int on_exported(struct hbench *h, const struct vdmabuf_host_event *ev)
 {
 	struct hbuf *b = NULL;
 	struct hsize *z;
 	struct bench_meta m;
 	uint64_t size = 0, t0, t1;
-	char us[37];
+	char us[VDMABUF_UUID_STR_LEN];
 	int i, ret, fd;
 	void *map;
 
-	ret = parse_meta(ev, payload, &m);
+	ret = parse_meta(ev, &m);
 	if (!ret)
 		return 0;
-	uuid_str(ev->uuid, us);
+	vdmabuf_uuid_format(&ev->uuid, us);
 	if (ret < 0) {
 		fprintf(stderr, "importer_bench: %s: bad benchmark metadata\n",
 			us);
@@ -276,13 +316,14 @@ static int on_exported(struct hbench *h, const struct vhost_vdmabuf_event *ev,
 			 bench_sizes[m.size_idx].name);
 	} else if (m.role == BENCH_R_STEADY && !z->announced_steady) {
 		z->announced_steady = 1;
-		progress(h, "%s: steady state (PRESENT until FRAME_DONE) and the floor (1-byte vsock round trip), interleaved",
+		progress(h,
+			 "%s: steady state (PRESENT until FRAME_DONE) and the floor (1-byte vsock round trip), interleaved",
 			 bench_sizes[m.size_idx].name);
 	}
 	for (i = 0; i < MAX_BUFS && !b; i++)
 		if (h->bufs[i].fd < 0)
 			b = &h->bufs[i];
-	if (!b || find_buf(h, ev->uuid)) {
+	if (!b || find_buf(h, &ev->uuid)) {
 		fprintf(stderr, "importer_bench: %s: %s\n", us,
 			b ? "EXPORTED twice" : "too many buffers");
 		z->bad_exports++;
@@ -290,10 +331,13 @@ static int on_exported(struct hbench *h, const struct vhost_vdmabuf_event *ev,
 	}
 
 	t0 = now_ns();
-	fd = importer_import(h->imp, ev->uuid, &size);
+	fd = vdmabuf_importer_import(h->imp, &ev->uuid, &size);
 	t1 = now_ns();
 	if (fd < 0 || size != ev->size) {
-		if (fd >= 0) {
+		if (fd < 0) {
+			fprintf(stderr, "importer_bench: %s: import: %s\n",
+				us, strerror(-fd));
+		} else {
 			fprintf(stderr, "importer_bench: %s: IMPORT size %llu, EXPORTED %llu\n",
 				us, (unsigned long long)size,
 				(unsigned long long)ev->size);
@@ -302,7 +346,7 @@ static int on_exported(struct hbench *h, const struct vhost_vdmabuf_event *ev,
 		z->bad_exports++;
 		return 0;
 	}
-	memcpy(b->uuid, ev->uuid, 16);
+	b->uuid = ev->uuid;
 	b->fd = fd;
 	b->size = size;
 	b->meta = m;
@@ -339,31 +383,31 @@ static int on_exported(struct hbench *h, const struct vhost_vdmabuf_event *ev,
 	return 0;
 }
 
-static int on_presented(struct hbench *h, const struct vhost_vdmabuf_event *ev)
+static int on_presented(struct hbench *h, const struct vdmabuf_host_event *ev)
 {
-	struct hbuf *b = find_buf(h, ev->uuid);
+	struct hbuf *b = find_buf(h, &ev->uuid);
 	struct hsize *z;
 	uint64_t t0, p, pages, bad = 0;
-	char us[37];
+	char us[VDMABUF_UUID_STR_LEN];
 	int ret;
 
 	if (!b) {
 		h->frames_other++;
-		return importer_frame_done(h->imp, ev->uuid, ev->seq);
+		return frame_done(h, ev);
 	}
 	z = &h->sz[b->meta.size_idx];
 	if (b->meta.role == BENCH_R_STEADY) {
-		ret = importer_frame_done(h->imp, ev->uuid, ev->seq);
+		ret = frame_done(h, ev);
 		if (!ret)
 			z->steady_acked++;
 		return ret;
 	}
 	if (!b->map)
-		return importer_frame_done(h->imp, ev->uuid, ev->seq);
+		return frame_done(h, ev);
 
 	pages = b->size / BENCH_PAGE;
 	t0 = now_ns();
-	ret = dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+	ret = vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
 	if (!ret) {
 		for (p = 0; p < pages; p++) {
 			uint64_t w = p * (BENCH_PAGE / 8);
@@ -371,13 +415,14 @@ static int on_presented(struct hbench *h, const struct vhost_vdmabuf_event *ev)
 			if (le64toh(b->map[w]) != bench_word(b->meta.seed, w))
 				bad++;
 		}
-		ret = dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+		ret = vdmabuf_dmabuf_sync(b->fd,
+					  DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
 	}
 	if (b->meta.iter)
 		bench_samples_add(&z->touch, now_ns() - t0);
 	if (ret) {
 		fprintf(stderr, "importer_bench: %s: DMA_BUF_IOCTL_SYNC: %s\n",
-			uuid_str(ev->uuid, us), strerror(-ret));
+			vdmabuf_uuid_format(&ev->uuid, us), strerror(-ret));
 		z->bad_exports++;
 	} else {
 		z->zc_touched++;
@@ -385,11 +430,11 @@ static int on_presented(struct hbench *h, const struct vhost_vdmabuf_event *ev)
 		z->pages_bad += bad;
 		if (bad)
 			fprintf(stderr, "importer_bench: %s: %llu of %llu page stamps wrong\n",
-				uuid_str(ev->uuid, us),
+				vdmabuf_uuid_format(&ev->uuid, us),
 				(unsigned long long)bad,
 				(unsigned long long)pages);
 	}
-	return importer_frame_done(h->imp, ev->uuid, ev->seq);
+	return frame_done(h, ev);
 }
 
 static void drop_buf(struct hbench *h, struct hbuf *b, int timed)
@@ -406,19 +451,17 @@ static void drop_buf(struct hbench *h, struct hbuf *b, int timed)
 	b->fd = -1;
 }
 
-static int on_event(void *ctx, const struct vhost_vdmabuf_event *ev,
-		    const void *payload)
+static int on_event(struct hbench *h, const struct vdmabuf_host_event *ev)
 {
-	struct hbench *h = ctx;
 	struct hbuf *b;
 
 	switch (ev->type) {
 	case VHOST_VDMABUF_EVENT_EXPORTED:
-		return on_exported(h, ev, payload);
+		return on_exported(h, ev);
 	case VHOST_VDMABUF_EVENT_PRESENTED:
 		return on_presented(h, ev);
 	case VHOST_VDMABUF_EVENT_UNEXPORTED:
-		b = find_buf(h, ev->uuid);
+		b = find_buf(h, &ev->uuid);
 		if (b)
 			drop_buf(h, b, 1);
 		return 0;
@@ -426,6 +469,33 @@ static int on_event(void *ctx, const struct vhost_vdmabuf_event *ev,
 		fprintf(stderr, "importer_bench: unknown event type %u\n",
 			ev->type);
 		return 0;
+	}
+}
+
+/*
+ * Handle every event that is queued.  0 when the queue is empty, -ENODEV
+ * when the VM's device is gone, another -errno (with a message) on a
+ * failure.
+ */
+static int drain_events(struct hbench *h)
+{
+	struct vdmabuf_host_event ev;
+	int ret;
+
+	for (;;) {
+		ret = vdmabuf_importer_next_event(h->imp, &ev, 0);
+		if (ret == -EAGAIN)
+			return 0;
+		if (ret == -ENODEV)
+			return ret;
+		if (ret) {
+			fprintf(stderr, "importer_bench: reading events: %s\n",
+				strerror(-ret));
+			return ret;
+		}
+		ret = on_event(h, &ev);
+		if (ret)
+			return ret;
 	}
 }
 
@@ -739,7 +809,6 @@ int main(int argc, char **argv)
 	struct hbench h = { .vmlck_base = -1, .ping = -1 };
 	unsigned long wait_s = 300;
 	sigset_t block, orig;
-	void *evbuf;
 	int c, i, ret, all;
 
 	while ((c = getopt_long(argc, argv, "s:t:w:p:h", opts, NULL)) != -1) {
@@ -793,18 +862,18 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigprocmask(SIG_BLOCK, &block, &orig);
 
-	evbuf = aligned_alloc(8, EV_BUF_LEN);
-	if (!evbuf) {
-		fprintf(stderr, "importer_bench: out of memory\n");
-		return 2;
-	}
 	h.lsn = vsock_listen();
 	tap_result(&h.tap, h.lsn >= 0,
 		   "importer_bench: listening on vsock port %u", BENCH_VSOCK_PORT);
-	h.imp = importer_connect(h.sock_path, wait_s * 1000);
-	tap_result(&h.tap, h.imp >= 0,
+	/* Wait up to --wait for QEMU to create the socket. */
+	ret = vdmabuf_importer_connect(h.sock_path, wait_s > INT_MAX / 1000 ?
+				       INT_MAX : (int)wait_s * 1000, &h.imp);
+	if (ret)
+		fprintf(stderr, "importer_bench: no importer fd from %s: %s\n",
+			h.sock_path, strerror(-ret));
+	tap_result(&h.tap, !ret,
 		   "importer_bench: got an importer fd from %s", h.sock_path);
-	if (h.imp < 0 || h.lsn < 0) {
+	if (ret || h.lsn < 0) {
 		tap_close(&h.tap);
 		return 2;
 	}
@@ -816,7 +885,7 @@ int main(int argc, char **argv)
 
 	while (!stop_signal) {
 		struct pollfd pfd[3] = {
-			{ .fd = h.imp, .events = POLLIN },
+			{ .fd = vdmabuf_importer_fd(h.imp), .events = POLLIN },
 			{ .fd = h.lsn, .events = POLLIN },
 			{ .fd = h.ping, .events = POLLIN },
 		};
@@ -837,13 +906,14 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP)) {
-			ret = importer_read_events(h.imp, evbuf, on_event, &h);
-			if (ret < 0) {
-				h.fatal = 1;
+			ret = drain_events(&h);
+			if (ret == -ENODEV ||
+			    (!ret && (pfd[0].revents & POLLHUP))) {
+				fprintf(stderr, "importer_bench: importer fd hung up\n");
 				break;
 			}
-			if (!ret && (pfd[0].revents & POLLHUP)) {
-				fprintf(stderr, "importer_bench: importer fd hung up\n");
+			if (ret) {
+				h.fatal = 1;
 				break;
 			}
 		}
@@ -878,11 +948,10 @@ int main(int argc, char **argv)
 	}
 	if (h.ping >= 0)
 		close(h.ping);
-	close(h.imp);
+	vdmabuf_importer_close(h.imp);
 	close(h.lsn);
 	if (h.progress)
 		fclose(h.progress);
 	tap_close(&h.tap);
-	free(evbuf);
 	return !h.fatal && all && !ret ? 0 : 1;
 }

@@ -2,43 +2,41 @@
 /*
  * demo_producer: the guest (L2) half of the vdmabuf demo.
  *
- * Allocates three 1920x1080 XRGB8888 buffers from /dev/virtio-vdmabuf,
- * exports each once with its format as metadata, then draws N frames of
+ * Built on libvdmabuf.  Allocates three 1920x1080 XRGB8888 buffers from
+ * /dev/virtio-vdmabuf, exports each once with the library's image
+ * metadata (vdmabuf_dev_export_image()), then draws N frames of
  * demo_draw() into whichever buffer the host is done with, presents each
  * and waits for its FRAME_DONE.  At the end it unexports everything and
  * waits for the RELEASED events.  importer_demo on the host checks every
  * frame byte for byte.
  *
- * usage: demo_producer [-n FRAMES] [-t FRAME_TIMEOUT_S] [-d DEVICE]
+ * usage: demo_producer [-n|--frames FRAMES] [-t FRAME_TIMEOUT_S]
+ *	  [-d DEVICE]
  *
  * Output: TAP on stdout, then one "# stat value" line per statistic.
  * Exit: 0 if every PRESENT got its FRAME_DONE and every export its
  * RELEASED, 1 otherwise, 2 on bad usage.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <endian.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include <linux/dma-buf.h>
-#include <linux/vdmabuf.h>
-#include <linux/virtio_vdmabuf.h>
+
+#include <vdmabuf/vdmabuf.h>
 
 #include "demo_pattern.h"
-#include "vdmabuf_util.h"
+#include "example_common.h"
 
 #define RELEASE_TIMEOUT_MS	60000
 #define BUSY_RETRIES		100	/* EBUSY/ENOBUFS: read events, retry */
+#define META_BYTES		sizeof(struct virtio_vdmabuf_image)
 #define EXPORT_HDR_BYTES	40	/* struct virtio_vdmabuf_export_req */
 #define RANGE_BYTES		16	/* struct virtio_vdmabuf_range */
 
@@ -46,7 +44,7 @@ struct pbuf {
 	int fd;
 	uint32_t *px;
 	uint64_t size;
-	uint8_t uuid[16];
+	struct vdmabuf_uuid uuid;
 	uint32_t nr_ranges;
 	int exported;
 	int busy;		/* a frame is presented, no FRAME_DONE yet */
@@ -56,7 +54,7 @@ struct pbuf {
 };
 
 struct producer {
-	int dev;
+	struct vdmabuf_dev *dev;
 	struct pbuf b[DEMO_BUFFERS];
 	uint64_t presented;
 	uint64_t done;
@@ -90,7 +88,7 @@ static struct pbuf *find_buf(struct producer *p, const uint8_t *uuid)
 	int i;
 
 	for (i = 0; i < DEMO_BUFFERS; i++)
-		if (p->b[i].exported && !memcmp(p->b[i].uuid, uuid, 16))
+		if (p->b[i].exported && !memcmp(p->b[i].uuid.b, uuid, 16))
 			return &p->b[i];
 	return NULL;
 }
@@ -98,9 +96,11 @@ static struct pbuf *find_buf(struct producer *p, const uint8_t *uuid)
 static void handle_event(struct producer *p, const struct vdmabuf_event *ev)
 {
 	struct pbuf *b = find_buf(p, ev->uuid);
-	char us[37];
+	struct vdmabuf_uuid u;
+	char us[VDMABUF_UUID_STR_LEN];
 
-	uuid_str(ev->uuid, us);
+	memcpy(u.b, ev->uuid, sizeof(u.b));
+	vdmabuf_uuid_format(&u, us);
 	if (!b) {
 		fprintf(stderr, "demo_producer: event %u for unknown %s\n",
 			ev->type, us);
@@ -158,99 +158,69 @@ static void handle_event(struct producer *p, const struct vdmabuf_event *ev)
  */
 static int pump_events(struct producer *p, int timeout_ms)
 {
-	struct vdmabuf_event evs[64];
-	struct pollfd pfd = { .fd = p->dev, .events = POLLIN };
+	struct vdmabuf_event ev;
 	int ret, handled = 0;
 
-	ret = poll(&pfd, 1, timeout_ms);
-	if (ret < 0)
-		return errno == EINTR ? 0 : -errno;
-	if (!ret)
-		return 0;
-	if (pfd.revents & (POLLERR | POLLNVAL)) {
-		fprintf(stderr, "demo_producer: poll: revents 0x%x\n",
-			pfd.revents);
-		return -EIO;
-	}
 	for (;;) {
-		ssize_t n = read(p->dev, evs, sizeof(evs));
-		size_t i;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			ret = -errno;
-			perror("demo_producer: read(/dev/virtio-vdmabuf)");
+		ret = vdmabuf_dev_next_event(p->dev, &ev,
+					     handled ? 0 : timeout_ms);
+		if (ret == -EAGAIN)
+			return handled;
+		if (ret) {
+			fprintf(stderr, "demo_producer: reading events: %s\n",
+				strerror(-ret));
 			return ret;
 		}
-		if (n == 0)
-			break;
-		if (n % sizeof(evs[0])) {
-			fprintf(stderr,
-				"demo_producer: read returned %zd bytes, not whole events\n",
-				n);
-			return -EPROTO;
-		}
-		for (i = 0; i < n / sizeof(evs[0]); i++)
-			handle_event(p, &evs[i]);
-		handled += n / sizeof(evs[0]);
-		if ((size_t)n < sizeof(evs))
-			break;
+		handle_event(p, &ev);
+		handled++;
 	}
-	return handled;
 }
 
-/* An ioctl that may answer EBUSY/ENOBUFS until we read our events. */
-static int busy_ioctl(struct producer *p, unsigned long cmd, void *arg,
-		      const char *what)
+/*
+ * After a call that may answer EBUSY/ENOBUFS until we read our events:
+ * 1 when it should be tried again (the events were read), 0 when *@ret
+ * is its result (a pump error replaces it).
+ */
+static int busy_retry(struct producer *p, int *ret, int *tries)
 {
-	int tries, ret;
+	int r;
 
-	for (tries = 0; tries < BUSY_RETRIES; tries++) {
-		if (!ioctl(p->dev, cmd, arg))
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno != EBUSY && errno != ENOBUFS)
-			break;
-		ret = pump_events(p, 100);
-		if (ret < 0)
-			return ret;
+	if ((*ret != -EBUSY && *ret != -ENOBUFS) || ++*tries >= BUSY_RETRIES)
+		return 0;
+	r = pump_events(p, 100);
+	if (r < 0) {
+		*ret = r;
+		return 0;
 	}
-	ret = -errno;
-	fprintf(stderr, "demo_producer: %s: %s\n", what, strerror(errno));
-	return ret;
+	return 1;
 }
 
 static int setup_buffer(struct producer *p, struct pbuf *b)
 {
-	struct demo_meta meta = {
-		.magic = htole32(DEMO_META_MAGIC),
-		.version = htole32(DEMO_META_VERSION),
-		.width = htole32(DEMO_WIDTH),
-		.height = htole32(DEMO_HEIGHT),
-		.stride = htole32(DEMO_STRIDE),
-		.fourcc = htole32(DEMO_FOURCC_XRGB8888),
-		.modifier = htole64(DEMO_MOD_LINEAR),
-	};
 	uint64_t size = ((uint64_t)DEMO_STRIDE * DEMO_HEIGHT + 4095) & ~4095ULL;
-	struct vdmabuf_alloc al = { .size = size, .flags = VDMABUF_FD_CLOEXEC };
-	struct vdmabuf_export ex = {
-		.meta_len = sizeof(meta),
-		.meta_ptr = (uintptr_t)&meta,
-	};
-	char us[37];
-	int ret;
+	struct vdmabuf_exported ex;
+	struct vdmabuf_image img;
+	char us[VDMABUF_UUID_STR_LEN];
+	int64_t need;
+	int ret, tries = 0;
 
-	if (ioctl(p->dev, VDMABUF_IOCTL_ALLOC, &al)) {
-		ret = -errno;
-		fprintf(stderr, "demo_producer: VDMABUF_IOCTL_ALLOC %llu bytes: %s\n",
-			(unsigned long long)size, strerror(errno));
+	need = vdmabuf_image_init(&img, DEMO_WIDTH, DEMO_HEIGHT,
+				  DEMO_FOURCC_XRGB8888);
+	if (need < 0) {
+		fprintf(stderr, "demo_producer: vdmabuf_image_init: %s\n",
+			strerror(-(int)need));
+		return (int)need;
+	}
+	/* demo_draw() writes rows DEMO_STRIDE apart: say exactly that. */
+	img.planes[0].stride = DEMO_STRIDE;
+
+	ret = vdmabuf_dev_alloc(p->dev, size);
+	if (ret < 0) {
+		fprintf(stderr, "demo_producer: vdmabuf_dev_alloc %llu bytes: %s\n",
+			(unsigned long long)size, strerror(-ret));
 		return ret;
 	}
-	b->fd = (int)al.fd;
+	b->fd = ret;
 	b->size = size;
 	b->px = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
 	if (b->px == MAP_FAILED) {
@@ -260,20 +230,25 @@ static int setup_buffer(struct producer *p, struct pbuf *b)
 		b->px = NULL;
 		return ret;
 	}
-	ex.fd = b->fd;
-	ret = busy_ioctl(p, VDMABUF_IOCTL_EXPORT, &ex, "VDMABUF_IOCTL_EXPORT");
-	if (ret)
+	do {
+		ret = vdmabuf_dev_export_image(p->dev, b->fd, &img, &ex);
+	} while (busy_retry(p, &ret, &tries));
+	if (ret) {
+		fprintf(stderr, "demo_producer: vdmabuf_dev_export_image: %s\n",
+			strerror(-ret));
 		return ret;
+	}
 	if (ex.size != size) {
 		fprintf(stderr, "demo_producer: EXPORT says size %llu, ALLOC %llu\n",
 			(unsigned long long)ex.size, (unsigned long long)size);
 		return -EPROTO;
 	}
-	memcpy(b->uuid, ex.uuid, 16);
+	b->uuid = ex.uuid;
 	b->nr_ranges = ex.nr_ranges;
 	b->exported = 1;
 	printf("# exported %s: %llu bytes in %u range(s)\n",
-	       uuid_str(b->uuid, us), (unsigned long long)size, b->nr_ranges);
+	       vdmabuf_uuid_format(&b->uuid, us), (unsigned long long)size,
+	       b->nr_ranges);
 	return 0;
 }
 
@@ -282,14 +257,14 @@ static int draw_frame(struct producer *p, struct pbuf *b, uint64_t seq)
 	uint64_t t0 = now_ns();
 	int ret;
 
-	ret = dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+	ret = vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
 	if (ret) {
 		fprintf(stderr, "demo_producer: DMA_BUF_IOCTL_SYNC start: %s\n",
 			strerror(-ret));
 		return ret;
 	}
 	demo_draw(b->px, DEMO_WIDTH, DEMO_HEIGHT, DEMO_STRIDE, seq);
-	ret = dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+	ret = vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
 	if (ret) {
 		fprintf(stderr, "demo_producer: DMA_BUF_IOCTL_SYNC end: %s\n",
 			strerror(-ret));
@@ -304,19 +279,17 @@ static int present(struct producer *p, struct pbuf *b, uint64_t seq)
 	struct vdmabuf_rect damage = {
 		.x = 0, .y = 0, .width = DEMO_WIDTH, .height = DEMO_HEIGHT,
 	};
-	struct vdmabuf_present pr = {
-		.seq = seq,
-		.nr_rects = 1,
-		.rects_ptr = (uintptr_t)&damage,
-	};
-	int ret;
+	int ret, tries = 0;
 
-	memcpy(pr.uuid, b->uuid, 16);
 	b->busy = 1;
 	b->pending_seq = seq;
 	b->t_present = now_ns();
-	ret = busy_ioctl(p, VDMABUF_IOCTL_PRESENT, &pr, "VDMABUF_IOCTL_PRESENT");
+	do {
+		ret = vdmabuf_dev_present(p->dev, &b->uuid, seq, &damage, 1);
+	} while (busy_retry(p, &ret, &tries));
 	if (ret) {
+		fprintf(stderr, "demo_producer: vdmabuf_dev_present: %s\n",
+			strerror(-ret));
 		b->busy = 0;
 		return ret;
 	}
@@ -376,21 +349,27 @@ static int all_released(struct producer *p)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: demo_producer [-n FRAMES] [-t FRAME_TIMEOUT_S] [-d DEVICE]\n");
+		"usage: demo_producer [-n|--frames FRAMES] [-t FRAME_TIMEOUT_S]\n"
+		"                     [-d DEVICE]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *devpath = "/dev/virtio-vdmabuf";
+	static const struct option opts[] = {
+		{ "frames", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	const char *devpath = VDMABUF_DEV_PATH;
 	struct producer p = { 0 };
 	struct vdmabuf_info info;
 	unsigned long frames = 120, frame_timeout_s = 30;
 	uint64_t seq, t_start, t_frames, wire = 0;
 	int c, i, ret, next = 0, nexported = 0, nunexported = 0, setup_ok = 1;
-	char us[37];
+	char us[VDMABUF_UUID_STR_LEN];
 
-	while ((c = getopt(argc, argv, "n:t:d:h")) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:d:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			frames = strtoul(optarg, NULL, 0);
@@ -414,25 +393,28 @@ int main(int argc, char **argv)
 		p.b[i].fd = -1;
 
 	printf("TAP version 13\n");
-	p.dev = open(devpath, O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (p.dev < 0) {
+	ret = vdmabuf_dev_open(devpath, &p.dev);
+	if (ret) {
 		fprintf(stderr, "demo_producer: open %s: %s\n", devpath,
-			strerror(errno));
+			strerror(-ret));
 		tap(&p, 0, "producer: open %s", devpath);
 		printf("1..%d\n", p.tap_n);
 		return 1;
 	}
-	if (ioctl(p.dev, VDMABUF_IOCTL_INFO, &info)) {
-		fprintf(stderr, "demo_producer: VDMABUF_IOCTL_INFO: %s\n",
-			strerror(errno));
+	ret = vdmabuf_dev_info(p.dev, &info);
+	if (ret) {
+		fprintf(stderr, "demo_producer: vdmabuf_dev_info: %s\n",
+			strerror(-ret));
 		setup_ok = 0;
 	} else {
-		printf("# device: features 0x%llx, max_ranges %u, max_meta_len %u, max_rects %u, max_export_size %llu\n",
-		       (unsigned long long)info.features, info.max_ranges,
+		printf("# device: features 0x%llx, max_ranges %u, ",
+		       (unsigned long long)info.features, info.max_ranges);
+		printf("max_meta_len %u, max_rects %u, max_export_size %llu\n",
 		       info.max_meta_len, info.max_rects,
 		       (unsigned long long)info.max_export_size);
 		if (!(info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT))) {
-			fprintf(stderr, "demo_producer: the device lacks VIRTIO_VDMABUF_F_PRESENT\n");
+			fprintf(stderr,
+				"demo_producer: the device lacks VIRTIO_VDMABUF_F_PRESENT\n");
 			setup_ok = 0;
 		}
 	}
@@ -444,7 +426,8 @@ int main(int argc, char **argv)
 		else
 			nexported++;
 	}
-	tap(&p, setup_ok, "producer: %d of %d buffers of %ux%u XR24 (stride %u) allocated, mapped and exported",
+	tap(&p, setup_ok,
+	    "producer: %d of %d buffers of %ux%u XR24 (stride %u) allocated, mapped and exported",
 	    nexported, DEMO_BUFFERS, DEMO_WIDTH, DEMO_HEIGHT, DEMO_STRIDE);
 
 	t_frames = now_ns();
@@ -490,16 +473,15 @@ int main(int argc, char **argv)
 		struct pbuf *b = &p.b[i];
 
 		if (b->exported) {
-			struct vdmabuf_unexport un = { 0 };
-
-			memcpy(un.uuid, b->uuid, 16);
-			if (ioctl(p.dev, VDMABUF_IOCTL_UNEXPORT, &un))
-				fprintf(stderr, "demo_producer: VDMABUF_IOCTL_UNEXPORT %s: %s\n",
-					uuid_str(b->uuid, us), strerror(errno));
+			ret = vdmabuf_dev_unexport(p.dev, &b->uuid);
+			if (ret)
+				fprintf(stderr, "demo_producer: vdmabuf_dev_unexport %s: %s\n",
+					vdmabuf_uuid_format(&b->uuid, us),
+					strerror(-ret));
 			else
 				nunexported++;
 			wire += EXPORT_HDR_BYTES + RANGE_BYTES * b->nr_ranges +
-				sizeof(struct demo_meta);
+				META_BYTES;
 		}
 		if (b->px)
 			munmap(b->px, b->size);
@@ -532,7 +514,7 @@ int main(int argc, char **argv)
 			printf("# %-28s %llu (%u ranges)\n", "wire bytes per export",
 			       (unsigned long long)(EXPORT_HDR_BYTES +
 						    RANGE_BYTES * p.b[i].nr_ranges +
-						    sizeof(struct demo_meta)),
+						    META_BYTES),
 			       p.b[i].nr_ranges);
 	printf("# %-28s %llu\n", "wire bytes all exports",
 	       (unsigned long long)wire);
@@ -545,6 +527,6 @@ int main(int argc, char **argv)
 	printf("# %-28s %.2f\n", "frames per second",
 	       t_frames && p.presented ? p.presented * 1e9 / t_frames : 0.0);
 	printf("# %-28s %.1f\n", "run time s", (now_ns() - t_start) / 1e9);
-	close(p.dev);
+	vdmabuf_dev_close(p.dev);
 	return p.tap_failed ? 1 : 0;
 }

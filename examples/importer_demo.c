@@ -2,44 +2,65 @@
 /*
  * importer_demo: the host (L1) half of the vdmabuf demo.
  *
- * Gets an importer fd from QEMU's importer socket, imports every buffer
- * demo_producer exports in the guest, and for every PRESENTED frame checks
- * that the bytes it reads through its own mapping of the guest's pages are
- * exactly the picture demo_draw() makes for that frame number, then
- * answers FRAME_DONE.  Frames of other exports are acknowledged unchecked.
+ * Built on libvdmabuf.  Gets an importer fd from QEMU's importer socket,
+ * imports every buffer demo_producer exports in the guest (recognised by
+ * its image metadata: 1920x1080 XR24, linear), and for every PRESENTED
+ * frame checks that the bytes it reads through its own mapping of the
+ * guest's pages are exactly the picture demo_draw() makes for that frame
+ * number, then answers FRAME_DONE.  Every other export is left alone and
+ * its frames are acknowledged unchecked.
  *
  * usage: importer_demo --socket PATH [--png PATH] [--tap PATH]
  *	  [--buffers N] [--wait SEC] [--timeout SEC]
+ *	  importer_demo --check-png FILE --seq N
  *
  * Ends when N (default 3) demo buffers were imported and all of them were
  * unexported and closed again, on SIGTERM/SIGINT, or after --timeout.
  * Exit: 0 if at least one frame was seen and every frame matched, 1 if a
  * frame differed or none was seen or the end was reached with a failure,
  * 2 on bad usage or when no importer fd could be had.
+ *
+ * --check-png compares a PNG (8-bit RGB or RGBA, as `vdmabuf snapshot`
+ * writes) pixel by pixel with the demo's picture of frame N, prints
+ * "check-png: FILE: frame N: WxH, M of W*H pixels differ" and exits 0 if
+ * none does, 1 otherwise.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
+#include <linux/dma-buf.h>
 #include <png.h>
 
+#include <vdmabuf/vdmabuf.h>
+
 #include "demo_pattern.h"
-#include "importer_common.h"
+#include "example_common.h"
 
 #define MAX_BUFS	64
 #define MAX_DIM		16384
 #define MAX_BAD_SEQS	8
 
 struct demo_buf {
-	uint8_t uuid[16];
+	struct vdmabuf_uuid uuid;
 	int fd;			/* -1: slot free */
 	void *map;
 	uint64_t size;
-	struct demo_meta meta;
+	/* The image, from the export's metadata. */
+	uint32_t width, height, stride;
+	uint64_t offset;
 };
 
 struct demo {
-	int imp;
+	struct vdmabuf_importer *imp;
 	struct demo_buf bufs[MAX_BUFS];
 	int live;
 	int imported;
@@ -71,12 +92,14 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-static struct demo_buf *find_buf(struct demo *d, const uint8_t *uuid)
+static struct demo_buf *find_buf(struct demo *d,
+				 const struct vdmabuf_uuid *uuid)
 {
 	int i;
 
 	for (i = 0; i < MAX_BUFS; i++)
-		if (d->bufs[i].fd >= 0 && !memcmp(d->bufs[i].uuid, uuid, 16))
+		if (d->bufs[i].fd >= 0 &&
+		    !memcmp(&d->bufs[i].uuid, uuid, sizeof(*uuid)))
 			return &d->bufs[i];
 	return NULL;
 }
@@ -91,50 +114,50 @@ static void drop_buf(struct demo *d, struct demo_buf *b)
 	d->live--;
 }
 
-/* Is this metadata a demo buffer's?  Then check it makes sense. */
-static int parse_meta(const struct vhost_vdmabuf_event *ev,
-		      const void *payload, struct demo_meta *m)
+/*
+ * Is this export one of the demo's?  Its metadata must be an image that
+ * fits the buffer, exactly DEMO_WIDTH x DEMO_HEIGHT XR24, linear, top row
+ * first, with rows demo_draw_row() can be compared with; anything else
+ * (other metadata, other images, malformed ones) is someone else's.
+ */
+static int is_demo_image(const struct vdmabuf_host_event *ev,
+			 struct vdmabuf_image *img)
 {
-	if (ev->payload_len < sizeof(*m))
+	if (vdmabuf_image_decode(ev->payload, ev->payload_len, ev->size, img))
 		return 0;
-	memcpy(m, payload, sizeof(*m));
-	m->magic = le32toh(m->magic);
-	if (m->magic != DEMO_META_MAGIC)
-		return 0;
-	m->version = le32toh(m->version);
-	m->width = le32toh(m->width);
-	m->height = le32toh(m->height);
-	m->stride = le32toh(m->stride);
-	m->fourcc = le32toh(m->fourcc);
-	m->modifier = le64toh(m->modifier);
-	if (m->version != DEMO_META_VERSION || m->fourcc != DEMO_FOURCC_XRGB8888 ||
-	    m->modifier != DEMO_MOD_LINEAR || !m->width || !m->height ||
-	    m->width > MAX_DIM || m->height > MAX_DIM || m->stride % 4 ||
-	    m->stride < m->width * 4 ||
-	    (uint64_t)m->stride * m->height > ev->size)
-		return -EINVAL;
-	return 1;
+	return img->width == DEMO_WIDTH && img->height == DEMO_HEIGHT &&
+	       img->fourcc == DEMO_FOURCC_XRGB8888 &&
+	       img->modifier == DEMO_MOD_LINEAR && img->nr_planes == 1 &&
+	       !img->flags && !(img->planes[0].stride % 4) &&
+	       !(img->planes[0].offset % 4);
 }
 
-static int on_exported(struct demo *d, const struct vhost_vdmabuf_event *ev,
-		       const void *payload)
+/* Answer FRAME_DONE for the frame of @ev: 0 or -errno (with a message). */
+static int frame_done(struct demo *d, const struct vdmabuf_host_event *ev)
+{
+	char us[VDMABUF_UUID_STR_LEN];
+	int ret;
+
+	ret = vdmabuf_importer_frame_done(d->imp, &ev->uuid, ev->seq);
+	if (ret)
+		fprintf(stderr, "importer_demo: FRAME_DONE %s seq %llu: %s\n",
+			vdmabuf_uuid_format(&ev->uuid, us),
+			(unsigned long long)ev->seq, strerror(-ret));
+	return ret;
+}
+
+static int on_exported(struct demo *d, const struct vdmabuf_host_event *ev)
 {
 	struct demo_buf *b = NULL;
-	struct demo_meta m;
-	char us[37];
+	struct vdmabuf_image img;
+	char us[VDMABUF_UUID_STR_LEN];
 	uint64_t size = 0;
-	int i, ret, fd;
+	int i, fd;
 
-	ret = parse_meta(ev, payload, &m);
-	if (ret == 0)
+	if (!is_demo_image(ev, &img))
 		return 0;	/* not ours */
-	uuid_str(ev->uuid, us);
-	if (ret < 0) {
-		fprintf(stderr, "importer_demo: %s: bad demo metadata\n", us);
-		d->bad_exports++;
-		return 0;
-	}
-	if (find_buf(d, ev->uuid)) {
+	vdmabuf_uuid_format(&ev->uuid, us);
+	if (find_buf(d, &ev->uuid)) {
 		fprintf(stderr, "importer_demo: %s: EXPORTED twice\n", us);
 		d->bad_exports++;
 		return 0;
@@ -148,8 +171,10 @@ static int on_exported(struct demo *d, const struct vhost_vdmabuf_event *ev,
 		d->bad_exports++;
 		return 0;
 	}
-	fd = importer_import(d->imp, ev->uuid, &size);
+	fd = vdmabuf_importer_import(d->imp, &ev->uuid, &size);
 	if (fd < 0) {
+		fprintf(stderr, "importer_demo: %s: import: %s\n", us,
+			strerror(-fd));
 		d->bad_exports++;
 		return 0;
 	}
@@ -171,32 +196,34 @@ static int on_exported(struct demo *d, const struct vhost_vdmabuf_event *ev,
 		d->bad_exports++;
 		return 0;
 	}
-	memcpy(b->uuid, ev->uuid, 16);
+	b->uuid = ev->uuid;
 	b->fd = fd;
 	b->size = size;
-	b->meta = m;
+	b->width = img.width;
+	b->height = img.height;
+	b->stride = img.planes[0].stride;
+	b->offset = img.planes[0].offset;
 	d->live++;
 	d->imported++;
-	d->bytes_per_frame = (uint64_t)m.stride * m.height;
+	d->bytes_per_frame = (uint64_t)b->stride * b->height;
 	printf("importer_demo: imported %s: %u x %u stride %u XR24, %llu bytes\n",
-	       us, m.width, m.height, m.stride, (unsigned long long)size);
+	       us, b->width, b->height, b->stride, (unsigned long long)size);
 	return 0;
 }
 
 /* Compare the buffer with demo_draw(seq); 0 if identical. */
 static int check_frame(struct demo *d, struct demo_buf *b, uint64_t seq)
 {
-	const struct demo_meta *m = &b->meta;
-	const uint8_t *p = b->map;
+	const uint8_t *p = (const uint8_t *)b->map + b->offset;
 	uint32_t y, x;
 
-	for (y = 0; y < m->height; y++) {
-		const uint32_t *got = (const void *)(p + (size_t)y * m->stride);
+	for (y = 0; y < b->height; y++) {
+		const uint32_t *got = (const void *)(p + (size_t)y * b->stride);
 
-		demo_draw_row(d->row, m->width, m->height, y, seq);
-		if (!memcmp(got, d->row, (size_t)m->width * 4))
+		demo_draw_row(d->row, b->width, b->height, y, seq);
+		if (!memcmp(got, d->row, (size_t)b->width * 4))
 			continue;
-		for (x = 0; x < m->width && got[x] == d->row[x]; x++)
+		for (x = 0; x < b->width && got[x] == d->row[x]; x++)
 			;
 		fprintf(stderr,
 			"importer_demo: frame %llu differs at (%u, %u): got 0x%08x, expected 0x%08x\n",
@@ -224,22 +251,20 @@ static int keep_frame(struct demo *d, size_t bytes)
 	return 1;
 }
 
-static int on_presented(struct demo *d, const struct vhost_vdmabuf_event *ev,
-			const void *payload)
+static int on_presented(struct demo *d, const struct vdmabuf_host_event *ev)
 {
-	struct demo_buf *b = find_buf(d, ev->uuid);
-	const struct demo_meta *m;
-	uint32_t i, nr_rects;
+	struct demo_buf *b = find_buf(d, &ev->uuid);
+	size_t bytes;
 	uint64_t t0;
-	char us[37];
+	uint32_t i;
+	char us[VDMABUF_UUID_STR_LEN];
 	int ok, ret;
 
 	if (!b) {
 		d->frames_foreign++;
-		return importer_frame_done(d->imp, ev->uuid, ev->seq);
+		return frame_done(d, ev);
 	}
-	m = &b->meta;
-	uuid_str(ev->uuid, us);
+	vdmabuf_uuid_format(&ev->uuid, us);
 	d->frames_seen++;
 	if (!d->first_seq || ev->seq < d->first_seq)
 		d->first_seq = ev->seq;
@@ -247,15 +272,12 @@ static int on_presented(struct demo *d, const struct vhost_vdmabuf_event *ev,
 		d->last_seq = ev->seq;
 
 	ok = 1;
-	nr_rects = ev->payload_len / sizeof(struct virtio_vdmabuf_rect);
-	if (ev->payload_len % sizeof(struct virtio_vdmabuf_rect))
-		ok = 0;
-	for (i = 0; ok && i < nr_rects; i++) {
-		struct virtio_vdmabuf_rect r;
+	for (i = 0; ok && i < ev->nr_rects; i++) {
+		struct vdmabuf_rect r;
 
-		memcpy(&r, (const char *)payload + i * sizeof(r), sizeof(r));
-		if ((uint64_t)le32toh(r.x) + le32toh(r.width) > m->width ||
-		    (uint64_t)le32toh(r.y) + le32toh(r.height) > m->height)
+		if (vdmabuf_event_damage(ev, i, &r) ||
+		    (uint64_t)r.x + r.width > b->width ||
+		    (uint64_t)r.y + r.height > b->height)
 			ok = 0;
 	}
 	if (!ok)
@@ -264,7 +286,7 @@ static int on_presented(struct demo *d, const struct vhost_vdmabuf_event *ev,
 			us, (unsigned long long)ev->seq, ev->payload_len);
 
 	t0 = now_ns();
-	ret = dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+	ret = vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
 	if (ret) {
 		fprintf(stderr, "importer_demo: %s: DMA_BUF_IOCTL_SYNC start: %s\n",
 			us, strerror(-ret));
@@ -272,14 +294,17 @@ static int on_presented(struct demo *d, const struct vhost_vdmabuf_event *ev,
 	} else {
 		if (check_frame(d, b, ev->seq))
 			ok = 0;
-		if (d->keep_last && keep_frame(d, (size_t)m->stride * m->height)) {
-			memcpy(d->last, b->map, (size_t)m->stride * m->height);
-			d->last_w = m->width;
-			d->last_h = m->height;
-			d->last_stride = m->stride;
+		bytes = (size_t)b->stride * b->height;
+		if (d->keep_last && keep_frame(d, bytes)) {
+			memcpy(d->last, (const uint8_t *)b->map + b->offset,
+			       bytes);
+			d->last_w = b->width;
+			d->last_h = b->height;
+			d->last_stride = b->stride;
 			d->last_frame_seq = ev->seq;
 		}
-		ret = dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+		ret = vdmabuf_dmabuf_sync(b->fd,
+					  DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
 		if (ret) {
 			fprintf(stderr,
 				"importer_demo: %s: DMA_BUF_IOCTL_SYNC end: %s\n",
@@ -292,22 +317,20 @@ static int on_presented(struct demo *d, const struct vhost_vdmabuf_event *ev,
 		d->frames_matched++;
 	else if (d->nr_bad < MAX_BAD_SEQS)
 		d->bad_seqs[d->nr_bad++] = ev->seq;
-	return importer_frame_done(d->imp, ev->uuid, ev->seq);
+	return frame_done(d, ev);
 }
 
-static int on_event(void *ctx, const struct vhost_vdmabuf_event *ev,
-		    const void *payload)
+static int on_event(struct demo *d, const struct vdmabuf_host_event *ev)
 {
-	struct demo *d = ctx;
 	struct demo_buf *b;
 
 	switch (ev->type) {
 	case VHOST_VDMABUF_EVENT_EXPORTED:
-		return on_exported(d, ev, payload);
+		return on_exported(d, ev);
 	case VHOST_VDMABUF_EVENT_PRESENTED:
-		return on_presented(d, ev, payload);
+		return on_presented(d, ev);
 	case VHOST_VDMABUF_EVENT_UNEXPORTED:
-		b = find_buf(d, ev->uuid);
+		b = find_buf(d, &ev->uuid);
 		if (b)
 			drop_buf(d, b);
 		return 0;
@@ -315,6 +338,33 @@ static int on_event(void *ctx, const struct vhost_vdmabuf_event *ev,
 		fprintf(stderr, "importer_demo: unknown event type %u\n",
 			ev->type);
 		return 0;
+	}
+}
+
+/*
+ * Handle every event that is queued.  0 when the queue is empty, -ENODEV
+ * when the VM's device is gone, another -errno (with a message) on a
+ * failure.
+ */
+static int drain_events(struct demo *d)
+{
+	struct vdmabuf_host_event ev;
+	int ret;
+
+	for (;;) {
+		ret = vdmabuf_importer_next_event(d->imp, &ev, 0);
+		if (ret == -EAGAIN)
+			return 0;
+		if (ret == -ENODEV)
+			return ret;
+		if (ret) {
+			fprintf(stderr, "importer_demo: reading events: %s\n",
+				strerror(-ret));
+			return ret;
+		}
+		ret = on_event(d, &ev);
+		if (ret)
+			return ret;
 	}
 }
 
@@ -376,11 +426,142 @@ out:
 	return ret;
 }
 
+/*
+ * Decode the PNG @path, 8-bit RGB or RGBA, into *@data: *@h rows of *@w
+ * pixels of *@ch bytes, packed, top row first.  0, or -1 with a message.
+ */
+static int read_png(const char *path, uint32_t *w, uint32_t *h,
+		    uint32_t *ch, uint8_t **data)
+{
+	png_structp png = NULL;
+	png_infop info = NULL;
+	uint8_t *volatile pixels = NULL;
+	png_bytep * volatile rows = NULL;
+	volatile int ret = -1;
+	png_uint_32 pw, ph, y;
+	int depth, ctype, nch;
+	FILE *f;
+
+	f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "importer_demo: open %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+	if (png)
+		info = png_create_info_struct(png);
+	if (!png || !info) {
+		fprintf(stderr, "importer_demo: out of memory for PNG\n");
+		goto out;
+	}
+	if (setjmp(png_jmpbuf(png))) {
+		fprintf(stderr, "importer_demo: libpng failed reading %s\n",
+			path);
+		goto out;
+	}
+	png_init_io(png, f);
+	png_read_info(png, info);
+	png_get_IHDR(png, info, &pw, &ph, &depth, &ctype, NULL, NULL, NULL);
+	if (depth != 8 ||
+	    (ctype != PNG_COLOR_TYPE_RGB && ctype != PNG_COLOR_TYPE_RGBA)) {
+		fprintf(stderr,
+			"importer_demo: %s: bit depth %d, colour type %d: not 8-bit RGB or RGBA\n",
+			path, depth, ctype);
+		goto out;
+	}
+	if (!pw || !ph || pw > MAX_DIM || ph > MAX_DIM) {
+		fprintf(stderr, "importer_demo: %s: %ux%u pixels\n", path,
+			(unsigned int)pw, (unsigned int)ph);
+		goto out;
+	}
+	png_set_interlace_handling(png);
+	png_read_update_info(png, info);
+	nch = ctype == PNG_COLOR_TYPE_RGBA ? 4 : 3;
+	pixels = malloc((size_t)pw * nch * ph);
+	rows = malloc(ph * sizeof(*rows));
+	if (!pixels || !rows) {
+		fprintf(stderr, "importer_demo: out of memory for %ux%u pixels\n",
+			(unsigned int)pw, (unsigned int)ph);
+		goto out;
+	}
+	for (y = 0; y < ph; y++)
+		rows[y] = pixels + (size_t)y * pw * nch;
+	png_read_image(png, rows);
+	png_read_end(png, NULL);
+	*w = pw;
+	*h = ph;
+	*ch = nch;
+	*data = pixels;
+	pixels = NULL;
+	ret = 0;
+out:
+	png_destroy_read_struct(&png, &info, NULL);
+	free(rows);
+	free(pixels);
+	fclose(f);
+	return ret;
+}
+
+/*
+ * --check-png: compare every pixel of the PNG @path with demo_draw_row()'s
+ * picture of frame @seq.  The PNG's alpha, if any, is not compared: the
+ * demo's X byte carries none.  Exit status: 0 if every pixel matches.
+ */
+static int check_png(const char *path, uint64_t seq)
+{
+	uint32_t w, h, ch, x, y, rows;
+	uint64_t differ = 0;
+	uint32_t *want;
+	uint8_t *data;
+
+	if (read_png(path, &w, &h, &ch, &data))
+		return 1;
+	rows = h;
+	want = malloc((size_t)w * sizeof(*want));
+	if (!want) {
+		fprintf(stderr, "importer_demo: out of memory\n");
+		free(data);
+		return 1;
+	}
+	if (w != DEMO_WIDTH || h != DEMO_HEIGHT) {
+		/* Not a frame of the demo: no pixel is the demo's. */
+		fprintf(stderr, "importer_demo: %s is %ux%u, the demo's frames %ux%u\n",
+			path, w, h, DEMO_WIDTH, DEMO_HEIGHT);
+		differ = (uint64_t)w * h;
+		rows = 0;
+	}
+	for (y = 0; y < rows; y++) {
+		const uint8_t *p = data + (size_t)y * w * ch;
+
+		demo_draw_row(want, w, h, y, seq);
+		for (x = 0; x < w; x++, p += ch) {
+			uint32_t got = (uint32_t)p[0] << 16 |
+				       (uint32_t)p[1] << 8 | p[2];
+
+			if (got == (want[x] & 0xffffff))
+				continue;
+			if (!differ)
+				fprintf(stderr,
+					"importer_demo: %s: first differing pixel (%u, %u): got 0x%06x, expected 0x%06x\n",
+					path, x, y, got, want[x] & 0xffffff);
+			differ++;
+		}
+	}
+	printf("check-png: %s: frame %llu: %ux%u, %llu of %llu pixels differ\n",
+	       path, (unsigned long long)seq, w, h, (unsigned long long)differ,
+	       (unsigned long long)w * h);
+	free(want);
+	free(data);
+	return differ ? 1 : 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: importer_demo --socket PATH [--png PATH] [--tap PATH]\n"
-		"                     [--buffers N] [--wait SEC] [--timeout SEC]\n");
+		"                     [--buffers N] [--wait SEC] [--timeout SEC]\n"
+		"       importer_demo --check-png FILE --seq N\n");
 	exit(2);
 }
 
@@ -393,18 +574,20 @@ int main(int argc, char **argv)
 		{ "buffers", required_argument, NULL, 'b' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "check-png", required_argument, NULL, 'c' },
+		{ "seq", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	const char *sock_path = NULL, *png_path = NULL, *tap_path = NULL;
+	const char *check_path = NULL, *seq_arg = NULL;
 	unsigned long wait_s = 300, timeout_s = 0;
 	struct demo d = { .want_buffers = DEMO_BUFFERS };
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t t_start, deadline;
 	sigset_t block, orig;
-	void *evbuf;
 	int c, i, ret, all_closed = 0, png_ok = -1;
-	char line[160];
+	char line[160], *end;
 
 	while ((c = getopt_long(argc, argv, "s:p:t:b:w:T:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -428,11 +611,30 @@ int main(int argc, char **argv)
 		case 'T':
 			timeout_s = strtoul(optarg, NULL, 0);
 			break;
+		case 'c':
+			check_path = optarg;
+			break;
+		case 'S':
+			seq_arg = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (!sock_path || optind != argc)
+	if (optind != argc)
+		usage();
+	if (check_path || seq_arg) {
+		unsigned long long seq;
+
+		if (!check_path || !seq_arg || sock_path)
+			usage();
+		errno = 0;
+		seq = strtoull(seq_arg, &end, 0);
+		if (errno || end == seq_arg || *end)
+			usage();
+		return check_png(check_path, seq);
+	}
+	if (!sock_path)
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (i = 0; i < MAX_BUFS; i++)
@@ -448,17 +650,21 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, &orig);
 
 	d.row = malloc(MAX_DIM * 4);
-	evbuf = aligned_alloc(8, EV_BUF_LEN);
 	d.keep_last = !!png_path;
-	if (!d.row || !evbuf) {
+	if (!d.row) {
 		fprintf(stderr, "importer_demo: out of memory\n");
 		return 2;
 	}
 
-	d.imp = importer_connect(sock_path, wait_s * 1000);
-	tap_result(&d.tap, d.imp >= 0, "importer_demo: got an importer fd from %s",
+	/* Wait up to --wait for QEMU to create the socket. */
+	ret = vdmabuf_importer_connect(sock_path, wait_s > INT_MAX / 1000 ?
+				       INT_MAX : (int)wait_s * 1000, &d.imp);
+	if (ret)
+		fprintf(stderr, "importer_demo: no importer fd from %s: %s\n",
+			sock_path, strerror(-ret));
+	tap_result(&d.tap, !ret, "importer_demo: got an importer fd from %s",
 		   sock_path);
-	if (d.imp < 0) {
+	if (ret) {
 		tap_close(&d.tap);
 		return 2;
 	}
@@ -468,7 +674,9 @@ int main(int argc, char **argv)
 	t_start = now_ms();
 	deadline = timeout_s ? t_start + timeout_s * 1000 : 0;
 	while (!stop_signal) {
-		struct pollfd pfd = { .fd = d.imp, .events = POLLIN };
+		struct pollfd pfd = {
+			.fd = vdmabuf_importer_fd(d.imp), .events = POLLIN,
+		};
 		struct timespec ts = { .tv_nsec = 200 * 1000 * 1000 };
 
 		if (d.imported >= d.want_buffers && !d.live) {
@@ -496,13 +704,13 @@ int main(int argc, char **argv)
 			d.fatal = 1;
 			break;
 		}
-		ret = importer_read_events(d.imp, evbuf, on_event, &d);
-		if (ret < 0) {
-			d.fatal = 1;
+		ret = drain_events(&d);
+		if (ret == -ENODEV || (!ret && (pfd.revents & POLLHUP))) {
+			fprintf(stderr, "importer_demo: importer fd hung up\n");
 			break;
 		}
-		if (!ret && (pfd.revents & POLLHUP)) {
-			fprintf(stderr, "importer_demo: importer fd hung up\n");
+		if (ret) {
+			d.fatal = 1;
 			break;
 		}
 	}
@@ -547,7 +755,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < MAX_BUFS; i++)
 		if (d.bufs[i].fd >= 0)
 			drop_buf(&d, &d.bufs[i]);
-	close(d.imp);
+	vdmabuf_importer_close(d.imp);
 
 	printf("importer_demo: %-22s %s\n", "stat", "value");
 	printf("importer_demo: %-22s %llu\n", "frames seen",
@@ -566,7 +774,6 @@ int main(int argc, char **argv)
 	tap_close(&d.tap);
 	free(d.last);
 	free(d.row);
-	free(evbuf);
 
 	if (d.fatal)
 		return 1;

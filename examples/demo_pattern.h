@@ -5,8 +5,13 @@
  * demo_producer (guest) draws frame @seq with demo_draw(); importer_demo
  * (host) redraws the same frame row by row with demo_draw_row() and
  * compares it byte for byte with what it reads through its own mapping
- * of the guest's pages.  Everything here is a pure function of its
- * arguments: no globals, no floating point, no libc state.
+ * of the guest's pages (or, with --check-png, with a PNG of the frame).
+ * Everything here is a pure function of its arguments: no globals, no
+ * floating point, no libc state.
+ *
+ * The buffers carry the library's image metadata (struct
+ * virtio_vdmabuf_image): DEMO_WIDTH x DEMO_HEIGHT XR24, linear, stride
+ * DEMO_STRIDE.  The host recognises the demo's buffers by exactly that.
  *
  * The picture: eight colour bars that scroll sideways, a grey ramp at the
  * bottom, a square that bounces around the frame and the frame number in
@@ -29,33 +34,6 @@
 	 ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
 #define DEMO_FOURCC_XRGB8888	DEMO_FOURCC('X', 'R', '2', '4')
 #define DEMO_MOD_LINEAR		0ULL
-
-#define DEMO_META_MAGIC		DEMO_FOURCC('V', 'D', 'M', 'D')
-#define DEMO_META_VERSION	1
-
-/**
- * struct demo_meta - the metadata demo_producer attaches to each export
- * @magic: DEMO_META_MAGIC
- * @version: DEMO_META_VERSION
- * @width: pixels per row
- * @height: rows
- * @stride: bytes from one row to the next
- * @fourcc: DRM fourcc of the pixel format (XR24)
- * @modifier: DRM format modifier (0: linear)
- *
- * All fields are little-endian; the device passes the bytes through
- * unchanged, so a host importer recognises demo buffers by @magic and
- * leaves every other export alone.
- */
-struct demo_meta {
-	uint32_t magic;
-	uint32_t version;
-	uint32_t width;
-	uint32_t height;
-	uint32_t stride;
-	uint32_t fourcc;
-	uint64_t modifier;
-};
 
 /* 64-bit FNV-1a */
 #define FNV1A64_INIT	0xcbf29ce484222325ULL
