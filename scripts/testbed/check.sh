@@ -135,6 +135,10 @@ say "stage: unit tests"
 bash scripts/testbed/unit.sh > "$LOGS/unit.log" 2>&1
 result $? "unit: ran" "$LOGS/unit.log"
 
+say "stage: make install into a DESTDIR, a program built with pkg-config"
+bash scripts/testbed/install-test.sh > "$LOGS/install-test.log" 2>&1
+result $? "install: ran" "$LOGS/install-test.log"
+
 say "stage: the VM runner's own test (a panic and a hang must fail fast)"
 bash scripts/testbed/runner-selftest.sh > "$LOGS/runner-selftest.log" 2>&1
 result $? "runner self-test: ran" "$LOGS/runner-selftest.log"

@@ -127,6 +127,85 @@ start_holder() {
 # - with the holder, kills QEMU (SIGKILL, no clean-up of its own) once the
 #   holder saw every held export go, or 180 s after the guest said it was
 #   done if that never happens.
+# The vdmabuf command (check mode), against the demo's buffers while the
+# guest's demo_producer presents them: list, watch, snapshot, and the
+# snapshot compared pixel for pixel with the picture of its frame.
+# follow_l2 starts it when the guest starts the demo.  TAP in
+# $VM_OUT/vdmabuf_tool.tap.
+tool_pid=
+tool_tests() {
+	local raw=$VM_OUT/vdmabuf_tool.raw log=$VM_OUT/vdmabuf_tool.log
+	local vdmabuf=$BUILD/tools/vdmabuf n=0 i u= uuids= seq rc
+	tres() {	# tres STATUS NAME
+		n=$((n + 1))
+		if [ "$1" = 0 ]; then echo "ok $n - vdmabuf $2"
+		else echo "not ok $n - vdmabuf $2"; fi >> "$raw"
+	}
+	export LD_LIBRARY_PATH=$BUILD/lib
+	: > "$raw"
+	for i in $(seq 60); do
+		"$vdmabuf" list "$SOCK" > "$VM_OUT/vdmabuf-list.txt" 2>> "$log"
+		uuids=$(grep '1920x1080 XR24' "$VM_OUT/vdmabuf-list.txt" | awk '{ print $1 }')
+		[ "$(echo "$uuids" | grep -c .)" -ge 3 ] && break
+		sleep 1
+	done
+	cat "$VM_OUT/vdmabuf-list.txt" >> "$log"
+	tres "$( [ "$(echo "$uuids" | grep -c .)" -ge 3 ]; echo $?)" \
+		"list: the demo's three 1920x1080 XR24 buffers, with their metadata decoded"
+	u=$(echo "$uuids" | head -n 1)
+	"$vdmabuf" list "$SOCK" --json > "$VM_OUT/vdmabuf-list.json" 2>> "$log"
+	jq -e '[.[] | select(.image.width == 1920 and .image.height == 1080)] | length >= 3' \
+		"$VM_OUT/vdmabuf-list.json" >> "$log" 2>&1
+	tres $? "list --json: valid JSON, the three images in it"
+	timeout 120 "$vdmabuf" watch "$SOCK" --count 12 --json > "$VM_OUT/vdmabuf-watch.jsonl" 2>> "$log"
+	rc=$?
+	# Each line a JSON object; twelve of them, the demo's frames among them.
+	jq -e -s 'length == 12 and ([.[] | select(.type == "PRESENTED")] | length >= 6)' \
+		"$VM_OUT/vdmabuf-watch.jsonl" >> "$log" 2>&1 || rc=1
+	tres $rc \
+		"watch --count 12 --json: twelve events, one JSON object a line, the demo's frames among them"
+	rm -f "$VM_OUT/snapshot.png"
+	timeout 60 "$vdmabuf" snapshot "$SOCK" "$u" -o "$VM_OUT/snapshot.png" --json \
+		> "$VM_OUT/vdmabuf-snapshot.json" 2>> "$log"
+	rc=$?
+	cat "$VM_OUT/vdmabuf-snapshot.json" >> "$log"
+	seq=$(grep -o '"seq": *[0-9]*' "$VM_OUT/vdmabuf-snapshot.json" | grep -o '[0-9]*$')
+	tres "$( [ $rc = 0 ] && [ -n "$seq" ] && [ -s "$VM_OUT/snapshot.png" ]; echo $?)" \
+		"snapshot $u: frame ${seq:-?} written as a PNG"
+	"$(prog importer_demo)" --check-png "$VM_OUT/snapshot.png" --seq "${seq:-0}" >> "$log" 2>&1
+	tres $? "snapshot is pixel-exact: the demo's picture of frame ${seq:-?}"
+	timeout 60 "$vdmabuf" snapshot "$SOCK" 00000000-0000-4000-8000-000000000001 \
+		-o "$VM_OUT/none.png" --timeout 2000 >> "$log" 2>&1
+	rc=$?
+	tres "$( [ $rc = 3 ] && [ ! -e "$VM_OUT/none.png" ]; echo $?)" \
+		"snapshot of a UUID nobody exported: exit 3 (timeout, got $rc), no file"
+	"$vdmabuf" list /run/no-such-vdmabuf.sock >> "$log" 2>&1
+	rc=$?
+	tres "$( [ $rc = 1 ]; echo $?)" "list of a socket that does not exist: exit 1 (got $rc)"
+	{
+		echo "# program: vdmabuf_tool"
+		cat "$raw"
+		echo "1..$n"
+		echo "# exit: vdmabuf_tool 0"
+	} > "$VM_OUT/vdmabuf_tool.tap"
+}
+start_tool_tests() {
+	[ -n "$tool_pid" ] && return
+	tool_tests &
+	tool_pid=$!
+}
+stop_tool_tests() {
+	[ "$VM_MODE" = check ] || return 0
+	if [ -z "$tool_pid" ]; then
+		not_ok "l1: the vdmabuf command tests started (the guest never ran demo_producer)"
+		return
+	fi
+	for _ in $(seq 120); do kill -0 "$tool_pid" 2>/dev/null || break; sleep 0.5; done
+	kill -KILL "$tool_pid" 2>/dev/null
+	wait "$tool_pid"
+	[ -f "$VM_OUT/vdmabuf_tool.tap" ] ||
+		not_ok "l1: the vdmabuf command tests finished"
+}
 follow_l2() {
 	local nap deadline= killed= qemu f
 	# read -t on a FIFO nobody writes: a sleep without a fork.  (Not
@@ -141,6 +220,10 @@ follow_l2() {
 			[ $f = l2.tap ] && [ -z "$deadline" ] &&
 				grep -q '^# l2: done' "$VM_OUT/l2.tap" &&
 				deadline=$((SECONDS + 180))
+			[ $f = l2.tap ] && [ "$VM_MODE" = check ] &&
+				[ -z "$tool_pid" ] &&
+				grep -q '^# program: demo_producer' "$VM_OUT/l2.tap" &&
+				start_tool_tests
 		done
 		if [ -n "$holder_pid" ] && [ -z "$killed" ] &&
 		   { [ -f "$VM_OUT/holder.gone" ] ||
@@ -233,6 +316,10 @@ if [ "$VM_STAGES" != l1 ]; then
 		else
 			[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e
 			[ -x "$BUILD/selftests/importer_holder" ] && start_holder
+			# The demo runs in the guest too, for the vdmabuf
+			# command's tests (tool_tests).
+			[ -x "$BUILD/examples/importer_demo" ] &&
+				start_importer importer_demo --png "$VM_OUT/check-last-frame.png"
 		fi
 	fi
 	# With the holder, the guest ends by rebooting with live exports: a
@@ -261,6 +348,7 @@ if [ "$VM_STAGES" != l1 ]; then
 	follow_l2
 	wait "$qpid"
 	rc=$?
+	stop_tool_tests
 	stop_importers
 	[ -n "$holder_pid" ] && stop_holder
 	if [ -n "$holder_pid" ] && grep -q '^# l2: done' "$VM_OUT/l2.tap"; then

@@ -78,6 +78,20 @@ for t in $tests; do
 	run_prog "$(basename "$t")" "$t"
 done
 
+# Check mode: the demo, while L1 points the vdmabuf command at its buffers
+# (l1-run.sh's tool_tests), then the command's guest side.
+if [ "$VM_MODE" = check ] && [ -c /dev/virtio-vdmabuf ]; then
+	[ -x /tests/demo_producer ] && run_prog demo_producer demo_producer -n 120
+	if [ -x /tests/vdmabuf ]; then
+		stage "l2: the vdmabuf command"
+		check "l2: vdmabuf info" sh -c 'vdmabuf info && vdmabuf info --json | grep -q max_ranges'
+		check "l2: vdmabuf export of a system-heap buffer as a 256x256 XR24 image, 3 frames" \
+			vdmabuf export --heap system --size 262144 --image 256x256:XR24 --present 3
+		check "l2: vdmabuf export of a file, 2 frames" \
+			vdmabuf export /lib/vdmabuf/env --present 2
+	fi
+fi
+
 # Lifecycle with exports the host's importer_holder keeps imported.
 if [ "$VM_MODE" = check ] && [ -x /tests/life_guest ] && [ -c /dev/virtio-vdmabuf ]; then
 	stage "l2: lifecycle: module reload with live exports"

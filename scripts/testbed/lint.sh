@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Lint as TAP (build/results/lint.tap): checkpatch.pl --strict from the
-# matching kernel source on every file under drivers/ and include/ (not
+# matching kernel source on every file under drivers/ and include/uapi/,
+# and (less the kernel-only rules) on lib/, tools/, include/vdmabuf/ and
+# examples/ (not
 # compat/: it exists to hold the version checks checkpatch warns about, and
 # never goes upstream),
 # sparse (make C=2) on both modules, and QEMU's checkpatch.pl on every patch
@@ -29,12 +31,24 @@ res() {	# res STATUS NAME LOG
 log=$TOP/build/logs/lint.log
 
 cd "$TOP"
-for f in $(git ls-files -co --exclude-standard drivers include |
+for f in $(git ls-files -co --exclude-standard drivers include/uapi |
 	   grep -E '\.(c|h)$'); do
 	perl "$KSRC/scripts/checkpatch.pl" --no-tree --strict --terse \
 		--show-types --ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG \
 		-f "$f" > "$log" 2>&1
 	res $? "checkpatch --strict $f" "$log"
+done
+# Userspace (the library, its header, the command, the examples) in the
+# same style, less the rules that only make sense in the kernel: stdint
+# types, not u32; no __aligned/__printf/BIT() macros; C99's PRIu64 is not
+# CamelCase; volatile sig_atomic_t is how a signal handler talks; "usage"
+# in a usage() message is not an embedded function name.
+for f in $(git ls-files -co --exclude-standard lib tools include/vdmabuf examples |
+	   grep -E '\.(c|h)$'); do
+	perl "$KSRC/scripts/checkpatch.pl" --no-tree --strict --terse \
+		--show-types --ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG,PREFER_KERNEL_TYPES,PREFER_DEFINED_ATTRIBUTE_MACRO,CAMELCASE,VOLATILE,EMBEDDED_FUNCTION_NAME,BIT_MACRO \
+		-f "$f" > "$log" 2>&1
+	res $? "checkpatch --strict (userspace) $f" "$log"
 done
 
 # sparse (make C=2 checks every source, rebuilt or not) on a copy of the

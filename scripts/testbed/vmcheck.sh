@@ -63,11 +63,14 @@ if [ "$VM_STAGES" != l1 ]; then
 	case "$VM_MODE" in
 	demo)  progs=("$BUILD"/examples/demo_producer) ;;
 	bench) progs=("$BUILD"/examples/bench_guest) ;;
-	*)     progs=("$BUILD"/selftests/{guest,e2e,life}_*) ;;
+	*)     progs=("$BUILD"/selftests/{guest,e2e,life}_* "$BUILD"/examples/demo_producer) ;;
 	esac
 	for t in "${progs[@]}"; do
 		[ -x "$t" ] && l2files+=(-f "$t:tests/$(basename "$t")")
 	done
+	# The vdmabuf command, built static for the guest.
+	[ "$VM_MODE" = check ] && [ -x "$BUILD/tools/vdmabuf-static" ] &&
+		l2files+=(-f "$BUILD/tools/vdmabuf-static:tests/vdmabuf")
 	# make bench: the guest's vsock transport, for the copy alternative.
 	[ "$VM_MODE" = bench ] && l2files+=(-m vmw_vsock_virtio_transport)
 	bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l2.cpio" \
