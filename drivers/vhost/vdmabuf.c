@@ -192,13 +192,29 @@ struct vdb_gevent {
  * @live: not unexported by the guest (table lock)
  * @guest_owned: RELEASED is owed to the guest (table lock)
  * @releasing: the last reference is gone, being torn down (table lock)
- * @dmabuf: the host dma-buf new imports share, or NULL (table lock)
+ * @dmabuf: the host dma-buf new imports share, or NULL (table lock); not a
+ *	reference, see below
+ * @dmabuf_inode: @dmabuf's inode, to recognise its file (table lock)
  * @nr_dmabufs: host dma-bufs not yet released (table lock)
  * @frame_pending: a PRESENT waits for FRAME_DONE (table lock)
  * @frame_seq: its sequence number (table lock)
  * @frame_ev: its FRAME_DONE, allocated up front (table lock)
  * @last_seq: sequence number of the newest PRESENT (table lock)
  * @owed: importers owing FRAME_DONE (&vdb_owed.enode, table lock)
+ *
+ * A host dma-buf holds the export (through @nr_dmabufs) from
+ * dma_buf_export() until its .release, so the export cannot hold the
+ * dma-buf in turn, or neither would ever go.  @dmabuf is a weak pointer,
+ * cleared by that .release under the table lock: while it is set, the
+ * &struct dma_buf and its dentry and inode exist.  Its file need not.
+ * .release runs when the dentry goes, and anything else holding the dentry
+ * (an O_PATH open of /proc/PID/fd/N, a path walk in progress) outlives the
+ * last fput(), which frees the file.  Files are SLAB_TYPESAFE_BY_RCU: the
+ * memory at &dma_buf.file is still a &struct file, possibly already reused
+ * for an unrelated open file, and get_file_active() succeeds on that one
+ * too.  So a file found through @dmabuf is only taken if it is @dmabuf's
+ * own (vdmabuf_dmabuf_file_get()); if it is not, the dma-buf is treated as
+ * gone and the next import makes a new one, which then has @dmabuf.
  */
 struct vdb_export {
 	struct list_head node;
@@ -219,6 +235,7 @@ struct vdb_export {
 	bool guest_owned;
 	bool releasing;
 	struct dma_buf *dmabuf;
+	struct inode *dmabuf_inode;
 	unsigned int nr_dmabufs;
 	bool frame_pending;
 	u64 frame_seq;
@@ -709,13 +726,41 @@ static const struct dma_buf_ops vdmabuf_dmabuf_ops = {
 /* Importer file                                                          */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * A reference to the file of @exp's current dma-buf, or NULL if that file
+ * is gone (see &struct vdb_export).  A file that reuses the memory of the
+ * dma-buf's file is zeroed before its f_count becomes non-zero, and only
+ * dma_buf_export() makes a file whose private_data is a dma-buf, on that
+ * dma-buf's inode: a file with both is the dma-buf's own.
+ */
+static struct file *vdmabuf_dmabuf_file_get(struct vdb_export *exp)
+{
+	struct dma_buf *dmabuf = exp->dmabuf;
+	struct file *file;
+
+	lockdep_assert_held(&exp->ctx->lock);
+	if (!dmabuf)
+		return NULL;
+	file = get_file_active(&dmabuf->file);
+	if (!file)
+		return NULL;
+	if (file->private_data != dmabuf ||
+	    file_inode(file) != exp->dmabuf_inode) {
+		/* Not ours: only drops the reference just taken. */
+		fput(file);
+		return NULL;
+	}
+	return file;
+}
+
 static long vdmabuf_importer_import(struct vdb_importer *imp,
 				    void __user *argp)
 {
 	struct vdb_ctx *ctx = imp->ctx;
 	struct vhost_vdmabuf_import arg;
-	struct dma_buf *dmabuf = NULL;
+	struct dma_buf *dmabuf;
 	struct vdb_export *exp;
+	struct file *file;
 	int fd, ret;
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
@@ -735,9 +780,8 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 		goto err_unlock;
 	}
 	/* The current dma-buf may be on its way out: only take a live one. */
-	if (exp->dmabuf && get_file_active(&exp->dmabuf->file)) {
-		dmabuf = exp->dmabuf;
-	} else {
+	file = vdmabuf_dmabuf_file_get(exp);
+	if (!file) {
 		DEFINE_DMA_BUF_EXPORT_INFO(info);
 
 		info.ops = &vdmabuf_dmabuf_ops;
@@ -749,7 +793,9 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 			ret = PTR_ERR(dmabuf);
 			goto err_unlock;
 		}
+		file = dmabuf->file;
 		exp->dmabuf = dmabuf;
+		exp->dmabuf_inode = file_inode(file);
 		exp->nr_dmabufs++;
 		ctx->stats.host_dmabufs++;
 	}
@@ -761,11 +807,11 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 		ret = -EFAULT;
 		goto err_put;
 	}
-	fd_install(fd, dmabuf->file);
+	fd_install(fd, file);
 	return 0;
 
 err_put:
-	dma_buf_put(dmabuf);
+	fput(file);
 	put_unused_fd(fd);
 	return ret;
 err_unlock:

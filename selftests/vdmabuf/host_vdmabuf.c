@@ -11,6 +11,7 @@
  * /proc/vmstat (FOLL_PIN balance).
  */
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -710,6 +711,112 @@ TEST_F(host, import_keep_on_exec_and_query)
 	EXPECT_EQ(ENOENT, errno);
 	EXPECT_EQ(-1, ioctl(self->imp, 0x1234, 0));
 	EXPECT_EQ(ENOTTY, errno);
+}
+
+/* The value of @key in /proc/self/fdinfo/@fd into @out; 0, or -1 if absent. */
+static int fdinfo_str(int fd, const char *key, char *out, size_t size)
+{
+	size_t len = strlen(key);
+	char path[64], line[256];
+	int ret = -1;
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, len) || line[len] != ':')
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(out, size, "%s", line + len + 1 +
+			 strspn(line + len + 1, " \t"));
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Pin this thread to the CPU it runs on (slab caches are per CPU). */
+static void stay_on_this_cpu(void)
+{
+	cpu_set_t set;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * The dma-buf's file is gone but its dentry is not (an O_PATH open of
+ * its /proc/self/fd link holds it), so the dma-buf has not been released
+ * yet.  The freed struct file is reused by the next open()s; IMPORT must
+ * then make a new dma-buf, never hand out that unrelated file.
+ */
+TEST_F(host, import_after_file_reuse)
+{
+	enum { NR_OPENS = 200 };
+	char path[64], name[64], size[32];
+	struct vhost_vdmabuf_stats s;
+	struct virtio_vdmabuf_event ev;
+	int fd, opath, fds[NR_OPENS], i;
+	cpu_set_t cpus;
+	uint8_t uuid[16];
+	struct stat st;
+
+	make_uuid(uuid, 10);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, 4 * PAGE, NULL));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(cpus), &cpus));
+	stay_on_this_cpu();
+	fd = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fdinfo_str(fd, "exp_name", name, sizeof(name)));
+	ASSERT_STREQ("vhost_vdmabuf", name);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	opath = open(path, O_PATH | O_CLOEXEC);
+	ASSERT_LE(0, opath);
+	close(fd);
+	for (i = 0; i < NR_OPENS; i++)
+		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	fd = import_buf(self->imp, uuid, NULL);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_FALSE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(0, fdinfo_str(fd, "exp_name", name, sizeof(name)));
+	EXPECT_STREQ("vhost_vdmabuf", name);
+	EXPECT_EQ(0, fdinfo_str(fd, "size", size, sizeof(size)));
+	EXPECT_EQ(4 * PAGE, strtoull(size, NULL, 0));
+	/* A new dma-buf; the old one lives until the O_PATH file goes. */
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(2, s.host_dmabufs);
+	for (i = 0; i < NR_OPENS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	close(opath);
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(1, s.host_dmabufs);
+	/* And the new one is shared by later imports. */
+	i = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, i);
+	EXPECT_EQ(0, fdinfo_str(i, "exp_name", name, sizeof(name)));
+	EXPECT_STREQ("vhost_vdmabuf", name);
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(1, s.host_dmabufs);
+	close(i);
+	close(fd);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
 }
 
 static int open_vgem(void)

@@ -91,8 +91,8 @@ struct vhost_vdmabuf_stats {
  * @fd: out: a dma-buf file descriptor (O_RDWR, O_CLOEXEC unless asked)
  * @size: out: the buffer's size in bytes
  *
- * Importing the same UUID again while a host dma-buf for it exists returns
- * a new fd for that same dma-buf.
+ * Importing the same UUID again while its host dma-buf is open returns a
+ * new fd for that same dma-buf.
  */
 struct vhost_vdmabuf_import {
 	__u8 uuid[16];
