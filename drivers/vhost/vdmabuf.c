@@ -65,6 +65,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/uio.h>
 #include <linux/vhost.h>
 #include <linux/vmalloc.h>
@@ -76,7 +77,16 @@
 /* Bounds of the module parameters that the UAPI header does not fix. */
 #define VDMABUF_HARD_MAX_EXPORTS	65536
 #define VDMABUF_HARD_MAX_EXPORT_MB	65536
-#define VDMABUF_HARD_MAX_TOTAL_MB	1048576U
+/*
+ * The ranges of one export do not overlap, but the guest may export the
+ * same memory more than once, and each export pins each of its pages once
+ * more.  A pin of a small folio adds GUP_PIN_COUNTING_BIAS (1024) to its
+ * refcount, an int: 2^21 pins of one 4 KiB page, 8 GiB of pin cap,
+ * overflow it.  The pin cap counts every page pinned for the device, so it
+ * bounds the pins one device can hold on one page: at 4096 MiB, 2^30 of
+ * refcount, half of the int's positive range, the rest left to others.
+ */
+#define VDMABUF_HARD_MAX_TOTAL_MB	4096U
 #define VDMABUF_MIN_EVENTS		16
 #define VDMABUF_HARD_MAX_EVENTS		1048576U
 
@@ -116,7 +126,7 @@ MODULE_PARM_DESC(max_export_mb,
 static unsigned int max_total_mb = 2048;
 module_param(max_total_mb, uint, 0444);
 MODULE_PARM_DESC(max_total_mb,
-		 "Most MiB exported and pinned per device (1..1048576, default 2048)");
+		 "Most MiB exported and pinned per device (1..4096, default 2048)");
 
 static unsigned int max_importer_events = 4096;
 module_param(max_importer_events, uint, 0444);
@@ -1181,6 +1191,44 @@ static int vdmabuf_walk_ranges(struct vhost_virtqueue *vq,
 	return 0;
 }
 
+static int vdmabuf_range_cmp(const void *a, const void *b)
+{
+	u64 x = le64_to_cpu(((const struct virtio_vdmabuf_range *)a)->addr);
+	u64 y = le64_to_cpu(((const struct virtio_vdmabuf_range *)b)->addr);
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * INVALID if two of @ranges, already checked for alignment and overflow,
+ * overlap: each would pin the shared pages again.  Sorted by address, if
+ * any two ranges overlap, two neighbours do.
+ */
+static u32 vdmabuf_check_overlap(const struct virtio_vdmabuf_range *ranges,
+				 u32 nr_ranges)
+{
+	struct virtio_vdmabuf_range *sorted;
+	u32 i, status = VIRTIO_VDMABUF_S_OK;
+
+	if (nr_ranges < 2)
+		return VIRTIO_VDMABUF_S_OK;
+	sorted = kvmemdup(ranges, array_size(nr_ranges, sizeof(*ranges)),
+			  GFP_KERNEL);
+	if (!sorted)
+		return VIRTIO_VDMABUF_S_NOMEM;
+	sort(sorted, nr_ranges, sizeof(*sorted), vdmabuf_range_cmp, NULL);
+	for (i = 1; i < nr_ranges; i++) {
+		if (le64_to_cpu(sorted[i].addr) <
+		    le64_to_cpu(sorted[i - 1].addr) +
+		    le64_to_cpu(sorted[i - 1].len)) {
+			status = VIRTIO_VDMABUF_S_INVALID;
+			break;
+		}
+	}
+	kvfree(sorted);
+	return status;
+}
+
 static u32 vdmabuf_check_ranges(const struct virtio_vdmabuf_range *ranges,
 				u32 nr_ranges, u64 size)
 {
@@ -1196,7 +1244,9 @@ static u32 vdmabuf_check_ranges(const struct virtio_vdmabuf_range *ranges,
 		    check_add_overflow(sum, len, &sum))
 			return VIRTIO_VDMABUF_S_INVALID;
 	}
-	return sum == size ? VIRTIO_VDMABUF_S_OK : VIRTIO_VDMABUF_S_INVALID;
+	if (sum != size)
+		return VIRTIO_VDMABUF_S_INVALID;
+	return vdmabuf_check_overlap(ranges, nr_ranges);
 }
 
 static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
@@ -1989,6 +2039,8 @@ static int __init vhost_vdmabuf_init(void)
 	max_exports = clamp(max_exports, 1U, VDMABUF_HARD_MAX_EXPORTS);
 	max_rects = min(max_rects, VIRTIO_VDMABUF_MAX_RECTS);
 	max_export_mb = clamp(max_export_mb, 1U, VDMABUF_HARD_MAX_EXPORT_MB);
+	BUILD_BUG_ON(((u64)VDMABUF_HARD_MAX_TOTAL_MB << (20 - PAGE_SHIFT)) *
+		     GUP_PIN_COUNTING_BIAS > (INT_MAX >> 1) + 1);
 	max_total_mb = clamp(max_total_mb, 1U, VDMABUF_HARD_MAX_TOTAL_MB);
 	max_importer_events = clamp(max_importer_events, VDMABUF_MIN_EVENTS,
 				    VDMABUF_HARD_MAX_EVENTS);

@@ -268,6 +268,11 @@ if [ "$VM_MODE" = check ]; then
 		check "l1: reload vhost_vdmabuf with max_total_mb=4 max_guest_events=16" \
 			sh -c 'rmmod vhost_vdmabuf && insmod "$0" max_total_mb=4 max_guest_events=16' "$HOSTMOD"
 		run_host_prog host_vdmabuf_limits "$BUILD/selftests/host_vdmabuf" -f limits
+		# The pin cap's ceiling keeps a page's pin count in range.
+		check "l1: max_total_mb=1048576 is clamped to 4096" \
+			sh -c 'rmmod vhost_vdmabuf && insmod "$0" max_total_mb=1048576 &&
+			       [ "$(cat "$1"max_total_mb)" = 4096 ]' \
+			"$HOSTMOD" /sys/module/vhost_vdmabuf/parameters/
 		check "l1: reload vhost_vdmabuf with its defaults" \
 			sh -c 'rmmod vhost_vdmabuf && insmod "$0"' "$HOSTMOD"
 	fi

@@ -1066,6 +1066,114 @@ TEST_F(bad, request)
 	EXPECT_EQ(1, s.bad_requests);
 }
 
+/*
+ * Ranges of one export must not overlap: each would pin the shared pages
+ * once more, so one guest page could be pinned without bound.  An
+ * overlapping EXPORT pins nothing; adjacent ranges are fine.
+ */
+TEST_F(host, overlapping_ranges)
+{
+	static const struct {
+		uint64_t a0, l0, a1, l1;
+		uint32_t status;
+	} c[] = {
+		/* The second starts on the first's last page. */
+		{ BUF_BASE, 4 * PAGE, BUF_BASE + 3 * PAGE, 4 * PAGE,
+		  VIRTIO_VDMABUF_S_INVALID },
+		/* The second is inside the first... */
+		{ BUF_BASE, 8 * PAGE, BUF_BASE + 2 * PAGE, 2 * PAGE,
+		  VIRTIO_VDMABUF_S_INVALID },
+		/* ...or the first inside the second. */
+		{ BUF_BASE + 2 * PAGE, 2 * PAGE, BUF_BASE, 8 * PAGE,
+		  VIRTIO_VDMABUF_S_INVALID },
+		/* The same page twice. */
+		{ BUF_BASE, PAGE, BUF_BASE, PAGE, VIRTIO_VDMABUF_S_INVALID },
+		/* Adjacent, in either order: OK. */
+		{ BUF_BASE, 4 * PAGE, BUF_BASE + 4 * PAGE, 4 * PAGE,
+		  VIRTIO_VDMABUF_S_OK },
+		{ BUF_BASE + 4 * PAGE, 4 * PAGE, BUF_BASE, 4 * PAGE,
+		  VIRTIO_VDMABUF_S_OK },
+	};
+	struct virtio_vdmabuf_range r[2];
+	struct virtio_vdmabuf_event ev;
+	struct vhost_vdmabuf_stats s;
+	struct pins before, after;
+	uint8_t buf[256], uuid[16];
+	unsigned int i;
+	size_t n;
+	int st;
+
+	for (i = 0; i < ARRAY_SIZE(c); i++) {
+		make_uuid(uuid, 20 + i);
+		r[0].addr = c[i].a0;
+		r[0].len = c[i].l0;
+		r[1].addr = c[i].a1;
+		r[1].len = c[i].l1;
+		n = mk_export(buf, uuid, c[i].l0 + c[i].l1, r, 2, NULL, 0);
+		read_foll_pins(&before.acquired, &before.released);
+		st = submit(&self->v, buf, n, 8, NULL);
+		read_foll_pins(&after.acquired, &after.released);
+		EXPECT_EQ(c[i].status, st) TH_LOG("case %u", i);
+		ASSERT_EQ(0, get_stats(&self->v, &s));
+		if (c[i].status != VIRTIO_VDMABUF_S_OK) {
+			EXPECT_EQ(0, s.pinned_pages) TH_LOG("case %u", i);
+			EXPECT_EQ(0, s.live_exports) TH_LOG("case %u", i);
+			EXPECT_EQ(before.acquired, after.acquired)
+				TH_LOG("case %u", i);
+		} else {
+			EXPECT_EQ((c[i].l0 + c[i].l1) / PAGE, s.pinned_pages);
+		}
+		if (st == VIRTIO_VDMABUF_S_OK) {
+			ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+				  do_unexport(&self->v, uuid));
+			ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+			EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+		}
+	}
+}
+
+/*
+ * Overlap is found however the ranges are ordered: thousands of
+ * one-page ranges in descending order, then the same with one page sent
+ * twice, far apart in the list.
+ */
+TEST_F(host, overlapping_ranges_many)
+{
+	const uint32_t nr = 4096;
+	static uint8_t buf[sizeof(struct virtio_vdmabuf_export_req) +
+			   4096 * sizeof(struct virtio_vdmabuf_range)];
+	static struct virtio_vdmabuf_range r[4096];
+	struct virtio_vdmabuf_event ev;
+	struct vhost_vdmabuf_stats s;
+	uint8_t uuid[16];
+	uint32_t i;
+	size_t n;
+
+	if (self->cfg.max_ranges < nr)
+		SKIP(return, "max_ranges is below %u", nr);
+	make_uuid(uuid, 30);
+	for (i = 0; i < nr; i++) {
+		r[i].addr = BUF_BASE + (uint64_t)(nr - 1 - i) * PAGE;
+		r[i].len = PAGE;
+	}
+	n = mk_export(buf, uuid, nr * PAGE, r, nr, NULL, 0);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, submit(&self->v, buf, n, 8, NULL));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+
+	r[nr / 2].addr = r[0].addr;
+	n = mk_export(buf, uuid, nr * PAGE, r, nr, NULL, 0);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_INVALID,
+		  submit(&self->v, buf, n, 8, NULL));
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.pinned_pages);
+	if (s.live_exports) {
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+		ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	}
+}
+
 TEST_F(host, no_room_for_status)
 {
 	struct virtio_vdmabuf_req_hdr hdr = {
