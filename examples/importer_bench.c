@@ -14,9 +14,9 @@
  *    to each page also faults it into this process) and checks each
  *    against the guest's stamp, then answers FRAME_DONE; on UNEXPORTED it
  *    unmaps and closes (timed), which lets RELEASED go to the guest.  Host
- *    memory per export: the VMM's VmLck in /proc/PID/status right after
- *    the import, minus its value before any export (the driver charges
- *    pinned pages to the VMM's locked_vm; the VMM is the process that
+ *    memory per export: the VMM's VmPin in /proc/PID/status right after
+ *    the import, minus its value before any export (the driver counts
+ *    pinned pages in the VMM's pinned_vm; the VMM is the process that
  *    names our socket and holds /dev/vhost-vdmabuf open);
  *  - steady state (BENCH_R_STEADY): imported once on EXPORTED, every
  *    PRESENTED answered with FRAME_DONE at once, untouched;
@@ -87,7 +87,7 @@ struct hsize {
 	uint64_t pages_checked;
 	uint64_t pages_bad;
 	unsigned int bad_exports;
-	int64_t vmlck_min, vmlck_max;	/* bytes */
+	int64_t vmpin_min, vmpin_max;	/* bytes */
 	unsigned int steady_imported;
 	uint64_t steady_acked;
 	unsigned int copy_conns;
@@ -105,7 +105,7 @@ struct hbench {
 	int lsn;
 	FILE *progress;
 	pid_t vmm;
-	int64_t vmlck_base;	/* bytes, -1: unknown */
+	int64_t vmpin_base;	/* bytes, -1: unknown */
 	struct hbuf bufs[MAX_BUFS];
 	struct hsize sz[BENCH_NR_SIZES];
 	int ping;		/* the open BENCH_K_PING connection, or -1 */
@@ -212,8 +212,8 @@ static pid_t find_vmm(const char *sock_path)
 	return found;
 }
 
-/* VmLck of @pid in bytes, or -1. */
-static int64_t vmlck_bytes(pid_t pid)
+/* VmPin of @pid in bytes, or -1. */
+static int64_t vmpin_bytes(pid_t pid)
 {
 	char path[64], line[256];
 	long long kb = -1;
@@ -226,7 +226,7 @@ static int64_t vmlck_bytes(pid_t pid)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %lld kB", &kb) == 1)
+		if (sscanf(line, "VmPin: %lld kB", &kb) == 1)
 			break;
 	fclose(f);
 	return kb < 0 ? -1 : kb * 1024;
@@ -359,13 +359,13 @@ static int on_exported(struct hbench *h, const struct vdmabuf_host_event *ev)
 	/* Cycle 0 is the guest's untimed warm-up: checked, not timed. */
 	if (m.iter)
 		bench_samples_add(&z->import, t1 - t0);
-	if (h->vmlck_base >= 0) {
-		int64_t d = vmlck_bytes(h->vmm) - h->vmlck_base;
+	if (h->vmpin_base >= 0) {
+		int64_t d = vmpin_bytes(h->vmm) - h->vmpin_base;
 
-		if (!z->zc_imported || d < z->vmlck_min)
-			z->vmlck_min = d;
-		if (!z->zc_imported || d > z->vmlck_max)
-			z->vmlck_max = d;
+		if (!z->zc_imported || d < z->vmpin_min)
+			z->vmpin_min = d;
+		if (!z->zc_imported || d > z->vmpin_max)
+			z->vmpin_max = d;
 	}
 	z->zc_imported++;
 	t0 = now_ns();
@@ -729,8 +729,8 @@ static int report(struct hbench *h)
 		   h->bad_conns);
 	printf("%spings %llu\n", HOST_PREFIX, (unsigned long long)h->pings);
 	printf("%svmm_pid %d\n", HOST_PREFIX, (int)h->vmm);
-	printf("%svmlck_base_bytes %lld\n", HOST_PREFIX,
-	       (long long)h->vmlck_base);
+	printf("%svmpin_base_bytes %lld\n", HOST_PREFIX,
+	       (long long)h->vmpin_base);
 	printf("%sother_frames_acked %llu\n", HOST_PREFIX,
 	       (unsigned long long)h->frames_other);
 	for (i = 0; i < BENCH_NR_SIZES; i++) {
@@ -768,11 +768,11 @@ static int report(struct hbench *h)
 		bench_samples_report(&z->close, HOST_PREFIX, key);
 		printf("%szc.%s.pages_checked %llu\n", HOST_PREFIX, name,
 		       (unsigned long long)z->pages_checked);
-		if (h->vmlck_base >= 0 && z->zc_imported) {
-			printf("%szc.%s.vmlck_delta_bytes.min %lld\n",
-			       HOST_PREFIX, name, (long long)z->vmlck_min);
-			printf("%szc.%s.vmlck_delta_bytes.max %lld\n",
-			       HOST_PREFIX, name, (long long)z->vmlck_max);
+		if (h->vmpin_base >= 0 && z->zc_imported) {
+			printf("%szc.%s.vmpin_delta_bytes.min %lld\n",
+			       HOST_PREFIX, name, (long long)z->vmpin_min);
+			printf("%szc.%s.vmpin_delta_bytes.max %lld\n",
+			       HOST_PREFIX, name, (long long)z->vmpin_max);
 		}
 		printf("%ssteady.%s.frames_acked %llu\n", HOST_PREFIX, name,
 		       (unsigned long long)z->steady_acked);
@@ -806,7 +806,7 @@ int main(int argc, char **argv)
 	};
 	const char *tap_path = NULL, *progress_path = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct hbench h = { .vmlck_base = -1, .ping = -1 };
+	struct hbench h = { .vmpin_base = -1, .ping = -1 };
 	unsigned long wait_s = 300;
 	sigset_t block, orig;
 	int c, i, ret, all;
@@ -878,9 +878,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	h.vmm = find_vmm(h.sock_path);
-	h.vmlck_base = vmlck_bytes(h.vmm);
-	printf("importer_bench: connected to %s; VMM pid %d, VmLck %lld bytes; vsock port %u\n",
-	       h.sock_path, (int)h.vmm, (long long)h.vmlck_base,
+	h.vmpin_base = vmpin_bytes(h.vmm);
+	printf("importer_bench: connected to %s; VMM pid %d, VmPin %lld bytes; vsock port %u\n",
+	       h.sock_path, (int)h.vmm, (long long)h.vmpin_base,
 	       BENCH_VSOCK_PORT);
 
 	while (!stop_signal) {

@@ -17,9 +17,13 @@
  * EXPORT carries guest-physical ranges.  They are translated through the
  * vhost memory table (the same table the rings use; a range may span
  * adjacent regions), the pages are pinned in the VMM's mm with
- * FOLL_LONGTERM and charged to the owner's RLIMIT_MEMLOCK (as VFIO does).
- * The export keeps a reference on that mm (mmgrab()) so that the charge can
- * be dropped even after the VMM has gone.  Nothing of KVM is used.
+ * FOLL_LONGTERM and counted in its pinned_vm, and charged to the locked
+ * memory of the owner's user within the owner's RLIMIT_MEMLOCK, as io_uring
+ * and iommufd do (an owner with CAP_IPC_LOCK is not charged).  The charge
+ * is the user's, not the mm's: pins outlive the VMM's mm when an importer
+ * holds a buffer past the VMM's exit or exec, and the VMMs of one user
+ * share one limit.  The export holds the user and the mm (mmgrab()) until
+ * it unpins.  Nothing of KVM is used.
  *
  * Exports live in a per-device table, &struct vdb_ctx, reference
  * counted with a kref: the vhost file, every importer file and every export
@@ -46,8 +50,8 @@
  * before event queue), then &vdb_ctx.lock.  Kick handlers take only
  * their vq mutex and the table lock.  Importer and dma-buf callbacks take
  * only the table lock (&vdb_importer.read_lock comes before it,
- * &vdb_export.cpu_lock is a leaf).  Pinning and uncharging take the VMM's
- * mmap_lock outside the table lock, and the dma-buf mmap and fault paths,
+ * &vdb_export.cpu_lock is a leaf).  Pinning takes the VMM's mmap_lock
+ * outside the table lock, and the dma-buf mmap and fault paths,
  * which run under an mmap_lock, never take the table lock.
  */
 
@@ -63,7 +67,9 @@
 #include <linux/overflow.h>
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/uio.h>
@@ -195,7 +201,8 @@ struct vdb_gevent {
  * @meta: metadata from the guest, immutable
  * @pages: the pinned pages, immutable
  * @nr_pages: entries in @pages
- * @mm: the mm the pages are pinned and charged in (mmgrab'ed)
+ * @mm: the mm the pages are pinned in, counted in its pinned_vm (mmgrab'ed)
+ * @user: the user charged for the pages, or NULL
  * @cpu_lock: protects @cpu_sgt
  * @cpu_sgt: mapping for CPU access syncs, made on first use
  * @released_ev: RELEASED, allocated up front so it cannot fail later
@@ -238,6 +245,7 @@ struct vdb_export {
 	struct page **pages;
 	unsigned long nr_pages;
 	struct mm_struct *mm;
+	struct user_struct *user;
 	struct mutex cpu_lock;	/* leaf: protects cpu_sgt */
 	struct sg_table *cpu_sgt;
 	struct vdb_gevent *released_ev;
@@ -306,12 +314,14 @@ struct vdb_owed {
  * @vqs: request and event queue
  * @event_work: delivers queued guest events
  * @ctx: the export table
- * @owner: the owner's thread group leader, whose RLIMIT_MEMLOCK pins are
- *	charged against (set under @dev.mutex while the queues are stopped)
- * @owner_lock_cap: the owner had CAP_IPC_LOCK at VHOST_SET_OWNER
+ * @owner: the owner's thread group leader, whose RLIMIT_MEMLOCK bounds
+ *	@user's charge (set under @dev.mutex while the queues are stopped,
+ *	as is @user)
+ * @user: the owner's user, charged for pinned pages; NULL if the owner had
+ *	CAP_IPC_LOCK at VHOST_SET_OWNER
  *
- * As in VFIO, the limit and the capability are the owner's, not those of
- * the vhost worker, which may be a kernel thread.
+ * As in VFIO and iommufd, the limit and the capability are the owner's,
+ * not those of the vhost worker, which may be a kernel thread.
  */
 struct vhost_vdmabuf {
 	struct vhost_dev dev;
@@ -319,7 +329,7 @@ struct vhost_vdmabuf {
 	struct vhost_work event_work;
 	struct vdb_ctx *ctx;
 	struct task_struct *owner;
-	bool owner_lock_cap;
+	struct user_struct *user;
 };
 
 static void vdmabuf_ctx_free(struct kref *kref)
@@ -503,22 +513,39 @@ static bool vdmabuf_export_last_ref(struct vdb_export *exp)
 	return true;
 }
 
-/* Charge or uncharge @task's RLIMIT_MEMLOCK for pages pinned in @mm. */
-static int vdmabuf_charge(struct mm_struct *mm, unsigned long pages, bool inc,
-			  struct task_struct *task, bool lock_cap)
+/*
+ * Charge @pages to @user's locked memory, if @user is not NULL, within
+ * @task's RLIMIT_MEMLOCK: io_uring's __io_account_mem() and iommufd's
+ * incr_user_locked_vm().
+ */
+static int vdmabuf_charge(struct user_struct *user, struct task_struct *task,
+			  unsigned long pages)
 {
-	int ret;
+	unsigned long limit, cur, new;
 
-	mmap_write_lock(mm);
-	ret = __account_locked_vm(mm, pages, inc, task, lock_cap);
-	mmap_write_unlock(mm);
-	return ret;
+	if (!user)
+		return 0;
+	limit = task_rlimit(task, RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	cur = atomic_long_read(&user->locked_vm);
+	do {
+		new = cur + pages;
+		if (new > limit)
+			return -ENOMEM;
+	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, new));
+	return 0;
+}
+
+static void vdmabuf_uncharge(struct user_struct *user, unsigned long pages)
+{
+	if (user && !WARN_ON(atomic_long_read(&user->locked_vm) < pages))
+		atomic_long_sub(pages, &user->locked_vm);
 }
 
 static void vdmabuf_export_unpin(struct vdb_export *exp)
 {
 	unpin_user_pages_dirty_lock(exp->pages, exp->nr_pages, true);
-	vdmabuf_charge(exp->mm, exp->nr_pages, false, current, true);
+	atomic64_sub(exp->nr_pages, &exp->mm->pinned_vm);
+	vdmabuf_uncharge(exp->user, exp->nr_pages);
 }
 
 /* Drop the pages and the charge, then send RELEASED and free @exp. */
@@ -539,7 +566,8 @@ static void vdmabuf_export_finish(struct vdb_export *exp)
 	list_del(&exp->node);
 	ctx->stats.held_exports--;
 	ctx->stats.pinned_pages -= exp->nr_pages;
-	ctx->stats.charged_pages -= exp->nr_pages;
+	if (exp->user)
+		ctx->stats.charged_pages -= exp->nr_pages;
 	if (exp->guest_owned) {
 		vdmabuf_guest_event(ctx, exp->released_ev,
 				    VIRTIO_VDMABUF_EVT_RELEASED, 0, exp->uuid, 0);
@@ -548,6 +576,7 @@ static void vdmabuf_export_finish(struct vdb_export *exp)
 	mutex_unlock(&ctx->lock);
 
 	mutex_destroy(&exp->cpu_lock);
+	free_uid(exp->user);
 	kfree(exp->released_ev);
 	kvfree(exp->pages);
 	kfree(exp->meta);
@@ -1347,8 +1376,7 @@ static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
 		status = VIRTIO_VDMABUF_S_NOMEM;
 		goto err_pages;
 	}
-	if (vdmabuf_charge(mm, nr_pages, true, vdb->owner,
-			   vdb->owner_lock_cap)) {
+	if (vdmabuf_charge(vdb->user, vdb->owner, nr_pages)) {
 		status = VIRTIO_VDMABUF_S_NOMEM;
 		goto err_mmput;
 	}
@@ -1390,6 +1418,11 @@ static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
 	kref_get(&ctx->kref);
 	exp->mm = mm;
 	mmgrab(mm);
+	atomic64_add(nr_pages, &mm->pinned_vm);
+	if (vdb->user) {
+		exp->user = get_uid(vdb->user);
+		ctx->stats.charged_pages += nr_pages;
+	}
 	mutex_init(&exp->cpu_lock);
 	INIT_LIST_HEAD(&exp->owed);
 	exp->live = true;
@@ -1398,7 +1431,6 @@ static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
 	ctx->stats.live_exports++;
 	ctx->stats.held_exports++;
 	ctx->stats.pinned_pages += nr_pages;
-	ctx->stats.charged_pages += nr_pages;
 	ctx->live_bytes += size;
 	mutex_unlock(&ctx->lock);
 
@@ -1415,7 +1447,7 @@ err_unlock:
 	mutex_unlock(&ctx->lock);
 err_unpin:
 	unpin_user_pages(exp->pages, exp->nr_pages);
-	vdmabuf_charge(mm, nr_pages, false, current, true);
+	vdmabuf_uncharge(vdb->user, nr_pages);
 err_mmput:
 	mmput(mm);
 err_pages:
@@ -1791,6 +1823,8 @@ static void vhost_vdmabuf_put_owner(struct vhost_vdmabuf *vdb)
 	if (vdb->owner)
 		put_task_struct(vdb->owner);
 	vdb->owner = NULL;
+	free_uid(vdb->user);
+	vdb->user = NULL;
 }
 
 static int vhost_vdmabuf_open(struct inode *inode, struct file *file)
@@ -1888,7 +1922,8 @@ static long vhost_vdmabuf_set_owner(struct vhost_vdmabuf *vdb)
 	ret = vhost_dev_set_owner(&vdb->dev);
 	if (!ret) {
 		vdb->owner = get_task_struct(current->group_leader);
-		vdb->owner_lock_cap = capable(CAP_IPC_LOCK);
+		if (!capable(CAP_IPC_LOCK))
+			vdb->user = get_uid(current_user());
 	}
 	mutex_unlock(&vdb->dev.mutex);
 	return ret;

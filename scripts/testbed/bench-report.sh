@@ -178,7 +178,7 @@ END {
 	rowk("  flat PFN list, 8 bytes a page", "", "guest.size.", ".flat_pfn_bytes")
 	rowk("  flat PFN list / EXPORT", "x", "ratio.", ".flat_pfn_vs_export_wire")
 	print "host memory per export"
-	rowk("  pinned guest RAM (VMM VmLck delta)", "bytes", "host.zc.", ".vmlck_delta_bytes.max")
+	rowk("  pinned guest RAM (VMM VmPin delta)", "bytes", "host.zc.", ".vmpin_delta_bytes.max")
 	rowk("  new: page array, 8 B a page (computed)", "bytes", "derived.", ".host_page_array_bytes")
 	rowk("  copy instead: host frame buffer", "bytes", "host.copy.", ".buffer_bytes")
 	write_json()

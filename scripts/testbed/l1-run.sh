@@ -229,7 +229,7 @@ follow_l2() {
 		   { [ -f "$VM_OUT/holder.gone" ] ||
 		     { [ -n "$deadline" ] && [ "$SECONDS" -gt "$deadline" ]; }; }; then
 			qemu=$(cat "$VM_OUT/l2-qemu.pid" 2>/dev/null)
-			echo "# QEMU VmLck before SIGKILL: $(grep VmLck "/proc/$qemu/status")" \
+			echo "# QEMU VmPin before SIGKILL: $(grep VmPin "/proc/$qemu/status")" \
 				>> "$VM_OUT/l2-qemu.kill"
 			[ -f "$VM_OUT/holder.gone" ] && touch "$VM_OUT/l2-qemu.killed"
 			kill -KILL "$qemu"

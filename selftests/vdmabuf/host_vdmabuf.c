@@ -7,8 +7,8 @@
  * are driven by hand; kick and call are eventfds.  The requests are built
  * as a guest driver would, including malformed ones, and the host side is
  * checked through an importer fd, the dma-bufs it hands out, vgem (PRIME
- * import maps the dma-buf), GET_STATS, /proc/self/status (VmLck) and
- * /proc/vmstat (FOLL_PIN balance).
+ * import maps the dma-buf), GET_STATS, /proc/self/status (VmPin, VmLck)
+ * and /proc/vmstat (FOLL_PIN balance).
  */
 #include <dirent.h>
 #include <sched.h>
@@ -227,17 +227,14 @@ static int submit(struct vmm *v, const void *req, size_t len,
 	return resp->status;
 }
 
-static int vmm_init(struct vmm *v, unsigned int nr_events)
+/* The VMM's set-up on its open device @v->fd, as the current user. */
+static int vmm_setup(struct vmm *v, unsigned int nr_events)
 {
 	struct vhost_memory *mem;
 	uint64_t features;
 	unsigned int q;
 	uint32_t one = 1;
 
-	memset(v, 0, sizeof(*v));
-	v->fd = open(DEV_PATH, O_RDWR);
-	if (v->fd < 0)
-		return -1;
 	v->memfd = memfd_create("guest-ram", MFD_CLOEXEC);
 	if (v->memfd < 0 || ftruncate(v->memfd, RAM_SIZE))
 		return -1;
@@ -297,6 +294,15 @@ static int vmm_init(struct vmm *v, unsigned int nr_events)
 	if (nr_events)
 		post_events(v, nr_events);
 	return 0;
+}
+
+static int vmm_init(struct vmm *v, unsigned int nr_events)
+{
+	memset(v, 0, sizeof(*v));
+	v->fd = open(DEV_PATH, O_RDWR);
+	if (v->fd < 0)
+		return -1;
+	return vmm_setup(v, nr_events);
 }
 
 static void vmm_close_dev(struct vmm *v)
@@ -463,18 +469,20 @@ static void fill(struct vmm *v, uint64_t addr, uint64_t len, uint8_t seed)
 struct baseline {
 	struct pins pins;
 	long vmlck;
+	long vmpin;
 };
 
 static void baseline_take(struct baseline *b)
 {
 	read_foll_pins(&b->pins.acquired, &b->pins.released);
 	b->vmlck = vmlck_kb(0);
+	b->vmpin = vmpin_kb(0);
 }
 
 /*
  * Nothing pinned, charged or exported as a host dma-buf while @imp (if
  * any) is still open; then close it and the VMM: every page pin taken is
- * released and our locked memory is back where it was.
+ * released and our pinned and locked memory are back where they were.
  */
 static void vmm_done(struct __test_metadata *_metadata, struct vmm *v,
 		     int imp, const struct baseline *b)
@@ -494,6 +502,7 @@ static void vmm_done(struct __test_metadata *_metadata, struct vmm *v,
 	EXPECT_EQ(p.acquired - b->pins.acquired,
 		  p.released - b->pins.released);
 	EXPECT_EQ(b->vmlck, vmlck_kb(0));
+	EXPECT_EQ(b->vmpin, vmpin_kb(0));
 }
 
 FIXTURE(host) {
@@ -591,9 +600,11 @@ TEST_F(host, export_import_mmap)
 	EXPECT_EQ(1, s.live_exports);
 	EXPECT_EQ(1, s.held_exports);
 	EXPECT_EQ(size / PAGE, s.pinned_pages);
-	EXPECT_EQ(size / PAGE, s.charged_pages);
+	/* Root has CAP_IPC_LOCK: pinned in our mm, charged to no one. */
+	EXPECT_EQ(0, s.charged_pages);
 	EXPECT_EQ(1, s.importers);
-	EXPECT_EQ(self->base.vmlck + (long)(size / 1024), vmlck_kb(0));
+	EXPECT_EQ(self->base.vmpin + (long)(size / 1024), vmpin_kb(0));
+	EXPECT_EQ(self->base.vmlck, vmlck_kb(0));
 
 	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
 		  read_ievent(self->imp, ebuf, 2000));
@@ -660,7 +671,7 @@ TEST_F(host, export_import_mmap)
 	EXPECT_EQ(0, s.held_exports);
 	EXPECT_EQ(0, s.pinned_pages);
 	EXPECT_EQ(0, s.host_dmabufs);
-	EXPECT_EQ(self->base.vmlck, vmlck_kb(0));
+	EXPECT_EQ(self->base.vmpin, vmpin_kb(0));
 	EXPECT_EQ(0, s.bad_requests);
 }
 
@@ -1340,17 +1351,219 @@ TEST(memlock_rlimit)
 		if (do_export(&v, uuid, BUF_BASE, 8 * PAGE, NULL) !=
 		    VIRTIO_VDMABUF_S_OK)
 			_exit(14);
-		if (vmlck_kb(0) != 32)
+		if (get_stats(&v, &s) || s.charged_pages != 8 ||
+		    vmpin_kb(0) != 32)
 			_exit(15);
 		if (do_unexport(&v, uuid) || get_event(&v, &ev, 5000))
 			_exit(16);
-		if (vmlck_kb(0) != 0)
+		if (get_stats(&v, &s) || s.charged_pages || vmpin_kb(0))
 			_exit(17);
 		vmm_fini(&v);
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	read_foll_pins(&after.acquired, &after.released);
+	EXPECT_EQ(after.acquired - before.acquired,
+		  after.released - before.released);
+}
+
+/* A user of no one else in the test VM, for the locked-memory tests. */
+#define MEMLOCK_UID	54321
+
+/*
+ * In a child: become MEMLOCK_UID (which drops every capability, so
+ * CAP_IPC_LOCK too) with an RLIMIT_MEMLOCK of @kb, and set up the VMM on
+ * the device opened before, as root.
+ */
+static int vmm_as_user(struct vmm *v, unsigned long kb)
+{
+	struct rlimit rl = { kb << 10, kb << 10 };
+
+	memset(v, 0, sizeof(*v));
+	v->fd = open(DEV_PATH, O_RDWR);
+	if (v->fd < 0 || setrlimit(RLIMIT_MEMLOCK, &rl) ||
+	    setresgid(MEMLOCK_UID, MEMLOCK_UID, MEMLOCK_UID) ||
+	    setresuid(MEMLOCK_UID, MEMLOCK_UID, MEMLOCK_UID))
+		return -1;
+	return vmm_setup(v, NUM);
+}
+
+/* A VMM of MEMLOCK_UID exports @pages pages; its exit code is the status. */
+static pid_t export_as_user(unsigned int pages)
+{
+	struct vmm v;
+	uint8_t uuid[16];
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	if (pid)
+		return pid;
+	if (vmm_as_user(&v, 64))
+		_exit(100);
+	make_uuid(uuid, 311);
+	st = do_export(&v, uuid, BUF_BASE, pages * PAGE, NULL);
+	vmm_fini(&v);
+	_exit(st < 0 ? 101 : st);
+}
+
+/*
+ * Locked memory is charged to the user, not to the VMM's mm: pins that
+ * outlive their VMM (the VMM closed its device, an importer still holds
+ * the buffer) still count against RLIMIT_MEMLOCK for the next VMM of the
+ * same user, until the importer lets go.
+ */
+TEST(memlock_per_user)
+{
+	struct pins before, after;
+	int ready[2], go[2], status;
+	pid_t a, b;
+	char c;
+
+	if (access(DEV_PATH, F_OK))
+		SKIP(return, DEV_PATH " is absent");
+	read_foll_pins(&before.acquired, &before.released);
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	a = fork();
+	ASSERT_LE(0, a);
+	if (!a) {
+		uint8_t uuid[16];
+		struct vmm v;
+		int imp, buf;
+
+		close(ready[0]);
+		close(go[1]);
+		if (vmm_as_user(&v, 64))
+			_exit(10);
+		make_uuid(uuid, 310);
+		if (do_export(&v, uuid, BUF_BASE, 8 * PAGE, NULL) !=
+		    VIRTIO_VDMABUF_S_OK)
+			_exit(11);
+		imp = get_importer(&v);
+		buf = import_buf(imp, uuid, NULL);
+		if (imp < 0 || buf < 0)
+			_exit(12);
+		close(imp);
+		vmm_fini(&v);	/* the VMM is gone, the import holds 8 pages */
+		if (write(ready[1], "y", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(13);
+		close(buf);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+
+	/* 8 of the user's 16 pages are held: 12 more are too many... */
+	b = export_as_user(12);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(b, waitpid(b, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_NOMEM, WEXITSTATUS(status));
+	/* ...8 are not. */
+	b = export_as_user(8);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(b, waitpid(b, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, WEXITSTATUS(status));
+
+	/* The importer lets go: the user has room for 12 again. */
+	ASSERT_EQ(1, write(go[1], "y", 1));
+	ASSERT_EQ(a, waitpid(a, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	b = export_as_user(12);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(b, waitpid(b, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, WEXITSTATUS(status));
+	close(ready[0]);
+	close(go[1]);
+	read_foll_pins(&after.acquired, &after.released);
+	EXPECT_EQ(after.acquired - before.acquired,
+		  after.released - before.released);
+}
+
+/* memlock_after_exec's program after the exec: the device fd it sets up. */
+#define EXEC_VMM_ENV	"VDMABUF_TEST_EXEC_VMM"
+
+/*
+ * The second half of memlock_after_exec, in this program exec'd by the
+ * test's child (MEMLOCK_UID, a 64 KiB RLIMIT_MEMLOCK, 8 pages held by an
+ * import kept across the exec): a VMM on the device fd in EXEC_VMM_ENV
+ * must not pin 12 pages more, but can pin 8.  Runs before the harness's
+ * main() and exits: 0, or which step failed.
+ */
+__attribute__((constructor)) static void exec_vmm(void)
+{
+	const char *env = getenv(EXEC_VMM_ENV);
+	uint8_t uuid[16];
+	struct vmm v;
+	int st;
+
+	if (!env)
+		return;
+	memset(&v, 0, sizeof(v));
+	v.fd = atoi(env);
+	if (vmm_setup(&v, NUM))
+		_exit(100);
+	make_uuid(uuid, 321);
+	st = do_export(&v, uuid, BUF_BASE, 12 * PAGE, NULL);
+	if (st != VIRTIO_VDMABUF_S_NOMEM)
+		_exit(20 + (st & 15));
+	st = do_export(&v, uuid, BUF_BASE, 8 * PAGE, NULL);
+	if (st != VIRTIO_VDMABUF_S_OK)
+		_exit(40 + (st & 15));
+	vmm_fini(&v);
+	_exit(0);
+}
+
+/*
+ * A VMM that imports its buffer with KEEP_ON_EXEC, closes its device and
+ * execs keeps the pages pinned in the new program, with a new mm: the
+ * charge must still count against its user's RLIMIT_MEMLOCK there.
+ */
+TEST(memlock_after_exec)
+{
+	struct pins before, after;
+	int status;
+	pid_t pid;
+
+	if (access(DEV_PATH, F_OK))
+		SKIP(return, DEV_PATH " is absent");
+	read_foll_pins(&before.acquired, &before.released);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct vhost_vdmabuf_import arg = {
+			.flags = VHOST_VDMABUF_FD_KEEP_ON_EXEC,
+		};
+		char num[16];
+		struct vmm v;
+		int dev, imp;
+
+		dev = open(DEV_PATH, O_RDWR);	/* for after the exec */
+		if (dev < 0 || vmm_as_user(&v, 64))
+			_exit(10);
+		make_uuid(arg.uuid, 320);
+		if (do_export(&v, arg.uuid, BUF_BASE, 8 * PAGE, NULL) !=
+		    VIRTIO_VDMABUF_S_OK)
+			_exit(11);
+		imp = get_importer(&v);
+		if (imp < 0 || ioctl(imp, VHOST_VDMABUF_IMPORT, &arg))
+			_exit(12);
+		close(imp);
+		vmm_fini(&v);
+		snprintf(num, sizeof(num), "%d", dev);
+		setenv(EXEC_VMM_ENV, num, 1);
+		execl("/proc/self/exe", "host_vdmabuf", (char *)NULL);
+		_exit(13);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	read_foll_pins(&after.acquired, &after.released);
 	EXPECT_EQ(after.acquired - before.acquired,
@@ -1441,12 +1654,12 @@ TEST_F(host, vmm_closed_while_imported)
 	EXPECT_EQ(0, memcmp(m, copy, sizeof(copy)));
 	m[1] = 42;
 	EXPECT_EQ(42, m[1]);
-	EXPECT_EQ(self->base.vmlck + 16, vmlck_kb(0));
+	EXPECT_EQ(self->base.vmpin + 16, vmpin_kb(0));
 	EXPECT_EQ(-1, get_stats(&self->v, &s));
 
 	munmap(m, 4 * PAGE);
 	close(fd);
-	EXPECT_EQ(self->base.vmlck, vmlck_kb(0));
+	EXPECT_EQ(self->base.vmpin, vmpin_kb(0));
 	read_foll_pins(&p.acquired, &p.released);
 	EXPECT_EQ(p.acquired - self->base.pins.acquired,
 		  p.released - self->base.pins.released);

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/types.h>
@@ -51,11 +52,12 @@ static inline void read_foll_pins(long long *acquired, long long *released)
 	fclose(f);
 }
 
-/* VmLck of process @pid (0: this one) in kB, or -1. */
-static inline long long vmlck_kb(pid_t pid)
+/* @key ("VmLck", ...) of /proc/@pid/status (0: this process) in kB, or -1. */
+static inline long long proc_status_kb(pid_t pid, const char *key)
 {
 	char path[64], line[256];
 	long long kb = -1;
+	size_t len = strlen(key);
 	FILE *f;
 
 	if (pid)
@@ -66,10 +68,23 @@ static inline long long vmlck_kb(pid_t pid)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %lld kB", &kb) == 1)
+		if (!strncmp(line, key, len) && line[len] == ':' &&
+		    sscanf(line + len + 1, " %lld kB", &kb) == 1)
 			break;
 	fclose(f);
 	return kb;
+}
+
+/* VmLck of process @pid (0: this one) in kB, or -1. */
+static inline long long vmlck_kb(pid_t pid)
+{
+	return proc_status_kb(pid, "VmLck");
+}
+
+/* VmPin (pages pinned on its behalf, mm->pinned_vm) of @pid in kB, or -1. */
+static inline long long vmpin_kb(pid_t pid)
+{
+	return proc_status_kb(pid, "VmPin");
 }
 
 #endif /* VDMABUF_UTIL_H */

@@ -46,7 +46,8 @@ struct vhost_vdmabuf_importer {
  * @held_exports: exports still holding guest memory (live, or unexported
  *	but still imported on the host)
  * @pinned_pages: pages pinned for this device
- * @charged_pages: pages charged to the VMM's RLIMIT_MEMLOCK
+ * @charged_pages: pages charged to the locked memory of the VMM's user,
+ *	within its RLIMIT_MEMLOCK (none if the VMM has CAP_IPC_LOCK)
  * @host_dmabufs: host dma-bufs that exist for this device's exports
  * @importers: open importer fds
  * @guest_events: events waiting for event buffers from the guest
