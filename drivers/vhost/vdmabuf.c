@@ -871,8 +871,9 @@ static long vdmabuf_importer_frame_done(struct vdb_importer *imp,
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
 
+	/* Unexporting finished the frame: an unexported export owes none. */
 	mutex_lock(&ctx->lock);
-	exp = vdmabuf_find(ctx, arg.uuid, false);
+	exp = vdmabuf_find(ctx, arg.uuid, true);
 	if (!exp) {
 		ret = -ENOENT;
 		goto out;

@@ -1791,6 +1791,49 @@ TEST_F(host, present_frame_done)
 	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
 }
 
+/*
+ * FRAME_DONE for a buffer the guest has unexported is ENOENT, as for an
+ * unknown one, also while a host dma-buf still holds the buffer:
+ * unexporting completed the frame, nothing is owed.
+ */
+TEST_F(host, frame_done_after_unexport)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_frame_done fd = {};
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+	int buf;
+
+	make_uuid(uuid, 710);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	buf = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(1, ev.seq);
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+
+	/* Held by @buf, not live. */
+	memcpy(fd.uuid, uuid, 16);
+	fd.seq = 1;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(ENOENT, errno);
+	close(buf);
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	/* Gone. */
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(ENOENT, errno);
+}
+
 /* An importer that does not read holds EXPORT and PRESENT back; no drops. */
 TEST_F_TIMEOUT(host, importer_backpressure, 300)
 {
