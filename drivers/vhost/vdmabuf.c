@@ -1903,6 +1903,9 @@ static int vhost_vdmabuf_set_features(struct vhost_vdmabuf *vdb, u64 features)
 
 	if (features & ~VHOST_VDMABUF_FEATURES)
 		return -EOPNOTSUPP;
+	/* There is no legacy interface: the driver must accept VERSION_1. */
+	if (!(features & BIT_ULL(VIRTIO_F_VERSION_1)))
+		return -EINVAL;
 
 	mutex_lock(&vdb->dev.mutex);
 	for (i = 0; i < ARRAY_SIZE(vdb->vqs); i++) {

@@ -564,6 +564,13 @@ TEST_F(host, config)
 	features = 1ULL << 40;
 	EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_SET_FEATURES, &features));
 	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* No legacy interface: a set without VERSION_1 is refused. */
+	features = 0;
+	EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_SET_FEATURES, &features));
+	EXPECT_EQ(EINVAL, errno);
+	features = 1ULL << VIRTIO_VDMABUF_F_PRESENT;
+	EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_SET_FEATURES, &features));
+	EXPECT_EQ(EINVAL, errno);
 	EXPECT_TRUE(device_works(&self->v, 0));
 }
 
