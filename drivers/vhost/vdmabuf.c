@@ -209,9 +209,6 @@ struct vdb_gevent {
  * @live: not unexported by the guest (table lock)
  * @guest_owned: RELEASED is owed to the guest (table lock)
  * @releasing: the last reference is gone, being torn down (table lock)
- * @dmabuf: the host dma-buf new imports share, or NULL (table lock); not a
- *	reference, see below
- * @dmabuf_inode: @dmabuf's inode, to recognise its file (table lock)
  * @nr_dmabufs: host dma-bufs not yet released (table lock)
  * @frame_pending: a PRESENT waits for FRAME_DONE (table lock)
  * @frame_seq: its sequence number (table lock)
@@ -219,19 +216,16 @@ struct vdb_gevent {
  * @last_seq: sequence number of the newest PRESENT (table lock)
  * @owed: importers owing FRAME_DONE (&vdb_owed.enode, table lock)
  *
- * A host dma-buf holds the export (through @nr_dmabufs) from
- * dma_buf_export() until its .release, so the export cannot hold the
- * dma-buf in turn, or neither would ever go.  @dmabuf is a weak pointer,
- * cleared by that .release under the table lock: while it is set, the
- * &struct dma_buf and its dentry and inode exist.  Its file need not.
- * .release runs when the dentry goes, and anything else holding the dentry
- * (an O_PATH open of /proc/PID/fd/N, a path walk in progress) outlives the
- * last fput(), which frees the file.  Files are SLAB_TYPESAFE_BY_RCU: the
- * memory at &dma_buf.file is still a &struct file, possibly already reused
- * for an unrelated open file, and get_file_active() succeeds on that one
- * too.  So a file found through @dmabuf is only taken if it is @dmabuf's
- * own (vdmabuf_dmabuf_file_get()); if it is not, the dma-buf is treated as
- * gone and the next import makes a new one, which then has @dmabuf.
+ * Every IMPORT exports a new host dma-buf.  Each holds the export (through
+ * @nr_dmabufs) from dma_buf_export() until its .release; the export keeps
+ * no pointer to any of them.  A pointer to a dma-buf whose file it does
+ * not hold a reference on would be unsafe to follow: .release runs when
+ * the dma-buf's dentry goes, and anything else holding the dentry (an
+ * O_PATH open of /proc/PID/fd/N) outlives the last fput(), which frees
+ * the &struct file; its SLAB_TYPESAFE_BY_RCU memory may then be reused for
+ * an unrelated file, or its slab page freed.  The pages are pinned once
+ * per export whatever the number of dma-bufs, so a dma-buf per import
+ * costs a file and a dentry.
  */
 struct vdb_export {
 	struct list_head node;
@@ -252,8 +246,6 @@ struct vdb_export {
 	bool live;
 	bool guest_owned;
 	bool releasing;
-	struct dma_buf *dmabuf;
-	struct inode *dmabuf_inode;
 	unsigned int nr_dmabufs;
 	bool frame_pending;
 	u64 frame_seq;
@@ -739,8 +731,6 @@ static void vdmabuf_dmabuf_release(struct dma_buf *dmabuf)
 	bool last;
 
 	mutex_lock(&ctx->lock);
-	if (exp->dmabuf == dmabuf)
-		exp->dmabuf = NULL;
 	exp->nr_dmabufs--;
 	ctx->stats.host_dmabufs--;
 	last = vdmabuf_export_last_ref(exp);
@@ -765,36 +755,10 @@ static const struct dma_buf_ops vdmabuf_dmabuf_ops = {
 /* Importer file                                                          */
 /* ---------------------------------------------------------------------- */
 
-/*
- * A reference to the file of @exp's current dma-buf, or NULL if that file
- * is gone (see &struct vdb_export).  A file that reuses the memory of the
- * dma-buf's file is zeroed before its f_count becomes non-zero, and only
- * dma_buf_export() makes a file whose private_data is a dma-buf, on that
- * dma-buf's inode: a file with both is the dma-buf's own.
- */
-static struct file *vdmabuf_dmabuf_file_get(struct vdb_export *exp)
-{
-	struct dma_buf *dmabuf = exp->dmabuf;
-	struct file *file;
-
-	lockdep_assert_held(&exp->ctx->lock);
-	if (!dmabuf)
-		return NULL;
-	file = get_file_active(&dmabuf->file);
-	if (!file)
-		return NULL;
-	if (file->private_data != dmabuf ||
-	    file_inode(file) != exp->dmabuf_inode) {
-		/* Not ours: only drops the reference just taken. */
-		fput(file);
-		return NULL;
-	}
-	return file;
-}
-
 static long vdmabuf_importer_import(struct vdb_importer *imp,
 				    void __user *argp)
 {
+	DEFINE_DMA_BUF_EXPORT_INFO(info);
 	struct vdb_ctx *ctx = imp->ctx;
 	struct vhost_vdmabuf_import arg;
 	struct dma_buf *dmabuf;
@@ -818,26 +782,19 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 		ret = -ENOENT;
 		goto err_unlock;
 	}
-	/* The current dma-buf may be on its way out: only take a live one. */
-	file = vdmabuf_dmabuf_file_get(exp);
-	if (!file) {
-		DEFINE_DMA_BUF_EXPORT_INFO(info);
-
-		info.ops = &vdmabuf_dmabuf_ops;
-		info.size = exp->size;
-		info.flags = O_RDWR;
-		info.priv = exp;
-		dmabuf = dma_buf_export(&info);
-		if (IS_ERR(dmabuf)) {
-			ret = PTR_ERR(dmabuf);
-			goto err_unlock;
-		}
-		file = dmabuf->file;
-		exp->dmabuf = dmabuf;
-		exp->dmabuf_inode = file_inode(file);
-		exp->nr_dmabufs++;
-		ctx->stats.host_dmabufs++;
+	/* A dma-buf of its own for every import: see &struct vdb_export. */
+	info.ops = &vdmabuf_dmabuf_ops;
+	info.size = exp->size;
+	info.flags = O_RDWR;
+	info.priv = exp;
+	dmabuf = dma_buf_export(&info);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto err_unlock;
 	}
+	file = dmabuf->file;
+	exp->nr_dmabufs++;
+	ctx->stats.host_dmabufs++;
 	arg.size = exp->size;
 	mutex_unlock(&ctx->lock);
 

@@ -92,8 +92,8 @@ struct vhost_vdmabuf_stats {
  * @fd: out: a dma-buf file descriptor (O_RDWR, O_CLOEXEC unless asked)
  * @size: out: the buffer's size in bytes
  *
- * Importing the same UUID again while its host dma-buf is open returns a
- * new fd for that same dma-buf.
+ * Every import is a new dma-buf over the same pages: importing a UUID
+ * twice gives two dma-bufs, each keeping the pages pinned until closed.
  */
 struct vhost_vdmabuf_import {
 	__u8 uuid[16];
