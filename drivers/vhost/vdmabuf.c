@@ -1736,6 +1736,15 @@ static int vhost_vdmabuf_start(struct vhost_vdmabuf *vdb)
 			ret = -EFAULT;
 			goto err_vq;
 		}
+		/*
+		 * Acked features are 0 until VHOST_SET_FEATURES: without
+		 * VIRTIO_F_VERSION_1 the rings would start in legacy byte
+		 * order, which SET_FEATURES refuses.
+		 */
+		if (!vhost_has_feature(vq, VIRTIO_F_VERSION_1)) {
+			ret = -EINVAL;
+			goto err_vq;
+		}
 		if (!vhost_vq_get_backend(vq)) {
 			vhost_vq_set_backend(vq, vdb);
 			ret = vhost_vq_init_access(vq);

@@ -71,6 +71,7 @@ struct vmm {
 	uint16_t req_avail;
 	uint16_t ev_avail;
 	uint16_t ev_used;
+	bool no_features;	/* vmm_setup() skips VHOST_SET_FEATURES */
 };
 
 static void *gpa(struct vmm *v, uint64_t a)
@@ -251,7 +252,7 @@ static int vmm_setup(struct vmm *v, unsigned int nr_events)
 		return -1;
 	features &= (1ULL << VIRTIO_F_VERSION_1) |
 		    (1ULL << VIRTIO_VDMABUF_F_PRESENT);
-	if (ioctl(v->fd, VHOST_SET_FEATURES, &features))
+	if (!v->no_features && ioctl(v->fd, VHOST_SET_FEATURES, &features))
 		return -1;
 
 	mem = calloc(1, sizeof(*mem) + 2 * sizeof(mem->regions[0]));
@@ -1279,6 +1280,23 @@ TEST_F_TIMEOUT(host, max_exports_flood, 300)
 }
 
 /* Events wait in the device while the guest posts no event buffers. */
+/*
+ * A VMM that never negotiates features has acked none, VIRTIO_F_VERSION_1
+ * included: the device must not start its rings in legacy byte order.
+ */
+TEST(start_without_features)
+{
+	struct vmm v;
+
+	memset(&v, 0, sizeof(v));
+	v.no_features = true;
+	v.fd = open(DEV_PATH, O_RDWR);
+	ASSERT_LE(0, v.fd);
+	EXPECT_EQ(-1, vmm_setup(&v, 0));
+	EXPECT_EQ(EINVAL, errno);
+	vmm_fini(&v);
+}
+
 TEST(guest_event_backlog)
 {
 	struct virtio_vdmabuf_event ev;
