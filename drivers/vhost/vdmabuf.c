@@ -90,7 +90,8 @@
  * refcount, an int: 2^21 pins of one 4 KiB page, 8 GiB of pin cap,
  * overflow it.  The pin cap counts every page pinned for the device, so it
  * bounds the pins one device can hold on one page: at 4096 MiB, 2^30 of
- * refcount, half of the int's positive range, the rest left to others.
+ * refcount, half of the int's positive range.  The bound is per device:
+ * several devices over the same guest RAM can each reach it.
  */
 #define VDMABUF_HARD_MAX_TOTAL_MB	4096U
 #define VDMABUF_MIN_EVENTS		16

@@ -1116,7 +1116,6 @@ TEST_F(host, overlapping_ranges)
 	struct virtio_vdmabuf_range r[2];
 	struct virtio_vdmabuf_event ev;
 	struct vhost_vdmabuf_stats s;
-	struct pins before, after;
 	uint8_t buf[256], uuid[16];
 	unsigned int i;
 	size_t n;
@@ -1129,16 +1128,16 @@ TEST_F(host, overlapping_ranges)
 		r[1].addr = c[i].a1;
 		r[1].len = c[i].l1;
 		n = mk_export(buf, uuid, c[i].l0 + c[i].l1, r, 2, NULL, 0);
-		read_foll_pins(&before.acquired, &before.released);
 		st = submit(&self->v, buf, n, 8, NULL);
-		read_foll_pins(&after.acquired, &after.released);
 		EXPECT_EQ(c[i].status, st) TH_LOG("case %u", i);
 		ASSERT_EQ(0, get_stats(&self->v, &s));
+		/*
+		 * The device's own count: the system-wide FOLL_PIN counters
+		 * move with any other pinning user of the machine.
+		 */
 		if (c[i].status != VIRTIO_VDMABUF_S_OK) {
 			EXPECT_EQ(0, s.pinned_pages) TH_LOG("case %u", i);
 			EXPECT_EQ(0, s.live_exports) TH_LOG("case %u", i);
-			EXPECT_EQ(before.acquired, after.acquired)
-				TH_LOG("case %u", i);
 		} else {
 			EXPECT_EQ((c[i].l0 + c[i].l1) / PAGE, s.pinned_pages);
 		}
