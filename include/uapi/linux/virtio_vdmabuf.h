@@ -208,7 +208,7 @@ struct virtio_vdmabuf_event {
  * struct virtio_vdmabuf_image_plane - where one plane of an image lies
  * @offset: bytes from the start of the buffer to the plane's first row
  * @stride: bytes from the start of one row to the start of the next
- * @padding: zero
+ * @padding: zero; a reader of version 1 rejects an image where it is not
  */
 struct virtio_vdmabuf_image_plane {
 	__le64 offset;
@@ -222,7 +222,10 @@ struct virtio_vdmabuf_image_plane {
  *	sRGB transfer function, SDR luminance)
  *
  * Room for primaries, transfer function and mastering luminance (HDR),
- * which a later version defines here without changing the layout.
+ * which a later version defines here without changing the layout.  What
+ * it defines changes how the pixels must be shown, so a reader that does
+ * not know it cannot ignore it: a reader of version 1 treats an image
+ * whose colour words are not all zero as one it cannot show correctly.
  */
 struct virtio_vdmabuf_image_color {
 	__le32 reserved[8];
@@ -241,16 +244,24 @@ struct virtio_vdmabuf_image_color {
  *	rows.  DRM_FORMAT_MOD_INVALID is not allowed: the layout is explicit
  * @output: the display output the image is meant for, 0 for the first
  * @nr_planes: planes of the format (1..VIRTIO_VDMABUF_IMAGE_MAX_PLANES);
- *	planes past @nr_planes are zero
+ *	every byte of the planes past @nr_planes is zero
  * @planes: offset and stride of each plane, in the buffer
  * @color: colour information, zero (sRGB) in version 1
  *
- * All fields are little-endian.  A later version only appends fields and
- * raises @version and @len: a reader accepts any @version of at least 1
- * whose @len is at least the size it knows and at most the metadata's
- * length, and reads the fields it knows.  A consumer checks an image
- * before it uses one (the rules are in Documentation/virtio-dmabuf.rst,
- * "Image metadata") and treats one that fails as not displayable.
+ * All fields are little-endian.  A reader accepts any @version of at least
+ * 1 whose @len is at least 136 (version 1's size) and at most the
+ * metadata's length.  Within the first 136 bytes, every field a reader
+ * does not know must be zero for it to use the image: a reader of version
+ * 1 treats non-zero @color as an image it cannot show correctly, and
+ * non-zero plane @padding or any non-zero byte in the planes past
+ * @nr_planes as malformed, as it does an unknown bit in @flags.  A later
+ * version may append fields past the first 136 bytes, raising @version
+ * and @len, for information older readers can do without, which they
+ * ignore; what a reader must understand to show the image goes into
+ * @color (or into rules of the new version's own).  A writer writes zero
+ * in every field it does not use.  A consumer checks an image before it
+ * uses one (the rules are in Documentation/virtio-dmabuf.rst, "Image
+ * metadata") and treats one that fails as not displayable.
  */
 struct virtio_vdmabuf_image {
 	__le32 type;
