@@ -105,6 +105,7 @@ VDMABUF_EXPORT int vdmabuf_dev_export(struct vdmabuf_dev *dev, int dmabuf_fd,
 	if (ret < 0)
 		return ret;
 	if (out) {
+		memset(out, 0, sizeof(*out));
 		memcpy(out->uuid.b, e.uuid, sizeof(out->uuid.b));
 		out->size = e.size;
 		out->nr_ranges = e.nr_ranges;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -117,6 +118,29 @@ static uint64_t round_up(uint64_t v, uint64_t align)
 	return (v + align - 1) / align * align;
 }
 
+/*
+ * The granule of a buffer size: the page size, which the guest driver's
+ * ALLOC requires (16K or 64K on some arm64 guests), and at least the wire's.
+ */
+static uint64_t size_granule(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > VIRTIO_VDMABUF_PAGE_SIZE ? (uint64_t)page :
+						 VIRTIO_VDMABUF_PAGE_SIZE;
+}
+
+/* Whether any of @n words at @w is not zero. */
+static int any_set(const uint32_t *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (w[i])
+			return 1;
+	return 0;
+}
+
 VDMABUF_EXPORT int64_t vdmabuf_image_init(struct vdmabuf_image *img,
 					  uint32_t width, uint32_t height,
 					  uint32_t fourcc)
@@ -152,7 +176,7 @@ VDMABUF_EXPORT int64_t vdmabuf_image_init(struct vdmabuf_image *img,
 		img->planes[p].stride = (uint32_t)stride;
 		off += stride * h;
 	}
-	return (int64_t)round_up(off, 4096);
+	return (int64_t)round_up(off, size_granule());
 }
 
 /* The checks that need no format knowledge; 0 or -EINVAL. */
@@ -217,13 +241,21 @@ VDMABUF_EXPORT int vdmabuf_image_validate(const struct vdmabuf_image *img,
 
 	if (!img)
 		return -EINVAL;
+	if (any_set(img->reserved, ARRAY_SIZE(img->reserved)))
+		return -EINVAL;
 	fmt = vdmabuf_format_lookup(img->fourcc);
 	ret = check_generic(img, fmt, buf_size);
 	if (ret)
 		return ret;
 	if (!fmt || img->modifier != DRM_FORMAT_MOD_LINEAR)
 		return -ENOTSUP;
-	return check_linear(img, fmt, buf_size);
+	ret = check_linear(img, fmt, buf_size);
+	if (ret)
+		return ret;
+	/* Version 1 defines no colour but sRGB: showing it would be wrong. */
+	if (any_set(img->color, ARRAY_SIZE(img->color)))
+		return -ENOTSUP;
+	return 0;
 }
 
 VDMABUF_EXPORT int vdmabuf_image_encode(const struct vdmabuf_image *img,
@@ -233,6 +265,9 @@ VDMABUF_EXPORT int vdmabuf_image_encode(const struct vdmabuf_image *img,
 	int ret;
 
 	if (!img || !wire)
+		return -EINVAL;
+	/* Version 1 defines no colour words: a producer cannot set one yet. */
+	if (any_set(img->color, ARRAY_SIZE(img->color)))
 		return -EINVAL;
 	ret = vdmabuf_image_validate(img, 0);
 	if (ret && ret != -ENOTSUP)
@@ -292,13 +327,32 @@ VDMABUF_EXPORT int vdmabuf_image_decode(const void *meta, size_t meta_len,
 	out.version = le16toh(w.version);
 	if (!out.nr_planes || out.nr_planes > VIRTIO_VDMABUF_IMAGE_MAX_PLANES)
 		return -EINVAL;
-	for (p = 0; p < out.nr_planes; p++) {
-		out.planes[p].offset = le64toh(w.planes[p].offset);
-		out.planes[p].stride = le32toh(w.planes[p].stride);
+	/*
+	 * Within version 1's bytes, every field this reader does not know
+	 * must be zero: plane padding and the planes past nr_planes are
+	 * malformed otherwise, so that a later version can give them a
+	 * meaning.  A colour is checked by vdmabuf_image_validate().
+	 */
+	for (p = 0; p < VIRTIO_VDMABUF_IMAGE_MAX_PLANES; p++) {
+		const struct virtio_vdmabuf_image_plane *wp = &w.planes[p];
+
+		if (wp->padding)
+			return -EINVAL;
+		if (p < out.nr_planes) {
+			out.planes[p].offset = le64toh(wp->offset);
+			out.planes[p].stride = le32toh(wp->stride);
+		} else if (wp->offset || wp->stride) {
+			return -EINVAL;
+		}
 	}
+	for (p = 0; p < ARRAY_SIZE(out.color); p++)
+		out.color[p] = le32toh(w.color.reserved[p]);
 
 	ret = vdmabuf_image_validate(&out, buf_size);
-	/* Well-formed but not checkable: the caller may still use it. */
+	/*
+	 * Well-formed but not checkable, or of a colour this version cannot
+	 * show: the caller may still look at it.
+	 */
 	if (!ret || ret == -ENOTSUP)
 		*img = out;
 	return ret;

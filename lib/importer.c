@@ -343,6 +343,7 @@ VDMABUF_EXPORT int vdmabuf_importer_query(struct vdmabuf_importer *imp,
 	ret = vdb_ioctl(imp->fd, VHOST_VDMABUF_QUERY, &q);
 	if (ret < 0)
 		return ret;
+	memset(info, 0, sizeof(*info));
 	info->size = q.size;
 	info->last_seq = q.last_seq;
 	info->nr_ranges = q.nr_ranges;

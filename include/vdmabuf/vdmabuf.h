@@ -22,8 +22,21 @@
  *    handle: only one thread at a time may call them on a handle, and the
  *    event they return stays valid only until that thread's next call;
  *  - the *_fd() calls give the pollable file descriptor: POLLIN means an
- *    event is waiting; integrate it in any main loop and call
- *    *_next_event() with a timeout of 0 when it fires.
+ *    event is waiting; integrate it in any main loop and, when it fires,
+ *    call *_next_event() with a timeout of 0 until it returns -EAGAIN (one
+ *    read() can bring many events, and the fd does not fire again for the
+ *    ones the library already holds).
+ *
+ * ABI: every symbol is in the LIBVDMABUF_0.1 version node and the soname
+ * is libvdmabuf.so.0.  The kernel UAPI structs the library passes through
+ * unchanged (struct vdmabuf_info, vdmabuf_query, vdmabuf_event and
+ * vdmabuf_rect of <linux/vdmabuf.h>) are fixed by their ioctls: they never
+ * change, and an extension is a new ioctl and a new library call.  The
+ * library's own structs that callers allocate (struct vdmabuf_image,
+ * vdmabuf_exported, vdmabuf_host_event, vdmabuf_buffer_info) end in
+ * reserved space: within one soname they grow only into it, never in
+ * size.  Callers set reserved fields to zero (or the whole struct, before
+ * filling it); the library writes zeros there in what it fills.
  *
  * The kernel interfaces underneath are <linux/vdmabuf.h> (guest),
  * <linux/vhost_vdmabuf.h> (host) and <linux/virtio_vdmabuf.h> (the wire
@@ -159,9 +172,14 @@ struct vdmabuf_image_plane {
  * @nr_planes: planes in use
  * @planes: their offsets and strides
  * @version: the version of the metadata it was decoded from (decode only)
+ * @color: the wire's colour words (struct virtio_vdmabuf_image_color) in
+ *	host order; all zero means sRGB, the only colour version 1 defines.
+ *	Filled by decode; zero for encode
+ * @reserved: zero; set to zero by callers (vdmabuf_image_init() does)
  *
  * The wire form is struct virtio_vdmabuf_image (little-endian); encode and
- * decode convert.
+ * decode convert.  Seven reserved words keep the struct free of padding at
+ * its end.
  */
 struct vdmabuf_image {
 	uint32_t width;
@@ -173,6 +191,8 @@ struct vdmabuf_image {
 	uint32_t nr_planes;
 	struct vdmabuf_image_plane planes[VIRTIO_VDMABUF_IMAGE_MAX_PLANES];
 	uint32_t version;
+	uint32_t color[8];
+	uint32_t reserved[7];
 };
 
 /**
@@ -183,11 +203,14 @@ struct vdmabuf_image {
  * @fourcc: a format vdmabuf_format_lookup() knows
  *
  * Planes follow each other; each stride is the row's bytes rounded up to
- * a multiple of 64.  @img->output is 0: set it for another output.
+ * a multiple of 64.  Every other field of @img is zeroed: @img->output is
+ * 0 (set it for another output), the colour sRGB.
  *
- * Return: the buffer size the image needs, rounded up to 4096 bytes, or
- * a negative errno: -EINVAL for a zero or too large dimension, -ENOTSUP
- * for a format the library does not know.
+ * Return: the buffer size the image needs, rounded up to the page size
+ * (sysconf(_SC_PAGESIZE), at least 4096 bytes: the guest driver's
+ * vdmabuf_dev_alloc() needs a multiple of the guest's page size), or a
+ * negative errno: -EINVAL for a NULL @img or a zero or too large
+ * dimension, -ENOTSUP for a format the library does not know.
  */
 int64_t vdmabuf_image_init(struct vdmabuf_image *img, uint32_t width,
 			   uint32_t height, uint32_t fourcc);
@@ -201,20 +224,30 @@ int64_t vdmabuf_image_init(struct vdmabuf_image *img, uint32_t width,
  * dimensions in 1..VIRTIO_VDMABUF_IMAGE_MAX_DIM, no unknown flag, 1..4
  * planes, no DRM_FORMAT_MOD_INVALID, every plane inside the buffer; for a
  * linear image of a known format also that each stride holds a row and
- * that the last row of each plane ends inside the buffer.
+ * that the last row of each plane ends inside the buffer.  A @buf_size of
+ * 0 skips the checks against the buffer.
  *
- * Return: 0; -EINVAL if the image breaks a rule; -ENOTSUP if it is
- * well-formed but of a format the library does not know, or not linear,
- * so that its rows could not be checked.
+ * Return: 0; -EINVAL if the image breaks a rule, or @img is NULL or a
+ * reserved word is not zero; -ENOTSUP if it is well-formed but of a
+ * format the library does not know, or not linear, so that its rows could
+ * not be checked, or if it has a colour (@img->color not all zero) that
+ * this version cannot show correctly.
  */
 int vdmabuf_image_validate(const struct vdmabuf_image *img, uint64_t buf_size);
 
 /**
  * vdmabuf_image_encode() - the wire form of an image, for EXPORT
  * @img: the image (@img->version is ignored)
- * @wire: filled in, version VIRTIO_VDMABUF_IMAGE_VERSION
+ * @wire: filled in, version VIRTIO_VDMABUF_IMAGE_VERSION, with zero in
+ *	every field @img does not use (plane padding, planes past
+ *	@img->nr_planes, the colour words)
  *
- * Return: 0, or -EINVAL if @img breaks a rule that needs no buffer size.
+ * An image of a format the library does not know, or not linear, is
+ * encoded: the consumer decides whether it can use it.
+ *
+ * Return: 0, or -EINVAL if an argument is NULL, @img breaks a rule that
+ * needs no buffer size, a reserved word is not zero, or @img->color is
+ * not all zero (version 1 defines no colour but sRGB).
  */
 int vdmabuf_image_encode(const struct vdmabuf_image *img,
 			 struct virtio_vdmabuf_image *wire);
@@ -223,13 +256,24 @@ int vdmabuf_image_encode(const struct vdmabuf_image *img,
  * vdmabuf_image_decode() - read image metadata from an export
  * @meta: the export's metadata
  * @meta_len: its length
- * @buf_size: the buffer's size, to validate against (0: do not validate)
- * @img: filled in on success
+ * @buf_size: the buffer's size, to validate against (0: do not check
+ *	against a buffer; the other rules still apply)
+ * @img: filled in on success and on -ENOTSUP, colour words included
+ *
+ * Reads the first 136 bytes (version 1's size); whatever a later version
+ * appends past them is ignored.  Within them every field this version
+ * does not know must be zero (Documentation/virtio-dmabuf.rst, "Image
+ * metadata"): non-zero plane padding or a non-zero byte in a plane past
+ * nr_planes is malformed, and a non-zero colour is an image this version
+ * cannot show correctly.
  *
  * Return: 0; -ENOMSG if the metadata is not an image (another type);
  * -EINVAL if it claims to be one but is malformed (too short, a bad
- * length or version, or it fails vdmabuf_image_validate()); -ENOTSUP as
- * vdmabuf_image_validate().  Never reads past @meta_len.
+ * length or version, an unknown flag, non-zero padding or unused plane,
+ * or it fails vdmabuf_image_validate()), or @img is NULL; -ENOTSUP as
+ * vdmabuf_image_validate(): well-formed, but of an unknown format or
+ * modifier, or with a colour (@img->color) this version cannot show.
+ * Never reads past @meta_len.
  */
 int vdmabuf_image_decode(const void *meta, size_t meta_len, uint64_t buf_size,
 			 struct vdmabuf_image *img);
@@ -307,11 +351,13 @@ int vdmabuf_dev_alloc(struct vdmabuf_dev *dev, uint64_t size);
  * @uuid: the buffer's new ID
  * @size: its size in bytes
  * @nr_ranges: the coalesced ranges sent to the device
+ * @reserved: written as zero by the library
  */
 struct vdmabuf_exported {
 	struct vdmabuf_uuid uuid;
 	uint64_t size;
 	uint32_t nr_ranges;
+	uint32_t reserved[5];
 };
 
 /**
@@ -336,7 +382,11 @@ int vdmabuf_dev_export(struct vdmabuf_dev *dev, int dmabuf_fd,
  * @img: the image it holds; checked against the buffer's size first
  * @out: as vdmabuf_dev_export()
  *
- * Return: 0, or a negative errno (-EINVAL: @img does not fit the buffer).
+ * An image the library cannot check (an unknown format, not linear) is
+ * exported: the consumer decides.
+ *
+ * Return: 0, or a negative errno (-EINVAL: @img does not fit the buffer
+ * or breaks a rule of vdmabuf_image_encode(), or the dma-buf's size is 0).
  */
 int vdmabuf_dev_export_image(struct vdmabuf_dev *dev, int dmabuf_fd,
 			     const struct vdmabuf_image *img,
@@ -385,8 +435,9 @@ int vdmabuf_dev_query(struct vdmabuf_dev *dev, const struct vdmabuf_uuid *uuid,
  * @ev: filled in
  * @timeout_ms: how long to wait: 0 not at all, -1 for ever
  *
- * Return: 0; -EAGAIN if no event came within @timeout_ms; another
- * negative errno on failure.
+ * Return: 0; -EAGAIN if no event came within @timeout_ms; -ENODEV if the
+ * device is gone (end of file); -EIO if the driver returned a partial
+ * record; another negative errno on failure.
  */
 int vdmabuf_dev_next_event(struct vdmabuf_dev *dev, struct vdmabuf_event *ev,
 			   int timeout_ms);
@@ -409,8 +460,13 @@ struct vdmabuf_importer;
  * endpoint"): connect to the Unix stream socket; the VMM sends one byte
  * with one importer fd attached (SCM_RIGHTS) and closes.
  *
- * Return: 0, or a negative errno (-ENOENT or -ECONNREFUSED: no VM there
- * within @timeout_ms; -EPROTO: the peer sent no fd).
+ * Return: 0, or a negative errno: -EINVAL for a NULL @impp or a NULL or
+ * empty @socket_path; -ENAMETOOLONG if the path does not fit a Unix
+ * socket address; -ENOENT or -ECONNREFUSED: no VM there within
+ * @timeout_ms; -EAGAIN if a signal interrupted the last attempt to
+ * connect at the deadline; -ETIMEDOUT: the VMM accepted the connection
+ * but sent nothing within the wait (@timeout_ms, and at least a few
+ * seconds); -EPROTO: the peer sent no fd (or its message was truncated).
  */
 int vdmabuf_importer_connect(const char *socket_path, int timeout_ms,
 			     struct vdmabuf_importer **impp);
@@ -453,6 +509,7 @@ int vdmabuf_importer_fd(const struct vdmabuf_importer *imp);
  *	vdmabuf_event_damage()); valid until the next event call
  * @payload_len: bytes at @payload
  * @nr_rects: PRESENTED: damage rectangles (0: the whole buffer)
+ * @reserved: written as zero by the library
  */
 struct vdmabuf_host_event {
 	uint32_t type;
@@ -463,6 +520,7 @@ struct vdmabuf_host_event {
 	const void *payload;
 	uint32_t payload_len;
 	uint32_t nr_rects;
+	uint32_t reserved[8];
 };
 
 /**
@@ -507,8 +565,9 @@ int vdmabuf_event_damage(const struct vdmabuf_host_event *ev, uint32_t i,
  * inside @buf, the payload inside the record, the damage a whole number
  * of rectangles.
  *
- * Return: 1 if a record was taken, 0 at the end of @buf, -EPROTO for a
- * malformed record (@off is not moved).
+ * Return: 1 if a record was taken, 0 at the end of @buf (*@off == @len),
+ * -EPROTO for a malformed record (@off is not moved), -EINVAL for a NULL
+ * @off or @ev, a NULL @buf with a non-zero @len, or *@off past @len.
  */
 int vdmabuf_record_next(const void *buf, size_t len, size_t *off,
 			struct vdmabuf_host_event *ev);
@@ -544,6 +603,7 @@ int vdmabuf_importer_frame_done(struct vdmabuf_importer *imp,
  * @nr_ranges: ranges the guest sent
  * @state: VHOST_VDMABUF_STATE_{LIVE,UNEXPORTED}
  * @meta_len: the metadata's length (copied when it fit)
+ * @reserved: written as zero by the library
  */
 struct vdmabuf_buffer_info {
 	uint64_t size;
@@ -551,6 +611,7 @@ struct vdmabuf_buffer_info {
 	uint32_t nr_ranges;
 	uint32_t state;
 	uint32_t meta_len;
+	uint32_t reserved[5];
 };
 
 /**

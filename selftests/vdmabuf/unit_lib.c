@@ -50,6 +50,16 @@ static const struct vdmabuf_uuid U1 = { {
 	0x80, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07 } };
 static const struct vdmabuf_uuid U2 = { { [0] = 0xaa, [15] = 0x55 } };
 
+/* @v rounded up to the size granule of vdmabuf_image_init(). */
+static int64_t pg(int64_t v)
+{
+	int64_t page = sysconf(_SC_PAGESIZE);
+
+	if (page < 4096)
+		page = 4096;
+	return (v + page - 1) / page * page;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -190,8 +200,9 @@ TEST(image_init)
 {
 	struct vdmabuf_image img;
 
-	/* XRGB8888 1920x1080: 7680-byte rows, exactly 2025 pages */
-	ASSERT_EQ(8294400, vdmabuf_image_init(&img, 1920, 1080, F_XRGB8888));
+	/* XRGB8888 1920x1080: 7680-byte rows, exactly 2025 4K pages */
+	ASSERT_EQ(pg(8294400), vdmabuf_image_init(&img, 1920, 1080,
+						  F_XRGB8888));
 	ASSERT_EQ(1920, img.width);
 	ASSERT_EQ(1080, img.height);
 	ASSERT_EQ(F_XRGB8888, img.fourcc);
@@ -205,19 +216,20 @@ TEST(image_init)
 	ASSERT_EQ(0, vdmabuf_image_validate(&img, 8294400));
 
 	/* RGB888 100x10: 300 bytes round up to 320 */
-	ASSERT_EQ(4096, vdmabuf_image_init(&img, 100, 10, F_RGB888));
+	ASSERT_EQ(pg(4096), vdmabuf_image_init(&img, 100, 10, F_RGB888));
 	ASSERT_EQ(320, img.planes[0].stride);
 
 	/* RGB565 1x1 */
-	ASSERT_EQ(4096, vdmabuf_image_init(&img, 1, 1, F_RGB565));
+	ASSERT_EQ(pg(4096), vdmabuf_image_init(&img, 1, 1, F_RGB565));
 	ASSERT_EQ(64, img.planes[0].stride);
 
 	/* ABGR2101010 1000x3: 4000 -> 4032, 12096 bytes */
-	ASSERT_EQ(12288, vdmabuf_image_init(&img, 1000, 3, F_ABGR2101010));
+	ASSERT_EQ(pg(12288), vdmabuf_image_init(&img, 1000, 3,
+						F_ABGR2101010));
 	ASSERT_EQ(4032, img.planes[0].stride);
 
 	/* NV12 1920x1080: Y then half-size interleaved UV */
-	ASSERT_EQ(3112960, vdmabuf_image_init(&img, 1920, 1080, F_NV12));
+	ASSERT_EQ(pg(3110400), vdmabuf_image_init(&img, 1920, 1080, F_NV12));
 	ASSERT_EQ(2, img.nr_planes);
 	ASSERT_EQ(0, img.planes[0].offset);
 	ASSERT_EQ(1920, img.planes[0].stride);
@@ -227,7 +239,7 @@ TEST(image_init)
 	ASSERT_EQ(-EINVAL, vdmabuf_image_validate(&img, 3110399));
 
 	/* NV12 33x17: odd sizes round the chroma plane up */
-	ASSERT_EQ(4096, vdmabuf_image_init(&img, 33, 17, F_NV12));
+	ASSERT_EQ(pg(4096), vdmabuf_image_init(&img, 33, 17, F_NV12));
 	ASSERT_EQ(64, img.planes[0].stride);
 	ASSERT_EQ(17 * 64, img.planes[1].offset);
 	ASSERT_EQ(64, img.planes[1].stride);
@@ -245,6 +257,38 @@ TEST(image_init)
 	ASSERT_EQ(-EINVAL, vdmabuf_image_init(&img, 32769, 10, F_XRGB8888));
 	ASSERT_EQ(-EINVAL, vdmabuf_image_init(&img, 10, 32769, F_XRGB8888));
 	ASSERT_EQ(-ENOTSUP, vdmabuf_image_init(&img, 10, 10, F_YUYV));
+	ASSERT_EQ(-EINVAL, vdmabuf_image_init(NULL, 10, 10, F_XRGB8888));
+}
+
+/* The size is a multiple of the page size, which ALLOC requires. */
+TEST(image_init_page_size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t gran = page > 4096 ? (uint64_t)page : 4096;
+	struct vdmabuf_image img;
+	int64_t size;
+	int i;
+
+	ASSERT_GT(page, 0);
+	ASSERT_EQ((int64_t)gran, vdmabuf_image_init(&img, 1, 1, F_XRGB8888));
+	/* 4097 pixels: 16388 bytes, a 16448-byte row */
+	size = vdmabuf_image_init(&img, 4097, 1, F_XRGB8888);
+	ASSERT_GT(size, 0);
+	ASSERT_EQ(0, (uint64_t)size % gran);
+	ASSERT_EQ((int64_t)((16448 + gran - 1) / gran * gran), size);
+	for (i = 1; i < 200; i += 37) {
+		size = vdmabuf_image_init(&img, 17 * i, 3 * i, F_NV12);
+		ASSERT_GT(size, 0);
+		ASSERT_EQ(0, (uint64_t)size % gran);
+		ASSERT_LT((uint64_t)size - gran,
+			  img.planes[1].offset +
+			  (uint64_t)img.planes[1].stride * ((3 * i + 1) / 2));
+	}
+	/* every other field is zero: sRGB, nothing reserved */
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(0, img.color[i]);
+	for (i = 0; i < (int)(sizeof(img.reserved) / 4); i++)
+		ASSERT_EQ(0, img.reserved[i]);
 }
 
 /* A valid encoded image for the decode tests: 100x10 XRGB8888, stride 512 */
@@ -325,6 +369,107 @@ TEST(image_encode_decode)
 	img.modifier = 0;
 	img.planes[0].stride = 4;
 	ASSERT_EQ(-EINVAL, vdmabuf_image_encode(&img, &w));
+
+	/* version 1 defines no colour: encode refuses one */
+	vdmabuf_image_init(&img, 64, 64, F_XRGB8888);
+	img.color[7] = 1;
+	ASSERT_EQ(-EINVAL, vdmabuf_image_encode(&img, &w));
+	ASSERT_EQ(-ENOTSUP, vdmabuf_image_validate(&img, 0));
+	/* reserved words must be zero */
+	vdmabuf_image_init(&img, 64, 64, F_XRGB8888);
+	img.reserved[0] = 1;
+	ASSERT_EQ(-EINVAL, vdmabuf_image_encode(&img, &w));
+	ASSERT_EQ(-EINVAL, vdmabuf_image_validate(&img, 0));
+	img.reserved[0] = 0;
+	img.reserved[6] = 0x80000000U;
+	ASSERT_EQ(-EINVAL, vdmabuf_image_encode(&img, &w));
+	img.reserved[6] = 0;
+	ASSERT_EQ(0, vdmabuf_image_encode(&img, &w));
+}
+
+/* Within version 1's bytes, what a reader does not know must be zero. */
+TEST(image_decode_unknown_fields)
+{
+	struct virtio_vdmabuf_image w;
+	struct vdmabuf_image out;
+	int i, p;
+
+	/* a colour (an HDR image, say): not showable, but still decoded */
+	base_wire(&w);
+	for (i = 0; i < 8; i++)
+		w.color.reserved[i] = htole32(0x01020300U + i);
+	memset(&out, 0, sizeof(out));
+	ASSERT_EQ(-ENOTSUP, vdmabuf_image_decode(&w, sizeof(w), 8192, &out));
+	ASSERT_EQ(100, out.width);
+	ASSERT_EQ(512, out.planes[0].stride);
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(0x01020300U + i, out.color[i]);
+	ASSERT_EQ(-ENOTSUP, vdmabuf_image_validate(&out, 8192));
+	/* one word is enough, and is in host order */
+	base_wire(&w);
+	w.color.reserved[3] = htole32(2);
+	ASSERT_EQ(-ENOTSUP, vdmabuf_image_decode(&w, sizeof(w), 8192, &out));
+	ASSERT_EQ(2, out.color[3]);
+	ASSERT_EQ(0, out.color[0]);
+	/* ... and a malformed image with a colour is malformed */
+	w.planes[0].stride = htole32(399);
+	ASSERT_EQ(-EINVAL, vdmabuf_image_decode(&w, sizeof(w), 8192, &out));
+	base_wire(&w);
+	w.color.reserved[0] = htole32(1);
+	ASSERT_EQ(-EINVAL, vdmabuf_image_decode(&w, sizeof(w), 100, &out));
+	/* a colour with an unknown format: -ENOTSUP too */
+	w.fourcc = htole32(F_YUYV);
+	ASSERT_EQ(-ENOTSUP, vdmabuf_image_decode(&w, sizeof(w), 8192, &out));
+	ASSERT_EQ(1, out.color[0]);
+
+	/* the padding of a plane in use */
+	base_wire(&w);
+	w.planes[0].padding = htole32(1);
+	ASSERT_EQ(-EINVAL, vdmabuf_image_decode(&w, sizeof(w), 8192, &out));
+	ASSERT_EQ(-EINVAL, vdmabuf_image_decode(&w, sizeof(w), 0, &out));
+
+	/* any non-zero byte of a plane past nr_planes */
+	for (p = 1; p < 4; p++) {
+		unsigned char *b;
+		size_t k;
+
+		for (k = 0; k < sizeof(w.planes[p]); k++) {
+			base_wire(&w);
+			b = (unsigned char *)&w.planes[p];
+			b[k] = 0x80;
+			ASSERT_EQ(-EINVAL, vdmabuf_image_decode(&w, sizeof(w),
+								8192, &out));
+		}
+	}
+	/* the same bytes in use, for a two-plane format: fine */
+	{
+		struct vdmabuf_image img;
+		int64_t size = vdmabuf_image_init(&img, 64, 64, F_NV12);
+
+		ASSERT_EQ(0, vdmabuf_image_encode(&img, &w));
+		ASSERT_EQ(0, vdmabuf_image_decode(&w, sizeof(w), size, &out));
+		w.planes[1].padding = htole32(1);
+		ASSERT_EQ(-EINVAL, vdmabuf_image_decode(&w, sizeof(w), size,
+							&out));
+		w.planes[1].padding = 0;
+		w.planes[2].stride = htole32(64);
+		ASSERT_EQ(-EINVAL, vdmabuf_image_decode(&w, sizeof(w), size,
+							&out));
+	}
+
+	/* past the first 136 bytes, a newer version's fields are ignored */
+	{
+		unsigned char big[sizeof(w) + 8];
+
+		base_wire(&w);
+		w.version = htole16(2);
+		w.len = htole16(sizeof(big));
+		memcpy(big, &w, sizeof(w));
+		memset(big + sizeof(w), 0xff, 8);
+		ASSERT_EQ(0, vdmabuf_image_decode(big, sizeof(big), 8192,
+						  &out));
+		ASSERT_EQ(2, out.version);
+	}
 }
 
 TEST(image_decode_not_image)
@@ -597,8 +742,11 @@ TEST(record_walk)
 	len = three_records(buf);
 	ASSERT_EQ(HDR + 16 + HDR + 48 + HDR, len);
 
+	memset(&ev, 0xff, sizeof(ev));
 	ASSERT_EQ(1, vdmabuf_record_next(buf, len, &off, &ev));
 	ASSERT_EQ(HDR + 16, off);
+	for (shift = 0; shift < 8; shift++)
+		ASSERT_EQ(0, ev.reserved[shift]);
 	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED, ev.type);
 	ASSERT_EQ(0, memcmp(&ev.uuid, &U1, 16));
 	ASSERT_EQ(1 << 20, ev.size);
@@ -626,6 +774,10 @@ TEST(record_walk)
 	ASSERT_EQ(0, vdmabuf_record_next(buf, 0, &off, &ev));
 	off = len + 8;
 	ASSERT_EQ(-EINVAL, vdmabuf_record_next(buf, len, &off, &ev));
+	off = 0;
+	ASSERT_EQ(-EINVAL, vdmabuf_record_next(NULL, len, &off, &ev));
+	ASSERT_EQ(-EINVAL, vdmabuf_record_next(buf, len, NULL, &ev));
+	ASSERT_EQ(-EINVAL, vdmabuf_record_next(buf, len, &off, NULL));
 
 	/* any alignment of the buffer */
 	for (shift = 1; shift < 8; shift++) {
