@@ -165,13 +165,18 @@ int conv_image(const void *buf, uint64_t buf_size,
 	uint32_t x, y, ch, mask[C_NR];
 	char why[128];
 	uint8_t *dst;
+	size_t bytes;
 	int ret, c;
 
 	ret = conv_check(img, buf_size, why, sizeof(why));
 	if (ret)
 		return ret;
 	ch = f->bits[C_A] ? 4 : 3;
-	dst = malloc((size_t)img->width * ch * img->height);
+	/* Up to 32768 x 32768 x 4 bytes: more than a 32-bit size_t holds. */
+	if (__builtin_mul_overflow((size_t)img->width, (size_t)ch, &bytes) ||
+	    __builtin_mul_overflow(bytes, (size_t)img->height, &bytes))
+		return -EOVERFLOW;
+	dst = malloc(bytes);
 	if (!dst)
 		return -ENOMEM;
 	for (c = 0; c < C_NR; c++)

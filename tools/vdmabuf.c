@@ -59,10 +59,18 @@
 #define MIB			(1024.0 * 1024.0)
 #define NSEC_PER_SEC		1000000000LL
 #define NSEC_PER_MSEC		1000000LL
-/* list: how long to wait for more events after the first -EAGAIN. */
+/*
+ * list: how long to wait for more after the newest EXPORTED or UNEXPORTED,
+ * and the bound of the whole reading, however fast frames come.
+ */
 #define LIST_SETTLE_MS		20
+#define LIST_MAX_MS		1000
 /* watch: frames remembered per buffer for its frame rate. */
 #define FPS_RING		1024
+/* snapshot: frames replaced during their copy before giving up. */
+#define SNAP_RETRIES		5
+/* snap_take(): a newer frame came during the copy; take that one. */
+#define SNAP_AGAIN		(-2)
 
 /* The subcommand, for messages; and the signal that asks us to stop. */
 static const char *cmd_name = "";
@@ -174,6 +182,12 @@ static int parse_size(const char *s, uint64_t *v)
 		return -ERANGE;
 	*v = x * mul;
 	return 0;
+}
+
+/* Does @v bytes fit a size_t (mmap's length, on a 32-bit host)? */
+static int fits_size_t(uint64_t v)
+{
+	return v == (uint64_t)(size_t)v;
 }
 
 /* "4 KiB", "7.9 MiB", "1.50 GiB" */
@@ -713,7 +727,8 @@ static const char usage_list[] =
 	"usage: vdmabuf list SOCKET [--wait MS] [--json]\n"
 	"\n"
 	"Every buffer the guest shares: UUID, size, ranges, state, newest frame,\n"
-	"metadata.  Frames presented meanwhile are answered at once.\n"
+	"metadata.  Reads the events waiting (a second at most, however fast the\n"
+	"guest presents); frames presented meanwhile are answered at once.\n"
 	"\n"
 	"  -w, --wait MS   wait this long for the socket to appear (default 0)\n"
 	"  -j, --json      a JSON array of objects\n"
@@ -740,8 +755,10 @@ static const char usage_snapshot[] =
 	"usage: vdmabuf snapshot SOCKET [UUID] -o FILE.png [--timeout MS] [--wait MS] [--json]\n"
 	"\n"
 	"Waits for the next frame of UUID (without UUID: of any buffer with image\n"
-	"metadata), converts it to 8-bit RGB or RGBA and writes a PNG; the guest\n"
-	"cannot draw into the buffer until the file is written.\n"
+	"metadata), converts it to 8-bit RGB or RGBA, writes a PNG, then answers\n"
+	"the frame.  For a producer that draws only after FRAME_DONE (as the\n"
+	"protocol asks), the picture is exactly that frame; a frame replaced\n"
+	"during the copy is taken again (5 times at most, then exit 1).\n"
 	"\n"
 	"  -o, --output FILE  the PNG to write (through FILE.tmp)\n"
 	"  -t, --timeout MS   wait this long for a frame (default 10000)\n"
@@ -751,7 +768,7 @@ static const char usage_snapshot[] =
 	"\n"
 	"Exit status: 0 done, 1 error, 2 usage, 3 no frame in time, 4 the buffer\n"
 	"is not displayable (no image metadata, or a format or modifier that\n"
-	"cannot be converted).\n";
+	"cannot be converted; without UUID: none of those shared is).\n";
 
 static const char usage_info[] =
 	"usage: vdmabuf info [--device PATH] [--json]\n"
@@ -918,8 +935,9 @@ static int cmd_list(int argc, char **argv)
 	struct vdmabuf_host_event ev;
 	struct htable t = { 0 };
 	struct list_row *rows = NULL;
-	int json = 0, wait_ms = 0, rc = EX_OK, timeout = 0, c, ret;
+	int json = 0, wait_ms = 0, rc = EX_OK, c, ret;
 	char us[VDMABUF_UUID_STR_LEN];
+	int64_t start, end, settle;
 	const char *path;
 	struct hbuf *b;
 	size_t i, nr = 0;
@@ -948,18 +966,30 @@ static int cmd_list(int argc, char **argv)
 		return EX_ERROR;
 
 	/*
-	 * A new importer gets one EXPORTED per live export first.  Read until
-	 * none is waiting, then give late ones a moment.
+	 * A new importer gets one EXPORTED per live export first, queued
+	 * when it is created.  Read until none is waiting and no EXPORTED or
+	 * UNEXPORTED came for LIST_SETTLE_MS; frames, answered at once, do
+	 * not extend that, and LIST_MAX_MS bounds it all: a guest presenting
+	 * faster than we read must not keep us here.
 	 */
+	start = now_ns();
+	end = start + LIST_MAX_MS * NSEC_PER_MSEC;
+	settle = start + LIST_SETTLE_MS * NSEC_PER_MSEC;
 	for (;;) {
+		int64_t now = now_ns(), until = settle < end ? settle : end;
+		int timeout = 0;
+
+		if (now >= end)
+			break;
+		if (until > now)
+			timeout = (until - now + NSEC_PER_MSEC - 1) /
+				  NSEC_PER_MSEC;
 		ret = vdmabuf_importer_next_event(imp, &ev, timeout);
 		if (ret == -EAGAIN) {
-			if (timeout)
+			if (now_ns() >= settle)
 				break;
-			timeout = LIST_SETTLE_MS;
 			continue;
 		}
-		timeout = 0;
 		if (ret == -ENODEV) {
 			fprintf(stderr, "vdmabuf: list: the device went away\n");
 			break;
@@ -969,6 +999,9 @@ static int cmd_list(int argc, char **argv)
 			rc = EX_ERROR;
 			break;
 		}
+		if (ev.type == VHOST_VDMABUF_EVENT_EXPORTED ||
+		    ev.type == VHOST_VDMABUF_EVENT_UNEXPORTED)
+			settle = now_ns() + LIST_SETTLE_MS * NSEC_PER_MSEC;
 		b = hbuf_get(&t, &ev.uuid);
 		if (!b) {
 			error_msg(-ENOMEM, "buffer table");
@@ -1309,6 +1342,11 @@ static void snap_classify(struct hbuf *b)
 /*
  * Take frame @ev of @b: import and map once, copy the picture out under a
  * read bracket, write the PNG, and only then answer the frame.
+ *
+ * A producer that presents again before FRAME_DONE gets the older frame
+ * completed at once (REPLACED) and may draw while we copy.  So after the
+ * copy, ask whether @ev is still the newest frame; if not, drop the copy
+ * and return SNAP_AGAIN: the caller takes the next one.
  */
 static int snap_take(struct vdmabuf_importer *imp, struct hbuf *b,
 		     const struct vdmabuf_host_event *ev, const char *file,
@@ -1317,6 +1355,7 @@ static int snap_take(struct vdmabuf_importer *imp, struct hbuf *b,
 	char us[VDMABUF_UUID_STR_LEN], name[5], why[128];
 	struct rgb_image rgb = { 0 };
 	const struct vdmabuf_image *img = &b->desc.img;
+	struct vdmabuf_buffer_info info;
 	uint64_t size = 0;
 	int ret, end, rc = EX_ERROR;
 
@@ -1332,6 +1371,11 @@ static int snap_take(struct vdmabuf_importer *imp, struct hbuf *b,
 			error_msg(0, "%s: imported %" PRIu64
 				  " bytes, EXPORTED said %" PRIu64, us, size,
 				  b->size);
+			goto done;
+		}
+		if (!fits_size_t(size)) {
+			error_msg(-EOVERFLOW, "%s: %" PRIu64 " bytes cannot be mapped",
+				  us, size);
 			goto done;
 		}
 		b->map = mmap(NULL, size, PROT_READ, MAP_SHARED, b->fd, 0);
@@ -1362,6 +1406,17 @@ static int snap_take(struct vdmabuf_importer *imp, struct hbuf *b,
 		error_msg(ret, "%s: convert", us);
 		goto done;
 	}
+	ret = vdmabuf_importer_query(imp, &b->uuid, &info, NULL, 0);
+	if (ret) {
+		error_msg(ret, "query %s after the copy", us);
+		goto done;
+	}
+	if (info.last_seq != ev->seq) {
+		error_msg(0, "%s: frame %" PRIu64 " replaced by %" PRIu64 " during the copy",
+			  us, ev->seq, info.last_seq);
+		rc = SNAP_AGAIN;
+		goto done;
+	}
 	ret = png_write_file(file, &rgb);
 	if (ret) {
 		error_msg(ret, "write %s", file);
@@ -1370,7 +1425,7 @@ static int snap_take(struct vdmabuf_importer *imp, struct hbuf *b,
 	rc = EX_OK;
 done:
 	free(rgb.data);
-	if (frame_done(imp, ev) && rc == EX_OK)
+	if (frame_done(imp, ev) && (rc == EX_OK || rc == SNAP_AGAIN))
 		rc = EX_ERROR;
 	if (rc != EX_OK)
 		return rc;
@@ -1409,21 +1464,29 @@ static int snap_timeout(struct htable *t, const struct vdmabuf_uuid *target,
 			  hbuf_find(t, target) ? "" : " (no such export)");
 		return EX_TIMEOUT;
 	}
-	for (i = 0; i < t->nr; i++)
+	for (i = 0; i < t->nr; i++) {
+		if (t->v[i]->displayable)
+			break;
 		if (t->v[i]->desc.kind != META_NONE &&
 		    t->v[i]->desc.kind != META_OPAQUE)
 			images++;
-	for (i = 0; images && i < t->nr; i++) {
-		if (t->v[i]->displayable)
-			break;
 	}
-	if (images && i == t->nr) {
-		error_msg(0, "no displayable buffer:");
+	/* Buffers, none of them displayable: waiting longer cannot help. */
+	if (t->nr && i == t->nr) {
+		if (images)
+			error_msg(0, "no displayable buffer:");
+		else
+			error_msg(0, "no buffer with image metadata:");
 		for (i = 0; i < t->nr; i++)
 			fprintf(stderr, "  %s: %s\n",
 				vdmabuf_uuid_format(&t->v[i]->uuid, us),
 				t->v[i]->why);
 		return EX_NODISPLAY;
+	}
+	if (!t->nr) {
+		error_msg(0, "no buffer shared, no frame within %d ms",
+			  timeout_ms);
+		return EX_TIMEOUT;
 	}
 	error_msg(0, "no frame of an image buffer within %d ms", timeout_ms);
 	return EX_TIMEOUT;
@@ -1444,6 +1507,7 @@ static int cmd_snapshot(int argc, char **argv)
 	struct vdmabuf_host_event ev;
 	struct htable t = { 0 };
 	int json = 0, wait_ms = 0, timeout_ms = 10000, rc = -1, c, ret;
+	int replaced = 0;
 	char us[VDMABUF_UUID_STR_LEN];
 	const char *path, *file = NULL;
 	int64_t deadline;
@@ -1550,6 +1614,13 @@ static int cmd_snapshot(int argc, char **argv)
 				    (!target || !memcmp(target, &ev.uuid,
 							sizeof(*target)))) {
 					rc = snap_take(imp, b, &ev, file, json);
+					if (rc == SNAP_AGAIN &&
+					    ++replaced >= SNAP_RETRIES) {
+						error_msg(0,
+							  "%d frames in a row replaced during the copy: the producer presents again before FRAME_DONE",
+							  replaced);
+						rc = EX_ERROR;
+					}
 					break;
 				}
 				if (frame_done(imp, &ev))
@@ -1820,6 +1891,11 @@ static int fill_from_file(int fd, uint64_t size, int in, uint64_t len,
 	uint64_t done = 0;
 	int ret, end;
 
+	if (!fits_size_t(size)) {
+		ret = -EOVERFLOW;
+		error_msg(ret, "%" PRIu64 " bytes cannot be mapped", size);
+		return ret;
+	}
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		ret = -errno;
@@ -1913,7 +1989,7 @@ static int export_run(const struct export_opts *o, struct vdmabuf_dev *dev,
 	sigset_t waitmask;
 	int64_t t0, deadline;
 	uint64_t seq;
-	int ret, rc = EX_OK;
+	int ret, wret = 0, rc = EX_OK;
 
 	stop_signals_setup(&waitmask);
 	if (o->has_image)
@@ -1948,16 +2024,39 @@ static int export_run(const struct export_opts *o, struct vdmabuf_dev *dev,
 		}
 		t0 = now_ns();
 		deadline = t0 + (int64_t)o->timeout_ms * NSEC_PER_MSEC;
+		wret = 0;
 		for (;;) {
+			int64_t retry;
+
 			ret = vdmabuf_dev_present(dev, &ex.uuid, seq, NULL, 0);
 			if (ret != -EBUSY && ret != -ENOBUFS)
 				break;
-			/* Back-pressure: read events, retry a little later. */
+			/*
+			 * Back-pressure: read events, retry a little later
+			 * or when one comes; a stop signal ends the wait.
+			 */
 			while (!vdmabuf_dev_next_event(dev, &ev, 0))
 				;
-			if (now_ns() > deadline || stop_signal)
+			retry = now_ns();
+			if (retry > deadline)
 				break;
-			usleep(10000);
+			retry += 10 * NSEC_PER_MSEC;
+			wret = wait_fd(vdmabuf_dev_fd(dev),
+				       retry < deadline ? retry : deadline,
+				       &waitmask);
+			if (wret < 0)
+				break;
+		}
+		if (ret && wret == -EINTR) {
+			error_msg(0, "interrupted waiting to present frame %" PRIu64,
+				  seq);
+			rc = EX_ERROR;
+			break;
+		}
+		if (ret && wret < 0) {
+			error_msg(wret, "poll");
+			rc = EX_ERROR;
+			break;
 		}
 		if (ret) {
 			error_msg(ret, "present %s seq %" PRIu64, us, seq);

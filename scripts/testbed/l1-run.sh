@@ -135,7 +135,7 @@ start_holder() {
 tool_pid=
 tool_tests() {
 	local raw=$VM_OUT/vdmabuf_tool.raw log=$VM_OUT/vdmabuf_tool.log
-	local vdmabuf=$BUILD/tools/vdmabuf n=0 i u= uuids= seq rc
+	local vdmabuf=$BUILD/tools/vdmabuf n=0 i u= uuids= seq rc lrc=
 	tres() {	# tres STATUS NAME
 		n=$((n + 1))
 		if [ "$1" = 0 ]; then echo "ok $n - vdmabuf $2"
@@ -144,19 +144,23 @@ tool_tests() {
 	export LD_LIBRARY_PATH=$BUILD/lib
 	: > "$raw"
 	for i in $(seq 60); do
-		"$vdmabuf" list "$SOCK" > "$VM_OUT/vdmabuf-list.txt" 2>> "$log"
+		timeout 60 "$vdmabuf" list "$SOCK" > "$VM_OUT/vdmabuf-list.txt" 2>> "$log"
+		lrc=$?
 		uuids=$(grep '1920x1080 XR24' "$VM_OUT/vdmabuf-list.txt" | awk '{ print $1 }')
 		[ "$(echo "$uuids" | grep -c .)" -ge 3 ] && break
 		sleep 1
 	done
 	cat "$VM_OUT/vdmabuf-list.txt" >> "$log"
-	tres "$( [ "$(echo "$uuids" | grep -c .)" -ge 3 ]; echo $?)" \
-		"list: the demo's three 1920x1080 XR24 buffers, with their metadata decoded"
+	tres "$( [ $lrc = 0 ] && [ "$(echo "$uuids" | grep -c .)" -ge 3 ]; echo $?)" \
+		"list: exit 0 (got $lrc), the demo's three 1920x1080 XR24 buffers, with their metadata decoded"
 	u=$(echo "$uuids" | head -n 1)
-	"$vdmabuf" list "$SOCK" --json > "$VM_OUT/vdmabuf-list.json" 2>> "$log"
+	timeout 60 "$vdmabuf" list "$SOCK" --json > "$VM_OUT/vdmabuf-list.json" 2>> "$log"
+	lrc=$?
 	jq -e '[.[] | select(.image.width == 1920 and .image.height == 1080)] | length >= 3' \
 		"$VM_OUT/vdmabuf-list.json" >> "$log" 2>&1
-	tres $? "list --json: valid JSON, the three images in it"
+	rc=$?
+	tres "$( [ $lrc = 0 ] && [ $rc = 0 ]; echo $?)" \
+		"list --json: exit 0 (got $lrc), valid JSON, the three images in it"
 	timeout 120 "$vdmabuf" watch "$SOCK" --count 12 --json > "$VM_OUT/vdmabuf-watch.jsonl" 2>> "$log"
 	rc=$?
 	# Each line a JSON object; twelve of them, the demo's frames among them.
@@ -179,7 +183,7 @@ tool_tests() {
 	rc=$?
 	tres "$( [ $rc = 3 ] && [ ! -e "$VM_OUT/none.png" ]; echo $?)" \
 		"snapshot of a UUID nobody exported: exit 3 (timeout, got $rc), no file"
-	"$vdmabuf" list /run/no-such-vdmabuf.sock >> "$log" 2>&1
+	timeout 60 "$vdmabuf" list /run/no-such-vdmabuf.sock >> "$log" 2>&1
 	rc=$?
 	tres "$( [ $rc = 1 ]; echo $?)" "list of a socket that does not exist: exit 1 (got $rc)"
 	{
