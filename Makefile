@@ -74,7 +74,9 @@ selftests: lib $(VDMABUF_CACHE)/kernel/KVER
 
 userspace: lib tools examples selftests
 
-install: lib tools
+# The installed command is the dynamic one: tools' install target builds
+# only that (no static libc needed).
+install: lib
 	$(MAKE) -C lib OUTPUT=$(BUILD)/lib $(USER_VARS) install
 	$(MAKE) -C tools OUTPUT=$(BUILD)/tools $(USER_VARS) install
 

@@ -352,6 +352,17 @@ static void image_reason(const void *meta, uint32_t len, uint64_t size,
 	snprintf(out, out_len, "malformed");
 }
 
+/* Colour information (a later version's, HDR): not sRGB, not ours to show. */
+static int image_has_color(const struct vdmabuf_image *img)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(img->color); i++)
+		if (img->color[i])
+			return 1;
+	return 0;
+}
+
 static void meta_describe(const void *meta, uint32_t len, uint64_t size,
 			  struct meta_desc *d)
 {
@@ -374,6 +385,8 @@ static void meta_describe(const void *meta, uint32_t len, uint64_t size,
 	case -ENOTSUP:
 		d->kind = META_UNCHECKED;
 		snprintf(d->reason, sizeof(d->reason), "%s",
+			 image_has_color(&d->img) ?
+			 "colour information this version cannot show" :
 			 d->img.modifier ? "rows not checked: not linear" :
 			 "rows not checked: format unknown");
 		break;
@@ -1331,6 +1344,10 @@ static void snap_classify(struct hbuf *b)
 	case META_IMAGE:
 	case META_UNCHECKED:
 		break;
+	}
+	if (image_has_color(&d->img)) {
+		snprintf(b->why, sizeof(b->why), "%s", d->reason);
+		return;
 	}
 	if (conv_check(&d->img, b->size, why, sizeof(why))) {
 		snprintf(b->why, sizeof(b->why), "%s", why);
