@@ -2,7 +2,8 @@
 /*
  * What the example programs share besides libvdmabuf: monotonic time, and
  * for the host programs TAP written to a file (the test bed runs them in
- * the background and collects it).  Everything vdmabuf itself does -
+ * the background and collects it) and the loop that takes every queued
+ * event.  Everything vdmabuf itself does -
  * importer fds, events, imports, UUIDs, dma-buf sync - is the library's.
  */
 #ifndef VDMABUF_EXAMPLE_COMMON_H
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include <vdmabuf/vdmabuf.h>
 
 static inline uint64_t now_ms(void)
 {
@@ -96,6 +99,45 @@ static inline void tap_close(struct tap *t)
 	fprintf(t->f, "1..%d\n", t->n);
 	fclose(t->f);
 	t->f = NULL;
+}
+
+/**
+ * importer_drain() - handle every event an importer has queued
+ * @imp: the importer
+ * @prog: the program's name, for the message on a failure
+ * @fn: called for each event; a non-zero return stops the drain
+ * @ctx: for @fn
+ *
+ * What a main loop does when the importer fd is readable: take events
+ * until none is left (one read() brings many).
+ *
+ * Return: 0 when the queue is empty, -ENODEV when the VM's device is gone,
+ * what @fn returned if not 0, another negative errno (with a message) on
+ * a failure.
+ */
+static inline int
+importer_drain(struct vdmabuf_importer *imp, const char *prog,
+	       int (*fn)(void *ctx, const struct vdmabuf_host_event *ev),
+	       void *ctx)
+{
+	struct vdmabuf_host_event ev;
+	int ret;
+
+	for (;;) {
+		ret = vdmabuf_importer_next_event(imp, &ev, 0);
+		if (ret == -EAGAIN)
+			return 0;
+		if (ret == -ENODEV)
+			return ret;
+		if (ret) {
+			fprintf(stderr, "%s: reading events: %s\n", prog,
+				strerror(-ret));
+			return ret;
+		}
+		ret = fn(ctx, &ev);
+		if (ret)
+			return ret;
+	}
 }
 
 #endif /* VDMABUF_EXAMPLE_COMMON_H */

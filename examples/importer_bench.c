@@ -451,8 +451,10 @@ static void drop_buf(struct hbench *h, struct hbuf *b, int timed)
 	b->fd = -1;
 }
 
-static int on_event(struct hbench *h, const struct vdmabuf_host_event *ev)
+/* For importer_drain(): @ctx is the struct hbench. */
+static int on_event(void *ctx, const struct vdmabuf_host_event *ev)
 {
+	struct hbench *h = ctx;
 	struct hbuf *b;
 
 	switch (ev->type) {
@@ -469,33 +471,6 @@ static int on_event(struct hbench *h, const struct vdmabuf_host_event *ev)
 		fprintf(stderr, "importer_bench: unknown event type %u\n",
 			ev->type);
 		return 0;
-	}
-}
-
-/*
- * Handle every event that is queued.  0 when the queue is empty, -ENODEV
- * when the VM's device is gone, another -errno (with a message) on a
- * failure.
- */
-static int drain_events(struct hbench *h)
-{
-	struct vdmabuf_host_event ev;
-	int ret;
-
-	for (;;) {
-		ret = vdmabuf_importer_next_event(h->imp, &ev, 0);
-		if (ret == -EAGAIN)
-			return 0;
-		if (ret == -ENODEV)
-			return ret;
-		if (ret) {
-			fprintf(stderr, "importer_bench: reading events: %s\n",
-				strerror(-ret));
-			return ret;
-		}
-		ret = on_event(h, &ev);
-		if (ret)
-			return ret;
 	}
 }
 
@@ -906,7 +881,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP)) {
-			ret = drain_events(&h);
+			ret = importer_drain(h.imp, "importer_bench", on_event, &h);
 			if (ret == -ENODEV ||
 			    (!ret && (pfd[0].revents & POLLHUP))) {
 				fprintf(stderr, "importer_bench: importer fd hung up\n");

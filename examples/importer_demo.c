@@ -320,8 +320,10 @@ static int on_presented(struct demo *d, const struct vdmabuf_host_event *ev)
 	return frame_done(d, ev);
 }
 
-static int on_event(struct demo *d, const struct vdmabuf_host_event *ev)
+/* For importer_drain(): @ctx is the struct demo. */
+static int on_event(void *ctx, const struct vdmabuf_host_event *ev)
 {
+	struct demo *d = ctx;
 	struct demo_buf *b;
 
 	switch (ev->type) {
@@ -338,33 +340,6 @@ static int on_event(struct demo *d, const struct vdmabuf_host_event *ev)
 		fprintf(stderr, "importer_demo: unknown event type %u\n",
 			ev->type);
 		return 0;
-	}
-}
-
-/*
- * Handle every event that is queued.  0 when the queue is empty, -ENODEV
- * when the VM's device is gone, another -errno (with a message) on a
- * failure.
- */
-static int drain_events(struct demo *d)
-{
-	struct vdmabuf_host_event ev;
-	int ret;
-
-	for (;;) {
-		ret = vdmabuf_importer_next_event(d->imp, &ev, 0);
-		if (ret == -EAGAIN)
-			return 0;
-		if (ret == -ENODEV)
-			return ret;
-		if (ret) {
-			fprintf(stderr, "importer_demo: reading events: %s\n",
-				strerror(-ret));
-			return ret;
-		}
-		ret = on_event(d, &ev);
-		if (ret)
-			return ret;
 	}
 }
 
@@ -704,7 +679,7 @@ int main(int argc, char **argv)
 			d.fatal = 1;
 			break;
 		}
-		ret = drain_events(&d);
+		ret = importer_drain(d.imp, "importer_demo", on_event, &d);
 		if (ret == -ENODEV || (!ret && (pfd.revents & POLLHUP))) {
 			fprintf(stderr, "importer_demo: importer fd hung up\n");
 			break;

@@ -542,8 +542,10 @@ static int on_presented(struct e2e *e, const struct vdmabuf_host_event *ev)
 	return frame_done(e->imp, &ev->uuid, ev->seq);
 }
 
-static int on_event(struct e2e *e, const struct vdmabuf_host_event *ev)
+/* For importer_drain(): @ctx is the struct e2e. */
+static int on_event(void *ctx, const struct vdmabuf_host_event *ev)
 {
+	struct e2e *e = ctx;
 	struct ebuf *b;
 
 	switch (ev->type) {
@@ -575,33 +577,6 @@ static int on_event(struct e2e *e, const struct vdmabuf_host_event *ev)
 	default:
 		tap_diag(&e->tap, "unknown event type %u", ev->type);
 		return 0;
-	}
-}
-
-/*
- * Handle every event that is queued.  0 when the queue is empty, -ENODEV
- * when the VM's device is gone, another -errno (with a message) on a
- * failure.
- */
-static int drain_events(struct e2e *e)
-{
-	struct vdmabuf_host_event ev;
-	int ret;
-
-	for (;;) {
-		ret = vdmabuf_importer_next_event(e->imp, &ev, 0);
-		if (ret == -EAGAIN)
-			return 0;
-		if (ret == -ENODEV)
-			return ret;
-		if (ret) {
-			fprintf(stderr, "importer_e2e: reading events: %s\n",
-				strerror(-ret));
-			return ret;
-		}
-		ret = on_event(e, &ev);
-		if (ret)
-			return ret;
 	}
 }
 
@@ -752,7 +727,7 @@ int main(int argc, char **argv)
 			e.fatal = 1;
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP)) {
-			ret = drain_events(&e);
+			ret = importer_drain(e.imp, "importer_e2e", on_event, &e);
 			if (ret == -ENODEV ||
 			    (!ret && (pfd[0].revents & POLLHUP)))
 				break;	/* nothing will come any more */

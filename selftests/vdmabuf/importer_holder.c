@@ -113,8 +113,10 @@ static int is_hold_meta(const struct vdmabuf_host_event *ev)
 	return le32toh(magic) == E2E_HOLD_MAGIC;
 }
 
-static int on_event(struct holder *h, const struct vdmabuf_host_event *ev)
+/* For importer_drain(): @ctx is the struct holder. */
+static int on_event(void *ctx, const struct vdmabuf_host_event *ev)
 {
+	struct holder *h = ctx;
 	struct hbuf *b;
 	char us[VDMABUF_UUID_STR_LEN];
 	uint64_t size = 0;
@@ -173,33 +175,6 @@ static int on_event(struct holder *h, const struct vdmabuf_host_event *ev)
 		return 0;
 	default:
 		return 0;
-	}
-}
-
-/*
- * Handle every event that is queued.  0 when the queue is empty, -ENODEV
- * when the VM's device is gone, another -errno (with a message) on a
- * failure.
- */
-static int drain_events(struct holder *h)
-{
-	struct vdmabuf_host_event ev;
-	int ret;
-
-	for (;;) {
-		ret = vdmabuf_importer_next_event(h->imp, &ev, 0);
-		if (ret == -EAGAIN)
-			return 0;
-		if (ret == -ENODEV)
-			return ret;
-		if (ret) {
-			fprintf(stderr, "importer_holder: reading events: %s\n",
-				strerror(-ret));
-			return ret;
-		}
-		ret = on_event(h, &ev);
-		if (ret)
-			return ret;
 	}
 }
 
@@ -345,7 +320,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (ret > 0) {
-			ret = drain_events(&h);
+			ret = importer_drain(h.imp, "importer_holder", on_event, &h);
 			if (ret == -ENODEV ||
 			    (!ret && (pfd.revents & POLLHUP)))
 				hup = 1;	/* keep holding, stop polling */
@@ -356,7 +331,7 @@ int main(int argc, char **argv)
 			gone = create_file(gone_path);
 	}
 	/* Whatever QEMU's death queued (UNEXPORTED) before we look. */
-	drain_events(&h);
+	importer_drain(h.imp, "importer_holder", on_event, &h);
 
 	tap_result(&tap, got_usr1, "holder: got SIGUSR1 (within %lu s)",
 		   timeout_s);
