@@ -1125,18 +1125,91 @@ static u32 vdmabuf_export_admit(struct vdb_ctx *ctx, const u8 *uuid,
 /* ---------------------------------------------------------------------- */
 
 /*
- * Walk the guest-physical @ranges through the vhost memory table.  Without
- * @pages, only check that every byte is guest RAM; with it, pin the pages.
+ * The user address of the guest-physical @addr and the bytes of @len from
+ * there that one region of the vhost memory table maps: 0 if @addr is not
+ * guest RAM, the region is not read-write, or the piece is not page
+ * aligned in the VMM.
  */
-static int vdmabuf_walk_ranges(struct vhost_virtqueue *vq,
-			       const struct virtio_vdmabuf_range *ranges,
-			       u32 nr_ranges, struct mm_struct *mm,
-			       struct page **pages, unsigned long *nr_pinned)
+static u64 vdmabuf_gpa_to_uaddr(struct vhost_virtqueue *vq, u64 addr, u64 len,
+				unsigned long *uaddr)
 {
 	const struct vhost_iotlb_map *map;
-	unsigned long uaddr, npages;
+	u64 n;
+
+	map = vhost_iotlb_itree_first(vq->umem, addr, addr);
+	if (!map || map->start > addr ||
+	    (map->perm & VHOST_MAP_RW) != VHOST_MAP_RW)
+		return 0;
+	/* map->last - addr + 1 may wrap for a 2^64 region. */
+	n = map->last - addr >= len - 1 ? len : map->last - addr + 1;
+	*uaddr = map->addr + (addr - map->start);
+	if (!PAGE_ALIGNED(*uaddr) || !PAGE_ALIGNED(n))
+		return 0;
+	return n;
+}
+
+/* True if every byte of @ranges is guest RAM the VMM maps read-write. */
+static bool vdmabuf_ranges_in_ram(struct vhost_virtqueue *vq,
+				  const struct virtio_vdmabuf_range *ranges,
+				  u32 nr_ranges)
+{
+	unsigned long uaddr;
 	u64 addr, len, n;
+	u32 i;
+
+	if (!vq->umem)
+		return false;
+	for (i = 0; i < nr_ranges; i++) {
+		addr = le64_to_cpu(ranges[i].addr);
+		len = le64_to_cpu(ranges[i].len);
+		while (len) {
+			n = vdmabuf_gpa_to_uaddr(vq, addr, len, &uaddr);
+			if (!n)
+				return false;
+			addr += n;
+			len -= n;
+		}
+		cond_resched();
+	}
+	return true;
+}
+
+/* Pin @npages from @uaddr in @mm into @pages, VDMABUF_PIN_BATCH at a time. */
+static int vdmabuf_pin_user(struct mm_struct *mm, unsigned long uaddr,
+			    unsigned long npages, struct page **pages,
+			    unsigned long *nr_pinned)
+{
+	unsigned long n;
 	long pinned;
+
+	while (npages) {
+		n = min(npages, VDMABUF_PIN_BATCH);
+		mmap_read_lock(mm);
+		pinned = pin_user_pages_remote(mm, uaddr, n, VDMABUF_FOLL,
+					       pages + *nr_pinned, NULL);
+		mmap_read_unlock(mm);
+		if (pinned <= 0)
+			return pinned ? pinned : -EFAULT;
+		*nr_pinned += pinned;
+		npages -= pinned;
+		uaddr += pinned << PAGE_SHIFT;
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Pin the pages of @ranges, checked by vdmabuf_ranges_in_ram(), in @mm
+ * into @pages; *@nr_pinned counts them, also on error, for the unpin.
+ */
+static int vdmabuf_pin_ranges(struct vhost_virtqueue *vq,
+			      const struct virtio_vdmabuf_range *ranges,
+			      u32 nr_ranges, struct mm_struct *mm,
+			      struct page **pages, unsigned long *nr_pinned)
+{
+	unsigned long uaddr;
+	u64 addr, len, n;
+	int ret;
 	u32 i;
 
 	if (!vq->umem)
@@ -1145,36 +1218,16 @@ static int vdmabuf_walk_ranges(struct vhost_virtqueue *vq,
 		addr = le64_to_cpu(ranges[i].addr);
 		len = le64_to_cpu(ranges[i].len);
 		while (len) {
-			map = vhost_iotlb_itree_first(vq->umem, addr, addr);
-			if (!map || map->start > addr ||
-			    (map->perm & VHOST_MAP_RW) != VHOST_MAP_RW)
+			n = vdmabuf_gpa_to_uaddr(vq, addr, len, &uaddr);
+			if (!n)
 				return -EFAULT;
-			/* map->last - addr + 1 may wrap for a 2^64 region. */
-			n = map->last - addr >= len - 1 ? len :
-							  map->last - addr + 1;
-			uaddr = map->addr + (addr - map->start);
-			if (!PAGE_ALIGNED(uaddr) || !PAGE_ALIGNED(n))
-				return -EFAULT;
+			ret = vdmabuf_pin_user(mm, uaddr, n >> PAGE_SHIFT,
+					       pages, nr_pinned);
+			if (ret)
+				return ret;
 			addr += n;
 			len -= n;
-			npages = n >> PAGE_SHIFT;
-			while (pages && npages) {
-				n = min(npages, VDMABUF_PIN_BATCH);
-				mmap_read_lock(mm);
-				pinned = pin_user_pages_remote(mm, uaddr, n,
-							       VDMABUF_FOLL,
-							       pages + *nr_pinned,
-							       NULL);
-				mmap_read_unlock(mm);
-				if (pinned <= 0)
-					return pinned ? pinned : -EFAULT;
-				*nr_pinned += pinned;
-				npages -= pinned;
-				uaddr += pinned << PAGE_SHIFT;
-				cond_resched();
-			}
 		}
-		cond_resched();
 	}
 	return 0;
 }
@@ -1237,22 +1290,29 @@ static u32 vdmabuf_check_ranges(const struct virtio_vdmabuf_range *ranges,
 	return vdmabuf_check_overlap(ranges, nr_ranges);
 }
 
-static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
-			      struct vhost_virtqueue *vq,
-			      const struct virtio_vdmabuf_req_hdr *hdr,
-			      struct iov_iter *from, size_t len)
+/**
+ * struct vdb_export_req - an EXPORT request while it is admitted
+ * @size: bytes
+ * @nr_ranges: entries at @ranges
+ * @meta_len: metadata bytes
+ * @ranges: the guest's ranges, copied in (freed when the request ends)
+ */
+struct vdb_export_req {
+	u64 size;
+	u32 nr_ranges;
+	u32 meta_len;
+	struct virtio_vdmabuf_range *ranges;
+};
+
+/*
+ * The fixed part of EXPORT, checked before anything is computed from its
+ * counts or read after it.
+ */
+static u32 vdmabuf_export_parse(const struct virtio_vdmabuf_req_hdr *hdr,
+				struct iov_iter *from, size_t len,
+				struct vdb_export_req *er)
 {
 	struct virtio_vdmabuf_export_req req;
-	struct virtio_vdmabuf_range *ranges;
-	struct vdb_ctx *ctx = vdb->ctx;
-	struct vdb_ievent **ievs = NULL;
-	struct vdb_importer *imp;
-	struct mm_struct *mm = vdb->dev.mm;
-	struct vdb_export *exp;
-	unsigned long nr_pages;
-	u32 nr_ranges, meta_len, status, i;
-	u64 size;
-	int ret;
 
 	if (hdr->flags)
 		return VIRTIO_VDMABUF_S_INVALID;
@@ -1260,127 +1320,155 @@ static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
 		return VIRTIO_VDMABUF_S_INVALID;
 	if (len < sizeof(req))
 		return VIRTIO_VDMABUF_S_INVALID;
-	req.hdr = *hdr;
 	if (!copy_from_iter_full(&req.size, sizeof(req) - sizeof(*hdr), from))
 		return VIRTIO_VDMABUF_S_INVALID;
-	size = le64_to_cpu(req.size);
-	nr_ranges = le32_to_cpu(req.nr_ranges);
-	meta_len = le32_to_cpu(req.meta_len);
+	er->size = le64_to_cpu(req.size);
+	er->nr_ranges = le32_to_cpu(req.nr_ranges);
+	er->meta_len = le32_to_cpu(req.meta_len);
 
-	/* Limits first: nothing is computed from unchecked counts. */
-	if (!nr_ranges)
+	if (!er->nr_ranges)
 		return VIRTIO_VDMABUF_S_INVALID;
-	if (nr_ranges > max_ranges || meta_len > max_meta_len)
+	if (er->nr_ranges > max_ranges || er->meta_len > max_meta_len)
 		return VIRTIO_VDMABUF_S_LIMIT;
-	if (len != sizeof(req) + nr_ranges * sizeof(*ranges) + meta_len)
+	if (len != sizeof(req) + (u64)er->nr_ranges *
+		   sizeof(*er->ranges) + er->meta_len)
 		return VIRTIO_VDMABUF_S_INVALID;
-	if (!size || !IS_ALIGNED(size, VIRTIO_VDMABUF_PAGE_SIZE))
+	if (!er->size || !IS_ALIGNED(er->size, VIRTIO_VDMABUF_PAGE_SIZE))
 		return VIRTIO_VDMABUF_S_INVALID;
-	if (size > (u64)max_export_mb << 20)
+	if (er->size > (u64)max_export_mb << 20)
 		return VIRTIO_VDMABUF_S_LIMIT;
+	return VIRTIO_VDMABUF_S_OK;
+}
 
-	exp = kzalloc(sizeof(*exp), GFP_KERNEL);
-	if (!exp)
+/* Copy in and check the ranges, and copy the metadata into @exp. */
+static u32 vdmabuf_export_copy_in(struct vdb_export *exp,
+				  struct vdb_export_req *er,
+				  struct iov_iter *from)
+{
+	u32 status;
+
+	er->ranges = kvmalloc_array(er->nr_ranges, sizeof(*er->ranges),
+				    GFP_KERNEL);
+	if (!er->ranges)
 		return VIRTIO_VDMABUF_S_NOMEM;
-	ranges = kvmalloc_array(nr_ranges, sizeof(*ranges), GFP_KERNEL);
-	if (!ranges) {
-		status = VIRTIO_VDMABUF_S_NOMEM;
-		goto err_exp;
-	}
-	if (!copy_from_iter_full(ranges, nr_ranges * sizeof(*ranges), from)) {
-		status = VIRTIO_VDMABUF_S_INVALID;
-		goto err_ranges;
-	}
-	status = vdmabuf_check_ranges(ranges, nr_ranges, size);
-	if (status)
-		goto err_ranges;
-	if (meta_len) {
-		exp->meta = kmalloc(meta_len, GFP_KERNEL);
-		if (!exp->meta) {
-			status = VIRTIO_VDMABUF_S_NOMEM;
-			goto err_ranges;
-		}
-		if (!copy_from_iter_full(exp->meta, meta_len, from)) {
-			status = VIRTIO_VDMABUF_S_INVALID;
-			goto err_meta;
-		}
-	}
+	if (!copy_from_iter_full(er->ranges,
+				 er->nr_ranges * sizeof(*er->ranges), from))
+		return VIRTIO_VDMABUF_S_INVALID;
+	status = vdmabuf_check_ranges(er->ranges, er->nr_ranges, er->size);
+	if (status || !er->meta_len)
+		return status;
+	exp->meta = kmalloc(er->meta_len, GFP_KERNEL);
+	if (!exp->meta)
+		return VIRTIO_VDMABUF_S_NOMEM;
+	if (!copy_from_iter_full(exp->meta, er->meta_len, from))
+		return VIRTIO_VDMABUF_S_INVALID;
+	exp->meta_len = er->meta_len;
+	return VIRTIO_VDMABUF_S_OK;
+}
 
-	/* Only this kick handler adds exports, so these checks stay true. */
-	mutex_lock(&ctx->lock);
-	status = vdmabuf_export_admit(ctx, hdr->uuid, size);
-	mutex_unlock(&ctx->lock);
-	if (status)
-		goto err_meta;
+/*
+ * Charge the owner's user for the pages of @er and pin them into @exp;
+ * undone with vdmabuf_export_unpin_unpublished().
+ */
+static u32 vdmabuf_export_pin(struct vhost_vdmabuf *vdb,
+			      struct vhost_virtqueue *vq,
+			      struct vdb_export *exp,
+			      const struct vdb_export_req *er)
+{
+	unsigned long nr_pages = er->size >> PAGE_SHIFT;
+	struct mm_struct *mm = vdb->dev.mm;
+	struct vdb_ctx *ctx = vdb->ctx;
+	bool over;
+	int ret;
 
-	if (vdmabuf_walk_ranges(vq, ranges, nr_ranges, NULL, NULL, NULL)) {
-		status = VIRTIO_VDMABUF_S_FAULT;
-		goto err_meta;
-	}
-
-	nr_pages = size >> PAGE_SHIFT;
 	exp->pages = kvmalloc_array(nr_pages, sizeof(*exp->pages), GFP_KERNEL);
 	exp->released_ev = vdmabuf_gevent_alloc();
-	if (!exp->pages || !exp->released_ev) {
-		status = VIRTIO_VDMABUF_S_NOMEM;
-		goto err_pages;
-	}
+	if (!exp->pages || !exp->released_ev)
+		return VIRTIO_VDMABUF_S_NOMEM;
 
 	/* The per-device pin cap covers unexported, still imported buffers. */
 	mutex_lock(&ctx->lock);
-	ret = ctx->stats.pinned_pages + nr_pages >
-	      ((u64)max_total_mb << (20 - PAGE_SHIFT));
+	over = ctx->stats.pinned_pages + nr_pages >
+	       ((u64)max_total_mb << (20 - PAGE_SHIFT));
 	mutex_unlock(&ctx->lock);
-	if (ret || !mm || !vdb->owner || !mmget_not_zero(mm)) {
-		status = VIRTIO_VDMABUF_S_NOMEM;
-		goto err_pages;
-	}
-	if (vdmabuf_charge(vdb->user, vdb->owner, nr_pages)) {
-		status = VIRTIO_VDMABUF_S_NOMEM;
+	if (over || !mm || !vdb->owner || !mmget_not_zero(mm))
+		return VIRTIO_VDMABUF_S_NOMEM;
+	if (vdmabuf_charge(vdb->user, vdb->owner, nr_pages))
 		goto err_mmput;
-	}
-	ret = vdmabuf_walk_ranges(vq, ranges, nr_ranges, mm, exp->pages,
-				  &exp->nr_pages);
-	if (ret || exp->nr_pages != nr_pages) {
-		status = VIRTIO_VDMABUF_S_NOMEM;
+	ret = vdmabuf_pin_ranges(vq, er->ranges, er->nr_ranges, mm, exp->pages,
+				 &exp->nr_pages);
+	if (ret || exp->nr_pages != nr_pages)
 		goto err_unpin;
-	}
+	mmput(mm);
+	return VIRTIO_VDMABUF_S_OK;
 
-	mutex_lock(&ctx->lock);
-	if (vdmabuf_importers_busy(ctx)) {
-		status = VIRTIO_VDMABUF_S_BUSY;
-		goto err_unlock;
-	}
-	memcpy(exp->uuid, hdr->uuid, sizeof(exp->uuid));
+err_unpin:
+	unpin_user_pages(exp->pages, exp->nr_pages);
+	vdmabuf_uncharge(vdb->user, nr_pages);
+err_mmput:
+	mmput(mm);
+	return VIRTIO_VDMABUF_S_NOMEM;
+}
+
+static void vdmabuf_export_unpin_unpublished(struct vhost_vdmabuf *vdb,
+					     struct vdb_export *exp)
+{
+	unpin_user_pages(exp->pages, exp->nr_pages);
+	vdmabuf_uncharge(vdb->user, exp->nr_pages);
+}
+
+/* Free an export that was never published. */
+static void vdmabuf_export_free_unpublished(struct vdb_export *exp)
+{
+	kfree(exp->released_ev);
+	kvfree(exp->pages);
+	kfree(exp->meta);
+	kfree(exp);
+}
+
+/* Under the table lock: tell every importer, then make @exp live. */
+static u32 vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
+				  struct vdb_export *exp, const u8 *uuid,
+				  u64 size, u32 nr_ranges)
+{
+	struct vdb_ctx *ctx = vdb->ctx;
+	u32 i, n = ctx->stats.importers;
+	struct vdb_ievent **ievs;
+	struct vdb_importer *imp;
+
+	lockdep_assert_held(&ctx->lock);
+	if (vdmabuf_importers_busy(ctx))
+		return VIRTIO_VDMABUF_S_BUSY;
+	memcpy(exp->uuid, uuid, sizeof(exp->uuid));
 	exp->size = size;
 	exp->nr_ranges = nr_ranges;
-	exp->meta_len = meta_len;
-	ievs = kcalloc(ctx->stats.importers, sizeof(*ievs), GFP_KERNEL);
-	if (!ievs && ctx->stats.importers) {
-		status = VIRTIO_VDMABUF_S_NOMEM;
-		goto err_unlock;
-	}
-	for (i = 0; i < ctx->stats.importers; i++) {
+	ievs = kcalloc(n, sizeof(*ievs), GFP_KERNEL);
+	if (!ievs && n)
+		return VIRTIO_VDMABUF_S_NOMEM;
+	for (i = 0; i < n; i++) {
 		ievs[i] = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED,
-					       exp, exp->meta, meta_len, 0,
-					       GFP_KERNEL);
+					       exp, exp->meta, exp->meta_len,
+					       0, GFP_KERNEL);
 		if (!ievs[i]) {
-			status = VIRTIO_VDMABUF_S_NOMEM;
-			goto err_ievs;
+			while (i--)
+				kfree(ievs[i]);
+			kfree(ievs);
+			return VIRTIO_VDMABUF_S_NOMEM;
 		}
 	}
 	i = 0;
 	list_for_each_entry(imp, &ctx->importers, node)
 		vdmabuf_importer_queue(imp, ievs[i++]);
+	kfree(ievs);
 
 	exp->ctx = ctx;
 	kref_get(&ctx->kref);
-	exp->mm = mm;
-	mmgrab(mm);
-	atomic64_add(nr_pages, &mm->pinned_vm);
+	exp->mm = vdb->dev.mm;
+	mmgrab(exp->mm);
+	atomic64_add(exp->nr_pages, &exp->mm->pinned_vm);
 	if (vdb->user) {
 		exp->user = get_uid(vdb->user);
-		ctx->stats.charged_pages += nr_pages;
+		ctx->stats.charged_pages += exp->nr_pages;
 	}
 	mutex_init(&exp->cpu_lock);
 	INIT_LIST_HEAD(&exp->owed);
@@ -1389,35 +1477,64 @@ static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
 	list_add_tail(&exp->node, &ctx->exports);
 	ctx->stats.live_exports++;
 	ctx->stats.held_exports++;
-	ctx->stats.pinned_pages += nr_pages;
+	ctx->stats.pinned_pages += exp->nr_pages;
 	ctx->live_bytes += size;
-	mutex_unlock(&ctx->lock);
+	return VIRTIO_VDMABUF_S_OK;
+}
 
-	mmput(mm);
-	kfree(ievs);
-	kvfree(ranges);
+/*
+ * EXPORT: parse, copy in, admit, check the ranges are guest RAM, pin, and
+ * publish.  Each step undoes its own partial work; this function undoes
+ * the earlier steps.
+ */
+static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
+			      struct vhost_virtqueue *vq,
+			      const struct virtio_vdmabuf_req_hdr *hdr,
+			      struct iov_iter *from, size_t len)
+{
+	struct vdb_export_req er = {};
+	struct vdb_ctx *ctx = vdb->ctx;
+	struct vdb_export *exp;
+	u32 status;
+
+	status = vdmabuf_export_parse(hdr, from, len, &er);
+	if (status)
+		return status;
+	exp = kzalloc(sizeof(*exp), GFP_KERNEL);
+	if (!exp)
+		return VIRTIO_VDMABUF_S_NOMEM;
+	status = vdmabuf_export_copy_in(exp, &er, from);
+	if (status)
+		goto err_free;
+
+	/* Only this kick handler adds exports, so these checks stay true. */
+	mutex_lock(&ctx->lock);
+	status = vdmabuf_export_admit(ctx, hdr->uuid, er.size);
+	mutex_unlock(&ctx->lock);
+	if (status)
+		goto err_free;
+	if (!vdmabuf_ranges_in_ram(vq, er.ranges, er.nr_ranges)) {
+		status = VIRTIO_VDMABUF_S_FAULT;
+		goto err_free;
+	}
+	status = vdmabuf_export_pin(vdb, vq, exp, &er);
+	if (status)
+		goto err_free;
+
+	mutex_lock(&ctx->lock);
+	status = vdmabuf_export_publish(vdb, exp, hdr->uuid, er.size,
+					er.nr_ranges);
+	mutex_unlock(&ctx->lock);
+	if (status)
+		goto err_unpin;
+	kvfree(er.ranges);
 	return VIRTIO_VDMABUF_S_OK;
 
-err_ievs:
-	for (i = 0; i < ctx->stats.importers; i++)
-		kfree(ievs[i]);
-	kfree(ievs);
-err_unlock:
-	mutex_unlock(&ctx->lock);
 err_unpin:
-	unpin_user_pages(exp->pages, exp->nr_pages);
-	vdmabuf_uncharge(vdb->user, nr_pages);
-err_mmput:
-	mmput(mm);
-err_pages:
-	kfree(exp->released_ev);
-	kvfree(exp->pages);
-err_meta:
-	kfree(exp->meta);
-err_ranges:
-	kvfree(ranges);
-err_exp:
-	kfree(exp);
+	vdmabuf_export_unpin_unpublished(vdb, exp);
+err_free:
+	kvfree(er.ranges);
+	vdmabuf_export_free_unpublished(exp);
 	return status;
 }
 
