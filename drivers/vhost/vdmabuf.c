@@ -12,7 +12,8 @@
  * vhost_dev with two virtqueues: the request queue (EXPORT, UNEXPORT,
  * PRESENT from the guest) and the event queue (RELEASED and FRAME_DONE to
  * the guest).  Both are served by the vhost worker, which shares the VMM's
- * mm; the work done per kick is bounded by vhost_exceeds_weight().
+ * mm; the work done per kick is bounded by vhost_exceeds_weight(), the
+ * bytes an EXPORT pins counted with the bytes of the requests.
  *
  * EXPORT carries guest-physical ranges.  They are translated through the
  * vhost memory table (the same table the rings use; a range may span
@@ -1103,7 +1104,13 @@ err_destroy:
 	return ret;
 }
 
-/* Under the table lock: EXISTS and LIMIT checks of a new export. */
+/*
+ * Under the table lock: every check of a new export that needs no memory,
+ * made before anything is allocated or pinned for it.  Only the request
+ * kick handler adds exports and importer events, so the answer stays
+ * true until it publishes the export, but for BUSY, which a new importer
+ * catching up can make true meanwhile: publishing checks it again.
+ */
 static u32 vdmabuf_export_admit(struct vdb_ctx *ctx, const u8 *uuid,
 				u64 size)
 {
@@ -1117,6 +1124,12 @@ static u32 vdmabuf_export_admit(struct vdb_ctx *ctx, const u8 *uuid,
 	if (ctx->stats.live_exports >= max_exports ||
 	    ctx->live_bytes + size > ((u64)max_total_mb << 20))
 		return VIRTIO_VDMABUF_S_LIMIT;
+	/* The per-device pin cap covers unexported, still imported buffers. */
+	if (ctx->stats.pinned_pages + (size >> PAGE_SHIFT) >
+	    ((u64)max_total_mb << (20 - PAGE_SHIFT)))
+		return VIRTIO_VDMABUF_S_NOMEM;
+	if (vdmabuf_importers_busy(ctx))
+		return VIRTIO_VDMABUF_S_BUSY;
 	return VIRTIO_VDMABUF_S_OK;
 }
 
@@ -1377,21 +1390,13 @@ static u32 vdmabuf_export_pin(struct vhost_vdmabuf *vdb,
 {
 	unsigned long nr_pages = er->size >> PAGE_SHIFT;
 	struct mm_struct *mm = vdb->dev.mm;
-	struct vdb_ctx *ctx = vdb->ctx;
-	bool over;
 	int ret;
 
 	exp->pages = kvmalloc_array(nr_pages, sizeof(*exp->pages), GFP_KERNEL);
 	exp->released_ev = vdmabuf_gevent_alloc();
 	if (!exp->pages || !exp->released_ev)
 		return VIRTIO_VDMABUF_S_NOMEM;
-
-	/* The per-device pin cap covers unexported, still imported buffers. */
-	mutex_lock(&ctx->lock);
-	over = ctx->stats.pinned_pages + nr_pages >
-	       ((u64)max_total_mb << (20 - PAGE_SHIFT));
-	mutex_unlock(&ctx->lock);
-	if (over || !mm || !vdb->owner || !mmget_not_zero(mm))
+	if (!mm || !vdb->owner || !mmget_not_zero(mm))
 		return VIRTIO_VDMABUF_S_NOMEM;
 	if (vdmabuf_charge(vdb->user, vdb->owner, nr_pages))
 		goto err_mmput;
@@ -1483,14 +1488,15 @@ static u32 vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
 }
 
 /*
- * EXPORT: parse, copy in, admit, check the ranges are guest RAM, pin, and
+ * EXPORT: parse, admit, copy in, check the ranges are guest RAM, pin, and
  * publish.  Each step undoes its own partial work; this function undoes
- * the earlier steps.
+ * the earlier steps.  *@work gets the bytes it pinned or tried to, for the
+ * kick handler's weight.
  */
 static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
 			      struct vhost_virtqueue *vq,
 			      const struct virtio_vdmabuf_req_hdr *hdr,
-			      struct iov_iter *from, size_t len)
+			      struct iov_iter *from, size_t len, u64 *work)
 {
 	struct vdb_export_req er = {};
 	struct vdb_ctx *ctx = vdb->ctx;
@@ -1500,23 +1506,23 @@ static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
 	status = vdmabuf_export_parse(hdr, from, len, &er);
 	if (status)
 		return status;
+	mutex_lock(&ctx->lock);
+	status = vdmabuf_export_admit(ctx, hdr->uuid, er.size);
+	mutex_unlock(&ctx->lock);
+	if (status)
+		return status;
+
 	exp = kzalloc(sizeof(*exp), GFP_KERNEL);
 	if (!exp)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	status = vdmabuf_export_copy_in(exp, &er, from);
 	if (status)
 		goto err_free;
-
-	/* Only this kick handler adds exports, so these checks stay true. */
-	mutex_lock(&ctx->lock);
-	status = vdmabuf_export_admit(ctx, hdr->uuid, er.size);
-	mutex_unlock(&ctx->lock);
-	if (status)
-		goto err_free;
 	if (!vdmabuf_ranges_in_ram(vq, er.ranges, er.nr_ranges)) {
 		status = VIRTIO_VDMABUF_S_FAULT;
 		goto err_free;
 	}
+	*work = er.size;
 	status = vdmabuf_export_pin(vdb, vq, exp, &er);
 	if (status)
 		goto err_free;
@@ -1659,9 +1665,10 @@ out:
 	return status;
 }
 
+/* One request; *@work gets the bytes it pinned beyond its own length. */
 static u32 vdmabuf_request(struct vhost_vdmabuf *vdb,
 			   struct vhost_virtqueue *vq, struct iov_iter *from,
-			   size_t len)
+			   size_t len, u64 *work)
 {
 	struct virtio_vdmabuf_req_hdr hdr;
 
@@ -1670,7 +1677,7 @@ static u32 vdmabuf_request(struct vhost_vdmabuf *vdb,
 
 	switch (le32_to_cpu(hdr.type)) {
 	case VIRTIO_VDMABUF_REQ_EXPORT:
-		return vdmabuf_req_export(vdb, vq, &hdr, from, len);
+		return vdmabuf_req_export(vdb, vq, &hdr, from, len, work);
 	case VIRTIO_VDMABUF_REQ_UNEXPORT:
 		return vdmabuf_req_unexport(vdb, &hdr, len);
 	case VIRTIO_VDMABUF_REQ_PRESENT:
@@ -1688,7 +1695,8 @@ static void vhost_vdmabuf_handle_req_kick(struct vhost_work *work)
 						 dev);
 	struct virtio_vdmabuf_resp resp = {};
 	struct vdb_ctx *ctx = vdb->ctx;
-	size_t out_len, in_len, total = 0;
+	size_t out_len, in_len;
+	u64 total = 0, pinned;
 	unsigned int out, in;
 	struct iov_iter iter;
 	bool added = false;
@@ -1717,13 +1725,15 @@ static void vhost_vdmabuf_handle_req_kick(struct vhost_work *work)
 		out_len = iov_length(vq->iov, out);
 		in_len = iov_length(&vq->iov[out], in);
 		used = 0;
+		pinned = 0;
 		if (in_len < sizeof(resp)) {
 			/* Nowhere to put a status: return it unanswered. */
 			vq_err(vq, "vdmabuf: request without room for status\n");
 			status = VIRTIO_VDMABUF_S_INVALID;
 		} else {
 			iov_iter_init(&iter, ITER_SOURCE, vq->iov, out, out_len);
-			status = vdmabuf_request(vdb, vq, &iter, out_len);
+			status = vdmabuf_request(vdb, vq, &iter, out_len,
+						 &pinned);
 			resp.status = cpu_to_le32(status);
 			iov_iter_init(&iter, ITER_DEST, &vq->iov[out], in,
 				      in_len);
@@ -1740,7 +1750,11 @@ static void vhost_vdmabuf_handle_req_kick(struct vhost_work *work)
 
 		vhost_add_used(vq, head, used);
 		added = true;
-		total += out_len;
+		/*
+		 * Pinning is the work of an EXPORT: a kick pins about
+		 * VHOST_VDMABUF_WEIGHT bytes plus one export at most.
+		 */
+		total = min_t(u64, total + out_len + pinned, INT_MAX);
 	} while (likely(!vhost_exceeds_weight(vq, ++pkts, total)));
 
 	if (added)

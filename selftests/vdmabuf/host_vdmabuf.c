@@ -1898,6 +1898,47 @@ TEST_F_TIMEOUT(host, importer_backpressure, 300)
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid2));
 }
 
+/*
+ * With an importer's queue full, EXPORT is BUSY before anything is
+ * allocated or pinned: a guest retrying a large EXPORT costs no pin and
+ * unpin of its pages per retry (FOLL_PIN counters of /proc/vmstat).
+ */
+TEST_F_TIMEOUT(host, busy_export_pins_nothing, 300)
+{
+	unsigned int cap = param("max_importer_events", 4096), n, try;
+	const uint64_t big = 8ULL << 20;
+	struct vhost_vdmabuf_stats s;
+	long long acq0, rel0, acq, rel;
+	uint8_t uuid[16], uuid2[16];
+	int st = VIRTIO_VDMABUF_S_OK;
+
+	if (self->cfg.max_export_size < big)
+		SKIP(return, "max_export_size is below 8 MiB");
+	make_uuid(uuid, 810);
+	make_uuid(uuid2, 811);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	for (n = 1; n < cap + 8 && st == VIRTIO_VDMABUF_S_OK; n++)
+		st = do_present(&self->v, uuid, n, 0);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_BUSY, st);
+
+	read_foll_pins(&acq0, &rel0);
+	ASSERT_LE(0, acq0);
+	for (try = 0; try < 3; try++)
+		EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY,
+			  do_export(&self->v, uuid2, BUF_BASE + (1ULL << 20),
+				    big, NULL));
+	read_foll_pins(&acq, &rel);
+	EXPECT_EQ(0, acq - acq0);
+	EXPECT_EQ(0, rel - rel0);
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(1, s.pinned_pages);
+	EXPECT_EQ(1, s.live_exports);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+}
+
 /* Stopping the device unexports everything without RELEASED. */
 TEST_F(host, stop_and_reset)
 {
