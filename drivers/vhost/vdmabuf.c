@@ -24,7 +24,10 @@
  * is the user's, not the mm's: pins outlive the VMM's mm when an importer
  * holds a buffer past the VMM's exit or exec, and the VMMs of one user
  * share one limit.  The export holds the user and the mm (mmgrab()) until
- * it unpins.  Nothing of KVM is used.
+ * it unpins.  Nothing of KVM is used.  Memory allocated for a request is
+ * charged to the memory cgroup of the vhost worker, the VMM's; what must
+ * not fail later (RELEASED, FRAME_DONE, UNEXPORTED for each importer) is
+ * allocated with the request, so nothing loops on __GFP_NOFAIL.
  *
  * Exports live in a per-device table, &struct vdb_ctx, reference
  * counted with a kref: the vhost file, every importer file and every export
@@ -217,6 +220,10 @@ struct vdb_gevent {
  * @frame_ev: its FRAME_DONE, allocated up front (table lock)
  * @last_seq: sequence number of the newest PRESENT (table lock)
  * @owed: importers owing FRAME_DONE (&vdb_owed.enode, table lock)
+ * @spare_unexported: UNEXPORTED records allocated up front, at least one
+ *	per open importer while the export is live (&vdb_ievent.node, table
+ *	lock)
+ * @nr_spares: length of @spare_unexported (table lock)
  *
  * Every IMPORT exports a new host dma-buf.  Each holds the export (through
  * @nr_dmabufs) from dma_buf_export() until its .release; the export keeps
@@ -254,6 +261,8 @@ struct vdb_export {
 	struct vdb_gevent *frame_ev;
 	u64 last_seq;
 	struct list_head owed;
+	struct list_head spare_unexported;
+	unsigned int nr_spares;
 };
 
 /**
@@ -346,7 +355,7 @@ static void vdmabuf_ctx_put(struct vdb_ctx *ctx)
 
 static struct vdb_gevent *vdmabuf_gevent_alloc(void)
 {
-	return kzalloc(sizeof(struct vdb_gevent), GFP_KERNEL);
+	return kzalloc(sizeof(struct vdb_gevent), GFP_KERNEL_ACCOUNT);
 }
 
 /* Queue @gev for the guest, or drop it when the vhost file is gone. */
@@ -447,6 +456,37 @@ static struct vdb_export *vdmabuf_find(struct vdb_ctx *ctx,
 	return found;
 }
 
+/*
+ * Under the table lock: give @exp an UNEXPORTED record for each of @n
+ * importers, so that unexporting cannot fail.  Records of importers that
+ * left are reused.  0, or -ENOMEM.
+ */
+static int vdmabuf_export_spares(struct vdb_export *exp, unsigned int n)
+{
+	struct vdb_ievent *iev;
+
+	while (exp->nr_spares < n) {
+		iev = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_UNEXPORTED, exp,
+					   NULL, 0, 0, GFP_KERNEL_ACCOUNT);
+		if (!iev)
+			return -ENOMEM;
+		list_add_tail(&iev->node, &exp->spare_unexported);
+		exp->nr_spares++;
+	}
+	return 0;
+}
+
+static void vdmabuf_export_free_spares(struct vdb_export *exp)
+{
+	struct vdb_ievent *iev, *tmp;
+
+	list_for_each_entry_safe(iev, tmp, &exp->spare_unexported, node) {
+		list_del(&iev->node);
+		kfree(iev);
+	}
+	exp->nr_spares = 0;
+}
+
 /* The export's frame is over: tell the guest (or not) and forget owers. */
 static void vdmabuf_frame_finish(struct vdb_ctx *ctx,
 				 struct vdb_export *exp, u32 flags,
@@ -485,14 +525,17 @@ static void vdmabuf_unexport(struct vdb_ctx *ctx,
 	ctx->stats.live_exports--;
 	ctx->live_bytes -= exp->size;
 	vdmabuf_frame_finish(ctx, exp, 0, notify);
+	/*
+	 * UNEXPORTED is always delivered: every importer that knows of @exp
+	 * left a record for it in @exp's spares.
+	 */
 	list_for_each_entry(imp, &ctx->importers, node) {
-		/*
-		 * UNEXPORTED is always delivered and bounded by the number of
-		 * exports; a 48-byte allocation is not allowed to fail here.
-		 */
-		iev = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_UNEXPORTED, exp,
-					   NULL, 0, 0,
-					   GFP_KERNEL | __GFP_NOFAIL);
+		iev = list_first_entry_or_null(&exp->spare_unexported,
+					       struct vdb_ievent, node);
+		if (WARN_ON_ONCE(!iev))
+			break;
+		list_del(&iev->node);
+		exp->nr_spares--;
 		vdmabuf_importer_queue(imp, iev);
 	}
 }
@@ -570,6 +613,7 @@ static void vdmabuf_export_finish(struct vdb_export *exp)
 	mutex_unlock(&ctx->lock);
 
 	mutex_destroy(&exp->cpu_lock);
+	vdmabuf_export_free_spares(exp);
 	free_uid(exp->user);
 	kfree(exp->released_ev);
 	kvfree(exp->pages);
@@ -1066,7 +1110,8 @@ static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
 		iev = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED, exp,
 					   exp->meta, exp->meta_len, 0,
 					   GFP_KERNEL);
-		if (!iev) {
+		if (!iev || vdmabuf_export_spares(exp, ctx->stats.importers)) {
+			kfree(iev);
 			ret = -ENOMEM;
 			break;
 		}
@@ -1267,7 +1312,7 @@ static u32 vdmabuf_check_overlap(const struct virtio_vdmabuf_range *ranges,
 	if (nr_ranges < 2)
 		return VIRTIO_VDMABUF_S_OK;
 	sorted = kvmemdup(ranges, array_size(nr_ranges, sizeof(*ranges)),
-			  GFP_KERNEL);
+			  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!sorted)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	sort(sorted, nr_ranges, sizeof(*sorted), vdmabuf_range_cmp, NULL);
@@ -1361,7 +1406,7 @@ static u32 vdmabuf_export_copy_in(struct vdb_export *exp,
 	u32 status;
 
 	er->ranges = kvmalloc_array(er->nr_ranges, sizeof(*er->ranges),
-				    GFP_KERNEL);
+				    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!er->ranges)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	if (!copy_from_iter_full(er->ranges,
@@ -1370,7 +1415,7 @@ static u32 vdmabuf_export_copy_in(struct vdb_export *exp,
 	status = vdmabuf_check_ranges(er->ranges, er->nr_ranges, er->size);
 	if (status || !er->meta_len)
 		return status;
-	exp->meta = kmalloc(er->meta_len, GFP_KERNEL);
+	exp->meta = kmalloc(er->meta_len, GFP_KERNEL_ACCOUNT);
 	if (!exp->meta)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	if (!copy_from_iter_full(exp->meta, er->meta_len, from))
@@ -1392,7 +1437,8 @@ static u32 vdmabuf_export_pin(struct vhost_vdmabuf *vdb,
 	struct mm_struct *mm = vdb->dev.mm;
 	int ret;
 
-	exp->pages = kvmalloc_array(nr_pages, sizeof(*exp->pages), GFP_KERNEL);
+	exp->pages = kvmalloc_array(nr_pages, sizeof(*exp->pages),
+				    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	exp->released_ev = vdmabuf_gevent_alloc();
 	if (!exp->pages || !exp->released_ev)
 		return VIRTIO_VDMABUF_S_NOMEM;
@@ -1447,20 +1493,18 @@ static u32 vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
 	memcpy(exp->uuid, uuid, sizeof(exp->uuid));
 	exp->size = size;
 	exp->nr_ranges = nr_ranges;
-	ievs = kcalloc(n, sizeof(*ievs), GFP_KERNEL);
+	ievs = kcalloc(n, sizeof(*ievs), GFP_KERNEL_ACCOUNT);
 	if (!ievs && n)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	for (i = 0; i < n; i++) {
 		ievs[i] = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED,
 					       exp, exp->meta, exp->meta_len,
-					       0, GFP_KERNEL);
-		if (!ievs[i]) {
-			while (i--)
-				kfree(ievs[i]);
-			kfree(ievs);
-			return VIRTIO_VDMABUF_S_NOMEM;
-		}
+					       0, GFP_KERNEL_ACCOUNT);
+		if (!ievs[i])
+			goto err_ievs;
 	}
+	if (vdmabuf_export_spares(exp, n))
+		goto err_ievs;
 	i = 0;
 	list_for_each_entry(imp, &ctx->importers, node)
 		vdmabuf_importer_queue(imp, ievs[i++]);
@@ -1485,6 +1529,13 @@ static u32 vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
 	ctx->stats.pinned_pages += exp->nr_pages;
 	ctx->live_bytes += size;
 	return VIRTIO_VDMABUF_S_OK;
+
+err_ievs:
+	while (i--)
+		kfree(ievs[i]);
+	kfree(ievs);
+	vdmabuf_export_free_spares(exp);
+	return VIRTIO_VDMABUF_S_NOMEM;
 }
 
 /*
@@ -1512,9 +1563,10 @@ static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
 	if (status)
 		return status;
 
-	exp = kzalloc(sizeof(*exp), GFP_KERNEL);
+	exp = kzalloc(sizeof(*exp), GFP_KERNEL_ACCOUNT);
 	if (!exp)
 		return VIRTIO_VDMABUF_S_NOMEM;
+	INIT_LIST_HEAD(&exp->spare_unexported);
 	status = vdmabuf_export_copy_in(exp, &er, from);
 	if (status)
 		goto err_free;
@@ -1620,16 +1672,16 @@ static u32 vdmabuf_req_present(struct vhost_vdmabuf *vdb,
 	status = VIRTIO_VDMABUF_S_NOMEM;
 	n = ctx->stats.importers;
 	gev = vdmabuf_gevent_alloc();
-	ievs = kcalloc(n, sizeof(*ievs), GFP_KERNEL);
-	oweds = kcalloc(n, sizeof(*oweds), GFP_KERNEL);
+	ievs = kcalloc(n, sizeof(*ievs), GFP_KERNEL_ACCOUNT);
+	oweds = kcalloc(n, sizeof(*oweds), GFP_KERNEL_ACCOUNT);
 	if (!gev || (n && (!ievs || !oweds)))
 		goto out;
 	for (i = 0; i < n; i++) {
 		ievs[i] = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_PRESENTED,
 					       exp, rects,
 					       nr_rects * sizeof(rects[0]),
-					       seq, GFP_KERNEL);
-		oweds[i] = kzalloc(sizeof(*oweds[i]), GFP_KERNEL);
+					       seq, GFP_KERNEL_ACCOUNT);
+		oweds[i] = kzalloc(sizeof(*oweds[i]), GFP_KERNEL_ACCOUNT);
 		if (!ievs[i] || !oweds[i])
 			goto out;
 	}

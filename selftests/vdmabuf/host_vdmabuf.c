@@ -24,6 +24,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1344,6 +1345,175 @@ static int drop_cap_ipc_lock(void)
 }
 
 /* In a child without CAP_IPC_LOCK: RLIMIT_MEMLOCK limits the pins. */
+/*
+ * Memory the device allocates for the guest is charged to the VMM's
+ * memory cgroup: the memory.current of a VMM in its own cgroup grows by
+ * at least half the metadata its guest makes the device keep (the rest
+ * of the charge is the records, and up to 64 pages per CPU may come from
+ * a stock charged before).  cgroup2 is mounted on a temporary directory
+ * if it is not mounted.
+ */
+#define MEMCG_EXPORTS	1000
+#define MEMCG_META	1024
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+static long long read_ll(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtoll(buf, NULL, 10);
+}
+
+/* A mounted cgroup2 into @root, or mount one; *@mounted if we did. */
+static int cgroup2_root(char *root, size_t len, bool *mounted)
+{
+	char dir[256], type[64];
+	FILE *f;
+
+	*mounted = false;
+	f = fopen("/proc/mounts", "re");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%*s %255s %63s %*[^\n]", dir, type) == 2) {
+		if (!strcmp(type, "cgroup2")) {
+			snprintf(root, len, "%s", dir);
+			fclose(f);
+			return 0;
+		}
+	}
+	fclose(f);
+	snprintf(root, len, "/tmp/vdmabuf-cg.XXXXXX");
+	if (!mkdtemp(root))
+		return -1;
+	if (mount("none", root, "cgroup2", 0, NULL)) {
+		rmdir(root);
+		return -1;
+	}
+	*mounted = true;
+	return 0;
+}
+
+/* In the child, in cgroup @cg: bytes charged for the exports, or < 0. */
+static long long memcg_exports(const char *cg, uint32_t meta_len)
+{
+	static uint8_t buf[sizeof(struct virtio_vdmabuf_export_req) + 16 +
+			   VIRTIO_VDMABUF_MAX_META];
+	struct virtio_vdmabuf_range r = { .len = PAGE };
+	uint8_t meta[VIRTIO_VDMABUF_MAX_META] = { 1 };
+	char path[384], pid[16];
+	long long c0, c1;
+	uint8_t uuid[16];
+	struct vmm v;
+	unsigned int i;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_file(path, pid))
+		return -2;
+	if (vmm_init(&v, NUM))
+		return -3;
+	memset(gpa(&v, BUF_BASE), 0, REGION - BUF_BASE);
+	snprintf(path, sizeof(path), "%s/memory.current", cg);
+	c0 = read_ll(path);
+	for (i = 0; i < MEMCG_EXPORTS; i++) {
+		make_uuid(uuid, 3000 + i);
+		r.addr = BUF_BASE + i * PAGE;
+		n = mk_export(buf, uuid, PAGE, &r, 1, meta, meta_len);
+		if (submit(&v, buf, n, 8, NULL) != VIRTIO_VDMABUF_S_OK)
+			return -4;
+	}
+	c1 = read_ll(path);
+	for (i = 0; i < MEMCG_EXPORTS; i++) {
+		make_uuid(uuid, 3000 + i);
+		if (do_unexport(&v, uuid) != VIRTIO_VDMABUF_S_OK)
+			return -5;
+	}
+	vmm_fini(&v);
+	return c0 < 0 || c1 < 0 ? -6 : c1 - c0;
+}
+
+FIXTURE(memcg) {
+	int unused;
+};
+
+FIXTURE_SETUP(memcg)
+{
+}
+
+FIXTURE_TEARDOWN(memcg)
+{
+}
+
+TEST_F_TIMEOUT(memcg, charged, 300)
+{
+	uint32_t meta_len = param("max_meta_len", MEMCG_META);
+	char root[256], cg[320], path[384];
+	long long delta = -1;
+	bool mounted;
+	int pfd[2], status;
+	pid_t pid;
+
+	if (access(DEV_PATH, F_OK))
+		SKIP(return, DEV_PATH " is absent (vhost_vdmabuf not loaded)");
+	if (param("max_exports", 1024) < MEMCG_EXPORTS ||
+	    meta_len < MEMCG_META)
+		SKIP(return, "max_exports or max_meta_len is too small");
+	if (cgroup2_root(root, sizeof(root), &mounted))
+		SKIP(return, "cannot mount cgroup2");
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", root);
+	snprintf(cg, sizeof(cg), "%s/vdmabuf-memcg-test", root);
+	if (write_file(path, "+memory") || (mkdir(cg, 0755) && errno != EEXIST)) {
+		if (mounted) {
+			umount2(root, MNT_DETACH);
+			rmdir(root);
+		}
+		SKIP(return, "no memory controller in cgroup2");
+	}
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(pfd[0]);
+		delta = memcg_exports(cg, MEMCG_META);
+		_exit(write(pfd[1], &delta, sizeof(delta)) != sizeof(delta));
+	}
+	close(pfd[1]);
+	EXPECT_EQ(sizeof(delta), read(pfd[0], &delta, sizeof(delta)));
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	EXPECT_EQ(0, rmdir(cg));
+	if (mounted) {
+		umount2(root, MNT_DETACH);
+		rmdir(root);
+	}
+	ASSERT_LE(0, delta);
+	TH_LOG("memory.current grew by %lld bytes for %d exports", delta,
+	       MEMCG_EXPORTS);
+	EXPECT_LE((long long)MEMCG_EXPORTS * MEMCG_META / 2, delta);
+}
+
 TEST(memlock_rlimit)
 {
 	struct pins before, after;
