@@ -31,7 +31,11 @@
  *
  * Exports live in a per-device table, &struct vdb_ctx, reference
  * counted with a kref: the vhost file, every importer file and every export
- * still holding guest memory hold a reference.  There is no global table,
+ * still holding guest memory hold a reference.  The exports whose UUID the
+ * guest owns are found by UUID in a hash table; the list of all of them is
+ * walked only to reset the device or catch a new importer up.  At most
+ * max_exports are live and at most max_exports more are unexported but
+ * still held by host dma-bufs.  There is no global table,
  * so a VM's buffers are only visible through its own device.
  *
  * Host users get an importer file (VHOST_VDMABUF_GET_IMPORTER).  It reads a
@@ -70,6 +74,7 @@
 #include <linux/mutex.h>
 #include <linux/overflow.h>
 #include <linux/poll.h>
+#include <linux/rhashtable.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -166,6 +171,9 @@ struct vhost_vdmabuf;
  * @lock: protects every field below
  * @vdb: the vhost device, NULL once its file is released
  * @exports: exports holding guest memory (&vdb_export.node)
+ * @owned: by UUID (&vdb_export.hnode), the exports whose UUID the guest
+ *	still owns (&vdb_export.guest_owned): the live ones and those
+ *	unexported but not yet RELEASED; a UUID is in it at most once
  * @importers: open importer files (&vdb_importer.node)
  * @guest_events: events waiting for guest event buffers
  * @nr_guest_events: length of @guest_events
@@ -177,6 +185,7 @@ struct vdb_ctx {
 	struct mutex lock;	/* after dev.mutex and vq->mutex */
 	struct vhost_vdmabuf *vdb;
 	struct list_head exports;
+	struct rhashtable owned;
 	struct list_head importers;
 	struct list_head guest_events;
 	unsigned int nr_guest_events;
@@ -197,6 +206,7 @@ struct vdb_gevent {
 /**
  * struct vdb_export - one exported guest buffer
  * @node: in &vdb_ctx.exports
+ * @hnode: in &vdb_ctx.owned while @guest_owned
  * @reap: on a local list while being released
  * @ctx: the table; the export holds a reference
  * @uuid: the guest's ID for it
@@ -238,6 +248,7 @@ struct vdb_gevent {
  */
 struct vdb_export {
 	struct list_head node;
+	struct rhash_head hnode;
 	struct list_head reap;
 	struct vdb_ctx *ctx;
 	u8 uuid[16];
@@ -335,11 +346,19 @@ struct vhost_vdmabuf {
 	struct user_struct *user;
 };
 
+static const struct rhashtable_params vdmabuf_owned_params = {
+	.key_len = sizeof_field(struct vdb_export, uuid),
+	.key_offset = offsetof(struct vdb_export, uuid),
+	.head_offset = offsetof(struct vdb_export, hnode),
+	.automatic_shrinking = true,
+};
+
 static void vdmabuf_ctx_free(struct kref *kref)
 {
 	struct vdb_ctx *ctx = container_of(kref, struct vdb_ctx, kref);
 
 	WARN_ON(!list_empty(&ctx->exports) || !list_empty(&ctx->importers));
+	rhashtable_destroy(&ctx->owned);
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
 }
@@ -439,21 +458,36 @@ static bool vdmabuf_importers_busy(struct vdb_ctx *ctx)
 /* Exports                                                                */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * The export of @uuid: the live one; without @live_only, else the one
+ * unexported but not yet RELEASED, else one the guest no longer owns (held
+ * across a reset), found by a scan of the held exports.
+ */
 static struct vdb_export *vdmabuf_find(struct vdb_ctx *ctx,
 				       const u8 *uuid, bool live_only)
 {
-	struct vdb_export *exp, *found = NULL;
+	struct vdb_export *exp;
 
 	lockdep_assert_held(&ctx->lock);
-	list_for_each_entry(exp, &ctx->exports, node) {
-		if (memcmp(exp->uuid, uuid, sizeof(exp->uuid)))
-			continue;
-		if (exp->live)
+	exp = rhashtable_lookup_fast(&ctx->owned, uuid, vdmabuf_owned_params);
+	if (exp && (exp->live || !live_only))
+		return exp;
+	if (live_only || exp)
+		return NULL;
+	list_for_each_entry(exp, &ctx->exports, node)
+		if (!memcmp(exp->uuid, uuid, sizeof(exp->uuid)))
 			return exp;
-		if (!live_only && !found)
-			found = exp;
-	}
-	return found;
+	return NULL;
+}
+
+/* Under the table lock: the guest no longer owns @exp's UUID. */
+static void vdmabuf_export_disown(struct vdb_ctx *ctx, struct vdb_export *exp)
+{
+	lockdep_assert_held(&ctx->lock);
+	if (!exp->guest_owned)
+		return;
+	exp->guest_owned = false;
+	rhashtable_remove_fast(&ctx->owned, &exp->hnode, vdmabuf_owned_params);
 }
 
 /*
@@ -606,6 +640,7 @@ static void vdmabuf_export_finish(struct vdb_export *exp)
 	if (exp->user)
 		ctx->stats.charged_pages -= exp->nr_pages;
 	if (exp->guest_owned) {
+		vdmabuf_export_disown(ctx, exp);
 		vdmabuf_guest_event(ctx, exp->released_ev,
 				    VIRTIO_VDMABUF_EVT_RELEASED, 0, exp->uuid, 0);
 		exp->released_ev = NULL;
@@ -635,7 +670,7 @@ static void vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool detach)
 	list_for_each_entry(exp, &ctx->exports, node) {
 		if (exp->live)
 			vdmabuf_unexport(ctx, exp, false);
-		exp->guest_owned = false;
+		vdmabuf_export_disown(ctx, exp);
 		if (vdmabuf_export_last_ref(exp))
 			list_add_tail(&exp->reap, &reap);
 	}
@@ -1159,19 +1194,19 @@ err_destroy:
 static u32 vdmabuf_export_admit(struct vdb_ctx *ctx, const u8 *uuid,
 				u64 size)
 {
-	struct vdb_export *exp;
-
 	lockdep_assert_held(&ctx->lock);
-	list_for_each_entry(exp, &ctx->exports, node)
-		if (exp->guest_owned &&
-		    !memcmp(exp->uuid, uuid, sizeof(exp->uuid)))
-			return VIRTIO_VDMABUF_S_EXISTS;
+	if (rhashtable_lookup_fast(&ctx->owned, uuid, vdmabuf_owned_params))
+		return VIRTIO_VDMABUF_S_EXISTS;
 	if (ctx->stats.live_exports >= max_exports ||
 	    ctx->live_bytes + size > ((u64)max_total_mb << 20))
 		return VIRTIO_VDMABUF_S_LIMIT;
-	/* The per-device pin cap covers unexported, still imported buffers. */
+	/*
+	 * The per-device pin cap covers unexported, still imported buffers;
+	 * max_exports bounds how many of them there are.
+	 */
 	if (ctx->stats.pinned_pages + (size >> PAGE_SHIFT) >
-	    ((u64)max_total_mb << (20 - PAGE_SHIFT)))
+	    ((u64)max_total_mb << (20 - PAGE_SHIFT)) ||
+	    ctx->stats.held_exports - ctx->stats.live_exports >= max_exports)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	if (vdmabuf_importers_busy(ctx))
 		return VIRTIO_VDMABUF_S_BUSY;
@@ -1503,7 +1538,9 @@ static u32 vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
 		if (!ievs[i])
 			goto err_ievs;
 	}
-	if (vdmabuf_export_spares(exp, n))
+	if (vdmabuf_export_spares(exp, n) ||
+	    rhashtable_insert_fast(&ctx->owned, &exp->hnode,
+				   vdmabuf_owned_params))
 		goto err_ievs;
 	i = 0;
 	list_for_each_entry(imp, &ctx->importers, node)
@@ -1995,6 +2032,8 @@ static int vhost_vdmabuf_open(struct inode *inode, struct file *file)
 	if (!ctx)
 		goto err_vqs;
 
+	if (rhashtable_init(&ctx->owned, &vdmabuf_owned_params))
+		goto err_ctx;
 	kref_init(&ctx->kref);
 	mutex_init(&ctx->lock);
 	INIT_LIST_HEAD(&ctx->exports);
@@ -2017,6 +2056,8 @@ static int vhost_vdmabuf_open(struct inode *inode, struct file *file)
 	file->private_data = vdb;
 	return 0;
 
+err_ctx:
+	kfree(ctx);
 err_vqs:
 	kfree(vqs);
 err_vdb:

@@ -274,8 +274,8 @@ if [ "$VM_MODE" = check ]; then
 		[ -x "$t" ] && run_host_prog "$(basename "$t")" "$t" -F limits
 	done
 	if [ -c /dev/vhost-vdmabuf ] && [ -x "$BUILD/selftests/host_vdmabuf" ]; then
-		check "l1: reload vhost_vdmabuf with max_total_mb=4 max_guest_events=16" \
-			sh -c 'rmmod vhost_vdmabuf && insmod "$0" max_total_mb=4 max_guest_events=16' "$HOSTMOD"
+		check "l1: reload vhost_vdmabuf with max_total_mb=4 max_guest_events=16 max_exports=8" \
+			sh -c 'rmmod vhost_vdmabuf && insmod "$0" max_total_mb=4 max_guest_events=16 max_exports=8' "$HOSTMOD"
 		run_host_prog host_vdmabuf_limits "$BUILD/selftests/host_vdmabuf" -f limits
 		# The pin cap's ceiling keeps a page's pin count in range.
 		check "l1: max_total_mb=1048576 is clamped to 4096" \

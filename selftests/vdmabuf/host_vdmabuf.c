@@ -2153,12 +2153,14 @@ TEST_F(host, stop_and_reset)
 /*
  * The per-device caps.  They need the module loaded with small ones, as
  * l1-run.sh does for a second pass ("host_vdmabuf -f limits" after
- * "insmod vhost_vdmabuf.ko max_total_mb=4 max_guest_events=16"); the
+ * "insmod vhost_vdmabuf.ko max_total_mb=4 max_guest_events=16
+ * max_exports=8"; held_exports skips without the last); the
  * first pass, at the defaults, leaves them out with -F limits.  No event
  * buffers are posted until a test posts them.
  */
 #define LIMIT_TOTAL_MB		4
 #define LIMIT_GUEST_EVENTS	16
+#define LIMIT_EXPORTS		8
 
 FIXTURE(limits) {
 	struct vmm v;
@@ -2293,6 +2295,69 @@ TEST_F(limits, guest_events_busy)
 	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
 	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
 	EXPECT_EQ(0, memcmp(x, ev.uuid, 16));
+}
+
+/*
+ * Exports the guest unexported but host importers still hold are capped
+ * at max_exports per device: past the cap, EXPORT is NOMEM before it pins
+ * anything, until an importer lets one go.  Nothing leaks.
+ */
+TEST_F(limits, held_exports)
+{
+	struct virtio_vdmabuf_event ev;
+	struct vhost_vdmabuf_stats s;
+	long long a0, r0, a1, r1;
+	int imp, bufs[LIMIT_EXPORTS];
+	uint8_t u[16], x[16];
+	int i;
+
+	if (param("max_exports", 0) != LIMIT_EXPORTS)
+		SKIP(return, "needs vhost_vdmabuf loaded with max_exports=%d",
+		     LIMIT_EXPORTS);
+	imp = get_importer(&self->v);
+	ASSERT_LE(0, imp);
+	for (i = 0; i < LIMIT_EXPORTS; i++) {
+		make_uuid(u, 700 + i);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_export(&self->v, u, BUF_BASE + i * PAGE, PAGE,
+				    NULL));
+		bufs[i] = import_buf(imp, u, NULL);
+		ASSERT_LE(0, bufs[i]);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, u));
+	}
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.live_exports);
+	EXPECT_EQ(LIMIT_EXPORTS, s.held_exports);
+
+	make_uuid(x, 799);
+	read_foll_pins(&a0, &r0);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_NOMEM,
+		  do_export(&self->v, x, BUF_BASE + LIMIT_EXPORTS * PAGE, PAGE,
+			    NULL));
+	read_foll_pins(&a1, &r1);
+	EXPECT_EQ(a0, a1);
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(LIMIT_EXPORTS, s.held_exports);
+	EXPECT_EQ(LIMIT_EXPORTS, s.pinned_pages);
+
+	/* One is let go: RELEASED, and room again. */
+	close(bufs[0]);
+	post_events(&self->v, NUM / 2);
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, x, BUF_BASE + LIMIT_EXPORTS * PAGE, PAGE,
+			    NULL));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, x));
+	for (i = 1; i < LIMIT_EXPORTS; i++)
+		close(bufs[i]);
+	for (i = 0; i < LIMIT_EXPORTS; i++) {
+		ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+		EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	}
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.held_exports);
+	close(imp);
 }
 
 TEST_HARNESS_MAIN
