@@ -161,6 +161,40 @@ enum {
 				 (1ULL << VIRTIO_VDMABUF_F_PRESENT),
 };
 
+/* The module parameters: a new device's limits, and their ceilings. */
+static struct vhost_vdmabuf_limits vdmabuf_module_limits(void)
+{
+	return (struct vhost_vdmabuf_limits) {
+		.max_ranges = max_ranges,
+		.max_meta_len = max_meta_len,
+		.max_exports = max_exports,
+		.max_rects = max_rects,
+		.max_export_mb = max_export_mb,
+		.max_total_mb = max_total_mb,
+		.max_importer_events = max_importer_events,
+		.max_guest_events = max_guest_events,
+	};
+}
+
+static bool vdmabuf_limits_valid(const struct vhost_vdmabuf_limits *lim)
+{
+	const struct vhost_vdmabuf_limits top = vdmabuf_module_limits();
+
+	return !lim->flags && !lim->padding &&
+	       lim->max_ranges >= 1 && lim->max_ranges <= top.max_ranges &&
+	       lim->max_meta_len <= top.max_meta_len &&
+	       lim->max_exports >= 1 && lim->max_exports <= top.max_exports &&
+	       lim->max_rects <= top.max_rects &&
+	       lim->max_export_mb >= 1 &&
+	       lim->max_export_mb <= top.max_export_mb &&
+	       lim->max_total_mb >= 1 &&
+	       lim->max_total_mb <= top.max_total_mb &&
+	       lim->max_importer_events >= VDMABUF_MIN_EVENTS &&
+	       lim->max_importer_events <= top.max_importer_events &&
+	       lim->max_guest_events >= VDMABUF_MIN_EVENTS &&
+	       lim->max_guest_events <= top.max_guest_events;
+}
+
 static struct miscdevice vhost_vdmabuf_misc;
 
 struct vhost_vdmabuf;
@@ -178,6 +212,9 @@ struct vhost_vdmabuf;
  * @guest_events: events waiting for guest event buffers
  * @nr_guest_events: length of @guest_events
  * @live_bytes: sum of the sizes of live exports
+ * @limits: the device's limits, within the module parameters (set only
+ *	while the queues are stopped, so the request handler reads them
+ *	without the lock)
  * @stats: counters reported by VHOST_VDMABUF_GET_STATS
  */
 struct vdb_ctx {
@@ -190,6 +227,7 @@ struct vdb_ctx {
 	struct list_head guest_events;
 	unsigned int nr_guest_events;
 	u64 live_bytes;
+	struct vhost_vdmabuf_limits limits;
 	struct vhost_vdmabuf_stats stats;
 };
 
@@ -449,7 +487,7 @@ static bool vdmabuf_importers_busy(struct vdb_ctx *ctx)
 
 	lockdep_assert_held(&ctx->lock);
 	list_for_each_entry(imp, &ctx->importers, node)
-		if (imp->nr_events >= max_importer_events)
+		if (imp->nr_events >= ctx->limits.max_importer_events)
 			return true;
 	return false;
 }
@@ -1194,19 +1232,22 @@ err_destroy:
 static u32 vdmabuf_export_admit(struct vdb_ctx *ctx, const u8 *uuid,
 				u64 size)
 {
+	const struct vhost_vdmabuf_limits *lim = &ctx->limits;
+
 	lockdep_assert_held(&ctx->lock);
 	if (rhashtable_lookup_fast(&ctx->owned, uuid, vdmabuf_owned_params))
 		return VIRTIO_VDMABUF_S_EXISTS;
-	if (ctx->stats.live_exports >= max_exports ||
-	    ctx->live_bytes + size > ((u64)max_total_mb << 20))
+	if (ctx->stats.live_exports >= lim->max_exports ||
+	    ctx->live_bytes + size > ((u64)lim->max_total_mb << 20))
 		return VIRTIO_VDMABUF_S_LIMIT;
 	/*
 	 * The per-device pin cap covers unexported, still imported buffers;
 	 * max_exports bounds how many of them there are.
 	 */
 	if (ctx->stats.pinned_pages + (size >> PAGE_SHIFT) >
-	    ((u64)max_total_mb << (20 - PAGE_SHIFT)) ||
-	    ctx->stats.held_exports - ctx->stats.live_exports >= max_exports)
+	    ((u64)lim->max_total_mb << (20 - PAGE_SHIFT)) ||
+	    ctx->stats.held_exports - ctx->stats.live_exports >=
+	    lim->max_exports)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	if (vdmabuf_importers_busy(ctx))
 		return VIRTIO_VDMABUF_S_BUSY;
@@ -1401,7 +1442,8 @@ struct vdb_export_req {
  * The fixed part of EXPORT, checked before anything is computed from its
  * counts or read after it.
  */
-static u32 vdmabuf_export_parse(const struct virtio_vdmabuf_req_hdr *hdr,
+static u32 vdmabuf_export_parse(const struct vhost_vdmabuf_limits *lim,
+				const struct virtio_vdmabuf_req_hdr *hdr,
 				struct iov_iter *from, size_t len,
 				struct vdb_export_req *er)
 {
@@ -1421,14 +1463,15 @@ static u32 vdmabuf_export_parse(const struct virtio_vdmabuf_req_hdr *hdr,
 
 	if (!er->nr_ranges)
 		return VIRTIO_VDMABUF_S_INVALID;
-	if (er->nr_ranges > max_ranges || er->meta_len > max_meta_len)
+	if (er->nr_ranges > lim->max_ranges ||
+	    er->meta_len > lim->max_meta_len)
 		return VIRTIO_VDMABUF_S_LIMIT;
 	if (len != sizeof(req) + (u64)er->nr_ranges *
 		   sizeof(*er->ranges) + er->meta_len)
 		return VIRTIO_VDMABUF_S_INVALID;
 	if (!er->size || !IS_ALIGNED(er->size, VIRTIO_VDMABUF_PAGE_SIZE))
 		return VIRTIO_VDMABUF_S_INVALID;
-	if (er->size > (u64)max_export_mb << 20)
+	if (er->size > (u64)lim->max_export_mb << 20)
 		return VIRTIO_VDMABUF_S_LIMIT;
 	return VIRTIO_VDMABUF_S_OK;
 }
@@ -1591,7 +1634,7 @@ static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
 	struct vdb_export *exp;
 	u32 status;
 
-	status = vdmabuf_export_parse(hdr, from, len, &er);
+	status = vdmabuf_export_parse(&ctx->limits, hdr, from, len, &er);
 	if (status)
 		return status;
 	mutex_lock(&ctx->lock);
@@ -1692,7 +1735,7 @@ static u32 vdmabuf_req_present(struct vhost_vdmabuf *vdb,
 	mutex_unlock(&ctx->lock);
 	if (!exp || !exp->guest_owned)
 		return VIRTIO_VDMABUF_S_NOENT;
-	if (nr_rects > max_rects)
+	if (nr_rects > ctx->limits.max_rects)
 		return VIRTIO_VDMABUF_S_LIMIT;
 	if (len != sizeof(req) + nr_rects * sizeof(rects[0]))
 		return VIRTIO_VDMABUF_S_INVALID;
@@ -1702,7 +1745,7 @@ static u32 vdmabuf_req_present(struct vhost_vdmabuf *vdb,
 	/* The export stays live: only this kick handler unexports. */
 	mutex_lock(&ctx->lock);
 	if (vdmabuf_importers_busy(ctx) ||
-	    ctx->nr_guest_events >= max_guest_events) {
+	    ctx->nr_guest_events >= ctx->limits.max_guest_events) {
 		status = VIRTIO_VDMABUF_S_BUSY;
 		goto out;
 	}
@@ -2036,6 +2079,7 @@ static int vhost_vdmabuf_open(struct inode *inode, struct file *file)
 		goto err_ctx;
 	kref_init(&ctx->kref);
 	mutex_init(&ctx->lock);
+	ctx->limits = vdmabuf_module_limits();
 	INIT_LIST_HEAD(&ctx->exports);
 	INIT_LIST_HEAD(&ctx->importers);
 	INIT_LIST_HEAD(&ctx->guest_events);
@@ -2176,18 +2220,70 @@ out:
 	return ret;
 }
 
-static long vhost_vdmabuf_get_config(void __user *argp)
+static long vhost_vdmabuf_get_config(struct vhost_vdmabuf *vdb,
+				     void __user *argp)
 {
-	struct virtio_vdmabuf_config cfg = {
-		.max_ranges = cpu_to_le32(max_ranges),
-		.max_meta_len = cpu_to_le32(max_meta_len),
-		.max_exports = cpu_to_le32(max_exports),
-		.max_rects = cpu_to_le32(max_rects),
-		.max_export_size = cpu_to_le64((u64)max_export_mb << 20),
-		.max_total_size = cpu_to_le64((u64)max_total_mb << 20),
-	};
+	struct vhost_vdmabuf_limits lim;
+	struct virtio_vdmabuf_config cfg;
 
+	mutex_lock(&vdb->ctx->lock);
+	lim = vdb->ctx->limits;
+	mutex_unlock(&vdb->ctx->lock);
+	cfg = (struct virtio_vdmabuf_config) {
+		.max_ranges = cpu_to_le32(lim.max_ranges),
+		.max_meta_len = cpu_to_le32(lim.max_meta_len),
+		.max_exports = cpu_to_le32(lim.max_exports),
+		.max_rects = cpu_to_le32(lim.max_rects),
+		.max_export_size = cpu_to_le64((u64)lim.max_export_mb << 20),
+		.max_total_size = cpu_to_le64((u64)lim.max_total_mb << 20),
+	};
 	return copy_to_user(argp, &cfg, sizeof(cfg)) ? -EFAULT : 0;
+}
+
+static long vhost_vdmabuf_get_limits(struct vhost_vdmabuf *vdb,
+				     void __user *argp)
+{
+	struct vhost_vdmabuf_limits lim;
+
+	mutex_lock(&vdb->ctx->lock);
+	lim = vdb->ctx->limits;
+	mutex_unlock(&vdb->ctx->lock);
+	return copy_to_user(argp, &lim, sizeof(lim)) ? -EFAULT : 0;
+}
+
+/*
+ * Only while the queues are stopped: the guest driver reads the limits
+ * from the configuration space once, and the request handler reads them
+ * without the table lock.
+ */
+static long vhost_vdmabuf_set_limits(struct vhost_vdmabuf *vdb,
+				     const void __user *argp)
+{
+	struct vhost_virtqueue *vq = &vdb->vqs[VIRTIO_VDMABUF_VQ_REQ];
+	struct vhost_vdmabuf_limits lim;
+	long ret;
+
+	if (copy_from_user(&lim, argp, sizeof(lim)))
+		return -EFAULT;
+	if (!vdmabuf_limits_valid(&lim))
+		return -EINVAL;
+
+	mutex_lock(&vdb->dev.mutex);
+	ret = vhost_dev_check_owner(&vdb->dev);
+	if (ret)
+		goto out;
+	mutex_lock(&vq->mutex);
+	if (vhost_vq_get_backend(vq)) {
+		ret = -EBUSY;
+	} else {
+		mutex_lock(&vdb->ctx->lock);
+		vdb->ctx->limits = lim;
+		mutex_unlock(&vdb->ctx->lock);
+	}
+	mutex_unlock(&vq->mutex);
+out:
+	mutex_unlock(&vdb->dev.mutex);
+	return ret;
 }
 
 static long vhost_vdmabuf_get_stats(struct vhost_vdmabuf *vdb,
@@ -2226,13 +2322,17 @@ static long vhost_vdmabuf_ioctl(struct file *file, unsigned int cmd,
 	case VHOST_RESET_OWNER:
 		return vhost_vdmabuf_reset_owner(vdb);
 	case VHOST_VDMABUF_GET_CONFIG:
-		return vhost_vdmabuf_get_config(argp);
+		return vhost_vdmabuf_get_config(vdb, argp);
 	case VHOST_VDMABUF_SET_RUNNING:
 		return vhost_vdmabuf_set_running(vdb, argp);
 	case VHOST_VDMABUF_GET_IMPORTER:
 		return vhost_vdmabuf_get_importer(vdb, argp);
 	case VHOST_VDMABUF_GET_STATS:
 		return vhost_vdmabuf_get_stats(vdb, argp);
+	case VHOST_VDMABUF_GET_LIMITS:
+		return vhost_vdmabuf_get_limits(vdb, argp);
+	case VHOST_VDMABUF_SET_LIMITS:
+		return vhost_vdmabuf_set_limits(vdb, argp);
 	default:
 		mutex_lock(&vdb->dev.mutex);
 		ret = vhost_dev_ioctl(&vdb->dev, cmd, argp);

@@ -2109,6 +2109,104 @@ TEST_F_TIMEOUT(host, busy_export_pins_nothing, 300)
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
 }
 
+/*
+ * The VMM sets a device's limits while it is stopped, within the module
+ * parameters; the configuration space and the checks of requests follow
+ * them, and other devices keep the module's.
+ */
+TEST_F(host, per_device_limits)
+{
+	struct vhost_vdmabuf_limits top, lim, got;
+	struct virtio_vdmabuf_config cfg;
+	struct virtio_vdmabuf_range r[3];
+	struct virtio_vdmabuf_event ev;
+	uint8_t buf[256], a[16], b[16], c[16];
+	uint32_t zero = 0, one = 1;
+	struct vmm other;
+	size_t n;
+	int i;
+
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_LIMITS, &top));
+	EXPECT_EQ(0, top.flags);
+	EXPECT_EQ(param("max_ranges", 16384), top.max_ranges);
+	EXPECT_EQ(param("max_total_mb", 2048), top.max_total_mb);
+	EXPECT_EQ(param("max_guest_events", 8192), top.max_guest_events);
+	lim = top;
+	lim.max_ranges = 2;
+	lim.max_meta_len = 8;
+	lim.max_exports = 2;
+	lim.max_rects = 1;
+	lim.max_export_mb = 1;
+	lim.max_total_mb = 1;
+	lim.max_importer_events = 16;
+	lim.max_guest_events = 16;
+	/* Not while the guest may be using the device. */
+	EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &lim));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &zero));
+	/* Above a ceiling, below a floor, flags or padding set: EINVAL. */
+	for (i = 0; i < 4; i++) {
+		got = lim;
+		if (i == 0)
+			got.max_total_mb = top.max_total_mb + 1;
+		else if (i == 1)
+			got.max_exports = 0;
+		else if (i == 2)
+			got.flags = 1;
+		else
+			got.padding = 1;
+		EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS,
+				    &got));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &lim));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_LIMITS, &got));
+	EXPECT_EQ(0, memcmp(&lim, &got, sizeof(got)));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_CONFIG, &cfg));
+	EXPECT_EQ(2, cfg.max_ranges);
+	EXPECT_EQ(8, cfg.max_meta_len);
+	EXPECT_EQ(2, cfg.max_exports);
+	EXPECT_EQ(1, cfg.max_rects);
+	EXPECT_EQ(1ULL << 20, cfg.max_export_size);
+	EXPECT_EQ(1ULL << 20, cfg.max_total_size);
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &one));
+
+	make_uuid(a, 820);
+	make_uuid(b, 821);
+	make_uuid(c, 822);
+	for (i = 0; i < 3; i++) {
+		r[i].addr = BUF_BASE + 2 * i * PAGE;
+		r[i].len = PAGE;
+	}
+	n = mk_export(buf, a, 3 * PAGE, r, 3, NULL, 0);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
+		  submit(&self->v, buf, n, 8, NULL));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
+		  do_export(&self->v, a, BUF_BASE, PAGE, "123456789"));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
+		  do_export(&self->v, a, BUF_BASE, 2ULL << 20, NULL));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, a, BUF_BASE, PAGE, "12345678"));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, b, BUF_BASE + PAGE, PAGE, NULL));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
+		  do_export(&self->v, c, BUF_BASE + 2 * PAGE, PAGE, NULL));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT, do_present(&self->v, a, 1, 2));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, a));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, b));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+		EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	}
+
+	/* Another device has the module's limits. */
+	ASSERT_EQ(0, vmm_init(&other, 0));
+	ASSERT_EQ(0, ioctl(other.fd, VHOST_VDMABUF_GET_CONFIG, &cfg));
+	EXPECT_EQ(top.max_ranges, cfg.max_ranges);
+	EXPECT_EQ((uint64_t)top.max_total_mb << 20, cfg.max_total_size);
+	vmm_fini(&other);
+}
+
 /* Stopping the device unexports everything without RELEASED. */
 TEST_F(host, stop_and_reset)
 {

@@ -320,6 +320,19 @@ UAPI_FIELD(vhost_vdmabuf_stats, requests, 56, 8);
 UAPI_FIELD(vhost_vdmabuf_stats, bad_requests, 64, 8);
 UAPI_END(vhost_vdmabuf_stats, 64, 8);
 
+UAPI_SIZE(vhost_vdmabuf_limits, 40);
+UAPI_FIELD(vhost_vdmabuf_limits, flags, 0, 4);
+UAPI_FIELD(vhost_vdmabuf_limits, max_ranges, 4, 4);
+UAPI_FIELD(vhost_vdmabuf_limits, max_meta_len, 8, 4);
+UAPI_FIELD(vhost_vdmabuf_limits, max_exports, 12, 4);
+UAPI_FIELD(vhost_vdmabuf_limits, max_rects, 16, 4);
+UAPI_FIELD(vhost_vdmabuf_limits, max_export_mb, 20, 4);
+UAPI_FIELD(vhost_vdmabuf_limits, max_total_mb, 24, 4);
+UAPI_FIELD(vhost_vdmabuf_limits, max_importer_events, 28, 4);
+UAPI_FIELD(vhost_vdmabuf_limits, max_guest_events, 32, 4);
+UAPI_FIELD(vhost_vdmabuf_limits, padding, 36, 4);
+UAPI_END(vhost_vdmabuf_limits, 36, 4);
+
 UAPI_SIZE(vhost_vdmabuf_import, 32);
 UAPI_FIELD(vhost_vdmabuf_import, uuid, 0, 16);
 UAPI_FIELD(vhost_vdmabuf_import, flags, 16, 4);
@@ -378,6 +391,10 @@ UAPI_IOCTL(VHOST_VDMABUF_GET_IMPORTER, 0xAF, 0xd2, UAPI_RW,
 	   struct vhost_vdmabuf_importer);
 UAPI_IOCTL(VHOST_VDMABUF_GET_STATS, 0xAF, 0xd3, _IOC_READ,
 	   struct vhost_vdmabuf_stats);
+UAPI_IOCTL(VHOST_VDMABUF_GET_LIMITS, 0xAF, 0xd4, _IOC_READ,
+	   struct vhost_vdmabuf_limits);
+UAPI_IOCTL(VHOST_VDMABUF_SET_LIMITS, 0xAF, 0xd5, _IOC_WRITE,
+	   struct vhost_vdmabuf_limits);
 UAPI_IOCTL(VHOST_VDMABUF_IMPORT, 0xAF, 0xd8, UAPI_RW,
 	   struct vhost_vdmabuf_import);
 UAPI_IOCTL(VHOST_VDMABUF_FRAME_DONE, 0xAF, 0xd9, _IOC_WRITE,

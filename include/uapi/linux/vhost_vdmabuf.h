@@ -66,12 +66,45 @@ struct vhost_vdmabuf_stats {
 	__u64 bad_requests;
 };
 
+/**
+ * struct vhost_vdmabuf_limits - VHOST_VDMABUF_GET/SET_LIMITS argument
+ * @flags: zero
+ * @max_ranges: most ranges in one EXPORT (>= 1)
+ * @max_meta_len: most metadata bytes in one EXPORT
+ * @max_exports: most live exports (>= 1); as many unexported ones may
+ *	stay held by host importers
+ * @max_rects: most damage rectangles in one PRESENT
+ * @max_export_mb: largest export in MiB (>= 1)
+ * @max_total_mb: most MiB exported, and pinned, for the device (>= 1)
+ * @max_importer_events: unread events per importer before EXPORT and
+ *	PRESENT are answered BUSY (>= 16)
+ * @max_guest_events: events waiting for the guest before PRESENT is
+ *	answered BUSY (>= 16)
+ * @padding: zero
+ *
+ * The device's limits.  A new device has the module parameters of the
+ * same names; each parameter is also the ceiling of its field.  The first
+ * six make the configuration space (VHOST_VDMABUF_GET_CONFIG).
+ */
+struct vhost_vdmabuf_limits {
+	__u32 flags;
+	__u32 max_ranges;
+	__u32 max_meta_len;
+	__u32 max_exports;
+	__u32 max_rects;
+	__u32 max_export_mb;
+	__u32 max_total_mb;
+	__u32 max_importer_events;
+	__u32 max_guest_events;
+	__u32 padding;
+};
+
 /*
  * ioctls on /dev/vhost-vdmabuf.  VHOST_VIRTIO numbers 0xd0-0xdf are this
  * driver's; see Documentation/userspace-api/ioctl/ioctl-number.rst.
  */
 
-/* The device's limits, little-endian, exactly as the guest sees them. */
+/* The configuration space, little-endian, exactly as the guest sees it. */
 #define VHOST_VDMABUF_GET_CONFIG \
 	_IOR(VHOST_VIRTIO, 0xd0, struct virtio_vdmabuf_config)
 /* 1: process the guest's queues; 0: stop, and drop the guest's exports. */
@@ -80,6 +113,11 @@ struct vhost_vdmabuf_stats {
 	_IOWR(VHOST_VIRTIO, 0xd2, struct vhost_vdmabuf_importer)
 #define VHOST_VDMABUF_GET_STATS \
 	_IOR(VHOST_VIRTIO, 0xd3, struct vhost_vdmabuf_stats)
+/* The device's limits; set them while it is stopped, before the guest reads them. */
+#define VHOST_VDMABUF_GET_LIMITS \
+	_IOR(VHOST_VIRTIO, 0xd4, struct vhost_vdmabuf_limits)
+#define VHOST_VDMABUF_SET_LIMITS \
+	_IOW(VHOST_VIRTIO, 0xd5, struct vhost_vdmabuf_limits)
 
 /* ---------------------------------------------------------------------- */
 /* Importer fd                                                            */
