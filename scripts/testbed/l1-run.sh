@@ -287,6 +287,33 @@ if [ "$VM_MODE" = check ]; then
 	fi
 fi
 
+# The QEMU device's limit properties reach the kernel (SET_LIMITS before
+# the configuration space is read): one within the module's ceiling
+# realizes, one above it fails realize with the reason.
+if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
+   "$QEMU" -device help 2>/dev/null | grep -q '"vhost-vdmabuf-pci"'; then
+	qemu_limits() {
+		printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
+			timeout 120 "$QEMU" -S -display none -nic none -machine q35 \
+			-L /usr/share/seabios -L /usr/share/qemu -qmp stdio \
+			-device "vhost-vdmabuf-pci,$1" 2>&1
+	}
+	if ! "$QEMU" -device vhost-vdmabuf-pci,help 2>/dev/null |
+	     grep -q max-exports; then
+		ok "l1: QEMU's vhost-vdmabuf limit properties # SKIP $QEMU predates qemu-patches/0007 (make qemu)"
+	else
+		check "l1: QEMU realizes vhost-vdmabuf-pci,max-exports=8,max-total-mb=64" \
+			qemu_limits max-exports=8,max-total-mb=64
+		out=$(qemu_limits max-exports=4294967295)
+		what="l1: QEMU refuses max-exports above the module's (${out##*: })"
+		if [[ "$out" == *"module parameter"* ]]; then
+			ok "$what"
+		else
+			not_ok "$what"
+		fi
+	fi
+fi
+
 if [ "$VM_STAGES" != l1 ]; then
 	stage "l2: booting the guest (nested TCG, ~1.5-2 min)"
 	check "l1: patched QEMU runs (-version)" "$QEMU" -version
