@@ -49,10 +49,20 @@
  * host dma-buf for it exists.  When both are gone, the pages are unpinned,
  * the charge is dropped and RELEASED is queued to the guest.  Guest events
  * are queued in the device until the guest posts event buffers; the backlog
- * is bounded by the number of exports and pending frames.  Stopping or
- * resetting the device, or closing the vhost file, unexports everything
- * without telling the guest; host dma-bufs keep working on the pinned pages
- * until their last user lets go.
+ * is bounded by the number of exports and pending frames.
+ *
+ * Stopping the device (VHOST_VDMABUF_SET_RUNNING 0, a paused VM) only stops
+ * processing the queues: exports, imports and queued events survive.
+ * Resetting it (VHOST_VDMABUF_RESET_DEVICE, VHOST_RESET_OWNER) unexports
+ * everything without telling the guest and revokes the host dma-bufs
+ * before the ioctl returns, since the guest may reuse its memory as soon
+ * as the reset completes: their CPU mappings are zapped and fault SIGBUS,
+ * new mappings, vmaps, attachment maps and CPU access are refused, and
+ * dynamic importers get move_notify.  The pages stay pinned until the
+ * last host user lets go, so nothing reads freed memory.  Closing the
+ * vhost file (the VMM exited) unexports everything but revokes nothing:
+ * no guest can reuse memory that the pins still hold, and host dma-bufs
+ * keep working until their last user lets go.
  *
  * Locking: &vhost_dev.mutex, then &vhost_virtqueue.mutex (request queue
  * before event queue), then &vdb_ctx.lock.  Kick handlers take only
@@ -60,12 +70,17 @@
  * only the table lock (&vdb_importer.read_lock comes before it,
  * &vdb_export.cpu_lock is a leaf).  Pinning takes the VMM's mmap_lock
  * outside the table lock, and the dma-buf mmap and fault paths,
- * which run under an mmap_lock, never take the table lock.
+ * which run under an mmap_lock, never take the table lock.  A revoke
+ * takes, under the table lock, &vdb_export.revoke_sem (a leaf, which the
+ * fault path takes under the mmap_lock), the i_mmap lock of each dma-buf
+ * and each dma-buf's reservation lock, under which no callback of this
+ * driver takes the table lock.
  */
 
 #include <linux/anon_inodes.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/file.h>
 #include <linux/kref.h>
 #include <linux/miscdevice.h>
@@ -75,6 +90,7 @@
 #include <linux/overflow.h>
 #include <linux/poll.h>
 #include <linux/rhashtable.h>
+#include <linux/rwsem.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -272,6 +288,11 @@ struct vdb_gevent {
  *	per open importer while the export is live (&vdb_ievent.node, table
  *	lock)
  * @nr_spares: length of @spare_unexported (table lock)
+ * @dmabufs: its host dma-bufs (&vdb_dmabuf.node, table lock)
+ * @revoke_sem: orders the fault path against a revoke
+ * @revoked: the guest was reset: no host access (set under the table
+ *	lock and @revoke_sem held for writing; read under either, or once
+ *	for a check that the fault path repeats)
  *
  * Every IMPORT exports a new host dma-buf.  Each holds the export (through
  * @nr_dmabufs) from dma_buf_export() until its .release; the export keeps
@@ -312,6 +333,25 @@ struct vdb_export {
 	struct list_head owed;
 	struct list_head spare_unexported;
 	unsigned int nr_spares;
+	struct list_head dmabufs;
+	struct rw_semaphore revoke_sem;	/* leaf, after mmap_lock */
+	bool revoked;
+};
+
+/**
+ * struct vdb_dmabuf - one host dma-buf of an export, its &dma_buf.priv
+ * @node: in &vdb_export.dmabufs (table lock)
+ * @exp: the export; the dma-buf holds it (&vdb_export.nr_dmabufs)
+ * @dmabuf: the dma-buf, valid until its .release unlists this record
+ * @inode: the dma-buf's inode (ihold), whose mapping holds its CPU mmaps:
+ *	the dentry drops its own reference before .release runs, and the
+ *	&struct file may be gone before either (see &struct vdb_export)
+ */
+struct vdb_dmabuf {
+	struct list_head node;
+	struct vdb_export *exp;
+	struct dma_buf *dmabuf;
+	struct inode *inode;
 };
 
 /**
@@ -662,6 +702,7 @@ static void vdmabuf_export_finish(struct vdb_export *exp)
 {
 	struct vdb_ctx *ctx = exp->ctx;
 
+	WARN_ON(!list_empty(&exp->dmabufs));
 	if (exp->cpu_sgt) {
 		dma_unmap_sgtable(vhost_vdmabuf_misc.this_device, exp->cpu_sgt,
 				  DMA_BIDIRECTIONAL, 0);
@@ -696,10 +737,39 @@ static void vdmabuf_export_finish(struct vdb_export *exp)
 }
 
 /*
- * Unexport everything without telling the guest, forget its queued events
- * and, with @detach, the vhost device.
+ * Take host access to @exp's pages away: CPU mappings are zapped and fault
+ * SIGBUS from now on, new mmap, vmap, attachment maps and CPU access are
+ * refused, and dynamic importers are told to let go.  The pages stay
+ * pinned until the last dma-buf is released: a static importer's mapping
+ * or an existing vmap cannot be taken back, only refused from now on.
  */
-static void vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool detach)
+static void vdmabuf_export_revoke(struct vdb_export *exp)
+{
+	struct vdb_dmabuf *vbuf;
+
+	lockdep_assert_held(&exp->ctx->lock);
+	if (exp->revoked)
+		return;
+	/* A fault that saw @revoked false has inserted its PFN by now. */
+	down_write(&exp->revoke_sem);
+	WRITE_ONCE(exp->revoked, true);
+	up_write(&exp->revoke_sem);
+	list_for_each_entry(vbuf, &exp->dmabufs, node) {
+		unmap_mapping_range(vbuf->inode->i_mapping, 0, 0, 1);
+		dma_resv_lock(vbuf->dmabuf->resv, NULL);
+		dma_buf_move_notify(vbuf->dmabuf);
+		dma_resv_unlock(vbuf->dmabuf->resv);
+	}
+}
+
+/*
+ * Unexport everything without telling the guest and forget its queued
+ * events.  A guest reset (@vmm_gone false) also revokes every host dma-buf
+ * before returning: the guest may reuse the memory once the reset is
+ * complete.  A VMM that is gone revokes nothing, since no guest can reuse
+ * memory that is still pinned, and detaches the vhost device.
+ */
+static void vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 {
 	struct vdb_export *exp, *tmp;
 	LIST_HEAD(reap);
@@ -709,11 +779,13 @@ static void vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool detach)
 		if (exp->live)
 			vdmabuf_unexport(ctx, exp, false);
 		vdmabuf_export_disown(ctx, exp);
+		if (!vmm_gone)
+			vdmabuf_export_revoke(exp);
 		if (vdmabuf_export_last_ref(exp))
 			list_add_tail(&exp->reap, &reap);
 	}
 	vdmabuf_guest_events_discard(ctx);
-	if (detach)
+	if (vmm_gone)
 		ctx->vdb = NULL;
 	mutex_unlock(&ctx->lock);
 
@@ -751,10 +823,21 @@ err_free:
 	return ERR_PTR(ret);
 }
 
+static struct vdb_export *vdmabuf_dmabuf_export(struct dma_buf *dmabuf)
+{
+	struct vdb_dmabuf *vbuf = dmabuf->priv;
+
+	return vbuf->exp;
+}
+
 static struct sg_table *vdmabuf_map_dma_buf(struct dma_buf_attachment *at,
 					    enum dma_data_direction dir)
 {
-	return vdmabuf_get_sgt(at->dmabuf->priv, at->dev, dir);
+	struct vdb_export *exp = vdmabuf_dmabuf_export(at->dmabuf);
+
+	if (READ_ONCE(exp->revoked))
+		return ERR_PTR(-ENODEV);
+	return vdmabuf_get_sgt(exp, at->dev, dir);
 }
 
 static void vdmabuf_unmap_dma_buf(struct dma_buf_attachment *at,
@@ -766,14 +849,21 @@ static void vdmabuf_unmap_dma_buf(struct dma_buf_attachment *at,
 	kfree(sgt);
 }
 
+/* The vma holds the dma-buf's file, which holds the export. */
 static vm_fault_t vdmabuf_vm_fault(struct vm_fault *vmf)
 {
 	struct vdb_export *exp = vmf->vma->vm_private_data;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
 
 	if (vmf->pgoff >= exp->nr_pages)
 		return VM_FAULT_SIGBUS;
-	return vmf_insert_pfn(vmf->vma, vmf->address,
-			      page_to_pfn(exp->pages[vmf->pgoff]));
+	/* A revoke zaps what is inserted before it takes the semaphore. */
+	down_read(&exp->revoke_sem);
+	if (!exp->revoked)
+		ret = vmf_insert_pfn(vmf->vma, vmf->address,
+				     page_to_pfn(exp->pages[vmf->pgoff]));
+	up_read(&exp->revoke_sem);
+	return ret;
 }
 
 static const struct vm_operations_struct vdmabuf_vm_ops = {
@@ -782,19 +872,26 @@ static const struct vm_operations_struct vdmabuf_vm_ops = {
 
 static int vdmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 {
+	struct vdb_export *exp = vdmabuf_dmabuf_export(dmabuf);
+
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
+	/* The fault path checks again: a revoke may come after this. */
+	if (READ_ONCE(exp->revoked))
+		return -ENODEV;
 	vma->vm_ops = &vdmabuf_vm_ops;
-	vma->vm_private_data = dmabuf->priv;
+	vma->vm_private_data = exp;
 	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	return 0;
 }
 
 static int vdmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
-	struct vdb_export *exp = dmabuf->priv;
+	struct vdb_export *exp = vdmabuf_dmabuf_export(dmabuf);
 	void *vaddr;
 
+	if (READ_ONCE(exp->revoked))
+		return -ENODEV;
 	vaddr = vmap(exp->pages, exp->nr_pages, VM_MAP, PAGE_KERNEL);
 	if (!vaddr)
 		return -ENOMEM;
@@ -810,11 +907,13 @@ static void vdmabuf_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
 static int vdmabuf_begin_cpu_access(struct dma_buf *dmabuf,
 				    enum dma_data_direction dir)
 {
-	struct vdb_export *exp = dmabuf->priv;
+	struct vdb_export *exp = vdmabuf_dmabuf_export(dmabuf);
 	struct device *dev = vhost_vdmabuf_misc.this_device;
 	struct sg_table *sgt;
 	int ret = 0;
 
+	if (READ_ONCE(exp->revoked))
+		return -ENODEV;
 	mutex_lock(&exp->cpu_lock);
 	if (!exp->cpu_sgt) {
 		sgt = vdmabuf_get_sgt(exp, dev, DMA_BIDIRECTIONAL);
@@ -833,7 +932,7 @@ out:
 static int vdmabuf_end_cpu_access(struct dma_buf *dmabuf,
 				  enum dma_data_direction dir)
 {
-	struct vdb_export *exp = dmabuf->priv;
+	struct vdb_export *exp = vdmabuf_dmabuf_export(dmabuf);
 
 	mutex_lock(&exp->cpu_lock);
 	if (exp->cpu_sgt)
@@ -845,16 +944,20 @@ static int vdmabuf_end_cpu_access(struct dma_buf *dmabuf,
 
 static void vdmabuf_dmabuf_release(struct dma_buf *dmabuf)
 {
-	struct vdb_export *exp = dmabuf->priv;
+	struct vdb_dmabuf *vbuf = dmabuf->priv;
+	struct vdb_export *exp = vbuf->exp;
 	struct vdb_ctx *ctx = exp->ctx;
 	bool last;
 
 	mutex_lock(&ctx->lock);
+	list_del(&vbuf->node);
 	exp->nr_dmabufs--;
 	ctx->stats.host_dmabufs--;
 	last = vdmabuf_export_last_ref(exp);
 	mutex_unlock(&ctx->lock);
 
+	iput(vbuf->inode);
+	kfree(vbuf);
 	if (last)
 		vdmabuf_export_finish(exp);
 }
@@ -880,6 +983,7 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	DEFINE_DMA_BUF_EXPORT_INFO(info);
 	struct vdb_ctx *ctx = imp->ctx;
 	struct vhost_vdmabuf_import arg;
+	struct vdb_dmabuf *vbuf;
 	struct dma_buf *dmabuf;
 	struct vdb_export *exp;
 	struct file *file;
@@ -890,10 +994,15 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	if (arg.flags & ~VHOST_VDMABUF_FD_KEEP_ON_EXEC)
 		return -EINVAL;
 
+	vbuf = kzalloc(sizeof(*vbuf), GFP_KERNEL);
+	if (!vbuf)
+		return -ENOMEM;
 	fd = get_unused_fd_flags(arg.flags & VHOST_VDMABUF_FD_KEEP_ON_EXEC ?
 				 0 : O_CLOEXEC);
-	if (fd < 0)
-		return fd;
+	if (fd < 0) {
+		ret = fd;
+		goto err_free;
+	}
 
 	mutex_lock(&ctx->lock);
 	exp = vdmabuf_find(ctx, arg.uuid, true);
@@ -905,13 +1014,18 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	info.ops = &vdmabuf_dmabuf_ops;
 	info.size = exp->size;
 	info.flags = O_RDWR;
-	info.priv = exp;
+	info.priv = vbuf;
 	dmabuf = dma_buf_export(&info);
 	if (IS_ERR(dmabuf)) {
 		ret = PTR_ERR(dmabuf);
 		goto err_unlock;
 	}
 	file = dmabuf->file;
+	vbuf->exp = exp;
+	vbuf->dmabuf = dmabuf;
+	vbuf->inode = file_inode(file);
+	ihold(vbuf->inode);
+	list_add_tail(&vbuf->node, &exp->dmabufs);
 	exp->nr_dmabufs++;
 	ctx->stats.host_dmabufs++;
 	arg.size = exp->size;
@@ -926,12 +1040,14 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	return 0;
 
 err_put:
-	fput(file);
+	fput(file);	/* the release frees @vbuf */
 	put_unused_fd(fd);
 	return ret;
 err_unlock:
 	mutex_unlock(&ctx->lock);
 	put_unused_fd(fd);
+err_free:
+	kfree(vbuf);
 	return ret;
 }
 
@@ -1601,6 +1717,8 @@ static u32 vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
 	}
 	mutex_init(&exp->cpu_lock);
 	INIT_LIST_HEAD(&exp->owed);
+	INIT_LIST_HEAD(&exp->dmabufs);
+	init_rwsem(&exp->revoke_sem);
 	exp->live = true;
 	exp->guest_owned = true;
 	list_add_tail(&exp->node, &ctx->exports);
@@ -2211,11 +2329,31 @@ static long vhost_vdmabuf_set_running(struct vhost_vdmabuf *vdb,
 	if (running) {
 		ret = vhost_vdmabuf_start(vdb);
 	} else {
+		/* A pause: exports, imports and queued events stay. */
+		vhost_vdmabuf_stop(vdb);
+		vhost_dev_flush(&vdb->dev);
+	}
+out:
+	mutex_unlock(&vdb->dev.mutex);
+	return ret;
+}
+
+/*
+ * The guest reset the device: stop, unexport everything and revoke host
+ * access before returning, so that the VMM completes the reset (and the
+ * guest reuses its memory) only after the revoke.
+ */
+static long vhost_vdmabuf_reset_device(struct vhost_vdmabuf *vdb)
+{
+	long ret;
+
+	mutex_lock(&vdb->dev.mutex);
+	ret = vhost_dev_check_owner(&vdb->dev);
+	if (!ret) {
 		vhost_vdmabuf_stop(vdb);
 		vhost_dev_flush(&vdb->dev);
 		vdmabuf_ctx_reset(vdb->ctx, false);
 	}
-out:
 	mutex_unlock(&vdb->dev.mutex);
 	return ret;
 }
@@ -2325,6 +2463,8 @@ static long vhost_vdmabuf_ioctl(struct file *file, unsigned int cmd,
 		return vhost_vdmabuf_get_config(vdb, argp);
 	case VHOST_VDMABUF_SET_RUNNING:
 		return vhost_vdmabuf_set_running(vdb, argp);
+	case VHOST_VDMABUF_RESET_DEVICE:
+		return vhost_vdmabuf_reset_device(vdb);
 	case VHOST_VDMABUF_GET_IMPORTER:
 		return vhost_vdmabuf_get_importer(vdb, argp);
 	case VHOST_VDMABUF_GET_STATS:

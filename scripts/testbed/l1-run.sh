@@ -106,7 +106,8 @@ stop_importers() {
 # importer_holder (check mode): keeps life_guest's exports imported across
 # module reload, freeze/restore and the guest's final reboot; once the
 # reboot's reset has taken all of them away (--gone), QEMU is killed with
-# the imports still held, then the holder reads every page, closes, and
+# the imports still held, then the holder checks that every buffer a
+# guest reset revoked faults (SIGBUS) and any other reads, closes, and
 # checks that no page stays pinned.
 holder_pid=
 start_holder() {

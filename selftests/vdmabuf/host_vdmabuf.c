@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <sched.h>
 #include <errno.h>
+#include <setjmp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -2207,45 +2208,208 @@ TEST_F(host, per_device_limits)
 	vmm_fini(&other);
 }
 
-/* Stopping the device unexports everything without RELEASED. */
-TEST_F(host, stop_and_reset)
+/*
+ * Stopping the device is a pause (QEMU's "stop"): exports, imports, mapped
+ * content and pending frames survive it, and requests the guest queued
+ * meanwhile are served on "cont".
+ */
+TEST_F(host, stop_keeps_exports)
 {
 	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct vhost_vdmabuf_frame_done done = {};
 	struct virtio_vdmabuf_event ev;
 	struct vhost_vdmabuf_stats s;
 	uint32_t zero = 0, one = 1, two = 2;
-	uint8_t uuid[16];
-	int fd;
+	uint8_t uuid[16], uuid2[16];
+	uint8_t *m;
+	int fd, fd2;
 
 	make_uuid(uuid, 900);
+	make_uuid(uuid2, 901);
+	fill(&self->v, BUF_BASE, 2 * PAGE, 21);
 	self->imp = get_importer(&self->v);
 	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
-		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+		  do_export(&self->v, uuid, BUF_BASE, 2 * PAGE, NULL));
 	fd = import_buf(self->imp, uuid, NULL);
 	ASSERT_LE(0, fd);
+	m = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	EXPECT_EQ(0, memcmp(m, gpa(&self->v, BUF_BASE), 2 * PAGE));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 3, 0));
+
 	EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &two));
 	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &zero));
 	ASSERT_EQ(0, get_stats(&self->v, &s));
-	EXPECT_EQ(0, s.live_exports);
+	EXPECT_EQ(1, s.live_exports);
 	EXPECT_EQ(1, s.held_exports);
+	EXPECT_EQ(2, s.pinned_pages);
+	EXPECT_EQ(1, s.host_dmabufs);
+	/* The mapping still reads and writes guest memory. */
+	fill(&self->v, BUF_BASE, 2 * PAGE, 22);
+	EXPECT_EQ(0, memcmp(m, gpa(&self->v, BUF_BASE), 2 * PAGE));
+	m[7] = 0x5a;
+	EXPECT_EQ(0x5a, *(uint8_t *)gpa(&self->v, BUF_BASE + 7));
+	/* A live export can still be imported while the VM is paused. */
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	memcpy(done.uuid, uuid, 16);
+	done.seq = iev->seq;
+	EXPECT_EQ(-1, read_ievent(self->imp, ebuf, 100));
+	fd2 = import_buf(self->imp, uuid, NULL);
+	EXPECT_LE(0, fd2);
+	close(fd2);
+
 	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &one));
-	/* The guest's view was reset: the UUID is free again. */
-	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
-		  do_export(&self->v, uuid, BUF_BASE + PAGE, PAGE, NULL));
-	close(fd);
-	EXPECT_EQ(-1, get_event(&self->v, &ev, 300));
 	ASSERT_EQ(0, get_stats(&self->v, &s));
-	EXPECT_EQ(1, s.held_exports);
-	EXPECT_EQ(1, s.pinned_pages);
-	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
-		  read_ievent(self->imp, ebuf, 1000));
-	EXPECT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
-		  read_ievent(self->imp, ebuf, 1000));
-	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
-		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(1, s.live_exports);
+	EXPECT_EQ(0, memcmp(m, gpa(&self->v, BUF_BASE), 2 * PAGE));
+	/* The guest's view survived: the UUID is still taken... */
+	EXPECT_EQ(VIRTIO_VDMABUF_S_EXISTS,
+		  do_export(&self->v, uuid, BUF_BASE + 2 * PAGE, PAGE, NULL));
+	/* ...the frame still completes, and new exports work. */
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 100));
+	EXPECT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &done));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(3, ev.seq);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid2, BUF_BASE + 2 * PAGE, PAGE, NULL));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid2));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	munmap(m, 2 * PAGE);
+	close(fd);
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
 	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
 	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.held_exports);
+	EXPECT_EQ(1, s.bad_requests);	/* the EXISTS */
+}
+
+static sigjmp_buf sigbus_env;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(sigbus_env, 1);
+}
+
+/* The byte at @p, or -1 if reading it raises SIGBUS. */
+static int peek(const volatile uint8_t *p)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	volatile int val = -1;
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &old))
+		return -2;
+	if (!sigsetjmp(sigbus_env, 1))
+		val = *p;
+	sigaction(SIGBUS, &old, NULL);
+	return val;
+}
+
+/*
+ * A guest reset (@req: VHOST_VDMABUF_RESET_DEVICE or VHOST_RESET_OWNER)
+ * revokes host access before the ioctl returns: a mapping held across it
+ * faults SIGBUS, pages faulted in before and never touched alike, so not a
+ * byte the guest writes after the reset can be read; no new mmap, CPU
+ * access or import; the pages are unpinned when the last dma-buf goes.
+ */
+static void reset_revokes(struct __test_metadata *_metadata, struct vmm *v,
+			  int imp, unsigned long req)
+{
+	struct dma_buf_sync sync = {
+		.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ,
+	};
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct virtio_vdmabuf_event ev;
+	struct vhost_vdmabuf_stats s;
+	const uint64_t size = 4 * PAGE;
+	uint8_t uuid[16], *m, *m2, *m3;
+	int fd, fd2;
+
+	make_uuid(uuid, 950);
+	fill(v, BUF_BASE, size, 31);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_export(v, uuid, BUF_BASE, size, NULL));
+	fd = import_buf(imp, uuid, NULL);
+	ASSERT_LE(0, fd);
+	fd2 = import_buf(imp, uuid, NULL);
+	ASSERT_LE(0, fd2);
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	m2 = mmap(NULL, size, PROT_READ, MAP_SHARED, fd2, 0);
+	ASSERT_NE(MAP_FAILED, m2);
+	EXPECT_EQ(*(uint8_t *)gpa(v, BUF_BASE), peek(m));
+	EXPECT_EQ(*(uint8_t *)gpa(v, BUF_BASE + PAGE), peek(m2 + PAGE));
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+
+	ASSERT_EQ(0, ioctl(v->fd, req));
+	/* The guest reuses its memory at once. */
+	memset(gpa(v, BUF_BASE), 0xa5, size);
+	EXPECT_EQ(-1, peek(m));
+	EXPECT_EQ(-1, peek(m + PAGE));
+	EXPECT_EQ(-1, peek(m + 3 * PAGE));
+	EXPECT_EQ(-1, peek(m2 + PAGE));
+	EXPECT_EQ(-1, peek(m2 + 2 * PAGE));
+	m3 = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	EXPECT_EQ(MAP_FAILED, m3);
+	EXPECT_EQ(ENODEV, errno);
+	if (m3 != MAP_FAILED)
+		munmap(m3, size);
+	sync.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ;
+	EXPECT_EQ(-1, ioctl(fd2, DMA_BUF_IOCTL_SYNC, &sync));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(-1, import_buf(imp, uuid, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED, read_ievent(imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED, read_ievent(imp, ebuf, 1000));
+
+	/* Held until the last host user lets go, then unpinned. */
+	ASSERT_EQ(0, get_stats(v, &s));
+	EXPECT_EQ(0, s.live_exports);
+	EXPECT_EQ(1, s.held_exports);
+	EXPECT_EQ(size / PAGE, s.pinned_pages);
+	EXPECT_EQ(2, s.host_dmabufs);
+	munmap(m, size);
+	close(fd);
+	ASSERT_EQ(0, get_stats(v, &s));
+	EXPECT_EQ(1, s.held_exports);
+	EXPECT_EQ(1, s.host_dmabufs);
+	munmap(m2, size);
+	close(fd2);
+	ASSERT_EQ(0, get_stats(v, &s));
+	EXPECT_EQ(0, s.held_exports);
+	EXPECT_EQ(0, s.pinned_pages);
+	EXPECT_EQ(0, s.host_dmabufs);
+	/* The reset told the guest nothing: it forgot its exports itself. */
+	EXPECT_EQ(-1, get_event(v, &ev, 200));
+}
+
+TEST_F(host, reset_device_revokes)
+{
+	uint32_t one = 1;
+
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	reset_revokes(_metadata, &self->v, self->imp,
+		      VHOST_VDMABUF_RESET_DEVICE);
+	/* The reset left the device stopped; the guest starts it again. */
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &one));
+	EXPECT_TRUE(device_works(&self->v, 1));
+}
+
+TEST_F(host, reset_owner_revokes)
+{
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	reset_revokes(_metadata, &self->v, self->imp, VHOST_RESET_OWNER);
 }
 
 /*

@@ -9,10 +9,13 @@
  * alone.  It acknowledges every frame of every export at once, so
  * FRAME_DONE of a PRESENT after an export tells the guest that the holder
  * has imported it.  On SIGUSR1 (the runner sends it after killing QEMU)
- * it reads every page of every mapping, which must not fault (no SIGBUS:
- * the pages stay pinned while a host dma-buf exists), queries each buffer,
- * closes everything, checks that every page pin taken in the host has been
- * released again, and writes TAP.
+ * it reads every page of every mapping and queries each buffer.  A buffer
+ * the guest's reset took away (its DMA_BUF_IOCTL_SYNC fails with ENODEV)
+ * is revoked: its first page must fault with SIGBUS, so that nothing the
+ * guest wrote after the reset can be read.  Any other must not fault: the
+ * VM's death is no reset, and the pages stay pinned while a host dma-buf
+ * exists.  Then it closes everything, checks that every page pin taken in
+ * the host has been released again, and writes TAP.
  *
  * usage: importer_holder --socket PATH [--tap PATH] [--gone PATH]
  *	  [--min N] [--wait SEC] [--timeout SEC] [--expect-gone]
@@ -238,7 +241,7 @@ int main(int argc, char **argv)
 	const char *sock_path = NULL, *tap_path = "/dev/stdout";
 	const char *gone_path = NULL;
 	unsigned long wait_s = 300, timeout_s = 600;
-	int min_bufs = 1, expect_gone = 0, gone = 0, hup = 0;
+	int min_bufs = 1, expect_gone = 0, gone = 0, hup = 0, revoked = 0;
 	int c, i, ret;
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct sigaction fa = { .sa_handler = on_fault, .sa_flags = SA_NODEFER };
@@ -352,17 +355,29 @@ int main(int argc, char **argv)
 		ret = vdmabuf_dmabuf_sync(b->fd,
 					  DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
 		sig = touch_pages(b, &sum, &at);
-		if (!ret)
-			ret = vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_END |
-						  DMA_BUF_SYNC_READ);
-		tap_result(&tap, !sig,
-			   "holder: %s: read every page of %llu bytes%s",
-			   us, (unsigned long long)b->size,
-			   sig ? (sig == SIGBUS ? " (SIGBUS)" : " (SIGSEGV)") : "");
-		if (sig)
-			tap_diag(&tap, "fault at offset %llu", (unsigned long long)at);
-		if (ret)
-			tap_diag(&tap, "%s: DMA_BUF_IOCTL_SYNC: %s", us, strerror(-ret));
+		if (ret == -ENODEV) {
+			tap_result(&tap, sig == SIGBUS && !at,
+				   "holder: %s: revoked by a guest reset, the first page faults with SIGBUS",
+				   us);
+			if (sig != SIGBUS || at)
+				tap_diag(&tap, "signal %d at offset %llu", sig,
+					 (unsigned long long)at);
+			revoked++;
+		} else {
+			if (!ret)
+				ret = vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_END |
+							  DMA_BUF_SYNC_READ);
+			tap_result(&tap, !sig,
+				   "holder: %s: read every page of %llu bytes%s",
+				   us, (unsigned long long)b->size,
+				   sig ? (sig == SIGBUS ? " (SIGBUS)" : " (SIGSEGV)") : "");
+			if (sig)
+				tap_diag(&tap, "fault at offset %llu",
+					 (unsigned long long)at);
+			if (ret)
+				tap_diag(&tap, "%s: DMA_BUF_IOCTL_SYNC: %s", us,
+					 strerror(-ret));
+		}
 		ret = vdmabuf_importer_query(h.imp, &b->uuid, &q, NULL, 0);
 		if (ret)
 			tap_diag(&tap, "%s: VHOST_VDMABUF_QUERY: %s", us,
@@ -377,6 +392,8 @@ int main(int argc, char **argv)
 				   us);
 	}
 
+	tap_diag(&tap, "%d of %d held buffer(s) revoked by guest resets",
+		 revoked, h.nr);
 	read_foll_pins(&acq, &rel);
 	for (i = 0, held_pages = 0; i < h.nr; i++)
 		held_pages += h.bufs[i].size / 4096;

@@ -107,7 +107,10 @@ struct vhost_vdmabuf_limits {
 /* The configuration space, little-endian, exactly as the guest sees it. */
 #define VHOST_VDMABUF_GET_CONFIG \
 	_IOR(VHOST_VIRTIO, 0xd0, struct virtio_vdmabuf_config)
-/* 1: process the guest's queues; 0: stop, and drop the guest's exports. */
+/*
+ * 1: process the guest's queues; 0: stop processing them (a pause:
+ * exports, imports and queued events stay).
+ */
 #define VHOST_VDMABUF_SET_RUNNING	_IOW(VHOST_VIRTIO, 0xd1, __u32)
 #define VHOST_VDMABUF_GET_IMPORTER \
 	_IOWR(VHOST_VIRTIO, 0xd2, struct vhost_vdmabuf_importer)
@@ -118,6 +121,11 @@ struct vhost_vdmabuf_limits {
 	_IOR(VHOST_VIRTIO, 0xd4, struct vhost_vdmabuf_limits)
 #define VHOST_VDMABUF_SET_LIMITS \
 	_IOW(VHOST_VIRTIO, 0xd5, struct vhost_vdmabuf_limits)
+/*
+ * The guest reset the device: stop, drop every export and revoke host
+ * access to the guest's memory (mmaps fault SIGBUS) before returning.
+ */
+#define VHOST_VDMABUF_RESET_DEVICE	_IO(VHOST_VIRTIO, 0xd6)
 
 /* ---------------------------------------------------------------------- */
 /* Importer fd                                                            */
