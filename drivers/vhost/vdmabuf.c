@@ -67,8 +67,7 @@
  * Locking: &vhost_dev.mutex, then &vhost_virtqueue.mutex (request queue
  * before event queue), then &vdb_ctx.lock.  Kick handlers take only
  * their vq mutex and the table lock.  Importer and dma-buf callbacks take
- * only the table lock (&vdb_importer.read_lock comes before it,
- * &vdb_export.cpu_lock is a leaf).  Pinning takes the VMM's mmap_lock
+ * only the table lock (&vdb_importer.read_lock comes before it).  Pinning takes the VMM's mmap_lock
  * outside the table lock, and the dma-buf mmap and fault paths,
  * which run under an mmap_lock, never take the table lock.  A revoke
  * takes, under the table lock, &vdb_export.revoke_sem (a leaf, which the
@@ -211,8 +210,6 @@ static bool vdmabuf_limits_valid(const struct vhost_vdmabuf_limits *lim)
 	       lim->max_guest_events <= top.max_guest_events;
 }
 
-static struct miscdevice vhost_vdmabuf_misc;
-
 struct vhost_vdmabuf;
 
 /**
@@ -272,8 +269,6 @@ struct vdb_gevent {
  * @nr_pages: entries in @pages
  * @mm: the mm the pages are pinned in, counted in its pinned_vm (mmgrab'ed)
  * @user: the user charged for the pages, or NULL
- * @cpu_lock: protects @cpu_sgt
- * @cpu_sgt: mapping for CPU access syncs, made on first use
  * @released_ev: RELEASED, allocated up front so it cannot fail later
  * @live: not unexported by the guest (table lock)
  * @guest_owned: RELEASED is owed to the guest (table lock)
@@ -319,8 +314,6 @@ struct vdb_export {
 	unsigned long nr_pages;
 	struct mm_struct *mm;
 	struct user_struct *user;
-	struct mutex cpu_lock;	/* leaf: protects cpu_sgt */
-	struct sg_table *cpu_sgt;
 	struct vdb_gevent *released_ev;
 	bool live;
 	bool guest_owned;
@@ -703,12 +696,6 @@ static void vdmabuf_export_finish(struct vdb_export *exp)
 	struct vdb_ctx *ctx = exp->ctx;
 
 	WARN_ON(!list_empty(&exp->dmabufs));
-	if (exp->cpu_sgt) {
-		dma_unmap_sgtable(vhost_vdmabuf_misc.this_device, exp->cpu_sgt,
-				  DMA_BIDIRECTIONAL, 0);
-		sg_free_table(exp->cpu_sgt);
-		kfree(exp->cpu_sgt);
-	}
 	vdmabuf_export_unpin(exp);
 	mmdrop(exp->mm);
 
@@ -726,7 +713,6 @@ static void vdmabuf_export_finish(struct vdb_export *exp)
 	}
 	mutex_unlock(&ctx->lock);
 
-	mutex_destroy(&exp->cpu_lock);
 	vdmabuf_export_free_spares(exp);
 	free_uid(exp->user);
 	kfree(exp->released_ev);
@@ -807,8 +793,11 @@ static struct sg_table *vdmabuf_get_sgt(struct vdb_export *exp,
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
-	ret = sg_alloc_table_from_pages(sgt, exp->pages, exp->nr_pages, 0,
-					exp->size, GFP_KERNEL);
+	/* Segments no longer than the importer's device can take. */
+	ret = sg_alloc_table_from_pages_segment(sgt, exp->pages, exp->nr_pages,
+						0, exp->size,
+						dma_get_max_seg_size(dev),
+						GFP_KERNEL);
 	if (ret)
 		goto err_free;
 	ret = dma_map_sgtable(dev, sgt, dir, 0);
@@ -904,42 +893,20 @@ static void vdmabuf_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	vunmap(map->vaddr);
 }
 
+/*
+ * The pages are guest RAM, which the CPU sees coherently through every
+ * host mapping (mmap, vmap), so there is nothing to sync for CPU access.
+ * In particular no DMA-API sync on a device of this driver's own: under
+ * swiotlb bouncing, mapping copies the pages into a bounce buffer and
+ * every sync for the CPU copies that stale copy back over whatever the
+ * guest wrote since.  Only a revoke is checked.
+ */
 static int vdmabuf_begin_cpu_access(struct dma_buf *dmabuf,
 				    enum dma_data_direction dir)
 {
 	struct vdb_export *exp = vdmabuf_dmabuf_export(dmabuf);
-	struct device *dev = vhost_vdmabuf_misc.this_device;
-	struct sg_table *sgt;
-	int ret = 0;
 
-	if (READ_ONCE(exp->revoked))
-		return -ENODEV;
-	mutex_lock(&exp->cpu_lock);
-	if (!exp->cpu_sgt) {
-		sgt = vdmabuf_get_sgt(exp, dev, DMA_BIDIRECTIONAL);
-		if (IS_ERR(sgt)) {
-			ret = PTR_ERR(sgt);
-			goto out;
-		}
-		exp->cpu_sgt = sgt;
-	}
-	dma_sync_sgtable_for_cpu(dev, exp->cpu_sgt, dir);
-out:
-	mutex_unlock(&exp->cpu_lock);
-	return ret;
-}
-
-static int vdmabuf_end_cpu_access(struct dma_buf *dmabuf,
-				  enum dma_data_direction dir)
-{
-	struct vdb_export *exp = vdmabuf_dmabuf_export(dmabuf);
-
-	mutex_lock(&exp->cpu_lock);
-	if (exp->cpu_sgt)
-		dma_sync_sgtable_for_device(vhost_vdmabuf_misc.this_device,
-					    exp->cpu_sgt, dir);
-	mutex_unlock(&exp->cpu_lock);
-	return 0;
+	return READ_ONCE(exp->revoked) ? -ENODEV : 0;
 }
 
 static void vdmabuf_dmabuf_release(struct dma_buf *dmabuf)
@@ -970,7 +937,6 @@ static const struct dma_buf_ops vdmabuf_dmabuf_ops = {
 	.vmap = vdmabuf_vmap,
 	.vunmap = vdmabuf_vunmap,
 	.begin_cpu_access = vdmabuf_begin_cpu_access,
-	.end_cpu_access = vdmabuf_end_cpu_access,
 };
 
 /* ---------------------------------------------------------------------- */
@@ -1715,7 +1681,6 @@ static u32 vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
 		exp->user = get_uid(vdb->user);
 		ctx->stats.charged_pages += exp->nr_pages;
 	}
-	mutex_init(&exp->cpu_lock);
 	INIT_LIST_HEAD(&exp->owed);
 	INIT_LIST_HEAD(&exp->dmabufs);
 	init_rwsem(&exp->revoke_sem);
@@ -2502,8 +2467,6 @@ static struct miscdevice vhost_vdmabuf_misc = {
 
 static int __init vhost_vdmabuf_init(void)
 {
-	int ret;
-
 	max_ranges = clamp(max_ranges, 1U, VIRTIO_VDMABUF_MAX_RANGES);
 	max_meta_len = min(max_meta_len, VIRTIO_VDMABUF_MAX_META);
 	max_exports = clamp(max_exports, 1U, VDMABUF_HARD_MAX_EXPORTS);
@@ -2517,19 +2480,7 @@ static int __init vhost_vdmabuf_init(void)
 	max_guest_events = clamp(max_guest_events, VDMABUF_MIN_EVENTS,
 				 VDMABUF_HARD_MAX_EVENTS);
 
-	ret = misc_register(&vhost_vdmabuf_misc);
-	if (ret)
-		return ret;
-	/* CPU access syncs map the pages for the misc device. */
-	ret = dma_coerce_mask_and_coherent(vhost_vdmabuf_misc.this_device,
-					   DMA_BIT_MASK(64));
-	if (ret)
-		goto err_misc;
-	return 0;
-
-err_misc:
-	misc_deregister(&vhost_vdmabuf_misc);
-	return ret;
+	return misc_register(&vhost_vdmabuf_misc);
 }
 module_init(vhost_vdmabuf_init);
 

@@ -14,7 +14,9 @@
 # L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600);
 # VM_TAG=NAME keeps results and logs apart (build/vm-NAME, build/logs/NAME);
 # VM_INJECT=panic:STAGE or hang:STAGE makes L1 panic or hang when it enters
-# STAGE (the runner's own test).
+# STAGE (the runner's own test); VM_L1_APPEND adds to L1's kernel command
+# line (swiotlb=force bounces every streaming DMA mapping, which the host
+# test host.cpu_access_sees_guest_writes needs to mean anything).
 
 set -uo pipefail
 
@@ -86,7 +88,7 @@ say "booting L1 (TCG, 2 vCPUs, 6 GiB)"
 	-L /usr/share/seabios -L /usr/share/qemu \
 	-nic none -display none -no-reboot \
 	-bios qboot.rom -kernel "$VMLINUX" -initrd "$VM_OUT/l1.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet loglevel=4" \
+	-append "console=ttyS0 panic=-1 quiet loglevel=4${VM_L1_APPEND:+ $VM_L1_APPEND}" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$TOP,mount_tag=top,security_model=none,multidevs=remap" \
 	-virtfs "local,path=$VDMABUF_CACHE,mount_tag=cache,security_model=none,readonly=on,multidevs=remap" \

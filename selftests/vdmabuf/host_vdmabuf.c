@@ -2111,6 +2111,53 @@ TEST_F_TIMEOUT(host, busy_export_pins_nothing, 300)
 }
 
 /*
+ * CPU access brackets (DMA_BUF_IOCTL_SYNC) never bring back old data: the
+ * pages are guest RAM that the CPU sees coherently.  A DMA-API sync on a
+ * device of the driver's own would, under swiotlb bouncing (L1 booted
+ * with VM_L1_APPEND=swiotlb=force), copy the bounce buffer's stale copy
+ * over what the guest wrote since; without bouncing it cannot fail.
+ */
+TEST_F(host, cpu_access_sees_guest_writes)
+{
+	struct dma_buf_sync sync = {
+		.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW,
+	};
+	const uint64_t size = 16 * PAGE;
+	uint8_t uuid[16], want[16 * 4096];
+	uint8_t *m;
+	int fd;
+
+	make_uuid(uuid, 970);
+	fill(&self->v, BUF_BASE, size, 1);
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, size, NULL));
+	fd = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+	EXPECT_EQ(0, memcmp(m, gpa(&self->v, BUF_BASE), size));
+	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+
+	/* The guest draws the next frame; the host reads it. */
+	fill(&self->v, BUF_BASE, size, 2);
+	memcpy(want, gpa(&self->v, BUF_BASE), size);
+	sync.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ;
+	ASSERT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+	EXPECT_EQ(0, memcmp(m, want, size));
+	EXPECT_EQ(0, memcmp(gpa(&self->v, BUF_BASE), want, size));
+	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
+	EXPECT_EQ(0, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+
+	munmap(m, size);
+	close(fd);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+}
+
+/*
  * The VMM sets a device's limits while it is stopped, within the module
  * parameters; the configuration space and the checks of requests follow
  * them, and other devices keep the module's.
