@@ -134,6 +134,25 @@ start_holder() {
 # follow_l2 starts it when the guest starts the demo.  TAP in
 # $VM_OUT/vdmabuf_tool.tap.
 tool_pid=
+qmp() {	# qmp COMMAND: one QMP command to L2's QEMU; fails on an error
+	python3 -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+for cmd in ("qmp_capabilities", sys.argv[2]):
+    f.write(json.dumps({"execute": cmd}) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "error" in r:
+            sys.exit("qmp %s: %s" % (cmd, r["error"]))
+        if "return" in r:
+            break
+' "$L2D/qmp.sock" "$1"
+}
 tool_tests() {
 	local raw=$VM_OUT/vdmabuf_tool.raw log=$VM_OUT/vdmabuf_tool.log
 	local vdmabuf=$BUILD/tools/vdmabuf n=0 i u= uuids= seq rc lrc=
@@ -154,6 +173,25 @@ tool_tests() {
 	cat "$VM_OUT/vdmabuf-list.txt" >> "$log"
 	tres "$( [ $lrc = 0 ] && [ "$(echo "$uuids" | grep -c .)" -ge 3 ]; echo $?)" \
 		"list: exit 0 (got $lrc), the demo's three 1920x1080 XR24 buffers, with their metadata decoded"
+	# A pause is not a reset (QMP stop, cont with the demo's buffers
+	# exported and importer_demo holding them): the buffers stay live
+	# while the VM is stopped, and the frames go on after cont.
+	rc=1
+	if qmp stop >> "$log" 2>&1; then
+		sleep 2
+		timeout 60 "$vdmabuf" list "$SOCK" > "$VM_OUT/vdmabuf-list-stopped.txt" 2>> "$log"
+		lrc=$?
+		qmp cont >> "$log" 2>&1 || lrc=1
+		timeout 120 "$vdmabuf" watch "$SOCK" --count 9 --json \
+			> "$VM_OUT/vdmabuf-watch-cont.jsonl" 2>> "$log"
+		[ $? = 0 ] && [ $lrc = 0 ] && rc=0
+		for i in $uuids; do
+			grep -q "^$i .* live " "$VM_OUT/vdmabuf-list-stopped.txt" || rc=1
+		done
+		[ "$(grep -c '"type":"PRESENTED"' "$VM_OUT/vdmabuf-watch-cont.jsonl")" -ge 3 ] || rc=1
+		cat "$VM_OUT/vdmabuf-list-stopped.txt" "$VM_OUT/vdmabuf-watch-cont.jsonl" >> "$log"
+	fi
+	tres $rc "list while the VM is stopped (QMP stop): the demo's buffers still live; after cont, frames go on"
 	u=$(echo "$uuids" | head -n 1)
 	timeout 60 "$vdmabuf" list "$SOCK" --json > "$VM_OUT/vdmabuf-list.json" 2>> "$log"
 	lrc=$?
@@ -336,6 +374,24 @@ if [ "$VM_STAGES" != l1 ]; then
 			else
 				not_ok "$what"
 			fi
+			# The backend pins guest RAM once: QEMU must not
+			# discard it behind the backend's back, so the device
+			# and virtio-mem (which needs discarding) exclude each
+			# other, as VFIO and virtio-mem do.
+			out=$(timeout 60 "$QEMU" -S -display none -nic none -machine q35 \
+			      -L /usr/share/seabios -L /usr/share/qemu \
+			      -m 256M,maxmem=1G \
+			      -object memory-backend-ram,id=vmem0,size=128M \
+			      -device virtio-mem-pci,memdev=vmem0 \
+			      -device vhost-vdmabuf-pci 2>&1 < /dev/null)
+			qrc=$?
+			what="l1: QEMU refuses vhost-vdmabuf-pci beside virtio-mem-pci (${out##*: })"
+			if [ $qrc -ne 0 ] && [ $qrc -ne 124 ] &&
+			   [[ "$out" == *"RAM discarding"* ]]; then
+				ok "$what"
+			else
+				not_ok "$what"
+			fi
 		fi
 	fi
 	# L2's serial ports go to L1's tmpfs: QEMU writes them a byte at a
@@ -385,6 +441,7 @@ if [ "$VM_STAGES" != l1 ]; then
 		-display none "${l2_end[@]}" -pidfile "$VM_OUT/l2-qemu.pid" \
 		-serial "file:$L2D/l2-console.log" \
 		-serial "file:$L2D/l2.tap" \
+		-qmp "unix:$L2D/qmp.sock,server=on,wait=off" \
 		"${dev[@]}" &
 	qpid=$!
 	follow_l2
