@@ -404,6 +404,9 @@ struct vdb_owed {
  *	as is @user)
  * @user: the owner's user, charged for pinned pages; NULL if the owner had
  *	CAP_IPC_LOCK at VHOST_SET_OWNER
+ * @limits_frozen: the device was started (SET_FEATURES or SET_RUNNING 1)
+ *	since it was opened or last reset, so the guest may have read the
+ *	limits: SET_LIMITS is refused (@dev.mutex)
  *
  * As in VFIO and iommufd, the limit and the capability are the owner's,
  * not those of the vhost worker, which may be a kernel thread.
@@ -415,6 +418,7 @@ struct vhost_vdmabuf {
 	struct vdb_ctx *ctx;
 	struct task_struct *owner;
 	struct user_struct *user;
+	bool limits_frozen;
 };
 
 static const struct rhashtable_params vdmabuf_owned_params = {
@@ -2232,6 +2236,8 @@ static int vhost_vdmabuf_set_features(struct vhost_vdmabuf *vdb, u64 features)
 		vq->acked_features = features;
 		mutex_unlock(&vq->mutex);
 	}
+	/* The driver negotiates features after it read the limits. */
+	vdb->limits_frozen = true;
 	mutex_unlock(&vdb->dev.mutex);
 	return 0;
 }
@@ -2268,6 +2274,7 @@ static long vhost_vdmabuf_reset_owner(struct vhost_vdmabuf *vdb)
 	vhost_vdmabuf_stop(vdb);
 	vhost_dev_flush(&vdb->dev);
 	vdmabuf_ctx_reset(vdb->ctx, false);
+	vdb->limits_frozen = false;
 	vhost_dev_stop(&vdb->dev);
 	vhost_dev_reset_owner(&vdb->dev, umem);
 	vhost_vdmabuf_put_owner(vdb);
@@ -2293,6 +2300,8 @@ static long vhost_vdmabuf_set_running(struct vhost_vdmabuf *vdb,
 		goto out;
 	if (running) {
 		ret = vhost_vdmabuf_start(vdb);
+		if (!ret)
+			vdb->limits_frozen = true;
 	} else {
 		/* A pause: exports, imports and queued events stay. */
 		vhost_vdmabuf_stop(vdb);
@@ -2306,7 +2315,8 @@ out:
 /*
  * The guest reset the device: stop, unexport everything and revoke host
  * access before returning, so that the VMM completes the reset (and the
- * guest reuses its memory) only after the revoke.
+ * guest reuses its memory) only after the revoke.  The limits stay as
+ * they are, but may be set again until the device is next started.
  */
 static long vhost_vdmabuf_reset_device(struct vhost_vdmabuf *vdb)
 {
@@ -2318,6 +2328,7 @@ static long vhost_vdmabuf_reset_device(struct vhost_vdmabuf *vdb)
 		vhost_vdmabuf_stop(vdb);
 		vhost_dev_flush(&vdb->dev);
 		vdmabuf_ctx_reset(vdb->ctx, false);
+		vdb->limits_frozen = false;
 	}
 	mutex_unlock(&vdb->dev.mutex);
 	return ret;
@@ -2355,9 +2366,11 @@ static long vhost_vdmabuf_get_limits(struct vhost_vdmabuf *vdb,
 }
 
 /*
- * Only while the queues are stopped: the guest driver reads the limits
- * from the configuration space once, and the request handler reads them
- * without the table lock.
+ * Only before the device is first started, or after a reset: the guest
+ * driver reads the limits from the configuration space once, when it
+ * initializes the device, and what it already exported was checked
+ * against them; a pause (SET_RUNNING 0) does not unfreeze them.  The
+ * request handler reads them without the table lock.
  */
 static long vhost_vdmabuf_set_limits(struct vhost_vdmabuf *vdb,
 				     const void __user *argp)
@@ -2376,7 +2389,7 @@ static long vhost_vdmabuf_set_limits(struct vhost_vdmabuf *vdb,
 	if (ret)
 		goto out;
 	mutex_lock(&vq->mutex);
-	if (vhost_vq_get_backend(vq)) {
+	if (vdb->limits_frozen || vhost_vq_get_backend(vq)) {
 		ret = -EBUSY;
 	} else {
 		mutex_lock(&vdb->ctx->lock);

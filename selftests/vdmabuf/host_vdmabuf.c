@@ -2158,9 +2158,9 @@ TEST_F(host, cpu_access_sees_guest_writes)
 }
 
 /*
- * The VMM sets a device's limits while it is stopped, within the module
- * parameters; the configuration space and the checks of requests follow
- * them, and other devices keep the module's.
+ * The VMM sets a device's limits before it starts it (here: after a
+ * reset), within the module parameters; the configuration space and the
+ * checks of requests follow them, and other devices keep the module's.
  */
 TEST_F(host, per_device_limits)
 {
@@ -2169,7 +2169,7 @@ TEST_F(host, per_device_limits)
 	struct virtio_vdmabuf_range r[3];
 	struct virtio_vdmabuf_event ev;
 	uint8_t buf[256], a[16], b[16], c[16];
-	uint32_t zero = 0, one = 1;
+	uint32_t one = 1;
 	struct vmm other;
 	size_t n;
 	int i;
@@ -2191,7 +2191,7 @@ TEST_F(host, per_device_limits)
 	/* Not while the guest may be using the device. */
 	EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &lim));
 	EXPECT_EQ(EBUSY, errno);
-	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &zero));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_RESET_DEVICE));
 	/* Above a ceiling, below a floor, flags or padding set: EINVAL. */
 	for (i = 0; i < 4; i++) {
 		got = lim;
@@ -2253,6 +2253,56 @@ TEST_F(host, per_device_limits)
 	EXPECT_EQ(top.max_ranges, cfg.max_ranges);
 	EXPECT_EQ((uint64_t)top.max_total_mb << 20, cfg.max_total_size);
 	vmm_fini(&other);
+}
+
+/*
+ * The limits freeze when the device is first started (SET_FEATURES or
+ * SET_RUNNING 1): the guest has read them, and its exports were checked
+ * against them.  A pause keeps them frozen; a reset (RESET_DEVICE or
+ * RESET_OWNER) keeps their values but lets the VMM set them again.
+ */
+TEST_F(host, limits_frozen_until_reset)
+{
+	struct vhost_vdmabuf_limits top, lim, got;
+	uint32_t zero = 0, one = 1;
+	uint64_t features;
+	uint8_t uuid[16];
+
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_LIMITS, &top));
+	lim = top;
+	lim.max_exports = 2;
+	make_uuid(uuid, 830);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+
+	/* Stopped (a pause), with a live export: still frozen. */
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &zero));
+	EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &lim));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_LIMITS, &got));
+	EXPECT_EQ(0, memcmp(&top, &got, sizeof(got)));
+
+	/* Features negotiated, never run: frozen as well. */
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_RESET_DEVICE));
+	features = 1ULL << VIRTIO_F_VERSION_1;
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_SET_FEATURES, &features));
+	EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &lim));
+	EXPECT_EQ(EBUSY, errno);
+
+	/* A reset lifts the freeze, and the limits survive it. */
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_RESET_DEVICE));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &lim));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_RESET_DEVICE));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_LIMITS, &got));
+	EXPECT_EQ(0, memcmp(&lim, &got, sizeof(got)));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &one));
+	EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &top));
+	EXPECT_EQ(EBUSY, errno);
+
+	/* RESET_OWNER lifts it too, for the next owner. */
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_RESET_OWNER));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_SET_OWNER));
+	EXPECT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &top));
 }
 
 /*

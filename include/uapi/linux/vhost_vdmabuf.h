@@ -116,7 +116,10 @@ struct vhost_vdmabuf_limits {
 	_IOWR(VHOST_VIRTIO, 0xd2, struct vhost_vdmabuf_importer)
 #define VHOST_VDMABUF_GET_STATS \
 	_IOR(VHOST_VIRTIO, 0xd3, struct vhost_vdmabuf_stats)
-/* The device's limits; set them while it is stopped, before the guest reads them. */
+/*
+ * The device's limits.  Set them before the device is started; a reset
+ * (RESET_DEVICE, VHOST_RESET_OWNER) keeps them and allows setting them again.
+ */
 #define VHOST_VDMABUF_GET_LIMITS \
 	_IOR(VHOST_VIRTIO, 0xd4, struct vhost_vdmabuf_limits)
 #define VHOST_VDMABUF_SET_LIMITS \
