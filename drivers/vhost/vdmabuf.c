@@ -33,10 +33,11 @@
  * counted with a kref: the vhost file, every importer file and every export
  * still holding guest memory hold a reference.  The exports whose UUID the
  * guest owns are found by UUID in a hash table; the list of all of them is
- * walked only to reset the device or catch a new importer up.  At most
- * max_exports are live and at most max_exports more are unexported but
- * still held by host dma-bufs.  There is no global table,
- * so a VM's buffers are only visible through its own device.
+ * walked to reset the device, to catch a new importer up and to QUERY an
+ * export from before a reset.  At most max_exports are live, and an EXPORT
+ * is refused while max_exports unexported ones are still held by host
+ * dma-bufs, so a device holds fewer than twice max_exports.  There is no
+ * global table, so a VM's buffers are only visible through its own device.
  *
  * Host users get an importer file (VHOST_VDMABUF_GET_IMPORTER).  It reads a
  * lossless stream of EXPORTED, PRESENTED and UNEXPORTED events, imports a
