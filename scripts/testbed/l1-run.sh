@@ -208,8 +208,11 @@ tool_tests() {
 	tres $rc \
 		"watch --count 12 --json: twelve events, one JSON object a line, the demo's frames among them"
 	rm -f "$VM_OUT/snapshot.png"
+	# The demo presents each of its three buffers every third frame: 10 s
+	# apart when a loaded machine draws a frame in 3.2 s, which is the
+	# command's default timeout.
 	timeout 60 "$vdmabuf" snapshot "$SOCK" "$u" -o "$VM_OUT/snapshot.png" --json \
-		> "$VM_OUT/vdmabuf-snapshot.json" 2>> "$log"
+		--timeout 45000 > "$VM_OUT/vdmabuf-snapshot.json" 2>> "$log"
 	rc=$?
 	cat "$VM_OUT/vdmabuf-snapshot.json" >> "$log"
 	seq=$(grep -o '"seq": *[0-9]*' "$VM_OUT/vdmabuf-snapshot.json" | grep -o '[0-9]*$')
