@@ -142,6 +142,11 @@ result $? "install: ran" "$LOGS/install-test.log"
 say "stage: the VM runner's own test (a panic and a hang must fail fast)"
 bash scripts/testbed/runner-selftest.sh > "$LOGS/runner-selftest.log" 2>&1
 result $? "runner self-test: ran" "$LOGS/runner-selftest.log"
+# Its checks are counted from runner.tap; what the runs printed is only in
+# the log, so a failed check shows it here.
+if grep -q '^not ok' "$RES/runner.tap" 2>/dev/null; then
+	tail -n 60 "$LOGS/runner-selftest.log" | sed 's/^/    /'
+fi
 
 say "stage: waiting for the VM tests"
 wait "$vm_pid"

@@ -18,12 +18,15 @@ echo "# l1.tap" > "$R"
 ok()     { n=$((n + 1)); echo "ok $n - $*" >> "$R"; echo "ok - $*"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $*" >> "$R"; echo "not ok - $*"; }
 check()  { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+# The runner reads the stages from a file over 9p, written before the
+# stage begins; the console's copy is only for the log, since a kernel
+# message or a panic can land in the middle of it.
 stage()  {
 	echo "VDMABUF-STAGE: $*"
+	echo "VDMABUF-STAGE: $*" >> "$VM_OUT/l1-stages"
 	case "$VM_INJECT" in
-	# Only once the marker has left the tty: the kernel's panic
-	# messages, written straight to the console, once landed in the
-	# middle of it and the runner read a stage with them in its name.
+	# A second for the console's copy to leave the tty, so the log
+	# shows it before the kernel's panic messages.
 	"panic:$*") sleep 1; echo c > /proc/sysrq-trigger ;;
 	"hang:$*") sleep infinity ;;
 	esac

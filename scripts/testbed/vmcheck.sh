@@ -97,11 +97,13 @@ qpid=$!
 
 stage="l1: boot" stage_t=$(date +%s) reason=
 declare -A seen=([l1]=0 [l2]=0)
-declare -A consoles=([l1]="$LOGS/l1-console.log" [l2]="$VM_OUT/l2-console.log")
+# L1 writes its stages to a file of their own (see stage() in l1-run.sh);
+# L2's come from its console, which L1's QEMU writes over 9p.
+declare -A consoles=([l1]="$VM_OUT/l1-stages" [l2]="$VM_OUT/l2-console.log")
 while kill -0 "$qpid" 2>/dev/null; do
 	sleep 2
 	now=$(date +%s)
-	# New stage markers from L1's console and, live over 9p, from L2's.
+	# New stage markers from L1 and, live over 9p, from L2.
 	for vm in l1 l2; do
 		# Whole lines only: the guest may be half-way through one.
 		mapfile -t marks < <(gawk 'RT == "\n"' 2>/dev/null < "${consoles[$vm]}" |
