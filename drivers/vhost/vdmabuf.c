@@ -58,8 +58,9 @@
  * everything without telling the guest and revokes the host dma-bufs
  * before the ioctl returns, since the guest may reuse its memory as soon
  * as the reset completes: their CPU mappings are zapped and fault SIGBUS,
- * new mappings, vmaps, attachment maps and CPU access are refused, and
- * dynamic importers get move_notify.  The pages stay pinned until the
+ * new mappings, attachment maps and CPU access are refused, and
+ * dynamic importers get move_notify.  The host dma-bufs have no kernel
+ * mapping (vmap) at all: one could not be taken back.  The pages stay pinned until the
  * last host user lets go, so nothing reads freed memory.  Closing the
  * vhost file (the VMM exited) unexports everything but revokes nothing:
  * no guest can reuse memory that the pins still hold, and host dma-bufs
@@ -99,7 +100,6 @@
 #include <linux/sort.h>
 #include <linux/uio.h>
 #include <linux/vhost.h>
-#include <linux/vmalloc.h>
 #include <linux/vhost_vdmabuf.h>
 #include <linux/virtio_vdmabuf.h>
 
@@ -729,10 +729,10 @@ static void vdmabuf_export_finish(struct vdb_export *exp)
 
 /*
  * Take host access to @exp's pages away: CPU mappings are zapped and fault
- * SIGBUS from now on, new mmap, vmap, attachment maps and CPU access are
+ * SIGBUS from now on, new mmap, attachment maps and CPU access are
  * refused, and dynamic importers are told to let go.  The pages stay
  * pinned until the last dma-buf is released: a static importer's mapping
- * or an existing vmap cannot be taken back, only refused from now on.
+ * cannot be taken back, only refused from now on.
  */
 static void vdmabuf_export_revoke(struct vdb_export *exp)
 {
@@ -879,28 +879,9 @@ static int vdmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	return 0;
 }
 
-static int vdmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
-{
-	struct vdb_export *exp = vdmabuf_dmabuf_export(dmabuf);
-	void *vaddr;
-
-	if (READ_ONCE(exp->revoked))
-		return -ENODEV;
-	vaddr = vmap(exp->pages, exp->nr_pages, VM_MAP, PAGE_KERNEL);
-	if (!vaddr)
-		return -ENOMEM;
-	iosys_map_set_vaddr(map, vaddr);
-	return 0;
-}
-
-static void vdmabuf_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
-{
-	vunmap(map->vaddr);
-}
-
 /*
  * The pages are guest RAM, which the CPU sees coherently through every
- * host mapping (mmap, vmap), so there is nothing to sync for CPU access.
+ * host mapping, so there is nothing to sync for CPU access.
  * In particular no DMA-API sync on a device of this driver's own: under
  * swiotlb bouncing, mapping copies the pages into a bounce buffer and
  * every sync for the CPU copies that stale copy back over whatever the
@@ -939,8 +920,6 @@ static const struct dma_buf_ops vdmabuf_dmabuf_ops = {
 	.unmap_dma_buf = vdmabuf_unmap_dma_buf,
 	.release = vdmabuf_dmabuf_release,
 	.mmap = vdmabuf_mmap,
-	.vmap = vdmabuf_vmap,
-	.vunmap = vdmabuf_vunmap,
 	.begin_cpu_access = vdmabuf_begin_cpu_access,
 };
 
