@@ -69,13 +69,16 @@
  * Locking: &vhost_dev.mutex, then &vhost_virtqueue.mutex (request queue
  * before event queue), then &vdb_ctx.lock.  Kick handlers take only
  * their vq mutex and the table lock.  Importer and dma-buf callbacks take
- * only the table lock (&vdb_importer.read_lock comes before it).  Pinning takes the VMM's mmap_lock
- * outside the table lock, and the dma-buf mmap and fault paths,
- * which run under an mmap_lock, never take the table lock.  A revoke
- * takes, under the table lock, &vdb_export.revoke_sem (a leaf, which the
- * fault path takes under the mmap_lock), the i_mmap lock of each dma-buf
- * and each dma-buf's reservation lock, under which no callback of this
- * driver takes the table lock.
+ * only the table lock (&vdb_importer.read_lock comes before it).  Pinning
+ * takes the VMM's mmap_lock outside the table lock, and the dma-buf mmap
+ * and fault paths, which run under an mmap_lock, never take the table
+ * lock.  A revoke takes, under the table lock, &vdb_export.revoke_sem (a
+ * leaf, which the fault path takes under the mmap_lock), the i_mmap lock
+ * of each dma-buf and each dma-buf's reservation lock, under which no
+ * callback of this driver takes the table lock (pin, unpin and
+ * map_dma_buf run under it).  The revoke waits for each dma-buf's fences
+ * under its reservation lock and the table lock: kick handlers of the
+ * (stopped) device and importer ioctls wait with it.
  */
 
 #include <linux/anon_inodes.h>
@@ -728,11 +731,26 @@ static void vdmabuf_export_finish(struct vdb_export *exp)
 }
 
 /*
+ * Tell @dmabuf's dynamic importers to let go and wait for the work they
+ * and everyone else queued on it: from the resv lock on, map_dma_buf and
+ * pin see the revoke and refuse, so no new access starts either.
+ */
+static void vdmabuf_dmabuf_revoke(struct dma_buf *dmabuf)
+{
+	dma_resv_lock(dmabuf->resv, NULL);
+	dma_buf_move_notify(dmabuf);
+	dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP, false,
+			      MAX_SCHEDULE_TIMEOUT);
+	dma_resv_unlock(dmabuf->resv);
+}
+
+/*
  * Take host access to @exp's pages away: CPU mappings are zapped and fault
- * SIGBUS from now on, new mmap, attachment maps and CPU access are
- * refused, and dynamic importers are told to let go.  The pages stay
- * pinned until the last dma-buf is released: a static importer's mapping
- * cannot be taken back, only refused from now on.
+ * SIGBUS from now on, new mmap, attachment maps, pins and CPU access are
+ * refused, dynamic importers are told to let go and the fences on each
+ * dma-buf are waited for.  The pages stay pinned until the last dma-buf
+ * is released: a pinned attachment (every static importer's) cannot be
+ * taken back, only refused from now on.
  */
 static void vdmabuf_export_revoke(struct vdb_export *exp)
 {
@@ -747,9 +765,7 @@ static void vdmabuf_export_revoke(struct vdb_export *exp)
 	up_write(&exp->revoke_sem);
 	list_for_each_entry(vbuf, &exp->dmabufs, node) {
 		unmap_mapping_range(vbuf->inode->i_mapping, 0, 0, 1);
-		dma_resv_lock(vbuf->dmabuf->resv, NULL);
-		dma_buf_move_notify(vbuf->dmabuf);
-		dma_resv_unlock(vbuf->dmabuf->resv);
+		vdmabuf_dmabuf_revoke(vbuf->dmabuf);
 	}
 }
 
@@ -824,11 +840,18 @@ static struct vdb_export *vdmabuf_dmabuf_export(struct dma_buf *dmabuf)
 	return vbuf->exp;
 }
 
+/*
+ * A dynamic exporter, so that a revoke can reach every attachment: the
+ * core calls map_dma_buf, pin and unpin under the dma-buf's reservation
+ * lock, which the revoke takes after setting &vdb_export.revoked.  A
+ * static importer's attachment is pinned and mapped once, at attach.
+ */
 static struct sg_table *vdmabuf_map_dma_buf(struct dma_buf_attachment *at,
 					    enum dma_data_direction dir)
 {
 	struct vdb_export *exp = vdmabuf_dmabuf_export(at->dmabuf);
 
+	dma_resv_assert_held(at->dmabuf->resv);
 	if (READ_ONCE(exp->revoked))
 		return ERR_PTR(-ENODEV);
 	return vdmabuf_get_sgt(exp, at->dev, dir);
@@ -841,6 +864,19 @@ static void vdmabuf_unmap_dma_buf(struct dma_buf_attachment *at,
 	dma_unmap_sgtable(at->dev, sgt, dir, 0);
 	sg_free_table(sgt);
 	kfree(sgt);
+}
+
+/* A pinned attachment keeps its mapping across a revoke: refuse new ones. */
+static int vdmabuf_pin(struct dma_buf_attachment *at)
+{
+	struct vdb_export *exp = vdmabuf_dmabuf_export(at->dmabuf);
+
+	dma_resv_assert_held(at->dmabuf->resv);
+	return READ_ONCE(exp->revoked) ? -ENODEV : 0;
+}
+
+static void vdmabuf_unpin(struct dma_buf_attachment *at)
+{
 }
 
 /* The vma holds the dma-buf's file, which holds the export. */
@@ -916,6 +952,8 @@ static void vdmabuf_dmabuf_release(struct dma_buf *dmabuf)
 }
 
 static const struct dma_buf_ops vdmabuf_dmabuf_ops = {
+	.pin = vdmabuf_pin,
+	.unpin = vdmabuf_unpin,
 	.map_dma_buf = vdmabuf_map_dma_buf,
 	.unmap_dma_buf = vdmabuf_unmap_dma_buf,
 	.release = vdmabuf_dmabuf_release,

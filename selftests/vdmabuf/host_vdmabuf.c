@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <sched.h>
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -2507,6 +2508,144 @@ TEST_F(host, reset_owner_revokes)
 	self->imp = get_importer(&self->v);
 	ASSERT_LE(0, self->imp);
 	reset_revokes(_metadata, &self->v, self->imp, VHOST_RESET_OWNER);
+}
+
+/* vgem's fence ioctls (include/uapi/drm/vgem_drm.h; libdrm has no copy). */
+#ifndef DRM_IOCTL_VGEM_FENCE_ATTACH
+struct drm_vgem_fence_attach {
+	__u32 handle;
+	__u32 flags;
+#define VGEM_FENCE_WRITE	0x1
+	__u32 out_fence;
+	__u32 pad;
+};
+
+struct drm_vgem_fence_signal {
+	__u32 fence;
+	__u32 flags;
+};
+
+#define DRM_IOCTL_VGEM_FENCE_ATTACH \
+	DRM_IOWR(DRM_COMMAND_BASE + 0x1, struct drm_vgem_fence_attach)
+#define DRM_IOCTL_VGEM_FENCE_SIGNAL \
+	DRM_IOW(DRM_COMMAND_BASE + 0x2, struct drm_vgem_fence_signal)
+#endif
+
+/* A VHOST_VDMABUF_RESET_DEVICE on a thread of the VMM (the owner's mm). */
+struct reset_call {
+	pthread_t thread;
+	int fd;
+	int ret;
+	int err;
+	uint64_t done_ns;	/* 0 while the ioctl runs */
+};
+
+static void *reset_thread(void *arg)
+{
+	struct reset_call *rc = arg;
+
+	rc->ret = ioctl(rc->fd, VHOST_VDMABUF_RESET_DEVICE);
+	rc->err = errno;
+	__atomic_store_n(&rc->done_ns, now_ns(), __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int reset_start(struct reset_call *rc, int fd)
+{
+	memset(rc, 0, sizeof(*rc));
+	rc->fd = fd;
+	return pthread_create(&rc->thread, NULL, reset_thread, rc);
+}
+
+static uint64_t reset_done(struct reset_call *rc)
+{
+	return __atomic_load_n(&rc->done_ns, __ATOMIC_ACQUIRE);
+}
+
+/* Import dma-buf @fd into vgem: a static importer, which attaches and maps. */
+static int vgem_import(int vgem, int fd, uint32_t *handle)
+{
+	struct drm_prime_handle prime = { .fd = fd };
+
+	if (ioctl(vgem, DRM_IOCTL_PRIME_FD_TO_HANDLE, &prime))
+		return -1;
+	*handle = prime.handle;
+	return 0;
+}
+
+static int vgem_close(int vgem, uint32_t handle)
+{
+	struct drm_gem_close gclose = { .handle = handle };
+
+	return ioctl(vgem, DRM_IOCTL_GEM_CLOSE, &gclose);
+}
+
+/*
+ * No new attachment after a reset: a PRIME import (vgem attaches, which
+ * pins and maps a dynamic exporter's dma-buf) of a host dma-buf that was
+ * imported before the reset fails with ENODEV.
+ */
+TEST_F(host, reset_refuses_attachments)
+{
+	uint8_t uuid[16];
+	uint32_t handle;
+	int vgem, fd;
+
+	vgem = open_vgem();
+	if (vgem < 0)
+		SKIP(return, "vgem is not loaded");
+	make_uuid(uuid, 960);
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, 4 * PAGE, NULL));
+	fd = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_RESET_DEVICE));
+	EXPECT_EQ(-1, vgem_import(vgem, fd, &handle));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+	close(vgem);
+}
+
+/*
+ * A reset waits for the work queued on a host dma-buf before it returns:
+ * a write fence that vgem added to its reservation object (the import is
+ * closed again, so nothing holds an attachment) holds RESET_DEVICE until
+ * it signals.
+ */
+TEST_F(host, reset_waits_for_fences)
+{
+	struct drm_vgem_fence_attach attach = { .flags = VGEM_FENCE_WRITE };
+	struct drm_vgem_fence_signal signal = {};
+	struct reset_call rc;
+	uint64_t signalled;
+	uint8_t uuid[16];
+	int vgem, fd;
+
+	vgem = open_vgem();
+	if (vgem < 0)
+		SKIP(return, "vgem is not loaded");
+	make_uuid(uuid, 961);
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, 4 * PAGE, NULL));
+	fd = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, vgem_import(vgem, fd, &attach.handle));
+	ASSERT_EQ(0, ioctl(vgem, DRM_IOCTL_VGEM_FENCE_ATTACH, &attach));
+	ASSERT_EQ(0, vgem_close(vgem, attach.handle));
+
+	ASSERT_EQ(0, reset_start(&rc, self->v.fd));
+	usleep(300 * 1000);
+	EXPECT_EQ(0, reset_done(&rc));	/* still waiting for the fence */
+	signalled = now_ns();
+	signal.fence = attach.out_fence;
+	EXPECT_EQ(0, ioctl(vgem, DRM_IOCTL_VGEM_FENCE_SIGNAL, &signal));
+	ASSERT_EQ(0, pthread_join(rc.thread, NULL));
+	EXPECT_EQ(0, rc.ret);
+	EXPECT_LE(signalled, rc.done_ns);
+	close(fd);
+	close(vgem);
 }
 
 /*
