@@ -233,6 +233,9 @@ struct vhost_vdmabuf;
  *	while the queues are stopped, so the request handler reads them
  *	without the lock)
  * @stats: counters reported by VHOST_VDMABUF_GET_STATS
+ * @nr_pinned: pinned attachments of this device's host dma-bufs (atomic,
+ *	changed under the dma-buf's reservation lock, not under @lock)
+ * @unpinned: woken when @nr_pinned drops to zero
  */
 struct vdb_ctx {
 	struct kref kref;
@@ -246,6 +249,8 @@ struct vdb_ctx {
 	u64 live_bytes;
 	struct vhost_vdmabuf_limits limits;
 	struct vhost_vdmabuf_stats stats;
+	atomic_long_t nr_pinned;
+	wait_queue_head_t unpinned;
 };
 
 /**
@@ -866,17 +871,28 @@ static void vdmabuf_unmap_dma_buf(struct dma_buf_attachment *at,
 	kfree(sgt);
 }
 
-/* A pinned attachment keeps its mapping across a revoke: refuse new ones. */
+/*
+ * A pinned attachment keeps its mapping across a revoke: refuse new ones,
+ * and count the others, which a reset waits for (vdmabuf_ctx_wait_unpinned).
+ */
 static int vdmabuf_pin(struct dma_buf_attachment *at)
 {
 	struct vdb_export *exp = vdmabuf_dmabuf_export(at->dmabuf);
 
 	dma_resv_assert_held(at->dmabuf->resv);
-	return READ_ONCE(exp->revoked) ? -ENODEV : 0;
+	if (READ_ONCE(exp->revoked))
+		return -ENODEV;
+	atomic_long_inc(&exp->ctx->nr_pinned);
+	return 0;
 }
 
 static void vdmabuf_unpin(struct dma_buf_attachment *at)
 {
+	struct vdb_ctx *ctx = vdmabuf_dmabuf_export(at->dmabuf)->ctx;
+
+	dma_resv_assert_held(at->dmabuf->resv);
+	if (atomic_long_dec_and_test(&ctx->nr_pinned))
+		wake_up_all(&ctx->unpinned);
 }
 
 /* The vma holds the dma-buf's file, which holds the export. */
@@ -2188,6 +2204,7 @@ static int vhost_vdmabuf_open(struct inode *inode, struct file *file)
 	INIT_LIST_HEAD(&ctx->exports);
 	INIT_LIST_HEAD(&ctx->importers);
 	INIT_LIST_HEAD(&ctx->guest_events);
+	init_waitqueue_head(&ctx->unpinned);
 	ctx->vdb = vdb;
 	vdb->ctx = ctx;
 
@@ -2275,6 +2292,23 @@ static long vhost_vdmabuf_set_owner(struct vhost_vdmabuf *vdb)
 	return ret;
 }
 
+/*
+ * After a revoke, wait until no host dma-buf of the device is pinned: a
+ * pinned attachment (a static importer's mapping, a dynamic importer's
+ * pin) keeps device access to the guest's memory, so the guest must not
+ * reuse it before the importer lets go.  Nothing can pin meanwhile: every
+ * export is revoked, and the caller holds the vhost device mutex, so the
+ * device stays stopped and takes no new export.  Killable: a VMM killed
+ * meanwhile takes its guest down with it.
+ */
+static long vdmabuf_ctx_wait_unpinned(struct vdb_ctx *ctx)
+{
+	if (wait_event_killable(ctx->unpinned,
+				!atomic_long_read(&ctx->nr_pinned)))
+		return -EINTR;
+	return 0;
+}
+
 static long vhost_vdmabuf_reset_owner(struct vhost_vdmabuf *vdb)
 {
 	struct vhost_iotlb *umem;
@@ -2296,6 +2330,7 @@ static long vhost_vdmabuf_reset_owner(struct vhost_vdmabuf *vdb)
 	vhost_dev_stop(&vdb->dev);
 	vhost_dev_reset_owner(&vdb->dev, umem);
 	vhost_vdmabuf_put_owner(vdb);
+	ret = vdmabuf_ctx_wait_unpinned(vdb->ctx);
 out:
 	mutex_unlock(&vdb->dev.mutex);
 	return ret;
@@ -2347,6 +2382,7 @@ static long vhost_vdmabuf_reset_device(struct vhost_vdmabuf *vdb)
 		vhost_dev_flush(&vdb->dev);
 		vdmabuf_ctx_reset(vdb->ctx, false);
 		vdb->limits_frozen = false;
+		ret = vdmabuf_ctx_wait_unpinned(vdb->ctx);
 	}
 	mutex_unlock(&vdb->dev.mutex);
 	return ret;
@@ -2430,6 +2466,7 @@ static long vhost_vdmabuf_get_stats(struct vhost_vdmabuf *vdb,
 	stats = ctx->stats;
 	stats.guest_events = ctx->nr_guest_events;
 	mutex_unlock(&ctx->lock);
+	stats.pinned_attachments = atomic_long_read(&ctx->nr_pinned);
 	return copy_to_user(argp, &stats, sizeof(stats)) ? -EFAULT : 0;
 }
 

@@ -2649,6 +2649,58 @@ TEST_F(host, reset_waits_for_fences)
 }
 
 /*
+ * A static importer's attachment is pinned and cannot be revoked: a reset
+ * waits until the importer lets go (here vgem, told by UNEXPORTED, closes
+ * its PRIME import), and reports meanwhile the attachment it waits for.
+ */
+TEST_F(host, reset_waits_for_pinned)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_stats s;
+	struct reset_call rc;
+	uint64_t closed;
+	uint8_t uuid[16];
+	uint32_t handle;
+	int vgem, fd;
+
+	vgem = open_vgem();
+	if (vgem < 0)
+		SKIP(return, "vgem is not loaded");
+	make_uuid(uuid, 962);
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, 4 * PAGE, NULL));
+	fd = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, vgem_import(vgem, fd, &handle));
+	close(fd);	/* vgem holds the dma-buf */
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(1, s.pinned_attachments);
+
+	ASSERT_EQ(0, reset_start(&rc, self->v.fd));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
+		  read_ievent(self->imp, ebuf, 5000));
+	usleep(300 * 1000);
+	EXPECT_EQ(0, reset_done(&rc));	/* still waiting for vgem */
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.live_exports);
+	EXPECT_EQ(1, s.host_dmabufs);
+	EXPECT_EQ(1, s.pinned_attachments);
+	closed = now_ns();
+	EXPECT_EQ(0, vgem_close(vgem, handle));
+	ASSERT_EQ(0, pthread_join(rc.thread, NULL));
+	EXPECT_EQ(0, rc.ret);
+	EXPECT_LE(closed, rc.done_ns);
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(0, s.pinned_attachments);
+	EXPECT_EQ(0, s.held_exports);
+	EXPECT_EQ(0, s.pinned_pages);
+	close(vgem);
+}
+
+/*
  * The per-device caps.  They need the module loaded with small ones, as
  * l1-run.sh does for a second pass ("host_vdmabuf -f limits" after
  * "insmod vhost_vdmabuf.ko max_total_mb=4 max_guest_events=16

@@ -308,7 +308,7 @@ UAPI_FIELD(vhost_vdmabuf_importer, flags, 0, 4);
 UAPI_FIELD(vhost_vdmabuf_importer, fd, 4, 4);
 UAPI_END(vhost_vdmabuf_importer, 4, 4);
 
-UAPI_SIZE(vhost_vdmabuf_stats, 72);
+UAPI_SIZE(vhost_vdmabuf_stats, 80);
 UAPI_FIELD(vhost_vdmabuf_stats, live_exports, 0, 8);
 UAPI_FIELD(vhost_vdmabuf_stats, held_exports, 8, 8);
 UAPI_FIELD(vhost_vdmabuf_stats, pinned_pages, 16, 8);
@@ -318,7 +318,8 @@ UAPI_FIELD(vhost_vdmabuf_stats, importers, 40, 8);
 UAPI_FIELD(vhost_vdmabuf_stats, guest_events, 48, 8);
 UAPI_FIELD(vhost_vdmabuf_stats, requests, 56, 8);
 UAPI_FIELD(vhost_vdmabuf_stats, bad_requests, 64, 8);
-UAPI_END(vhost_vdmabuf_stats, 64, 8);
+UAPI_FIELD(vhost_vdmabuf_stats, pinned_attachments, 72, 8);
+UAPI_END(vhost_vdmabuf_stats, 72, 8);
 
 UAPI_SIZE(vhost_vdmabuf_limits, 40);
 UAPI_FIELD(vhost_vdmabuf_limits, flags, 0, 4);

@@ -53,6 +53,10 @@ struct vhost_vdmabuf_importer {
  * @guest_events: events waiting for event buffers from the guest
  * @requests: requests processed since open
  * @bad_requests: requests answered with a status other than OK
+ * @pinned_attachments: pinned attachments of host dma-bufs (every static
+ *	importer's, such as a PRIME import, and dynamic importers' pins):
+ *	device access that a reset cannot revoke, so
+ *	VHOST_VDMABUF_RESET_DEVICE waits until none is left
  */
 struct vhost_vdmabuf_stats {
 	__u64 live_exports;
@@ -64,6 +68,7 @@ struct vhost_vdmabuf_stats {
 	__u64 guest_events;
 	__u64 requests;
 	__u64 bad_requests;
+	__u64 pinned_attachments;
 };
 
 /**
@@ -126,7 +131,8 @@ struct vhost_vdmabuf_limits {
 	_IOW(VHOST_VIRTIO, 0xd5, struct vhost_vdmabuf_limits)
 /*
  * The guest reset the device: stop, drop every export and revoke host
- * access to the guest's memory (mmaps fault SIGBUS) before returning.
+ * access to the guest's memory (mmaps fault SIGBUS) before returning;
+ * waits (killable) for pinned attachments to be let go.
  */
 #define VHOST_VDMABUF_RESET_DEVICE	_IO(VHOST_VIRTIO, 0xd6)
 
