@@ -111,11 +111,16 @@ stop_importers() {
 # reboot's reset has taken all of them away (--gone), QEMU is killed with
 # the imports still held, then the holder checks that every buffer a
 # guest reset revoked faults (SIGBUS) and any other reads, closes, and
-# checks that no page stays pinned.
+# checks that no page stays pinned.  All 4 buffers that l2-init.sh's
+# lifecycle stage hands to the holder are taken away by a guest reset
+# (the udmabuf one unexported by "hold --close" by the module reload, the
+# one of "freeze" by the freeze, the two of "hold --stay" by the reboot),
+# so all 4 must be revoked.
 holder_pid=
 start_holder() {
 	rm -f "$VM_OUT/holder.gone" "$VM_OUT/l2-qemu.killed"
 	start_importer importer_holder --min 4 --expect-gone \
+		--expect-revoked 4 \
 		--gone "$VM_OUT/holder.gone" --timeout "$L2_TIMEOUT"
 	# Not one of the importers stop_importers ends: stop_holder does,
 	# with SIGUSR1, after QEMU is gone.

@@ -19,6 +19,7 @@
  *
  * usage: importer_holder --socket PATH [--tap PATH] [--gone PATH]
  *	  [--min N] [--wait SEC] [--timeout SEC] [--expect-gone]
+ *	  [--expect-revoked N]
  *
  *  --min N		hold at least N buffers (default 1)
  *  --gone PATH		create PATH once N buffers are held and every one of
@@ -26,6 +27,9 @@
  *  --expect-gone	also require that every held buffer was reported
  *			UNEXPORTED by the time of SIGUSR1 (QEMU is gone)
  *  --timeout SEC	give up waiting for SIGUSR1 (default 600)
+ *  --expect-revoked N	require that exactly N held buffers were revoked
+ *			by guest resets (DMA_BUF_IOCTL_SYNC fails with
+ *			ENODEV), so that a revoke that never happens fails
  *
  * The pin check reads nr_foll_pin_acquired/released in /proc/vmstat, so it
  * must run when no other host user of the device is left (the runner stops
@@ -221,7 +225,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: importer_holder --socket PATH [--tap PATH] [--gone PATH]\n"
-		"                       [--min N] [--wait SEC] [--timeout SEC] [--expect-gone]\n");
+		"                       [--min N] [--wait SEC] [--timeout SEC] [--expect-gone]\n"
+		"                       [--expect-revoked N]\n");
 	exit(2);
 }
 
@@ -235,6 +240,7 @@ int main(int argc, char **argv)
 		{ "wait", required_argument, NULL, 'w' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "expect-gone", no_argument, NULL, 'g' },
+		{ "expect-revoked", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -242,6 +248,7 @@ int main(int argc, char **argv)
 	const char *gone_path = NULL;
 	unsigned long wait_s = 300, timeout_s = 600;
 	int min_bufs = 1, expect_gone = 0, gone = 0, hup = 0, revoked = 0;
+	int expect_revoked = -1;
 	int c, i, ret;
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct sigaction fa = { .sa_handler = on_fault, .sa_flags = SA_NODEFER };
@@ -251,7 +258,7 @@ int main(int argc, char **argv)
 	sigset_t block, orig;
 	struct tap tap;
 
-	while ((c = getopt_long(argc, argv, "s:t:G:m:w:T:gh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:t:G:m:w:T:gr:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			sock_path = optarg;
@@ -275,6 +282,11 @@ int main(int argc, char **argv)
 			break;
 		case 'g':
 			expect_gone = 1;
+			break;
+		case 'r':
+			expect_revoked = atoi(optarg);
+			if (expect_revoked < 0 || expect_revoked > MAX_BUFS)
+				usage();
 			break;
 		default:
 			usage();
@@ -392,8 +404,13 @@ int main(int argc, char **argv)
 				   us);
 	}
 
-	tap_diag(&tap, "%d of %d held buffer(s) revoked by guest resets",
-		 revoked, h.nr);
+	if (expect_revoked >= 0)
+		tap_result(&tap, revoked == expect_revoked,
+			   "holder: %d of %d held buffer(s) revoked by guest resets (expected %d)",
+			   revoked, h.nr, expect_revoked);
+	else
+		tap_diag(&tap, "%d of %d held buffer(s) revoked by guest resets",
+			 revoked, h.nr);
 	read_foll_pins(&acq, &rel);
 	for (i = 0, held_pages = 0; i < h.nr; i++)
 		held_pages += h.bufs[i].size / 4096;
