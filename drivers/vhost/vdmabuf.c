@@ -813,16 +813,24 @@ static struct sg_table *vdmabuf_get_sgt(struct vdb_export *exp,
 					struct device *dev,
 					enum dma_data_direction dir)
 {
+	unsigned int max_seg;
 	struct sg_table *sgt;
 	int ret;
 
+	/*
+	 * Segments no longer than the importer's device can take, nor than
+	 * its DMA mapping can (swiotlb bounces at most 256 KiB at a time).
+	 */
+	max_seg = min_t(size_t, dma_get_max_seg_size(dev),
+			dma_max_mapping_size(dev));
+	max_seg = round_down(max_seg, PAGE_SIZE);
+	if (!max_seg)
+		return ERR_PTR(-EINVAL);
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
-	/* Segments no longer than the importer's device can take. */
 	ret = sg_alloc_table_from_pages_segment(sgt, exp->pages, exp->nr_pages,
-						0, exp->size,
-						dma_get_max_seg_size(dev),
+						0, exp->size, max_seg,
 						GFP_KERNEL);
 	if (ret)
 		goto err_free;
