@@ -64,7 +64,10 @@
  * last host user lets go, so nothing reads freed memory.  Closing the
  * vhost file (the VMM exited) unexports everything but revokes nothing:
  * no guest can reuse memory that the pins still hold, and host dma-bufs
- * keep working until their last user lets go.
+ * keep working until their last user lets go.  That premise fails for
+ * guest RAM in a file that outlives the VMM (shared, file-backed, with a
+ * persistent path): such a VMM must reset the device before it exits
+ * (Documentation/userspace-api/vdmabuf.rst).
  *
  * Locking: &vhost_dev.mutex, then &vhost_virtqueue.mutex (request queue
  * before event queue), then &vdb_ctx.lock.  Kick handlers take only
@@ -299,13 +302,16 @@ struct vdb_gevent {
  *	for a check that the fault path repeats)
  *
  * Every IMPORT exports a new host dma-buf.  Each holds the export (through
- * @nr_dmabufs) from dma_buf_export() until its .release; the export keeps
- * no pointer to any of them.  A pointer to a dma-buf whose file it does
- * not hold a reference on would be unsafe to follow: .release runs when
- * the dma-buf's dentry goes, and anything else holding the dentry (an
- * O_PATH open of /proc/PID/fd/N) outlives the last fput(), which frees
- * the &struct file; its SLAB_TYPESAFE_BY_RCU memory may then be reused for
- * an unrelated file, or its slab page freed.  The pages are pinned once
+ * @nr_dmabufs) from dma_buf_export() until its .release.  The export
+ * lists them (@dmabufs) for a revoke, which follows &vdb_dmabuf.dmabuf to
+ * the &struct dma_buf and its reservation object only, and only under
+ * the table lock: .release unlists the record under that lock before the
+ * core frees either.  It never follows &dma_buf.file, on which it holds
+ * no reference: .release runs when the dma-buf's dentry goes, and anything
+ * else holding the dentry (an O_PATH open of /proc/PID/fd/N) outlives the
+ * last fput(), which frees the &struct file; its SLAB_TYPESAFE_BY_RCU
+ * memory may then be reused for an unrelated file, or its slab page freed
+ * (hence the inode reference in &struct vdb_dmabuf).  The pages are pinned once
  * per export whatever the number of dma-bufs, so a dma-buf per import
  * costs a file and a dentry.
  */
