@@ -196,10 +196,12 @@ tool_tests() {
 		for i in $uuids; do
 			grep -q "^$i .* live " "$VM_OUT/vdmabuf-list-stopped.txt" || rc=1
 		done
-		[ "$(grep -c '"type":"PRESENTED"' "$VM_OUT/vdmabuf-watch-cont.jsonl")" -ge 3 ] || rc=1
-		cat "$VM_OUT/vdmabuf-list-stopped.txt" "$VM_OUT/vdmabuf-watch-cont.jsonl" >> "$log"
+		watch=$VM_OUT/vdmabuf-watch-cont.jsonl
+		[ "$(grep -c '"type":"PRESENTED"' "$watch")" -ge 3 ] || rc=1
+		cat "$VM_OUT/vdmabuf-list-stopped.txt" "$watch" >> "$log"
 	fi
-	tres $rc "list while the VM is stopped (QMP stop): the demo's buffers still live; after cont, frames go on"
+	what="list while the VM is stopped (QMP stop): the demo's buffers still live;"
+	tres $rc "$what after cont, frames go on"
 	u=$(echo "$uuids" | head -n 1)
 	timeout 60 "$vdmabuf" list "$SOCK" --json > "$VM_OUT/vdmabuf-list.json" 2>> "$log"
 	lrc=$?
@@ -396,7 +398,8 @@ if [ "$VM_STAGES" != l1 ]; then
 			      -device virtio-mem-pci,memdev=vmem0 \
 			      -device vhost-vdmabuf-pci 2>&1 < /dev/null)
 			qrc=$?
-			what="l1: QEMU refuses vhost-vdmabuf-pci beside virtio-mem-pci (${out##*: })"
+			what="l1: QEMU refuses vhost-vdmabuf-pci beside virtio-mem-pci"
+			what+=" (${out##*: })"
 			if [ $qrc -ne 0 ] && [ $qrc -ne 124 ] &&
 			   [[ "$out" == *"RAM discarding"* ]]; then
 				ok "$what"
