@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -2775,6 +2776,130 @@ TEST_F(host, reset_waits_for_pinned)
 	EXPECT_EQ(0, s.pinned_attachments);
 	EXPECT_EQ(0, s.held_exports);
 	EXPECT_EQ(0, s.pinned_pages);
+	close(vgem);
+}
+
+static int send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {};
+	char byte = 'F';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {};
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, 0) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * A VMM of its own: export, import, hand the dma-buf to the parent over
+ * @sock, and once the parent says so, reset; exits 0 when the reset
+ * returns.
+ */
+static void __attribute__((noreturn)) resetting_vmm(int sock)
+{
+	uint8_t uuid[16];
+	struct vmm v;
+	int imp, fd;
+	char go;
+
+	if (vmm_init(&v, NUM))
+		_exit(2);
+	make_uuid(uuid, 963);
+	if (do_export(&v, uuid, BUF_BASE, 4 * PAGE, NULL) !=
+	    VIRTIO_VDMABUF_S_OK)
+		_exit(3);
+	imp = get_importer(&v);
+	fd = imp < 0 ? -1 : import_buf(imp, uuid, NULL);
+	if (fd < 0 || send_fd(sock, fd))
+		_exit(4);
+	close(fd);
+	if (read(sock, &go, 1) != 1)
+		_exit(5);
+	_exit(ioctl(v.fd, VHOST_VDMABUF_RESET_DEVICE) ? 6 : 0);
+}
+
+/* waitpid() for up to @timeout_ms; the pid, or 0 if still running. */
+static pid_t wait_exit(pid_t pid, int *status, int timeout_ms)
+{
+	pid_t got;
+	int i;
+
+	for (i = 0; i <= timeout_ms / 50; i++) {
+		got = waitpid(pid, status, WNOHANG);
+		if (got)
+			return got;
+		usleep(50 * 1000);
+	}
+	return 0;
+}
+
+/*
+ * A reset that waits for a pinned attachment can be killed: the VMM is
+ * not stuck in the ioctl when its process must die.  The attachment is
+ * another process's (vgem, here the test's), so the wait could be long.
+ */
+TEST_F(host, reset_wait_is_killable)
+{
+	int sv[2], vgem, fd, status = 0;
+	uint32_t handle;
+	pid_t pid, got;
+
+	vgem = open_vgem();
+	if (vgem < 0)
+		SKIP(return, "vgem is not loaded");
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(sv[0]);
+		resetting_vmm(sv[1]);
+	}
+	close(sv[1]);
+	fd = recv_fd(sv[0]);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, vgem_import(vgem, fd, &handle));
+	close(fd);
+	ASSERT_EQ(1, write(sv[0], "g", 1));
+
+	/* The reset waits for vgem... */
+	EXPECT_EQ(0, wait_exit(pid, &status, 500));
+	/* ...and dies with its process. */
+	EXPECT_EQ(0, kill(pid, SIGKILL));
+	got = wait_exit(pid, &status, 5000);
+	EXPECT_EQ(pid, got);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT_EQ(0, vgem_close(vgem, handle));
+	if (!got)
+		waitpid(pid, &status, 0);
+	close(sv[0]);
 	close(vgem);
 }
 
