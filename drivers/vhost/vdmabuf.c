@@ -60,14 +60,15 @@
  * as the reset completes: their CPU mappings are zapped and fault SIGBUS,
  * new mappings, attachment maps and CPU access are refused, and
  * dynamic importers get move_notify.  The host dma-bufs have no kernel
- * mapping (vmap) at all: one could not be taken back.  The pages stay pinned until the
- * last host user lets go, so nothing reads freed memory.  Closing the
- * vhost file (the VMM exited) unexports everything but revokes nothing:
- * no guest can reuse memory that the pins still hold, and host dma-bufs
- * keep working until their last user lets go.  That premise fails for
- * guest RAM in a file that outlives the VMM (shared, file-backed, with a
- * persistent path): such a VMM must reset the device before it exits
- * (Documentation/userspace-api/vdmabuf.rst).
+ * mapping (vmap) at all: one could not be taken back.  The pages stay
+ * pinned until the last host user lets go, so nothing reads freed memory.
+ * Closing the vhost file (the VMM exited) unexports everything but
+ * revokes nothing: no guest can reuse memory that the pins still hold,
+ * and host dma-bufs keep working until their last user lets go.  That
+ * premise fails for guest RAM in a file that outlives the VMM (a shared
+ * mapping of a file on a mounted tmpfs or hugetlbfs): exports of such RAM
+ * are revoked on close too, without waiting for pinned attachments
+ * (nothing may block a release).
  *
  * Locking: &vhost_dev.mutex, then &vhost_virtqueue.mutex (request queue
  * before event queue), then &vdb_ctx.lock.  Kick handlers take only
@@ -300,6 +301,9 @@ struct vdb_gevent {
  * @revoked: the guest was reset: no host access (set under the table
  *	lock and @revoke_sem held for writing; read under either, or once
  *	for a check that the fault path repeats)
+ * @outlives_vmm: some of its pages are in a file that outlives the VMM
+ *	(vdmabuf_ram_outlives_vmm()): closing the vhost file revokes it too
+ *	(set once at EXPORT)
  *
  * Every IMPORT exports a new host dma-buf.  Each holds the export (through
  * @nr_dmabufs) from dma_buf_export() until its .release.  The export
@@ -344,6 +348,7 @@ struct vdb_export {
 	struct list_head dmabufs;
 	struct rw_semaphore revoke_sem;	/* leaf, after mmap_lock */
 	bool revoked;
+	bool outlives_vmm;
 };
 
 /**
@@ -784,8 +789,9 @@ static void vdmabuf_export_revoke(struct vdb_export *exp)
  * Unexport everything without telling the guest and forget its queued
  * events.  A guest reset (@vmm_gone false) also revokes every host dma-buf
  * before returning: the guest may reuse the memory once the reset is
- * complete.  A VMM that is gone revokes nothing, since no guest can reuse
- * memory that is still pinned, and detaches the vhost device.
+ * complete.  A VMM that is gone revokes only exports of RAM that outlives
+ * it (no guest can reuse other memory that is still pinned), and detaches
+ * the vhost device.
  */
 static void vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 {
@@ -797,7 +803,7 @@ static void vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 		if (exp->live)
 			vdmabuf_unexport(ctx, exp, false);
 		vdmabuf_export_disown(ctx, exp);
-		if (!vmm_gone)
+		if (!vmm_gone || exp->outlives_vmm)
 			vdmabuf_export_revoke(exp);
 		if (vdmabuf_export_last_ref(exp))
 			list_add_tail(&exp->reap, &reap);
@@ -1442,10 +1448,36 @@ static bool vdmabuf_ranges_in_ram(struct vhost_virtqueue *vq,
 	return true;
 }
 
-/* Pin @npages from @uaddr in @mm into @pages, VDMABUF_PIN_BATCH at a time. */
+/*
+ * Whether guest RAM at [@start, @end) of @mm can outlive the VMM: a
+ * shared mapping of a file that others can open by name (a tmpfs or
+ * hugetlbfs file under a mount point), which a next VM may map again.
+ * memfd and shared anonymous memory live on internal (kern_mount) mounts
+ * and die with the last reference, which the pins of this driver hold.
+ */
+static bool vdmabuf_ram_outlives_vmm(struct mm_struct *mm,
+				     unsigned long start, unsigned long end)
+{
+	struct vm_area_struct *vma;
+	struct vma_iterator vmi;
+
+	mmap_assert_locked(mm);
+	vma_iter_init(&vmi, mm, start);
+	for_each_vma_range(vmi, vma, end) {
+		if (vma->vm_file && (vma->vm_flags & VM_SHARED) &&
+		    !(file_inode(vma->vm_file)->i_sb->s_flags & SB_KERNMOUNT))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Pin @npages from @uaddr in @mm into @pages, VDMABUF_PIN_BATCH at a time;
+ * set *@outlives if any of them can outlive the VMM.
+ */
 static int vdmabuf_pin_user(struct mm_struct *mm, unsigned long uaddr,
 			    unsigned long npages, struct page **pages,
-			    unsigned long *nr_pinned)
+			    unsigned long *nr_pinned, bool *outlives)
 {
 	unsigned long n;
 	long pinned;
@@ -1455,6 +1487,10 @@ static int vdmabuf_pin_user(struct mm_struct *mm, unsigned long uaddr,
 		mmap_read_lock(mm);
 		pinned = pin_user_pages_remote(mm, uaddr, n, VDMABUF_FOLL,
 					       pages + *nr_pinned, NULL);
+		if (pinned > 0 &&
+		    vdmabuf_ram_outlives_vmm(mm, uaddr,
+					     uaddr + (pinned << PAGE_SHIFT)))
+			*outlives = true;
 		mmap_read_unlock(mm);
 		if (pinned <= 0)
 			return pinned ? pinned : -EFAULT;
@@ -1469,11 +1505,13 @@ static int vdmabuf_pin_user(struct mm_struct *mm, unsigned long uaddr,
 /*
  * Pin the pages of @ranges, checked by vdmabuf_ranges_in_ram(), in @mm
  * into @pages; *@nr_pinned counts them, also on error, for the unpin.
+ * *@outlives is set if any of them can outlive the VMM.
  */
 static int vdmabuf_pin_ranges(struct vhost_virtqueue *vq,
 			      const struct virtio_vdmabuf_range *ranges,
 			      u32 nr_ranges, struct mm_struct *mm,
-			      struct page **pages, unsigned long *nr_pinned)
+			      struct page **pages, unsigned long *nr_pinned,
+			      bool *outlives)
 {
 	unsigned long uaddr;
 	u64 addr, len, n;
@@ -1490,7 +1528,7 @@ static int vdmabuf_pin_ranges(struct vhost_virtqueue *vq,
 			if (!n)
 				return -EFAULT;
 			ret = vdmabuf_pin_user(mm, uaddr, n >> PAGE_SHIFT,
-					       pages, nr_pinned);
+					       pages, nr_pinned, outlives);
 			if (ret)
 				return ret;
 			addr += n;
@@ -1659,7 +1697,7 @@ static u32 vdmabuf_export_pin(struct vhost_vdmabuf *vdb,
 	if (vdmabuf_charge(vdb->user, vdb->owner, nr_pages))
 		goto err_mmput;
 	ret = vdmabuf_pin_ranges(vq, er->ranges, er->nr_ranges, mm, exp->pages,
-				 &exp->nr_pages);
+				 &exp->nr_pages, &exp->outlives_vmm);
 	if (ret || exp->nr_pages != nr_pages)
 		goto err_unpin;
 	mmput(mm);

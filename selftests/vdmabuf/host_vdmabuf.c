@@ -76,6 +76,7 @@ struct vmm {
 	uint16_t ev_avail;
 	uint16_t ev_used;
 	bool no_features;	/* vmm_setup() skips VHOST_SET_FEATURES */
+	const char *ram_path;	/* guest RAM in this file, not a memfd */
 };
 
 static void *gpa(struct vmm *v, uint64_t a)
@@ -258,7 +259,9 @@ static int vmm_setup(struct vmm *v, unsigned int nr_events)
 	unsigned int q;
 	uint32_t one = 1;
 
-	v->memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	v->memfd = v->ram_path ?
+		   open(v->ram_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) :
+		   memfd_create("guest-ram", MFD_CLOEXEC);
 	if (v->memfd < 0 || ftruncate(v->memfd, RAM_SIZE))
 		return -1;
 	/* Two separate mappings: guest-adjacent, not host-adjacent. */
@@ -2587,6 +2590,69 @@ TEST_F(host, reset_owner_revokes)
 	self->imp = get_importer(&self->v);
 	ASSERT_LE(0, self->imp);
 	reset_revokes(_metadata, &self->v, self->imp, VHOST_RESET_OWNER);
+}
+
+/*
+ * Guest RAM in a file on a mounted tmpfs (memory-backend-file,share=on
+ * with a persistent mem-path) outlives the VMM: the next VM that maps the
+ * file gets the same pages.  So closing the vhost fd revokes such exports
+ * as a reset does: the mapping held across the close faults, and nothing
+ * the next VM writes can be read.
+ */
+TEST(vmm_closed_file_ram_revoked)
+{
+	struct dma_buf_sync sync = {
+		.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ,
+	};
+	char dir[] = "/tmp/vdmabuf-ram-XXXXXX", path[64];
+	const uint64_t size = 4 * PAGE;
+	uint8_t uuid[16], *m, *next;
+	struct vmm v;
+	int imp, fd, rfd;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=64m")) {
+		rmdir(dir);
+		SKIP(return, "cannot mount a tmpfs: %s", strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s/guest-ram", dir);
+	memset(&v, 0, sizeof(v));
+	v.ram_path = path;
+	v.fd = open(DEV_PATH, O_RDWR);
+	ASSERT_LE(0, v.fd);
+	ASSERT_EQ(0, vmm_setup(&v, NUM));
+	make_uuid(uuid, 510);
+	fill(&v, BUF_BASE, size, 13);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_export(&v, uuid, BUF_BASE, size, NULL));
+	imp = get_importer(&v);
+	ASSERT_LE(0, imp);
+	fd = import_buf(imp, uuid, NULL);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	EXPECT_EQ(*(uint8_t *)gpa(&v, BUF_BASE), peek(m));
+
+	vmm_fini(&v);	/* the VMM exits */
+	/* The next VM maps the file and writes its memory. */
+	rfd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, rfd);
+	next = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+	ASSERT_NE(MAP_FAILED, next);
+	memset(next + BUF_BASE, 0x5c, size);
+	EXPECT_EQ(-1, peek(m));
+	EXPECT_EQ(-1, peek(m + 3 * PAGE));
+	EXPECT_EQ(-1, poke(m + PAGE, 0x11));
+	EXPECT_EQ(0x5c, next[BUF_BASE + PAGE]);
+	EXPECT_EQ(-1, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+	EXPECT_EQ(ENODEV, errno);
+
+	munmap(m, size);
+	close(fd);
+	close(imp);
+	munmap(next, RAM_SIZE);
+	close(rfd);
+	EXPECT_EQ(0, umount(dir));
+	rmdir(dir);
 }
 
 /* vgem's fence ioctls (include/uapi/drm/vgem_drm.h; libdrm has no copy). */
