@@ -39,6 +39,8 @@ summary() {
 	echo "1..$n" >> "$RES/check.tap"
 	local files=("$RES"/*.tap)
 	[ -d "$TOP/build/vm" ] && files+=("$TOP"/build/vm/*.tap)
+	[ -f "$TOP/build/vm-swiotlb/host_vdmabuf_swiotlb.tap" ] &&
+		files+=("$TOP/build/vm-swiotlb/host_vdmabuf_swiotlb.tap")
 	say "results in $RES and build/vm; logs in $LOGS"
 	awk -f "$TOP/scripts/testbed/tap-summary.awk" "${files[@]}" > "$RES/summary.txt"
 	cat "$RES/summary.txt"
@@ -147,6 +149,16 @@ result $? "runner self-test: ran" "$LOGS/runner-selftest.log"
 if grep -q '^not ok' "$RES/runner.tap" 2>/dev/null; then
 	tail -n 60 "$LOGS/runner-selftest.log" | sed 's/^/    /'
 fi
+
+say "stage: the host test that needs swiotlb=force (an L1 of its own)"
+VM_TAG=swiotlb VM_MODE=swiotlb bash scripts/testbed/vmcheck.sh > "$LOGS/swiotlb.log" 2>&1
+rc=$?
+# It must have run, not skipped: a skip there would count as no failure.
+swiotlb_tap=$TOP/build/vm-swiotlb/host_vdmabuf_swiotlb.tap
+if [ $rc -eq 0 ] && { ! grep -q '^ok ' "$swiotlb_tap" || grep -qi '# *SKIP' "$swiotlb_tap"; }; then
+	rc=1
+fi
+result $rc "vm: host test under swiotlb=force ran, not skipped" "$LOGS/swiotlb.log"
 
 say "stage: waiting for the VM tests"
 wait "$vm_pid"

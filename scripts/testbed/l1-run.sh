@@ -321,9 +321,18 @@ run_host_prog() {	# NAME PROGRAM ARGS...: one program's TAP, framed
 # The host tests at the module's defaults, then host_vdmabuf's "limits"
 # fixture with the module reloaded with small per-device caps, which the
 # defaults would take gigabytes and thousands of events to reach.
+# host.cpu_access_sees_guest_writes can fail only when streaming DMA
+# mappings bounce: it runs alone in an L1 booted with swiotlb=force
+# (VM_MODE=swiotlb), and never here, where it could only skip.
+if [ "$VM_MODE" = swiotlb ] && [ -x "$BUILD/selftests/host_vdmabuf" ]; then
+	check "l1: booted with swiotlb=force" grep -qw swiotlb=force /proc/cmdline
+	run_host_prog host_vdmabuf_swiotlb "$BUILD/selftests/host_vdmabuf" \
+		-t cpu_access_sees_guest_writes
+fi
 if [ "$VM_MODE" = check ]; then
 	for t in "$BUILD"/selftests/host_*; do
-		[ -x "$t" ] && run_host_prog "$(basename "$t")" "$t" -F limits
+		[ -x "$t" ] && run_host_prog "$(basename "$t")" "$t" -F limits \
+			-T cpu_access_sees_guest_writes
 	done
 	if [ -c /dev/vhost-vdmabuf ] && [ -x "$BUILD/selftests/host_vdmabuf" ]; then
 		check "l1: reload vhost_vdmabuf with max_total_mb=4 max_guest_events=16 max_exports=8" \

@@ -9,14 +9,15 @@
 # the tail of its console log.
 #
 # Environment: VM_STAGES=l1 (stop after the host tests), VM_MODE=demo (run
-# the demo instead of the tests) or bench (the benchmark), STAGE_LIMIT
+# the demo instead of the tests), bench (the benchmark) or swiotlb (L1
+# only, booted with swiotlb=force, runs the one host test that needs
+# bouncing), STAGE_LIMIT
 # (seconds without a new stage, default 900), L1_TIMEOUT (default 3600),
 # L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600);
 # VM_TAG=NAME keeps results and logs apart (build/vm-NAME, build/logs/NAME);
 # VM_INJECT=panic:STAGE or hang:STAGE makes L1 panic or hang when it enters
 # STAGE (the runner's own test); VM_L1_APPEND adds to L1's kernel command
-# line (swiotlb=force bounces every streaming DMA mapping, which the host
-# test host.cpu_access_sees_guest_writes needs to mean anything).
+# line.
 
 set -uo pipefail
 
@@ -27,6 +28,10 @@ LOGS=$BUILD/logs${VM_TAG:+/$VM_TAG}
 eval "$(bash "$TOP/scripts/testbed/setup.sh" env)"
 VM_STAGES=${VM_STAGES:-all}
 VM_MODE=${VM_MODE:-check}
+if [ "$VM_MODE" = swiotlb ]; then
+	VM_STAGES=l1
+	VM_L1_APPEND="swiotlb=force${VM_L1_APPEND:+ $VM_L1_APPEND}"
+fi
 STAGE_LIMIT=${STAGE_LIMIT:-900}
 L1_TIMEOUT=${L1_TIMEOUT:-3600}
 L2_TIMEOUT=${L2_TIMEOUT:-2400}

@@ -2138,7 +2138,8 @@ TEST_F_TIMEOUT(host, busy_export_pins_nothing, 300)
  * pages are guest RAM that the CPU sees coherently.  A DMA-API sync on a
  * device of the driver's own would, under swiotlb bouncing (L1 booted
  * with VM_L1_APPEND=swiotlb=force), copy the bounce buffer's stale copy
- * over what the guest wrote since; without bouncing it cannot fail.
+ * over what the guest wrote since; without bouncing it cannot fail, so
+ * make check runs it alone in an L1 booted that way (VM_MODE=swiotlb).
  */
 static int swiotlb_forced(void)
 {
@@ -2167,7 +2168,7 @@ TEST_F(host, cpu_access_sees_guest_writes)
 	int fd;
 
 	if (!swiotlb_forced())
-		SKIP(return, "needs swiotlb=force (VM_L1_APPEND=swiotlb=force): without bouncing it cannot fail");
+		SKIP(return, "needs swiotlb=force (VM_MODE=swiotlb): without bouncing it cannot fail");
 	make_uuid(uuid, 970);
 	fill(&self->v, BUF_BASE, size, 1);
 	self->imp = get_importer(&self->v);
