@@ -383,6 +383,10 @@ if [ "$VM_STAGES" != l1 ]; then
 		ok "l1: QEMU lists the vhost-vdmabuf-pci device"
 		if [ -c /dev/vhost-vdmabuf ]; then
 			dev=(-device "vhost-vdmabuf-pci,importer-socket=/run/vdmabuf-l2.sock")
+			# A limit property the guest must see (l2-init.sh's
+			# "vdmabuf info" check): 1000 exports, not the
+			# module's 1024.
+			[ "$VM_MODE" = check ] && dev[1]+=,max-exports=1000
 			# The device names guest-physical memory only: the
 			# backend never offers VIRTIO_F_ACCESS_PLATFORM, so
 			# QEMU must refuse to put an IOMMU in its way.

@@ -85,6 +85,10 @@ if [ "$VM_MODE" = check ] && [ -c /dev/virtio-vdmabuf ]; then
 	if [ -x /tests/vdmabuf ]; then
 		stage "l2: the vdmabuf command"
 		check "l2: vdmabuf info" sh -c 'vdmabuf info && vdmabuf info --json | grep -q max_ranges'
+		# L1 gave the device max-exports=1000 (l1-run.sh): QEMU set it
+		# in the host before the guest read the configuration space.
+		check "l2: the guest sees the limit QEMU's property set (max_exports 1000)" \
+			sh -c 'vdmabuf info --json | grep -q "\"max_exports\":1000,"'
 		check "l2: vdmabuf export of a system-heap buffer as a 256x256 XR24 image, 3 frames" \
 			vdmabuf export --heap system --size 262144 --image 256x256:XR24 --present 3
 		check "l2: vdmabuf export of a file, 2 frames" \
