@@ -45,8 +45,8 @@ END {
 	}
 	for (i = 1; i <= nf; i++)
 		print "FAILED: " failures[i]
-	line = (passed + 0) " passed, " (failed + 0) " failed"
+	# The last line is the count CI reads, alone: "N passed, N failed".
 	if (skipped)
-		line = line ", " skipped " skipped"
-	print line
+		print skipped " skipped (counted as neither)"
+	print (passed + 0) " passed, " (failed + 0) " failed"
 }
