@@ -80,9 +80,10 @@
  * leaf, which the fault path takes under the mmap_lock), the i_mmap lock
  * of each dma-buf and each dma-buf's reservation lock, under which no
  * callback of this driver takes the table lock (pin, unpin and
- * map_dma_buf run under it).  The revoke waits for each dma-buf's fences
- * under its reservation lock and the table lock: kick handlers of the
- * (stopped) device and importer ioctls wait with it.
+ * map_dma_buf run under it).  A reset then waits, killable, for each
+ * revoked dma-buf's fences under the table lock (not the reservation
+ * lock): importer ioctls and dma-buf releases wait with it; closing the
+ * vhost file never waits.
  */
 
 #include <linux/anon_inodes.h>
@@ -747,26 +748,63 @@ static void vdmabuf_export_finish(struct vdb_export *exp)
 }
 
 /*
- * Tell @dmabuf's dynamic importers to let go and wait for the work they
- * and everyone else queued on it: from the resv lock on, map_dma_buf and
- * pin see the revoke and refuse, so no new access starts either.
+ * Tell @dmabuf's dynamic importers to let go: from the resv lock on,
+ * map_dma_buf and pin see the revoke and refuse, so no new access starts.
  */
 static void vdmabuf_dmabuf_revoke(struct dma_buf *dmabuf)
 {
 	dma_resv_lock(dmabuf->resv, NULL);
 	dma_buf_move_notify(dmabuf);
-	dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP, false,
-			      MAX_SCHEDULE_TIMEOUT);
 	dma_resv_unlock(dmabuf->resv);
+}
+
+struct vdmabuf_fence_wait {
+	struct dma_fence_cb cb;
+	struct completion done;
+};
+
+static void vdmabuf_fence_signalled(struct dma_fence *fence,
+				    struct dma_fence_cb *cb)
+{
+	complete(&container_of(cb, struct vdmabuf_fence_wait, cb)->done);
+}
+
+/*
+ * Wait for every fence on @resv, as dma_resv_wait_timeout() does, but
+ * killable: a fence that never signals must not leave the VMM unkillable.
+ * dma_fence_remove_callback() takes the fence lock the callback runs
+ * under, so @w is unused once it returns.
+ */
+static int vdmabuf_resv_wait_killable(struct dma_resv *resv)
+{
+	struct vdmabuf_fence_wait w;
+	struct dma_resv_iter cursor;
+	struct dma_fence *fence;
+	int ret = 0;
+
+	dma_resv_iter_begin(&cursor, resv, DMA_RESV_USAGE_BOOKKEEP);
+	dma_resv_for_each_fence_unlocked(&cursor, fence) {
+		init_completion(&w.done);
+		if (dma_fence_add_callback(fence, &w.cb, vdmabuf_fence_signalled))
+			continue;	/* signalled already */
+		ret = wait_for_completion_killable(&w.done);
+		if (ret) {
+			dma_fence_remove_callback(fence, &w.cb);
+			break;
+		}
+	}
+	dma_resv_iter_end(&cursor);
+	return ret;
 }
 
 /*
  * Take host access to @exp's pages away: CPU mappings are zapped and fault
  * SIGBUS from now on, new mmap, attachment maps, pins and CPU access are
- * refused, dynamic importers are told to let go and the fences on each
- * dma-buf are waited for.  The pages stay pinned until the last dma-buf
- * is released: a pinned attachment (every static importer's) cannot be
- * taken back, only refused from now on.
+ * refused, and dynamic importers are told to let go (the work already
+ * queued on the dma-bufs is waited for by vdmabuf_export_wait_fences()).
+ * The pages stay pinned until the last dma-buf is released: a pinned
+ * attachment (every static importer's) cannot be taken back, only
+ * refused from now on.
  */
 static void vdmabuf_export_revoke(struct vdb_export *exp)
 {
@@ -785,18 +823,36 @@ static void vdmabuf_export_revoke(struct vdb_export *exp)
 	}
 }
 
+/* Wait, killable, for the work queued on each of @exp's host dma-bufs. */
+static int vdmabuf_export_wait_fences(struct vdb_export *exp)
+{
+	struct vdb_dmabuf *vbuf;
+	int ret;
+
+	lockdep_assert_held(&exp->ctx->lock);
+	list_for_each_entry(vbuf, &exp->dmabufs, node) {
+		ret = vdmabuf_resv_wait_killable(vbuf->dmabuf->resv);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 /*
  * Unexport everything without telling the guest and forget its queued
  * events.  A guest reset (@vmm_gone false) also revokes every host dma-buf
  * before returning: the guest may reuse the memory once the reset is
- * complete.  A VMM that is gone revokes only exports of RAM that outlives
- * it (no guest can reuse other memory that is still pinned), and detaches
- * the vhost device.
+ * complete, and waits (killable) for the work queued on them; -EINTR if
+ * killed meanwhile, with every export revoked all the same.  A VMM that is
+ * gone revokes only exports of RAM that outlives it (no guest can reuse
+ * other memory that is still pinned) without waiting, since nothing may
+ * block a release, and detaches the vhost device.
  */
-static void vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
+static int vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 {
 	struct vdb_export *exp, *tmp;
 	LIST_HEAD(reap);
+	int ret = 0;
 
 	mutex_lock(&ctx->lock);
 	list_for_each_entry(exp, &ctx->exports, node) {
@@ -808,6 +864,13 @@ static void vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 		if (vdmabuf_export_last_ref(exp))
 			list_add_tail(&exp->reap, &reap);
 	}
+	/* Every export is revoked before the first wait. */
+	list_for_each_entry(exp, &ctx->exports, node) {
+		if (vmm_gone || ret)
+			break;
+		if (exp->revoked)
+			ret = vdmabuf_export_wait_fences(exp);
+	}
 	vdmabuf_guest_events_discard(ctx);
 	if (vmm_gone)
 		ctx->vdb = NULL;
@@ -815,6 +878,7 @@ static void vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 
 	list_for_each_entry_safe(exp, tmp, &reap, reap)
 		vdmabuf_export_finish(exp);
+	return ret ? -EINTR : 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -2377,12 +2441,13 @@ static long vhost_vdmabuf_reset_owner(struct vhost_vdmabuf *vdb)
 	}
 	vhost_vdmabuf_stop(vdb);
 	vhost_dev_flush(&vdb->dev);
-	vdmabuf_ctx_reset(vdb->ctx, false);
+	ret = vdmabuf_ctx_reset(vdb->ctx, false);
 	vdb->limits_frozen = false;
 	vhost_dev_stop(&vdb->dev);
 	vhost_dev_reset_owner(&vdb->dev, umem);
 	vhost_vdmabuf_put_owner(vdb);
-	ret = vdmabuf_ctx_wait_unpinned(vdb->ctx);
+	if (!ret)
+		ret = vdmabuf_ctx_wait_unpinned(vdb->ctx);
 out:
 	mutex_unlock(&vdb->dev.mutex);
 	return ret;
@@ -2432,9 +2497,10 @@ static long vhost_vdmabuf_reset_device(struct vhost_vdmabuf *vdb)
 	if (!ret) {
 		vhost_vdmabuf_stop(vdb);
 		vhost_dev_flush(&vdb->dev);
-		vdmabuf_ctx_reset(vdb->ctx, false);
+		ret = vdmabuf_ctx_reset(vdb->ctx, false);
 		vdb->limits_frozen = false;
-		ret = vdmabuf_ctx_wait_unpinned(vdb->ctx);
+		if (!ret)
+			ret = vdmabuf_ctx_wait_unpinned(vdb->ctx);
 	}
 	mutex_unlock(&vdb->dev.mutex);
 	return ret;

@@ -2971,6 +2971,53 @@ TEST_F(host, reset_wait_is_killable)
 }
 
 /*
+ * A reset waiting for a fence can be killed too: a fence that never
+ * signals must not leave the VMM unkillable.  vgem's fence signals only
+ * when told or after its 10 s timeout; the import that added it is closed
+ * again, so the reset waits for the fence alone, not for an attachment.
+ */
+TEST_F(host, reset_fence_wait_is_killable)
+{
+	struct drm_vgem_fence_attach attach = { .flags = VGEM_FENCE_WRITE };
+	struct drm_vgem_fence_signal signal = {};
+	int sv[2], vgem, fd, status = 0;
+	pid_t pid, got;
+
+	vgem = open_vgem();
+	if (vgem < 0)
+		SKIP(return, "vgem is not loaded");
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(sv[0]);
+		resetting_vmm(sv[1]);
+	}
+	close(sv[1]);
+	fd = recv_fd(sv[0]);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, vgem_import(vgem, fd, &attach.handle));
+	ASSERT_EQ(0, ioctl(vgem, DRM_IOCTL_VGEM_FENCE_ATTACH, &attach));
+	ASSERT_EQ(0, vgem_close(vgem, attach.handle));
+	ASSERT_EQ(1, write(sv[0], "g", 1));
+
+	/* The reset waits for the fence on the dma-buf @fd holds... */
+	EXPECT_EQ(0, wait_exit(pid, &status, 500));
+	/* ...and dies with its process, long before vgem's timeout. */
+	EXPECT_EQ(0, kill(pid, SIGKILL));
+	got = wait_exit(pid, &status, 3000);
+	EXPECT_EQ(pid, got);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	signal.fence = attach.out_fence;
+	ioctl(vgem, DRM_IOCTL_VGEM_FENCE_SIGNAL, &signal);
+	if (!got)
+		waitpid(pid, &status, 0);
+	close(fd);
+	close(sv[0]);
+	close(vgem);
+}
+
+/*
  * The per-device caps.  They need the module loaded with small ones, as
  * l1-run.sh does for a second pass ("host_vdmabuf -f limits" after
  * "insmod vhost_vdmabuf.ko max_total_mb=4 max_guest_events=16
