@@ -224,7 +224,7 @@ struct vhost_vdmabuf;
 /**
  * struct vdb_ctx - per-device export table, outlives the vhost file
  * @kref: held by the vhost file, each importer file and each export
- * @lock: protects every field below
+ * @lock: protects every field below but @nr_pinned and @unpinned
  * @vdb: the vhost device, NULL once its file is released
  * @exports: exports holding guest memory (&vdb_export.node)
  * @owned: by UUID (&vdb_export.hnode), the exports whose UUID the guest
@@ -300,8 +300,9 @@ struct vdb_gevent {
  * @dmabufs: its host dma-bufs (&vdb_dmabuf.node, table lock)
  * @revoke_sem: orders the fault path against a revoke
  * @revoked: the guest was reset: no host access (set under the table
- *	lock and @revoke_sem held for writing; read under either, or once
- *	for a check that the fault path repeats)
+ *	lock and @revoke_sem held for writing; read under either, once for
+ *	a check that the fault path repeats, or under a dma-buf's
+ *	reservation lock, which the revoke takes after setting it)
  * @outlives_vmm: some of its pages are in a file that outlives the VMM
  *	(vdmabuf_ram_outlives_vmm()): closing the vhost file revokes it too
  *	(set once at EXPORT)
@@ -1516,8 +1517,10 @@ static bool vdmabuf_ranges_in_ram(struct vhost_virtqueue *vq,
  * Whether guest RAM at [@start, @end) of @mm can outlive the VMM: a
  * shared mapping of a file that others can open by name (a tmpfs or
  * hugetlbfs file under a mount point), which a next VM may map again.
- * memfd and shared anonymous memory live on internal (kern_mount) mounts
- * and die with the last reference, which the pins of this driver hold.
+ * memfd and shared anonymous memory live on internal (kern_mount) mounts:
+ * no one can open them by name, only through an fd or a mapping the VMM
+ * handed out.  Not caught: System V shared memory, also on an internal
+ * mount but attachable again by its key.
  */
 static bool vdmabuf_ram_outlives_vmm(struct mm_struct *mm,
 				     unsigned long start, unsigned long end)

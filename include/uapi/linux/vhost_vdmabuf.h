@@ -53,8 +53,10 @@ struct vhost_vdmabuf_importer {
  * @guest_events: events waiting for event buffers from the guest
  * @requests: requests processed since open
  * @bad_requests: requests answered with a status other than OK
- * @pinned_attachments: pinned attachments of host dma-bufs (every static
- *	importer's, such as a PRIME import, and dynamic importers' pins):
+ * @pinned_attachments: pins of host dma-bufs not yet unpinned (one per
+ *	static importer's attachment, such as a PRIME import; one per
+ *	dynamic importer's dma_buf_pin(), and, on kernels without
+ *	CONFIG_DMABUF_MOVE_NOTIFY, one per dynamic importer's mapping):
  *	device access that a reset cannot revoke, so
  *	VHOST_VDMABUF_RESET_DEVICE waits until none is left
  */
