@@ -88,12 +88,17 @@ fi
 # L1 runs on the QEMU the set-up built, as L2 does (firmware from Debian's
 # qemu-system-data): side by side, the nested guest's boot and stress ran
 # about 10% faster in an L1 on QEMU 10.0 than on Debian 12's 7.2.
+# watchdog_thresh=60 and RCU's stall timeout, as for L2 (l1-run.sh):
+# soft lockups and stalls are reported after 120 s of a vCPU that a
+# loaded host may starve for 20.
+l1_append="console=ttyS0 panic=-1 quiet loglevel=4 watchdog_thresh=60"
+l1_append+=" rcupdate.rcu_cpu_stall_timeout=120"
 say "booting L1 (TCG, 2 vCPUs, 6 GiB)"
 "$QEMU" -accel tcg -cpu max -m 6G -smp 2 \
 	-L /usr/share/seabios -L /usr/share/qemu \
 	-nic none -display none -no-reboot \
 	-bios qboot.rom -kernel "$VMLINUX" -initrd "$VM_OUT/l1.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet loglevel=4${VM_L1_APPEND:+ $VM_L1_APPEND}" \
+	-append "$l1_append${VM_L1_APPEND:+ $VM_L1_APPEND}" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$TOP,mount_tag=top,security_model=none,multidevs=remap" \
 	-virtfs "local,path=$VDMABUF_CACHE,mount_tag=cache,security_model=none,readonly=on,multidevs=remap" \
