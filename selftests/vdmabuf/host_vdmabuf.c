@@ -2288,6 +2288,14 @@ TEST_F(host, per_device_limits)
 		ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
 		EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
 	}
+	/* max_total_mb: one export of the whole 1 MiB leaves no room. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, a, BUF_BASE, 1ULL << 20, NULL));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
+		  do_export(&self->v, b, BUF_BASE + (1ULL << 20), PAGE, NULL));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, a));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
 
 	/* Another device has the module's limits. */
 	ASSERT_EQ(0, vmm_init(&other, 0));
