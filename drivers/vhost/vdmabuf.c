@@ -67,8 +67,8 @@
  * and host dma-bufs keep working until their last user lets go.  That
  * premise fails for guest RAM in a file that outlives the VMM (a shared
  * mapping of a file on a mounted tmpfs or hugetlbfs): exports of such RAM
- * are revoked on close too, without waiting for pinned attachments
- * (nothing may block a release).
+ * are revoked on close too, without waiting for fences or pinned
+ * attachments (a release must not wait for other processes).
  *
  * Locking: &vhost_dev.mutex, then &vhost_virtqueue.mutex (request queue
  * before event queue), then &vdb_ctx.lock.  Kick handlers take only
@@ -80,10 +80,9 @@
  * leaf, which the fault path takes under the mmap_lock), the i_mmap lock
  * of each dma-buf and each dma-buf's reservation lock, under which no
  * callback of this driver takes the table lock (pin, unpin and
- * map_dma_buf run under it).  A reset then waits, killable, for each
- * revoked dma-buf's fences under the table lock (not the reservation
- * lock): importer ioctls and dma-buf releases wait with it; closing the
- * vhost file never waits.
+ * map_dma_buf run under it).  A reset then takes each revoked dma-buf's
+ * fences along and waits for them, killable, with neither lock held;
+ * closing the vhost file never waits for fences.
  */
 
 #include <linux/anon_inodes.h>
@@ -759,50 +758,40 @@ static void vdmabuf_dmabuf_revoke(struct dma_buf *dmabuf)
 	dma_resv_unlock(dmabuf->resv);
 }
 
-struct vdmabuf_fence_wait {
-	struct dma_fence_cb cb;
-	struct completion done;
-};
-
-static void vdmabuf_fence_signalled(struct dma_fence *fence,
-				    struct dma_fence_cb *cb)
-{
-	complete(&container_of(cb, struct vdmabuf_fence_wait, cb)->done);
-}
+/* One uninterruptible fence wait, after which a fatal signal is looked for. */
+#define VDMABUF_FENCE_SLICE	(HZ / 10)
 
 /*
- * Wait for every fence on @resv, as dma_resv_wait_timeout() does, but
- * killable: a fence that never signals must not leave the VMM unkillable.
- * dma_fence_remove_callback() takes the fence lock the callback runs
- * under, so @w is unused once it returns.
+ * Wait for @fence as dma_fence_wait() does (the fence's own wait, the
+ * lockdep annotations of fence signalling), in slices, so that a fatal
+ * signal ends it: a fence that never signals must not leave the VMM
+ * unkillable.  The kernel has no killable dma_fence wait.
  */
+static int vdmabuf_fence_wait_killable(struct dma_fence *fence)
+{
+	long ret = 0;
+
+	while (!ret && !fatal_signal_pending(current))
+		ret = dma_fence_wait_timeout(fence, false, VDMABUF_FENCE_SLICE);
+	return ret ? 0 : -EINTR;
+}
+
+/* The same for every fence on @resv, for when they cannot be taken along. */
 static int vdmabuf_resv_wait_killable(struct dma_resv *resv)
 {
-	struct vdmabuf_fence_wait w;
-	struct dma_resv_iter cursor;
-	struct dma_fence *fence;
-	int ret = 0;
+	long ret = 0;
 
-	dma_resv_iter_begin(&cursor, resv, DMA_RESV_USAGE_BOOKKEEP);
-	dma_resv_for_each_fence_unlocked(&cursor, fence) {
-		init_completion(&w.done);
-		if (dma_fence_add_callback(fence, &w.cb, vdmabuf_fence_signalled))
-			continue;	/* signalled already */
-		ret = wait_for_completion_killable(&w.done);
-		if (ret) {
-			dma_fence_remove_callback(fence, &w.cb);
-			break;
-		}
-	}
-	dma_resv_iter_end(&cursor);
-	return ret;
+	while (!ret && !fatal_signal_pending(current))
+		ret = dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
+					    VDMABUF_FENCE_SLICE);
+	return ret ? 0 : -EINTR;
 }
 
 /*
  * Take host access to @exp's pages away: CPU mappings are zapped and fault
  * SIGBUS from now on, new mmap, attachment maps, pins and CPU access are
- * refused, and dynamic importers are told to let go (the work already
- * queued on the dma-bufs is waited for by vdmabuf_export_wait_fences()).
+ * refused, and dynamic importers are told to let go (a reset then waits
+ * for the work already queued on the dma-bufs, vdmabuf_ctx_take_fences()).
  * The pages stay pinned until the last dma-buf is released: a pinned
  * attachment (every static importer's) cannot be taken back, only
  * refused from now on.
@@ -824,34 +813,67 @@ static void vdmabuf_export_revoke(struct vdb_export *exp)
 	}
 }
 
-/* Wait, killable, for the work queued on each of @exp's host dma-bufs. */
-static int vdmabuf_export_wait_fences(struct vdb_export *exp)
+/*
+ * The work queued on the host dma-bufs of every revoked export, one fence
+ * per dma-buf (NULL: none), to wait for once the table lock is dropped, so
+ * that importers can read UNEXPORTED and close their dma-bufs meanwhile.
+ * A dma-buf whose fences cannot be taken along for want of memory is
+ * waited for here, under the lock; -EINTR if killed then.
+ */
+static int vdmabuf_ctx_take_fences(struct vdb_ctx *ctx,
+				   struct dma_fence ***fences,
+				   unsigned int *nr)
 {
+	struct dma_fence **f = NULL;
+	struct vdb_export *exp;
 	struct vdb_dmabuf *vbuf;
-	int ret;
+	unsigned int n = 0;
+	int ret = 0;
 
-	lockdep_assert_held(&exp->ctx->lock);
-	list_for_each_entry(vbuf, &exp->dmabufs, node) {
-		ret = vdmabuf_resv_wait_killable(vbuf->dmabuf->resv);
-		if (ret)
-			return ret;
+	lockdep_assert_held(&ctx->lock);
+	list_for_each_entry(exp, &ctx->exports, node)
+		if (exp->revoked)
+			list_for_each_entry(vbuf, &exp->dmabufs, node)
+				n++;
+	if (n)
+		f = kcalloc(n, sizeof(*f), GFP_KERNEL | __GFP_NOWARN);
+	n = 0;
+	list_for_each_entry(exp, &ctx->exports, node) {
+		if (!exp->revoked)
+			continue;
+		list_for_each_entry(vbuf, &exp->dmabufs, node) {
+			if (f && !dma_resv_get_singleton(vbuf->dmabuf->resv,
+							 DMA_RESV_USAGE_BOOKKEEP,
+							 &f[n])) {
+				n++;
+				continue;
+			}
+			ret = vdmabuf_resv_wait_killable(vbuf->dmabuf->resv);
+			if (ret)
+				goto out;
+		}
 	}
-	return 0;
+out:
+	*fences = f;
+	*nr = n;
+	return ret;
 }
 
 /*
  * Unexport everything without telling the guest and forget its queued
  * events.  A guest reset (@vmm_gone false) also revokes every host dma-buf
  * before returning: the guest may reuse the memory once the reset is
- * complete, and waits (killable) for the work queued on them; -EINTR if
- * killed meanwhile, with every export revoked all the same.  A VMM that is
- * gone revokes only exports of RAM that outlives it (no guest can reuse
- * other memory that is still pinned) without waiting, since nothing may
- * block a release, and detaches the vhost device.
+ * complete, and waits (killable, after dropping the table lock) for the
+ * work queued on them; -EINTR if killed meanwhile, with every export
+ * revoked all the same.  A VMM that is gone revokes only exports of RAM
+ * that outlives it (no guest can reuse other memory that is still pinned)
+ * without waiting for fences, and detaches the vhost device.
  */
 static int vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 {
+	struct dma_fence **fences = NULL;
 	struct vdb_export *exp, *tmp;
+	unsigned int nr = 0, i;
 	LIST_HEAD(reap);
 	int ret = 0;
 
@@ -866,12 +888,8 @@ static int vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 			list_add_tail(&exp->reap, &reap);
 	}
 	/* Every export is revoked before the first wait. */
-	list_for_each_entry(exp, &ctx->exports, node) {
-		if (vmm_gone || ret)
-			break;
-		if (exp->revoked)
-			ret = vdmabuf_export_wait_fences(exp);
-	}
+	if (!vmm_gone)
+		ret = vdmabuf_ctx_take_fences(ctx, &fences, &nr);
 	vdmabuf_guest_events_discard(ctx);
 	if (vmm_gone)
 		ctx->vdb = NULL;
@@ -879,7 +897,15 @@ static int vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 
 	list_for_each_entry_safe(exp, tmp, &reap, reap)
 		vdmabuf_export_finish(exp);
-	return ret ? -EINTR : 0;
+	for (i = 0; i < nr; i++) {
+		if (!fences[i])
+			continue;
+		if (!ret)
+			ret = vdmabuf_fence_wait_killable(fences[i]);
+		dma_fence_put(fences[i]);
+	}
+	kfree(fences);
+	return ret;
 }
 
 /* ---------------------------------------------------------------------- */

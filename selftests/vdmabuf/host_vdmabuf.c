@@ -2765,11 +2765,13 @@ TEST_F(host, reset_refuses_attachments)
  * A reset waits for the work queued on a host dma-buf before it returns:
  * a write fence that vgem added to its reservation object (the import is
  * closed again, so nothing holds an attachment) holds RESET_DEVICE until
- * it signals.
+ * it signals.  Meanwhile the importer reads UNEXPORTED: the wait holds
+ * none of the device's locks.
  */
 TEST_F(host, reset_waits_for_fences)
 {
 	struct drm_vgem_fence_attach attach = { .flags = VGEM_FENCE_WRITE };
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
 	struct drm_vgem_fence_signal signal = {};
 	struct reset_call rc;
 	uint64_t signalled;
@@ -2790,6 +2792,10 @@ TEST_F(host, reset_waits_for_fences)
 	ASSERT_EQ(0, vgem_close(vgem, attach.handle));
 
 	ASSERT_EQ(0, reset_start(&rc, self->v.fd));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
+		  read_ievent(self->imp, ebuf, 5000));
 	usleep(300 * 1000);
 	EXPECT_EQ(0, reset_done(&rc));	/* still waiting for the fence */
 	signalled = now_ns();
@@ -2987,6 +2993,7 @@ TEST_F(host, reset_wait_is_killable)
 TEST_F(host, reset_fence_wait_is_killable)
 {
 	struct drm_vgem_fence_attach attach = { .flags = VGEM_FENCE_WRITE };
+	struct dma_buf_sync sync = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ };
 	struct drm_vgem_fence_signal signal = {};
 	int sv[2], vgem, fd, status = 0;
 	pid_t pid, got;
@@ -3011,15 +3018,19 @@ TEST_F(host, reset_fence_wait_is_killable)
 
 	/* The reset waits for the fence on the dma-buf @fd holds... */
 	EXPECT_EQ(0, wait_exit(pid, &status, 500));
-	/* ...and dies with its process, long before vgem's timeout. */
+	/* ...and dies with its process, before vgem's timeout... */
 	EXPECT_EQ(0, kill(pid, SIGKILL));
-	got = wait_exit(pid, &status, 3000);
+	got = wait_exit(pid, &status, 5000);
 	EXPECT_EQ(pid, got);
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* ...which has not fired yet (else ETIMEDOUT): the kill ended it... */
 	signal.fence = attach.out_fence;
-	ioctl(vgem, DRM_IOCTL_VGEM_FENCE_SIGNAL, &signal);
+	EXPECT_EQ(0, ioctl(vgem, DRM_IOCTL_VGEM_FENCE_SIGNAL, &signal));
 	if (!got)
 		waitpid(pid, &status, 0);
+	/* ...after the revoke, which came first. */
+	EXPECT_EQ(-1, ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+	EXPECT_EQ(ENODEV, errno);
 	close(fd);
 	close(sv[0]);
 	close(vgem);
