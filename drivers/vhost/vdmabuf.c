@@ -44,7 +44,8 @@
  * live export as a dma-buf (created on the first import, shared by later
  * ones) and answers frames with FRAME_DONE.  While any importer has
  * max_importer_events unread events, EXPORT and PRESENT are answered BUSY:
- * events are never dropped.
+ * events are never dropped.  When the VMM has closed the device, an
+ * importer reads what is queued and then end of file.
  *
  * An export holds guest memory while the guest has not unexported it or a
  * host dma-buf for it exists.  When both are gone, the pages are unpinned,
@@ -375,8 +376,9 @@ struct vdb_dmabuf {
  * @events: unread events (&vdb_ievent.node, table lock)
  * @nr_events: length of @events (table lock, read locklessly for poll)
  * @owed: frames this importer owes (&vdb_owed.inode, table lock)
- * @wait: readers wait here for @events
- * @read_lock: serialises readers, so a record is copied before it goes
+ * @wait: readers and pollers wait here for @events and for the end
+ * @read_lock: serialises readers, so that records leave in order; never
+ *	held while waiting for events
  */
 struct vdb_importer {
 	struct vdb_ctx *ctx;
@@ -873,6 +875,7 @@ static int vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 {
 	struct dma_fence **fences = NULL;
 	struct vdb_export *exp, *tmp;
+	struct vdb_importer *imp;
 	unsigned int nr = 0, i;
 	LIST_HEAD(reap);
 	int ret = 0;
@@ -891,8 +894,12 @@ static int vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 	if (!vmm_gone)
 		ret = vdmabuf_ctx_take_fences(ctx, &fences, &nr);
 	vdmabuf_guest_events_discard(ctx);
-	if (vmm_gone)
-		ctx->vdb = NULL;
+	if (vmm_gone) {
+		/* Importers read what is queued, then end of file. */
+		WRITE_ONCE(ctx->vdb, NULL);
+		list_for_each_entry(imp, &ctx->importers, node)
+			wake_up_interruptible(&imp->wait);
+	}
 	mutex_unlock(&ctx->lock);
 
 	list_for_each_entry_safe(exp, tmp, &reap, reap)
@@ -1263,58 +1270,89 @@ static long vdmabuf_importer_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
-static ssize_t vdmabuf_importer_read(struct file *file, char __user *buf,
-				     size_t count, loff_t *ppos)
+/*
+ * Copy whole records to @buf while they fit: the bytes copied, 0 if none
+ * is queued, -EINVAL if the first does not fit.  Under @imp->read_lock.
+ * A record leaves the queue before it is copied; one that cannot be
+ * copied goes back to the head: events are never dropped.
+ */
+static ssize_t vdmabuf_importer_copy(struct vdb_importer *imp,
+				     char __user *buf, size_t count)
 {
-	struct vdb_importer *imp = file->private_data;
 	struct vdb_ctx *ctx = imp->ctx;
 	struct vdb_ievent *iev;
 	ssize_t done = 0;
-	int ret;
 
-	if (mutex_lock_interruptible(&imp->read_lock))
-		return -ERESTARTSYS;
+	lockdep_assert_held(&imp->read_lock);
 	for (;;) {
 		mutex_lock(&ctx->lock);
 		iev = list_first_entry_or_null(&imp->events,
 					       struct vdb_ievent, node);
-		mutex_unlock(&ctx->lock);
-
-		if (!iev) {
-			if (done)
-				break;
-			if (file->f_flags & O_NONBLOCK) {
-				done = -EAGAIN;
-				break;
-			}
-			ret = wait_event_interruptible(imp->wait,
-						       READ_ONCE(imp->nr_events));
-			if (ret) {
-				done = ret;
-				break;
-			}
-			continue;
-		}
-		if (iev->len > count - done) {
+		if (iev && iev->len <= count - done) {
+			list_del(&iev->node);
+			WRITE_ONCE(imp->nr_events, imp->nr_events - 1);
+		} else if (iev) {
+			iev = NULL;
 			if (!done)
 				done = -EINVAL;
-			break;
 		}
-		/* Only readers remove events, and @read_lock is held. */
+		mutex_unlock(&ctx->lock);
+		if (!iev)
+			return done;
+
 		if (copy_to_user(buf + done, &iev->hdr, iev->len)) {
-			if (!done)
-				done = -EFAULT;
-			break;
+			mutex_lock(&ctx->lock);
+			list_add(&iev->node, &imp->events);
+			WRITE_ONCE(imp->nr_events, imp->nr_events + 1);
+			mutex_unlock(&ctx->lock);
+			return done ? done : -EFAULT;
 		}
 		done += iev->len;
-		mutex_lock(&ctx->lock);
-		list_del(&iev->node);
-		WRITE_ONCE(imp->nr_events, imp->nr_events - 1);
-		mutex_unlock(&ctx->lock);
 		kfree(iev);
 	}
-	mutex_unlock(&imp->read_lock);
-	return done;
+}
+
+/* The VMM has closed the device and @imp has read every event. */
+static bool vdmabuf_importer_hup(struct vdb_importer *imp)
+{
+	struct vdb_ctx *ctx = imp->ctx;
+	bool hup;
+
+	mutex_lock(&ctx->lock);
+	hup = !ctx->vdb && list_empty(&imp->events);
+	mutex_unlock(&ctx->lock);
+	return hup;
+}
+
+static ssize_t vdmabuf_importer_read(struct file *file, char __user *buf,
+				     size_t count, loff_t *ppos)
+{
+	struct vdb_importer *imp = file->private_data;
+	bool nonblock = file->f_flags & O_NONBLOCK;
+	ssize_t ret;
+
+	for (;;) {
+		/* A non-blocking reader never sleeps, not even for the lock. */
+		if (nonblock) {
+			if (!mutex_trylock(&imp->read_lock))
+				return -EAGAIN;
+		} else if (mutex_lock_interruptible(&imp->read_lock)) {
+			return -ERESTARTSYS;
+		}
+		ret = vdmabuf_importer_copy(imp, buf, count);
+		mutex_unlock(&imp->read_lock);
+		if (ret)
+			return ret;
+		if (vdmabuf_importer_hup(imp))
+			return 0;
+		if (nonblock)
+			return -EAGAIN;
+		ret = wait_event_interruptible(imp->wait,
+					       READ_ONCE(imp->nr_events) ||
+					       !READ_ONCE(imp->ctx->vdb));
+		if (ret)
+			return ret;
+	}
 }
 
 static __poll_t vdmabuf_importer_poll(struct file *file, poll_table *wait)
@@ -1322,7 +1360,9 @@ static __poll_t vdmabuf_importer_poll(struct file *file, poll_table *wait)
 	struct vdb_importer *imp = file->private_data;
 
 	poll_wait(file, &imp->wait, wait);
-	return READ_ONCE(imp->nr_events) ? EPOLLIN | EPOLLRDNORM : 0;
+	if (READ_ONCE(imp->nr_events))
+		return EPOLLIN | EPOLLRDNORM;
+	return vdmabuf_importer_hup(imp) ? EPOLLHUP : 0;
 }
 
 static void vdmabuf_importer_free_events(struct vdb_importer *imp)

@@ -536,7 +536,8 @@ struct vdmabuf_host_event {
  *
  * Return: 0; -EAGAIN if none came within @timeout_ms; -EPROTO if the
  * kernel returned a malformed record (nothing is read past it); -ENODEV
- * if the device is gone (end of file); another negative errno on failure.
+ * if the VM is gone (end of file: the VMM closed the device and every
+ * event has been read); another negative errno on failure.
  */
 int vdmabuf_importer_next_event(struct vdmabuf_importer *imp,
 				struct vdmabuf_host_event *ev, int timeout_ms);

@@ -2092,6 +2092,121 @@ TEST_F_TIMEOUT(host, importer_backpressure, 300)
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid2));
 }
 
+/* A blocking read() sleeping in one thread. */
+struct blocked_read {
+	int fd;
+	ssize_t ret;
+	int err;
+	uint8_t buf[VHOST_VDMABUF_EVENT_MAX];
+};
+
+static void *blocked_read_fn(void *arg)
+{
+	struct blocked_read *b = arg;
+
+	b->ret = read(b->fd, b->buf, sizeof(b->buf));
+	b->err = errno;
+	return NULL;
+}
+
+/* Join @t within @ms; 0 if it ended. */
+static int join_within(pthread_t t, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_timedjoin_np(t, NULL, &ts);
+}
+
+/*
+ * A non-blocking read() never sleeps, also while another thread sleeps in
+ * a blocking read() of the same importer.
+ */
+TEST_F(host, nonblock_read_beside_blocked_reader)
+{
+	struct blocked_read a = {}, b = {};
+	pthread_t ta, tb;
+	uint8_t uuid[16];
+	int flags, ret;
+
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	a.fd = b.fd = self->imp;
+	ASSERT_EQ(0, pthread_create(&ta, NULL, blocked_read_fn, &a));
+	usleep(200000);		/* a sleeps in read() */
+	flags = fcntl(self->imp, F_GETFL);
+	ASSERT_EQ(0, fcntl(self->imp, F_SETFL, flags | O_NONBLOCK));
+	ASSERT_EQ(0, pthread_create(&tb, NULL, blocked_read_fn, &b));
+	ret = join_within(tb, 2000);
+	EXPECT_EQ(0, ret);
+	/* Wake a with an event, so that both threads end. */
+	make_uuid(uuid, 1000);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	EXPECT_EQ(0, join_within(ta, 5000));
+	if (ret)
+		EXPECT_EQ(0, pthread_join(tb, NULL));
+	EXPECT_EQ(-1, b.ret);
+	EXPECT_EQ(EAGAIN, b.err);
+	EXPECT_EQ(EV_HDR, a.ret);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+}
+
+/*
+ * Once the VMM has closed its vhost fd and the importer has read what was
+ * queued, poll() reports POLLHUP and read() returns 0 (end of file); a
+ * reader sleeping when the VMM closes wakes up to it.
+ */
+TEST_F(host, importer_eof_after_vmm_close)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct pollfd pfd = { .events = POLLIN };
+	struct blocked_read a = {};
+	pthread_t ta;
+	uint8_t uuid[16];
+	int imp2;
+
+	make_uuid(uuid, 1010);
+	self->imp = get_importer(&self->v);
+	imp2 = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	ASSERT_LE(0, imp2);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	/* imp2 reads its EXPORTED, then sleeps in read(). */
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED, read_ievent(imp2, ebuf, 1000));
+	a.fd = imp2;
+	ASSERT_EQ(0, pthread_create(&ta, NULL, blocked_read_fn, &a));
+	usleep(200000);
+	vmm_fini(&self->v);
+	/* The sleeper gets the UNEXPORTED the close queued, then EOF. */
+	EXPECT_EQ(0, join_within(ta, 5000));
+	EXPECT_EQ(EV_HDR, a.ret);
+	EXPECT_EQ(0, read(imp2, ebuf, sizeof(ebuf)));
+	pfd.fd = imp2;
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLHUP, pfd.revents);
+	close(imp2);
+
+	/* The queue first, then POLLHUP and EOF. */
+	pfd.fd = self->imp;
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLIN, pfd.revents & (POLLIN | POLLHUP));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLHUP, pfd.revents);
+	EXPECT_EQ(0, read(self->imp, ebuf, sizeof(ebuf)));
+}
+
 /*
  * With an importer's queue full, EXPORT is BUSY before anything is
  * allocated or pinned: a guest retrying a large EXPORT costs no pin and
