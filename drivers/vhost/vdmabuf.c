@@ -115,7 +115,9 @@
 
 /* Bounds of the module parameters that the UAPI header does not fix. */
 #define VDMABUF_HARD_MAX_EXPORTS	65536
-#define VDMABUF_HARD_MAX_EXPORT_MB	65536
+/* A dma-buf's size is a size_t: below 4 GiB where that is 32 bits. */
+#define VDMABUF_HARD_MAX_EXPORT_MB \
+	((unsigned int)min_t(unsigned long, 65536, SIZE_MAX >> 20))
 /*
  * The ranges of one export do not overlap, but the guest may export the
  * same memory more than once, and each export pins each of its pages once
@@ -161,7 +163,7 @@ MODULE_PARM_DESC(max_rects,
 static unsigned int max_export_mb = 512;
 module_param(max_export_mb, uint, 0444);
 MODULE_PARM_DESC(max_export_mb,
-		 "Largest export in MiB (1..65536, default 512)");
+		 "Largest export in MiB (1..65536, 1..4095 with a 32-bit size_t, default 512)");
 
 static unsigned int max_total_mb = 2048;
 module_param(max_total_mb, uint, 0444);
@@ -2726,6 +2728,7 @@ static int __init vhost_vdmabuf_init(void)
 	max_meta_len = min(max_meta_len, VIRTIO_VDMABUF_MAX_META);
 	max_exports = clamp(max_exports, 1U, VDMABUF_HARD_MAX_EXPORTS);
 	max_rects = min(max_rects, VIRTIO_VDMABUF_MAX_RECTS);
+	BUILD_BUG_ON((u64)VDMABUF_HARD_MAX_EXPORT_MB << 20 > SIZE_MAX);
 	max_export_mb = clamp(max_export_mb, 1U, VDMABUF_HARD_MAX_EXPORT_MB);
 	BUILD_BUG_ON(((u64)VDMABUF_HARD_MAX_TOTAL_MB << (20 - PAGE_SHIFT)) *
 		     GUP_PIN_COUNTING_BIAS > (INT_MAX >> 1) + 1);
