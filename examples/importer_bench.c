@@ -254,7 +254,7 @@ static int frame_done(struct hbench *h, const struct vdmabuf_host_event *ev)
 	char us[VDMABUF_UUID_STR_LEN];
 	int ret;
 
-	ret = vdmabuf_importer_frame_done(h->imp, &ev->uuid, ev->seq);
+	ret = vdmabuf_importer_frame_done(h->imp, &ev->uuid, ev->frame);
 	if (ret)
 		fprintf(stderr, "importer_bench: FRAME_DONE %s seq %llu: %s\n",
 			vdmabuf_uuid_format(&ev->uuid, us),
@@ -846,6 +846,14 @@ int main(int argc, char **argv)
 	if (ret)
 		fprintf(stderr, "importer_bench: no importer fd from %s: %s\n",
 			h.sock_path, strerror(-ret));
+	/* Every frame waits for us, the first of each buffer included. */
+	if (!ret) {
+		ret = vdmabuf_importer_frames(h.imp, NULL,
+					      VHOST_VDMABUF_FRAMES_JOIN);
+		if (ret)
+			fprintf(stderr, "importer_bench: join all frames: %s\n",
+				strerror(-ret));
+	}
 	tap_result(&h.tap, !ret,
 		   "importer_bench: got an importer fd from %s", h.sock_path);
 	if (ret || h.lsn < 0) {

@@ -138,7 +138,7 @@ static int frame_done(struct demo *d, const struct vdmabuf_host_event *ev)
 	char us[VDMABUF_UUID_STR_LEN];
 	int ret;
 
-	ret = vdmabuf_importer_frame_done(d->imp, &ev->uuid, ev->seq);
+	ret = vdmabuf_importer_frame_done(d->imp, &ev->uuid, ev->frame);
 	if (ret)
 		fprintf(stderr, "importer_demo: FRAME_DONE %s seq %llu: %s\n",
 			vdmabuf_uuid_format(&ev->uuid, us),
@@ -637,6 +637,17 @@ int main(int argc, char **argv)
 	if (ret)
 		fprintf(stderr, "importer_demo: no importer fd from %s: %s\n",
 			sock_path, strerror(-ret));
+	/*
+	 * Every frame waits for us, the first of each buffer included: the
+	 * producer must not draw into a frame while we check it.
+	 */
+	if (!ret) {
+		ret = vdmabuf_importer_frames(d.imp, NULL,
+					      VHOST_VDMABUF_FRAMES_JOIN);
+		if (ret)
+			fprintf(stderr, "importer_demo: join all frames: %s\n",
+				strerror(-ret));
+	}
 	tap_result(&d.tap, !ret, "importer_demo: got an importer fd from %s",
 		   sock_path);
 	if (ret) {

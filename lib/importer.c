@@ -2,7 +2,6 @@
 /*
  * libvdmabuf: host importer fds and their event records.
  */
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -204,7 +203,7 @@ VDMABUF_EXPORT int vdmabuf_record_next(const void *buf, size_t len,
 	if (h.payload_len > h.len - VDB_EV_HDR_LEN)
 		return -EPROTO;
 	if (h.type == VHOST_VDMABUF_EVENT_PRESENTED &&
-	    h.payload_len % sizeof(struct virtio_vdmabuf_rect))
+	    h.payload_len % sizeof(struct vhost_vdmabuf_rect))
 		return -EPROTO;
 
 	memset(ev, 0, sizeof(*ev));
@@ -215,9 +214,12 @@ VDMABUF_EXPORT int vdmabuf_record_next(const void *buf, size_t len,
 	ev->seq = h.seq;
 	ev->payload = rec + VDB_EV_HDR_LEN;
 	ev->payload_len = h.payload_len;
-	if (h.type == VHOST_VDMABUF_EVENT_PRESENTED)
+	if (h.type == VHOST_VDMABUF_EVENT_PRESENTED) {
 		ev->nr_rects = h.payload_len /
-			       (uint32_t)sizeof(struct virtio_vdmabuf_rect);
+			       (uint32_t)sizeof(struct vhost_vdmabuf_rect);
+		ev->frame = h.frame;
+		ev->nr_frames = h.nr_frames;
+	}
 	*off += h.len;
 	return 1;
 }
@@ -225,18 +227,19 @@ VDMABUF_EXPORT int vdmabuf_record_next(const void *buf, size_t len,
 VDMABUF_EXPORT int vdmabuf_event_damage(const struct vdmabuf_host_event *ev,
 					uint32_t i, struct vdmabuf_rect *rect)
 {
-	struct virtio_vdmabuf_rect r;
+	struct vhost_vdmabuf_rect r;
 
 	if (!ev || !rect || ev->type != VHOST_VDMABUF_EVENT_PRESENTED ||
 	    i >= ev->nr_rects || !ev->payload ||
 	    (uint64_t)(i + 1) * sizeof(r) > ev->payload_len)
 		return -EINVAL;
+	/* Host byte order already; the payload need not be aligned. */
 	memcpy(&r, (const unsigned char *)ev->payload + (size_t)i * sizeof(r),
 	       sizeof(r));
-	rect->x = le32toh(r.x);
-	rect->y = le32toh(r.y);
-	rect->width = le32toh(r.width);
-	rect->height = le32toh(r.height);
+	rect->x = r.x;
+	rect->y = r.y;
+	rect->width = r.width;
+	rect->height = r.height;
 	return 0;
 }
 
@@ -307,9 +310,9 @@ VDMABUF_EXPORT int vdmabuf_importer_import(struct vdmabuf_importer *imp,
 
 VDMABUF_EXPORT int vdmabuf_importer_frame_done(struct vdmabuf_importer *imp,
 					       const struct vdmabuf_uuid *uuid,
-					       uint64_t seq)
+					       uint64_t frame)
 {
-	struct vhost_vdmabuf_frame_done arg = { .seq = seq };
+	struct vhost_vdmabuf_frame_done arg = { .frame = frame };
 	int ret;
 
 	if (!imp || !uuid)
@@ -323,6 +326,21 @@ VDMABUF_EXPORT int vdmabuf_importer_frame_done(struct vdmabuf_importer *imp,
 	if (ret == -ESTALE || ret == -ENOENT)
 		return 0;
 	return ret < 0 ? ret : 0;
+}
+
+VDMABUF_EXPORT int vdmabuf_importer_frames(struct vdmabuf_importer *imp,
+					   const struct vdmabuf_uuid *uuid,
+					   uint32_t op)
+{
+	struct vhost_vdmabuf_frames arg = { .op = op };
+
+	if (!imp)
+		return -EINVAL;
+	if (uuid)
+		memcpy(arg.uuid, uuid->b, sizeof(arg.uuid));
+	else
+		arg.flags = VHOST_VDMABUF_FRAMES_F_ALL;
+	return vdb_ioctl(imp->fd, VHOST_VDMABUF_FRAMES, &arg);
 }
 
 VDMABUF_EXPORT int vdmabuf_importer_query(struct vdmabuf_importer *imp,
@@ -346,6 +364,7 @@ VDMABUF_EXPORT int vdmabuf_importer_query(struct vdmabuf_importer *imp,
 	memset(info, 0, sizeof(*info));
 	info->size = q.size;
 	info->last_seq = q.last_seq;
+	info->last_frame = q.last_frame;
 	info->nr_ranges = q.nr_ranges;
 	info->state = q.state;
 	info->meta_len = q.meta_len;

@@ -695,14 +695,19 @@ static int host_connect(const char *path, int wait_ms,
 	return ret;
 }
 
-/* Answer a PRESENTED; a message on failure. */
+/*
+ * Answer a PRESENTED if it is owed (only buffers we imported or joined
+ * owe: watching owes nothing); a message on failure.
+ */
 static int frame_done(struct vdmabuf_importer *imp,
 		      const struct vdmabuf_host_event *ev)
 {
 	char us[VDMABUF_UUID_STR_LEN];
 	int ret;
 
-	ret = vdmabuf_importer_frame_done(imp, &ev->uuid, ev->seq);
+	if (!(ev->flags & VHOST_VDMABUF_EVENT_F_OWED))
+		return 0;
+	ret = vdmabuf_importer_frame_done(imp, &ev->uuid, ev->frame);
 	if (ret)
 		error_msg(ret, "frame done %s seq %" PRIu64,
 			  vdmabuf_uuid_format(&ev->uuid, us), ev->seq);
@@ -741,7 +746,7 @@ static const char usage_list[] =
 	"\n"
 	"Every buffer the guest shares: UUID, size, ranges, state, newest frame,\n"
 	"metadata.  Reads the events waiting (a second at most, however fast the\n"
-	"guest presents); frames presented meanwhile are answered at once.\n"
+	"guest presents).  Imports nothing, so the guest never waits for it.\n"
 	"\n"
 	"  -w, --wait MS   wait this long for the socket to appear (default 0)\n"
 	"  -j, --json      a JSON array of objects\n"
@@ -752,8 +757,10 @@ static const char usage_list[] =
 static const char usage_watch[] =
 	"usage: vdmabuf watch SOCKET [--count N] [--duration S] [--wait MS] [--json]\n"
 	"\n"
-	"Events as they happen, one line each.  Every frame is answered at once,\n"
-	"so watching never slows the guest.  Ends after N events, S seconds,\n"
+	"Events as they happen, one line each.  Imports nothing, so the guest\n"
+	"never waits for it: watching never slows the guest.  A frame line shows\n"
+	"the newest of the frames presented since the last one read.  Ends after\n"
+	"N events, S seconds,\n"
 	"SIGINT or SIGTERM, or when the device goes away.\n"
 	"\n"
 	"  -c, --count N      stop after N events\n"
@@ -943,7 +950,7 @@ static int cmd_list(int argc, char **argv)
 		{ }
 	};
 	static uint8_t meta[VIRTIO_VDMABUF_MAX_META];
-	unsigned int done_errors = 0, query_errors = 0;
+	unsigned int query_errors = 0;
 	struct vdmabuf_importer *imp = NULL;
 	struct vdmabuf_host_event ev;
 	struct htable t = { 0 };
@@ -981,9 +988,10 @@ static int cmd_list(int argc, char **argv)
 	/*
 	 * A new importer gets one EXPORTED per live export first, queued
 	 * when it is created.  Read until none is waiting and no EXPORTED or
-	 * UNEXPORTED came for LIST_SETTLE_MS; frames, answered at once, do
-	 * not extend that, and LIST_MAX_MS bounds it all: a guest presenting
-	 * faster than we read must not keep us here.
+	 * UNEXPORTED came for LIST_SETTLE_MS; frames (owed only by
+	 * importers that import, never by us) do not extend that, and
+	 * LIST_MAX_MS bounds it all: a guest presenting faster than we read
+	 * must not keep us here.
 	 */
 	start = now_ns();
 	end = start + LIST_MAX_MS * NSEC_PER_MSEC;
@@ -1029,15 +1037,8 @@ static int cmd_list(int argc, char **argv)
 			}
 			break;
 		case VHOST_VDMABUF_EVENT_PRESENTED:
+			/* We import nothing: no frame is owed. */
 			b->last_seq = ev.seq;
-			/* One message: closing answers the frames anyway. */
-			if (!done_errors) {
-				if (frame_done(imp, &ev))
-					done_errors++;
-			} else if (vdmabuf_importer_frame_done(imp, &ev.uuid,
-							       ev.seq)) {
-				done_errors++;
-			}
 			break;
 		case VHOST_VDMABUF_EVENT_UNEXPORTED:
 			b->unexported = 1;
@@ -1078,15 +1079,11 @@ static int cmd_list(int argc, char **argv)
 			      &r->desc);
 		nr++;
 	}
-	if (done_errors > 1)
-		fprintf(stderr,
-			"vdmabuf: list: %u frames could not be answered (closing answers them)\n",
-			done_errors);
 	if (query_errors)
 		fprintf(stderr,
 			"vdmabuf: list: %u of %zu buffers could not be queried: showing what their events said\n",
 			query_errors, nr);
-	if (done_errors || query_errors)
+	if (query_errors)
 		rc = EX_ERROR;
 	list_print(rows, nr, json);
 	if (fflush(stdout)) {
@@ -1105,7 +1102,8 @@ out:
 /* ------------------------------------------------------------------ */
 
 /* Frames of @b in the second up to @now, counting one at @now. */
-static unsigned int watch_fps(struct hbuf *b, int64_t now)
+/* @frames frames came now (one event can stand for several). */
+static unsigned int watch_fps(struct hbuf *b, int64_t now, uint32_t frames)
 {
 	unsigned int i, n = 0;
 
@@ -1114,10 +1112,14 @@ static unsigned int watch_fps(struct hbuf *b, int64_t now)
 		if (!b->times)
 			return 0;
 	}
-	b->times[b->head] = now;
-	b->head = (b->head + 1) % FPS_RING;
-	if (b->nr_times < FPS_RING)
-		b->nr_times++;
+	if (frames > FPS_RING)
+		frames = FPS_RING;
+	for (i = 0; i < frames || !i; i++) {
+		b->times[b->head] = now;
+		b->head = (b->head + 1) % FPS_RING;
+		if (b->nr_times < FPS_RING)
+			b->nr_times++;
+	}
 	for (i = 0; i < b->nr_times; i++)
 		if (now - b->times[i] < NSEC_PER_SEC)
 			n++;
@@ -1289,23 +1291,14 @@ static int cmd_watch(int argc, char **argv)
 				break;
 			}
 			if (ev.type == VHOST_VDMABUF_EVENT_PRESENTED)
-				fps = watch_fps(b, now);
+				fps = watch_fps(b, now, ev.nr_frames);
 			watch_print(&ev, b, (now - start) / 1e9, fps, json);
 			if (fflush(stdout)) {
 				error_msg(errno, "stdout");
 				rc = EX_ERROR;
 				done = 1;
 			}
-			/*
-			 * Answer at once: the guest waits for every importer.
-			 * An importer that cannot answer must not stay open:
-			 * closing it answers for it.
-			 */
-			if (ev.type == VHOST_VDMABUF_EVENT_PRESENTED &&
-			    frame_done(imp, &ev)) {
-				rc = EX_ERROR;
-				done = 1;
-			}
+			/* Watching imports nothing: no frame is owed. */
 			if (ev.type == VHOST_VDMABUF_EVENT_UNEXPORTED)
 				hbuf_remove(&t, b);
 			if (count && ++seen >= count)
@@ -1428,8 +1421,8 @@ static int snap_take(struct vdmabuf_importer *imp, struct hbuf *b,
 		error_msg(ret, "query %s after the copy", us);
 		goto done;
 	}
-	if (info.last_seq != ev->seq) {
-		error_msg(0, "%s: frame %" PRIu64 " replaced by %" PRIu64 " during the copy",
+	if (info.last_frame != ev->frame) {
+		error_msg(0, "%s: seq %" PRIu64 " replaced by seq %" PRIu64 " during the copy",
 			  us, ev->seq, info.last_seq);
 		rc = SNAP_AGAIN;
 		goto done;
@@ -1507,6 +1500,28 @@ static int snap_timeout(struct htable *t, const struct vdmabuf_uuid *target,
 	}
 	error_msg(0, "no frame of an image buffer within %d ms", timeout_ms);
 	return EX_TIMEOUT;
+}
+
+/* May the snapshot take @b (NULL: unknown), given the @target asked for? */
+static int snap_wanted(const struct hbuf *b, const struct vdmabuf_uuid *target)
+{
+	return b && b->displayable &&
+	       (!target || !memcmp(target, &b->uuid, sizeof(*target)));
+}
+
+/* Take part in @b's frames: nonzero (with a message) on failure. */
+static int snap_join(struct vdmabuf_importer *imp, const struct hbuf *b)
+{
+	char us[VDMABUF_UUID_STR_LEN];
+	int ret;
+
+	ret = vdmabuf_importer_frames(imp, &b->uuid, VHOST_VDMABUF_FRAMES_JOIN);
+	/* Gone already: its UNEXPORTED follows. */
+	if (!ret || ret == -ENOENT)
+		return 0;
+	error_msg(ret, "join the frames of %s",
+		  vdmabuf_uuid_format(&b->uuid, us));
+	return ret;
 }
 
 static int cmd_snapshot(int argc, char **argv)
@@ -1625,11 +1640,21 @@ static int cmd_snapshot(int argc, char **argv)
 						  us, b->why);
 					rc = EX_NODISPLAY;
 				}
+				/*
+				 * Take part in a candidate's frames, so that
+				 * its producer waits while we copy.
+				 */
+				if (rc < 0 && snap_wanted(b, target) &&
+				    snap_join(imp, b))
+					rc = EX_ERROR;
 				break;
 			case VHOST_VDMABUF_EVENT_PRESENTED:
-				if (b && b->displayable &&
-				    (!target || !memcmp(target, &ev.uuid,
-							sizeof(*target)))) {
+				/*
+				 * A frame presented before we joined is not
+				 * held for us: take the next one.
+				 */
+				if (snap_wanted(b, target) &&
+				    (ev.flags & VHOST_VDMABUF_EVENT_F_OWED)) {
 					rc = snap_take(imp, b, &ev, file, json);
 					if (rc == SNAP_AGAIN &&
 					    ++replaced >= SNAP_RETRIES) {

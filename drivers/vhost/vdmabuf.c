@@ -40,12 +40,19 @@
  * global table, so a VM's buffers are only visible through its own device.
  *
  * Host users get an importer file (VHOST_VDMABUF_GET_IMPORTER).  It reads a
- * lossless stream of EXPORTED, PRESENTED and UNEXPORTED events, imports a
- * live export as a dma-buf (created on the first import, shared by later
- * ones) and answers frames with FRAME_DONE.  While any importer has
- * max_importer_events unread events, EXPORT and PRESENT are answered BUSY:
- * events are never dropped.  When the VMM has closed the device, an
- * importer reads what is queued and then end of file.
+ * lossless stream of EXPORTED, PRESENTED and UNEXPORTED events and imports
+ * a live export as a dma-buf.  An importer takes part in a buffer's frames
+ * once it has imported it (or joined them, VHOST_VDMABUF_FRAMES): it then
+ * owes a FRAME_DONE for each of its frames, and the guest gets FRAME_DONE
+ * when every such importer has answered.  One that only watches owes
+ * nothing.  Frames are matched by a number the device gives each PRESENT,
+ * never reused, not by the guest's sequence number.  A PRESENTED an
+ * importer has not read yet is replaced by the buffer's next one (the
+ * damage of both, a count of frames): an importer's queue holds at most
+ * one per buffer.  While any importer has max_importer_events unread
+ * events, EXPORT and PRESENT are answered BUSY: events are never dropped.
+ * When the VMM has closed the device, an importer reads what is queued and
+ * then end of file.
  *
  * An export holds guest memory while the guest has not unexported it or a
  * host dma-buf for it exists.  When both are gone, the pages are unpinned,
@@ -239,6 +246,7 @@ struct vhost_vdmabuf;
  * @limits: the device's limits, within the module parameters (set only
  *	while the queues are stopped, so the request handler reads them
  *	without the lock)
+ * @last_frame: the frame number given to the newest PRESENT
  * @stats: counters reported by VHOST_VDMABUF_GET_STATS
  * @nr_pinned: pinned attachments of this device's host dma-bufs (atomic,
  *	changed under the dma-buf's reservation lock, not under @lock)
@@ -255,6 +263,7 @@ struct vdb_ctx {
 	unsigned int nr_guest_events;
 	u64 live_bytes;
 	struct vhost_vdmabuf_limits limits;
+	u64 last_frame;
 	struct vhost_vdmabuf_stats stats;
 	atomic_long_t nr_pinned;
 	wait_queue_head_t unpinned;
@@ -291,10 +300,16 @@ struct vdb_gevent {
  * @releasing: the last reference is gone, being torn down (table lock)
  * @nr_dmabufs: host dma-bufs not yet released (table lock)
  * @frame_pending: a PRESENT waits for FRAME_DONE (table lock)
- * @frame_seq: its sequence number (table lock)
+ * @frame_seq: the guest's sequence number of it (table lock)
+ * @frame_no: its frame number, unique on the device (table lock)
  * @frame_ev: its FRAME_DONE, allocated up front (table lock)
+ * @nr_owing: parts that owe FRAME_DONE for it (table lock)
  * @last_seq: sequence number of the newest PRESENT (table lock)
- * @owed: importers owing FRAME_DONE (&vdb_owed.enode, table lock)
+ * @last_frame: frame number of the newest PRESENT (table lock)
+ * @parts: importers taking part in the frames (&vdb_part.enode, table
+ *	lock); only while live
+ * @presented: unread PRESENTED events, at most one per importer
+ *	(&vdb_ievent.enode, table lock); only while live
  * @spare_unexported: UNEXPORTED records allocated up front, at least one
  *	per open importer while the export is live (&vdb_ievent.node, table
  *	lock)
@@ -344,9 +359,13 @@ struct vdb_export {
 	unsigned int nr_dmabufs;
 	bool frame_pending;
 	u64 frame_seq;
+	u64 frame_no;
 	struct vdb_gevent *frame_ev;
+	unsigned int nr_owing;
 	u64 last_seq;
-	struct list_head owed;
+	u64 last_frame;
+	struct list_head parts;
+	struct list_head presented;
 	struct list_head spare_unexported;
 	unsigned int nr_spares;
 	struct list_head dmabufs;
@@ -377,7 +396,10 @@ struct vdb_dmabuf {
  * @node: in &vdb_ctx.importers (table lock)
  * @events: unread events (&vdb_ievent.node, table lock)
  * @nr_events: length of @events (table lock, read locklessly for poll)
- * @owed: frames this importer owes (&vdb_owed.inode, table lock)
+ * @parts: exports whose frames it takes part in (&vdb_part.inode, table
+ *	lock)
+ * @all_frames: it takes part in the frames of every export, from their
+ *	next PRESENT on (table lock)
  * @wait: readers and pollers wait here for @events and for the end
  * @read_lock: serialises readers, so that records leave in order; never
  *	held while waiting for events
@@ -387,35 +409,50 @@ struct vdb_importer {
 	struct list_head node;
 	struct list_head events;
 	unsigned int nr_events;
-	struct list_head owed;
+	struct list_head parts;
+	bool all_frames;
 	wait_queue_head_t wait;
 	struct mutex read_lock;	/* before the table lock */
 };
 
 /**
  * struct vdb_ievent - an event queued for an importer
- * @node: in &vdb_importer.events
+ * @node: in &vdb_importer.events (table lock)
+ * @enode: PRESENTED: in &vdb_export.presented while unread and the export
+ *	is live, else empty (table lock)
+ * @imp: the importer it is queued for
  * @len: bytes of the record (@hdr, payload, zero padding)
  * @hdr: the record header; the payload follows it in memory
  * @payload: metadata or damage rectangles
  */
 struct vdb_ievent {
 	struct list_head node;
+	struct list_head enode;
+	struct vdb_importer *imp;
 	u32 len;
 	struct vhost_vdmabuf_event hdr;
 	u8 payload[];
 };
 
 /**
- * struct vdb_owed - an importer owes FRAME_DONE for an export's frame
- * @inode: in &vdb_importer.owed
- * @enode: in &vdb_export.owed
+ * struct vdb_part - an importer takes part in a live export's frames
+ * @inode: in &vdb_importer.parts (table lock)
+ * @enode: in &vdb_export.parts (table lock)
+ * @imp: the importer
  * @exp: the export
+ * @owes: FRAME_DONE is owed for the export's pending frame (table lock)
+ *
+ * Made by IMPORT, by VHOST_VDMABUF_FRAMES_JOIN, or by a PRESENT for an
+ * importer that joined all frames; freed by LEAVE, by closing the importer
+ * and by unexporting.  Only importers with a part owe
+ * FRAME_DONE: one that only watches never holds the guest back.
  */
-struct vdb_owed {
+struct vdb_part {
 	struct list_head inode;
 	struct list_head enode;
+	struct vdb_importer *imp;
 	struct vdb_export *exp;
+	bool owes;
 };
 
 /**
@@ -522,6 +559,7 @@ static struct vdb_ievent *vdmabuf_ievent_alloc(u32 type,
 	iev = kzalloc(offsetof(struct vdb_ievent, hdr) + len, gfp);
 	if (!iev)
 		return NULL;
+	INIT_LIST_HEAD(&iev->enode);
 	iev->len = len;
 	iev->hdr.type = type;
 	iev->hdr.len = len;
@@ -529,7 +567,7 @@ static struct vdb_ievent *vdmabuf_ievent_alloc(u32 type,
 	iev->hdr.size = exp->size;
 	iev->hdr.seq = seq;
 	iev->hdr.payload_len = payload_len;
-	if (payload_len)
+	if (payload && payload_len)
 		memcpy(iev->payload, payload, payload_len);
 	return iev;
 }
@@ -538,6 +576,7 @@ static void vdmabuf_importer_queue(struct vdb_importer *imp,
 				   struct vdb_ievent *iev)
 {
 	lockdep_assert_held(&imp->ctx->lock);
+	iev->imp = imp;
 	list_add_tail(&iev->node, &imp->events);
 	WRITE_ONCE(imp->nr_events, imp->nr_events + 1);
 	wake_up_interruptible(&imp->wait);
@@ -621,22 +660,20 @@ static void vdmabuf_export_free_spares(struct vdb_export *exp)
 	exp->nr_spares = 0;
 }
 
-/* The export's frame is over: tell the guest (or not) and forget owers. */
+/* The export's frame is over: tell the guest (or not); nothing is owed. */
 static void vdmabuf_frame_finish(struct vdb_ctx *ctx,
 				 struct vdb_export *exp, u32 flags,
 				 bool notify)
 {
-	struct vdb_owed *owed, *tmp;
 	struct vdb_gevent *gev;
+	struct vdb_part *part;
 
 	lockdep_assert_held(&ctx->lock);
 	if (!exp->frame_pending)
 		return;
-	list_for_each_entry_safe(owed, tmp, &exp->owed, enode) {
-		list_del(&owed->enode);
-		list_del(&owed->inode);
-		kfree(owed);
-	}
+	list_for_each_entry(part, &exp->parts, enode)
+		part->owes = false;
+	exp->nr_owing = 0;
 	exp->frame_pending = false;
 	gev = exp->frame_ev;
 	exp->frame_ev = NULL;
@@ -647,18 +684,57 @@ static void vdmabuf_frame_finish(struct vdb_ctx *ctx,
 		kfree(gev);
 }
 
+static struct vdb_part *vdmabuf_part_find(struct vdb_importer *imp,
+					  struct vdb_export *exp)
+{
+	struct vdb_part *part;
+
+	lockdep_assert_held(&imp->ctx->lock);
+	list_for_each_entry(part, &exp->parts, enode)
+		if (part->imp == imp)
+			return part;
+	return NULL;
+}
+
+/* @part's importer is done with the pending frame, if it owed it. */
+static void vdmabuf_part_answer(struct vdb_ctx *ctx, struct vdb_part *part)
+{
+	struct vdb_export *exp = part->exp;
+
+	lockdep_assert_held(&ctx->lock);
+	if (!part->owes)
+		return;
+	part->owes = false;
+	if (!--exp->nr_owing)
+		vdmabuf_frame_finish(ctx, exp, 0, true);
+}
+
+static void vdmabuf_part_free(struct vdb_part *part)
+{
+	list_del(&part->inode);
+	list_del(&part->enode);
+	kfree(part);
+}
+
 /* The guest's reference is gone: tell importers, finish the frame. */
 static void vdmabuf_unexport(struct vdb_ctx *ctx,
 			     struct vdb_export *exp, bool notify)
 {
+	struct vdb_ievent *iev, *itmp;
+	struct vdb_part *part, *ptmp;
 	struct vdb_importer *imp;
-	struct vdb_ievent *iev;
 
 	lockdep_assert_held(&ctx->lock);
 	exp->live = false;
 	ctx->stats.live_exports--;
 	ctx->live_bytes -= exp->size;
 	vdmabuf_frame_finish(ctx, exp, 0, notify);
+	/* No one takes part in the frames of a buffer that has none. */
+	list_for_each_entry_safe(part, ptmp, &exp->parts, enode)
+		vdmabuf_part_free(part);
+	/* Unread PRESENTED stay queued, but no later frame replaces them. */
+	list_for_each_entry_safe(iev, itmp, &exp->presented, enode)
+		list_del_init(&iev->enode);
 	/*
 	 * UNEXPORTED is always delivered: every importer that knows of @exp
 	 * left a record for it in @exp's spares.
@@ -1101,6 +1177,25 @@ static const struct dma_buf_ops vdmabuf_dmabuf_ops = {
 /* Importer file                                                          */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * @imp takes part in the live @exp's frames from the next PRESENT on,
+ * with @part unless it already does.  Returns @part if unused.
+ */
+static struct vdb_part *vdmabuf_part_add(struct vdb_importer *imp,
+					 struct vdb_export *exp,
+					 struct vdb_part *part)
+{
+	lockdep_assert_held(&imp->ctx->lock);
+	if (vdmabuf_part_find(imp, exp))
+		return part;
+	part->imp = imp;
+	part->exp = exp;
+	part->owes = false;
+	list_add_tail(&part->inode, &imp->parts);
+	list_add_tail(&part->enode, &exp->parts);
+	return NULL;
+}
+
 static long vdmabuf_importer_import(struct vdb_importer *imp,
 				    void __user *argp)
 {
@@ -1108,6 +1203,7 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	struct vdb_ctx *ctx = imp->ctx;
 	struct vhost_vdmabuf_import arg;
 	struct vdb_dmabuf *vbuf;
+	struct vdb_part *part;
 	struct dma_buf *dmabuf;
 	struct vdb_export *exp;
 	struct file *file;
@@ -1121,11 +1217,17 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	vbuf = kzalloc(sizeof(*vbuf), GFP_KERNEL);
 	if (!vbuf)
 		return -ENOMEM;
+	/* Importing joins the buffer's frames. */
+	part = kzalloc(sizeof(*part), GFP_KERNEL);
+	if (!part) {
+		ret = -ENOMEM;
+		goto err_free_vbuf;
+	}
 	fd = get_unused_fd_flags(arg.flags & VHOST_VDMABUF_FD_KEEP_ON_EXEC ?
 				 0 : O_CLOEXEC);
 	if (fd < 0) {
 		ret = fd;
-		goto err_free;
+		goto err_free_part;
 	}
 
 	mutex_lock(&ctx->lock);
@@ -1153,7 +1255,9 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	exp->nr_dmabufs++;
 	ctx->stats.host_dmabufs++;
 	arg.size = exp->size;
+	part = vdmabuf_part_add(imp, exp, part);
 	mutex_unlock(&ctx->lock);
+	kfree(part);
 
 	arg.fd = fd;
 	if (copy_to_user(argp, &arg, sizeof(arg))) {
@@ -1170,7 +1274,9 @@ err_put:
 err_unlock:
 	mutex_unlock(&ctx->lock);
 	put_unused_fd(fd);
-err_free:
+err_free_part:
+	kfree(part);
+err_free_vbuf:
 	kfree(vbuf);
 	return ret;
 }
@@ -1181,11 +1287,13 @@ static long vdmabuf_importer_frame_done(struct vdb_importer *imp,
 	struct vdb_ctx *ctx = imp->ctx;
 	struct vhost_vdmabuf_frame_done arg;
 	struct vdb_export *exp;
-	struct vdb_owed *owed;
+	struct vdb_part *part;
 	long ret = -ESTALE;
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
+	if (arg.flags || arg.padding)
+		return -EINVAL;
 
 	/* Unexporting finished the frame: an unexported export owes none. */
 	mutex_lock(&ctx->lock);
@@ -1194,21 +1302,76 @@ static long vdmabuf_importer_frame_done(struct vdb_importer *imp,
 		ret = -ENOENT;
 		goto out;
 	}
-	if (!exp->frame_pending || exp->frame_seq != arg.seq)
+	/* Frame numbers are never reused: a late answer matches nothing. */
+	if (!exp->frame_pending || exp->frame_no != arg.frame)
 		goto out;
-	list_for_each_entry(owed, &imp->owed, inode) {
-		if (owed->exp != exp)
-			continue;
-		list_del(&owed->inode);
-		list_del(&owed->enode);
-		kfree(owed);
-		if (list_empty(&exp->owed))
-			vdmabuf_frame_finish(ctx, exp, 0, true);
-		ret = 0;
-		break;
-	}
+	part = vdmabuf_part_find(imp, exp);
+	if (!part || !part->owes)
+		goto out;
+	vdmabuf_part_answer(ctx, part);
+	ret = 0;
 out:
 	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+/* VHOST_VDMABUF_FRAMES_F_ALL: join every export's frames, or none. */
+static void vdmabuf_importer_all_frames(struct vdb_importer *imp, bool join)
+{
+	struct vdb_part *part, *tmp;
+
+	lockdep_assert_held(&imp->ctx->lock);
+	imp->all_frames = join;
+	if (join)
+		return;
+	list_for_each_entry_safe(part, tmp, &imp->parts, inode) {
+		vdmabuf_part_answer(imp->ctx, part);
+		vdmabuf_part_free(part);
+	}
+}
+
+static long vdmabuf_importer_frames(struct vdb_importer *imp,
+				    void __user *argp)
+{
+	struct vdb_ctx *ctx = imp->ctx;
+	struct vhost_vdmabuf_frames arg;
+	struct vdb_part *part = NULL;
+	struct vdb_export *exp;
+	bool join, all;
+	long ret = 0;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	join = arg.op == VHOST_VDMABUF_FRAMES_JOIN;
+	all = arg.flags & VHOST_VDMABUF_FRAMES_F_ALL;
+	if ((arg.flags & ~VHOST_VDMABUF_FRAMES_F_ALL) ||
+	    (!join && arg.op != VHOST_VDMABUF_FRAMES_LEAVE) ||
+	    (all && memchr_inv(arg.uuid, 0, sizeof(arg.uuid))))
+		return -EINVAL;
+	if (join && !all) {
+		part = kzalloc(sizeof(*part), GFP_KERNEL);
+		if (!part)
+			return -ENOMEM;
+	}
+
+	mutex_lock(&ctx->lock);
+	exp = all ? NULL : vdmabuf_find(ctx, arg.uuid, true);
+	if (all) {
+		vdmabuf_importer_all_frames(imp, join);
+	} else if (!exp) {
+		ret = -ENOENT;
+	} else if (part) {
+		part = vdmabuf_part_add(imp, exp, part);
+	} else {
+		part = vdmabuf_part_find(imp, exp);
+		if (part) {
+			vdmabuf_part_answer(ctx, part);
+			vdmabuf_part_free(part);
+			part = NULL;
+		}
+	}
+	mutex_unlock(&ctx->lock);
+	kfree(part);
 	return ret;
 }
 
@@ -1223,6 +1386,8 @@ static long vdmabuf_importer_query(struct vdb_importer *imp,
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
+	if (arg.flags || arg.padding)
+		return -EINVAL;
 
 	mutex_lock(&ctx->lock);
 	exp = vdmabuf_find(ctx, arg.uuid, false);
@@ -1236,6 +1401,7 @@ static long vdmabuf_importer_query(struct vdb_importer *imp,
 	arg.state = exp->live ? VHOST_VDMABUF_STATE_LIVE :
 				VHOST_VDMABUF_STATE_UNEXPORTED;
 	arg.last_seq = exp->last_seq;
+	arg.last_frame = exp->last_frame;
 	if (arg.meta_size && arg.meta_size >= exp->meta_len && exp->meta_len) {
 		meta = kmemdup(exp->meta, exp->meta_len, GFP_KERNEL);
 		if (!meta)
@@ -1267,6 +1433,8 @@ static long vdmabuf_importer_ioctl(struct file *file, unsigned int cmd,
 		return vdmabuf_importer_frame_done(imp, argp);
 	case VHOST_VDMABUF_QUERY:
 		return vdmabuf_importer_query(imp, argp);
+	case VHOST_VDMABUF_FRAMES:
+		return vdmabuf_importer_frames(imp, argp);
 	default:
 		return -ENOTTY;
 	}
@@ -1275,8 +1443,9 @@ static long vdmabuf_importer_ioctl(struct file *file, unsigned int cmd,
 /*
  * Copy whole records to @buf while they fit: the bytes copied, 0 if none
  * is queued, -EINVAL if the first does not fit.  Under @imp->read_lock.
- * A record leaves the queue before it is copied; one that cannot be
- * copied goes back to the head: events are never dropped.
+ * A record leaves the queue before it is copied, so that a PRESENT may
+ * replace only records nobody is reading; one that cannot be copied goes
+ * back to the head: events are never dropped.
  */
 static ssize_t vdmabuf_importer_copy(struct vdb_importer *imp,
 				     char __user *buf, size_t count)
@@ -1292,6 +1461,7 @@ static ssize_t vdmabuf_importer_copy(struct vdb_importer *imp,
 					       struct vdb_ievent, node);
 		if (iev && iev->len <= count - done) {
 			list_del(&iev->node);
+			list_del_init(&iev->enode);
 			WRITE_ONCE(imp->nr_events, imp->nr_events - 1);
 		} else if (iev) {
 			iev = NULL;
@@ -1371,8 +1541,10 @@ static void vdmabuf_importer_free_events(struct vdb_importer *imp)
 {
 	struct vdb_ievent *iev, *tmp;
 
+	lockdep_assert_held(&imp->ctx->lock);
 	list_for_each_entry_safe(iev, tmp, &imp->events, node) {
 		list_del(&iev->node);
+		list_del(&iev->enode);
 		kfree(iev);
 	}
 	imp->nr_events = 0;
@@ -1382,19 +1554,14 @@ static void vdmabuf_importer_free_events(struct vdb_importer *imp)
 static void vdmabuf_importer_destroy(struct vdb_importer *imp)
 {
 	struct vdb_ctx *ctx = imp->ctx;
-	struct vdb_owed *owed, *tmp;
-	struct vdb_export *exp;
+	struct vdb_part *part, *tmp;
 
 	mutex_lock(&ctx->lock);
 	list_del(&imp->node);
 	ctx->stats.importers--;
-	list_for_each_entry_safe(owed, tmp, &imp->owed, inode) {
-		exp = owed->exp;
-		list_del(&owed->inode);
-		list_del(&owed->enode);
-		kfree(owed);
-		if (list_empty(&exp->owed))
-			vdmabuf_frame_finish(ctx, exp, 0, true);
+	list_for_each_entry_safe(part, tmp, &imp->parts, inode) {
+		vdmabuf_part_answer(ctx, part);
+		vdmabuf_part_free(part);
 	}
 	vdmabuf_importer_free_events(imp);
 	mutex_unlock(&ctx->lock);
@@ -1441,7 +1608,7 @@ static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
 		return -ENOMEM;
 	imp->ctx = ctx;
 	INIT_LIST_HEAD(&imp->events);
-	INIT_LIST_HEAD(&imp->owed);
+	INIT_LIST_HEAD(&imp->parts);
 	init_waitqueue_head(&imp->wait);
 	mutex_init(&imp->read_lock);
 
@@ -1906,7 +2073,8 @@ static u32 vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
 		exp->user = get_uid(vdb->user);
 		ctx->stats.charged_pages += exp->nr_pages;
 	}
-	INIT_LIST_HEAD(&exp->owed);
+	INIT_LIST_HEAD(&exp->parts);
+	INIT_LIST_HEAD(&exp->presented);
 	INIT_LIST_HEAD(&exp->dmabufs);
 	init_rwsem(&exp->revoke_sem);
 	exp->live = true;
@@ -2010,20 +2178,167 @@ static u32 vdmabuf_req_unexport(struct vhost_vdmabuf *vdb,
 	return VIRTIO_VDMABUF_S_OK;
 }
 
+/* The unread PRESENTED of @exp queued for @imp, if any. */
+static struct vdb_ievent *vdmabuf_presented_find(struct vdb_export *exp,
+						 struct vdb_importer *imp)
+{
+	struct vdb_ievent *iev;
+
+	lockdep_assert_held(&exp->ctx->lock);
+	list_for_each_entry(iev, &exp->presented, enode)
+		if (iev->imp == imp)
+			return iev;
+	return NULL;
+}
+
+/*
+ * A PRESENTED record of @exp's frame @seq with the damage @rects, after
+ * that of the unread record @old it replaces, if any: the whole buffer (no
+ * rectangles) if either is whole or both do not fit.
+ */
+static struct vdb_ievent *
+vdmabuf_presented_alloc(struct vdb_export *exp, const struct vdb_ievent *old,
+			const struct vhost_vdmabuf_rect *rects, u32 nr_rects,
+			u64 seq)
+{
+	u32 old_len = old ? old->hdr.payload_len : 0;
+	u32 len = nr_rects * sizeof(*rects);
+	struct vdb_ievent *iev;
+
+	if ((old && !old_len) || !len ||
+	    old_len + len > VIRTIO_VDMABUF_MAX_RECTS * sizeof(*rects)) {
+		old_len = 0;
+		len = 0;
+	}
+	iev = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_PRESENTED, exp, NULL,
+				   old_len + len, seq, GFP_KERNEL_ACCOUNT);
+	if (!iev)
+		return NULL;
+	if (old_len)
+		memcpy(iev->payload, old->payload, old_len);
+	memcpy(iev->payload + old_len, rects, len);
+	iev->hdr.nr_frames = old ? old->hdr.nr_frames + 1 : 1;
+	return iev;
+}
+
+/*
+ * Queue @iev, the PRESENTED of @exp's new frame, for @imp in place of its
+ * unread one; @imp owes FRAME_DONE if it takes part in the frames, with
+ * @part, if not NULL, if it joined all frames and had none for @exp.
+ */
+static void vdmabuf_presented_queue(struct vdb_export *exp,
+				    struct vdb_importer *imp,
+				    struct vdb_ievent *iev,
+				    struct vdb_part *part)
+{
+	struct vdb_ievent *old = vdmabuf_presented_find(exp, imp);
+
+	if (part)
+		kfree(vdmabuf_part_add(imp, exp, part));
+	part = vdmabuf_part_find(imp, exp);
+	iev->hdr.frame = exp->frame_no;
+	if (part) {
+		part->owes = true;
+		exp->nr_owing++;
+		iev->hdr.flags = VHOST_VDMABUF_EVENT_F_OWED;
+	}
+	if (old) {
+		list_del(&old->node);
+		list_del(&old->enode);
+		WRITE_ONCE(imp->nr_events, imp->nr_events - 1);
+		kfree(old);
+	}
+	vdmabuf_importer_queue(imp, iev);
+	list_add_tail(&iev->enode, &exp->presented);
+}
+
+/* Read @nr_rects damage rectangles into @rects, in host byte order. */
+static bool vdmabuf_read_rects(struct iov_iter *from,
+			       struct vhost_vdmabuf_rect *rects, u32 nr_rects)
+{
+	struct virtio_vdmabuf_rect r;
+	u32 i;
+
+	for (i = 0; i < nr_rects; i++) {
+		if (!copy_from_iter_full(&r, sizeof(r), from))
+			return false;
+		rects[i].x = le32_to_cpu(r.x);
+		rects[i].y = le32_to_cpu(r.y);
+		rects[i].width = le32_to_cpu(r.width);
+		rects[i].height = le32_to_cpu(r.height);
+	}
+	return true;
+}
+
+/*
+ * What a PRESENT of @exp needs for each of @n importers, allocated before
+ * anything changes: the PRESENTED record, and a part for an importer that
+ * joined all frames and has none for @exp yet.
+ */
+struct vdb_present_mem {
+	struct vdb_gevent *gev;
+	struct vdb_ievent **ievs;
+	struct vdb_part **parts;
+	u32 n;
+};
+
+static bool vdmabuf_present_alloc(struct vdb_ctx *ctx, struct vdb_export *exp,
+				  const struct vhost_vdmabuf_rect *rects,
+				  u32 nr_rects, u64 seq,
+				  struct vdb_present_mem *m)
+{
+	struct vdb_importer *imp;
+	u32 i = 0;
+
+	lockdep_assert_held(&ctx->lock);
+	m->n = ctx->stats.importers;
+	m->gev = vdmabuf_gevent_alloc();
+	m->ievs = kcalloc(m->n, sizeof(*m->ievs), GFP_KERNEL_ACCOUNT);
+	m->parts = kcalloc(m->n, sizeof(*m->parts), GFP_KERNEL_ACCOUNT);
+	if (!m->gev || (m->n && (!m->ievs || !m->parts)))
+		return false;
+	list_for_each_entry(imp, &ctx->importers, node) {
+		m->ievs[i] = vdmabuf_presented_alloc(exp,
+						     vdmabuf_presented_find(exp, imp),
+						     rects, nr_rects, seq);
+		if (!m->ievs[i])
+			return false;
+		if (imp->all_frames && !vdmabuf_part_find(imp, exp)) {
+			m->parts[i] = kzalloc(sizeof(*m->parts[i]),
+					      GFP_KERNEL_ACCOUNT);
+			if (!m->parts[i])
+				return false;
+		}
+		i++;
+	}
+	return true;
+}
+
+static void vdmabuf_present_free(struct vdb_present_mem *m)
+{
+	u32 i;
+
+	for (i = 0; i < m->n && m->ievs && m->parts; i++) {
+		kfree(m->ievs[i]);
+		kfree(m->parts[i]);
+	}
+	kfree(m->parts);
+	kfree(m->ievs);
+	kfree(m->gev);
+}
+
 static u32 vdmabuf_req_present(struct vhost_vdmabuf *vdb,
 			       struct vhost_virtqueue *vq,
 			       const struct virtio_vdmabuf_req_hdr *hdr,
 			       struct iov_iter *from, size_t len)
 {
-	struct virtio_vdmabuf_rect rects[VIRTIO_VDMABUF_MAX_RECTS];
-	struct vdb_ievent **ievs = NULL;
-	struct vdb_owed **oweds = NULL;
+	struct vhost_vdmabuf_rect rects[VIRTIO_VDMABUF_MAX_RECTS];
 	struct virtio_vdmabuf_present_req req;
+	struct vdb_present_mem m = {};
 	struct vdb_ctx *ctx = vdb->ctx;
-	struct vdb_gevent *gev = NULL;
 	struct vdb_importer *imp;
 	struct vdb_export *exp;
-	u32 nr_rects, status, i, n;
+	u32 nr_rects, status, i;
 	u64 seq;
 
 	if (!vhost_has_feature(vq, VIRTIO_VDMABUF_F_PRESENT))
@@ -2045,9 +2360,9 @@ static u32 vdmabuf_req_present(struct vhost_vdmabuf *vdb,
 		return VIRTIO_VDMABUF_S_NOENT;
 	if (nr_rects > ctx->limits.max_rects)
 		return VIRTIO_VDMABUF_S_LIMIT;
-	if (len != sizeof(req) + nr_rects * sizeof(rects[0]))
+	if (len != sizeof(req) + nr_rects * sizeof(struct virtio_vdmabuf_rect))
 		return VIRTIO_VDMABUF_S_INVALID;
-	if (!copy_from_iter_full(rects, nr_rects * sizeof(rects[0]), from))
+	if (!vdmabuf_read_rects(from, rects, nr_rects))
 		return VIRTIO_VDMABUF_S_INVALID;
 
 	/* The export stays live: only this kick handler unexports. */
@@ -2058,50 +2373,30 @@ static u32 vdmabuf_req_present(struct vhost_vdmabuf *vdb,
 		goto out;
 	}
 	status = VIRTIO_VDMABUF_S_NOMEM;
-	n = ctx->stats.importers;
-	gev = vdmabuf_gevent_alloc();
-	ievs = kcalloc(n, sizeof(*ievs), GFP_KERNEL_ACCOUNT);
-	oweds = kcalloc(n, sizeof(*oweds), GFP_KERNEL_ACCOUNT);
-	if (!gev || (n && (!ievs || !oweds)))
+	if (!vdmabuf_present_alloc(ctx, exp, rects, nr_rects, seq, &m))
 		goto out;
-	for (i = 0; i < n; i++) {
-		ievs[i] = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_PRESENTED,
-					       exp, rects,
-					       nr_rects * sizeof(rects[0]),
-					       seq, GFP_KERNEL_ACCOUNT);
-		oweds[i] = kzalloc(sizeof(*oweds[i]), GFP_KERNEL_ACCOUNT);
-		if (!ievs[i] || !oweds[i])
-			goto out;
-	}
 
 	vdmabuf_frame_finish(ctx, exp, VIRTIO_VDMABUF_EVT_F_REPLACED, true);
 	exp->frame_pending = true;
 	exp->frame_seq = seq;
-	exp->frame_ev = gev;
+	exp->frame_no = ++ctx->last_frame;
+	exp->frame_ev = m.gev;
 	exp->last_seq = seq;
-	gev = NULL;
+	exp->last_frame = exp->frame_no;
+	m.gev = NULL;
 	i = 0;
 	list_for_each_entry(imp, &ctx->importers, node) {
-		oweds[i]->exp = exp;
-		list_add_tail(&oweds[i]->inode, &imp->owed);
-		list_add_tail(&oweds[i]->enode, &exp->owed);
-		vdmabuf_importer_queue(imp, ievs[i]);
-		ievs[i] = NULL;
-		oweds[i] = NULL;
-		i++;
+		vdmabuf_presented_queue(exp, imp, m.ievs[i], m.parts[i]);
+		m.ievs[i] = NULL;
+		m.parts[i++] = NULL;
 	}
-	if (!n)
+	/* No importer takes part: the frame is done. */
+	if (!exp->nr_owing)
 		vdmabuf_frame_finish(ctx, exp, 0, true);
 	status = VIRTIO_VDMABUF_S_OK;
 out:
 	mutex_unlock(&ctx->lock);
-	for (i = 0; i < n && ievs && oweds; i++) {
-		kfree(ievs[i]);
-		kfree(oweds[i]);
-	}
-	kfree(oweds);
-	kfree(ievs);
-	kfree(gev);
+	vdmabuf_present_free(&m);
 	return status;
 }
 

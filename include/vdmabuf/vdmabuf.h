@@ -17,7 +17,7 @@
  *    opaque and freed with their close call;
  *  - threads: calls on different handles never interfere.  The calls that
  *    only issue an ioctl (alloc, export, unexport, present, query, info,
- *    import, frame_done) may run on one handle from several threads at
+ *    import, frame_done, frames) may run on one handle from several threads at
  *    once.  The event calls (*_next_event) keep a read position in the
  *    handle: only one thread at a time may call them on a handle, and the
  *    event they return stays valid only until that thread's next call;
@@ -503,13 +503,21 @@ int vdmabuf_importer_fd(const struct vdmabuf_importer *imp);
  * @flags: the record's flags
  * @uuid: the buffer
  * @size: EXPORTED: the buffer's size in bytes
- * @seq: PRESENTED: the frame's sequence number
- * @payload: EXPORTED: the metadata; PRESENTED: the damage as
- *	struct virtio_vdmabuf_rect[] (little-endian: use
- *	vdmabuf_event_damage()); valid until the next event call
+ * @seq: PRESENTED: the guest's sequence number of the frame
+ * @payload: EXPORTED: the metadata, as the guest sent it; PRESENTED: the
+ *	damage as struct vhost_vdmabuf_rect[] (host byte order, maybe
+ *	unaligned: use vdmabuf_event_damage()); valid until the next event
+ *	call
  * @payload_len: bytes at @payload
  * @nr_rects: PRESENTED: damage rectangles (0: the whole buffer)
+ * @frame: PRESENTED: the frame number to answer with
+ *	vdmabuf_importer_frame_done()
+ * @nr_frames: PRESENTED: frames this event stands for (more than 1 when
+ *	newer frames replaced one not yet read; the damage is theirs together)
  * @reserved: written as zero by the library
+ *
+ * @flags has VHOST_VDMABUF_EVENT_F_OWED on a PRESENTED this importer must
+ * answer: it imported the buffer, or joined its frames.
  */
 struct vdmabuf_host_event {
 	uint32_t type;
@@ -520,7 +528,9 @@ struct vdmabuf_host_event {
 	const void *payload;
 	uint32_t payload_len;
 	uint32_t nr_rects;
-	uint32_t reserved[8];
+	uint64_t frame;
+	uint32_t nr_frames;
+	uint32_t reserved[5];
 };
 
 /**
@@ -530,9 +540,11 @@ struct vdmabuf_host_event {
  * @timeout_ms: how long to wait: 0 not at all, -1 for ever
  *
  * A new importer first gets EXPORTED for every buffer the guest has
- * exported, then the events as they happen.  Every PRESENTED must be
- * answered with vdmabuf_importer_frame_done() (or by closing the handle):
- * the guest waits for it.
+ * exported, then the events as they happen.  A PRESENTED with
+ * VHOST_VDMABUF_EVENT_F_OWED in @ev->flags must be answered with
+ * vdmabuf_importer_frame_done() (or by closing the handle): the guest
+ * waits for it.  The others need no answer: an importer that imports
+ * nothing and joins no frames only watches.
  *
  * Return: 0; -EAGAIN if none came within @timeout_ms; -EPROTO if the
  * kernel returned a malformed record (nothing is read past it); -ENODEV
@@ -579,6 +591,9 @@ int vdmabuf_record_next(const void *buf, size_t len, size_t *off,
  * @uuid: a live export
  * @size: its size; may be NULL
  *
+ * Importing joins the buffer's frames: every later PRESENTED of it owes
+ * an answer (see vdmabuf_importer_frames()).
+ *
  * Return: the dma-buf fd (close-on-exec, read-write), or a negative errno
  * (-ENOENT: no live export by that UUID).
  */
@@ -589,21 +604,43 @@ int vdmabuf_importer_import(struct vdmabuf_importer *imp,
  * vdmabuf_importer_frame_done() - this importer is done with a frame
  * @imp: the handle
  * @uuid: the buffer
- * @seq: the frame's sequence number, from its PRESENTED
+ * @frame: the frame number of its PRESENTED (@ev->frame, not @ev->seq)
  *
  * Return: 0, also when nothing was owed any more (a later PRESENT replaced
- * the frame, or the buffer was unexported); a negative errno on failure.
+ * the frame, the buffer was unexported, or this importer does not take
+ * part in its frames); a negative errno on failure.
  */
 int vdmabuf_importer_frame_done(struct vdmabuf_importer *imp,
-				const struct vdmabuf_uuid *uuid, uint64_t seq);
+				const struct vdmabuf_uuid *uuid, uint64_t frame);
+
+/**
+ * vdmabuf_importer_frames() - take part in a buffer's frames, or stop
+ * @imp: the handle
+ * @uuid: a live export; NULL: every buffer, those exported later included
+ * @op: VHOST_VDMABUF_FRAMES_JOIN: from its next frame on, every PRESENTED
+ *	of the buffer owes an answer, as after an import (for an importer
+ *	that shows the buffer without importing it itself; with a NULL
+ *	@uuid, for one that must hold even the first frame of a buffer it
+ *	imports on its EXPORTED: join right after connecting);
+ *	VHOST_VDMABUF_FRAMES_LEAVE: no longer, and a frame owed now counts as
+ *	answered (after an import only to take a copy, say)
+ *
+ * Return: 0, or a negative errno (-ENOENT: no live export by that UUID,
+ * -EINVAL: an unknown @op).
+ */
+int vdmabuf_importer_frames(struct vdmabuf_importer *imp,
+			    const struct vdmabuf_uuid *uuid, uint32_t op);
 
 /**
  * struct vdmabuf_buffer_info - what an importer can learn of a buffer
  * @size: bytes
- * @last_seq: the newest frame's sequence number, 0 before the first
+ * @last_seq: the guest's sequence number of the newest frame, 0 before
+ *	the first
  * @nr_ranges: ranges the guest sent
  * @state: VHOST_VDMABUF_STATE_{LIVE,UNEXPORTED}
  * @meta_len: the metadata's length (copied when it fit)
+ * @reserved0: written as zero by the library
+ * @last_frame: the frame number of the newest frame, 0 before the first
  * @reserved: written as zero by the library
  */
 struct vdmabuf_buffer_info {
@@ -612,7 +649,9 @@ struct vdmabuf_buffer_info {
 	uint32_t nr_ranges;
 	uint32_t state;
 	uint32_t meta_len;
-	uint32_t reserved[5];
+	uint32_t reserved0;
+	uint64_t last_frame;
+	uint32_t reserved[2];
 };
 
 /**

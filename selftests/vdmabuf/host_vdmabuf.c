@@ -454,6 +454,15 @@ static int import_buf(int imp, const uint8_t uuid[16], uint64_t *size)
 	return arg.fd;
 }
 
+/* VHOST_VDMABUF_FRAMES: 0, or -1 with errno. */
+static int frames(int imp, const uint8_t uuid[16], uint32_t op)
+{
+	struct vhost_vdmabuf_frames arg = { .op = op };
+
+	memcpy(arg.uuid, uuid, 16);
+	return ioctl(imp, VHOST_VDMABUF_FRAMES, &arg);
+}
+
 /* Read one importer record into @buf (at least VHOST_VDMABUF_EVENT_MAX). */
 static int read_ievent(int imp, void *buf, int timeout_ms)
 {
@@ -1919,15 +1928,21 @@ TEST_F(host, two_devices_isolated)
 	vmm_fini(&w);
 }
 
+/*
+ * Importers that take part in a buffer's frames (they imported it, or
+ * joined) owe FRAME_DONE for each frame; the guest gets it when all have
+ * answered.  Answers name the device's frame number.
+ */
 TEST_F(host, present_frame_done)
 {
 	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
 	struct vhost_vdmabuf_event *iev = (void *)ebuf;
 	struct vhost_vdmabuf_frame_done fd = {};
-	struct virtio_vdmabuf_rect *rect;
+	struct vhost_vdmabuf_rect *rect;
 	struct virtio_vdmabuf_event ev;
+	uint64_t f1, f2;
 	uint8_t uuid[16];
-	int imp2;
+	int imp2, buf;
 
 	make_uuid(uuid, 700);
 	self->imp = get_importer(&self->v);
@@ -1936,13 +1951,20 @@ TEST_F(host, present_frame_done)
 		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
 	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
 		  read_ievent(self->imp, ebuf, 1000));
+	buf = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, frames(imp2, uuid, VHOST_VDMABUF_FRAMES_JOIN));
 
 	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 2));
 	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
 		  read_ievent(self->imp, ebuf, 1000));
 	EXPECT_EQ(1, iev->seq);
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_F_OWED, iev->flags);
+	EXPECT_EQ(1, iev->nr_frames);
 	EXPECT_EQ(32, iev->payload_len);
 	EXPECT_EQ(EV_HDR + 32, iev->len);
+	f1 = iev->frame;
+	EXPECT_NE(0, f1);
 	rect = (void *)(ebuf + EV_HDR);
 	EXPECT_EQ(1, rect[1].x);
 	EXPECT_EQ(11, rect[1].width);
@@ -1950,7 +1972,7 @@ TEST_F(host, present_frame_done)
 
 	/* Stale and unknown answers. */
 	memcpy(fd.uuid, uuid, 16);
-	fd.seq = 2;
+	fd.frame = f1 + 1;
 	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
 	EXPECT_EQ(ESTALE, errno);
 	fd.uuid[15] ^= 1;
@@ -1968,8 +1990,28 @@ TEST_F(host, present_frame_done)
 		  read_ievent(self->imp, ebuf, 1000));
 	EXPECT_EQ(2, iev->seq);
 	EXPECT_EQ(EV_HDR, iev->len);
+	f2 = iev->frame;
+	EXPECT_LT(f1, f2);
+	fd.frame = f1;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(ESTALE, errno);
+
+	/*
+	 * imp2 read nothing: its one PRESENTED is the newest frame, standing
+	 * for both, with the whole buffer as damage.
+	 */
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED, read_ievent(imp2, ebuf, 1000));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(imp2, ebuf, 1000));
+	EXPECT_EQ(2, iev->seq);
+	EXPECT_EQ(f2, iev->frame);
+	EXPECT_EQ(2, iev->nr_frames);
+	EXPECT_EQ(0, iev->payload_len);
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_F_OWED, iev->flags);
+	EXPECT_EQ(-1, read_ievent(imp2, ebuf, 100));
 
 	/* Both importers owe it. */
+	fd.frame = f2;
 	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
 	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
 	EXPECT_EQ(ESTALE, errno);
@@ -1982,25 +2024,30 @@ TEST_F(host, present_frame_done)
 
 	/* Closing an importer answers what it owes. */
 	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 3, 0));
-	fd.seq = 3;
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	fd.frame = iev->frame;
 	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
 	close(imp2);
 	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
 	EXPECT_EQ(3, ev.seq);
 
-	/* No importers: done at once. */
+	/* No importer takes part: done at once, the dma-buf open or not. */
 	close(self->imp);
 	self->imp = -1;
 	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 4, 0));
 	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
 	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
 	EXPECT_EQ(4, ev.seq);
+	close(buf);
 
 	/* Unexport with a pending frame: FRAME_DONE, then RELEASED. */
 	self->imp = get_importer(&self->v);
+	ASSERT_EQ(0, frames(self->imp, uuid, VHOST_VDMABUF_FRAMES_JOIN));
 	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 5, 0));
 	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
 		  do_present(&self->v, uuid, 6, self->cfg.max_rects + 1));
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
 	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
 	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
 	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
@@ -2017,6 +2064,7 @@ TEST_F(host, present_frame_done)
 TEST_F(host, frame_done_after_unexport)
 {
 	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
 	struct vhost_vdmabuf_frame_done fd = {};
 	struct virtio_vdmabuf_event ev;
 	uint8_t uuid[16];
@@ -2038,10 +2086,11 @@ TEST_F(host, frame_done_after_unexport)
 		  read_ievent(self->imp, ebuf, 1000));
 	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
 		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_F_OWED, iev->flags);
 
 	/* Held by @buf, not live. */
 	memcpy(fd.uuid, uuid, 16);
-	fd.seq = 1;
+	fd.frame = iev->frame;
 	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
 	EXPECT_EQ(ENOENT, errno);
 	close(buf);
@@ -2052,7 +2101,11 @@ TEST_F(host, frame_done_after_unexport)
 	EXPECT_EQ(ENOENT, errno);
 }
 
-/* An importer that does not read holds EXPORT and PRESENT back; no drops. */
+/*
+ * An importer that does not read holds EXPORT and PRESENT back; no drops.
+ * Its PRESENTED events do not pile up (a buffer has at most one unread),
+ * so what fills its queue is buffers coming and going.
+ */
 TEST_F_TIMEOUT(host, importer_backpressure, 300)
 {
 	unsigned int cap = param("max_importer_events", 4096), n, i;
@@ -2062,32 +2115,42 @@ TEST_F_TIMEOUT(host, importer_backpressure, 300)
 	int st;
 
 	make_uuid(uuid, 800);
-	make_uuid(uuid2, 801);
 	self->imp = get_importer(&self->v);
 	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
 		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
-	for (n = 1; n < cap + 8; n++) {
-		st = do_present(&self->v, uuid, n, 0);
+	/* EXPORTED + 2 per cycle; UNEXPORTED is queued even when full. */
+	for (n = 0; n < cap; n++) {
+		make_uuid(uuid2, 10000 + n);
+		st = do_export(&self->v, uuid2, BUF_BASE + PAGE, PAGE, NULL);
 		if (st != VIRTIO_VDMABUF_S_OK)
 			break;
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid2));
 	}
 	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY, st);
-	EXPECT_EQ(cap, n);	/* EXPORTED + cap - 1 PRESENTED */
-	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY,
-		  do_export(&self->v, uuid2, BUF_BASE + PAGE, PAGE, NULL));
+	EXPECT_EQ(cap / 2, n);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY, do_present(&self->v, uuid, 1, 0));
 	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
 		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
+	for (i = 0; i < n; i++) {
+		make_uuid(uuid2, 10000 + i);
+		if (i) {
+			ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+				  read_ievent(self->imp, ebuf, 1000));
+			ASSERT_EQ(0, memcmp(iev->uuid, uuid2, 16));
+		}
+		ASSERT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
+			  read_ievent(self->imp, ebuf, 1000));
+		ASSERT_EQ(0, memcmp(iev->uuid, uuid2, 16));
+	}
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(1, iev->seq);
+	EXPECT_EQ(-1, read_ievent(self->imp, ebuf, 100));
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
 		  do_export(&self->v, uuid2, BUF_BASE + PAGE, PAGE, NULL));
-	for (i = 1; i < n; i++) {
-		ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
-			  read_ievent(self->imp, ebuf, 1000));
-		ASSERT_EQ(i, iev->seq);
-	}
-	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
-		  read_ievent(self->imp, ebuf, 1000));
-	EXPECT_EQ(-1, read_ievent(self->imp, ebuf, 100));
-	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, n, 0));
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid2));
 }
@@ -2208,30 +2271,266 @@ TEST_F(host, importer_eof_after_vmm_close)
 }
 
 /*
+ * The guest may reuse a sequence number.  A late FRAME_DONE for a
+ * replaced frame must not complete the new frame with the same number.
+ */
+TEST_F(host, frame_done_for_replaced_frame_with_same_seq)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct vhost_vdmabuf_frame_done fd = {};
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+	int buf;
+
+	make_uuid(uuid, 1020);
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	buf = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 5, 0));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(5, iev->seq);
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_F_OWED, iev->flags);
+	memcpy(fd.uuid, uuid, 16);
+	fd.frame = iev->frame;	/* the answer to the first frame */
+
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 5, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_F_REPLACED, ev.flags);
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+
+	EXPECT_EQ(5, iev->seq);
+	EXPECT_NE(fd.frame, iev->frame);
+
+	/* The late answer to the replaced frame completes nothing. */
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(ESTALE, errno);
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+	/* The answer to the new one completes it. */
+	fd.frame = iev->frame;
+	EXPECT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(5, ev.seq);
+	EXPECT_EQ(0, ev.flags);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 5, 0));
+
+	close(buf);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+}
+
+/*
+ * Observers do not pace the producer: an importer that reads events but
+ * imports nothing, and one that never reads, owe no FRAME_DONE; every
+ * frame is done at once, also past max_importer_events frames.
+ */
+TEST_F_TIMEOUT(host, observers_do_not_pace, 300)
+{
+	unsigned int cap = param("max_importer_events", 4096), n;
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+	int sleeper;
+
+	make_uuid(uuid, 1030);
+	self->imp = get_importer(&self->v);	/* reads, never answers */
+	sleeper = get_importer(&self->v);	/* never reads */
+	ASSERT_LE(0, self->imp);
+	ASSERT_LE(0, sleeper);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(0, iev->flags);
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(1, ev.seq);
+	EXPECT_EQ(0, ev.flags);
+
+	for (n = 2; n < cap + 8; n++) {
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_present(&self->v, uuid, n, 0));
+		ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+		ASSERT_EQ(n, ev.seq);
+		ASSERT_EQ(0, ev.flags);
+	}
+	/* The sleeper's queue: EXPORTED and one PRESENTED for them all. */
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(sleeper, ebuf, 1000));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(sleeper, ebuf, 1000));
+	EXPECT_EQ(n - 1, iev->seq);
+	EXPECT_EQ(n - 1, iev->nr_frames);
+	EXPECT_EQ(0, iev->flags);
+	EXPECT_EQ(-1, read_ievent(sleeper, ebuf, 100));
+	close(sleeper);
+
+	/* Joining makes it owed; leaving answers it. */
+	EXPECT_EQ(-1, frames(self->imp, uuid, 3));
+	EXPECT_EQ(EINVAL, errno);
+	uuid[0] ^= 1;
+	EXPECT_EQ(-1, frames(self->imp, uuid, VHOST_VDMABUF_FRAMES_JOIN));
+	EXPECT_EQ(ENOENT, errno);
+	uuid[0] ^= 1;
+	ASSERT_EQ(0, frames(self->imp, uuid, VHOST_VDMABUF_FRAMES_JOIN));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, n, 0));
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+	ASSERT_EQ(0, frames(self->imp, uuid, VHOST_VDMABUF_FRAMES_LEAVE));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(n, ev.seq);
+	EXPECT_EQ(0, ev.flags);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, n + 1, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(n + 1, ev.seq);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+}
+
+/* Unknown flags and non-zero padding of FRAME_DONE and QUERY: EINVAL. */
+TEST_F(host, importer_ioctl_flags)
+{
+	struct vhost_vdmabuf_frame_done fd = {};
+	struct vhost_vdmabuf_query q = {};
+	uint8_t uuid[16];
+
+	make_uuid(uuid, 1040);
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	memcpy(fd.uuid, uuid, 16);
+	memcpy(q.uuid, uuid, 16);
+	fd.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(EINVAL, errno);
+	fd.flags = 0;
+	fd.padding = 1;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(EINVAL, errno);
+	q.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_QUERY, &q));
+	EXPECT_EQ(EINVAL, errno);
+	q.flags = 0;
+	q.padding = 1;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_QUERY, &q));
+	EXPECT_EQ(EINVAL, errno);
+	q.padding = 0;
+	EXPECT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_QUERY, &q));
+	EXPECT_EQ(PAGE, q.size);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+}
+
+/*
+ * Joined to the frames of every buffer, an importer owes each frame, also
+ * of a buffer it has not imported (yet), until it leaves them all.
+ */
+TEST_F(host, join_all_frames)
+{
+	struct vhost_vdmabuf_frames arg = {
+		.op = VHOST_VDMABUF_FRAMES_JOIN,
+		.flags = VHOST_VDMABUF_FRAMES_F_ALL,
+	};
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct vhost_vdmabuf_frame_done fd = {};
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+
+	make_uuid(uuid, 1050);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	memcpy(arg.uuid, uuid, 16);
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAMES, &arg));
+	EXPECT_EQ(EINVAL, errno);
+	memset(arg.uuid, 0, 16);
+	arg.flags = 2;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAMES, &arg));
+	EXPECT_EQ(EINVAL, errno);
+	arg.flags = VHOST_VDMABUF_FRAMES_F_ALL;
+	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAMES, &arg));
+
+	/* A buffer exported after joining: its first frame waits. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_F_OWED, iev->flags);
+	memcpy(fd.uuid, uuid, 16);
+	fd.frame = iev->frame;
+	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(1, ev.seq);
+
+	/* Leaving them all answers the frame owed. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 2, 0));
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+	arg.op = VHOST_VDMABUF_FRAMES_LEAVE;
+	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAMES, &arg));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(2, ev.seq);
+	EXPECT_EQ(0, ev.flags);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 3, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(3, ev.seq);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+}
+
+/*
  * With an importer's queue full, EXPORT is BUSY before anything is
  * allocated or pinned: a guest retrying a large EXPORT costs no pin and
  * unpin of its pages per retry (FOLL_PIN counters of /proc/vmstat).
  */
 TEST_F_TIMEOUT(host, busy_export_pins_nothing, 300)
 {
-	unsigned int cap = param("max_importer_events", 4096), n, try;
+	const unsigned int cap = 16;
 	const uint64_t big = 8ULL << 20;
+	struct vhost_vdmabuf_limits lim;
 	struct vhost_vdmabuf_stats s;
 	long long acq0, rel0, acq, rel;
 	uint8_t uuid[16], uuid2[16];
-	int st = VIRTIO_VDMABUF_S_OK;
+	unsigned int n, try;
+	uint32_t one = 1;
 
 	if (self->cfg.max_export_size < big)
 		SKIP(return, "max_export_size is below 8 MiB");
-	make_uuid(uuid, 810);
+	/* A queue of 16, filled by the EXPORTED of 16 live buffers. */
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_LIMITS, &lim));
+	lim.max_importer_events = cap;
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_RESET_DEVICE));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &lim));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &one));
 	make_uuid(uuid2, 811);
 	self->imp = get_importer(&self->v);
 	ASSERT_LE(0, self->imp);
-	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
-		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
-	for (n = 1; n < cap + 8 && st == VIRTIO_VDMABUF_S_OK; n++)
-		st = do_present(&self->v, uuid, n, 0);
-	ASSERT_EQ(VIRTIO_VDMABUF_S_BUSY, st);
+	for (n = 0; n < cap; n++) {
+		make_uuid(uuid, 840 + n);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_export(&self->v, uuid, BUF_BASE + n * PAGE, PAGE,
+				    NULL));
+	}
 
 	read_foll_pins(&acq0, &rel0);
 	ASSERT_LE(0, acq0);
@@ -2243,9 +2542,12 @@ TEST_F_TIMEOUT(host, busy_export_pins_nothing, 300)
 	EXPECT_EQ(0, acq - acq0);
 	EXPECT_EQ(0, rel - rel0);
 	ASSERT_EQ(0, get_stats(&self->v, &s));
-	EXPECT_EQ(1, s.pinned_pages);
-	EXPECT_EQ(1, s.live_exports);
-	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	EXPECT_EQ(cap, s.pinned_pages);
+	EXPECT_EQ(cap, s.live_exports);
+	for (n = 0; n < cap; n++) {
+		make_uuid(uuid, 840 + n);
+		EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	}
 }
 
 /*
@@ -2519,7 +2821,7 @@ TEST_F(host, stop_keeps_exports)
 	EXPECT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
 		  read_ievent(self->imp, ebuf, 1000));
 	memcpy(done.uuid, uuid, 16);
-	done.seq = iev->seq;
+	done.frame = iev->frame;
 	EXPECT_EQ(-1, read_ievent(self->imp, ebuf, 100));
 	fd2 = import_buf(self->imp, uuid, NULL);
 	EXPECT_LE(0, fd2);

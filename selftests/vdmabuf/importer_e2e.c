@@ -66,6 +66,7 @@ struct killer {
 	/* Frame 1 waits for the child before its FRAME_DONE. */
 	int ack_pending;
 	uint64_t ack_seq;
+	uint64_t ack_frame;
 	uint64_t kill_at;	/* 0: not scheduled */
 	uint32_t kill_ms;
 	uint64_t saw_seq;
@@ -124,18 +125,18 @@ static struct ebuf *find_buf(struct e2e *e, const struct vdmabuf_uuid *uuid)
 	return NULL;
 }
 
-/* Answer FRAME_DONE for @seq of @uuid: 0 or -errno (with a message). */
+/* Answer FRAME_DONE for @frame of @uuid: 0 or -errno (with a message). */
 static int frame_done(struct vdmabuf_importer *imp,
-		      const struct vdmabuf_uuid *uuid, uint64_t seq)
+		      const struct vdmabuf_uuid *uuid, uint64_t frame)
 {
 	char us[VDMABUF_UUID_STR_LEN];
 	int ret;
 
-	ret = vdmabuf_importer_frame_done(imp, uuid, seq);
+	ret = vdmabuf_importer_frame_done(imp, uuid, frame);
 	if (ret)
-		fprintf(stderr, "importer_e2e: FRAME_DONE %s seq %llu: %s\n",
+		fprintf(stderr, "importer_e2e: FRAME_DONE %s frame %llu: %s\n",
 			vdmabuf_uuid_format(uuid, us),
-			(unsigned long long)seq, strerror(-ret));
+			(unsigned long long)frame, strerror(-ret));
 	return ret;
 }
 
@@ -148,9 +149,22 @@ static int connect_importer(const char *who, const char *path,
 
 	ret = vdmabuf_importer_connect(path, wait_s > INT_MAX / 1000 ?
 				       INT_MAX : (int)wait_s * 1000, imp);
-	if (ret)
+	if (ret) {
 		fprintf(stderr, "%s: no importer fd from %s: %s\n", who, path,
 			strerror(-ret));
+		return ret;
+	}
+	/*
+	 * Hold every frame, also one presented before our import of its
+	 * buffer: the guest reads our verdict after FRAME_DONE.
+	 */
+	ret = vdmabuf_importer_frames(*imp, NULL, VHOST_VDMABUF_FRAMES_JOIN);
+	if (ret) {
+		fprintf(stderr, "%s: join all frames: %s\n", who,
+			strerror(-ret));
+		vdmabuf_importer_close(*imp);
+		*imp = NULL;
+	}
 	return ret;
 }
 
@@ -249,7 +263,7 @@ child_main(struct e2e *e, const struct vdmabuf_uuid *uuid, int wfd)
 				break;
 			if (!same_uuid(&ev.uuid, uuid)) {
 				if (ev.type == VHOST_VDMABUF_EVENT_PRESENTED)
-					frame_done(imp, &ev.uuid, ev.seq);
+					frame_done(imp, &ev.uuid, ev.frame);
 				continue;
 			}
 			if (ev.type == VHOST_VDMABUF_EVENT_EXPORTED && fd < 0) {
@@ -277,7 +291,7 @@ child_main(struct e2e *e, const struct vdmabuf_uuid *uuid, int wfd)
 				}
 				/* Frame 1 is the handshake; the rest we keep. */
 				if (ev.seq < 2)
-					frame_done(imp, uuid, ev.seq);
+					frame_done(imp, uuid, ev.frame);
 				else
 					write_all(wfd, 'S');
 			}
@@ -449,7 +463,7 @@ static int finish_kill_handshake(struct e2e *e)
 	tap_result(&e->tap, k->ready,
 		   "host: test kill: a second importer (pid %d) got its own importer fd, imported and mapped the buffer",
 		   (int)k->pid);
-	return frame_done(e->imp, &k->uuid, k->ack_seq);
+	return frame_done(e->imp, &k->uuid, k->ack_frame);
 }
 
 static int on_exported(struct e2e *e, const struct vdmabuf_host_event *ev)
@@ -523,13 +537,14 @@ static int on_presented(struct e2e *e, const struct vdmabuf_host_event *ev)
 
 	if (!b || b->close_at) {
 		e->frames_other++;
-		return frame_done(e->imp, &ev->uuid, ev->seq);
+		return frame_done(e->imp, &ev->uuid, ev->frame);
 	}
 	if ((b->meta.flags & E2E_F_KILL) && same_uuid(&k->uuid, &b->uuid)) {
 		if (ev->seq < 2) {
 			/* The handshake: acknowledged once the child is ready. */
 			k->ack_pending = 1;
 			k->ack_seq = ev->seq;
+			k->ack_frame = ev->frame;
 			if (k->ready || k->failed || !k->pid)
 				return finish_kill_handshake(e);
 			return 0;
@@ -539,7 +554,7 @@ static int on_presented(struct e2e *e, const struct vdmabuf_host_event *ev)
 	}
 	result = verify_frame(b, ev->seq, 0, &seen, &want);
 	report_frame(e, b, ev->seq, result, seen, want);
-	return frame_done(e->imp, &ev->uuid, ev->seq);
+	return frame_done(e->imp, &ev->uuid, ev->frame);
 }
 
 /* For importer_drain(): @ctx is the struct e2e. */

@@ -165,7 +165,7 @@ static int on_event(void *ctx, const struct vdmabuf_host_event *ev)
 		return 0;
 	case VHOST_VDMABUF_EVENT_PRESENTED:
 		h->frames++;
-		ret = vdmabuf_importer_frame_done(h->imp, &ev->uuid, ev->seq);
+		ret = vdmabuf_importer_frame_done(h->imp, &ev->uuid, ev->frame);
 		if (ret)
 			fprintf(stderr, "importer_holder: FRAME_DONE %s seq %llu: %s\n",
 				us, (unsigned long long)ev->seq,
@@ -314,6 +314,17 @@ int main(int argc, char **argv)
 	if (ret)
 		fprintf(stderr, "importer_holder: no importer fd from %s: %s\n",
 			sock_path, strerror(-ret));
+	/*
+	 * Hold every frame, also one presented before the import of its
+	 * buffer: its FRAME_DONE tells the guest we imported.
+	 */
+	if (!ret) {
+		ret = vdmabuf_importer_frames(h.imp, NULL,
+					      VHOST_VDMABUF_FRAMES_JOIN);
+		if (ret)
+			fprintf(stderr, "importer_holder: join all frames: %s\n",
+				strerror(-ret));
+	}
 	tap_result(&tap, !ret, "holder: got an importer fd from %s",
 		   sock_path);
 	if (ret) {

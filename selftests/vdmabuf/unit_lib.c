@@ -43,7 +43,7 @@
 #define MOD_X_TILED	0x0100000000000001ULL	/* I915_FORMAT_MOD_X_TILED */
 
 #define HDR		((uint32_t)sizeof(struct vhost_vdmabuf_event))
-#define RECT		((uint32_t)sizeof(struct virtio_vdmabuf_rect))
+#define RECT		((uint32_t)sizeof(struct vhost_vdmabuf_rect))
 
 static const struct vdmabuf_uuid U1 = { {
 	0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0x4d, 0xef,
@@ -694,6 +694,12 @@ static size_t put_rec(void *buf, size_t off, uint32_t type, uint32_t len,
 	if (!len)
 		len = (HDR + payload_len + 7) & ~7U;
 	h.len = len;
+	if (type == VHOST_VDMABUF_EVENT_PRESENTED) {
+		/* The device's frame number; this one stands for 2 frames. */
+		h.frame = 1000 + seq;
+		h.nr_frames = 2;
+		h.flags = VHOST_VDMABUF_EVENT_F_OWED;
+	}
 	memcpy(h.uuid, uuid->b, 16);
 	memcpy(p, &h, sizeof(h));
 	if (payload)
@@ -701,15 +707,16 @@ static size_t put_rec(void *buf, size_t off, uint32_t type, uint32_t len,
 	return off + len;
 }
 
-static void le_rects(struct virtio_vdmabuf_rect *r, int n)
+/* Damage as the device writes it: host byte order. */
+static void host_rects(struct vhost_vdmabuf_rect *r, int n)
 {
 	int i;
 
 	for (i = 0; i < n; i++) {
-		r[i].x = htole32(10 * i + 1);
-		r[i].y = htole32(10 * i + 2);
-		r[i].width = htole32(10 * i + 3);
-		r[i].height = htole32(0x01020304 + i);
+		r[i].x = 10 * i + 1;
+		r[i].y = 10 * i + 2;
+		r[i].width = 10 * i + 3;
+		r[i].height = 0x01020304 + i;
 	}
 }
 
@@ -717,10 +724,10 @@ static void le_rects(struct virtio_vdmabuf_rect *r, int n)
 static size_t three_records(void *buf)
 {
 	static const char meta[] = "metadata!";	/* 10 bytes: padded */
-	struct virtio_vdmabuf_rect r[3];
+	struct vhost_vdmabuf_rect r[3];
 	size_t off;
 
-	le_rects(r, 3);
+	host_rects(r, 3);
 	off = put_rec(buf, 0, VHOST_VDMABUF_EVENT_EXPORTED, 0, &U1, 1 << 20,
 		      0, sizeof(meta), meta);
 	off = put_rec(buf, off, VHOST_VDMABUF_EVENT_PRESENTED, 0, &U1, 0, 42,
@@ -745,8 +752,10 @@ TEST(record_walk)
 	memset(&ev, 0xff, sizeof(ev));
 	ASSERT_EQ(1, vdmabuf_record_next(buf, len, &off, &ev));
 	ASSERT_EQ(HDR + 16, off);
-	for (shift = 0; shift < 8; shift++)
+	for (shift = 0; shift < 5; shift++)
 		ASSERT_EQ(0, ev.reserved[shift]);
+	ASSERT_EQ(0, ev.frame);
+	ASSERT_EQ(0, ev.nr_frames);
 	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED, ev.type);
 	ASSERT_EQ(0, memcmp(&ev.uuid, &U1, 16));
 	ASSERT_EQ(1 << 20, ev.size);
@@ -759,6 +768,9 @@ TEST(record_walk)
 	ASSERT_EQ(1, vdmabuf_record_next(buf, len, &off, &ev));
 	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED, ev.type);
 	ASSERT_EQ(42, ev.seq);
+	ASSERT_EQ(1042, ev.frame);
+	ASSERT_EQ(2, ev.nr_frames);
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_F_OWED, ev.flags);
 	ASSERT_EQ(3, ev.nr_rects);
 	ASSERT_EQ(48, ev.payload_len);
 
@@ -887,13 +899,13 @@ TEST(record_hostile)
 TEST(event_damage)
 {
 	uint64_t store[64] = { 0 };
-	struct virtio_vdmabuf_rect r[4];
+	struct vhost_vdmabuf_rect r[4];
 	struct vdmabuf_host_event ev;
 	struct vdmabuf_rect rect;
 	size_t off = 0, len;
 	uint32_t i;
 
-	le_rects(r, 4);
+	host_rects(r, 4);
 	len = put_rec(store, 0, VHOST_VDMABUF_EVENT_PRESENTED, 0, &U1, 0, 7,
 		      sizeof(r), r);
 	ASSERT_EQ(1, vdmabuf_record_next(store, len, &off, &ev));

@@ -115,12 +115,16 @@ UAPI_ASSERT(VHOST_VDMABUF_STATE_LIVE == 1 &&
 UAPI_ASSERT(VHOST_VDMABUF_EVENT_EXPORTED == 1 &&
 	    VHOST_VDMABUF_EVENT_PRESENTED == 2 &&
 	    VHOST_VDMABUF_EVENT_UNEXPORTED == 3, "importer event types");
+UAPI_ASSERT(VHOST_VDMABUF_EVENT_F_OWED == 1, "importer event flags");
+UAPI_ASSERT(VHOST_VDMABUF_FRAMES_JOIN == 1 &&
+	    VHOST_VDMABUF_FRAMES_LEAVE == 2 &&
+	    VHOST_VDMABUF_FRAMES_F_ALL == 1, "frames ops and flags");
 
 /* One read() buffer of VHOST_VDMABUF_EVENT_MAX holds any record. */
-UAPI_ASSERT(VHOST_VDMABUF_EVENT_MAX == 48 + 4096, "importer record bound");
+UAPI_ASSERT(VHOST_VDMABUF_EVENT_MAX == 64 + 4096, "importer record bound");
 UAPI_ASSERT(VHOST_VDMABUF_EVENT_MAX % 8 == 0, "record bound is 8-aligned");
 UAPI_ASSERT(VHOST_VDMABUF_EVENT_MAX >= sizeof(struct vhost_vdmabuf_event) +
-	    VIRTIO_VDMABUF_MAX_RECTS * sizeof(struct virtio_vdmabuf_rect),
+	    VIRTIO_VDMABUF_MAX_RECTS * sizeof(struct vhost_vdmabuf_rect),
 	    "a PRESENTED record with the most rects fits");
 
 /* The eventq buffer is exactly one event. */
@@ -341,12 +345,20 @@ UAPI_FIELD(vhost_vdmabuf_import, fd, 20, 4);
 UAPI_FIELD(vhost_vdmabuf_import, size, 24, 8);
 UAPI_END(vhost_vdmabuf_import, 24, 8);
 
-UAPI_SIZE(vhost_vdmabuf_frame_done, 24);
+UAPI_SIZE(vhost_vdmabuf_frame_done, 32);
 UAPI_FIELD(vhost_vdmabuf_frame_done, uuid, 0, 16);
-UAPI_FIELD(vhost_vdmabuf_frame_done, seq, 16, 8);
-UAPI_END(vhost_vdmabuf_frame_done, 16, 8);
+UAPI_FIELD(vhost_vdmabuf_frame_done, frame, 16, 8);
+UAPI_FIELD(vhost_vdmabuf_frame_done, flags, 24, 4);
+UAPI_FIELD(vhost_vdmabuf_frame_done, padding, 28, 4);
+UAPI_END(vhost_vdmabuf_frame_done, 28, 4);
 
-UAPI_SIZE(vhost_vdmabuf_query, 56);
+UAPI_SIZE(vhost_vdmabuf_frames, 24);
+UAPI_FIELD(vhost_vdmabuf_frames, uuid, 0, 16);
+UAPI_FIELD(vhost_vdmabuf_frames, op, 16, 4);
+UAPI_FIELD(vhost_vdmabuf_frames, flags, 20, 4);
+UAPI_END(vhost_vdmabuf_frames, 20, 4);
+
+UAPI_SIZE(vhost_vdmabuf_query, 72);
 UAPI_FIELD(vhost_vdmabuf_query, uuid, 0, 16);
 UAPI_FIELD(vhost_vdmabuf_query, meta_ptr, 16, 8);
 UAPI_FIELD(vhost_vdmabuf_query, meta_size, 24, 4);
@@ -355,9 +367,19 @@ UAPI_FIELD(vhost_vdmabuf_query, size, 32, 8);
 UAPI_FIELD(vhost_vdmabuf_query, nr_ranges, 40, 4);
 UAPI_FIELD(vhost_vdmabuf_query, state, 44, 4);
 UAPI_FIELD(vhost_vdmabuf_query, last_seq, 48, 8);
-UAPI_END(vhost_vdmabuf_query, 48, 8);
+UAPI_FIELD(vhost_vdmabuf_query, last_frame, 56, 8);
+UAPI_FIELD(vhost_vdmabuf_query, flags, 64, 4);
+UAPI_FIELD(vhost_vdmabuf_query, padding, 68, 4);
+UAPI_END(vhost_vdmabuf_query, 68, 4);
 
-UAPI_SIZE(vhost_vdmabuf_event, 48);
+UAPI_SIZE(vhost_vdmabuf_rect, 16);
+UAPI_FIELD(vhost_vdmabuf_rect, x, 0, 4);
+UAPI_FIELD(vhost_vdmabuf_rect, y, 4, 4);
+UAPI_FIELD(vhost_vdmabuf_rect, width, 8, 4);
+UAPI_FIELD(vhost_vdmabuf_rect, height, 12, 4);
+UAPI_END(vhost_vdmabuf_rect, 12, 4);
+
+UAPI_SIZE(vhost_vdmabuf_event, 64);
 UAPI_FIELD(vhost_vdmabuf_event, type, 0, 4);
 UAPI_FIELD(vhost_vdmabuf_event, len, 4, 4);
 UAPI_FIELD(vhost_vdmabuf_event, uuid, 8, 16);
@@ -365,7 +387,10 @@ UAPI_FIELD(vhost_vdmabuf_event, size, 24, 8);
 UAPI_FIELD(vhost_vdmabuf_event, seq, 32, 8);
 UAPI_FIELD(vhost_vdmabuf_event, payload_len, 40, 4);
 UAPI_FIELD(vhost_vdmabuf_event, flags, 44, 4);
-UAPI_END(vhost_vdmabuf_event, 44, 4);
+UAPI_FIELD(vhost_vdmabuf_event, frame, 48, 8);
+UAPI_FIELD(vhost_vdmabuf_event, nr_frames, 56, 4);
+UAPI_FIELD(vhost_vdmabuf_event, padding, 60, 4);
+UAPI_END(vhost_vdmabuf_event, 60, 4);
 
 /* ------------------------------------------------------------------ */
 /* ioctl numbers                                                        */
@@ -407,6 +432,8 @@ UAPI_IOCTL(VHOST_VDMABUF_FRAME_DONE, 0xAF, 0xd9, _IOC_WRITE,
 	   struct vhost_vdmabuf_frame_done);
 UAPI_IOCTL(VHOST_VDMABUF_QUERY, 0xAF, 0xda, UAPI_RW,
 	   struct vhost_vdmabuf_query);
+UAPI_IOCTL(VHOST_VDMABUF_FRAMES, 0xAF, 0xdb, _IOC_WRITE,
+	   struct vhost_vdmabuf_frames);
 
 /* The highest VHOST_VIRTIO number in the newest vhost.h known to us. */
 #define UAPI_VHOST_CORE_LAST_NR	0x85

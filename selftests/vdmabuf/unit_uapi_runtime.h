@@ -338,24 +338,26 @@ static void uapi_test_config_decode(void)
 
 /*
  * Walk an importer read() buffer holding EXPORTED (20 bytes of metadata,
- * so len 68 rounded up to 72), PRESENTED (2 rects) and UNEXPORTED, the way
+ * so len 84 rounded up to 88), PRESENTED (2 rects) and UNEXPORTED, the way
  * a VMM must: by @len, never by sizeof.
  */
 static void uapi_test_importer_records(void)
 {
 	/* The EXPORTED header; host byte order, so compared on LE CPUs only. */
-	static const unsigned char exported_hdr[48] = {
-		0x01, 0x00, 0x00, 0x00, 0x48, 0x00, 0x00, 0x00,
+	static const unsigned char exported_hdr[64] = {
+		0x01, 0x00, 0x00, 0x00, 0x58, 0x00, 0x00, 0x00,
 		0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x46, 0x17,
 		0x98, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
 		0x00, 0x10, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00,
 		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 		0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	};
 	char diag[96] = "";
 	unsigned char buf[256];
 	struct vhost_vdmabuf_event ev;
-	struct virtio_vdmabuf_rect rect;
+	struct vhost_vdmabuf_rect rect;
 	size_t off = 0, end;
 	const char *why = "";
 	__u32 types[3];
@@ -378,12 +380,15 @@ static void uapi_test_importer_records(void)
 	ev.payload_len = 2 * sizeof(rect);
 	ev.len = sizeof(ev) + ev.payload_len;
 	ev.seq = 7;
+	ev.frame = 3;
+	ev.nr_frames = 1;
+	ev.flags = VHOST_VDMABUF_EVENT_F_OWED;
 	memcpy(ev.uuid, uapi_uuid, sizeof(ev.uuid));
 	memcpy(buf + off, &ev, sizeof(ev));
-	rect.x = uapi_le32(0);
-	rect.y = uapi_le32(0);
-	rect.width = uapi_le32(64);
-	rect.height = uapi_le32(64);
+	rect.x = 0;
+	rect.y = 0;
+	rect.width = 64;
+	rect.height = 64;
 	memcpy(buf + off + sizeof(ev), &rect, sizeof(rect));
 	memcpy(buf + off + sizeof(ev) + sizeof(rect), &rect, sizeof(rect));
 	off += ev.len;
@@ -396,7 +401,7 @@ static void uapi_test_importer_records(void)
 	off += ev.len;
 	end = off;
 
-	if (end != 72 + 80 + 48)
+	if (end != 88 + 96 + 64)
 		why = "stream length";
 	else if (uapi_le32(1) == 1 &&
 		 !uapi_bytes_equal(buf, exported_hdr, sizeof(exported_hdr),
@@ -428,7 +433,7 @@ static void uapi_test_event_max(void)
 	size_t hdr = sizeof(struct vhost_vdmabuf_event);
 	size_t exported = (hdr + VIRTIO_VDMABUF_MAX_META + 7) & ~(size_t)7;
 	size_t presented = hdr + VIRTIO_VDMABUF_MAX_RECTS *
-				 sizeof(struct virtio_vdmabuf_rect);
+				 sizeof(struct vhost_vdmabuf_rect);
 	const char *why = "";
 
 	if (exported > VHOST_VDMABUF_EVENT_MAX)
@@ -463,6 +468,7 @@ static const struct uapi_ioctl uapi_host_ioctls[] = {
 	{ "VHOST_VDMABUF_IMPORT", VHOST_VDMABUF_IMPORT },
 	{ "VHOST_VDMABUF_FRAME_DONE", VHOST_VDMABUF_FRAME_DONE },
 	{ "VHOST_VDMABUF_QUERY", VHOST_VDMABUF_QUERY },
+	{ "VHOST_VDMABUF_FRAMES", VHOST_VDMABUF_FRAMES },
 };
 
 #define UAPI_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))

@@ -151,6 +151,7 @@ struct vhost_vdmabuf_limits {
  *
  * Every import is a new dma-buf over the same pages: importing a UUID
  * twice gives two dma-bufs, each keeping the pages pinned until closed.
+ * Importing also joins the buffer's frames (VHOST_VDMABUF_FRAMES_JOIN).
  */
 struct vhost_vdmabuf_import {
 	__u8 uuid[16];
@@ -162,15 +163,50 @@ struct vhost_vdmabuf_import {
 /**
  * struct vhost_vdmabuf_frame_done - VHOST_VDMABUF_FRAME_DONE argument
  * @uuid: in: the buffer
- * @seq: in: the frame's sequence number from its PRESENTED event
+ * @frame: in: the frame number of its PRESENTED event (not the guest's
+ *	sequence number, which the guest may reuse)
+ * @flags: in: zero
+ * @padding: in: zero
  *
  * This importer is done with the frame.  Closing the importer fd counts
  * as done for every frame it has not answered.
  */
 struct vhost_vdmabuf_frame_done {
 	__u8 uuid[16];
-	__u64 seq;
+	__u64 frame;
+	__u32 flags;
+	__u32 padding;
 };
+
+/**
+ * struct vhost_vdmabuf_frames - VHOST_VDMABUF_FRAMES argument
+ * @uuid: in: a live export of this device; zero with
+ *	VHOST_VDMABUF_FRAMES_F_ALL
+ * @op: in: VHOST_VDMABUF_FRAMES_JOIN or VHOST_VDMABUF_FRAMES_LEAVE
+ * @flags: in: VHOST_VDMABUF_FRAMES_F_ALL, else zero
+ *
+ * JOIN: this importer takes part in the buffer's frames: every later
+ * PRESENTED of it has VHOST_VDMABUF_EVENT_F_OWED and owes a FRAME_DONE.
+ * IMPORT joins too.  LEAVE: it no longer does; a frame it owes counts as
+ * done.  With VHOST_VDMABUF_FRAMES_F_ALL, JOIN takes part in the frames
+ * of every buffer, those exported later included (for an importer that
+ * must hold the first frame of a buffer it has not imported yet), and
+ * LEAVE in those of none; while it is joined to all, LEAVE of one buffer
+ * answers the frame owed now, and the next one is owed again.  An
+ * importer that never joins or imports only watches: it reads every
+ * event and owes nothing.
+ */
+struct vhost_vdmabuf_frames {
+	__u8 uuid[16];
+	__u32 op;
+	__u32 flags;
+};
+
+#define VHOST_VDMABUF_FRAMES_JOIN	1
+#define VHOST_VDMABUF_FRAMES_LEAVE	2
+
+/* struct vhost_vdmabuf_frames.flags */
+#define VHOST_VDMABUF_FRAMES_F_ALL	(1U << 0)	/* every buffer */
 
 /* struct vhost_vdmabuf_query.state */
 #define VHOST_VDMABUF_STATE_LIVE	1	/* exported by the guest */
@@ -185,7 +221,11 @@ struct vhost_vdmabuf_frame_done {
  * @size: out: the buffer's size in bytes
  * @nr_ranges: out: ranges the guest sent
  * @state: out: VHOST_VDMABUF_STATE_*
- * @last_seq: out: sequence number of the newest PRESENT, 0 if none
+ * @last_seq: out: the guest's sequence number of the newest PRESENT, 0 if
+ *	none
+ * @last_frame: out: the frame number of the newest PRESENT, 0 if none
+ * @flags: in: zero
+ * @padding: in: zero
  */
 struct vhost_vdmabuf_query {
 	__u8 uuid[16];
@@ -196,12 +236,34 @@ struct vhost_vdmabuf_query {
 	__u32 nr_ranges;
 	__u32 state;
 	__u64 last_seq;
+	__u64 last_frame;
+	__u32 flags;
+	__u32 padding;
 };
 
 /* Event types (struct vhost_vdmabuf_event.type) */
 #define VHOST_VDMABUF_EVENT_EXPORTED	1	/* size, metadata */
-#define VHOST_VDMABUF_EVENT_PRESENTED	2	/* seq, damage */
+#define VHOST_VDMABUF_EVENT_PRESENTED	2	/* seq, frame, damage */
 #define VHOST_VDMABUF_EVENT_UNEXPORTED	3
+
+/* struct vhost_vdmabuf_event.flags */
+#define VHOST_VDMABUF_EVENT_F_OWED	(1U << 0)	/* PRESENTED: answer it */
+
+/**
+ * struct vhost_vdmabuf_rect - a damage rectangle of a PRESENTED event
+ * @x: left edge, in pixels
+ * @y: top edge
+ * @width: width
+ * @height: height
+ *
+ * The guest's struct virtio_vdmabuf_rect, converted to host byte order.
+ */
+struct vhost_vdmabuf_rect {
+	__u32 x;
+	__u32 y;
+	__u32 width;
+	__u32 height;
+};
 
 /**
  * struct vhost_vdmabuf_event - one record read() from an importer fd
@@ -210,10 +272,22 @@ struct vhost_vdmabuf_query {
  *	of 8; the next record starts @len bytes after this one
  * @uuid: the buffer
  * @size: EXPORTED: the buffer's size in bytes
- * @seq: PRESENTED: the frame's sequence number
- * @payload_len: bytes of payload after the header: EXPORTED: metadata;
- *	PRESENTED: struct virtio_vdmabuf_rect[] (little-endian) damage
- * @flags: zero
+ * @seq: PRESENTED: the guest's sequence number of the frame
+ * @payload_len: bytes of payload after the header: EXPORTED: the guest's
+ *	metadata, as the guest sent it; PRESENTED: struct
+ *	vhost_vdmabuf_rect[] damage
+ * @flags: PRESENTED: VHOST_VDMABUF_EVENT_F_OWED if this importer owes a
+ *	FRAME_DONE for the frame; otherwise zero
+ * @frame: PRESENTED: the frame number, for FRAME_DONE; the device numbers
+ *	the frames of all its buffers from 1 up and never reuses a number
+ * @nr_frames: PRESENTED: frames this record stands for: a PRESENTED not
+ *	yet read when the buffer's next frame comes is replaced by the new
+ *	one, with the damage of both, and the count goes up
+ * @padding: zero
+ *
+ * Everything the device writes is in host byte order; only the metadata,
+ * the guest's own bytes, is passed on as it came (the image metadata of
+ * <linux/virtio_vdmabuf.h> is little-endian).
  *
  * read() returns whole records only.  A buffer of
  * VHOST_VDMABUF_EVENT_MAX bytes always holds the next record; a smaller
@@ -227,6 +301,9 @@ struct vhost_vdmabuf_event {
 	__u64 seq;
 	__u32 payload_len;
 	__u32 flags;
+	__u64 frame;
+	__u32 nr_frames;
+	__u32 padding;
 };
 
 #define VHOST_VDMABUF_EVENT_MAX \
@@ -238,5 +315,7 @@ struct vhost_vdmabuf_event {
 	_IOW(VHOST_VIRTIO, 0xd9, struct vhost_vdmabuf_frame_done)
 #define VHOST_VDMABUF_QUERY \
 	_IOWR(VHOST_VIRTIO, 0xda, struct vhost_vdmabuf_query)
+#define VHOST_VDMABUF_FRAMES \
+	_IOW(VHOST_VIRTIO, 0xdb, struct vhost_vdmabuf_frames)
 
 #endif /* _UAPI_LINUX_VHOST_VDMABUF_H */
