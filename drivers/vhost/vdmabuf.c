@@ -40,8 +40,8 @@
  * global table, so a VM's buffers are only visible through its own device.
  *
  * Host users get an importer file (VHOST_VDMABUF_GET_IMPORTER).  It reads a
- * lossless stream of EXPORTED, PRESENTED and UNEXPORTED events and imports
- * a live export as a dma-buf.  An importer takes part in a buffer's frames
+ * stream of EXPORTED, PRESENTED and UNEXPORTED events (none lost) and
+ * imports a live export as a dma-buf.  An importer takes part in a buffer's frames
  * once it has imported it (or joined them, VHOST_VDMABUF_FRAMES): it then
  * owes a FRAME_DONE for each of its frames, and the guest gets FRAME_DONE
  * when every such importer has answered.  One that only watches owes
@@ -49,8 +49,11 @@
  * never reused, not by the guest's sequence number.  A PRESENTED an
  * importer has not read yet is replaced by the buffer's next one (the
  * damage of both, a count of frames): an importer's queue holds at most
- * one per buffer.  While any importer has max_importer_events unread
- * events, EXPORT and PRESENT are answered BUSY: events are never dropped.
+ * one per buffer.  A buffer unexported before an importer that takes no
+ * part in its frames has read its EXPORTED leaves that queue without a
+ * trace, so a queue that is never read holds at most two records per live
+ * buffer.  While an importer has max_importer_events unread events,
+ * EXPORT, and a PRESENT that would add a record, are answered BUSY.
  * When the VMM has closed the device, an importer reads what is queued and
  * then end of file.
  *
@@ -310,6 +313,8 @@ struct vdb_gevent {
  *	lock); only while live
  * @presented: unread PRESENTED events, at most one per importer
  *	(&vdb_ievent.enode, table lock); only while live
+ * @exported: unread EXPORTED events, at most one per importer
+ *	(&vdb_ievent.enode, table lock); only while live
  * @spare_unexported: UNEXPORTED records allocated up front, at least one
  *	per open importer while the export is live (&vdb_ievent.node, table
  *	lock)
@@ -366,6 +371,7 @@ struct vdb_export {
 	u64 last_frame;
 	struct list_head parts;
 	struct list_head presented;
+	struct list_head exported;
 	struct list_head spare_unexported;
 	unsigned int nr_spares;
 	struct list_head dmabufs;
@@ -418,8 +424,9 @@ struct vdb_importer {
 /**
  * struct vdb_ievent - an event queued for an importer
  * @node: in &vdb_importer.events (table lock)
- * @enode: PRESENTED: in &vdb_export.presented while unread and the export
- *	is live, else empty (table lock)
+ * @enode: EXPORTED and PRESENTED: in &vdb_export.exported or
+ *	&vdb_export.presented while unread and the export is live, else
+ *	empty (table lock)
  * @imp: the importer it is queued for
  * @len: bytes of the record (@hdr, payload, zero padding)
  * @hdr: the record header; the payload follows it in memory
@@ -593,6 +600,27 @@ static bool vdmabuf_importers_busy(struct vdb_ctx *ctx)
 	return false;
 }
 
+/* Queue @iev, the EXPORTED of @exp, for @imp; it is unread until read. */
+static void vdmabuf_exported_queue(struct vdb_export *exp,
+				   struct vdb_importer *imp,
+				   struct vdb_ievent *iev)
+{
+	vdmabuf_importer_queue(imp, iev);
+	list_add_tail(&iev->enode, &exp->exported);
+}
+
+/* Take @iev off its importer's queue and free it. */
+static void vdmabuf_ievent_drop(struct vdb_ievent *iev)
+{
+	struct vdb_importer *imp = iev->imp;
+
+	lockdep_assert_held(&imp->ctx->lock);
+	list_del(&iev->node);
+	list_del(&iev->enode);
+	WRITE_ONCE(imp->nr_events, imp->nr_events - 1);
+	kfree(iev);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Exports                                                                */
 /* ---------------------------------------------------------------------- */
@@ -716,6 +744,46 @@ static void vdmabuf_part_free(struct vdb_part *part)
 	kfree(part);
 }
 
+/* The unread PRESENTED of @exp queued for @imp, if any. */
+static struct vdb_ievent *vdmabuf_presented_find(struct vdb_export *exp,
+						 struct vdb_importer *imp)
+{
+	struct vdb_ievent *iev;
+
+	lockdep_assert_held(&exp->ctx->lock);
+	list_for_each_entry(iev, &exp->presented, enode)
+		if (iev->imp == imp)
+			return iev;
+	return NULL;
+}
+
+/*
+ * @imp has not read @exp's EXPORTED and takes no part in its frames: drop
+ * that and its unread PRESENTED, so that it never hears of @exp.  A queue
+ * that is never read then holds at most an EXPORTED and a PRESENTED per
+ * live export, however often buffers come and go.  True if dropped.
+ */
+static bool vdmabuf_unexport_unseen(struct vdb_export *exp,
+				    struct vdb_importer *imp)
+{
+	struct vdb_ievent *iev, *found = NULL;
+
+	lockdep_assert_held(&exp->ctx->lock);
+	list_for_each_entry(iev, &exp->exported, enode) {
+		if (iev->imp == imp) {
+			found = iev;
+			break;
+		}
+	}
+	if (!found || vdmabuf_part_find(imp, exp))
+		return false;
+	vdmabuf_ievent_drop(found);
+	iev = vdmabuf_presented_find(exp, imp);
+	if (iev)
+		vdmabuf_ievent_drop(iev);
+	return true;
+}
+
 /* The guest's reference is gone: tell importers, finish the frame. */
 static void vdmabuf_unexport(struct vdb_ctx *ctx,
 			     struct vdb_export *exp, bool notify)
@@ -729,17 +797,13 @@ static void vdmabuf_unexport(struct vdb_ctx *ctx,
 	ctx->stats.live_exports--;
 	ctx->live_bytes -= exp->size;
 	vdmabuf_frame_finish(ctx, exp, 0, notify);
-	/* No one takes part in the frames of a buffer that has none. */
-	list_for_each_entry_safe(part, ptmp, &exp->parts, enode)
-		vdmabuf_part_free(part);
-	/* Unread PRESENTED stay queued, but no later frame replaces them. */
-	list_for_each_entry_safe(iev, itmp, &exp->presented, enode)
-		list_del_init(&iev->enode);
 	/*
-	 * UNEXPORTED is always delivered: every importer that knows of @exp
-	 * left a record for it in @exp's spares.
+	 * UNEXPORTED is always delivered to an importer that may know of
+	 * @exp: every importer left a record for it in @exp's spares.
 	 */
 	list_for_each_entry(imp, &ctx->importers, node) {
+		if (vdmabuf_unexport_unseen(exp, imp))
+			continue;
 		iev = list_first_entry_or_null(&exp->spare_unexported,
 					       struct vdb_ievent, node);
 		if (WARN_ON_ONCE(!iev))
@@ -748,6 +812,14 @@ static void vdmabuf_unexport(struct vdb_ctx *ctx,
 		exp->nr_spares--;
 		vdmabuf_importer_queue(imp, iev);
 	}
+	/* No one takes part in the frames of a buffer that has none. */
+	list_for_each_entry_safe(part, ptmp, &exp->parts, enode)
+		vdmabuf_part_free(part);
+	/* Unread records stay queued, but no later frame replaces them. */
+	list_for_each_entry_safe(iev, itmp, &exp->presented, enode)
+		list_del_init(&iev->enode);
+	list_for_each_entry_safe(iev, itmp, &exp->exported, enode)
+		list_del_init(&iev->enode);
 }
 
 /* True if the caller must release @exp with vdmabuf_export_finish(). */
@@ -1628,7 +1700,7 @@ static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
 			ret = -ENOMEM;
 			break;
 		}
-		vdmabuf_importer_queue(imp, iev);
+		vdmabuf_exported_queue(exp, imp, iev);
 	}
 	mutex_unlock(&ctx->lock);
 	if (ret)
@@ -2061,7 +2133,7 @@ static u32 vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
 		goto err_ievs;
 	i = 0;
 	list_for_each_entry(imp, &ctx->importers, node)
-		vdmabuf_importer_queue(imp, ievs[i++]);
+		vdmabuf_exported_queue(exp, imp, ievs[i++]);
 	kfree(ievs);
 
 	exp->ctx = ctx;
@@ -2123,6 +2195,7 @@ static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
 	if (!exp)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	INIT_LIST_HEAD(&exp->spare_unexported);
+	INIT_LIST_HEAD(&exp->exported);
 	status = vdmabuf_export_copy_in(exp, &er, from);
 	if (status)
 		goto err_free;
@@ -2178,17 +2251,20 @@ static u32 vdmabuf_req_unexport(struct vhost_vdmabuf *vdb,
 	return VIRTIO_VDMABUF_S_OK;
 }
 
-/* The unread PRESENTED of @exp queued for @imp, if any. */
-static struct vdb_ievent *vdmabuf_presented_find(struct vdb_export *exp,
-						 struct vdb_importer *imp)
+/*
+ * An importer's queue is full, and @exp's new PRESENTED would not replace
+ * an unread one there: a queue never grows by a frame it already holds.
+ */
+static bool vdmabuf_present_busy(struct vdb_ctx *ctx, struct vdb_export *exp)
 {
-	struct vdb_ievent *iev;
+	struct vdb_importer *imp;
 
-	lockdep_assert_held(&exp->ctx->lock);
-	list_for_each_entry(iev, &exp->presented, enode)
-		if (iev->imp == imp)
-			return iev;
-	return NULL;
+	lockdep_assert_held(&ctx->lock);
+	list_for_each_entry(imp, &ctx->importers, node)
+		if (imp->nr_events >= ctx->limits.max_importer_events &&
+		    !vdmabuf_presented_find(exp, imp))
+			return true;
+	return false;
 }
 
 /*
@@ -2242,12 +2318,8 @@ static void vdmabuf_presented_queue(struct vdb_export *exp,
 		exp->nr_owing++;
 		iev->hdr.flags = VHOST_VDMABUF_EVENT_F_OWED;
 	}
-	if (old) {
-		list_del(&old->node);
-		list_del(&old->enode);
-		WRITE_ONCE(imp->nr_events, imp->nr_events - 1);
-		kfree(old);
-	}
+	if (old)
+		vdmabuf_ievent_drop(old);
 	vdmabuf_importer_queue(imp, iev);
 	list_add_tail(&iev->enode, &exp->presented);
 }
@@ -2367,7 +2439,7 @@ static u32 vdmabuf_req_present(struct vhost_vdmabuf *vdb,
 
 	/* The export stays live: only this kick handler unexports. */
 	mutex_lock(&ctx->lock);
-	if (vdmabuf_importers_busy(ctx) ||
+	if (vdmabuf_present_busy(ctx, exp) ||
 	    ctx->nr_guest_events >= ctx->limits.max_guest_events) {
 		status = VIRTIO_VDMABUF_S_BUSY;
 		goto out;

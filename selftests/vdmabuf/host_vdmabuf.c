@@ -2102,57 +2102,88 @@ TEST_F(host, frame_done_after_unexport)
 }
 
 /*
- * An importer that does not read holds EXPORT and PRESENT back; no drops.
- * Its PRESENTED events do not pile up (a buffer has at most one unread),
- * so what fills its queue is buffers coming and going.
+ * An importer that does not read holds EXPORT back once its queue is full
+ * of the EXPORTED of live buffers, and PRESENT of a buffer it has no
+ * unread PRESENTED for; a PRESENT that replaces an unread one, and an
+ * UNEXPORTED, are always queued.  A buffer unexported before the importer
+ * read its EXPORTED vanishes from its queue, UNEXPORTED and all.
  */
 TEST_F_TIMEOUT(host, importer_backpressure, 300)
 {
-	unsigned int cap = param("max_importer_events", 4096), n, i;
+	const unsigned int cap = 16;
 	static uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
 	struct vhost_vdmabuf_event *iev = (void *)ebuf;
-	uint8_t uuid[16], uuid2[16];
-	int st;
+	struct vhost_vdmabuf_limits lim;
+	struct virtio_vdmabuf_event ev;
+	uint8_t u[16 + 1][16];
+	uint32_t one = 1;
+	unsigned int i;
 
-	make_uuid(uuid, 800);
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_LIMITS, &lim));
+	lim.max_importer_events = cap;
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_RESET_DEVICE));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &lim));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &one));
 	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	for (i = 0; i <= cap; i++)
+		make_uuid(u[i], 800 + i);
+	for (i = 0; i < cap; i++)
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_export(&self->v, u[i], BUF_BASE + i * PAGE, PAGE,
+				    NULL));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY,
+		  do_export(&self->v, u[cap], BUF_BASE + cap * PAGE, PAGE,
+			    NULL));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY, do_present(&self->v, u[0], 1, 0));
+
+	/* Read two: room for two PRESENTED, then only for replacing one. */
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, u[0], 1, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, u[2], 2, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, u[0], 3, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(3, ev.seq);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY, do_present(&self->v, u[3], 4, 0));
+
+	/* Unexporting an unseen buffer makes room; a seen one is told. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, u[cap - 1]));
 	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
-		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
-	/* EXPORTED + 2 per cycle; UNEXPORTED is queued even when full. */
-	for (n = 0; n < cap; n++) {
-		make_uuid(uuid2, 10000 + n);
-		st = do_export(&self->v, uuid2, BUF_BASE + PAGE, PAGE, NULL);
-		if (st != VIRTIO_VDMABUF_S_OK)
-			break;
-		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid2));
-	}
-	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY, st);
-	EXPECT_EQ(cap / 2, n);
-	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY, do_present(&self->v, uuid, 1, 0));
-	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
-		  read_ievent(self->imp, ebuf, 1000));
-	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
-		  read_ievent(self->imp, ebuf, 1000));
-	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
-	for (i = 0; i < n; i++) {
-		make_uuid(uuid2, 10000 + i);
-		if (i) {
-			ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
-				  read_ievent(self->imp, ebuf, 1000));
-			ASSERT_EQ(0, memcmp(iev->uuid, uuid2, 16));
-		}
-		ASSERT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
+		  do_export(&self->v, u[cap], BUF_BASE + cap * PAGE, PAGE,
+			    NULL));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, u[0]));
+
+	for (i = 2; i < cap - 1; i++) {
+		ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
 			  read_ievent(self->imp, ebuf, 1000));
-		ASSERT_EQ(0, memcmp(iev->uuid, uuid2, 16));
+		ASSERT_EQ(0, memcmp(iev->uuid, u[i], 16));
 	}
-	EXPECT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
 		  read_ievent(self->imp, ebuf, 1000));
-	EXPECT_EQ(1, iev->seq);
+	EXPECT_EQ(0, memcmp(iev->uuid, u[2], 16));
+	EXPECT_EQ(2, iev->seq);
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(0, memcmp(iev->uuid, u[0], 16));
+	EXPECT_EQ(3, iev->seq);
+	EXPECT_EQ(2, iev->nr_frames);
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(0, memcmp(iev->uuid, u[cap], 16));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(0, memcmp(iev->uuid, u[0], 16));
 	EXPECT_EQ(-1, read_ievent(self->imp, ebuf, 100));
-	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
-		  do_export(&self->v, uuid2, BUF_BASE + PAGE, PAGE, NULL));
-	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
-	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid2));
+	for (i = 1; i <= cap; i++)
+		if (i != cap - 1)
+			EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+				  do_unexport(&self->v, u[i]));
 }
 
 /* A blocking read() sleeping in one thread. */
@@ -2233,15 +2264,19 @@ TEST_F(host, importer_eof_after_vmm_close)
 	struct blocked_read a = {};
 	pthread_t ta;
 	uint8_t uuid[16];
-	int imp2;
+	int imp2, imp3;
 
 	make_uuid(uuid, 1010);
 	self->imp = get_importer(&self->v);
 	imp2 = get_importer(&self->v);
+	imp3 = get_importer(&self->v);
 	ASSERT_LE(0, self->imp);
 	ASSERT_LE(0, imp2);
+	ASSERT_LE(0, imp3);
 	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
 		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	/* self->imp takes part in the buffer's frames: it is told. */
+	ASSERT_EQ(0, frames(self->imp, uuid, VHOST_VDMABUF_FRAMES_JOIN));
 	/* imp2 reads its EXPORTED, then sleeps in read(). */
 	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED, read_ievent(imp2, ebuf, 1000));
 	a.fd = imp2;
@@ -2256,6 +2291,13 @@ TEST_F(host, importer_eof_after_vmm_close)
 	EXPECT_EQ(1, poll(&pfd, 1, 0));
 	EXPECT_EQ(POLLHUP, pfd.revents);
 	close(imp2);
+
+	/* imp3 never read of the buffer, nor took part: nothing to read. */
+	pfd.fd = imp3;
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLHUP, pfd.revents);
+	EXPECT_EQ(0, read(imp3, ebuf, sizeof(ebuf)));
+	close(imp3);
 
 	/* The queue first, then POLLHUP and EOF. */
 	pfd.fd = self->imp;
@@ -2399,6 +2441,75 @@ TEST_F_TIMEOUT(host, observers_do_not_pace, 300)
 	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
 	EXPECT_EQ(n + 1, ev.seq);
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+}
+
+/*
+ * Buffers coming and going do not fill an observer's queue either: with
+ * a queue of 16, an importer that never reads and one that only reads
+ * events watch three times as many export, present, unexport cycles as
+ * fit, and the guest never gets BUSY; every frame is done at once.  The
+ * one that never reads is left with the long-lived buffer's EXPORTED and
+ * one PRESENTED standing for all its frames: it never hears of the
+ * buffers that came and went while it did not read.
+ */
+TEST_F_TIMEOUT(host, observers_survive_buffer_churn, 300)
+{
+	const unsigned int cap = 16, cycles = 3 * cap;
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct vhost_vdmabuf_limits lim;
+	struct virtio_vdmabuf_event ev;
+	uint8_t x[16], u[16];
+	unsigned int n, i;
+	uint32_t one = 1;
+	int sleeper;
+
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_LIMITS, &lim));
+	lim.max_importer_events = cap;
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_RESET_DEVICE));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &lim));
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &one));
+	self->imp = get_importer(&self->v);	/* reads, never answers */
+	sleeper = get_importer(&self->v);	/* never reads */
+	ASSERT_LE(0, self->imp);
+	ASSERT_LE(0, sleeper);
+	make_uuid(x, 1100);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, x, BUF_BASE, PAGE, NULL));
+	for (n = 0; n < cycles; n++) {
+		make_uuid(u, 1101 + n);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_export(&self->v, u, BUF_BASE + PAGE, PAGE, NULL));
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, u, n, 0));
+		ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+		ASSERT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_present(&self->v, x, n + 1, 0));
+		ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+		ASSERT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+		ASSERT_EQ(n + 1, ev.seq);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, u));
+		ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+		ASSERT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+		/* The reader catches up now and then. */
+		if (n % 4 == 3)
+			for (i = 0; i < 4 * cap; i++)
+				if (read_ievent(self->imp, ebuf, 0) < 0)
+					break;
+	}
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(sleeper, ebuf, 1000));
+	EXPECT_EQ(0, memcmp(iev->uuid, x, 16));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(sleeper, ebuf, 1000));
+	EXPECT_EQ(0, memcmp(iev->uuid, x, 16));
+	EXPECT_EQ(cycles, iev->seq);
+	EXPECT_EQ(cycles, iev->nr_frames);
+	EXPECT_EQ(-1, read_ievent(sleeper, ebuf, 100));
+	close(sleeper);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, x));
 	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
 	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
 }
