@@ -428,6 +428,8 @@ struct vdb_importer {
  *	&vdb_export.presented while unread and the export is live, else
  *	empty (table lock)
  * @imp: the importer it is queued for
+ * @reading: a reader is copying it out: it stays first in the queue until
+ *	the copy succeeds, but is no longer replaced or dropped (table lock)
  * @len: bytes of the record (@hdr, payload, zero padding)
  * @hdr: the record header; the payload follows it in memory
  * @payload: metadata or damage rectangles
@@ -436,6 +438,7 @@ struct vdb_ievent {
 	struct list_head node;
 	struct list_head enode;
 	struct vdb_importer *imp;
+	bool reading;
 	u32 len;
 	struct vhost_vdmabuf_event hdr;
 	u8 payload[];
@@ -775,11 +778,13 @@ static bool vdmabuf_unexport_unseen(struct vdb_export *exp,
 			break;
 		}
 	}
-	if (!found || vdmabuf_part_find(imp, exp))
+	/* One being read is as good as read: its reader is told. */
+	if (!found || found->reading || vdmabuf_part_find(imp, exp))
 		return false;
 	vdmabuf_ievent_drop(found);
+	/* Queued after the EXPORTED, so not being read either. */
 	iev = vdmabuf_presented_find(exp, imp);
-	if (iev)
+	if (iev && !WARN_ON_ONCE(iev->reading))
 		vdmabuf_ievent_drop(iev);
 	return true;
 }
@@ -1515,9 +1520,10 @@ static long vdmabuf_importer_ioctl(struct file *file, unsigned int cmd,
 /*
  * Copy whole records to @buf while they fit: the bytes copied, 0 if none
  * is queued, -EINVAL if the first does not fit.  Under @imp->read_lock.
- * A record leaves the queue before it is copied, so that a PRESENT may
- * replace only records nobody is reading; one that cannot be copied goes
- * back to the head: events are never dropped.
+ * A record stays first in the queue, marked reading, while it is copied,
+ * and leaves it only once the copy succeeded: the queue never looks
+ * drained with a record in flight, a PRESENT never replaces a record
+ * being copied, and one that cannot be copied stays as it was.
  */
 static ssize_t vdmabuf_importer_copy(struct vdb_importer *imp,
 				     char __user *buf, size_t count)
@@ -1525,6 +1531,7 @@ static ssize_t vdmabuf_importer_copy(struct vdb_importer *imp,
 	struct vdb_ctx *ctx = imp->ctx;
 	struct vdb_ievent *iev;
 	ssize_t done = 0;
+	bool fault, drained;
 
 	lockdep_assert_held(&imp->read_lock);
 	for (;;) {
@@ -1532,9 +1539,7 @@ static ssize_t vdmabuf_importer_copy(struct vdb_importer *imp,
 		iev = list_first_entry_or_null(&imp->events,
 					       struct vdb_ievent, node);
 		if (iev && iev->len <= count - done) {
-			list_del(&iev->node);
-			list_del_init(&iev->enode);
-			WRITE_ONCE(imp->nr_events, imp->nr_events - 1);
+			iev->reading = true;
 		} else if (iev) {
 			iev = NULL;
 			if (!done)
@@ -1544,15 +1549,24 @@ static ssize_t vdmabuf_importer_copy(struct vdb_importer *imp,
 		if (!iev)
 			return done;
 
-		if (copy_to_user(buf + done, &iev->hdr, iev->len)) {
-			mutex_lock(&ctx->lock);
-			list_add(&iev->node, &imp->events);
-			WRITE_ONCE(imp->nr_events, imp->nr_events + 1);
-			mutex_unlock(&ctx->lock);
-			return done ? done : -EFAULT;
+		/* Still queued while copied: the queue never looks drained. */
+		fault = copy_to_user(buf + done, &iev->hdr, iev->len);
+		mutex_lock(&ctx->lock);
+		iev->reading = false;
+		if (!fault) {
+			list_del(&iev->node);
+			list_del_init(&iev->enode);
+			WRITE_ONCE(imp->nr_events, imp->nr_events - 1);
 		}
+		drained = list_empty(&imp->events) && !ctx->vdb;
+		mutex_unlock(&ctx->lock);
+		if (fault)
+			return done ? done : -EFAULT;
 		done += iev->len;
 		kfree(iev);
+		/* End of file now: wake pollers waiting for EPOLLHUP. */
+		if (drained)
+			wake_up_interruptible(&imp->wait);
 	}
 }
 
@@ -2251,6 +2265,15 @@ static u32 vdmabuf_req_unexport(struct vhost_vdmabuf *vdb,
 	return VIRTIO_VDMABUF_S_OK;
 }
 
+/* The unread PRESENTED of @exp that a new one for @imp would replace. */
+static struct vdb_ievent *
+vdmabuf_presented_replaceable(struct vdb_export *exp, struct vdb_importer *imp)
+{
+	struct vdb_ievent *iev = vdmabuf_presented_find(exp, imp);
+
+	return iev && !iev->reading ? iev : NULL;
+}
+
 /*
  * An importer's queue is full, and @exp's new PRESENTED would not replace
  * an unread one there: a queue never grows by a frame it already holds.
@@ -2262,7 +2285,7 @@ static bool vdmabuf_present_busy(struct vdb_ctx *ctx, struct vdb_export *exp)
 	lockdep_assert_held(&ctx->lock);
 	list_for_each_entry(imp, &ctx->importers, node)
 		if (imp->nr_events >= ctx->limits.max_importer_events &&
-		    !vdmabuf_presented_find(exp, imp))
+		    !vdmabuf_presented_replaceable(exp, imp))
 			return true;
 	return false;
 }
@@ -2318,7 +2341,10 @@ static void vdmabuf_presented_queue(struct vdb_export *exp,
 		exp->nr_owing++;
 		iev->hdr.flags = VHOST_VDMABUF_EVENT_F_OWED;
 	}
-	if (old)
+	/* One being read is delivered as it is, followed by the new one. */
+	if (old && old->reading)
+		list_del_init(&old->enode);
+	else if (old)
 		vdmabuf_ievent_drop(old);
 	vdmabuf_importer_queue(imp, iev);
 	list_add_tail(&iev->enode, &exp->presented);
@@ -2359,6 +2385,7 @@ static bool vdmabuf_present_alloc(struct vdb_ctx *ctx, struct vdb_export *exp,
 				  u32 nr_rects, u64 seq,
 				  struct vdb_present_mem *m)
 {
+	struct vdb_ievent *old;
 	struct vdb_importer *imp;
 	u32 i = 0;
 
@@ -2370,9 +2397,9 @@ static bool vdmabuf_present_alloc(struct vdb_ctx *ctx, struct vdb_export *exp,
 	if (!m->gev || (m->n && (!m->ievs || !m->parts)))
 		return false;
 	list_for_each_entry(imp, &ctx->importers, node) {
-		m->ievs[i] = vdmabuf_presented_alloc(exp,
-						     vdmabuf_presented_find(exp, imp),
-						     rects, nr_rects, seq);
+		old = vdmabuf_presented_replaceable(exp, imp);
+		m->ievs[i] = vdmabuf_presented_alloc(exp, old, rects, nr_rects,
+						     seq);
 		if (!m->ievs[i])
 			return false;
 		if (imp->all_frames && !vdmabuf_part_find(imp, exp)) {

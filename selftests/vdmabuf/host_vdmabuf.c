@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -2310,6 +2311,79 @@ TEST_F(host, importer_eof_after_vmm_close)
 	EXPECT_EQ(1, poll(&pfd, 1, 0));
 	EXPECT_EQ(POLLHUP, pfd.revents);
 	EXPECT_EQ(0, read(self->imp, ebuf, sizeof(ebuf)));
+}
+
+/*
+ * A record whose copy to the reader faults stays where it was, and stays
+ * the buffer's one unread PRESENTED: the next frame replaces it.
+ */
+TEST_F(host, importer_read_fault_keeps_record)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+	void *bad;
+
+	bad = mmap(NULL, 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
+	ASSERT_NE(MAP_FAILED, bad);
+	make_uuid(uuid, 1040);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(-1, read(self->imp, bad, VHOST_VDMABUF_EVENT_MAX));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 2, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(2, iev->seq);
+	EXPECT_EQ(2, iev->nr_frames);
+	EXPECT_EQ(-1, read_ievent(self->imp, ebuf, 100));
+	munmap(bad, 2 * PAGE);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+}
+
+/*
+ * After the VMM has closed, the read that drains the queue wakes pollers:
+ * an edge-triggered epoll user gets EPOLLHUP.
+ */
+TEST_F(host, importer_hup_wakes_edge_triggered)
+{
+	struct epoll_event ee = { .events = EPOLLIN | EPOLLET };
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	uint8_t uuid[16];
+	int ep;
+
+	make_uuid(uuid, 1050);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ep = epoll_create1(0);
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->imp, &ee));
+	EXPECT_EQ(0, epoll_wait(ep, &ee, 1, 0));
+	vmm_fini(&self->v);
+	/* The close queued UNEXPORTED: an edge. */
+	ASSERT_EQ(1, epoll_wait(ep, &ee, 1, 1000));
+	EXPECT_EQ(EPOLLIN, ee.events & (EPOLLIN | EPOLLHUP));
+	EXPECT_EQ(0, epoll_wait(ep, &ee, 1, 0));
+	/* Reading it ends the file: another edge. */
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
+		  read_ievent(self->imp, ebuf, 0));
+	ASSERT_EQ(1, epoll_wait(ep, &ee, 1, 1000));
+	EXPECT_EQ(EPOLLHUP, ee.events & (EPOLLIN | EPOLLHUP));
+	EXPECT_EQ(0, read(self->imp, ebuf, sizeof(ebuf)));
+	close(ep);
 }
 
 /*
