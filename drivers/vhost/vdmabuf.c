@@ -1273,6 +1273,22 @@ static struct vdb_part *vdmabuf_part_add(struct vdb_importer *imp,
 	return NULL;
 }
 
+/* @imp no longer takes part in @exp's frames, if it did. */
+static void vdmabuf_part_leave(struct vdb_importer *imp,
+			       struct vdb_export *exp)
+{
+	struct vdb_ctx *ctx = imp->ctx;
+	struct vdb_part *part;
+
+	mutex_lock(&ctx->lock);
+	part = vdmabuf_part_find(imp, exp);
+	if (part) {
+		vdmabuf_part_answer(ctx, part);
+		vdmabuf_part_free(part);
+	}
+	mutex_unlock(&ctx->lock);
+}
+
 static long vdmabuf_importer_import(struct vdb_importer *imp,
 				    void __user *argp)
 {
@@ -1284,6 +1300,7 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	struct dma_buf *dmabuf;
 	struct vdb_export *exp;
 	struct file *file;
+	bool joined;
 	int fd, ret;
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
@@ -1333,18 +1350,22 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	ctx->stats.host_dmabufs++;
 	arg.size = exp->size;
 	part = vdmabuf_part_add(imp, exp, part);
+	joined = !part;
 	mutex_unlock(&ctx->lock);
 	kfree(part);
 
 	arg.fd = fd;
 	if (copy_to_user(argp, &arg, sizeof(arg))) {
 		ret = -EFAULT;
-		goto err_put;
+		goto err_leave;
 	}
 	fd_install(fd, file);
 	return 0;
 
-err_put:
+err_leave:
+	/* A failed IMPORT leaves no part behind: it would owe frames. */
+	if (joined)
+		vdmabuf_part_leave(imp, exp);
 	fput(file);	/* the release frees @vbuf */
 	put_unused_fd(fd);
 	return ret;

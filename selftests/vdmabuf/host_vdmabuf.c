@@ -2588,6 +2588,37 @@ TEST_F_TIMEOUT(host, observers_survive_buffer_churn, 300)
 	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
 }
 
+/*
+ * An IMPORT that fails (its answer cannot be written back) does not make
+ * the importer take part in the buffer's frames: the next frame is done at
+ * once, not held for a FRAME_DONE nobody will send.
+ */
+TEST_F(host, failed_import_owes_nothing)
+{
+	struct vhost_vdmabuf_import *arg;
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+
+	make_uuid(uuid, 1060);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	arg = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, arg);
+	memcpy(arg->uuid, uuid, 16);
+	ASSERT_EQ(0, mprotect(arg, PAGE, PROT_READ));
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_IMPORT, arg));
+	EXPECT_EQ(EFAULT, errno);
+	munmap(arg, PAGE);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 1000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(1, ev.seq);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+}
+
 /* Unknown flags and non-zero padding of FRAME_DONE and QUERY: EINVAL. */
 TEST_F(host, importer_ioctl_flags)
 {
