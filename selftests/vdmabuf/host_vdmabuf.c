@@ -2190,6 +2190,7 @@ TEST_F_TIMEOUT(host, importer_backpressure, 300)
 /* A blocking read() sleeping in one thread. */
 struct blocked_read {
 	int fd;
+	pid_t tid;
 	ssize_t ret;
 	int err;
 	uint8_t buf[VHOST_VDMABUF_EVENT_MAX];
@@ -2199,9 +2200,41 @@ static void *blocked_read_fn(void *arg)
 {
 	struct blocked_read *b = arg;
 
+	__atomic_store_n(&b->tid, gettid(), __ATOMIC_RELEASE);
 	b->ret = read(b->fd, b->buf, sizeof(b->buf));
 	b->err = errno;
 	return NULL;
+}
+
+/*
+ * Wait up to 5 s for thread *@tid (set by the thread) to sleep
+ * interruptibly (state S in /proc/self/task/TID/stat); 0 once it does.
+ */
+static int wait_sleeping(const pid_t *tid)
+{
+	char path[64], buf[256], *p;
+	int i, fd;
+	ssize_t n;
+
+	for (i = 0; i < 5000; i++, usleep(1000)) {
+		pid_t t = __atomic_load_n(tid, __ATOMIC_ACQUIRE);
+
+		if (!t)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", t);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return -1;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return -1;
+		buf[n] = 0;
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'S')
+			return 0;
+	}
+	return -1;
 }
 
 /* Join @t within @ms; 0 if it ended. */
@@ -2311,6 +2344,52 @@ TEST_F(host, importer_eof_after_vmm_close)
 	EXPECT_EQ(1, poll(&pfd, 1, 0));
 	EXPECT_EQ(POLLHUP, pfd.revents);
 	EXPECT_EQ(0, read(self->imp, ebuf, sizeof(ebuf)));
+}
+
+/* A blocking poll() in one thread. */
+struct blocked_poll {
+	int fd;
+	pid_t tid;
+	int ret;
+	short revents;
+};
+
+static void *blocked_poll_fn(void *arg)
+{
+	struct blocked_poll *b = arg;
+	struct pollfd pfd = { .fd = b->fd, .events = POLLIN };
+
+	__atomic_store_n(&b->tid, gettid(), __ATOMIC_RELEASE);
+	b->ret = poll(&pfd, 1, 10000);
+	b->revents = pfd.revents;
+	return NULL;
+}
+
+/*
+ * With nothing queued, a reader sleeping in read() and a poller sleeping
+ * in poll() are woken by the VMM's close itself: read() returns 0 and
+ * poll() POLLHUP, within a second.
+ */
+TEST_F(host, importer_eof_wakes_idle_sleepers)
+{
+	struct blocked_read r = {};
+	struct blocked_poll p = {};
+	pthread_t tr, tp;
+
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	r.fd = p.fd = self->imp;
+	ASSERT_EQ(0, pthread_create(&tr, NULL, blocked_read_fn, &r));
+	ASSERT_EQ(0, pthread_create(&tp, NULL, blocked_poll_fn, &p));
+	/* Both asleep, nothing queued. */
+	ASSERT_EQ(0, wait_sleeping(&r.tid));
+	ASSERT_EQ(0, wait_sleeping(&p.tid));
+	vmm_fini(&self->v);
+	EXPECT_EQ(0, join_within(tr, 1000));
+	EXPECT_EQ(0, join_within(tp, 1000));
+	EXPECT_EQ(0, r.ret);
+	EXPECT_EQ(1, p.ret);
+	EXPECT_EQ(POLLHUP, p.revents);
 }
 
 /*
