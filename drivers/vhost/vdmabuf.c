@@ -1393,8 +1393,13 @@ static long vdmabuf_importer_frame_done(struct vdb_importer *imp,
 	if (arg.flags || arg.padding)
 		return -EINVAL;
 
-	/* Unexporting finished the frame: an unexported export owes none. */
 	mutex_lock(&ctx->lock);
+	/* A number the device never gave is a caller's bug, not a late one. */
+	if (!arg.frame || arg.frame > ctx->last_frame) {
+		ret = -EINVAL;
+		goto out;
+	}
+	/* Unexporting finished the frame: an unexported export owes none. */
 	exp = vdmabuf_find(ctx, arg.uuid, true);
 	if (!exp) {
 		ret = -ENOENT;

@@ -1971,11 +1971,12 @@ TEST_F(host, present_frame_done)
 	EXPECT_EQ(11, rect[1].width);
 	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
 
-	/* Stale and unknown answers. */
+	/* Never numbered, and unknown buffer. */
 	memcpy(fd.uuid, uuid, 16);
 	fd.frame = f1 + 1;
 	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
-	EXPECT_EQ(ESTALE, errno);
+	EXPECT_EQ(EINVAL, errno);
+	fd.frame = f1;
 	fd.uuid[15] ^= 1;
 	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
 	EXPECT_EQ(ENOENT, errno);
@@ -2695,6 +2696,47 @@ TEST_F(host, failed_import_owes_nothing)
 	ASSERT_EQ(0, get_event(&self->v, &ev, 1000));
 	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
 	EXPECT_EQ(1, ev.seq);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+}
+
+/*
+ * FRAME_DONE of a frame number the device never gave (0, or past the
+ * newest) is EINVAL, not a late answer; a stale real one is ESTALE.
+ */
+TEST_F(host, frame_done_unknown_frame)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct vhost_vdmabuf_frame_done fd = {};
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+	int buf;
+
+	make_uuid(uuid, 1070);
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	buf = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	memcpy(fd.uuid, uuid, 16);
+	fd.frame = iev->frame + 1;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(EINVAL, errno);
+	fd.frame = 0;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(EINVAL, errno);
+	fd.frame = iev->frame;
+	EXPECT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(ESTALE, errno);
+	close(buf);
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
 }
 

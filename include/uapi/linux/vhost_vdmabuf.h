@@ -169,7 +169,8 @@ struct vhost_vdmabuf_import {
  * @padding: in: zero
  *
  * This importer is done with the frame.  Closing the importer fd counts
- * as done for every frame it has not answered.
+ * as done for every frame it has not answered.  EINVAL if @frame is 0 or
+ * newer than any frame number the device has given.
  */
 struct vhost_vdmabuf_frame_done {
 	__u8 uuid[16];
