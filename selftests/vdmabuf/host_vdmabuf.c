@@ -2268,7 +2268,8 @@ TEST_F(host, nonblock_read_beside_blocked_reader)
 	ASSERT_LE(0, self->imp);
 	a.fd = b.fd = self->imp;
 	ASSERT_EQ(0, pthread_create(&ta, NULL, blocked_read_fn, &a));
-	usleep(200000);		/* a sleeps in read() */
+	/* a sleeps in read(), so it read the file's flags before this. */
+	ASSERT_EQ(0, wait_sleeping(&a.tid));
 	flags = fcntl(self->imp, F_GETFL);
 	ASSERT_EQ(0, fcntl(self->imp, F_SETFL, flags | O_NONBLOCK));
 	ASSERT_EQ(0, pthread_create(&tb, NULL, blocked_read_fn, &b));
@@ -2316,7 +2317,7 @@ TEST_F(host, importer_eof_after_vmm_close)
 	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED, read_ievent(imp2, ebuf, 1000));
 	a.fd = imp2;
 	ASSERT_EQ(0, pthread_create(&ta, NULL, blocked_read_fn, &a));
-	usleep(200000);
+	ASSERT_EQ(0, wait_sleeping(&a.tid));
 	vmm_fini(&self->v);
 	/* The sleeper gets the UNEXPORTED the close queued, then EOF. */
 	EXPECT_EQ(0, join_within(ta, 5000));
