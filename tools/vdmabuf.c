@@ -709,8 +709,8 @@ static int frame_done(struct vdmabuf_importer *imp,
 		return 0;
 	ret = vdmabuf_importer_frame_done(imp, &ev->uuid, ev->frame);
 	if (ret)
-		error_msg(ret, "frame done %s seq %" PRIu64,
-			  vdmabuf_uuid_format(&ev->uuid, us), ev->seq);
+		error_msg(ret, "frame done %s frame %" PRIu64,
+			  vdmabuf_uuid_format(&ev->uuid, us), ev->frame);
 	return ret;
 }
 
@@ -760,8 +760,7 @@ static const char usage_watch[] =
 	"Events as they happen, one line each.  Imports nothing, so the guest\n"
 	"never waits for it: watching never slows the guest.  A frame line shows\n"
 	"the newest of the frames presented since the last one read.  Ends after\n"
-	"N events, S seconds,\n"
-	"SIGINT or SIGTERM, or when the device goes away.\n"
+	"N events, S seconds, SIGINT or SIGTERM, or when the device goes away.\n"
 	"\n"
 	"  -c, --count N      stop after N events\n"
 	"  -d, --duration S   stop after S seconds (fractions allowed)\n"
@@ -1101,8 +1100,10 @@ out:
 /* watch                                                               */
 /* ------------------------------------------------------------------ */
 
-/* Frames of @b in the second up to @now, counting one at @now. */
-/* @frames frames came now (one event can stand for several). */
+/*
+ * Frames of @b in the second up to @now, counting @frames that came now
+ * (one event can stand for several).
+ */
 static unsigned int watch_fps(struct hbuf *b, int64_t now, uint32_t frames)
 {
 	unsigned int i, n = 0;

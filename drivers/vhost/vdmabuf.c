@@ -1616,7 +1616,7 @@ static ssize_t vdmabuf_importer_read(struct file *file, char __user *buf,
 	ssize_t ret;
 
 	for (;;) {
-		/* A non-blocking reader never sleeps, not even for the lock. */
+		/* A non-blocking reader never waits, not even for the lock. */
 		if (nonblock) {
 			if (!mutex_trylock(&imp->read_lock))
 				return -EAGAIN;
@@ -3148,7 +3148,6 @@ static int __init vhost_vdmabuf_init(void)
 	max_meta_len = min(max_meta_len, VIRTIO_VDMABUF_MAX_META);
 	max_exports = clamp(max_exports, 1U, VDMABUF_HARD_MAX_EXPORTS);
 	max_rects = min(max_rects, VIRTIO_VDMABUF_MAX_RECTS);
-	BUILD_BUG_ON((u64)VDMABUF_HARD_MAX_EXPORT_MB << 20 > SIZE_MAX);
 	max_export_mb = clamp(max_export_mb, 1U, VDMABUF_HARD_MAX_EXPORT_MB);
 	BUILD_BUG_ON(((u64)VDMABUF_HARD_MAX_TOTAL_MB << (20 - PAGE_SHIFT)) *
 		     GUP_PIN_COUNTING_BIAS > (INT_MAX >> 1) + 1);

@@ -292,7 +292,9 @@ struct vhost_vdmabuf_rect {
  *
  * read() returns whole records only.  A buffer of
  * VHOST_VDMABUF_EVENT_MAX bytes always holds the next record; a smaller
- * one that cannot hold it gets -EINVAL.
+ * one that cannot hold it gets -EINVAL.  Once the VMM has closed
+ * /dev/vhost-vdmabuf and every queued record has been read, read()
+ * returns 0 (end of file) and poll() reports EPOLLHUP.
  */
 struct vhost_vdmabuf_event {
 	__u32 type;
