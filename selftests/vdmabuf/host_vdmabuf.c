@@ -2741,6 +2741,116 @@ TEST_F(host, frame_done_unknown_frame)
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
 }
 
+/*
+ * An unread PRESENTED replaced by the next one carries the damage of both,
+ * in order; past 64 rectangles it becomes the whole buffer (none).
+ */
+TEST_F(host, presented_damage_merges)
+{
+	unsigned int r = param("max_rects", 16), n;
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct vhost_vdmabuf_rect *rect = (void *)(ebuf + EV_HDR);
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+
+	if (r < 3)
+		SKIP(return, "max_rects is below 3");
+	make_uuid(uuid, 1080);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 2));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 2, 3));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(2, iev->seq);
+	EXPECT_EQ(2, iev->nr_frames);
+	EXPECT_EQ(5 * sizeof(*rect), iev->payload_len);
+	EXPECT_EQ(1, rect[1].x);
+	EXPECT_EQ(0, rect[2].x);
+	EXPECT_EQ(10, rect[2].width);
+	EXPECT_EQ(2, rect[4].x);
+	EXPECT_EQ(22, rect[4].height);
+
+	/* Past 64 rectangles: the whole buffer. */
+	for (n = 0; n * r <= VIRTIO_VDMABUF_MAX_RECTS; n++) {
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_present(&self->v, uuid, 3 + n, r));
+		ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	}
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(2 + n, iev->seq);
+	EXPECT_EQ(n, iev->nr_frames);
+	EXPECT_EQ(0, iev->payload_len);
+	EXPECT_EQ(EV_HDR, iev->len);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+}
+
+/*
+ * A FRAME_DONE for a frame of an earlier export with the same UUID does
+ * not complete a frame of the new one: frame numbers are per device.
+ */
+TEST_F(host, stale_frame_done_after_reexport)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct vhost_vdmabuf_frame_done fd = {};
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+	uint64_t old;
+	int buf;
+
+	make_uuid(uuid, 1090);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	buf = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	old = iev->frame;
+	close(buf);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));	/* FRAME_DONE */
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	ASSERT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	buf = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_LT(old, iev->frame);
+	memcpy(fd.uuid, uuid, 16);
+	fd.frame = old;
+	EXPECT_EQ(-1, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	EXPECT_EQ(ESTALE, errno);
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+	fd.frame = iev->frame;
+	EXPECT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	close(buf);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+}
+
 /* Unknown flags and non-zero padding of FRAME_DONE and QUERY: EINVAL. */
 TEST_F(host, importer_ioctl_flags)
 {
