@@ -789,6 +789,25 @@ static bool vdmabuf_unexport_unseen(struct vdb_export *exp,
 	return true;
 }
 
+/*
+ * @imp imported @exp, so it knows of it whether or not it has read the
+ * EXPORTED: its record is no longer one vdmabuf_unexport_unseen() may drop,
+ * and it will be told UNEXPORTED even if it leaves the frames first.
+ */
+static void vdmabuf_exported_seen(struct vdb_export *exp,
+				  struct vdb_importer *imp)
+{
+	struct vdb_ievent *iev;
+
+	lockdep_assert_held(&exp->ctx->lock);
+	list_for_each_entry(iev, &exp->exported, enode) {
+		if (iev->imp == imp) {
+			list_del_init(&iev->enode);
+			return;
+		}
+	}
+}
+
 /* The guest's reference is gone: tell importers, finish the frame. */
 static void vdmabuf_unexport(struct vdb_ctx *ctx,
 			     struct vdb_export *exp, bool notify)
@@ -1312,7 +1331,7 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	if (!vbuf)
 		return -ENOMEM;
 	/* Importing joins the buffer's frames. */
-	part = kzalloc(sizeof(*part), GFP_KERNEL);
+	part = kzalloc(sizeof(*part), GFP_KERNEL_ACCOUNT);
 	if (!part) {
 		ret = -ENOMEM;
 		goto err_free_vbuf;
@@ -1349,6 +1368,7 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	exp->nr_dmabufs++;
 	ctx->stats.host_dmabufs++;
 	arg.size = exp->size;
+	vdmabuf_exported_seen(exp, imp);
 	part = vdmabuf_part_add(imp, exp, part);
 	joined = !part;
 	mutex_unlock(&ctx->lock);
@@ -1452,7 +1472,7 @@ static long vdmabuf_importer_frames(struct vdb_importer *imp,
 	    (all && memchr_inv(arg.uuid, 0, sizeof(arg.uuid))))
 		return -EINVAL;
 	if (join && !all) {
-		part = kzalloc(sizeof(*part), GFP_KERNEL);
+		part = kzalloc(sizeof(*part), GFP_KERNEL_ACCOUNT);
 		if (!part)
 			return -ENOMEM;
 	}

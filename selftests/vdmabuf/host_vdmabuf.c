@@ -2701,6 +2701,38 @@ TEST_F(host, failed_import_owes_nothing)
 }
 
 /*
+ * An importer that imports a buffer by UUID before it reads the buffer's
+ * EXPORTED, and then leaves its frames, still holds a dma-buf of it: the
+ * unexport must tell it UNEXPORTED (a reset waits for it to let go), not
+ * drop the EXPORTED as if it had never heard of the buffer.
+ */
+TEST_F(host, import_before_exported_is_told)
+{
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+	int buf;
+
+	make_uuid(uuid, 1065);
+	self->imp = get_importer(&self->v);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	buf = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, frames(self->imp, uuid, VHOST_VDMABUF_FRAMES_LEAVE));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(0, memcmp(iev->uuid, uuid, 16));
+	close(buf);
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+}
+
+/*
  * FRAME_DONE of a frame number the device never gave (0, or past the
  * newest) is EINVAL, not a late answer; a stale real one is ESTALE.
  */
