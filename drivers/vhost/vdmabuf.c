@@ -41,19 +41,22 @@
  *
  * Host users get an importer file (VHOST_VDMABUF_GET_IMPORTER).  It reads a
  * stream of EXPORTED, PRESENTED and UNEXPORTED events (none lost) and
- * imports a live export as a dma-buf.  An importer takes part in a buffer's frames
- * once it has imported it (or joined them, VHOST_VDMABUF_FRAMES): it then
- * owes a FRAME_DONE for each of its frames, and the guest gets FRAME_DONE
- * when every such importer has answered.  One that only watches owes
- * nothing.  Frames are matched by a number the device gives each PRESENT,
- * never reused, not by the guest's sequence number.  A PRESENTED an
- * importer has not read yet is replaced by the buffer's next one (the
- * damage of both, a count of frames): an importer's queue holds at most
- * one per buffer.  A buffer unexported before an importer that takes no
- * part in its frames has read its EXPORTED leaves that queue without a
- * trace, so a queue that is never read holds at most two records per live
- * buffer.  While an importer has max_importer_events unread events,
- * EXPORT, and a PRESENT that would add a record, are answered BUSY.
+ * imports a live export as a dma-buf.  An importer takes part in a
+ * buffer's frames once it has imported it (or joined them,
+ * VHOST_VDMABUF_FRAMES): it then owes a FRAME_DONE for each of its frames,
+ * and the guest gets FRAME_DONE when every such importer has answered.
+ * One that only watches owes nothing.  Frames are matched by a number the
+ * device gives each PRESENT, never reused, not by the guest's sequence
+ * number.  A PRESENTED an importer has not read yet is replaced by the
+ * buffer's next one (the damage of both, a count of frames): an
+ * importer's queue holds at most one per buffer.  A buffer unexported
+ * before an importer that takes no part in its frames has read its
+ * EXPORTED leaves that queue without a trace, so a queue that is never
+ * read holds at most two records per live buffer; one that stopped
+ * reading also keeps an UNEXPORTED and a PRESENTED of each buffer it had
+ * read of, so at most four per max_exports.  While an importer has
+ * max_importer_events unread events, EXPORT, and a PRESENT that would add
+ * a record, are answered BUSY.
  * When the VMM has closed the device, an importer reads what is queued and
  * then end of file.
  *
@@ -1636,7 +1639,7 @@ static ssize_t vdmabuf_importer_read(struct file *file, char __user *buf,
 	ssize_t ret;
 
 	for (;;) {
-		/* A non-blocking reader never waits, not even for the lock. */
+		/* A non-blocking reader waits for no event and no reader. */
 		if (nonblock) {
 			if (!mutex_trylock(&imp->read_lock))
 				return -EAGAIN;
@@ -2362,7 +2365,9 @@ vdmabuf_presented_alloc(struct vdb_export *exp, const struct vdb_ievent *old,
 	if (old_len)
 		memcpy(iev->payload, old->payload, old_len);
 	memcpy(iev->payload + old_len, rects, len);
-	iev->hdr.nr_frames = old ? old->hdr.nr_frames + 1 : 1;
+	/* Saturates: a reader that never reads must not see it wrap. */
+	iev->hdr.nr_frames = !old ? 1 : old->hdr.nr_frames == U32_MAX ?
+			     U32_MAX : old->hdr.nr_frames + 1;
 	return iev;
 }
 
