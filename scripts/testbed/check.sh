@@ -24,6 +24,8 @@ say() { printf '[check %5ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 rm -rf "$RES"
 mkdir -p "$RES" "$LOGS"
 n=0 vm_ran=0 swiotlb_ran=0
+# What the swiotlb L1 (VM_MODE=swiotlb) leaves: its one host test's TAP.
+swiotlb_tap=$TOP/build/vm-swiotlb/host_vdmabuf_swiotlb.tap
 echo "# check.tap" > "$RES/check.tap"
 result() {	# result RC NAME LOG
 	n=$((n + 1))
@@ -42,8 +44,7 @@ summary() {
 	# Only this run's VM results: a run that failed before a VM started
 	# must not count an older run's.
 	[ "$vm_ran" = 1 ] && [ -d "$TOP/build/vm" ] && files+=("$TOP"/build/vm/*.tap)
-	[ "$swiotlb_ran" = 1 ] && [ -f "$TOP/build/vm-swiotlb/host_vdmabuf_swiotlb.tap" ] &&
-		files+=("$TOP/build/vm-swiotlb/host_vdmabuf_swiotlb.tap")
+	[ "$swiotlb_ran" = 1 ] && [ -f "$swiotlb_tap" ] && files+=("$swiotlb_tap")
 	say "results in $RES and build/vm; logs in $LOGS"
 	awk -f "$TOP/scripts/testbed/tap-summary.awk" "${files[@]}" > "$RES/summary.txt"
 	cat "$RES/summary.txt"
@@ -164,7 +165,6 @@ swiotlb_ran=1
 VM_TAG=swiotlb VM_MODE=swiotlb bash scripts/testbed/vmcheck.sh > "$LOGS/swiotlb.log" 2>&1
 rc=$?
 # It must have run, not skipped: a skip there would count as no failure.
-swiotlb_tap=$TOP/build/vm-swiotlb/host_vdmabuf_swiotlb.tap
 if [ $rc -eq 0 ] && { ! grep -q '^ok ' "$swiotlb_tap" || grep -qi '# *SKIP' "$swiotlb_tap"; }; then
 	rc=1
 fi
