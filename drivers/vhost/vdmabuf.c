@@ -29,7 +29,7 @@
  * not fail later (RELEASED, FRAME_DONE, UNEXPORTED for each importer) is
  * allocated with the request, so nothing loops on __GFP_NOFAIL.
  *
- * Exports live in a per-device table, &struct vdb_ctx, reference
+ * Exports live in a per-device table, &struct vhost_vdmabuf_ctx, reference
  * counted with a kref: the vhost file, every importer file and every export
  * still holding guest memory hold a reference.  The exports whose UUID the
  * guest owns are found by UUID in a hash table; the list of all of them is
@@ -85,13 +85,13 @@
  * attachments (a release must not wait for other processes).
  *
  * Locking: &vhost_dev.mutex, then &vhost_virtqueue.mutex (request queue
- * before event queue), then &vdb_ctx.lock.  Kick handlers take only
+ * before event queue), then &vhost_vdmabuf_ctx.lock.  Kick handlers take only
  * their vq mutex and the table lock.  Importer and dma-buf callbacks take
- * only the table lock (&vdb_importer.read_lock comes before it).  Pinning
+ * only the table lock (&vhost_vdmabuf_imp.read_lock comes before it).  Pinning
  * takes the VMM's mmap_lock outside the table lock, and the dma-buf mmap
  * and fault paths, which run under an mmap_lock, never take the table
- * lock.  A revoke takes, under the table lock, &vdb_export.revoke_sem (a
- * leaf, which the fault path takes under the mmap_lock), the i_mmap lock
+ * lock.  A revoke takes, under the table lock, &vhost_vdmabuf_export.revoke_sem
+ * (a leaf, which the fault path takes under the mmap_lock), the i_mmap lock
  * of each dma-buf and each dma-buf's reservation lock, under which no
  * callback of this driver takes the table lock (pin, unpin and
  * map_dma_buf run under it).  A reset then takes each revoked dma-buf's
@@ -201,7 +201,7 @@ enum {
 };
 
 /* The module parameters: a new device's limits, and their ceilings. */
-static struct vhost_vdmabuf_limits vdmabuf_module_limits(void)
+static struct vhost_vdmabuf_limits vhost_vdmabuf_module_limits(void)
 {
 	return (struct vhost_vdmabuf_limits) {
 		.max_ranges = max_ranges,
@@ -215,9 +215,9 @@ static struct vhost_vdmabuf_limits vdmabuf_module_limits(void)
 	};
 }
 
-static bool vdmabuf_limits_valid(const struct vhost_vdmabuf_limits *lim)
+static bool vhost_vdmabuf_limits_valid(const struct vhost_vdmabuf_limits *lim)
 {
-	const struct vhost_vdmabuf_limits top = vdmabuf_module_limits();
+	const struct vhost_vdmabuf_limits top = vhost_vdmabuf_module_limits();
 
 	return !lim->flags && !lim->padding &&
 	       lim->max_ranges >= 1 && lim->max_ranges <= top.max_ranges &&
@@ -237,15 +237,15 @@ static bool vdmabuf_limits_valid(const struct vhost_vdmabuf_limits *lim)
 struct vhost_vdmabuf;
 
 /**
- * struct vdb_ctx - per-device export table, outlives the vhost file
+ * struct vhost_vdmabuf_ctx - per-device export table, outlives the vhost file
  * @kref: held by the vhost file, each importer file and each export
  * @lock: protects every field below but @nr_pinned and @unpinned
  * @vdb: the vhost device, NULL once its file is released
- * @exports: exports holding guest memory (&vdb_export.node)
- * @owned: by UUID (&vdb_export.hnode), the exports whose UUID the guest
- *	still owns (&vdb_export.guest_owned): the live ones and those
- *	unexported but not yet RELEASED; a UUID is in it at most once
- * @importers: open importer files (&vdb_importer.node)
+ * @exports: exports holding guest memory (&vhost_vdmabuf_export.node)
+ * @owned: by UUID (&vhost_vdmabuf_export.hnode), the exports whose UUID the
+ *	guest still owns (&vhost_vdmabuf_export.guest_owned): the live ones and
+ *	those unexported but not yet RELEASED; a UUID is in it at most once
+ * @importers: open importer files (&vhost_vdmabuf_imp.node)
  * @guest_events: events waiting for guest event buffers
  * @nr_guest_events: length of @guest_events
  * @live_bytes: sum of the sizes of live exports
@@ -258,7 +258,7 @@ struct vhost_vdmabuf;
  *	changed under the dma-buf's reservation lock, not under @lock)
  * @unpinned: woken when @nr_pinned drops to zero
  */
-struct vdb_ctx {
+struct vhost_vdmabuf_ctx {
 	struct kref kref;
 	struct mutex lock;	/* after dev.mutex and vq->mutex */
 	struct vhost_vdmabuf *vdb;
@@ -276,19 +276,19 @@ struct vdb_ctx {
 };
 
 /**
- * struct vdb_gevent - an event queued for the guest
- * @node: in &vdb_ctx.guest_events, under &vdb_ctx.lock
+ * struct vhost_vdmabuf_gevent - an event queued for the guest
+ * @node: in &vhost_vdmabuf_ctx.guest_events, under &vhost_vdmabuf_ctx.lock
  * @ev: the event as written to the guest
  */
-struct vdb_gevent {
+struct vhost_vdmabuf_gevent {
 	struct list_head node;
 	struct virtio_vdmabuf_event ev;
 };
 
 /**
- * struct vdb_export - one exported guest buffer
- * @node: in &vdb_ctx.exports
- * @hnode: in &vdb_ctx.owned while @guest_owned
+ * struct vhost_vdmabuf_export - one exported guest buffer
+ * @node: in &vhost_vdmabuf_ctx.exports
+ * @hnode: in &vhost_vdmabuf_ctx.owned while @guest_owned
  * @reap: on a local list while being released
  * @ctx: the table; the export holds a reference
  * @uuid: the guest's ID for it
@@ -312,45 +312,45 @@ struct vdb_gevent {
  * @nr_owing: parts that owe FRAME_DONE for it (table lock)
  * @last_seq: sequence number of the newest PRESENT (table lock)
  * @last_frame: frame number of the newest PRESENT (table lock)
- * @parts: importers taking part in the frames (&vdb_part.enode, table
+ * @parts: importers taking part in the frames (&vhost_vdmabuf_part.enode, table
  *	lock); only while live
  * @presented: unread PRESENTED events, at most one per importer
- *	(&vdb_ievent.enode, table lock); only while live
+ *	(&vhost_vdmabuf_ievent.enode, table lock); only while live
  * @exported: unread EXPORTED events, at most one per importer
- *	(&vdb_ievent.enode, table lock); only while live
+ *	(&vhost_vdmabuf_ievent.enode, table lock); only while live
  * @spare_unexported: UNEXPORTED records allocated up front, at least one
- *	per open importer while the export is live (&vdb_ievent.node, table
- *	lock)
+ *	per open importer while the export is live (&vhost_vdmabuf_ievent.node,
+ *	table lock)
  * @nr_spares: length of @spare_unexported (table lock)
- * @dmabufs: its host dma-bufs (&vdb_dmabuf.node, table lock)
+ * @dmabufs: its host dma-bufs (&vhost_vdmabuf_dmabuf.node, table lock)
  * @revoke_sem: orders the fault path against a revoke
  * @revoked: the guest was reset: no host access (set under the table
  *	lock and @revoke_sem held for writing; read under either, once for
  *	a check that the fault path repeats, or under a dma-buf's
  *	reservation lock, which the revoke takes after setting it)
  * @outlives_vmm: some of its pages are in a file that outlives the VMM
- *	(vdmabuf_ram_outlives_vmm()): closing the vhost file revokes it too
- *	(set once at EXPORT)
+ *	(vhost_vdmabuf_ram_outlives_vmm()): closing the vhost file revokes it
+ *	too (set once at EXPORT)
  *
  * Every IMPORT exports a new host dma-buf.  Each holds the export (through
  * @nr_dmabufs) from dma_buf_export() until its .release.  The export
- * lists them (@dmabufs) for a revoke, which follows &vdb_dmabuf.dmabuf to
- * the &struct dma_buf and its reservation object only, and only under
- * the table lock: .release unlists the record under that lock before the
- * core frees either.  It never follows &dma_buf.file, on which it holds
- * no reference: .release runs when the dma-buf's dentry goes, and anything
- * else holding the dentry (an O_PATH open of /proc/PID/fd/N) outlives the
- * last fput(), which frees the &struct file; its SLAB_TYPESAFE_BY_RCU
- * memory may then be reused for an unrelated file, or its slab page freed
- * (hence the inode reference in &struct vdb_dmabuf).  The pages are pinned once
- * per export whatever the number of dma-bufs, so a dma-buf per import
- * costs a file and a dentry.
+ * lists them (@dmabufs) for a revoke, which follows
+ * &vhost_vdmabuf_dmabuf.dmabuf to the &struct dma_buf and its reservation
+ * object only, and only under the table lock: .release unlists the record under
+ * that lock before the core frees either.  It never follows &dma_buf.file, on
+ * which it holds no reference: .release runs when the dma-buf's dentry goes,
+ * and anything else holding the dentry (an O_PATH open of /proc/PID/fd/N)
+ * outlives the last fput(), which frees the &struct file; its
+ * SLAB_TYPESAFE_BY_RCU memory may then be reused for an unrelated file, or its
+ * slab page freed (hence the inode reference in &struct vhost_vdmabuf_dmabuf).
+ * The pages are pinned once per export whatever the number of dma-bufs, so a
+ * dma-buf per import costs a file and a dentry.
  */
-struct vdb_export {
+struct vhost_vdmabuf_export {
 	struct list_head node;
 	struct rhash_head hnode;
 	struct list_head reap;
-	struct vdb_ctx *ctx;
+	struct vhost_vdmabuf_ctx *ctx;
 	u8 uuid[16];
 	u64 size;
 	u32 nr_ranges;
@@ -360,7 +360,7 @@ struct vdb_export {
 	unsigned long nr_pages;
 	struct mm_struct *mm;
 	struct user_struct *user;
-	struct vdb_gevent *released_ev;
+	struct vhost_vdmabuf_gevent *released_ev;
 	bool live;
 	bool guest_owned;
 	bool releasing;
@@ -368,7 +368,7 @@ struct vdb_export {
 	bool frame_pending;
 	u64 frame_seq;
 	u64 frame_no;
-	struct vdb_gevent *frame_ev;
+	struct vhost_vdmabuf_gevent *frame_ev;
 	unsigned int nr_owing;
 	u64 last_seq;
 	u64 last_frame;
@@ -384,37 +384,39 @@ struct vdb_export {
 };
 
 /**
- * struct vdb_dmabuf - one host dma-buf of an export, its &dma_buf.priv
- * @node: in &vdb_export.dmabufs (table lock)
- * @exp: the export; the dma-buf holds it (&vdb_export.nr_dmabufs)
+ * struct vhost_vdmabuf_dmabuf - one host dma-buf of an export, its
+ * &dma_buf.priv
+ * @node: in &vhost_vdmabuf_export.dmabufs (table lock)
+ * @exp: the export; the dma-buf holds it (&vhost_vdmabuf_export.nr_dmabufs)
  * @dmabuf: the dma-buf, valid until its .release unlists this record
  * @inode: the dma-buf's inode (ihold), whose mapping holds its CPU mmaps:
  *	the dentry drops its own reference before .release runs, and the
- *	&struct file may be gone before either (see &struct vdb_export)
+ *	&struct file may be gone before either
+ *	(see &struct vhost_vdmabuf_export)
  */
-struct vdb_dmabuf {
+struct vhost_vdmabuf_dmabuf {
 	struct list_head node;
-	struct vdb_export *exp;
+	struct vhost_vdmabuf_export *exp;
 	struct dma_buf *dmabuf;
 	struct inode *inode;
 };
 
 /**
- * struct vdb_importer - state of an importer file
+ * struct vhost_vdmabuf_imp - state of an importer file
  * @ctx: the table; the importer holds a reference
- * @node: in &vdb_ctx.importers (table lock)
- * @events: unread events (&vdb_ievent.node, table lock)
+ * @node: in &vhost_vdmabuf_ctx.importers (table lock)
+ * @events: unread events (&vhost_vdmabuf_ievent.node, table lock)
  * @nr_events: length of @events (table lock, read locklessly for poll)
- * @parts: exports whose frames it takes part in (&vdb_part.inode, table
- *	lock)
+ * @parts: exports whose frames it takes part in (&vhost_vdmabuf_part.inode,
+ *	table lock)
  * @all_frames: it takes part in the frames of every export, from their
  *	next PRESENT on (table lock)
  * @wait: readers and pollers wait here for @events and for the end
  * @read_lock: serialises readers, so that records leave in order; never
  *	held while waiting for events
  */
-struct vdb_importer {
-	struct vdb_ctx *ctx;
+struct vhost_vdmabuf_imp {
+	struct vhost_vdmabuf_ctx *ctx;
 	struct list_head node;
 	struct list_head events;
 	unsigned int nr_events;
@@ -425,11 +427,11 @@ struct vdb_importer {
 };
 
 /**
- * struct vdb_ievent - an event queued for an importer
- * @node: in &vdb_importer.events (table lock)
- * @enode: EXPORTED and PRESENTED: in &vdb_export.exported or
- *	&vdb_export.presented while unread and the export is live, else
- *	empty (table lock)
+ * struct vhost_vdmabuf_ievent - an event queued for an importer
+ * @node: in &vhost_vdmabuf_imp.events (table lock)
+ * @enode: EXPORTED and PRESENTED: in &vhost_vdmabuf_export.exported or
+ *	&vhost_vdmabuf_export.presented while unread and the export is live,
+ *	else empty (table lock)
  * @imp: the importer it is queued for
  * @reading: a reader is copying it out: it stays first in the queue until
  *	the copy succeeds, but is no longer replaced or dropped (table lock)
@@ -437,10 +439,10 @@ struct vdb_importer {
  * @hdr: the record header; the payload follows it in memory
  * @payload: metadata or damage rectangles
  */
-struct vdb_ievent {
+struct vhost_vdmabuf_ievent {
 	struct list_head node;
 	struct list_head enode;
-	struct vdb_importer *imp;
+	struct vhost_vdmabuf_imp *imp;
 	bool reading;
 	u32 len;
 	struct vhost_vdmabuf_event hdr;
@@ -448,9 +450,9 @@ struct vdb_ievent {
 };
 
 /**
- * struct vdb_part - an importer takes part in a live export's frames
- * @inode: in &vdb_importer.parts (table lock)
- * @enode: in &vdb_export.parts (table lock)
+ * struct vhost_vdmabuf_part - an importer takes part in a live export's frames
+ * @inode: in &vhost_vdmabuf_imp.parts (table lock)
+ * @enode: in &vhost_vdmabuf_export.parts (table lock)
  * @imp: the importer
  * @exp: the export
  * @owes: FRAME_DONE is owed for the export's pending frame (table lock)
@@ -460,11 +462,11 @@ struct vdb_ievent {
  * and by unexporting.  Only importers with a part owe
  * FRAME_DONE: one that only watches never holds the guest back.
  */
-struct vdb_part {
+struct vhost_vdmabuf_part {
 	struct list_head inode;
 	struct list_head enode;
-	struct vdb_importer *imp;
-	struct vdb_export *exp;
+	struct vhost_vdmabuf_imp *imp;
+	struct vhost_vdmabuf_export *exp;
 	bool owes;
 };
 
@@ -490,22 +492,23 @@ struct vhost_vdmabuf {
 	struct vhost_dev dev;
 	struct vhost_virtqueue vqs[VIRTIO_VDMABUF_VQ_MAX];
 	struct vhost_work event_work;
-	struct vdb_ctx *ctx;
+	struct vhost_vdmabuf_ctx *ctx;
 	struct task_struct *owner;
 	struct user_struct *user;
 	bool limits_frozen;
 };
 
-static const struct rhashtable_params vdmabuf_owned_params = {
-	.key_len = sizeof_field(struct vdb_export, uuid),
-	.key_offset = offsetof(struct vdb_export, uuid),
-	.head_offset = offsetof(struct vdb_export, hnode),
+static const struct rhashtable_params vhost_vdmabuf_owned_params = {
+	.key_len = sizeof_field(struct vhost_vdmabuf_export, uuid),
+	.key_offset = offsetof(struct vhost_vdmabuf_export, uuid),
+	.head_offset = offsetof(struct vhost_vdmabuf_export, hnode),
 	.automatic_shrinking = true,
 };
 
-static void vdmabuf_ctx_free(struct kref *kref)
+static void vhost_vdmabuf_ctx_free(struct kref *kref)
 {
-	struct vdb_ctx *ctx = container_of(kref, struct vdb_ctx, kref);
+	struct vhost_vdmabuf_ctx *ctx =
+		container_of(kref, struct vhost_vdmabuf_ctx, kref);
 
 	WARN_ON(!list_empty(&ctx->exports) || !list_empty(&ctx->importers));
 	rhashtable_destroy(&ctx->owned);
@@ -513,24 +516,25 @@ static void vdmabuf_ctx_free(struct kref *kref)
 	kfree(ctx);
 }
 
-static void vdmabuf_ctx_put(struct vdb_ctx *ctx)
+static void vhost_vdmabuf_ctx_put(struct vhost_vdmabuf_ctx *ctx)
 {
-	kref_put(&ctx->kref, vdmabuf_ctx_free);
+	kref_put(&ctx->kref, vhost_vdmabuf_ctx_free);
 }
 
 /* ---------------------------------------------------------------------- */
 /* Events                                                                 */
 /* ---------------------------------------------------------------------- */
 
-static struct vdb_gevent *vdmabuf_gevent_alloc(void)
+static struct vhost_vdmabuf_gevent *vhost_vdmabuf_gevent_alloc(void)
 {
-	return kzalloc(sizeof(struct vdb_gevent), GFP_KERNEL_ACCOUNT);
+	return kzalloc(sizeof(struct vhost_vdmabuf_gevent), GFP_KERNEL_ACCOUNT);
 }
 
 /* Queue @gev for the guest, or drop it when the vhost file is gone. */
-static void vdmabuf_guest_event(struct vdb_ctx *ctx,
-				struct vdb_gevent *gev, u32 type,
-				u32 flags, const u8 *uuid, u64 seq)
+static void vhost_vdmabuf_guest_event(struct vhost_vdmabuf_ctx *ctx,
+				      struct vhost_vdmabuf_gevent *gev,
+				      u32 type, u32 flags, const u8 *uuid,
+				      u64 seq)
 {
 	lockdep_assert_held(&ctx->lock);
 
@@ -548,9 +552,9 @@ static void vdmabuf_guest_event(struct vdb_ctx *ctx,
 			    &ctx->vdb->event_work);
 }
 
-static void vdmabuf_guest_events_discard(struct vdb_ctx *ctx)
+static void vhost_vdmabuf_guest_events_discard(struct vhost_vdmabuf_ctx *ctx)
 {
-	struct vdb_gevent *gev, *tmp;
+	struct vhost_vdmabuf_gevent *gev, *tmp;
 
 	lockdep_assert_held(&ctx->lock);
 	list_for_each_entry_safe(gev, tmp, &ctx->guest_events, node) {
@@ -560,16 +564,15 @@ static void vdmabuf_guest_events_discard(struct vdb_ctx *ctx)
 	ctx->nr_guest_events = 0;
 }
 
-static struct vdb_ievent *vdmabuf_ievent_alloc(u32 type,
-					       struct vdb_export *exp,
-					       const void *payload,
-					       u32 payload_len, u64 seq,
-					       gfp_t gfp)
+static struct vhost_vdmabuf_ievent *
+vhost_vdmabuf_ievent_alloc(u32 type, struct vhost_vdmabuf_export *exp,
+			   const void *payload, u32 payload_len, u64 seq,
+			   gfp_t gfp)
 {
 	u32 len = ALIGN(sizeof(struct vhost_vdmabuf_event) + payload_len, 8);
-	struct vdb_ievent *iev;
+	struct vhost_vdmabuf_ievent *iev;
 
-	iev = kzalloc(offsetof(struct vdb_ievent, hdr) + len, gfp);
+	iev = kzalloc(offsetof(struct vhost_vdmabuf_ievent, hdr) + len, gfp);
 	if (!iev)
 		return NULL;
 	INIT_LIST_HEAD(&iev->enode);
@@ -585,8 +588,8 @@ static struct vdb_ievent *vdmabuf_ievent_alloc(u32 type,
 	return iev;
 }
 
-static void vdmabuf_importer_queue(struct vdb_importer *imp,
-				   struct vdb_ievent *iev)
+static void vhost_vdmabuf_importer_queue(struct vhost_vdmabuf_imp *imp,
+					 struct vhost_vdmabuf_ievent *iev)
 {
 	lockdep_assert_held(&imp->ctx->lock);
 	iev->imp = imp;
@@ -595,9 +598,9 @@ static void vdmabuf_importer_queue(struct vdb_importer *imp,
 	wake_up_interruptible(&imp->wait);
 }
 
-static bool vdmabuf_importers_busy(struct vdb_ctx *ctx)
+static bool vhost_vdmabuf_importers_busy(struct vhost_vdmabuf_ctx *ctx)
 {
-	struct vdb_importer *imp;
+	struct vhost_vdmabuf_imp *imp;
 
 	lockdep_assert_held(&ctx->lock);
 	list_for_each_entry(imp, &ctx->importers, node)
@@ -607,18 +610,18 @@ static bool vdmabuf_importers_busy(struct vdb_ctx *ctx)
 }
 
 /* Queue @iev, the EXPORTED of @exp, for @imp; it is unread until read. */
-static void vdmabuf_exported_queue(struct vdb_export *exp,
-				   struct vdb_importer *imp,
-				   struct vdb_ievent *iev)
+static void vhost_vdmabuf_exported_queue(struct vhost_vdmabuf_export *exp,
+					 struct vhost_vdmabuf_imp *imp,
+					 struct vhost_vdmabuf_ievent *iev)
 {
-	vdmabuf_importer_queue(imp, iev);
+	vhost_vdmabuf_importer_queue(imp, iev);
 	list_add_tail(&iev->enode, &exp->exported);
 }
 
 /* Take @iev off its importer's queue and free it. */
-static void vdmabuf_ievent_drop(struct vdb_ievent *iev)
+static void vhost_vdmabuf_ievent_drop(struct vhost_vdmabuf_ievent *iev)
 {
-	struct vdb_importer *imp = iev->imp;
+	struct vhost_vdmabuf_imp *imp = iev->imp;
 
 	lockdep_assert_held(&imp->ctx->lock);
 	list_del(&iev->node);
@@ -636,13 +639,15 @@ static void vdmabuf_ievent_drop(struct vdb_ievent *iev)
  * unexported but not yet RELEASED, else one the guest no longer owns (held
  * across a reset), found by a scan of the held exports.
  */
-static struct vdb_export *vdmabuf_find(struct vdb_ctx *ctx,
-				       const u8 *uuid, bool live_only)
+static struct vhost_vdmabuf_export *
+vhost_vdmabuf_find(struct vhost_vdmabuf_ctx *ctx, const u8 *uuid,
+		   bool live_only)
 {
-	struct vdb_export *exp;
+	struct vhost_vdmabuf_export *exp;
 
 	lockdep_assert_held(&ctx->lock);
-	exp = rhashtable_lookup_fast(&ctx->owned, uuid, vdmabuf_owned_params);
+	exp = rhashtable_lookup_fast(&ctx->owned, uuid,
+				     vhost_vdmabuf_owned_params);
 	if (exp && (exp->live || !live_only))
 		return exp;
 	if (live_only || exp)
@@ -654,13 +659,15 @@ static struct vdb_export *vdmabuf_find(struct vdb_ctx *ctx,
 }
 
 /* Under the table lock: the guest no longer owns @exp's UUID. */
-static void vdmabuf_export_disown(struct vdb_ctx *ctx, struct vdb_export *exp)
+static void vhost_vdmabuf_export_disown(struct vhost_vdmabuf_ctx *ctx,
+					struct vhost_vdmabuf_export *exp)
 {
 	lockdep_assert_held(&ctx->lock);
 	if (!exp->guest_owned)
 		return;
 	exp->guest_owned = false;
-	rhashtable_remove_fast(&ctx->owned, &exp->hnode, vdmabuf_owned_params);
+	rhashtable_remove_fast(&ctx->owned, &exp->hnode,
+			       vhost_vdmabuf_owned_params);
 }
 
 /*
@@ -668,13 +675,15 @@ static void vdmabuf_export_disown(struct vdb_ctx *ctx, struct vdb_export *exp)
  * importers, so that unexporting cannot fail.  Records of importers that
  * left are reused.  0, or -ENOMEM.
  */
-static int vdmabuf_export_spares(struct vdb_export *exp, unsigned int n)
+static int vhost_vdmabuf_export_spares(struct vhost_vdmabuf_export *exp,
+				       unsigned int n)
 {
-	struct vdb_ievent *iev;
+	struct vhost_vdmabuf_ievent *iev;
 
 	while (exp->nr_spares < n) {
-		iev = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_UNEXPORTED, exp,
-					   NULL, 0, 0, GFP_KERNEL_ACCOUNT);
+		iev = vhost_vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_UNEXPORTED,
+						 exp, NULL, 0, 0,
+						 GFP_KERNEL_ACCOUNT);
 		if (!iev)
 			return -ENOMEM;
 		list_add_tail(&iev->node, &exp->spare_unexported);
@@ -683,9 +692,9 @@ static int vdmabuf_export_spares(struct vdb_export *exp, unsigned int n)
 	return 0;
 }
 
-static void vdmabuf_export_free_spares(struct vdb_export *exp)
+static void vhost_vdmabuf_export_free_spares(struct vhost_vdmabuf_export *exp)
 {
-	struct vdb_ievent *iev, *tmp;
+	struct vhost_vdmabuf_ievent *iev, *tmp;
 
 	list_for_each_entry_safe(iev, tmp, &exp->spare_unexported, node) {
 		list_del(&iev->node);
@@ -695,12 +704,12 @@ static void vdmabuf_export_free_spares(struct vdb_export *exp)
 }
 
 /* The export's frame is over: tell the guest (or not); nothing is owed. */
-static void vdmabuf_frame_finish(struct vdb_ctx *ctx,
-				 struct vdb_export *exp, u32 flags,
-				 bool notify)
+static void vhost_vdmabuf_frame_finish(struct vhost_vdmabuf_ctx *ctx,
+				       struct vhost_vdmabuf_export *exp,
+				       u32 flags, bool notify)
 {
-	struct vdb_gevent *gev;
-	struct vdb_part *part;
+	struct vhost_vdmabuf_gevent *gev;
+	struct vhost_vdmabuf_part *part;
 
 	lockdep_assert_held(&ctx->lock);
 	if (!exp->frame_pending)
@@ -712,16 +721,18 @@ static void vdmabuf_frame_finish(struct vdb_ctx *ctx,
 	gev = exp->frame_ev;
 	exp->frame_ev = NULL;
 	if (notify)
-		vdmabuf_guest_event(ctx, gev, VIRTIO_VDMABUF_EVT_FRAME_DONE,
-				    flags, exp->uuid, exp->frame_seq);
+		vhost_vdmabuf_guest_event(ctx, gev,
+					  VIRTIO_VDMABUF_EVT_FRAME_DONE, flags,
+					  exp->uuid, exp->frame_seq);
 	else
 		kfree(gev);
 }
 
-static struct vdb_part *vdmabuf_part_find(struct vdb_importer *imp,
-					  struct vdb_export *exp)
+static struct vhost_vdmabuf_part *
+vhost_vdmabuf_part_find(struct vhost_vdmabuf_imp *imp,
+			struct vhost_vdmabuf_export *exp)
 {
-	struct vdb_part *part;
+	struct vhost_vdmabuf_part *part;
 
 	lockdep_assert_held(&imp->ctx->lock);
 	list_for_each_entry(part, &exp->parts, enode)
@@ -731,19 +742,20 @@ static struct vdb_part *vdmabuf_part_find(struct vdb_importer *imp,
 }
 
 /* @part's importer is done with the pending frame, if it owed it. */
-static void vdmabuf_part_answer(struct vdb_ctx *ctx, struct vdb_part *part)
+static void vhost_vdmabuf_part_answer(struct vhost_vdmabuf_ctx *ctx,
+				      struct vhost_vdmabuf_part *part)
 {
-	struct vdb_export *exp = part->exp;
+	struct vhost_vdmabuf_export *exp = part->exp;
 
 	lockdep_assert_held(&ctx->lock);
 	if (!part->owes)
 		return;
 	part->owes = false;
 	if (!--exp->nr_owing)
-		vdmabuf_frame_finish(ctx, exp, 0, true);
+		vhost_vdmabuf_frame_finish(ctx, exp, 0, true);
 }
 
-static void vdmabuf_part_free(struct vdb_part *part)
+static void vhost_vdmabuf_part_free(struct vhost_vdmabuf_part *part)
 {
 	list_del(&part->inode);
 	list_del(&part->enode);
@@ -751,10 +763,11 @@ static void vdmabuf_part_free(struct vdb_part *part)
 }
 
 /* The unread PRESENTED of @exp queued for @imp, if any. */
-static struct vdb_ievent *vdmabuf_presented_find(struct vdb_export *exp,
-						 struct vdb_importer *imp)
+static struct vhost_vdmabuf_ievent *
+vhost_vdmabuf_presented_find(struct vhost_vdmabuf_export *exp,
+			     struct vhost_vdmabuf_imp *imp)
 {
-	struct vdb_ievent *iev;
+	struct vhost_vdmabuf_ievent *iev;
 
 	lockdep_assert_held(&exp->ctx->lock);
 	list_for_each_entry(iev, &exp->presented, enode)
@@ -769,10 +782,10 @@ static struct vdb_ievent *vdmabuf_presented_find(struct vdb_export *exp,
  * that is never read then holds at most an EXPORTED and a PRESENTED per
  * live export, however often buffers come and go.  True if dropped.
  */
-static bool vdmabuf_unexport_unseen(struct vdb_export *exp,
-				    struct vdb_importer *imp)
+static bool vhost_vdmabuf_unexport_unseen(struct vhost_vdmabuf_export *exp,
+					  struct vhost_vdmabuf_imp *imp)
 {
-	struct vdb_ievent *iev, *found = NULL;
+	struct vhost_vdmabuf_ievent *iev, *found = NULL;
 
 	lockdep_assert_held(&exp->ctx->lock);
 	list_for_each_entry(iev, &exp->exported, enode) {
@@ -782,25 +795,25 @@ static bool vdmabuf_unexport_unseen(struct vdb_export *exp,
 		}
 	}
 	/* One being read is as good as read: its reader is told. */
-	if (!found || found->reading || vdmabuf_part_find(imp, exp))
+	if (!found || found->reading || vhost_vdmabuf_part_find(imp, exp))
 		return false;
-	vdmabuf_ievent_drop(found);
+	vhost_vdmabuf_ievent_drop(found);
 	/* Queued after the EXPORTED, so not being read either. */
-	iev = vdmabuf_presented_find(exp, imp);
+	iev = vhost_vdmabuf_presented_find(exp, imp);
 	if (iev && !WARN_ON_ONCE(iev->reading))
-		vdmabuf_ievent_drop(iev);
+		vhost_vdmabuf_ievent_drop(iev);
 	return true;
 }
 
 /*
  * @imp imported @exp, so it knows of it whether or not it has read the
- * EXPORTED: its record is no longer one vdmabuf_unexport_unseen() may drop,
- * and it will be told UNEXPORTED even if it leaves the frames first.
+ * EXPORTED: its record is no longer one vhost_vdmabuf_unexport_unseen() may
+ * drop, and it will be told UNEXPORTED even if it leaves the frames first.
  */
-static void vdmabuf_exported_seen(struct vdb_export *exp,
-				  struct vdb_importer *imp)
+static void vhost_vdmabuf_exported_seen(struct vhost_vdmabuf_export *exp,
+					struct vhost_vdmabuf_imp *imp)
 {
-	struct vdb_ievent *iev;
+	struct vhost_vdmabuf_ievent *iev;
 
 	lockdep_assert_held(&exp->ctx->lock);
 	list_for_each_entry(iev, &exp->exported, enode) {
@@ -812,36 +825,38 @@ static void vdmabuf_exported_seen(struct vdb_export *exp,
 }
 
 /* The guest's reference is gone: tell importers, finish the frame. */
-static void vdmabuf_unexport(struct vdb_ctx *ctx,
-			     struct vdb_export *exp, bool notify)
+static void vhost_vdmabuf_unexport(struct vhost_vdmabuf_ctx *ctx,
+				   struct vhost_vdmabuf_export *exp,
+				   bool notify)
 {
-	struct vdb_ievent *iev, *itmp;
-	struct vdb_part *part, *ptmp;
-	struct vdb_importer *imp;
+	struct vhost_vdmabuf_ievent *iev, *itmp;
+	struct vhost_vdmabuf_part *part, *ptmp;
+	struct vhost_vdmabuf_imp *imp;
 
 	lockdep_assert_held(&ctx->lock);
 	exp->live = false;
 	ctx->stats.live_exports--;
 	ctx->live_bytes -= exp->size;
-	vdmabuf_frame_finish(ctx, exp, 0, notify);
+	vhost_vdmabuf_frame_finish(ctx, exp, 0, notify);
 	/*
 	 * UNEXPORTED is always delivered to an importer that may know of
 	 * @exp: every importer left a record for it in @exp's spares.
 	 */
 	list_for_each_entry(imp, &ctx->importers, node) {
-		if (vdmabuf_unexport_unseen(exp, imp))
+		if (vhost_vdmabuf_unexport_unseen(exp, imp))
 			continue;
 		iev = list_first_entry_or_null(&exp->spare_unexported,
-					       struct vdb_ievent, node);
+					       struct vhost_vdmabuf_ievent,
+					       node);
 		if (WARN_ON_ONCE(!iev))
 			break;
 		list_del(&iev->node);
 		exp->nr_spares--;
-		vdmabuf_importer_queue(imp, iev);
+		vhost_vdmabuf_importer_queue(imp, iev);
 	}
 	/* No one takes part in the frames of a buffer that has none. */
 	list_for_each_entry_safe(part, ptmp, &exp->parts, enode)
-		vdmabuf_part_free(part);
+		vhost_vdmabuf_part_free(part);
 	/* Unread records stay queued, but no later frame replaces them. */
 	list_for_each_entry_safe(iev, itmp, &exp->presented, enode)
 		list_del_init(&iev->enode);
@@ -849,8 +864,8 @@ static void vdmabuf_unexport(struct vdb_ctx *ctx,
 		list_del_init(&iev->enode);
 }
 
-/* True if the caller must release @exp with vdmabuf_export_finish(). */
-static bool vdmabuf_export_last_ref(struct vdb_export *exp)
+/* True if the caller must release @exp with vhost_vdmabuf_export_finish(). */
+static bool vhost_vdmabuf_export_last_ref(struct vhost_vdmabuf_export *exp)
 {
 	lockdep_assert_held(&exp->ctx->lock);
 	if (exp->live || exp->nr_dmabufs || exp->releasing)
@@ -864,8 +879,8 @@ static bool vdmabuf_export_last_ref(struct vdb_export *exp)
  * @task's RLIMIT_MEMLOCK: io_uring's __io_account_mem() and iommufd's
  * incr_user_locked_vm().
  */
-static int vdmabuf_charge(struct user_struct *user, struct task_struct *task,
-			  unsigned long pages)
+static int vhost_vdmabuf_charge(struct user_struct *user,
+				struct task_struct *task, unsigned long pages)
 {
 	unsigned long limit, cur, new;
 
@@ -881,26 +896,27 @@ static int vdmabuf_charge(struct user_struct *user, struct task_struct *task,
 	return 0;
 }
 
-static void vdmabuf_uncharge(struct user_struct *user, unsigned long pages)
+static void vhost_vdmabuf_uncharge(struct user_struct *user,
+				   unsigned long pages)
 {
 	if (user && !WARN_ON(atomic_long_read(&user->locked_vm) < pages))
 		atomic_long_sub(pages, &user->locked_vm);
 }
 
-static void vdmabuf_export_unpin(struct vdb_export *exp)
+static void vhost_vdmabuf_export_unpin(struct vhost_vdmabuf_export *exp)
 {
 	unpin_user_pages_dirty_lock(exp->pages, exp->nr_pages, true);
 	atomic64_sub(exp->nr_pages, &exp->mm->pinned_vm);
-	vdmabuf_uncharge(exp->user, exp->nr_pages);
+	vhost_vdmabuf_uncharge(exp->user, exp->nr_pages);
 }
 
 /* Drop the pages and the charge, then send RELEASED and free @exp. */
-static void vdmabuf_export_finish(struct vdb_export *exp)
+static void vhost_vdmabuf_export_finish(struct vhost_vdmabuf_export *exp)
 {
-	struct vdb_ctx *ctx = exp->ctx;
+	struct vhost_vdmabuf_ctx *ctx = exp->ctx;
 
 	WARN_ON(!list_empty(&exp->dmabufs));
-	vdmabuf_export_unpin(exp);
+	vhost_vdmabuf_export_unpin(exp);
 	mmdrop(exp->mm);
 
 	mutex_lock(&ctx->lock);
@@ -910,27 +926,27 @@ static void vdmabuf_export_finish(struct vdb_export *exp)
 	if (exp->user)
 		ctx->stats.charged_pages -= exp->nr_pages;
 	if (exp->guest_owned) {
-		vdmabuf_export_disown(ctx, exp);
-		vdmabuf_guest_event(ctx, exp->released_ev,
-				    VIRTIO_VDMABUF_EVT_RELEASED, 0, exp->uuid, 0);
+		vhost_vdmabuf_export_disown(ctx, exp);
+		vhost_vdmabuf_guest_event(ctx, exp->released_ev,
+					  VIRTIO_VDMABUF_EVT_RELEASED, 0, exp->uuid, 0);
 		exp->released_ev = NULL;
 	}
 	mutex_unlock(&ctx->lock);
 
-	vdmabuf_export_free_spares(exp);
+	vhost_vdmabuf_export_free_spares(exp);
 	free_uid(exp->user);
 	kfree(exp->released_ev);
 	kvfree(exp->pages);
 	kfree(exp->meta);
 	kfree(exp);
-	vdmabuf_ctx_put(ctx);
+	vhost_vdmabuf_ctx_put(ctx);
 }
 
 /*
  * Tell @dmabuf's dynamic importers to let go: from the resv lock on,
  * map_dma_buf and pin see the revoke and refuse, so no new access starts.
  */
-static void vdmabuf_dmabuf_revoke(struct dma_buf *dmabuf)
+static void vhost_vdmabuf_dmabuf_revoke(struct dma_buf *dmabuf)
 {
 	dma_resv_lock(dmabuf->resv, NULL);
 	dma_buf_move_notify(dmabuf);
@@ -946,7 +962,7 @@ static void vdmabuf_dmabuf_revoke(struct dma_buf *dmabuf)
  * signal ends it: a fence that never signals must not leave the VMM
  * unkillable.  The kernel has no killable dma_fence wait.
  */
-static int vdmabuf_fence_wait_killable(struct dma_fence *fence)
+static int vhost_vdmabuf_fence_wait_killable(struct dma_fence *fence)
 {
 	long ret = 0;
 
@@ -956,7 +972,7 @@ static int vdmabuf_fence_wait_killable(struct dma_fence *fence)
 }
 
 /* The same for every fence on @resv, for when they cannot be taken along. */
-static int vdmabuf_resv_wait_killable(struct dma_resv *resv)
+static int vhost_vdmabuf_resv_wait_killable(struct dma_resv *resv)
 {
 	long ret = 0;
 
@@ -970,14 +986,14 @@ static int vdmabuf_resv_wait_killable(struct dma_resv *resv)
  * Take host access to @exp's pages away: CPU mappings are zapped and fault
  * SIGBUS from now on, new mmap, attachment maps, pins and CPU access are
  * refused, and dynamic importers are told to let go (a reset then waits
- * for the work already queued on the dma-bufs, vdmabuf_ctx_take_fences()).
- * The pages stay pinned until the last dma-buf is released: a pinned
- * attachment (every static importer's) cannot be taken back, only
- * refused from now on.
+ * for the work already queued on the dma-bufs,
+ * vhost_vdmabuf_ctx_take_fences()).  The pages stay pinned until the last
+ * dma-buf is released: a pinned attachment (every static importer's) cannot be
+ * taken back, only refused from now on.
  */
-static void vdmabuf_export_revoke(struct vdb_export *exp)
+static void vhost_vdmabuf_export_revoke(struct vhost_vdmabuf_export *exp)
 {
-	struct vdb_dmabuf *vbuf;
+	struct vhost_vdmabuf_dmabuf *vbuf;
 
 	lockdep_assert_held(&exp->ctx->lock);
 	if (exp->revoked)
@@ -988,7 +1004,7 @@ static void vdmabuf_export_revoke(struct vdb_export *exp)
 	up_write(&exp->revoke_sem);
 	list_for_each_entry(vbuf, &exp->dmabufs, node) {
 		unmap_mapping_range(vbuf->inode->i_mapping, 0, 0, 1);
-		vdmabuf_dmabuf_revoke(vbuf->dmabuf);
+		vhost_vdmabuf_dmabuf_revoke(vbuf->dmabuf);
 	}
 }
 
@@ -999,13 +1015,13 @@ static void vdmabuf_export_revoke(struct vdb_export *exp)
  * A dma-buf whose fences cannot be taken along for want of memory is
  * waited for here, under the lock; -EINTR if killed then.
  */
-static int vdmabuf_ctx_take_fences(struct vdb_ctx *ctx,
-				   struct dma_fence ***fences,
-				   unsigned int *nr)
+static int vhost_vdmabuf_ctx_take_fences(struct vhost_vdmabuf_ctx *ctx,
+					 struct dma_fence ***fences,
+					 unsigned int *nr)
 {
 	struct dma_fence **f = NULL;
-	struct vdb_export *exp;
-	struct vdb_dmabuf *vbuf;
+	struct vhost_vdmabuf_export *exp;
+	struct vhost_vdmabuf_dmabuf *vbuf;
 	unsigned int n = 0;
 	int ret = 0;
 
@@ -1027,7 +1043,7 @@ static int vdmabuf_ctx_take_fences(struct vdb_ctx *ctx,
 				n++;
 				continue;
 			}
-			ret = vdmabuf_resv_wait_killable(vbuf->dmabuf->resv);
+			ret = vhost_vdmabuf_resv_wait_killable(vbuf->dmabuf->resv);
 			if (ret)
 				goto out;
 		}
@@ -1048,11 +1064,11 @@ out:
  * that outlives it (no guest can reuse other memory that is still pinned)
  * without waiting for fences, and detaches the vhost device.
  */
-static int vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
+static int vhost_vdmabuf_ctx_reset(struct vhost_vdmabuf_ctx *ctx, bool vmm_gone)
 {
 	struct dma_fence **fences = NULL;
-	struct vdb_export *exp, *tmp;
-	struct vdb_importer *imp;
+	struct vhost_vdmabuf_export *exp, *tmp;
+	struct vhost_vdmabuf_imp *imp;
 	unsigned int nr = 0, i;
 	LIST_HEAD(reap);
 	int ret = 0;
@@ -1060,17 +1076,17 @@ static int vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 	mutex_lock(&ctx->lock);
 	list_for_each_entry(exp, &ctx->exports, node) {
 		if (exp->live)
-			vdmabuf_unexport(ctx, exp, false);
-		vdmabuf_export_disown(ctx, exp);
+			vhost_vdmabuf_unexport(ctx, exp, false);
+		vhost_vdmabuf_export_disown(ctx, exp);
 		if (!vmm_gone || exp->outlives_vmm)
-			vdmabuf_export_revoke(exp);
-		if (vdmabuf_export_last_ref(exp))
+			vhost_vdmabuf_export_revoke(exp);
+		if (vhost_vdmabuf_export_last_ref(exp))
 			list_add_tail(&exp->reap, &reap);
 	}
 	/* Every export is revoked before the first wait. */
 	if (!vmm_gone)
-		ret = vdmabuf_ctx_take_fences(ctx, &fences, &nr);
-	vdmabuf_guest_events_discard(ctx);
+		ret = vhost_vdmabuf_ctx_take_fences(ctx, &fences, &nr);
+	vhost_vdmabuf_guest_events_discard(ctx);
 	if (vmm_gone) {
 		/* Importers read what is queued, then end of file. */
 		WRITE_ONCE(ctx->vdb, NULL);
@@ -1080,12 +1096,12 @@ static int vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 	mutex_unlock(&ctx->lock);
 
 	list_for_each_entry_safe(exp, tmp, &reap, reap)
-		vdmabuf_export_finish(exp);
+		vhost_vdmabuf_export_finish(exp);
 	for (i = 0; i < nr; i++) {
 		if (!fences[i])
 			continue;
 		if (!ret)
-			ret = vdmabuf_fence_wait_killable(fences[i]);
+			ret = vhost_vdmabuf_fence_wait_killable(fences[i]);
 		dma_fence_put(fences[i]);
 	}
 	kfree(fences);
@@ -1096,9 +1112,9 @@ static int vdmabuf_ctx_reset(struct vdb_ctx *ctx, bool vmm_gone)
 /* Host dma-buf                                                           */
 /* ---------------------------------------------------------------------- */
 
-static struct sg_table *vdmabuf_get_sgt(struct vdb_export *exp,
-					struct device *dev,
-					enum dma_data_direction dir)
+static struct sg_table *vhost_vdmabuf_get_sgt(struct vhost_vdmabuf_export *exp,
+					      struct device *dev,
+					      enum dma_data_direction dir)
 {
 	unsigned int max_seg;
 	struct sg_table *sgt;
@@ -1133,9 +1149,10 @@ err_free:
 	return ERR_PTR(ret);
 }
 
-static struct vdb_export *vdmabuf_dmabuf_export(struct dma_buf *dmabuf)
+static struct vhost_vdmabuf_export *
+vhost_vdmabuf_dmabuf_export(struct dma_buf *dmabuf)
 {
-	struct vdb_dmabuf *vbuf = dmabuf->priv;
+	struct vhost_vdmabuf_dmabuf *vbuf = dmabuf->priv;
 
 	return vbuf->exp;
 }
@@ -1143,23 +1160,24 @@ static struct vdb_export *vdmabuf_dmabuf_export(struct dma_buf *dmabuf)
 /*
  * A dynamic exporter, so that a revoke can reach every attachment: the
  * core calls map_dma_buf, pin and unpin under the dma-buf's reservation
- * lock, which the revoke takes after setting &vdb_export.revoked.  A
+ * lock, which the revoke takes after setting &vhost_vdmabuf_export.revoked.  A
  * static importer's attachment is pinned and mapped once, at attach.
  */
-static struct sg_table *vdmabuf_map_dma_buf(struct dma_buf_attachment *at,
-					    enum dma_data_direction dir)
+static struct sg_table *vhost_vdmabuf_map_dma_buf(struct dma_buf_attachment *at,
+						  enum dma_data_direction dir)
 {
-	struct vdb_export *exp = vdmabuf_dmabuf_export(at->dmabuf);
+	struct vhost_vdmabuf_export *exp =
+		vhost_vdmabuf_dmabuf_export(at->dmabuf);
 
 	dma_resv_assert_held(at->dmabuf->resv);
 	if (READ_ONCE(exp->revoked))
 		return ERR_PTR(-ENODEV);
-	return vdmabuf_get_sgt(exp, at->dev, dir);
+	return vhost_vdmabuf_get_sgt(exp, at->dev, dir);
 }
 
-static void vdmabuf_unmap_dma_buf(struct dma_buf_attachment *at,
-				  struct sg_table *sgt,
-				  enum dma_data_direction dir)
+static void vhost_vdmabuf_unmap_dma_buf(struct dma_buf_attachment *at,
+					struct sg_table *sgt,
+					enum dma_data_direction dir)
 {
 	dma_unmap_sgtable(at->dev, sgt, dir, 0);
 	sg_free_table(sgt);
@@ -1168,11 +1186,13 @@ static void vdmabuf_unmap_dma_buf(struct dma_buf_attachment *at,
 
 /*
  * A pinned attachment keeps its mapping across a revoke: refuse new ones,
- * and count the others, which a reset waits for (vdmabuf_ctx_wait_unpinned).
+ * and count the others, which a reset waits for
+ * (vhost_vdmabuf_ctx_wait_unpinned).
  */
-static int vdmabuf_pin(struct dma_buf_attachment *at)
+static int vhost_vdmabuf_pin(struct dma_buf_attachment *at)
 {
-	struct vdb_export *exp = vdmabuf_dmabuf_export(at->dmabuf);
+	struct vhost_vdmabuf_export *exp =
+		vhost_vdmabuf_dmabuf_export(at->dmabuf);
 
 	dma_resv_assert_held(at->dmabuf->resv);
 	if (READ_ONCE(exp->revoked))
@@ -1181,9 +1201,10 @@ static int vdmabuf_pin(struct dma_buf_attachment *at)
 	return 0;
 }
 
-static void vdmabuf_unpin(struct dma_buf_attachment *at)
+static void vhost_vdmabuf_unpin(struct dma_buf_attachment *at)
 {
-	struct vdb_ctx *ctx = vdmabuf_dmabuf_export(at->dmabuf)->ctx;
+	struct vhost_vdmabuf_ctx *ctx =
+		vhost_vdmabuf_dmabuf_export(at->dmabuf)->ctx;
 
 	dma_resv_assert_held(at->dmabuf->resv);
 	if (atomic_long_dec_and_test(&ctx->nr_pinned))
@@ -1191,9 +1212,9 @@ static void vdmabuf_unpin(struct dma_buf_attachment *at)
 }
 
 /* The vma holds the dma-buf's file, which holds the export. */
-static vm_fault_t vdmabuf_vm_fault(struct vm_fault *vmf)
+static vm_fault_t vhost_vdmabuf_vm_fault(struct vm_fault *vmf)
 {
-	struct vdb_export *exp = vmf->vma->vm_private_data;
+	struct vhost_vdmabuf_export *exp = vmf->vma->vm_private_data;
 	vm_fault_t ret = VM_FAULT_SIGBUS;
 
 	if (vmf->pgoff >= exp->nr_pages)
@@ -1207,20 +1228,21 @@ static vm_fault_t vdmabuf_vm_fault(struct vm_fault *vmf)
 	return ret;
 }
 
-static const struct vm_operations_struct vdmabuf_vm_ops = {
-	.fault = vdmabuf_vm_fault,
+static const struct vm_operations_struct vhost_vdmabuf_vm_ops = {
+	.fault = vhost_vdmabuf_vm_fault,
 };
 
-static int vdmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
+static int vhost_vdmabuf_mmap(struct dma_buf *dmabuf,
+			      struct vm_area_struct *vma)
 {
-	struct vdb_export *exp = vdmabuf_dmabuf_export(dmabuf);
+	struct vhost_vdmabuf_export *exp = vhost_vdmabuf_dmabuf_export(dmabuf);
 
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	/* The fault path checks again: a revoke may come after this. */
 	if (READ_ONCE(exp->revoked))
 		return -ENODEV;
-	vma->vm_ops = &vdmabuf_vm_ops;
+	vma->vm_ops = &vhost_vdmabuf_vm_ops;
 	vma->vm_private_data = exp;
 	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	return 0;
@@ -1234,42 +1256,42 @@ static int vdmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
  * every sync for the CPU copies that stale copy back over whatever the
  * guest wrote since.  Only a revoke is checked.
  */
-static int vdmabuf_begin_cpu_access(struct dma_buf *dmabuf,
-				    enum dma_data_direction dir)
+static int vhost_vdmabuf_begin_cpu_access(struct dma_buf *dmabuf,
+					  enum dma_data_direction dir)
 {
-	struct vdb_export *exp = vdmabuf_dmabuf_export(dmabuf);
+	struct vhost_vdmabuf_export *exp = vhost_vdmabuf_dmabuf_export(dmabuf);
 
 	return READ_ONCE(exp->revoked) ? -ENODEV : 0;
 }
 
-static void vdmabuf_dmabuf_release(struct dma_buf *dmabuf)
+static void vhost_vdmabuf_dmabuf_release(struct dma_buf *dmabuf)
 {
-	struct vdb_dmabuf *vbuf = dmabuf->priv;
-	struct vdb_export *exp = vbuf->exp;
-	struct vdb_ctx *ctx = exp->ctx;
+	struct vhost_vdmabuf_dmabuf *vbuf = dmabuf->priv;
+	struct vhost_vdmabuf_export *exp = vbuf->exp;
+	struct vhost_vdmabuf_ctx *ctx = exp->ctx;
 	bool last;
 
 	mutex_lock(&ctx->lock);
 	list_del(&vbuf->node);
 	exp->nr_dmabufs--;
 	ctx->stats.host_dmabufs--;
-	last = vdmabuf_export_last_ref(exp);
+	last = vhost_vdmabuf_export_last_ref(exp);
 	mutex_unlock(&ctx->lock);
 
 	iput(vbuf->inode);
 	kfree(vbuf);
 	if (last)
-		vdmabuf_export_finish(exp);
+		vhost_vdmabuf_export_finish(exp);
 }
 
-static const struct dma_buf_ops vdmabuf_dmabuf_ops = {
-	.pin = vdmabuf_pin,
-	.unpin = vdmabuf_unpin,
-	.map_dma_buf = vdmabuf_map_dma_buf,
-	.unmap_dma_buf = vdmabuf_unmap_dma_buf,
-	.release = vdmabuf_dmabuf_release,
-	.mmap = vdmabuf_mmap,
-	.begin_cpu_access = vdmabuf_begin_cpu_access,
+static const struct dma_buf_ops vhost_vdmabuf_dmabuf_ops = {
+	.pin = vhost_vdmabuf_pin,
+	.unpin = vhost_vdmabuf_unpin,
+	.map_dma_buf = vhost_vdmabuf_map_dma_buf,
+	.unmap_dma_buf = vhost_vdmabuf_unmap_dma_buf,
+	.release = vhost_vdmabuf_dmabuf_release,
+	.mmap = vhost_vdmabuf_mmap,
+	.begin_cpu_access = vhost_vdmabuf_begin_cpu_access,
 };
 
 /* ---------------------------------------------------------------------- */
@@ -1280,12 +1302,13 @@ static const struct dma_buf_ops vdmabuf_dmabuf_ops = {
  * @imp takes part in the live @exp's frames from the next PRESENT on,
  * with @part unless it already does.  Returns @part if unused.
  */
-static struct vdb_part *vdmabuf_part_add(struct vdb_importer *imp,
-					 struct vdb_export *exp,
-					 struct vdb_part *part)
+static struct vhost_vdmabuf_part *
+vhost_vdmabuf_part_add(struct vhost_vdmabuf_imp *imp,
+		       struct vhost_vdmabuf_export *exp,
+		       struct vhost_vdmabuf_part *part)
 {
 	lockdep_assert_held(&imp->ctx->lock);
-	if (vdmabuf_part_find(imp, exp))
+	if (vhost_vdmabuf_part_find(imp, exp))
 		return part;
 	part->imp = imp;
 	part->exp = exp;
@@ -1296,31 +1319,31 @@ static struct vdb_part *vdmabuf_part_add(struct vdb_importer *imp,
 }
 
 /* @imp no longer takes part in @exp's frames, if it did. */
-static void vdmabuf_part_leave(struct vdb_importer *imp,
-			       struct vdb_export *exp)
+static void vhost_vdmabuf_part_leave(struct vhost_vdmabuf_imp *imp,
+				     struct vhost_vdmabuf_export *exp)
 {
-	struct vdb_ctx *ctx = imp->ctx;
-	struct vdb_part *part;
+	struct vhost_vdmabuf_ctx *ctx = imp->ctx;
+	struct vhost_vdmabuf_part *part;
 
 	mutex_lock(&ctx->lock);
-	part = vdmabuf_part_find(imp, exp);
+	part = vhost_vdmabuf_part_find(imp, exp);
 	if (part) {
-		vdmabuf_part_answer(ctx, part);
-		vdmabuf_part_free(part);
+		vhost_vdmabuf_part_answer(ctx, part);
+		vhost_vdmabuf_part_free(part);
 	}
 	mutex_unlock(&ctx->lock);
 }
 
-static long vdmabuf_importer_import(struct vdb_importer *imp,
-				    void __user *argp)
+static long vhost_vdmabuf_importer_import(struct vhost_vdmabuf_imp *imp,
+					  void __user *argp)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(info);
-	struct vdb_ctx *ctx = imp->ctx;
+	struct vhost_vdmabuf_ctx *ctx = imp->ctx;
 	struct vhost_vdmabuf_import arg;
-	struct vdb_dmabuf *vbuf;
-	struct vdb_part *part;
+	struct vhost_vdmabuf_dmabuf *vbuf;
+	struct vhost_vdmabuf_part *part;
 	struct dma_buf *dmabuf;
-	struct vdb_export *exp;
+	struct vhost_vdmabuf_export *exp;
 	struct file *file;
 	bool joined;
 	int fd, ret;
@@ -1347,13 +1370,13 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	}
 
 	mutex_lock(&ctx->lock);
-	exp = vdmabuf_find(ctx, arg.uuid, true);
+	exp = vhost_vdmabuf_find(ctx, arg.uuid, true);
 	if (!exp) {
 		ret = -ENOENT;
 		goto err_unlock;
 	}
-	/* A dma-buf of its own for every import: see &struct vdb_export. */
-	info.ops = &vdmabuf_dmabuf_ops;
+	/* A dma-buf of its own for every import (&struct vhost_vdmabuf_export) */
+	info.ops = &vhost_vdmabuf_dmabuf_ops;
 	info.size = exp->size;
 	info.flags = O_RDWR;
 	info.priv = vbuf;
@@ -1371,8 +1394,8 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 	exp->nr_dmabufs++;
 	ctx->stats.host_dmabufs++;
 	arg.size = exp->size;
-	vdmabuf_exported_seen(exp, imp);
-	part = vdmabuf_part_add(imp, exp, part);
+	vhost_vdmabuf_exported_seen(exp, imp);
+	part = vhost_vdmabuf_part_add(imp, exp, part);
 	joined = !part;
 	mutex_unlock(&ctx->lock);
 	kfree(part);
@@ -1388,7 +1411,7 @@ static long vdmabuf_importer_import(struct vdb_importer *imp,
 err_leave:
 	/* A failed IMPORT leaves no part behind: it would owe frames. */
 	if (joined)
-		vdmabuf_part_leave(imp, exp);
+		vhost_vdmabuf_part_leave(imp, exp);
 	fput(file);	/* the release frees @vbuf */
 	put_unused_fd(fd);
 	return ret;
@@ -1402,13 +1425,13 @@ err_free_vbuf:
 	return ret;
 }
 
-static long vdmabuf_importer_frame_done(struct vdb_importer *imp,
-					void __user *argp)
+static long vhost_vdmabuf_importer_frame_done(struct vhost_vdmabuf_imp *imp,
+					      void __user *argp)
 {
-	struct vdb_ctx *ctx = imp->ctx;
+	struct vhost_vdmabuf_ctx *ctx = imp->ctx;
 	struct vhost_vdmabuf_frame_done arg;
-	struct vdb_export *exp;
-	struct vdb_part *part;
+	struct vhost_vdmabuf_export *exp;
+	struct vhost_vdmabuf_part *part;
 	long ret = -ESTALE;
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
@@ -1423,7 +1446,7 @@ static long vdmabuf_importer_frame_done(struct vdb_importer *imp,
 		goto out;
 	}
 	/* Unexporting finished the frame: an unexported export owes none. */
-	exp = vdmabuf_find(ctx, arg.uuid, true);
+	exp = vhost_vdmabuf_find(ctx, arg.uuid, true);
 	if (!exp) {
 		ret = -ENOENT;
 		goto out;
@@ -1431,10 +1454,10 @@ static long vdmabuf_importer_frame_done(struct vdb_importer *imp,
 	/* Frame numbers are never reused: a late answer matches nothing. */
 	if (!exp->frame_pending || exp->frame_no != arg.frame)
 		goto out;
-	part = vdmabuf_part_find(imp, exp);
+	part = vhost_vdmabuf_part_find(imp, exp);
 	if (!part || !part->owes)
 		goto out;
-	vdmabuf_part_answer(ctx, part);
+	vhost_vdmabuf_part_answer(ctx, part);
 	ret = 0;
 out:
 	mutex_unlock(&ctx->lock);
@@ -1442,27 +1465,28 @@ out:
 }
 
 /* VHOST_VDMABUF_FRAMES_F_ALL: join every export's frames, or none. */
-static void vdmabuf_importer_all_frames(struct vdb_importer *imp, bool join)
+static void vhost_vdmabuf_importer_all_frames(struct vhost_vdmabuf_imp *imp,
+					      bool join)
 {
-	struct vdb_part *part, *tmp;
+	struct vhost_vdmabuf_part *part, *tmp;
 
 	lockdep_assert_held(&imp->ctx->lock);
 	imp->all_frames = join;
 	if (join)
 		return;
 	list_for_each_entry_safe(part, tmp, &imp->parts, inode) {
-		vdmabuf_part_answer(imp->ctx, part);
-		vdmabuf_part_free(part);
+		vhost_vdmabuf_part_answer(imp->ctx, part);
+		vhost_vdmabuf_part_free(part);
 	}
 }
 
-static long vdmabuf_importer_frames(struct vdb_importer *imp,
-				    void __user *argp)
+static long vhost_vdmabuf_importer_frames(struct vhost_vdmabuf_imp *imp,
+					  void __user *argp)
 {
-	struct vdb_ctx *ctx = imp->ctx;
+	struct vhost_vdmabuf_ctx *ctx = imp->ctx;
 	struct vhost_vdmabuf_frames arg;
-	struct vdb_part *part = NULL;
-	struct vdb_export *exp;
+	struct vhost_vdmabuf_part *part = NULL;
+	struct vhost_vdmabuf_export *exp;
 	bool join, all;
 	long ret = 0;
 
@@ -1481,18 +1505,18 @@ static long vdmabuf_importer_frames(struct vdb_importer *imp,
 	}
 
 	mutex_lock(&ctx->lock);
-	exp = all ? NULL : vdmabuf_find(ctx, arg.uuid, true);
+	exp = all ? NULL : vhost_vdmabuf_find(ctx, arg.uuid, true);
 	if (all) {
-		vdmabuf_importer_all_frames(imp, join);
+		vhost_vdmabuf_importer_all_frames(imp, join);
 	} else if (!exp) {
 		ret = -ENOENT;
 	} else if (part) {
-		part = vdmabuf_part_add(imp, exp, part);
+		part = vhost_vdmabuf_part_add(imp, exp, part);
 	} else {
-		part = vdmabuf_part_find(imp, exp);
+		part = vhost_vdmabuf_part_find(imp, exp);
 		if (part) {
-			vdmabuf_part_answer(ctx, part);
-			vdmabuf_part_free(part);
+			vhost_vdmabuf_part_answer(ctx, part);
+			vhost_vdmabuf_part_free(part);
 			part = NULL;
 		}
 	}
@@ -1501,12 +1525,12 @@ static long vdmabuf_importer_frames(struct vdb_importer *imp,
 	return ret;
 }
 
-static long vdmabuf_importer_query(struct vdb_importer *imp,
-				   void __user *argp)
+static long vhost_vdmabuf_importer_query(struct vhost_vdmabuf_imp *imp,
+					 void __user *argp)
 {
-	struct vdb_ctx *ctx = imp->ctx;
+	struct vhost_vdmabuf_ctx *ctx = imp->ctx;
 	struct vhost_vdmabuf_query arg;
-	struct vdb_export *exp;
+	struct vhost_vdmabuf_export *exp;
 	void *meta = NULL;
 	long ret = 0;
 
@@ -1516,7 +1540,7 @@ static long vdmabuf_importer_query(struct vdb_importer *imp,
 		return -EINVAL;
 
 	mutex_lock(&ctx->lock);
-	exp = vdmabuf_find(ctx, arg.uuid, false);
+	exp = vhost_vdmabuf_find(ctx, arg.uuid, false);
 	if (!exp) {
 		mutex_unlock(&ctx->lock);
 		return -ENOENT;
@@ -1546,21 +1570,21 @@ static long vdmabuf_importer_query(struct vdb_importer *imp,
 	return ret;
 }
 
-static long vdmabuf_importer_ioctl(struct file *file, unsigned int cmd,
-				   unsigned long arg)
+static long vhost_vdmabuf_importer_ioctl(struct file *file, unsigned int cmd,
+					 unsigned long arg)
 {
-	struct vdb_importer *imp = file->private_data;
+	struct vhost_vdmabuf_imp *imp = file->private_data;
 	void __user *argp = (void __user *)arg;
 
 	switch (cmd) {
 	case VHOST_VDMABUF_IMPORT:
-		return vdmabuf_importer_import(imp, argp);
+		return vhost_vdmabuf_importer_import(imp, argp);
 	case VHOST_VDMABUF_FRAME_DONE:
-		return vdmabuf_importer_frame_done(imp, argp);
+		return vhost_vdmabuf_importer_frame_done(imp, argp);
 	case VHOST_VDMABUF_QUERY:
-		return vdmabuf_importer_query(imp, argp);
+		return vhost_vdmabuf_importer_query(imp, argp);
 	case VHOST_VDMABUF_FRAMES:
-		return vdmabuf_importer_frames(imp, argp);
+		return vhost_vdmabuf_importer_frames(imp, argp);
 	default:
 		return -ENOTTY;
 	}
@@ -1574,11 +1598,11 @@ static long vdmabuf_importer_ioctl(struct file *file, unsigned int cmd,
  * drained with a record in flight, a PRESENT never replaces a record
  * being copied, and one that cannot be copied stays as it was.
  */
-static ssize_t vdmabuf_importer_copy(struct vdb_importer *imp,
-				     char __user *buf, size_t count)
+static ssize_t vhost_vdmabuf_importer_copy(struct vhost_vdmabuf_imp *imp,
+					   char __user *buf, size_t count)
 {
-	struct vdb_ctx *ctx = imp->ctx;
-	struct vdb_ievent *iev;
+	struct vhost_vdmabuf_ctx *ctx = imp->ctx;
+	struct vhost_vdmabuf_ievent *iev;
 	ssize_t done = 0;
 	bool fault, drained;
 
@@ -1586,7 +1610,8 @@ static ssize_t vdmabuf_importer_copy(struct vdb_importer *imp,
 	for (;;) {
 		mutex_lock(&ctx->lock);
 		iev = list_first_entry_or_null(&imp->events,
-					       struct vdb_ievent, node);
+					       struct vhost_vdmabuf_ievent,
+					       node);
 		if (iev && iev->len <= count - done) {
 			iev->reading = true;
 		} else if (iev) {
@@ -1620,9 +1645,9 @@ static ssize_t vdmabuf_importer_copy(struct vdb_importer *imp,
 }
 
 /* The VMM has closed the device and @imp has read every event. */
-static bool vdmabuf_importer_hup(struct vdb_importer *imp)
+static bool vhost_vdmabuf_importer_hup(struct vhost_vdmabuf_imp *imp)
 {
-	struct vdb_ctx *ctx = imp->ctx;
+	struct vhost_vdmabuf_ctx *ctx = imp->ctx;
 	bool hup;
 
 	mutex_lock(&ctx->lock);
@@ -1631,10 +1656,10 @@ static bool vdmabuf_importer_hup(struct vdb_importer *imp)
 	return hup;
 }
 
-static ssize_t vdmabuf_importer_read(struct file *file, char __user *buf,
-				     size_t count, loff_t *ppos)
+static ssize_t vhost_vdmabuf_importer_read(struct file *file, char __user *buf,
+					   size_t count, loff_t *ppos)
 {
-	struct vdb_importer *imp = file->private_data;
+	struct vhost_vdmabuf_imp *imp = file->private_data;
 	bool nonblock = file->f_flags & O_NONBLOCK;
 	ssize_t ret;
 
@@ -1646,11 +1671,11 @@ static ssize_t vdmabuf_importer_read(struct file *file, char __user *buf,
 		} else if (mutex_lock_interruptible(&imp->read_lock)) {
 			return -ERESTARTSYS;
 		}
-		ret = vdmabuf_importer_copy(imp, buf, count);
+		ret = vhost_vdmabuf_importer_copy(imp, buf, count);
 		mutex_unlock(&imp->read_lock);
 		if (ret)
 			return ret;
-		if (vdmabuf_importer_hup(imp))
+		if (vhost_vdmabuf_importer_hup(imp))
 			return 0;
 		if (nonblock)
 			return -EAGAIN;
@@ -1662,19 +1687,19 @@ static ssize_t vdmabuf_importer_read(struct file *file, char __user *buf,
 	}
 }
 
-static __poll_t vdmabuf_importer_poll(struct file *file, poll_table *wait)
+static __poll_t vhost_vdmabuf_importer_poll(struct file *file, poll_table *wait)
 {
-	struct vdb_importer *imp = file->private_data;
+	struct vhost_vdmabuf_imp *imp = file->private_data;
 
 	poll_wait(file, &imp->wait, wait);
 	if (READ_ONCE(imp->nr_events))
 		return EPOLLIN | EPOLLRDNORM;
-	return vdmabuf_importer_hup(imp) ? EPOLLHUP : 0;
+	return vhost_vdmabuf_importer_hup(imp) ? EPOLLHUP : 0;
 }
 
-static void vdmabuf_importer_free_events(struct vdb_importer *imp)
+static void vhost_vdmabuf_importer_free_events(struct vhost_vdmabuf_imp *imp)
 {
-	struct vdb_ievent *iev, *tmp;
+	struct vhost_vdmabuf_ievent *iev, *tmp;
 
 	lockdep_assert_held(&imp->ctx->lock);
 	list_for_each_entry_safe(iev, tmp, &imp->events, node) {
@@ -1686,50 +1711,51 @@ static void vdmabuf_importer_free_events(struct vdb_importer *imp)
 }
 
 /* Unlist @imp; what it still owes counts as FRAME_DONE. */
-static void vdmabuf_importer_destroy(struct vdb_importer *imp)
+static void vhost_vdmabuf_importer_destroy(struct vhost_vdmabuf_imp *imp)
 {
-	struct vdb_ctx *ctx = imp->ctx;
-	struct vdb_part *part, *tmp;
+	struct vhost_vdmabuf_ctx *ctx = imp->ctx;
+	struct vhost_vdmabuf_part *part, *tmp;
 
 	mutex_lock(&ctx->lock);
 	list_del(&imp->node);
 	ctx->stats.importers--;
 	list_for_each_entry_safe(part, tmp, &imp->parts, inode) {
-		vdmabuf_part_answer(ctx, part);
-		vdmabuf_part_free(part);
+		vhost_vdmabuf_part_answer(ctx, part);
+		vhost_vdmabuf_part_free(part);
 	}
-	vdmabuf_importer_free_events(imp);
+	vhost_vdmabuf_importer_free_events(imp);
 	mutex_unlock(&ctx->lock);
 
 	mutex_destroy(&imp->read_lock);
 	kfree(imp);
-	vdmabuf_ctx_put(ctx);
+	vhost_vdmabuf_ctx_put(ctx);
 }
 
-static int vdmabuf_importer_release(struct inode *inode, struct file *file)
+static int vhost_vdmabuf_importer_release(struct inode *inode,
+					  struct file *file)
 {
-	vdmabuf_importer_destroy(file->private_data);
+	vhost_vdmabuf_importer_destroy(file->private_data);
 	return 0;
 }
 
-static const struct file_operations vdmabuf_importer_fops = {
+static const struct file_operations vhost_vdmabuf_importer_fops = {
 	.owner = THIS_MODULE,
-	.read = vdmabuf_importer_read,
-	.poll = vdmabuf_importer_poll,
-	.unlocked_ioctl = vdmabuf_importer_ioctl,
+	.read = vhost_vdmabuf_importer_read,
+	.poll = vhost_vdmabuf_importer_poll,
+	.unlocked_ioctl = vhost_vdmabuf_importer_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
-	.release = vdmabuf_importer_release,
+	.release = vhost_vdmabuf_importer_release,
 	.llseek = noop_llseek,
 };
 
 static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
 				       void __user *argp)
 {
-	struct vdb_ctx *ctx = vdb->ctx;
+	struct vhost_vdmabuf_ctx *ctx = vdb->ctx;
 	struct vhost_vdmabuf_importer arg;
-	struct vdb_importer *imp;
-	struct vdb_ievent *iev;
-	struct vdb_export *exp;
+	struct vhost_vdmabuf_imp *imp;
+	struct vhost_vdmabuf_ievent *iev;
+	struct vhost_vdmabuf_export *exp;
 	struct file *file;
 	int fd, ret = 0;
 
@@ -1755,15 +1781,16 @@ static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
 	list_for_each_entry(exp, &ctx->exports, node) {
 		if (!exp->live)
 			continue;
-		iev = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED, exp,
-					   exp->meta, exp->meta_len, 0,
-					   GFP_KERNEL);
-		if (!iev || vdmabuf_export_spares(exp, ctx->stats.importers)) {
+		iev = vhost_vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED,
+						 exp, exp->meta, exp->meta_len,
+						 0, GFP_KERNEL);
+		if (!iev ||
+		    vhost_vdmabuf_export_spares(exp, ctx->stats.importers)) {
 			kfree(iev);
 			ret = -ENOMEM;
 			break;
 		}
-		vdmabuf_exported_queue(exp, imp, iev);
+		vhost_vdmabuf_exported_queue(exp, imp, iev);
 	}
 	mutex_unlock(&ctx->lock);
 	if (ret)
@@ -1776,7 +1803,7 @@ static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
 		goto err_destroy;
 	}
 	file = anon_inode_getfile("[vhost-vdmabuf-importer]",
-				  &vdmabuf_importer_fops, imp, O_RDWR);
+				  &vhost_vdmabuf_importer_fops, imp, O_RDWR);
 	if (IS_ERR(file)) {
 		ret = PTR_ERR(file);
 		goto err_fd;
@@ -1793,7 +1820,7 @@ static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
 err_fd:
 	put_unused_fd(fd);
 err_destroy:
-	vdmabuf_importer_destroy(imp);
+	vhost_vdmabuf_importer_destroy(imp);
 	return ret;
 }
 
@@ -1804,13 +1831,14 @@ err_destroy:
  * true until it publishes the export, but for BUSY, which a new importer
  * catching up can make true meanwhile: publishing checks it again.
  */
-static u32 vdmabuf_export_admit(struct vdb_ctx *ctx, const u8 *uuid,
-				u64 size)
+static u32 vhost_vdmabuf_export_admit(struct vhost_vdmabuf_ctx *ctx,
+				      const u8 *uuid, u64 size)
 {
 	const struct vhost_vdmabuf_limits *lim = &ctx->limits;
 
 	lockdep_assert_held(&ctx->lock);
-	if (rhashtable_lookup_fast(&ctx->owned, uuid, vdmabuf_owned_params))
+	if (rhashtable_lookup_fast(&ctx->owned, uuid,
+				   vhost_vdmabuf_owned_params))
 		return VIRTIO_VDMABUF_S_EXISTS;
 	if (ctx->stats.live_exports >= lim->max_exports ||
 	    ctx->live_bytes + size > ((u64)lim->max_total_mb << 20))
@@ -1824,7 +1852,7 @@ static u32 vdmabuf_export_admit(struct vdb_ctx *ctx, const u8 *uuid,
 	    ctx->stats.held_exports - ctx->stats.live_exports >=
 	    lim->max_exports)
 		return VIRTIO_VDMABUF_S_NOMEM;
-	if (vdmabuf_importers_busy(ctx))
+	if (vhost_vdmabuf_importers_busy(ctx))
 		return VIRTIO_VDMABUF_S_BUSY;
 	return VIRTIO_VDMABUF_S_OK;
 }
@@ -1839,8 +1867,8 @@ static u32 vdmabuf_export_admit(struct vdb_ctx *ctx, const u8 *uuid,
  * guest RAM, the region is not read-write, or the piece is not page
  * aligned in the VMM.
  */
-static u64 vdmabuf_gpa_to_uaddr(struct vhost_virtqueue *vq, u64 addr, u64 len,
-				unsigned long *uaddr)
+static u64 vhost_vdmabuf_gpa_to_uaddr(struct vhost_virtqueue *vq, u64 addr,
+				      u64 len, unsigned long *uaddr)
 {
 	const struct vhost_iotlb_map *map;
 	u64 n;
@@ -1858,9 +1886,10 @@ static u64 vdmabuf_gpa_to_uaddr(struct vhost_virtqueue *vq, u64 addr, u64 len,
 }
 
 /* True if every byte of @ranges is guest RAM the VMM maps read-write. */
-static bool vdmabuf_ranges_in_ram(struct vhost_virtqueue *vq,
-				  const struct virtio_vdmabuf_range *ranges,
-				  u32 nr_ranges)
+static bool
+vhost_vdmabuf_ranges_in_ram(struct vhost_virtqueue *vq,
+			    const struct virtio_vdmabuf_range *ranges,
+			    u32 nr_ranges)
 {
 	unsigned long uaddr;
 	u64 addr, len, n;
@@ -1872,7 +1901,7 @@ static bool vdmabuf_ranges_in_ram(struct vhost_virtqueue *vq,
 		addr = le64_to_cpu(ranges[i].addr);
 		len = le64_to_cpu(ranges[i].len);
 		while (len) {
-			n = vdmabuf_gpa_to_uaddr(vq, addr, len, &uaddr);
+			n = vhost_vdmabuf_gpa_to_uaddr(vq, addr, len, &uaddr);
 			if (!n)
 				return false;
 			addr += n;
@@ -1892,8 +1921,9 @@ static bool vdmabuf_ranges_in_ram(struct vhost_virtqueue *vq,
  * handed out.  Not caught: System V shared memory, also on an internal
  * mount but attachable again by its key.
  */
-static bool vdmabuf_ram_outlives_vmm(struct mm_struct *mm,
-				     unsigned long start, unsigned long end)
+static bool vhost_vdmabuf_ram_outlives_vmm(struct mm_struct *mm,
+					   unsigned long start,
+					   unsigned long end)
 {
 	struct vm_area_struct *vma;
 	struct vma_iterator vmi;
@@ -1912,9 +1942,9 @@ static bool vdmabuf_ram_outlives_vmm(struct mm_struct *mm,
  * Pin @npages from @uaddr in @mm into @pages, VDMABUF_PIN_BATCH at a time;
  * set *@outlives if any of them can outlive the VMM.
  */
-static int vdmabuf_pin_user(struct mm_struct *mm, unsigned long uaddr,
-			    unsigned long npages, struct page **pages,
-			    unsigned long *nr_pinned, bool *outlives)
+static int vhost_vdmabuf_pin_user(struct mm_struct *mm, unsigned long uaddr,
+				  unsigned long npages, struct page **pages,
+				  unsigned long *nr_pinned, bool *outlives)
 {
 	unsigned long n;
 	long pinned;
@@ -1925,8 +1955,8 @@ static int vdmabuf_pin_user(struct mm_struct *mm, unsigned long uaddr,
 		pinned = pin_user_pages_remote(mm, uaddr, n, VDMABUF_FOLL,
 					       pages + *nr_pinned, NULL);
 		if (pinned > 0 &&
-		    vdmabuf_ram_outlives_vmm(mm, uaddr,
-					     uaddr + (pinned << PAGE_SHIFT)))
+		    vhost_vdmabuf_ram_outlives_vmm(mm, uaddr,
+						   uaddr + (pinned << PAGE_SHIFT)))
 			*outlives = true;
 		mmap_read_unlock(mm);
 		if (pinned <= 0)
@@ -1940,15 +1970,15 @@ static int vdmabuf_pin_user(struct mm_struct *mm, unsigned long uaddr,
 }
 
 /*
- * Pin the pages of @ranges, checked by vdmabuf_ranges_in_ram(), in @mm
+ * Pin the pages of @ranges, checked by vhost_vdmabuf_ranges_in_ram(), in @mm
  * into @pages; *@nr_pinned counts them, also on error, for the unpin.
  * *@outlives is set if any of them can outlive the VMM.
  */
-static int vdmabuf_pin_ranges(struct vhost_virtqueue *vq,
-			      const struct virtio_vdmabuf_range *ranges,
-			      u32 nr_ranges, struct mm_struct *mm,
-			      struct page **pages, unsigned long *nr_pinned,
-			      bool *outlives)
+static int vhost_vdmabuf_pin_ranges(struct vhost_virtqueue *vq,
+				    const struct virtio_vdmabuf_range *ranges,
+				    u32 nr_ranges, struct mm_struct *mm,
+				    struct page **pages,
+				    unsigned long *nr_pinned, bool *outlives)
 {
 	unsigned long uaddr;
 	u64 addr, len, n;
@@ -1961,11 +1991,12 @@ static int vdmabuf_pin_ranges(struct vhost_virtqueue *vq,
 		addr = le64_to_cpu(ranges[i].addr);
 		len = le64_to_cpu(ranges[i].len);
 		while (len) {
-			n = vdmabuf_gpa_to_uaddr(vq, addr, len, &uaddr);
+			n = vhost_vdmabuf_gpa_to_uaddr(vq, addr, len, &uaddr);
 			if (!n)
 				return -EFAULT;
-			ret = vdmabuf_pin_user(mm, uaddr, n >> PAGE_SHIFT,
-					       pages, nr_pinned, outlives);
+			ret = vhost_vdmabuf_pin_user(mm, uaddr, n >> PAGE_SHIFT,
+						     pages, nr_pinned,
+						     outlives);
 			if (ret)
 				return ret;
 			addr += n;
@@ -1975,7 +2006,7 @@ static int vdmabuf_pin_ranges(struct vhost_virtqueue *vq,
 	return 0;
 }
 
-static int vdmabuf_range_cmp(const void *a, const void *b)
+static int vhost_vdmabuf_range_cmp(const void *a, const void *b)
 {
 	u64 x = le64_to_cpu(((const struct virtio_vdmabuf_range *)a)->addr);
 	u64 y = le64_to_cpu(((const struct virtio_vdmabuf_range *)b)->addr);
@@ -1988,8 +2019,9 @@ static int vdmabuf_range_cmp(const void *a, const void *b)
  * overlap: each would pin the shared pages again.  Sorted by address, if
  * any two ranges overlap, two neighbours do.
  */
-static u32 vdmabuf_check_overlap(const struct virtio_vdmabuf_range *ranges,
-				 u32 nr_ranges)
+static u32
+vhost_vdmabuf_check_overlap(const struct virtio_vdmabuf_range *ranges,
+			    u32 nr_ranges)
 {
 	struct virtio_vdmabuf_range *sorted;
 	u32 i, status = VIRTIO_VDMABUF_S_OK;
@@ -2000,7 +2032,7 @@ static u32 vdmabuf_check_overlap(const struct virtio_vdmabuf_range *ranges,
 			  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!sorted)
 		return VIRTIO_VDMABUF_S_NOMEM;
-	sort(sorted, nr_ranges, sizeof(*sorted), vdmabuf_range_cmp, NULL);
+	sort(sorted, nr_ranges, sizeof(*sorted), vhost_vdmabuf_range_cmp, NULL);
 	for (i = 1; i < nr_ranges; i++) {
 		if (le64_to_cpu(sorted[i].addr) <
 		    le64_to_cpu(sorted[i - 1].addr) +
@@ -2013,8 +2045,8 @@ static u32 vdmabuf_check_overlap(const struct virtio_vdmabuf_range *ranges,
 	return status;
 }
 
-static u32 vdmabuf_check_ranges(const struct virtio_vdmabuf_range *ranges,
-				u32 nr_ranges, u64 size)
+static u32 vhost_vdmabuf_check_ranges(const struct virtio_vdmabuf_range *ranges,
+				      u32 nr_ranges, u64 size)
 {
 	u64 addr, len, end, sum = 0;
 	u32 i;
@@ -2030,17 +2062,17 @@ static u32 vdmabuf_check_ranges(const struct virtio_vdmabuf_range *ranges,
 	}
 	if (sum != size)
 		return VIRTIO_VDMABUF_S_INVALID;
-	return vdmabuf_check_overlap(ranges, nr_ranges);
+	return vhost_vdmabuf_check_overlap(ranges, nr_ranges);
 }
 
 /**
- * struct vdb_export_req - an EXPORT request while it is admitted
+ * struct vhost_vdmabuf_export_req - an EXPORT request while it is admitted
  * @size: bytes
  * @nr_ranges: entries at @ranges
  * @meta_len: metadata bytes
  * @ranges: the guest's ranges, copied in (freed when the request ends)
  */
-struct vdb_export_req {
+struct vhost_vdmabuf_export_req {
 	u64 size;
 	u32 nr_ranges;
 	u32 meta_len;
@@ -2051,10 +2083,10 @@ struct vdb_export_req {
  * The fixed part of EXPORT, checked before anything is computed from its
  * counts or read after it.
  */
-static u32 vdmabuf_export_parse(const struct vhost_vdmabuf_limits *lim,
-				const struct virtio_vdmabuf_req_hdr *hdr,
-				struct iov_iter *from, size_t len,
-				struct vdb_export_req *er)
+static u32 vhost_vdmabuf_export_parse(const struct vhost_vdmabuf_limits *lim,
+				      const struct virtio_vdmabuf_req_hdr *hdr,
+				      struct iov_iter *from, size_t len,
+				      struct vhost_vdmabuf_export_req *er)
 {
 	struct virtio_vdmabuf_export_req req;
 
@@ -2086,9 +2118,9 @@ static u32 vdmabuf_export_parse(const struct vhost_vdmabuf_limits *lim,
 }
 
 /* Copy in and check the ranges, and copy the metadata into @exp. */
-static u32 vdmabuf_export_copy_in(struct vdb_export *exp,
-				  struct vdb_export_req *er,
-				  struct iov_iter *from)
+static u32 vhost_vdmabuf_export_copy_in(struct vhost_vdmabuf_export *exp,
+					struct vhost_vdmabuf_export_req *er,
+					struct iov_iter *from)
 {
 	u32 status;
 
@@ -2099,7 +2131,8 @@ static u32 vdmabuf_export_copy_in(struct vdb_export *exp,
 	if (!copy_from_iter_full(er->ranges,
 				 er->nr_ranges * sizeof(*er->ranges), from))
 		return VIRTIO_VDMABUF_S_INVALID;
-	status = vdmabuf_check_ranges(er->ranges, er->nr_ranges, er->size);
+	status = vhost_vdmabuf_check_ranges(er->ranges, er->nr_ranges,
+					    er->size);
 	if (status || !er->meta_len)
 		return status;
 	exp->meta = kmalloc(er->meta_len, GFP_KERNEL_ACCOUNT);
@@ -2113,12 +2146,12 @@ static u32 vdmabuf_export_copy_in(struct vdb_export *exp,
 
 /*
  * Charge the owner's user for the pages of @er and pin them into @exp;
- * undone with vdmabuf_export_unpin_unpublished().
+ * undone with vhost_vdmabuf_export_unpin_unpublished().
  */
-static u32 vdmabuf_export_pin(struct vhost_vdmabuf *vdb,
-			      struct vhost_virtqueue *vq,
-			      struct vdb_export *exp,
-			      const struct vdb_export_req *er)
+static u32 vhost_vdmabuf_export_pin(struct vhost_vdmabuf *vdb,
+				    struct vhost_virtqueue *vq,
+				    struct vhost_vdmabuf_export *exp,
+				    const struct vhost_vdmabuf_export_req *er)
 {
 	unsigned long nr_pages = er->size >> PAGE_SHIFT;
 	struct mm_struct *mm = vdb->dev.mm;
@@ -2126,15 +2159,16 @@ static u32 vdmabuf_export_pin(struct vhost_vdmabuf *vdb,
 
 	exp->pages = kvmalloc_array(nr_pages, sizeof(*exp->pages),
 				    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	exp->released_ev = vdmabuf_gevent_alloc();
+	exp->released_ev = vhost_vdmabuf_gevent_alloc();
 	if (!exp->pages || !exp->released_ev)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	if (!mm || !vdb->owner || !mmget_not_zero(mm))
 		return VIRTIO_VDMABUF_S_NOMEM;
-	if (vdmabuf_charge(vdb->user, vdb->owner, nr_pages))
+	if (vhost_vdmabuf_charge(vdb->user, vdb->owner, nr_pages))
 		goto err_mmput;
-	ret = vdmabuf_pin_ranges(vq, er->ranges, er->nr_ranges, mm, exp->pages,
-				 &exp->nr_pages, &exp->outlives_vmm);
+	ret = vhost_vdmabuf_pin_ranges(vq, er->ranges, er->nr_ranges, mm,
+				       exp->pages, &exp->nr_pages,
+				       &exp->outlives_vmm);
 	if (ret || exp->nr_pages != nr_pages)
 		goto err_unpin;
 	mmput(mm);
@@ -2142,21 +2176,23 @@ static u32 vdmabuf_export_pin(struct vhost_vdmabuf *vdb,
 
 err_unpin:
 	unpin_user_pages(exp->pages, exp->nr_pages);
-	vdmabuf_uncharge(vdb->user, nr_pages);
+	vhost_vdmabuf_uncharge(vdb->user, nr_pages);
 err_mmput:
 	mmput(mm);
 	return VIRTIO_VDMABUF_S_NOMEM;
 }
 
-static void vdmabuf_export_unpin_unpublished(struct vhost_vdmabuf *vdb,
-					     struct vdb_export *exp)
+static void
+vhost_vdmabuf_export_unpin_unpublished(struct vhost_vdmabuf *vdb,
+				       struct vhost_vdmabuf_export *exp)
 {
 	unpin_user_pages(exp->pages, exp->nr_pages);
-	vdmabuf_uncharge(vdb->user, exp->nr_pages);
+	vhost_vdmabuf_uncharge(vdb->user, exp->nr_pages);
 }
 
 /* Free an export that was never published. */
-static void vdmabuf_export_free_unpublished(struct vdb_export *exp)
+static void
+vhost_vdmabuf_export_free_unpublished(struct vhost_vdmabuf_export *exp)
 {
 	kfree(exp->released_ev);
 	kvfree(exp->pages);
@@ -2165,17 +2201,17 @@ static void vdmabuf_export_free_unpublished(struct vdb_export *exp)
 }
 
 /* Under the table lock: tell every importer, then make @exp live. */
-static u32 vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
-				  struct vdb_export *exp, const u8 *uuid,
-				  u64 size, u32 nr_ranges)
+static u32 vhost_vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
+					struct vhost_vdmabuf_export *exp,
+					const u8 *uuid, u64 size, u32 nr_ranges)
 {
-	struct vdb_ctx *ctx = vdb->ctx;
+	struct vhost_vdmabuf_ctx *ctx = vdb->ctx;
 	u32 i, n = ctx->stats.importers;
-	struct vdb_ievent **ievs;
-	struct vdb_importer *imp;
+	struct vhost_vdmabuf_ievent **ievs;
+	struct vhost_vdmabuf_imp *imp;
 
 	lockdep_assert_held(&ctx->lock);
-	if (vdmabuf_importers_busy(ctx))
+	if (vhost_vdmabuf_importers_busy(ctx))
 		return VIRTIO_VDMABUF_S_BUSY;
 	memcpy(exp->uuid, uuid, sizeof(exp->uuid));
 	exp->size = size;
@@ -2184,19 +2220,20 @@ static u32 vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
 	if (!ievs && n)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	for (i = 0; i < n; i++) {
-		ievs[i] = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED,
-					       exp, exp->meta, exp->meta_len,
-					       0, GFP_KERNEL_ACCOUNT);
+		ievs[i] = vhost_vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED,
+						     exp, exp->meta,
+						     exp->meta_len, 0,
+						     GFP_KERNEL_ACCOUNT);
 		if (!ievs[i])
 			goto err_ievs;
 	}
-	if (vdmabuf_export_spares(exp, n) ||
+	if (vhost_vdmabuf_export_spares(exp, n) ||
 	    rhashtable_insert_fast(&ctx->owned, &exp->hnode,
-				   vdmabuf_owned_params))
+				   vhost_vdmabuf_owned_params))
 		goto err_ievs;
 	i = 0;
 	list_for_each_entry(imp, &ctx->importers, node)
-		vdmabuf_exported_queue(exp, imp, ievs[i++]);
+		vhost_vdmabuf_exported_queue(exp, imp, ievs[i++]);
 	kfree(ievs);
 
 	exp->ctx = ctx;
@@ -2225,7 +2262,7 @@ err_ievs:
 	while (i--)
 		kfree(ievs[i]);
 	kfree(ievs);
-	vdmabuf_export_free_spares(exp);
+	vhost_vdmabuf_export_free_spares(exp);
 	return VIRTIO_VDMABUF_S_NOMEM;
 }
 
@@ -2235,21 +2272,22 @@ err_ievs:
  * the earlier steps.  *@work gets the bytes it pinned or tried to, for the
  * kick handler's weight.
  */
-static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
-			      struct vhost_virtqueue *vq,
-			      const struct virtio_vdmabuf_req_hdr *hdr,
-			      struct iov_iter *from, size_t len, u64 *work)
+static u32 vhost_vdmabuf_req_export(struct vhost_vdmabuf *vdb,
+				    struct vhost_virtqueue *vq,
+				    const struct virtio_vdmabuf_req_hdr *hdr,
+				    struct iov_iter *from, size_t len,
+				    u64 *work)
 {
-	struct vdb_export_req er = {};
-	struct vdb_ctx *ctx = vdb->ctx;
-	struct vdb_export *exp;
+	struct vhost_vdmabuf_export_req er = {};
+	struct vhost_vdmabuf_ctx *ctx = vdb->ctx;
+	struct vhost_vdmabuf_export *exp;
 	u32 status;
 
-	status = vdmabuf_export_parse(&ctx->limits, hdr, from, len, &er);
+	status = vhost_vdmabuf_export_parse(&ctx->limits, hdr, from, len, &er);
 	if (status)
 		return status;
 	mutex_lock(&ctx->lock);
-	status = vdmabuf_export_admit(ctx, hdr->uuid, er.size);
+	status = vhost_vdmabuf_export_admit(ctx, hdr->uuid, er.size);
 	mutex_unlock(&ctx->lock);
 	if (status)
 		return status;
@@ -2259,21 +2297,21 @@ static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
 		return VIRTIO_VDMABUF_S_NOMEM;
 	INIT_LIST_HEAD(&exp->spare_unexported);
 	INIT_LIST_HEAD(&exp->exported);
-	status = vdmabuf_export_copy_in(exp, &er, from);
+	status = vhost_vdmabuf_export_copy_in(exp, &er, from);
 	if (status)
 		goto err_free;
-	if (!vdmabuf_ranges_in_ram(vq, er.ranges, er.nr_ranges)) {
+	if (!vhost_vdmabuf_ranges_in_ram(vq, er.ranges, er.nr_ranges)) {
 		status = VIRTIO_VDMABUF_S_FAULT;
 		goto err_free;
 	}
 	*work = er.size;
-	status = vdmabuf_export_pin(vdb, vq, exp, &er);
+	status = vhost_vdmabuf_export_pin(vdb, vq, exp, &er);
 	if (status)
 		goto err_free;
 
 	mutex_lock(&ctx->lock);
-	status = vdmabuf_export_publish(vdb, exp, hdr->uuid, er.size,
-					er.nr_ranges);
+	status = vhost_vdmabuf_export_publish(vdb, exp, hdr->uuid, er.size,
+					      er.nr_ranges);
 	mutex_unlock(&ctx->lock);
 	if (status)
 		goto err_unpin;
@@ -2281,44 +2319,46 @@ static u32 vdmabuf_req_export(struct vhost_vdmabuf *vdb,
 	return VIRTIO_VDMABUF_S_OK;
 
 err_unpin:
-	vdmabuf_export_unpin_unpublished(vdb, exp);
+	vhost_vdmabuf_export_unpin_unpublished(vdb, exp);
 err_free:
 	kvfree(er.ranges);
-	vdmabuf_export_free_unpublished(exp);
+	vhost_vdmabuf_export_free_unpublished(exp);
 	return status;
 }
 
-static u32 vdmabuf_req_unexport(struct vhost_vdmabuf *vdb,
-				const struct virtio_vdmabuf_req_hdr *hdr,
-				size_t len)
+static u32 vhost_vdmabuf_req_unexport(struct vhost_vdmabuf *vdb,
+				      const struct virtio_vdmabuf_req_hdr *hdr,
+				      size_t len)
 {
-	struct vdb_ctx *ctx = vdb->ctx;
-	struct vdb_export *exp;
+	struct vhost_vdmabuf_ctx *ctx = vdb->ctx;
+	struct vhost_vdmabuf_export *exp;
 	bool last;
 
 	if (hdr->flags || len != sizeof(*hdr))
 		return VIRTIO_VDMABUF_S_INVALID;
 
 	mutex_lock(&ctx->lock);
-	exp = vdmabuf_find(ctx, hdr->uuid, true);
+	exp = vhost_vdmabuf_find(ctx, hdr->uuid, true);
 	if (!exp || !exp->guest_owned) {
 		mutex_unlock(&ctx->lock);
 		return VIRTIO_VDMABUF_S_NOENT;
 	}
-	vdmabuf_unexport(ctx, exp, true);
-	last = vdmabuf_export_last_ref(exp);
+	vhost_vdmabuf_unexport(ctx, exp, true);
+	last = vhost_vdmabuf_export_last_ref(exp);
 	mutex_unlock(&ctx->lock);
 
 	if (last)
-		vdmabuf_export_finish(exp);
+		vhost_vdmabuf_export_finish(exp);
 	return VIRTIO_VDMABUF_S_OK;
 }
 
 /* The unread PRESENTED of @exp that a new one for @imp would replace. */
-static struct vdb_ievent *
-vdmabuf_presented_replaceable(struct vdb_export *exp, struct vdb_importer *imp)
+static struct vhost_vdmabuf_ievent *
+vhost_vdmabuf_presented_replaceable(struct vhost_vdmabuf_export *exp,
+				    struct vhost_vdmabuf_imp *imp)
 {
-	struct vdb_ievent *iev = vdmabuf_presented_find(exp, imp);
+	struct vhost_vdmabuf_ievent *iev =
+		vhost_vdmabuf_presented_find(exp, imp);
 
 	return iev && !iev->reading ? iev : NULL;
 }
@@ -2327,14 +2367,15 @@ vdmabuf_presented_replaceable(struct vdb_export *exp, struct vdb_importer *imp)
  * An importer's queue is full, and @exp's new PRESENTED would not replace
  * an unread one there: a queue never grows by a frame it already holds.
  */
-static bool vdmabuf_present_busy(struct vdb_ctx *ctx, struct vdb_export *exp)
+static bool vhost_vdmabuf_present_busy(struct vhost_vdmabuf_ctx *ctx,
+				       struct vhost_vdmabuf_export *exp)
 {
-	struct vdb_importer *imp;
+	struct vhost_vdmabuf_imp *imp;
 
 	lockdep_assert_held(&ctx->lock);
 	list_for_each_entry(imp, &ctx->importers, node)
 		if (imp->nr_events >= ctx->limits.max_importer_events &&
-		    !vdmabuf_presented_replaceable(exp, imp))
+		    !vhost_vdmabuf_presented_replaceable(exp, imp))
 			return true;
 	return false;
 }
@@ -2344,22 +2385,24 @@ static bool vdmabuf_present_busy(struct vdb_ctx *ctx, struct vdb_export *exp)
  * that of the unread record @old it replaces, if any: the whole buffer (no
  * rectangles) if either is whole or both do not fit.
  */
-static struct vdb_ievent *
-vdmabuf_presented_alloc(struct vdb_export *exp, const struct vdb_ievent *old,
-			const struct vhost_vdmabuf_rect *rects, u32 nr_rects,
-			u64 seq)
+static struct vhost_vdmabuf_ievent *
+vhost_vdmabuf_presented_alloc(struct vhost_vdmabuf_export *exp,
+			      const struct vhost_vdmabuf_ievent *old,
+			      const struct vhost_vdmabuf_rect *rects,
+			      u32 nr_rects, u64 seq)
 {
 	u32 old_len = old ? old->hdr.payload_len : 0;
 	u32 len = nr_rects * sizeof(*rects);
-	struct vdb_ievent *iev;
+	struct vhost_vdmabuf_ievent *iev;
 
 	if ((old && !old_len) || !len ||
 	    old_len + len > VIRTIO_VDMABUF_MAX_RECTS * sizeof(*rects)) {
 		old_len = 0;
 		len = 0;
 	}
-	iev = vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_PRESENTED, exp, NULL,
-				   old_len + len, seq, GFP_KERNEL_ACCOUNT);
+	iev = vhost_vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_PRESENTED, exp,
+					 NULL, old_len + len, seq,
+					 GFP_KERNEL_ACCOUNT);
 	if (!iev)
 		return NULL;
 	if (old_len)
@@ -2376,16 +2419,17 @@ vdmabuf_presented_alloc(struct vdb_export *exp, const struct vdb_ievent *old,
  * unread one; @imp owes FRAME_DONE if it takes part in the frames, with
  * @part, if not NULL, if it joined all frames and had none for @exp.
  */
-static void vdmabuf_presented_queue(struct vdb_export *exp,
-				    struct vdb_importer *imp,
-				    struct vdb_ievent *iev,
-				    struct vdb_part *part)
+static void vhost_vdmabuf_presented_queue(struct vhost_vdmabuf_export *exp,
+					  struct vhost_vdmabuf_imp *imp,
+					  struct vhost_vdmabuf_ievent *iev,
+					  struct vhost_vdmabuf_part *part)
 {
-	struct vdb_ievent *old = vdmabuf_presented_find(exp, imp);
+	struct vhost_vdmabuf_ievent *old =
+		vhost_vdmabuf_presented_find(exp, imp);
 
 	if (part)
-		kfree(vdmabuf_part_add(imp, exp, part));
-	part = vdmabuf_part_find(imp, exp);
+		kfree(vhost_vdmabuf_part_add(imp, exp, part));
+	part = vhost_vdmabuf_part_find(imp, exp);
 	iev->hdr.frame = exp->frame_no;
 	if (part) {
 		part->owes = true;
@@ -2396,14 +2440,15 @@ static void vdmabuf_presented_queue(struct vdb_export *exp,
 	if (old && old->reading)
 		list_del_init(&old->enode);
 	else if (old)
-		vdmabuf_ievent_drop(old);
-	vdmabuf_importer_queue(imp, iev);
+		vhost_vdmabuf_ievent_drop(old);
+	vhost_vdmabuf_importer_queue(imp, iev);
 	list_add_tail(&iev->enode, &exp->presented);
 }
 
 /* Read @nr_rects damage rectangles into @rects, in host byte order. */
-static bool vdmabuf_read_rects(struct iov_iter *from,
-			       struct vhost_vdmabuf_rect *rects, u32 nr_rects)
+static bool vhost_vdmabuf_read_rects(struct iov_iter *from,
+				     struct vhost_vdmabuf_rect *rects,
+				     u32 nr_rects)
 {
 	struct virtio_vdmabuf_rect r;
 	u32 i;
@@ -2424,36 +2469,37 @@ static bool vdmabuf_read_rects(struct iov_iter *from,
  * anything changes: the PRESENTED record, and a part for an importer that
  * joined all frames and has none for @exp yet.
  */
-struct vdb_present_mem {
-	struct vdb_gevent *gev;
-	struct vdb_ievent **ievs;
-	struct vdb_part **parts;
+struct vhost_vdmabuf_present_mem {
+	struct vhost_vdmabuf_gevent *gev;
+	struct vhost_vdmabuf_ievent **ievs;
+	struct vhost_vdmabuf_part **parts;
 	u32 n;
 };
 
-static bool vdmabuf_present_alloc(struct vdb_ctx *ctx, struct vdb_export *exp,
-				  const struct vhost_vdmabuf_rect *rects,
-				  u32 nr_rects, u64 seq,
-				  struct vdb_present_mem *m)
+static bool vhost_vdmabuf_present_alloc(struct vhost_vdmabuf_ctx *ctx,
+					struct vhost_vdmabuf_export *exp,
+					const struct vhost_vdmabuf_rect *rects,
+					u32 nr_rects, u64 seq,
+					struct vhost_vdmabuf_present_mem *m)
 {
-	struct vdb_ievent *old;
-	struct vdb_importer *imp;
+	struct vhost_vdmabuf_ievent *old;
+	struct vhost_vdmabuf_imp *imp;
 	u32 i = 0;
 
 	lockdep_assert_held(&ctx->lock);
 	m->n = ctx->stats.importers;
-	m->gev = vdmabuf_gevent_alloc();
+	m->gev = vhost_vdmabuf_gevent_alloc();
 	m->ievs = kcalloc(m->n, sizeof(*m->ievs), GFP_KERNEL_ACCOUNT);
 	m->parts = kcalloc(m->n, sizeof(*m->parts), GFP_KERNEL_ACCOUNT);
 	if (!m->gev || (m->n && (!m->ievs || !m->parts)))
 		return false;
 	list_for_each_entry(imp, &ctx->importers, node) {
-		old = vdmabuf_presented_replaceable(exp, imp);
-		m->ievs[i] = vdmabuf_presented_alloc(exp, old, rects, nr_rects,
-						     seq);
+		old = vhost_vdmabuf_presented_replaceable(exp, imp);
+		m->ievs[i] = vhost_vdmabuf_presented_alloc(exp, old, rects,
+							   nr_rects, seq);
 		if (!m->ievs[i])
 			return false;
-		if (imp->all_frames && !vdmabuf_part_find(imp, exp)) {
+		if (imp->all_frames && !vhost_vdmabuf_part_find(imp, exp)) {
 			m->parts[i] = kzalloc(sizeof(*m->parts[i]),
 					      GFP_KERNEL_ACCOUNT);
 			if (!m->parts[i])
@@ -2464,7 +2510,7 @@ static bool vdmabuf_present_alloc(struct vdb_ctx *ctx, struct vdb_export *exp,
 	return true;
 }
 
-static void vdmabuf_present_free(struct vdb_present_mem *m)
+static void vhost_vdmabuf_present_free(struct vhost_vdmabuf_present_mem *m)
 {
 	u32 i;
 
@@ -2477,17 +2523,17 @@ static void vdmabuf_present_free(struct vdb_present_mem *m)
 	kfree(m->gev);
 }
 
-static u32 vdmabuf_req_present(struct vhost_vdmabuf *vdb,
-			       struct vhost_virtqueue *vq,
-			       const struct virtio_vdmabuf_req_hdr *hdr,
-			       struct iov_iter *from, size_t len)
+static u32 vhost_vdmabuf_req_present(struct vhost_vdmabuf *vdb,
+				     struct vhost_virtqueue *vq,
+				     const struct virtio_vdmabuf_req_hdr *hdr,
+				     struct iov_iter *from, size_t len)
 {
 	struct vhost_vdmabuf_rect rects[VIRTIO_VDMABUF_MAX_RECTS];
 	struct virtio_vdmabuf_present_req req;
-	struct vdb_present_mem m = {};
-	struct vdb_ctx *ctx = vdb->ctx;
-	struct vdb_importer *imp;
-	struct vdb_export *exp;
+	struct vhost_vdmabuf_present_mem m = {};
+	struct vhost_vdmabuf_ctx *ctx = vdb->ctx;
+	struct vhost_vdmabuf_imp *imp;
+	struct vhost_vdmabuf_export *exp;
 	u32 nr_rects, status, i;
 	u64 seq;
 
@@ -2504,7 +2550,7 @@ static u32 vdmabuf_req_present(struct vhost_vdmabuf *vdb,
 	seq = le64_to_cpu(req.seq);
 
 	mutex_lock(&ctx->lock);
-	exp = vdmabuf_find(ctx, hdr->uuid, true);
+	exp = vhost_vdmabuf_find(ctx, hdr->uuid, true);
 	mutex_unlock(&ctx->lock);
 	if (!exp || !exp->guest_owned)
 		return VIRTIO_VDMABUF_S_NOENT;
@@ -2512,21 +2558,22 @@ static u32 vdmabuf_req_present(struct vhost_vdmabuf *vdb,
 		return VIRTIO_VDMABUF_S_LIMIT;
 	if (len != sizeof(req) + nr_rects * sizeof(struct virtio_vdmabuf_rect))
 		return VIRTIO_VDMABUF_S_INVALID;
-	if (!vdmabuf_read_rects(from, rects, nr_rects))
+	if (!vhost_vdmabuf_read_rects(from, rects, nr_rects))
 		return VIRTIO_VDMABUF_S_INVALID;
 
 	/* The export stays live: only this kick handler unexports. */
 	mutex_lock(&ctx->lock);
-	if (vdmabuf_present_busy(ctx, exp) ||
+	if (vhost_vdmabuf_present_busy(ctx, exp) ||
 	    ctx->nr_guest_events >= ctx->limits.max_guest_events) {
 		status = VIRTIO_VDMABUF_S_BUSY;
 		goto out;
 	}
 	status = VIRTIO_VDMABUF_S_NOMEM;
-	if (!vdmabuf_present_alloc(ctx, exp, rects, nr_rects, seq, &m))
+	if (!vhost_vdmabuf_present_alloc(ctx, exp, rects, nr_rects, seq, &m))
 		goto out;
 
-	vdmabuf_frame_finish(ctx, exp, VIRTIO_VDMABUF_EVT_F_REPLACED, true);
+	vhost_vdmabuf_frame_finish(ctx, exp, VIRTIO_VDMABUF_EVT_F_REPLACED,
+				   true);
 	exp->frame_pending = true;
 	exp->frame_seq = seq;
 	exp->frame_no = ++ctx->last_frame;
@@ -2536,24 +2583,24 @@ static u32 vdmabuf_req_present(struct vhost_vdmabuf *vdb,
 	m.gev = NULL;
 	i = 0;
 	list_for_each_entry(imp, &ctx->importers, node) {
-		vdmabuf_presented_queue(exp, imp, m.ievs[i], m.parts[i]);
+		vhost_vdmabuf_presented_queue(exp, imp, m.ievs[i], m.parts[i]);
 		m.ievs[i] = NULL;
 		m.parts[i++] = NULL;
 	}
 	/* No importer takes part: the frame is done. */
 	if (!exp->nr_owing)
-		vdmabuf_frame_finish(ctx, exp, 0, true);
+		vhost_vdmabuf_frame_finish(ctx, exp, 0, true);
 	status = VIRTIO_VDMABUF_S_OK;
 out:
 	mutex_unlock(&ctx->lock);
-	vdmabuf_present_free(&m);
+	vhost_vdmabuf_present_free(&m);
 	return status;
 }
 
 /* One request; *@work gets the bytes it pinned beyond its own length. */
-static u32 vdmabuf_request(struct vhost_vdmabuf *vdb,
-			   struct vhost_virtqueue *vq, struct iov_iter *from,
-			   size_t len, u64 *work)
+static u32 vhost_vdmabuf_request(struct vhost_vdmabuf *vdb,
+				 struct vhost_virtqueue *vq,
+				 struct iov_iter *from, size_t len, u64 *work)
 {
 	struct virtio_vdmabuf_req_hdr hdr;
 
@@ -2562,11 +2609,11 @@ static u32 vdmabuf_request(struct vhost_vdmabuf *vdb,
 
 	switch (le32_to_cpu(hdr.type)) {
 	case VIRTIO_VDMABUF_REQ_EXPORT:
-		return vdmabuf_req_export(vdb, vq, &hdr, from, len, work);
+		return vhost_vdmabuf_req_export(vdb, vq, &hdr, from, len, work);
 	case VIRTIO_VDMABUF_REQ_UNEXPORT:
-		return vdmabuf_req_unexport(vdb, &hdr, len);
+		return vhost_vdmabuf_req_unexport(vdb, &hdr, len);
 	case VIRTIO_VDMABUF_REQ_PRESENT:
-		return vdmabuf_req_present(vdb, vq, &hdr, from, len);
+		return vhost_vdmabuf_req_present(vdb, vq, &hdr, from, len);
 	default:
 		return VIRTIO_VDMABUF_S_UNSUPPORTED;
 	}
@@ -2579,7 +2626,7 @@ static void vhost_vdmabuf_handle_req_kick(struct vhost_work *work)
 	struct vhost_vdmabuf *vdb = container_of(vq->dev, struct vhost_vdmabuf,
 						 dev);
 	struct virtio_vdmabuf_resp resp = {};
-	struct vdb_ctx *ctx = vdb->ctx;
+	struct vhost_vdmabuf_ctx *ctx = vdb->ctx;
 	size_t out_len, in_len;
 	u64 total = 0, pinned;
 	unsigned int out, in;
@@ -2617,8 +2664,8 @@ static void vhost_vdmabuf_handle_req_kick(struct vhost_work *work)
 			status = VIRTIO_VDMABUF_S_INVALID;
 		} else {
 			iov_iter_init(&iter, ITER_SOURCE, vq->iov, out, out_len);
-			status = vdmabuf_request(vdb, vq, &iter, out_len,
-						 &pinned);
+			status = vhost_vdmabuf_request(vdb, vq, &iter, out_len,
+						       &pinned);
 			resp.status = cpu_to_le32(status);
 			iov_iter_init(&iter, ITER_DEST, &vq->iov[out], in,
 				      in_len);
@@ -2652,8 +2699,8 @@ out:
 static void vhost_vdmabuf_send_events(struct vhost_vdmabuf *vdb)
 {
 	struct vhost_virtqueue *vq = &vdb->vqs[VIRTIO_VDMABUF_VQ_EVENT];
-	struct vdb_ctx *ctx = vdb->ctx;
-	struct vdb_gevent *gev;
+	struct vhost_vdmabuf_ctx *ctx = vdb->ctx;
+	struct vhost_vdmabuf_gevent *gev;
 	unsigned int out, in;
 	struct iov_iter iter;
 	bool added = false;
@@ -2672,7 +2719,8 @@ static void vhost_vdmabuf_send_events(struct vhost_vdmabuf *vdb)
 		 */
 		mutex_lock(&ctx->lock);
 		gev = list_first_entry_or_null(&ctx->guest_events,
-					       struct vdb_gevent, node);
+					       struct vhost_vdmabuf_gevent,
+					       node);
 		mutex_unlock(&ctx->lock);
 		if (!gev)
 			break;
@@ -2815,7 +2863,7 @@ static int vhost_vdmabuf_open(struct inode *inode, struct file *file)
 {
 	struct vhost_virtqueue **vqs;
 	struct vhost_vdmabuf *vdb;
-	struct vdb_ctx *ctx;
+	struct vhost_vdmabuf_ctx *ctx;
 	int ret = -ENOMEM;
 
 	vdb = kvzalloc(sizeof(*vdb), GFP_KERNEL);
@@ -2828,11 +2876,11 @@ static int vhost_vdmabuf_open(struct inode *inode, struct file *file)
 	if (!ctx)
 		goto err_vqs;
 
-	if (rhashtable_init(&ctx->owned, &vdmabuf_owned_params))
+	if (rhashtable_init(&ctx->owned, &vhost_vdmabuf_owned_params))
 		goto err_ctx;
 	kref_init(&ctx->kref);
 	mutex_init(&ctx->lock);
-	ctx->limits = vdmabuf_module_limits();
+	ctx->limits = vhost_vdmabuf_module_limits();
 	INIT_LIST_HEAD(&ctx->exports);
 	INIT_LIST_HEAD(&ctx->importers);
 	INIT_LIST_HEAD(&ctx->guest_events);
@@ -2873,14 +2921,14 @@ static int vhost_vdmabuf_release(struct inode *inode, struct file *file)
 	vhost_dev_flush(&vdb->dev);
 
 	/* From here on nothing queues work on this device. */
-	vdmabuf_ctx_reset(vdb->ctx, true);
+	vhost_vdmabuf_ctx_reset(vdb->ctx, true);
 	vhost_dev_flush(&vdb->dev);
 
 	vhost_dev_stop(&vdb->dev);
 	vhost_dev_cleanup(&vdb->dev);
 	vhost_vdmabuf_put_owner(vdb);
 	kfree(vdb->dev.vqs);
-	vdmabuf_ctx_put(vdb->ctx);
+	vhost_vdmabuf_ctx_put(vdb->ctx);
 	kvfree(vdb);
 	return 0;
 }
@@ -2933,7 +2981,7 @@ static long vhost_vdmabuf_set_owner(struct vhost_vdmabuf *vdb)
  * device stays stopped and takes no new export.  Killable: a VMM killed
  * meanwhile takes its guest down with it.
  */
-static long vdmabuf_ctx_wait_unpinned(struct vdb_ctx *ctx)
+static long vhost_vdmabuf_ctx_wait_unpinned(struct vhost_vdmabuf_ctx *ctx)
 {
 	if (wait_event_killable(ctx->unpinned,
 				!atomic_long_read(&ctx->nr_pinned)))
@@ -2957,13 +3005,13 @@ static long vhost_vdmabuf_reset_owner(struct vhost_vdmabuf *vdb)
 	}
 	vhost_vdmabuf_stop(vdb);
 	vhost_dev_flush(&vdb->dev);
-	ret = vdmabuf_ctx_reset(vdb->ctx, false);
+	ret = vhost_vdmabuf_ctx_reset(vdb->ctx, false);
 	vdb->limits_frozen = false;
 	vhost_dev_stop(&vdb->dev);
 	vhost_dev_reset_owner(&vdb->dev, umem);
 	vhost_vdmabuf_put_owner(vdb);
 	if (!ret)
-		ret = vdmabuf_ctx_wait_unpinned(vdb->ctx);
+		ret = vhost_vdmabuf_ctx_wait_unpinned(vdb->ctx);
 out:
 	mutex_unlock(&vdb->dev.mutex);
 	return ret;
@@ -3013,10 +3061,10 @@ static long vhost_vdmabuf_reset_device(struct vhost_vdmabuf *vdb)
 	if (!ret) {
 		vhost_vdmabuf_stop(vdb);
 		vhost_dev_flush(&vdb->dev);
-		ret = vdmabuf_ctx_reset(vdb->ctx, false);
+		ret = vhost_vdmabuf_ctx_reset(vdb->ctx, false);
 		vdb->limits_frozen = false;
 		if (!ret)
-			ret = vdmabuf_ctx_wait_unpinned(vdb->ctx);
+			ret = vhost_vdmabuf_ctx_wait_unpinned(vdb->ctx);
 	}
 	mutex_unlock(&vdb->dev.mutex);
 	return ret;
@@ -3069,7 +3117,7 @@ static long vhost_vdmabuf_set_limits(struct vhost_vdmabuf *vdb,
 
 	if (copy_from_user(&lim, argp, sizeof(lim)))
 		return -EFAULT;
-	if (!vdmabuf_limits_valid(&lim))
+	if (!vhost_vdmabuf_limits_valid(&lim))
 		return -EINVAL;
 
 	mutex_lock(&vdb->dev.mutex);
@@ -3093,7 +3141,7 @@ out:
 static long vhost_vdmabuf_get_stats(struct vhost_vdmabuf *vdb,
 				    void __user *argp)
 {
-	struct vdb_ctx *ctx = vdb->ctx;
+	struct vhost_vdmabuf_ctx *ctx = vdb->ctx;
 	struct vhost_vdmabuf_stats stats;
 
 	mutex_lock(&ctx->lock);
