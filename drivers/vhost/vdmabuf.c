@@ -144,6 +144,12 @@
 #define VDMABUF_HARD_MAX_TOTAL_MB	4096U
 #define VDMABUF_MIN_EVENTS		16
 #define VDMABUF_HARD_MAX_EVENTS		1048576U
+/*
+ * A PRESENT and an unexport visit every importer, and for each one look
+ * through the others' records of the export: their work grows as the
+ * square of the importer count, under the table lock.
+ */
+#define VDMABUF_HARD_MAX_IMPORTERS	256U
 
 /* Work per kick before yielding to other vhost work. */
 #define VHOST_VDMABUF_PKT_WEIGHT	64
@@ -193,6 +199,11 @@ module_param(max_guest_events, uint, 0444);
 MODULE_PARM_DESC(max_guest_events,
 		 "Guest event backlog before PRESENT gets BUSY (16..1048576, default 8192)");
 
+static unsigned int max_importers = 64;
+module_param(max_importers, uint, 0444);
+MODULE_PARM_DESC(max_importers,
+		 "Most importer files open per device (1..256, default 64)");
+
 enum {
 	VHOST_VDMABUF_FEATURES = (1ULL << VIRTIO_F_VERSION_1) |
 				 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
@@ -212,6 +223,7 @@ static struct vhost_vdmabuf_limits vhost_vdmabuf_module_limits(void)
 		.max_total_mb = max_total_mb,
 		.max_importer_events = max_importer_events,
 		.max_guest_events = max_guest_events,
+		.max_importers = max_importers,
 	};
 }
 
@@ -219,7 +231,7 @@ static bool vhost_vdmabuf_limits_valid(const struct vhost_vdmabuf_limits *lim)
 {
 	const struct vhost_vdmabuf_limits top = vhost_vdmabuf_module_limits();
 
-	return !lim->flags && !lim->padding &&
+	return !lim->flags &&
 	       lim->max_ranges >= 1 && lim->max_ranges <= top.max_ranges &&
 	       lim->max_meta_len <= top.max_meta_len &&
 	       lim->max_exports >= 1 && lim->max_exports <= top.max_exports &&
@@ -231,7 +243,9 @@ static bool vhost_vdmabuf_limits_valid(const struct vhost_vdmabuf_limits *lim)
 	       lim->max_importer_events >= VDMABUF_MIN_EVENTS &&
 	       lim->max_importer_events <= top.max_importer_events &&
 	       lim->max_guest_events >= VDMABUF_MIN_EVENTS &&
-	       lim->max_guest_events <= top.max_guest_events;
+	       lim->max_guest_events <= top.max_guest_events &&
+	       lim->max_importers >= 1 &&
+	       lim->max_importers <= top.max_importers;
 }
 
 struct vhost_vdmabuf;
@@ -1775,6 +1789,11 @@ static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
 
 	/* Catch up: an EXPORTED event for every live export. */
 	mutex_lock(&ctx->lock);
+	if (ctx->stats.importers >= ctx->limits.max_importers) {
+		mutex_unlock(&ctx->lock);
+		kfree(imp);
+		return -EMFILE;
+	}
 	kref_get(&ctx->kref);
 	list_add_tail(&imp->node, &ctx->importers);
 	ctx->stats.importers++;
@@ -3229,6 +3248,7 @@ static int __init vhost_vdmabuf_init(void)
 				    VDMABUF_HARD_MAX_EVENTS);
 	max_guest_events = clamp(max_guest_events, VDMABUF_MIN_EVENTS,
 				 VDMABUF_HARD_MAX_EVENTS);
+	max_importers = clamp(max_importers, 1U, VDMABUF_HARD_MAX_IMPORTERS);
 
 	return misc_register(&vhost_vdmabuf_misc);
 }

@@ -3111,10 +3111,11 @@ TEST_F(host, per_device_limits)
 	uint32_t one = 1;
 	struct vmm other;
 	size_t n;
-	int i;
+	int i, fd, fd2;
 
 	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_LIMITS, &top));
 	EXPECT_EQ(0, top.flags);
+	EXPECT_EQ(param("max_importers", 64), top.max_importers);
 	EXPECT_EQ(param("max_ranges", 16384), top.max_ranges);
 	EXPECT_EQ(param("max_total_mb", 2048), top.max_total_mb);
 	EXPECT_EQ(param("max_guest_events", 8192), top.max_guest_events);
@@ -3127,12 +3128,13 @@ TEST_F(host, per_device_limits)
 	lim.max_total_mb = 1;
 	lim.max_importer_events = 16;
 	lim.max_guest_events = 16;
+	lim.max_importers = 2;
 	/* Not while the guest may be using the device. */
 	EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &lim));
 	EXPECT_EQ(EBUSY, errno);
 	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_RESET_DEVICE));
-	/* Above a ceiling, below a floor, flags or padding set: EINVAL. */
-	for (i = 0; i < 4; i++) {
+	/* Above a ceiling, below a floor, flags set: EINVAL. */
+	for (i = 0; i < 5; i++) {
 		got = lim;
 		if (i == 0)
 			got.max_total_mb = top.max_total_mb + 1;
@@ -3140,8 +3142,10 @@ TEST_F(host, per_device_limits)
 			got.max_exports = 0;
 		else if (i == 2)
 			got.flags = 1;
+		else if (i == 3)
+			got.max_importers = 0;
 		else
-			got.padding = 1;
+			got.max_importers = top.max_importers + 1;
 		EXPECT_EQ(-1, ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS,
 				    &got));
 		EXPECT_EQ(EINVAL, errno);
@@ -3157,6 +3161,15 @@ TEST_F(host, per_device_limits)
 	EXPECT_EQ(1ULL << 20, cfg.max_export_size);
 	EXPECT_EQ(1ULL << 20, cfg.max_total_size);
 	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_SET_RUNNING, &one));
+	/* Two importers, then EMFILE. */
+	fd = get_importer(&self->v);
+	EXPECT_LE(0, fd);
+	fd2 = get_importer(&self->v);
+	EXPECT_LE(0, fd2);
+	EXPECT_EQ(-1, get_importer(&self->v));
+	EXPECT_EQ(EMFILE, errno);
+	close(fd);
+	close(fd2);
 
 	make_uuid(a, 820);
 	make_uuid(b, 821);
@@ -3200,6 +3213,44 @@ TEST_F(host, per_device_limits)
 	EXPECT_EQ(top.max_ranges, cfg.max_ranges);
 	EXPECT_EQ((uint64_t)top.max_total_mb << 20, cfg.max_total_size);
 	vmm_fini(&other);
+}
+
+/*
+ * At most max_importers importer files of a device are open at once: each
+ * PRESENT visits every importer, so their number bounds the device's work.
+ * One more is refused with EMFILE until one is closed; the cap is per
+ * device.
+ */
+TEST_F(host, importers_capped)
+{
+	unsigned int cap = param("max_importers", 64);
+	struct vhost_vdmabuf_stats s;
+	int fds[256], i, n, fd;
+	struct vmm other;
+
+	ASSERT_GE(256, cap);
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	ASSERT_EQ(0, s.importers);
+	for (n = 0; n < (int)cap; n++) {
+		fds[n] = get_importer(&self->v);
+		ASSERT_LE(0, fds[n]);
+	}
+	EXPECT_EQ(-1, get_importer(&self->v));
+	EXPECT_EQ(EMFILE, errno);
+	ASSERT_EQ(0, get_stats(&self->v, &s));
+	EXPECT_EQ(cap, s.importers);
+
+	ASSERT_EQ(0, vmm_init(&other, 0));
+	fd = get_importer(&other);
+	EXPECT_LE(0, fd);
+	close(fd);
+	vmm_fini(&other);
+
+	close(fds[--n]);
+	fds[n] = get_importer(&self->v);
+	EXPECT_LE(0, fds[n]);
+	for (i = 0; i <= n; i++)
+		close(fds[i]);
 }
 
 /*

@@ -335,7 +335,7 @@ UAPI_FIELD(vhost_vdmabuf_limits, max_export_mb, 20, 4);
 UAPI_FIELD(vhost_vdmabuf_limits, max_total_mb, 24, 4);
 UAPI_FIELD(vhost_vdmabuf_limits, max_importer_events, 28, 4);
 UAPI_FIELD(vhost_vdmabuf_limits, max_guest_events, 32, 4);
-UAPI_FIELD(vhost_vdmabuf_limits, padding, 36, 4);
+UAPI_FIELD(vhost_vdmabuf_limits, max_importers, 36, 4);
 UAPI_END(vhost_vdmabuf_limits, 36, 4);
 
 UAPI_SIZE(vhost_vdmabuf_import, 32);

@@ -87,7 +87,8 @@ struct vhost_vdmabuf_stats {
  *	PRESENT are answered BUSY (>= 16)
  * @max_guest_events: events waiting for the guest before PRESENT is
  *	answered BUSY (>= 16)
- * @padding: zero
+ * @max_importers: most importer files open at once (>= 1); one more
+ *	VHOST_VDMABUF_GET_IMPORTER fails with EMFILE
  *
  * The device's limits.  A new device has the module parameters of the
  * same names; each parameter is also the ceiling of its field.  The first
@@ -103,7 +104,7 @@ struct vhost_vdmabuf_limits {
 	__u32 max_total_mb;
 	__u32 max_importer_events;
 	__u32 max_guest_events;
-	__u32 padding;
+	__u32 max_importers;
 };
 
 /*
