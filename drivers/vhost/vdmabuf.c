@@ -254,7 +254,8 @@ struct vhost_vdmabuf;
  * struct vhost_vdmabuf_ctx - per-device export table, outlives the vhost file
  * @kref: held by the vhost file, each importer file and each export
  * @lock: protects every field below but @nr_pinned and @unpinned
- * @vdb: the vhost device, NULL once its file is released
+ * @vdb: the vhost device, NULL once its file is released (set to NULL
+ *	with a release; importers read it without the lock)
  * @exports: exports holding guest memory (&vhost_vdmabuf_export.node)
  * @owned: by UUID (&vhost_vdmabuf_export.hnode), the exports whose UUID the
  *	guest still owns (&vhost_vdmabuf_export.guest_owned): the live ones and
@@ -1102,8 +1103,12 @@ static int vhost_vdmabuf_ctx_reset(struct vhost_vdmabuf_ctx *ctx, bool vmm_gone)
 		ret = vhost_vdmabuf_ctx_take_fences(ctx, &fences, &nr);
 	vhost_vdmabuf_guest_events_discard(ctx);
 	if (vmm_gone) {
-		/* Importers read what is queued, then end of file. */
-		WRITE_ONCE(ctx->vdb, NULL);
+		/*
+		 * Importers read what is queued, then end of file: the
+		 * release orders the records queued above before the NULL
+		 * that vhost_vdmabuf_importer_hup() reads without the lock.
+		 */
+		smp_store_release(&ctx->vdb, NULL);
 		list_for_each_entry(imp, &ctx->importers, node)
 			wake_up_interruptible(&imp->wait);
 	}
@@ -1658,16 +1663,18 @@ static ssize_t vhost_vdmabuf_importer_copy(struct vhost_vdmabuf_imp *imp,
 	}
 }
 
-/* The VMM has closed the device and @imp has read every event. */
+/*
+ * The VMM has closed the device and @imp has read every event.  Without
+ * the table lock, which a reset that had no memory to take the fences
+ * along holds while it waits for them (poll must not block): once
+ * @ctx->vdb is NULL nothing is queued again, and the acquire makes every
+ * record queued before it count in @imp->nr_events.
+ */
 static bool vhost_vdmabuf_importer_hup(struct vhost_vdmabuf_imp *imp)
 {
-	struct vhost_vdmabuf_ctx *ctx = imp->ctx;
-	bool hup;
-
-	mutex_lock(&ctx->lock);
-	hup = !ctx->vdb && list_empty(&imp->events);
-	mutex_unlock(&ctx->lock);
-	return hup;
+	/* Pairs with the smp_store_release() in vhost_vdmabuf_ctx_reset(). */
+	return !smp_load_acquire(&imp->ctx->vdb) &&
+	       !READ_ONCE(imp->nr_events);
 }
 
 static ssize_t vhost_vdmabuf_importer_read(struct file *file, char __user *buf,
