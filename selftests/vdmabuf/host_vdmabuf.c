@@ -2979,6 +2979,106 @@ TEST_F(host, join_all_frames)
 }
 
 /*
+ * Joined to all frames, LEAVE of one buffer answers the frame owed now,
+ * and that buffer's next frame is owed again.
+ */
+TEST_F(host, join_all_then_leave_one)
+{
+	struct vhost_vdmabuf_frames arg = {
+		.op = VHOST_VDMABUF_FRAMES_JOIN,
+		.flags = VHOST_VDMABUF_FRAMES_F_ALL,
+	};
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct vhost_vdmabuf_event *iev = (void *)ebuf;
+	struct vhost_vdmabuf_frame_done fd = {};
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+
+	make_uuid(uuid, 1060);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAMES, &arg));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+
+	/* LEAVE of this buffer answers frame 1 ... */
+	ASSERT_EQ(0, frames(self->imp, uuid, VHOST_VDMABUF_FRAMES_LEAVE));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(1, ev.seq);
+
+	/* ... and frame 2 is owed again, answered by FRAME_DONE. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 2, 0));
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_EXPORTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	ASSERT_EQ(VHOST_VDMABUF_EVENT_PRESENTED,
+		  read_ievent(self->imp, ebuf, 1000));
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_F_OWED, iev->flags);
+	memcpy(fd.uuid, uuid, 16);
+	fd.frame = iev->frame;
+	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAME_DONE, &fd));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(2, ev.seq);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+}
+
+/*
+ * LEAVE with F_ALL leaves the frames of every buffer, also those an
+ * IMPORT joined; the importer still holds its dma-buf and is still told
+ * UNEXPORTED.
+ */
+TEST_F(host, leave_all_leaves_imported)
+{
+	struct vhost_vdmabuf_frames arg = {
+		.op = VHOST_VDMABUF_FRAMES_LEAVE,
+		.flags = VHOST_VDMABUF_FRAMES_F_ALL,
+	};
+	uint8_t ebuf[VHOST_VDMABUF_EVENT_MAX];
+	struct virtio_vdmabuf_event ev;
+	uint8_t uuid[16];
+	int dfd, t;
+
+	make_uuid(uuid, 1061);
+	self->imp = get_importer(&self->v);
+	ASSERT_LE(0, self->imp);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->v, uuid, BUF_BASE, PAGE, NULL));
+	dfd = import_buf(self->imp, uuid, NULL);
+	ASSERT_LE(0, dfd);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 1, 0));
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+
+	/* Leaving all answers the frame the import owed ... */
+	ASSERT_EQ(0, ioctl(self->imp, VHOST_VDMABUF_FRAMES, &arg));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(1, ev.seq);
+	/* ... and the next frame is owed by no one. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->v, uuid, 2, 0));
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_FRAME_DONE, ev.type);
+	EXPECT_EQ(2, ev.seq);
+
+	/* Still a holder: told UNEXPORTED, RELEASED only after its close. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_unexport(&self->v, uuid));
+	do {
+		t = read_ievent(self->imp, ebuf, 1000);
+	} while (t == VHOST_VDMABUF_EVENT_EXPORTED ||
+		 t == VHOST_VDMABUF_EVENT_PRESENTED);
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_UNEXPORTED, t);
+	EXPECT_EQ(-1, get_event(&self->v, &ev, 200));
+	close(dfd);
+	ASSERT_EQ(0, get_event(&self->v, &ev, 5000));
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev.type);
+}
+
+/*
  * With an importer's queue full, EXPORT is BUSY before anything is
  * allocated or pinned: a guest retrying a large EXPORT costs no pin and
  * unpin of its pages per retry (FOLL_PIN counters of /proc/vmstat).
