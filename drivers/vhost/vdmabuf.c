@@ -525,7 +525,8 @@ static void vhost_vdmabuf_ctx_free(struct kref *kref)
 	struct vhost_vdmabuf_ctx *ctx =
 		container_of(kref, struct vhost_vdmabuf_ctx, kref);
 
-	WARN_ON(!list_empty(&ctx->exports) || !list_empty(&ctx->importers));
+	WARN_ON(!list_empty(&ctx->exports) || !list_empty(&ctx->importers) ||
+		atomic_read(&ctx->owned.nelems));
 	rhashtable_destroy(&ctx->owned);
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
@@ -1785,7 +1786,7 @@ static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
 	if (arg.flags & ~VHOST_VDMABUF_FD_KEEP_ON_EXEC)
 		return -EINVAL;
 
-	imp = kzalloc(sizeof(*imp), GFP_KERNEL);
+	imp = kzalloc(sizeof(*imp), GFP_KERNEL_ACCOUNT);
 	if (!imp)
 		return -ENOMEM;
 	imp->ctx = ctx;
@@ -1809,7 +1810,7 @@ static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
 			continue;
 		iev = vhost_vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED,
 						 exp, exp->meta, exp->meta_len,
-						 0, GFP_KERNEL);
+						 0, GFP_KERNEL_ACCOUNT);
 		if (!iev ||
 		    vhost_vdmabuf_export_spares(exp, ctx->stats.importers)) {
 			kfree(iev);
@@ -2235,6 +2236,7 @@ static u32 vhost_vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
 	u32 i, n = ctx->stats.importers;
 	struct vhost_vdmabuf_ievent **ievs;
 	struct vhost_vdmabuf_imp *imp;
+	int ret = -ENOMEM;
 
 	lockdep_assert_held(&ctx->lock);
 	if (vhost_vdmabuf_importers_busy(ctx))
@@ -2253,9 +2255,12 @@ static u32 vhost_vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
 		if (!ievs[i])
 			goto err_ievs;
 	}
-	if (vhost_vdmabuf_export_spares(exp, n) ||
-	    rhashtable_insert_fast(&ctx->owned, &exp->hnode,
-				   vhost_vdmabuf_owned_params))
+	if (vhost_vdmabuf_export_spares(exp, n))
+		goto err_ievs;
+	/* vhost_vdmabuf_export_admit() checked the UUID; so does this. */
+	ret = rhashtable_lookup_insert_fast(&ctx->owned, &exp->hnode,
+					    vhost_vdmabuf_owned_params);
+	if (ret)
 		goto err_ievs;
 	i = 0;
 	list_for_each_entry(imp, &ctx->importers, node)
@@ -2289,7 +2294,8 @@ err_ievs:
 		kfree(ievs[i]);
 	kfree(ievs);
 	vhost_vdmabuf_export_free_spares(exp);
-	return VIRTIO_VDMABUF_S_NOMEM;
+	return ret == -EEXIST ? VIRTIO_VDMABUF_S_EXISTS :
+				VIRTIO_VDMABUF_S_NOMEM;
 }
 
 /*
@@ -2902,7 +2908,8 @@ static int vhost_vdmabuf_open(struct inode *inode, struct file *file)
 	if (!ctx)
 		goto err_vqs;
 
-	if (rhashtable_init(&ctx->owned, &vhost_vdmabuf_owned_params))
+	ret = rhashtable_init(&ctx->owned, &vhost_vdmabuf_owned_params);
+	if (ret)
 		goto err_ctx;
 	kref_init(&ctx->kref);
 	mutex_init(&ctx->lock);
@@ -3143,13 +3150,15 @@ static long vhost_vdmabuf_set_limits(struct vhost_vdmabuf *vdb,
 
 	if (copy_from_user(&lim, argp, sizeof(lim)))
 		return -EFAULT;
-	if (!vhost_vdmabuf_limits_valid(&lim))
-		return -EINVAL;
 
 	mutex_lock(&vdb->dev.mutex);
 	ret = vhost_dev_check_owner(&vdb->dev);
 	if (ret)
 		goto out;
+	if (!vhost_vdmabuf_limits_valid(&lim)) {
+		ret = -EINVAL;
+		goto out;
+	}
 	mutex_lock(&vq->mutex);
 	if (vdb->limits_frozen || vhost_vq_get_backend(vq)) {
 		ret = -EBUSY;

@@ -3354,6 +3354,34 @@ TEST_F(host, importers_capped)
 }
 
 /*
+ * Only the VMM that owns the device sets its limits: any other process
+ * gets EPERM, also for limits that would be refused anyway.
+ */
+TEST_F(host, set_limits_owner_only)
+{
+	struct vhost_vdmabuf_limits lim;
+	int status, bad = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, ioctl(self->v.fd, VHOST_VDMABUF_GET_LIMITS, &lim));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (!ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &lim) ||
+		    errno != EPERM)
+			bad |= 1;
+		lim.flags = 1;
+		if (!ioctl(self->v.fd, VHOST_VDMABUF_SET_LIMITS, &lim) ||
+		    errno != EPERM)
+			bad |= 2;
+		_exit(bad);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/*
  * The limits freeze when the device is first started (SET_FEATURES or
  * SET_RUNNING 1): the guest has read them, and its exports were checked
  * against them.  A pause keeps them frozen; a reset (RESET_DEVICE or
