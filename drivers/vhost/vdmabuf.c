@@ -987,23 +987,12 @@ static int vhost_vdmabuf_fence_wait_killable(struct dma_fence *fence)
 	return ret ? 0 : -EINTR;
 }
 
-/* The same for every fence on @resv, for when they cannot be taken along. */
-static int vhost_vdmabuf_resv_wait_killable(struct dma_resv *resv)
-{
-	long ret = 0;
-
-	while (!ret && !fatal_signal_pending(current))
-		ret = dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
-					    VDMABUF_FENCE_SLICE);
-	return ret ? 0 : -EINTR;
-}
-
 /*
  * Take host access to @exp's pages away: CPU mappings are zapped and fault
  * SIGBUS from now on, new mmap, attachment maps, pins and CPU access are
  * refused, and dynamic importers are told to let go (a reset then waits
  * for the work already queued on the dma-bufs,
- * vhost_vdmabuf_ctx_take_fences()).  The pages stay pinned until the last
+ * vhost_vdmabuf_ctx_wait_revoked()).  The pages stay pinned until the last
  * dma-buf is released: a pinned attachment (every static importer's) cannot be
  * taken back, only refused from now on.
  */
@@ -1025,48 +1014,69 @@ static void vhost_vdmabuf_export_revoke(struct vhost_vdmabuf_export *exp)
 }
 
 /*
- * The work queued on the host dma-bufs of every revoked export, one fence
- * per dma-buf (NULL: none), to wait for once the table lock is dropped, so
- * that importers can read UNEXPORTED and close their dma-bufs meanwhile.
- * A dma-buf whose fences cannot be taken along for want of memory is
- * waited for here, under the lock; -EINTR if killed then.
+ * The first fence on @dmabuf that has not signalled, with a reference, or
+ * NULL.  No allocation: a reset must wait even when memory is short.
  */
-static int vhost_vdmabuf_ctx_take_fences(struct vhost_vdmabuf_ctx *ctx,
-					 struct dma_fence ***fences,
-					 unsigned int *nr)
+static struct dma_fence *vhost_vdmabuf_busy_fence(struct dma_buf *dmabuf)
 {
-	struct dma_fence **f = NULL;
+	struct dma_fence *fence, *busy = NULL;
+	struct dma_resv_iter cursor;
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	dma_resv_for_each_fence(&cursor, dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
+				fence) {
+		if (!dma_fence_is_signaled(fence)) {
+			busy = dma_fence_get(fence);
+			break;
+		}
+	}
+	dma_resv_unlock(dmabuf->resv);
+	return busy;
+}
+
+/* The same for the host dma-bufs of every revoked export. */
+static struct dma_fence *
+vhost_vdmabuf_ctx_busy_fence(struct vhost_vdmabuf_ctx *ctx)
+{
 	struct vhost_vdmabuf_export *exp;
 	struct vhost_vdmabuf_dmabuf *vbuf;
-	unsigned int n = 0;
-	int ret = 0;
+	struct dma_fence *fence;
 
 	lockdep_assert_held(&ctx->lock);
-	list_for_each_entry(exp, &ctx->exports, node)
-		if (exp->revoked)
-			list_for_each_entry(vbuf, &exp->dmabufs, node)
-				n++;
-	if (n)
-		f = kcalloc(n, sizeof(*f), GFP_KERNEL | __GFP_NOWARN);
-	n = 0;
 	list_for_each_entry(exp, &ctx->exports, node) {
 		if (!exp->revoked)
 			continue;
 		list_for_each_entry(vbuf, &exp->dmabufs, node) {
-			if (f && !dma_resv_get_singleton(vbuf->dmabuf->resv,
-							 DMA_RESV_USAGE_BOOKKEEP,
-							 &f[n])) {
-				n++;
-				continue;
-			}
-			ret = vhost_vdmabuf_resv_wait_killable(vbuf->dmabuf->resv);
-			if (ret)
-				goto out;
+			fence = vhost_vdmabuf_busy_fence(vbuf->dmabuf);
+			if (fence)
+				return fence;
 		}
 	}
-out:
-	*fences = f;
-	*nr = n;
+	return NULL;
+}
+
+/*
+ * Wait, killably and one fence at a time, for the work queued on the host
+ * dma-bufs of every revoked export.  The table lock is held only to find
+ * the next fence, never across a wait, so importers read UNEXPORTED and
+ * close their dma-bufs meanwhile.  A host program that keeps queueing
+ * work on a revoked dma-buf delays the reset as a pinned attachment does;
+ * the VMM stays killable.  -EINTR if killed.
+ */
+static int vhost_vdmabuf_ctx_wait_revoked(struct vhost_vdmabuf_ctx *ctx)
+{
+	struct dma_fence *fence;
+	int ret;
+
+	do {
+		mutex_lock(&ctx->lock);
+		fence = vhost_vdmabuf_ctx_busy_fence(ctx);
+		mutex_unlock(&ctx->lock);
+		if (!fence)
+			return 0;
+		ret = vhost_vdmabuf_fence_wait_killable(fence);
+		dma_fence_put(fence);
+	} while (!ret);
 	return ret;
 }
 
@@ -1082,12 +1092,9 @@ out:
  */
 static int vhost_vdmabuf_ctx_reset(struct vhost_vdmabuf_ctx *ctx, bool vmm_gone)
 {
-	struct dma_fence **fences = NULL;
 	struct vhost_vdmabuf_export *exp, *tmp;
 	struct vhost_vdmabuf_imp *imp;
-	unsigned int nr = 0, i;
 	LIST_HEAD(reap);
-	int ret = 0;
 
 	mutex_lock(&ctx->lock);
 	list_for_each_entry(exp, &ctx->exports, node) {
@@ -1099,9 +1106,6 @@ static int vhost_vdmabuf_ctx_reset(struct vhost_vdmabuf_ctx *ctx, bool vmm_gone)
 		if (vhost_vdmabuf_export_last_ref(exp))
 			list_add_tail(&exp->reap, &reap);
 	}
-	/* Every export is revoked before the first wait. */
-	if (!vmm_gone)
-		ret = vhost_vdmabuf_ctx_take_fences(ctx, &fences, &nr);
 	vhost_vdmabuf_guest_events_discard(ctx);
 	if (vmm_gone) {
 		/*
@@ -1117,15 +1121,8 @@ static int vhost_vdmabuf_ctx_reset(struct vhost_vdmabuf_ctx *ctx, bool vmm_gone)
 
 	list_for_each_entry_safe(exp, tmp, &reap, reap)
 		vhost_vdmabuf_export_finish(exp);
-	for (i = 0; i < nr; i++) {
-		if (!fences[i])
-			continue;
-		if (!ret)
-			ret = vhost_vdmabuf_fence_wait_killable(fences[i]);
-		dma_fence_put(fences[i]);
-	}
-	kfree(fences);
-	return ret;
+	/* Every export is revoked before the first wait. */
+	return vmm_gone ? 0 : vhost_vdmabuf_ctx_wait_revoked(ctx);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1666,10 +1663,9 @@ static ssize_t vhost_vdmabuf_importer_copy(struct vhost_vdmabuf_imp *imp,
 
 /*
  * The VMM has closed the device and @imp has read every event.  Without
- * the table lock, which a reset that had no memory to take the fences
- * along holds while it waits for them (poll must not block): once
- * @ctx->vdb is NULL nothing is queued again, and the acquire makes every
- * record queued before it count in @imp->nr_events.
+ * the table lock, so that poll never sleeps: once @ctx->vdb is NULL
+ * nothing is queued again, and the acquire makes every record queued
+ * before it count in @imp->nr_events.
  */
 static bool vhost_vdmabuf_importer_hup(struct vhost_vdmabuf_imp *imp)
 {
