@@ -1795,8 +1795,9 @@ static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
 	mutex_lock(&ctx->lock);
 	if (ctx->stats.importers >= ctx->limits.max_importers) {
 		mutex_unlock(&ctx->lock);
+		mutex_destroy(&imp->read_lock);
 		kfree(imp);
-		return -EMFILE;
+		return -EUSERS;
 	}
 	kref_get(&ctx->kref);
 	list_add_tail(&imp->node, &ctx->importers);
@@ -3146,6 +3147,9 @@ static long vhost_vdmabuf_set_limits(struct vhost_vdmabuf *vdb,
 
 	if (copy_from_user(&lim, argp, sizeof(lim)))
 		return -EFAULT;
+	/* Padding before the field existed: VMMs built then leave it 0. */
+	if (!lim.max_importers)
+		lim.max_importers = max_importers;
 
 	mutex_lock(&vdb->dev.mutex);
 	ret = vhost_dev_check_owner(&vdb->dev);

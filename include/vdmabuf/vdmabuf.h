@@ -466,7 +466,8 @@ struct vdmabuf_importer;
  * @timeout_ms; -EAGAIN if a signal interrupted the last attempt to
  * connect at the deadline; -ETIMEDOUT: the VMM accepted the connection
  * but sent nothing within the wait (@timeout_ms, and at least a few
- * seconds); -EPROTO: the peer sent no fd (or its message was truncated).
+ * seconds); -EPROTO: the peer sent no fd (or its message was truncated),
+ * as QEMU does when the device has its max_importers importers open.
  */
 int vdmabuf_importer_connect(const char *socket_path, int timeout_ms,
 			     struct vdmabuf_importer **impp);

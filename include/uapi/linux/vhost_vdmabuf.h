@@ -87,8 +87,10 @@ struct vhost_vdmabuf_stats {
  *	PRESENT are answered BUSY (>= 16)
  * @max_guest_events: events waiting for the guest before PRESENT is
  *	answered BUSY (>= 16)
- * @max_importers: most importer files open at once (>= 1); one more
- *	VHOST_VDMABUF_GET_IMPORTER fails with EMFILE
+ * @max_importers: most importer files open at once; one more
+ *	VHOST_VDMABUF_GET_IMPORTER fails with EUSERS.  0 in SET_LIMITS
+ *	means the module parameter (the field was padding before), which
+ *	GET_LIMITS then returns
  *
  * The device's limits.  A new device has the module parameters of the
  * same names; each parameter is also the ceiling of its field.  The first
