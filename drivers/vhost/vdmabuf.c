@@ -604,6 +604,15 @@ vhost_vdmabuf_ievent_alloc(u32 type, struct vhost_vdmabuf_export *exp,
 	return iev;
 }
 
+/* An EXPORTED record of @exp, its metadata as payload. */
+static struct vhost_vdmabuf_ievent *
+vhost_vdmabuf_exported_alloc(struct vhost_vdmabuf_export *exp)
+{
+	return vhost_vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED, exp,
+					  exp->meta, exp->meta_len, 0,
+					  GFP_KERNEL_ACCOUNT);
+}
+
 static void vhost_vdmabuf_importer_queue(struct vhost_vdmabuf_imp *imp,
 					 struct vhost_vdmabuf_ievent *iev)
 {
@@ -944,7 +953,8 @@ static void vhost_vdmabuf_export_finish(struct vhost_vdmabuf_export *exp)
 	if (exp->guest_owned) {
 		vhost_vdmabuf_export_disown(ctx, exp);
 		vhost_vdmabuf_guest_event(ctx, exp->released_ev,
-					  VIRTIO_VDMABUF_EVT_RELEASED, 0, exp->uuid, 0);
+					  VIRTIO_VDMABUF_EVT_RELEASED, 0,
+					  exp->uuid, 0);
 		exp->released_ev = NULL;
 	}
 	mutex_unlock(&ctx->lock);
@@ -1370,7 +1380,7 @@ static long vhost_vdmabuf_importer_import(struct vhost_vdmabuf_imp *imp,
 	if (arg.flags & ~VHOST_VDMABUF_FD_KEEP_ON_EXEC)
 		return -EINVAL;
 
-	vbuf = kzalloc(sizeof(*vbuf), GFP_KERNEL);
+	vbuf = kzalloc(sizeof(*vbuf), GFP_KERNEL_ACCOUNT);
 	if (!vbuf)
 		return -ENOMEM;
 	/* Importing joins the buffer's frames. */
@@ -1392,7 +1402,10 @@ static long vhost_vdmabuf_importer_import(struct vhost_vdmabuf_imp *imp,
 		ret = -ENOENT;
 		goto err_unlock;
 	}
-	/* A dma-buf of its own for every import (&struct vhost_vdmabuf_export) */
+	/*
+	 * A dma-buf of its own for every import: see
+	 * &struct vhost_vdmabuf_export.
+	 */
 	info.ops = &vhost_vdmabuf_dmabuf_ops;
 	info.size = exp->size;
 	info.flags = O_RDWR;
@@ -1805,9 +1818,7 @@ static long vhost_vdmabuf_get_importer(struct vhost_vdmabuf *vdb,
 	list_for_each_entry(exp, &ctx->exports, node) {
 		if (!exp->live)
 			continue;
-		iev = vhost_vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED,
-						 exp, exp->meta, exp->meta_len,
-						 0, GFP_KERNEL_ACCOUNT);
+		iev = vhost_vdmabuf_exported_alloc(exp);
 		if (!iev ||
 		    vhost_vdmabuf_export_spares(exp, ctx->stats.importers)) {
 			kfree(iev);
@@ -1979,8 +1990,8 @@ static int vhost_vdmabuf_pin_user(struct mm_struct *mm, unsigned long uaddr,
 		pinned = pin_user_pages_remote(mm, uaddr, n, VDMABUF_FOLL,
 					       pages + *nr_pinned, NULL);
 		if (pinned > 0 &&
-		    vhost_vdmabuf_ram_outlives_vmm(mm, uaddr,
-						   uaddr + (pinned << PAGE_SHIFT)))
+		    vhost_vdmabuf_ram_outlives_vmm(mm, uaddr, uaddr +
+						   (pinned << PAGE_SHIFT)))
 			*outlives = true;
 		mmap_read_unlock(mm);
 		if (pinned <= 0)
@@ -2245,10 +2256,7 @@ static u32 vhost_vdmabuf_export_publish(struct vhost_vdmabuf *vdb,
 	if (!ievs && n)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	for (i = 0; i < n; i++) {
-		ievs[i] = vhost_vdmabuf_ievent_alloc(VHOST_VDMABUF_EVENT_EXPORTED,
-						     exp, exp->meta,
-						     exp->meta_len, 0,
-						     GFP_KERNEL_ACCOUNT);
+		ievs[i] = vhost_vdmabuf_exported_alloc(exp);
 		if (!ievs[i])
 			goto err_ievs;
 	}
@@ -2692,7 +2700,8 @@ static void vhost_vdmabuf_handle_req_kick(struct vhost_work *work)
 			vq_err(vq, "vdmabuf: request without room for status\n");
 			status = VIRTIO_VDMABUF_S_INVALID;
 		} else {
-			iov_iter_init(&iter, ITER_SOURCE, vq->iov, out, out_len);
+			iov_iter_init(&iter, ITER_SOURCE, vq->iov, out,
+				      out_len);
 			status = vhost_vdmabuf_request(vdb, vq, &iter, out_len,
 						       &pinned);
 			resp.status = cpu_to_le32(status);
