@@ -408,12 +408,15 @@ struct vhost_vdmabuf_export {
  *	the dentry drops its own reference before .release runs, and the
  *	&struct file may be gone before either
  *	(see &struct vhost_vdmabuf_export)
+ * @fences_done: revoked, and a reset has waited for the work queued on it
+ *	(table lock)
  */
 struct vhost_vdmabuf_dmabuf {
 	struct list_head node;
 	struct vhost_vdmabuf_export *exp;
 	struct dma_buf *dmabuf;
 	struct inode *inode;
+	bool fences_done;
 };
 
 /**
@@ -986,15 +989,20 @@ static void vhost_vdmabuf_dmabuf_revoke(struct dma_buf *dmabuf)
  * Wait for @fence as dma_fence_wait() does (the fence's own wait, the
  * lockdep annotations of fence signalling), in slices, so that a fatal
  * signal ends it: a fence that never signals must not leave the VMM
- * unkillable.  The kernel has no killable dma_fence wait.
+ * unkillable.  The kernel has no killable dma_fence wait.  0 once it
+ * signalled, -EINTR if killed, or the error of a wait that failed (a
+ * driver's own wait may, and the fence then counts as signalled).
  */
 static int vhost_vdmabuf_fence_wait_killable(struct dma_fence *fence)
 {
 	long ret = 0;
 
-	while (!ret && !fatal_signal_pending(current))
+	while (!ret) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		ret = dma_fence_wait_timeout(fence, false, VDMABUF_FENCE_SLICE);
-	return ret ? 0 : -EINTR;
+	}
+	return ret > 0 ? 0 : ret;
 }
 
 /*
@@ -1025,28 +1033,32 @@ static void vhost_vdmabuf_export_revoke(struct vhost_vdmabuf_export *exp)
 
 /*
  * The first fence on @dmabuf that has not signalled, with a reference, or
- * NULL.  No allocation: a reset must wait even when memory is short.
+ * NULL.  Without the reservation lock, which a driver may hold while it
+ * waits for fences, and without allocating.
  */
 static struct dma_fence *vhost_vdmabuf_busy_fence(struct dma_buf *dmabuf)
 {
 	struct dma_fence *fence, *busy = NULL;
 	struct dma_resv_iter cursor;
 
-	dma_resv_lock(dmabuf->resv, NULL);
-	dma_resv_for_each_fence(&cursor, dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
-				fence) {
-		if (!dma_fence_is_signaled(fence)) {
-			busy = dma_fence_get(fence);
-			break;
-		}
+	dma_resv_iter_begin(&cursor, dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP);
+	dma_resv_for_each_fence_unlocked(&cursor, fence) {
+		busy = dma_fence_get(fence);
+		break;
 	}
-	dma_resv_unlock(dmabuf->resv);
+	dma_resv_iter_end(&cursor);
 	return busy;
 }
 
-/* The same for the host dma-bufs of every revoked export. */
+/*
+ * The first busy fence of a host dma-buf of a revoked export that a reset
+ * has not finished waiting for, with a reference; NULL when there is none.
+ * Whose fences are all signalled is done with, and so is one whose first
+ * busy fence is @failed, whose wait failed.
+ */
 static struct dma_fence *
-vhost_vdmabuf_ctx_busy_fence(struct vhost_vdmabuf_ctx *ctx)
+vhost_vdmabuf_ctx_busy_fence(struct vhost_vdmabuf_ctx *ctx,
+			     struct dma_fence *failed)
 {
 	struct vhost_vdmabuf_export *exp;
 	struct vhost_vdmabuf_dmabuf *vbuf;
@@ -1057,9 +1069,13 @@ vhost_vdmabuf_ctx_busy_fence(struct vhost_vdmabuf_ctx *ctx)
 		if (!exp->revoked)
 			continue;
 		list_for_each_entry(vbuf, &exp->dmabufs, node) {
+			if (vbuf->fences_done)
+				continue;
 			fence = vhost_vdmabuf_busy_fence(vbuf->dmabuf);
-			if (fence)
+			if (fence && fence != failed)
 				return fence;
+			dma_fence_put(fence);
+			vbuf->fences_done = true;
 		}
 	}
 	return NULL;
@@ -1067,27 +1083,40 @@ vhost_vdmabuf_ctx_busy_fence(struct vhost_vdmabuf_ctx *ctx)
 
 /*
  * Wait, killably and one fence at a time, for the work queued on the host
- * dma-bufs of every revoked export.  The table lock is held only to find
- * the next fence, never across a wait, so importers read UNEXPORTED and
- * close their dma-bufs meanwhile.  A host program that keeps queueing
- * work on a revoked dma-buf delays the reset as a pinned attachment does;
- * the VMM stays killable.  -EINTR if killed.
+ * dma-bufs of every revoked export, including work queued while it waits.
+ * The table lock is held only to find the next fence, never across a
+ * wait, so importers read UNEXPORTED and close their dma-bufs meanwhile.
+ * A host program that keeps queueing work on a revoked dma-buf delays the
+ * reset as a pinned attachment does; killing the VMM ends the wait.  A
+ * fence whose wait fails counts as signalled, as dma_fence_ops.wait asks;
+ * the rest of its dma-buf's work is then not waited for.  -EINTR if
+ * killed.
  */
 static int vhost_vdmabuf_ctx_wait_revoked(struct vhost_vdmabuf_ctx *ctx)
 {
-	struct dma_fence *fence;
+	struct dma_fence *fence, *failed = NULL;
 	int ret;
 
-	do {
+	for (;;) {
 		mutex_lock(&ctx->lock);
-		fence = vhost_vdmabuf_ctx_busy_fence(ctx);
+		fence = vhost_vdmabuf_ctx_busy_fence(ctx, failed);
 		mutex_unlock(&ctx->lock);
+		/* Held until now: the pointer names no other fence. */
+		dma_fence_put(failed);
+		failed = NULL;
 		if (!fence)
 			return 0;
 		ret = vhost_vdmabuf_fence_wait_killable(fence);
-		dma_fence_put(fence);
-	} while (!ret);
-	return ret;
+		if (ret == -EINTR) {
+			dma_fence_put(fence);
+			return ret;
+		}
+		if (ret)
+			failed = fence;
+		else
+			dma_fence_put(fence);
+		cond_resched();
+	}
 }
 
 /*
