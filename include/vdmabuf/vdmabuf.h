@@ -467,7 +467,8 @@ struct vdmabuf_importer;
  * connect at the deadline; -ETIMEDOUT: the VMM accepted the connection
  * but sent nothing within the wait (@timeout_ms, and at least a few
  * seconds); -EPROTO: the peer sent no fd (or its message was truncated),
- * as QEMU does when the device has its max_importers importers open.
+ * as QEMU does when it cannot get one, for example when the device
+ * already has max_importers importers open; QEMU's log says why.
  */
 int vdmabuf_importer_connect(const char *socket_path, int timeout_ms,
 			     struct vdmabuf_importer **impp);
