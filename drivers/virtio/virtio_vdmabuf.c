@@ -75,8 +75,8 @@
  *
  * A device reset (remove, freeze) counts as RELEASED of every export.
  *
- * Lock order: state_sem, then lock, then an opener's ev_lock; req_lock is
- * innermost and never held while sleeping.
+ * Lock order: state_sem, then lock, then vq_lock; an opener's ev_lock is
+ * taken under lock or alone.
  */
 
 #define VDMABUF_REQ_TRIES	3	/* EXPORT attempts on a UUID collision */
@@ -124,8 +124,9 @@ struct vdmabuf_limits {
  * @features: negotiated features; written under @state_sem (write)
  * @cfg: the device's limits, clamped to the header's hard bounds; written
  *	under @state_sem (write)
- * @req_lock: protects @req_vq, @vq_ready, @req_gen and the returned and
- *	abandoned flags of every request
+ * @vq_lock: protects both virtqueues once set up, @vq_ready, @req_gen and
+ *	the returned and abandoned flags of every request; a mutex, so that
+ *	requests are added with GFP_KERNEL
  * @vq_ready: the virtqueues may be used
  * @req_gen: bumped whenever the device returns a request (ring space)
  * @req_vq: the requestq
@@ -154,7 +155,7 @@ struct vdmabuf_dev {
 	u64 features;
 	struct vdmabuf_limits cfg;
 
-	spinlock_t req_lock;		/* requestq, vq_ready, req_gen */
+	struct mutex vq_lock;		/* virtqueues, vq_ready, req_gen */
 	bool vq_ready;
 	unsigned long req_gen;
 	struct virtqueue *req_vq;
@@ -248,9 +249,9 @@ struct vdmabuf_exp {
 /**
  * struct vdmabuf_req - one request chain and its memory
  * @done: completed when the device returned the chain (or was reset)
- * @returned: the device returned the chain; dev->req_lock
+ * @returned: the device returned the chain; dev->vq_lock
  * @abandoned: the waiter is gone; whoever sees the chain return finishes
- *	the request; dev->req_lock
+ *	the request; dev->vq_lock
  * @err: nonzero when the device was reset before answering
  * @used_len: bytes the device wrote
  * @type: VIRTIO_VDMABUF_REQ_*
@@ -774,7 +775,9 @@ err_free_args:
 
 /*
  * Queue @req on the requestq.  With @wait, sleep (killable) while the ring
- * is full; else return -ENOSPC.
+ * is full; else return -ENOSPC.  A chain longer than the queue, which the
+ * virtio spec forbids with indirect descriptors too, gets -E2BIG: it
+ * would never fit (vdmabuf_ranges_fit() keeps EXPORTs within it).
  */
 static int vdmabuf_req_submit(struct vdmabuf_dev *dev, struct vdmabuf_req *req,
 			      bool wait)
@@ -785,21 +788,20 @@ static int vdmabuf_req_submit(struct vdmabuf_dev *dev, struct vdmabuf_req *req,
 	int err;
 
 	for (;;) {
-		spin_lock(&dev->req_lock);
+		mutex_lock(&dev->vq_lock);
 		if (!dev->vq_ready) {
 			err = -ENODEV;
-		} else if (req->nr_out + 1 > virtqueue_get_vring_size(dev->req_vq) &&
-			   !virtio_has_feature(dev->vdev,
-					       VIRTIO_RING_F_INDIRECT_DESC)) {
+		} else if (req->nr_out + 1 >
+			   virtqueue_get_vring_size(dev->req_vq)) {
 			err = -E2BIG;
 		} else {
 			err = virtqueue_add_sgs(dev->req_vq, sgs, 1, 1, req,
-						GFP_ATOMIC);
+						GFP_KERNEL);
 			if (!err)
 				notify = virtqueue_kick_prepare(dev->req_vq);
 			gen = dev->req_gen;
 		}
-		spin_unlock(&dev->req_lock);
+		mutex_unlock(&dev->vq_lock);
 
 		if (!err) {
 			/* The vq stays until state_sem is taken for write. */
@@ -827,13 +829,13 @@ static int vdmabuf_req_wait(struct vdmabuf_dev *dev, struct vdmabuf_req *req)
 	if (!wait_for_completion_killable(&req->done))
 		return 0;
 
-	spin_lock(&dev->req_lock);
+	mutex_lock(&dev->vq_lock);
 	if (!req->returned) {
 		req->abandoned = true;
-		spin_unlock(&dev->req_lock);
+		mutex_unlock(&dev->vq_lock);
 		return -EINTR;
 	}
-	spin_unlock(&dev->req_lock);
+	mutex_unlock(&dev->vq_lock);
 	/* Returned, completion on its way. */
 	wait_for_completion(&req->done);
 	return 0;
@@ -1059,7 +1061,7 @@ static void vdmabuf_req_work(struct work_struct *work)
 	unsigned int len, n;
 
 	for (n = 0; n < VDMABUF_WORK_BUDGET; n++) {
-		spin_lock(&dev->req_lock);
+		mutex_lock(&dev->vq_lock);
 		req = dev->vq_ready ? virtqueue_get_buf(dev->req_vq, &len) : NULL;
 		if (req) {
 			req->returned = true;
@@ -1067,7 +1069,7 @@ static void vdmabuf_req_work(struct work_struct *work)
 			abandoned = req->abandoned;
 			dev->req_gen++;
 		}
-		spin_unlock(&dev->req_lock);
+		mutex_unlock(&dev->vq_lock);
 		if (!req)
 			break;
 		wake_up(&dev->req_wq);
@@ -1180,11 +1182,11 @@ static void vdmabuf_evt_work(struct work_struct *work)
 	struct scatterlist sg;
 	unsigned int len, n;
 
-	if (!READ_ONCE(dev->vq_ready))
-		return;
-
+	/* vq_ready is checked at each use: a reset may come at any point. */
 	for (n = 0; n < VDMABUF_WORK_BUDGET; n++) {
-		ev = virtqueue_get_buf(dev->evt_vq, &len);
+		mutex_lock(&dev->vq_lock);
+		ev = dev->vq_ready ? virtqueue_get_buf(dev->evt_vq, &len) : NULL;
+		mutex_unlock(&dev->vq_lock);
 		if (!ev)
 			break;
 		if (len >= sizeof(*ev))
@@ -1194,12 +1196,17 @@ static void vdmabuf_evt_work(struct work_struct *work)
 					     "short event (%u bytes)\n", len);
 		memset(ev, 0, sizeof(*ev));
 		sg_init_one(&sg, ev, sizeof(*ev));
+		mutex_lock(&dev->vq_lock);
 		/* A slot was just freed: this cannot fail. */
-		WARN_ON(virtqueue_add_inbuf(dev->evt_vq, &sg, 1, ev,
-					    GFP_KERNEL));
+		if (dev->vq_ready)
+			WARN_ON(virtqueue_add_inbuf(dev->evt_vq, &sg, 1, ev,
+						    GFP_KERNEL));
+		mutex_unlock(&dev->vq_lock);
 	}
-	if (n)
+	mutex_lock(&dev->vq_lock);
+	if (n && dev->vq_ready)
 		virtqueue_kick(dev->evt_vq);
+	mutex_unlock(&dev->vq_lock);
 	if (n == VDMABUF_WORK_BUDGET)
 		schedule_work(&dev->evt_work);
 }
@@ -1958,16 +1965,32 @@ static void vdmabuf_fill_events(struct vdmabuf_dev *dev)
 	virtqueue_kick(dev->evt_vq);
 }
 
+/*
+ * The most ranges an EXPORT chain can carry within the requestq: its
+ * header, metadata and response take a descriptor each, and the ranges
+ * one per page (vdmabuf_req_alloc()).
+ */
+static u32 vdmabuf_ranges_fit(struct virtqueue *vq)
+{
+	unsigned int size = virtqueue_get_vring_size(vq);
+
+	if (size <= 3)
+		return 0;
+	return (size - 3) * (PAGE_SIZE / sizeof(struct virtio_vdmabuf_range));
+}
+
 static void vdmabuf_start(struct vdmabuf_dev *dev)
 {
 	virtio_device_ready(dev->vdev);
 	vdmabuf_fill_events(dev);
 
-	spin_lock(&dev->req_lock);
+	mutex_lock(&dev->vq_lock);
 	dev->vq_ready = true;
-	spin_unlock(&dev->req_lock);
+	mutex_unlock(&dev->vq_lock);
 
 	down_write(&dev->state_sem);
+	dev->cfg.max_ranges = min(dev->cfg.max_ranges,
+				  vdmabuf_ranges_fit(dev->req_vq));
 	dev->ready = true;
 	up_write(&dev->state_sem);
 }
@@ -1984,9 +2007,9 @@ static void vdmabuf_stop(struct vdmabuf_dev *dev)
 	if (!dev->evt_bufs)
 		return;
 
-	spin_lock(&dev->req_lock);
+	mutex_lock(&dev->vq_lock);
 	dev->vq_ready = false;
-	spin_unlock(&dev->req_lock);
+	mutex_unlock(&dev->vq_lock);
 
 	virtio_reset_device(dev->vdev);
 	cancel_work_sync(&dev->req_work);
@@ -1996,14 +2019,14 @@ static void vdmabuf_stop(struct vdmabuf_dev *dev)
 	for (;;) {
 		bool abandoned;
 
-		spin_lock(&dev->req_lock);
+		mutex_lock(&dev->vq_lock);
 		req = virtqueue_detach_unused_buf(dev->req_vq);
 		if (req) {
 			req->returned = true;
 			req->err = -ENODEV;
 			abandoned = req->abandoned;
 		}
-		spin_unlock(&dev->req_lock);
+		mutex_unlock(&dev->vq_lock);
 		if (!req)
 			break;
 		vdmabuf_req_finish(dev, req, abandoned);
@@ -2047,7 +2070,7 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	vdev->priv = dev;
 	kref_init(&dev->ref);
 	init_rwsem(&dev->state_sem);
-	spin_lock_init(&dev->req_lock);
+	mutex_init(&dev->vq_lock);
 	init_waitqueue_head(&dev->req_wq);
 	INIT_WORK(&dev->req_work, vdmabuf_req_work);
 	INIT_WORK(&dev->evt_work, vdmabuf_evt_work);
