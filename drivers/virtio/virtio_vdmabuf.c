@@ -1140,6 +1140,16 @@ static void vdmabuf_handle_event(struct vdmabuf_dev *dev,
 
 	switch (type) {
 	case VIRTIO_VDMABUF_EVT_RELEASED:
+		/*
+		 * Only what was unexported: a live export's memory is still
+		 * the producer's and in use by the EXPORT and PRESENT paths.
+		 */
+		if (exp->state != VDMABUF_STATE_UNEXPORTED) {
+			dev_warn_once(&dev->vdev->dev,
+				      "RELEASED for a live buffer %pUb\n",
+				      ev->uuid);
+			break;
+		}
 		vdmabuf_exp_unlink(dev, exp);
 		mutex_unlock(&dev->lock);
 		vdmabuf_exp_destroy(exp);
