@@ -1318,12 +1318,17 @@ err_free:
 	return ret;
 }
 
-/* Attach to, pin and map @exp->dmabuf for the device. */
+/*
+ * Attach to, pin and map @exp->dmabuf for the device, then wait for the
+ * exporter's kernel work on it (a TTM exporter may still be moving the
+ * buffer to where the mapping says it is), as virtio-gpu's import does.
+ */
 static int vdmabuf_exp_map(struct vdmabuf_dev *dev, struct vdmabuf_exp *exp)
 {
 	struct dma_buf *dmabuf = exp->dmabuf;
 	struct dma_buf_attachment *attach;
 	struct sg_table *sgt;
+	long wait;
 	int ret;
 
 	attach = dma_buf_dynamic_attach(dmabuf, dev->vdev->dev.parent,
@@ -1342,12 +1347,21 @@ static int vdmabuf_exp_map(struct vdmabuf_dev *dev, struct vdmabuf_exp *exp)
 		ret = PTR_ERR(sgt);
 		goto err_unpin;
 	}
+	/* The time left (a long), or -ERESTARTSYS. */
+	wait = dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_KERNEL, true,
+				     MAX_SCHEDULE_TIMEOUT);
+	if (wait < 0) {
+		ret = wait;
+		goto err_unmap;
+	}
 	dma_resv_unlock(dmabuf->resv);
 
 	exp->attach = attach;
 	exp->sgt = sgt;
 	return 0;
 
+err_unmap:
+	dma_buf_unmap_attachment(attach, sgt, DMA_BIDIRECTIONAL);
 err_unpin:
 	dma_buf_unpin(attach);
 err_unlock:
