@@ -359,8 +359,13 @@ static int vdmabuf_buf_alloc_pages(struct vdmabuf_buf *buf)
 			order = vdmabuf_orders[i];
 			if ((1UL << order) > buf->nr_pages - done)
 				continue;
+			/*
+			 * Compound, as the system heap's: an importer may take
+			 * a reference on any page of the buffer.
+			 */
 			if (order)
-				gfp |= __GFP_NORETRY | __GFP_NOWARN;
+				gfp |= __GFP_COMP | __GFP_NORETRY |
+				       __GFP_NOWARN;
 			page = alloc_pages(gfp, order);
 			if (page)
 				break;
@@ -597,7 +602,7 @@ static long vdmabuf_ioctl_alloc(struct vdmabuf_file *vf, void __user *uarg)
 	    arg.size > (u64)max_alloc_mb * SZ_1M)
 		return -EINVAL;
 
-	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
 	if (!buf)
 		return -ENOMEM;
 	mutex_init(&buf->lock);
@@ -607,10 +612,10 @@ static long vdmabuf_ioctl_alloc(struct vdmabuf_file *vf, void __user *uarg)
 
 	ret = -ENOMEM;
 	buf->pages = kvmalloc_array(buf->nr_pages, sizeof(*buf->pages),
-				    GFP_KERNEL);
+				    GFP_KERNEL_ACCOUNT);
 	if (!buf->pages)
 		goto err_free_buf;
-	buf->orders = kvmalloc(buf->nr_pages, GFP_KERNEL);
+	buf->orders = kvmalloc(buf->nr_pages, GFP_KERNEL_ACCOUNT);
 	if (!buf->orders)
 		goto err_free_page_array;
 	ret = vdmabuf_buf_alloc_pages(buf);
