@@ -13,6 +13,7 @@
 #include <linux/file.h>
 #include <linux/hashtable.h>
 #include <linux/highmem.h>
+#include <linux/idr.h>
 #include <linux/iosys-map.h>
 #include <linux/jhash.h>
 #include <linux/miscdevice.h>
@@ -92,6 +93,9 @@ static unsigned int max_events = 4096;
 module_param(max_events, uint, 0444);
 MODULE_PARM_DESC(max_events, "Unread events per opener before EXPORT and PRESENT fail with -ENOBUFS (16..1048576, default 4096)");
 
+/* Device numbers: the first is /dev/virtio-vdmabuf, the next ones ...N. */
+static DEFINE_IDA(vdmabuf_ida);
+
 /* Bytes held by ALLOC buffers, for every device and opener. */
 static atomic64_t vdmabuf_alloc_bytes = ATOMIC64_INIT(0);
 
@@ -116,7 +120,10 @@ struct vdmabuf_limits {
 /**
  * struct vdmabuf_dev - one virtio-dmabuf device
  * @vdev: the virtio device
- * @misc: /dev/virtio-vdmabuf
+ * @misc: /dev/virtio-vdmabuf for the first device, /dev/virtio-vdmabufN
+ *	for the next ones (N = @index)
+ * @index: from vdmabuf_ida
+ * @name: @misc's name
  * @ref: openers and the bound device each hold one
  * @state_sem: write: probe/remove/freeze/restore tear down or set up the
  *	virtqueues; read: held by ioctls for as long as they use the device
@@ -148,6 +155,8 @@ struct vdmabuf_limits {
 struct vdmabuf_dev {
 	struct virtio_device *vdev;
 	struct miscdevice misc;
+	int index;
+	char name[24];
 	struct kref ref;
 
 	struct rw_semaphore state_sem;
@@ -2114,20 +2123,32 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 		goto err_free_dev;
 	vdmabuf_start(dev);
 
+	ret = ida_alloc(&vdmabuf_ida, GFP_KERNEL);
+	if (ret < 0)
+		goto err_stop;
+	dev->index = ret;
+	if (dev->index)
+		snprintf(dev->name, sizeof(dev->name), "virtio-vdmabuf%d",
+			 dev->index);
+	else
+		strscpy(dev->name, "virtio-vdmabuf", sizeof(dev->name));
 	dev->misc.minor = MISC_DYNAMIC_MINOR;
-	dev->misc.name = "virtio-vdmabuf";
+	dev->misc.name = dev->name;
 	dev->misc.fops = &vdmabuf_fops;
+	dev->misc.parent = &vdev->dev;
 	ret = misc_register(&dev->misc);
 	if (ret)
-		goto err_stop;
+		goto err_free_index;
 
 	dev_info(&vdev->dev,
-		 "ranges %u, metadata %u, exports %u, rects %u, export %llu MiB, total %llu MiB\n",
-		 dev->cfg.max_ranges, dev->cfg.max_meta_len,
+		 "/dev/%s: ranges %u, metadata %u, exports %u, rects %u, export %llu MiB, total %llu MiB\n",
+		 dev->name, dev->cfg.max_ranges, dev->cfg.max_meta_len,
 		 dev->cfg.max_exports, dev->cfg.max_rects,
 		 dev->cfg.max_export_size >> 20, dev->cfg.max_total_size >> 20);
 	return 0;
 
+err_free_index:
+	ida_free(&vdmabuf_ida, dev->index);
 err_stop:
 	vdmabuf_stop(dev);
 err_free_dev:
@@ -2141,6 +2162,7 @@ static void vdmabuf_remove(struct virtio_device *vdev)
 	struct vdmabuf_dev *dev = vdev->priv;
 
 	misc_deregister(&dev->misc);
+	ida_free(&vdmabuf_ida, dev->index);
 	vdmabuf_stop(dev);
 	vdev->priv = NULL;
 	kref_put(&dev->ref, vdmabuf_dev_free);
