@@ -80,7 +80,6 @@
  * taken under lock or alone.
  */
 
-#define VDMABUF_REQ_TRIES	3	/* EXPORT attempts on a UUID collision */
 #define VDMABUF_EVT_BUFS	64	/* most event buffers kept posted */
 #define VDMABUF_WORK_BUDGET	256	/* used buffers handled per work run */
 #define VDMABUF_HASH_BITS	8
@@ -215,16 +214,13 @@ struct vdmabuf_evt_node {
 
 struct vdmabuf_req;
 
-/* vdmabuf_exp.state, as in the UAPI */
-#define VDMABUF_EXP_NEW		0	/* EXPORT not answered yet */
-
 /**
  * struct vdmabuf_exp - one buffer shared with the device
  * @hnode: in dev->exports once the device accepted it; dev->lock
  * @owner_node: in owner->exports; dev->lock
  * @unexport_node: in dev->unexport_list, else empty; dev->lock
  * @owner: the opener that exported it, NULL once it closed; dev->lock
- * @state: VDMABUF_EXP_NEW or VDMABUF_STATE_*; dev->lock
+ * @state: VDMABUF_STATE_*, 0 until the device accepted it; dev->lock
  * @frames: one preallocated FRAME_DONE record per PRESENT not answered
  *	yet; dev->lock
  * @frames_pending: entries in @frames; dev->lock
@@ -1385,59 +1381,124 @@ err_detach:
 	return ret;
 }
 
-static long vdmabuf_ioctl_export(struct vdmabuf_file *vf, void __user *uarg)
+/* A new export of the dma-buf @fd, attached, pinned and mapped for @dev. */
+static struct vdmabuf_exp *vdmabuf_exp_create(struct vdmabuf_dev *dev, int fd)
 {
-	struct vdmabuf_dev *dev = vf->dev;
-	struct virtio_vdmabuf_range *ranges = NULL;
-	struct vdmabuf_export arg;
 	struct vdmabuf_exp *exp;
-	struct vdmabuf_req *req;
-	void *meta = NULL;
-	unsigned int try;
-	int nr, ret;
-	u64 size;
+	int ret = -ENOMEM;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags)
-		return -EINVAL;
-
-	ret = down_read_killable(&dev->state_sem);
-	if (ret)
-		return ret;
-	ret = -ENODEV;
-	if (!dev->ready)
-		goto out_unlock_state;
-	ret = -E2BIG;
-	if (arg.meta_len > dev->cfg.max_meta_len)
-		goto out_unlock_state;
-	ret = -ENOBUFS;
-	if (vdmabuf_events_full(vf))
-		goto out_unlock_state;
-	ret = -EOPNOTSUPP;
-	if (!vdmabuf_dma_is_physical(dev))
-		goto out_unlock_state;
-
-	ret = -ENOMEM;
-	exp = kzalloc(sizeof(*exp), GFP_KERNEL);
+	exp = kzalloc(sizeof(*exp), GFP_KERNEL_ACCOUNT);
 	if (!exp)
-		goto out_unlock_state;
+		return ERR_PTR(-ENOMEM);
 	INIT_LIST_HEAD(&exp->frames);
 	INIT_LIST_HEAD(&exp->unexport_node);
 	INIT_LIST_HEAD(&exp->owner_node);
-	exp->released = kzalloc(sizeof(*exp->released), GFP_KERNEL);
+	exp->released = kzalloc(sizeof(*exp->released), GFP_KERNEL_ACCOUNT);
 	if (!exp->released)
-		goto err_destroy_exp;
+		goto err_destroy;
+	/* Its UUID is filled in with the export's. */
+	exp->unexport_req = vdmabuf_req_alloc(VIRTIO_VDMABUF_REQ_UNEXPORT, NULL,
+					      NULL, 0, NULL, 0);
+	if (!exp->unexport_req)
+		goto err_destroy;
 
-	exp->dmabuf = dma_buf_get(arg.fd);
+	exp->dmabuf = dma_buf_get(fd);
 	if (IS_ERR(exp->dmabuf)) {
 		ret = PTR_ERR(exp->dmabuf);
 		exp->dmabuf = NULL;
-		goto err_destroy_exp;
+		goto err_destroy;
 	}
 	ret = vdmabuf_exp_map(dev, exp);
 	if (ret)
-		goto err_destroy_exp;
+		goto err_destroy;
+	return exp;
+
+err_destroy:
+	vdmabuf_exp_destroy(exp);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Send the EXPORT of @exp, whose ranges and @meta become the request's
+ * (freed with it), and wait for the device's answer.  If the caller is
+ * killed meanwhile, the request and @exp are left to the requestq work
+ * (*@abandoned); otherwise @exp stays the caller's.
+ */
+static int vdmabuf_exp_send(struct vdmabuf_dev *dev, struct vdmabuf_exp *exp,
+			    struct virtio_vdmabuf_range *ranges, void *meta,
+			    u32 meta_len, bool *abandoned)
+{
+	struct vdmabuf_req *req;
+	int ret;
+
+	*abandoned = false;
+	req = vdmabuf_req_alloc(VIRTIO_VDMABUF_REQ_EXPORT, exp->uuid, ranges,
+				exp->nr_ranges * sizeof(*ranges), meta,
+				meta_len);
+	if (!req)
+		return -ENOMEM;
+	req->exp = exp;
+	req->hdr.exp.size = cpu_to_le64(exp->size);
+	req->hdr.exp.nr_ranges = cpu_to_le32(exp->nr_ranges);
+	req->hdr.exp.meta_len = cpu_to_le32(meta_len);
+
+	ret = vdmabuf_req_submit(dev, req, true);
+	if (!ret) {
+		ret = vdmabuf_req_wait(dev, req);
+		if (ret) {
+			*abandoned = true;
+			return ret;
+		}
+		ret = vdmabuf_req_result(req);
+	}
+	vdmabuf_req_free(req);
+	return ret;
+}
+
+/* What refuses an EXPORT before anything is attached or pinned. */
+static int vdmabuf_export_check(struct vdmabuf_file *vf,
+				const struct vdmabuf_export *arg)
+{
+	struct vdmabuf_dev *dev = vf->dev;
+
+	lockdep_assert_held(&dev->state_sem);
+	if (!dev->ready)
+		return -ENODEV;
+	if (arg->meta_len > dev->cfg.max_meta_len)
+		return -E2BIG;
+	if (vdmabuf_events_full(vf))
+		return -ENOBUFS;
+	if (!vdmabuf_dma_is_physical(dev))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+/*
+ * EXPORT, with the metadata @meta (freed here) already copied in: no user
+ * memory is touched under state_sem, which remove() waits for.  Fills in
+ * @arg's results.
+ */
+static int vdmabuf_export(struct vdmabuf_file *vf, struct vdmabuf_export *arg,
+			  void *meta)
+{
+	struct vdmabuf_dev *dev = vf->dev;
+	struct virtio_vdmabuf_range *ranges;
+	struct vdmabuf_exp *exp;
+	bool abandoned;
+	int nr, ret;
+	u64 size;
+
+	ret = down_read_killable(&dev->state_sem);
+	if (ret)
+		goto out_free_meta;
+	ret = vdmabuf_export_check(vf, arg);
+	if (ret)
+		goto out_unlock_state;
+	exp = vdmabuf_exp_create(dev, arg->fd);
+	if (IS_ERR(exp)) {
+		ret = PTR_ERR(exp);
+		goto out_unlock_state;
+	}
 
 	nr = vdmabuf_build_ranges(exp->sgt, dev->cfg.max_ranges, &ranges,
 				  &size);
@@ -1453,84 +1514,79 @@ static long vdmabuf_ioctl_export(struct vdmabuf_file *vf, void __user *uarg)
 		goto err_free_ranges;
 	exp->size = size;
 	exp->nr_ranges = nr;
+	/*
+	 * A random version 4 UUID: the device answers EEXIST only for a
+	 * collision, which 122 random bits make impossible in practice.
+	 */
+	generate_random_uuid(exp->uuid);
+	memcpy(exp->unexport_req->hdr.hdr.uuid, exp->uuid, sizeof(exp->uuid));
 
-	if (arg.meta_len) {
-		meta = memdup_user(u64_to_user_ptr(arg.meta_ptr), arg.meta_len);
-		if (IS_ERR(meta)) {
-			ret = PTR_ERR(meta);
-			goto err_free_ranges;
-		}
-	}
-
-	/* The UUID is filled in before each submission. */
-	ret = -ENOMEM;
-	exp->unexport_req = vdmabuf_req_alloc(VIRTIO_VDMABUF_REQ_UNEXPORT, NULL,
-					      NULL, 0, NULL, 0);
-	if (!exp->unexport_req)
-		goto err_free_meta;
-
-	/* From here on ranges and meta belong to req. */
-	req = vdmabuf_req_alloc(VIRTIO_VDMABUF_REQ_EXPORT, NULL,
-				ranges, nr * sizeof(*ranges), meta, arg.meta_len);
-	if (!req)
-		goto err_destroy_exp;
-	req->exp = exp;
-	req->hdr.exp.size = cpu_to_le64(size);
-	req->hdr.exp.nr_ranges = cpu_to_le32(nr);
-	req->hdr.exp.meta_len = cpu_to_le32(arg.meta_len);
-
-	for (try = 0; try < VDMABUF_REQ_TRIES; try++) {
-		generate_random_uuid(exp->uuid);
-		memcpy(req->hdr.hdr.uuid, exp->uuid, sizeof(exp->uuid));
-		memcpy(exp->unexport_req->hdr.hdr.uuid, exp->uuid,
-		       sizeof(exp->uuid));
-		reinit_completion(&req->done);
-		req->returned = false;
-
-		ret = vdmabuf_req_submit(dev, req, true);
-		if (ret)
-			goto err_free_req;
-		ret = vdmabuf_req_wait(dev, req);
-		if (ret)
-			goto out_unlock_state;	/* req and exp are abandoned */
-		ret = vdmabuf_req_result(req);
-		if (ret != -EEXIST)
-			break;
-	}
+	ret = vdmabuf_exp_send(dev, exp, ranges, meta, arg->meta_len,
+			       &abandoned);
+	meta = NULL;	/* the request's, freed with it */
+	if (abandoned)
+		goto out_unlock_state;
 	if (ret)
-		goto err_free_req;
-	vdmabuf_req_free(req);
+		goto err_destroy_exp;
 
 	mutex_lock(&dev->lock);
 	vdmabuf_exp_publish(dev, exp, vf);
 	mutex_unlock(&dev->lock);
-
-	arg.nr_ranges = nr;
-	arg.size = size;
-	memcpy(arg.uuid, exp->uuid, sizeof(arg.uuid));
-	ret = 0;
-	if (copy_to_user(uarg, &arg, sizeof(arg))) {
-		/* Nobody will know the UUID: take the export back. */
-		mutex_lock(&dev->lock);
-		if (exp->state == VDMABUF_STATE_EXPORTED)
-			vdmabuf_exp_queue_unexport(dev, exp);
-		mutex_unlock(&dev->lock);
-		ret = -EFAULT;
-	}
+	arg->nr_ranges = nr;
+	arg->size = size;
+	memcpy(arg->uuid, exp->uuid, sizeof(arg->uuid));
 	goto out_unlock_state;
 
-err_free_req:
-	vdmabuf_req_free(req);
-	goto err_destroy_exp;
-err_free_meta:
-	kfree(meta);
 err_free_ranges:
 	kvfree(ranges);
 err_destroy_exp:
 	vdmabuf_exp_destroy(exp);
 out_unlock_state:
 	up_read(&dev->state_sem);
+out_free_meta:
+	kfree(meta);
 	return ret;
+}
+
+/* Take back a new export whose UUID could not be given to its opener. */
+static void vdmabuf_export_lost(struct vdmabuf_file *vf, const u8 *uuid)
+{
+	struct vdmabuf_dev *dev = vf->dev;
+	struct vdmabuf_exp *exp;
+
+	mutex_lock(&dev->lock);
+	exp = vdmabuf_find(dev, uuid);
+	if (exp && exp->owner == vf && exp->state == VDMABUF_STATE_EXPORTED)
+		vdmabuf_exp_queue_unexport(dev, exp);
+	mutex_unlock(&dev->lock);
+}
+
+static long vdmabuf_ioctl_export(struct vdmabuf_file *vf, void __user *uarg)
+{
+	struct vdmabuf_export arg;
+	void *meta = NULL;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags)
+		return -EINVAL;
+	if (arg.meta_len > VIRTIO_VDMABUF_MAX_META)
+		return -E2BIG;
+	if (arg.meta_len) {
+		meta = memdup_user(u64_to_user_ptr(arg.meta_ptr), arg.meta_len);
+		if (IS_ERR(meta))
+			return PTR_ERR(meta);
+	}
+
+	ret = vdmabuf_export(vf, &arg, meta);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &arg, sizeof(arg))) {
+		vdmabuf_export_lost(vf, arg.uuid);
+		return -EFAULT;
+	}
+	return 0;
 }
 
 static long vdmabuf_ioctl_unexport(struct vdmabuf_file *vf, void __user *uarg)
@@ -1594,27 +1650,72 @@ out_unlock_state:
 	return ret;
 }
 
-static long vdmabuf_ioctl_present(struct vdmabuf_file *vf, void __user *uarg)
+/*
+ * The damage rectangles of a PRESENT, copied in and converted to the
+ * wire's little-endian in place (the layouts match); NULL for none.
+ */
+static struct virtio_vdmabuf_rect *
+vdmabuf_present_rects(const struct vdmabuf_present *arg)
+{
+	struct virtio_vdmabuf_rect *rects;
+	struct vdmabuf_rect *urects;
+	unsigned int i;
+
+	if (!arg->nr_rects)
+		return NULL;
+	/* nr_rects is at most VIRTIO_VDMABUF_MAX_RECTS: no overflow. */
+	urects = memdup_user(u64_to_user_ptr(arg->rects_ptr),
+			     arg->nr_rects * sizeof(*urects));
+	if (IS_ERR(urects))
+		return ERR_CAST(urects);
+	rects = (struct virtio_vdmabuf_rect *)urects;
+	for (i = 0; i < arg->nr_rects; i++) {
+		struct vdmabuf_rect r = urects[i];
+
+		rects[i].x = cpu_to_le32(r.x);
+		rects[i].y = cpu_to_le32(r.y);
+		rects[i].width = cpu_to_le32(r.width);
+		rects[i].height = cpu_to_le32(r.height);
+	}
+	return rects;
+}
+
+/*
+ * Account the frame of a PRESENT of @uuid by @vf before it is sent (its
+ * FRAME_DONE may beat the response): @node is then the export's.
+ */
+static int vdmabuf_present_account(struct vdmabuf_file *vf, const u8 *uuid,
+				   struct vdmabuf_evt_node *node)
 {
 	struct vdmabuf_dev *dev = vf->dev;
-	struct virtio_vdmabuf_rect *rects = NULL;
-	struct vdmabuf_evt_node *node;
-	struct vdmabuf_present arg;
-	struct vdmabuf_rect *urects;
-	struct vdmabuf_req *req;
 	struct vdmabuf_exp *exp;
-	size_t rects_len = 0;
-	unsigned int i;
-	int ret;
+	int ret = 0;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags)
-		return -EINVAL;
+	mutex_lock(&dev->lock);
+	exp = vdmabuf_find(dev, uuid);
+	if (!exp || exp->owner != vf || exp->state != VDMABUF_STATE_EXPORTED) {
+		ret = -ENOENT;
+	} else {
+		list_add_tail(&node->node, &exp->frames);
+		exp->frames_pending++;
+	}
+	mutex_unlock(&dev->lock);
+	return ret;
+}
+
+/* PRESENT under state_sem, with the rectangles (freed here) copied in. */
+static int vdmabuf_present(struct vdmabuf_file *vf,
+			   const struct vdmabuf_present *arg,
+			   struct virtio_vdmabuf_rect *rects)
+{
+	struct vdmabuf_dev *dev = vf->dev;
+	struct vdmabuf_evt_node *node;
+	struct vdmabuf_req *req;
+	int ret;
 
 	ret = down_read_killable(&dev->state_sem);
 	if (ret)
-		return ret;
+		goto out_free_rects;
 	ret = -ENODEV;
 	if (!dev->ready)
 		goto out_unlock_state;
@@ -1622,68 +1723,36 @@ static long vdmabuf_ioctl_present(struct vdmabuf_file *vf, void __user *uarg)
 	if (!(dev->features & BIT_ULL(VIRTIO_VDMABUF_F_PRESENT)))
 		goto out_unlock_state;
 	ret = -E2BIG;
-	if (arg.nr_rects > dev->cfg.max_rects)
+	if (arg->nr_rects > dev->cfg.max_rects)
 		goto out_unlock_state;
 	ret = -ENOBUFS;
 	if (vdmabuf_events_full(vf))
 		goto out_unlock_state;
 
-	if (arg.nr_rects) {
-		rects_len = arg.nr_rects * sizeof(*rects);
-		urects = memdup_user(u64_to_user_ptr(arg.rects_ptr),
-				     arg.nr_rects * sizeof(*urects));
-		if (IS_ERR(urects)) {
-			ret = PTR_ERR(urects);
-			goto out_unlock_state;
-		}
-		/* Same layout; convert in place to little-endian. */
-		rects = (struct virtio_vdmabuf_rect *)urects;
-		for (i = 0; i < arg.nr_rects; i++) {
-			struct vdmabuf_rect r = urects[i];
-
-			rects[i].x = cpu_to_le32(r.x);
-			rects[i].y = cpu_to_le32(r.y);
-			rects[i].width = cpu_to_le32(r.width);
-			rects[i].height = cpu_to_le32(r.height);
-		}
-	}
-
 	ret = -ENOMEM;
-	node = kzalloc(sizeof(*node), GFP_KERNEL);
+	node = kzalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
 	if (!node)
-		goto err_free_rects;
-	req = vdmabuf_req_alloc(VIRTIO_VDMABUF_REQ_PRESENT, arg.uuid, NULL, 0,
-				rects, rects_len);
-	rects = NULL;	/* now the request's */
+		goto out_unlock_state;
+	req = vdmabuf_req_alloc(VIRTIO_VDMABUF_REQ_PRESENT, arg->uuid, NULL, 0,
+				rects, arg->nr_rects * sizeof(*rects));
+	rects = NULL;	/* the request's, freed with it */
 	if (!req)
 		goto err_free_node;
-	req->hdr.present.seq = cpu_to_le64(arg.seq);
-	req->hdr.present.nr_rects = cpu_to_le32(arg.nr_rects);
+	req->hdr.present.seq = cpu_to_le64(arg->seq);
+	req->hdr.present.nr_rects = cpu_to_le32(arg->nr_rects);
 
-	/* Account the frame first: its FRAME_DONE may beat the response. */
-	mutex_lock(&dev->lock);
-	exp = vdmabuf_find(dev, arg.uuid);
-	if (!exp || exp->owner != vf || exp->state != VDMABUF_STATE_EXPORTED) {
-		mutex_unlock(&dev->lock);
-		ret = -ENOENT;
+	ret = vdmabuf_present_account(vf, arg->uuid, node);
+	if (ret)
 		goto err_free_req;
-	}
-	list_add_tail(&node->node, &exp->frames);
-	exp->frames_pending++;
-	mutex_unlock(&dev->lock);
-
 	ret = vdmabuf_req_submit(dev, req, true);
-	if (ret) {
-		vdmabuf_present_undo(dev, arg.uuid);
-		node = NULL;
-		goto err_free_req;
+	if (!ret) {
+		ret = vdmabuf_req_wait(dev, req);
+		if (ret)
+			goto out_unlock_state;	/* req abandoned */
+		ret = vdmabuf_req_result(req);
 	}
-	ret = vdmabuf_req_wait(dev, req);
 	if (ret)
-		goto out_unlock_state;	/* req abandoned */
-	ret = vdmabuf_req_result(req);
-	if (ret)
-		vdmabuf_present_undo(dev, arg.uuid);
+		vdmabuf_present_undo(dev, arg->uuid);
 	vdmabuf_req_free(req);
 	goto out_unlock_state;
 
@@ -1691,11 +1760,28 @@ err_free_req:
 	vdmabuf_req_free(req);
 err_free_node:
 	kfree(node);
-err_free_rects:
-	kfree(rects);
 out_unlock_state:
 	up_read(&dev->state_sem);
+out_free_rects:
+	kfree(rects);
 	return ret;
+}
+
+static long vdmabuf_ioctl_present(struct vdmabuf_file *vf, void __user *uarg)
+{
+	struct virtio_vdmabuf_rect *rects;
+	struct vdmabuf_present arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags)
+		return -EINVAL;
+	if (arg.nr_rects > VIRTIO_VDMABUF_MAX_RECTS)
+		return -E2BIG;
+	rects = vdmabuf_present_rects(&arg);
+	if (IS_ERR(rects))
+		return PTR_ERR(rects);
+	return vdmabuf_present(vf, &arg, rects);
 }
 
 static long vdmabuf_ioctl_query(struct vdmabuf_file *vf, void __user *uarg)
