@@ -1025,6 +1025,56 @@ static void vdmabuf_present_undo(struct vdmabuf_dev *dev, const u8 *uuid)
 	kfree(node);
 }
 
+/* Make @req, returned by the device, ready to be submitted again. */
+static void vdmabuf_req_reinit(struct vdmabuf_req *req)
+{
+	reinit_completion(&req->done);
+	req->returned = false;
+	req->abandoned = false;
+	req->err = 0;
+	req->used_len = 0;
+	memset(&req->resp, 0, sizeof(req->resp));
+}
+
+/*
+ * The device answered @err to the UNEXPORT @req of @uuid.  If it does not
+ * know the buffer (-ENOENT), nothing of it is left on the host: it is
+ * released here (the opener reads RELEASED), and 0 is returned.  Any other
+ * refusal makes the export live again, with @req as its UNEXPORT, so that
+ * its opener can retry; one whose opener is gone stays unexported until
+ * the device is reset.  Frees @req if it is not kept.
+ */
+static int vdmabuf_unexport_refused(struct vdmabuf_dev *dev, const u8 *uuid,
+				    struct vdmabuf_req *req, int err)
+{
+	struct vdmabuf_exp *exp;
+
+	mutex_lock(&dev->lock);
+	exp = vdmabuf_find(dev, uuid);
+	/* Released (or reset) meanwhile: nothing to undo. */
+	if (!exp || exp->state != VDMABUF_STATE_UNEXPORTED ||
+	    exp->unexport_req) {
+		mutex_unlock(&dev->lock);
+		vdmabuf_req_free(req);
+		return err;
+	}
+	if (err == -ENOENT) {
+		vdmabuf_exp_unlink(dev, exp);
+		mutex_unlock(&dev->lock);
+		vdmabuf_exp_destroy(exp);
+		vdmabuf_req_free(req);
+		return 0;
+	}
+	dev_warn_ratelimited(&dev->vdev->dev, "UNEXPORT of %pUb refused: %d\n",
+			     uuid, err);
+	vdmabuf_req_reinit(req);
+	exp->unexport_req = req;
+	if (exp->owner)
+		exp->state = VDMABUF_STATE_EXPORTED;
+	mutex_unlock(&dev->lock);
+	return err;
+}
+
 /* The device returned a request whose waiter is gone. */
 static void vdmabuf_req_orphan(struct vdmabuf_dev *dev, struct vdmabuf_req *req)
 {
@@ -1045,6 +1095,13 @@ static void vdmabuf_req_orphan(struct vdmabuf_dev *dev, struct vdmabuf_req *req)
 	case VIRTIO_VDMABUF_REQ_PRESENT:
 		if (err)
 			vdmabuf_present_undo(dev, req->hdr.hdr.uuid);
+		break;
+	case VIRTIO_VDMABUF_REQ_UNEXPORT:
+		if (err) {
+			vdmabuf_unexport_refused(dev, req->hdr.hdr.uuid, req,
+						 err);
+			return;
+		}
 		break;
 	default:
 		break;
@@ -1644,7 +1701,10 @@ static long vdmabuf_ioctl_unexport(struct vdmabuf_file *vf, void __user *uarg)
 	if (ret)
 		goto out_unlock_state;	/* req abandoned */
 	ret = vdmabuf_req_result(req);
-	vdmabuf_req_free(req);
+	if (ret)
+		ret = vdmabuf_unexport_refused(dev, arg.uuid, req, ret);
+	else
+		vdmabuf_req_free(req);
 out_unlock_state:
 	up_read(&dev->state_sem);
 	return ret;
