@@ -144,12 +144,16 @@ struct vdmabuf_limits {
  * @req_work: handles returned requests
  * @evt_work: handles events
  * @unexport_work: sends the UNEXPORTs queued on @unexport_list
- * @lock: protects @exports, @unexport_list, @live_exports, @live_bytes and
- *	the owner, state and frame fields of every export
+ * @lock: protects @exports, @unexport_list, @live_exports, @live_bytes,
+ *	@files and the owner, state and frame fields of every export
  * @exports: exports the device accepted and has not released, by UUID
  * @unexport_list: exports whose UNEXPORT still has to be sent
  * @live_exports: exports not yet released
  * @live_bytes: bytes of exports not yet released
+ * @files: the open files (&vdmabuf_file.node)
+ * @gone: the device was removed: the open files only read what is queued
+ *	(set with a release under @lock, after the last event was queued;
+ *	read without the lock)
  */
 struct vdmabuf_dev {
 	struct virtio_device *vdev;
@@ -180,20 +184,25 @@ struct vdmabuf_dev {
 	struct list_head unexport_list;
 	u64 live_exports;
 	u64 live_bytes;
+	struct list_head files;
+	bool gone;
 };
 
 /**
  * struct vdmabuf_file - the state of one open /dev/virtio-vdmabuf
  * @dev: the device, referenced
+ * @node: in dev->files; dev->lock
  * @exports: this opener's exports not yet released; protected by dev->lock
  * @ev_lock: protects @events and @nr_events
  * @events: struct vdmabuf_evt_node queued for read()
  * @nr_events: entries in @events
  * @ev_wq: readers and pollers
- * @read_lock: serialises readers, so records leave in order
+ * @read_lock: serialises readers, so records leave in order; never held
+ *	while waiting for events
  */
 struct vdmabuf_file {
 	struct vdmabuf_dev *dev;
+	struct list_head node;
 	struct list_head exports;
 	spinlock_t ev_lock;		/* events, nr_events */
 	struct list_head events;
@@ -1904,6 +1913,8 @@ static long vdmabuf_ioctl(struct file *file, unsigned int cmd,
 	struct vdmabuf_file *vf = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
+	if (READ_ONCE(vf->dev->gone))
+		return -ENODEV;
 	switch (cmd) {
 	case VDMABUF_IOCTL_ALLOC:
 		return vdmabuf_ioctl_alloc(vf, uarg);
@@ -1952,6 +1963,9 @@ static int vdmabuf_open(struct inode *inode, struct file *file)
 	mutex_init(&vf->read_lock);
 	kref_get(&dev->ref);
 	vf->dev = dev;
+	mutex_lock(&dev->lock);
+	list_add_tail(&vf->node, &dev->files);
+	mutex_unlock(&dev->lock);
 	file->private_data = vf;
 	return stream_open(inode, file);
 }
@@ -1967,6 +1981,7 @@ static int vdmabuf_release(struct inode *inode, struct file *file)
 	 * releases it, without an owner to tell.
 	 */
 	mutex_lock(&dev->lock);
+	list_del(&vf->node);
 	list_for_each_entry_safe(exp, tmp, &vf->exports, owner_node) {
 		list_del(&exp->owner_node);
 		exp->owner = NULL;
@@ -2007,60 +2022,91 @@ static bool vdmabuf_has_events(struct vdmabuf_file *vf)
 	return ret;
 }
 
-static ssize_t vdmabuf_read(struct file *file, char __user *buf, size_t count,
-			    loff_t *ppos)
+/*
+ * Copy whole records to @buf while they fit: the bytes copied, 0 if none
+ * is queued.  Under @vf->read_lock.  A record that cannot be copied goes
+ * back first in the queue: events are never dropped.
+ */
+static ssize_t vdmabuf_copy_events(struct vdmabuf_file *vf, char __user *buf,
+				   size_t count)
 {
-	struct vdmabuf_file *vf = file->private_data;
 	struct vdmabuf_evt_node *node;
 	ssize_t done = 0;
-	int ret;
 
-	if (count < sizeof(node->ev))
-		return -EINVAL;
-
-	ret = mutex_lock_interruptible(&vf->read_lock);
-	if (ret)
-		return ret;
-
-	while (!vdmabuf_has_events(vf)) {
-		ret = -EAGAIN;
-		if (file->f_flags & O_NONBLOCK)
-			goto out_unlock;
-		ret = wait_event_interruptible(vf->ev_wq,
-					       vdmabuf_has_events(vf));
-		if (ret)
-			goto out_unlock;
-	}
-
+	lockdep_assert_held(&vf->read_lock);
 	while (count - done >= sizeof(node->ev)) {
 		node = vdmabuf_pop_event(vf);
 		if (!node)
 			break;
 		if (copy_to_user(buf + done, &node->ev, sizeof(node->ev))) {
-			/* Put it back: events are never dropped. */
 			spin_lock(&vf->ev_lock);
 			list_add(&node->node, &vf->events);
 			vf->nr_events++;
 			spin_unlock(&vf->ev_lock);
-			if (!done)
-				done = -EFAULT;
-			break;
+			return done ? done : -EFAULT;
 		}
 		kfree(node);
 		done += sizeof(node->ev);
 	}
-	ret = 0;
-out_unlock:
-	mutex_unlock(&vf->read_lock);
-	return ret ? ret : done;
+	return done;
+}
+
+/* The device was removed; the acquire orders every event queued before. */
+static bool vdmabuf_gone(struct vdmabuf_dev *dev)
+{
+	/* Pairs with the smp_store_release() in vdmabuf_remove(). */
+	return smp_load_acquire(&dev->gone);
+}
+
+/*
+ * Whole records, in order.  Readers wait for events without @read_lock, so
+ * a non-blocking reader never waits for another.  Once the device is
+ * removed, what is queued is read first, then -ENODEV.
+ */
+static ssize_t vdmabuf_read(struct file *file, char __user *buf, size_t count,
+			    loff_t *ppos)
+{
+	struct vdmabuf_file *vf = file->private_data;
+	bool nonblock = file->f_flags & O_NONBLOCK;
+	ssize_t ret;
+	bool gone;
+
+	if (count < sizeof(struct vdmabuf_event))
+		return -EINVAL;
+
+	for (;;) {
+		gone = vdmabuf_gone(vf->dev);
+		if (nonblock) {
+			if (!mutex_trylock(&vf->read_lock))
+				return -EAGAIN;
+		} else if (mutex_lock_interruptible(&vf->read_lock)) {
+			return -ERESTARTSYS;
+		}
+		ret = vdmabuf_copy_events(vf, buf, count);
+		mutex_unlock(&vf->read_lock);
+		if (ret)
+			return ret;
+		if (gone)
+			return -ENODEV;
+		if (nonblock)
+			return -EAGAIN;
+		ret = wait_event_interruptible(vf->ev_wq,
+					       vdmabuf_has_events(vf) ||
+					       READ_ONCE(vf->dev->gone));
+		if (ret)
+			return ret;
+	}
 }
 
 static __poll_t vdmabuf_poll(struct file *file, poll_table *wait)
 {
 	struct vdmabuf_file *vf = file->private_data;
+	bool gone = vdmabuf_gone(vf->dev);
 
 	poll_wait(file, &vf->ev_wq, wait);
-	return vdmabuf_has_events(vf) ? EPOLLIN | EPOLLRDNORM : 0;
+	if (vdmabuf_has_events(vf))
+		return EPOLLIN | EPOLLRDNORM | (gone ? EPOLLHUP : 0);
+	return gone ? EPOLLHUP | EPOLLERR : 0;
 }
 
 static const struct file_operations vdmabuf_fops = {
@@ -2262,6 +2308,7 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	mutex_init(&dev->lock);
 	hash_init(dev->exports);
 	INIT_LIST_HEAD(&dev->unexport_list);
+	INIT_LIST_HEAD(&dev->files);
 
 	vdmabuf_read_config(dev);
 	ret = vdmabuf_init_vqs(dev);
@@ -2306,10 +2353,18 @@ err_free_dev:
 static void vdmabuf_remove(struct virtio_device *vdev)
 {
 	struct vdmabuf_dev *dev = vdev->priv;
+	struct vdmabuf_file *vf;
 
 	misc_deregister(&dev->misc);
 	ida_free(&vdmabuf_ida, dev->index);
 	vdmabuf_stop(dev);
+
+	mutex_lock(&dev->lock);
+	/* Pairs with vdmabuf_gone(): the RELEASED events, then -ENODEV. */
+	smp_store_release(&dev->gone, true);
+	list_for_each_entry(vf, &dev->files, node)
+		wake_up_interruptible_poll(&vf->ev_wq, EPOLLHUP | EPOLLERR);
+	mutex_unlock(&dev->lock);
 	vdev->priv = NULL;
 	kref_put(&dev->ref, vdmabuf_dev_free);
 }
