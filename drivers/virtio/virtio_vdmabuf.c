@@ -21,6 +21,8 @@
 #include <linux/module.h>
 #include <linux/poll.h>
 #include <linux/rwsem.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/swiotlb.h>
@@ -148,8 +150,8 @@ struct vdmabuf_limits {
  *	@files and the owner, state and frame fields of every export
  * @exports: exports the device accepted and has not released, by UUID
  * @unexport_list: exports whose UNEXPORT still has to be sent
- * @live_exports: exports not yet released
- * @live_bytes: bytes of exports not yet released
+ * @live_exports: exports not yet released, and those being exported
+ * @live_bytes: bytes of those
  * @files: the open files (&vdmabuf_file.node)
  * @gone: the device was removed: the open files only read what is queued
  *	(set with a release under @lock, after the last event was queued;
@@ -238,6 +240,9 @@ struct vdmabuf_req;
  * @uuid: the buffer's ID
  * @size: bytes
  * @nr_ranges: ranges sent on EXPORT
+ * @user: the exporting user, charged for @charged pages of locked memory
+ *	(NULL: not charged, the caller had CAP_IPC_LOCK)
+ * @charged: pages charged to @user
  * @dmabuf: the shared dma-buf, referenced
  * @attach: the pinned dynamic attachment to the virtio device's DMA device
  * @sgt: the attachment's mapping
@@ -255,6 +260,8 @@ struct vdmabuf_exp {
 	u8 uuid[16];
 	u64 size;
 	u32 nr_ranges;
+	struct user_struct *user;
+	unsigned long charged;
 	struct dma_buf *dmabuf;
 	struct dma_buf_attachment *attach;
 	struct sg_table *sgt;
@@ -923,6 +930,26 @@ static void vdmabuf_free_nodes(struct list_head *list)
 	}
 }
 
+/*
+ * Charge @pages to @user's locked memory within the caller's
+ * RLIMIT_MEMLOCK, as io_uring and iommufd (and the host driver) do: an
+ * export pins its buffer until the device releases it, which the
+ * exporting process does not control.
+ */
+static int vdmabuf_charge(struct user_struct *user, unsigned long pages)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	unsigned long cur, new;
+
+	cur = atomic_long_read(&user->locked_vm);
+	do {
+		new = cur + pages;
+		if (new < cur || new > limit)
+			return -ENOMEM;
+	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, new));
+	return 0;
+}
+
 /* Drop the attachment and the dma-buf reference; frees @exp.  May sleep. */
 static void vdmabuf_exp_destroy(struct vdmabuf_exp *exp)
 {
@@ -939,6 +966,10 @@ static void vdmabuf_exp_destroy(struct vdmabuf_exp *exp)
 		dma_buf_detach(dmabuf, exp->attach);
 	if (dmabuf)
 		dma_buf_put(dmabuf);
+	if (exp->user) {
+		atomic_long_sub(exp->charged, &exp->user->locked_vm);
+		free_uid(exp->user);
+	}
 	vdmabuf_free_nodes(&exp->frames);
 	kfree(exp->released);
 	vdmabuf_req_free(exp->unexport_req);
@@ -966,8 +997,37 @@ static void vdmabuf_exp_publish(struct vdmabuf_dev *dev,
 	exp->owner = owner;
 	if (owner)
 		list_add_tail(&exp->owner_node, &owner->exports);
-	dev->live_exports++;
-	dev->live_bytes += exp->size;
+}
+
+/*
+ * Count an export of @size bytes about to be sent in @dev->live_exports
+ * and @dev->live_bytes, within what the device takes: max_exports live
+ * and as many unexported but not yet released, max_total_size for both.
+ * Checked here so that an export over them pins nothing.
+ */
+static int vdmabuf_exp_reserve(struct vdmabuf_dev *dev, u64 size)
+{
+	int ret = 0;
+
+	mutex_lock(&dev->lock);
+	if (dev->live_exports >= 2ULL * dev->cfg.max_exports ||
+	    dev->live_bytes + size > dev->cfg.max_total_size) {
+		ret = -ENOSPC;
+	} else {
+		dev->live_exports++;
+		dev->live_bytes += size;
+	}
+	mutex_unlock(&dev->lock);
+	return ret;
+}
+
+/* An export counted by vdmabuf_exp_reserve() that the device refused. */
+static void vdmabuf_exp_unreserve(struct vdmabuf_dev *dev, u64 size)
+{
+	mutex_lock(&dev->lock);
+	dev->live_exports--;
+	dev->live_bytes -= size;
+	mutex_unlock(&dev->lock);
 }
 
 /*
@@ -1092,6 +1152,7 @@ static void vdmabuf_req_orphan(struct vdmabuf_dev *dev, struct vdmabuf_req *req)
 	switch (req->type) {
 	case VIRTIO_VDMABUF_REQ_EXPORT:
 		if (err) {
+			vdmabuf_exp_unreserve(dev, req->exp->size);
 			vdmabuf_exp_destroy(req->exp);
 			break;
 		}
@@ -1474,6 +1535,15 @@ static struct vdmabuf_exp *vdmabuf_exp_create(struct vdmabuf_dev *dev, int fd)
 		exp->dmabuf = NULL;
 		goto err_destroy;
 	}
+	/* Before anything is pinned: a foreign dma-buf may be of any size. */
+	if (!capable(CAP_IPC_LOCK)) {
+		exp->user = get_uid(current_user());
+		ret = vdmabuf_charge(exp->user,
+				     PAGE_ALIGN(exp->dmabuf->size) >> PAGE_SHIFT);
+		if (ret)
+			goto err_destroy;
+		exp->charged = PAGE_ALIGN(exp->dmabuf->size) >> PAGE_SHIFT;
+	}
 	ret = vdmabuf_exp_map(dev, exp);
 	if (ret)
 		goto err_destroy;
@@ -1578,6 +1648,9 @@ static int vdmabuf_export(struct vdmabuf_file *vf, struct vdmabuf_export *arg,
 	ret = -ENOSPC;
 	if (size > dev->cfg.max_export_size)
 		goto err_free_ranges;
+	ret = vdmabuf_exp_reserve(dev, size);
+	if (ret)
+		goto err_free_ranges;
 	exp->size = size;
 	exp->nr_ranges = nr;
 	/*
@@ -1592,8 +1665,10 @@ static int vdmabuf_export(struct vdmabuf_file *vf, struct vdmabuf_export *arg,
 	meta = NULL;	/* the request's, freed with it */
 	if (abandoned)
 		goto out_unlock_state;
-	if (ret)
+	if (ret) {
+		vdmabuf_exp_unreserve(dev, size);
 		goto err_destroy_exp;
+	}
 
 	mutex_lock(&dev->lock);
 	vdmabuf_exp_publish(dev, exp, vf);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -519,6 +520,55 @@ TEST_F(dev, unexport_bad)
 	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
 	EXPECT_EQ(-ENOENT, vd_unexport(self->fd, e.uuid));
 	close(buf);
+}
+
+/*
+ * An export pins its buffer until the host releases it, which the
+ * exporting process does not control: the exporting user is charged for
+ * it within its RLIMIT_MEMLOCK (without CAP_IPC_LOCK).  Past the limit
+ * EXPORT fails with ENOMEM, and RELEASED gives the charge back.
+ */
+TEST_F_TIMEOUT(dev, export_charged_to_memlock, 60)
+{
+	int small[5], big, i, status;
+	pid_t pid;
+
+	big = vd_alloc(self->fd, 2 << 20, 0);
+	ASSERT_LE(0, big);
+	for (i = 0; i < 5; i++) {
+		small[i] = vd_alloc(self->fd, 256 << 10, 0);
+		ASSERT_LE(0, small[i]);
+	}
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct rlimit rl = { .rlim_cur = 1 << 20, .rlim_max = 1 << 20 };
+		struct vdmabuf_export e[5];
+
+		/* nobody: no capabilities, and 1 MiB of locked memory. */
+		if (setrlimit(RLIMIT_MEMLOCK, &rl) || setgid(65534) ||
+		    setuid(65534))
+			_exit(10);
+		if (vd_export(self->fd, big, &e[0]) != -ENOMEM)
+			_exit(11);
+		for (i = 0; i < 4; i++)
+			if (vd_export(self->fd, small[i], &e[i]))
+				_exit(12);
+		if (vd_export(self->fd, small[4], &e[4]) != -ENOMEM)
+			_exit(13);
+		if (vd_unexport(self->fd, e[0].uuid) ||
+		    wait_released(self->fd, e[0].uuid))
+			_exit(14);
+		if (vd_export(self->fd, small[4], &e[4]))
+			_exit(15);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(big);
+	for (i = 0; i < 5; i++)
+		close(small[i]);
 }
 
 /* A buffer exported twice gets two UUIDs and two RELEASED. */

@@ -129,8 +129,8 @@ struct vdmabuf_query {
  * @max_rects: device limit, from config space
  * @max_export_size: device limit, from config space
  * @max_total_size: device limit, from config space
- * @live_exports: exports not yet RELEASED, all openers
- * @live_bytes: bytes held for exports not yet RELEASED, all openers
+ * @live_exports: exports not yet RELEASED, and being exported, all openers
+ * @live_bytes: their bytes
  * @alloc_bytes: bytes of memory in ALLOC buffers, all openers
  * @max_events: per-opener event queue cap (module parameter)
  * @queued_events: events queued for this opener, not yet read
