@@ -51,9 +51,10 @@
  * struct page: it attaches dynamically to the virtio device's DMA device,
  * pins the attachment, maps it with the DMA API and sends the coalesced
  * sg_dma_address()/sg_dma_len() ranges.  That only gives guest-physical
- * addresses when nothing translates DMA for the device, so EXPORT fails with
- * -EOPNOTSUPP when VIRTIO_F_ACCESS_PLATFORM was negotiated, an IOMMU
- * translates for the device, or swiotlb bounces its DMA.
+ * addresses when nothing translates DMA for the device: a device that
+ * needs VIRTIO_F_ACCESS_PLATFORM is refused at probe, and EXPORT fails
+ * with -EOPNOTSUPP when an IOMMU translates for the device or swiotlb
+ * bounces its DMA.
  *
  * Each export is named by a random version 4 UUID.  The driver keeps the
  * dma-buf reference, the pinned attachment and its mapping until the device
@@ -2359,6 +2360,17 @@ static int vdmabuf_validate(struct virtio_device *vdev)
 	if (!vdev->config->get) {
 		dev_err(&vdev->dev, "config access disabled\n");
 		return -EINVAL;
+	}
+	/*
+	 * The device would read the ranges as addresses for the platform's
+	 * DMA translation (an IOMMU, a confidential guest's shared memory),
+	 * and shared buffers are named by guest-physical address: refuse it
+	 * here rather than fail every EXPORT.
+	 */
+	if (virtio_has_feature(vdev, VIRTIO_F_ACCESS_PLATFORM)) {
+		dev_err(&vdev->dev,
+			"the device needs VIRTIO_F_ACCESS_PLATFORM (an IOMMU or a confidential guest): buffers are shared by guest-physical address, which it cannot take\n");
+		return -ENODEV;
 	}
 	return 0;
 }
