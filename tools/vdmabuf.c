@@ -32,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
@@ -1723,7 +1724,56 @@ static const char *feature_name(unsigned int bit)
 	return NULL;
 }
 
-static void info_print(const struct vdmabuf_info *in, int json)
+/*
+ * The device's totals over every opener: sysfs attributes of the device
+ * behind @devpath, readable by root only (INFO gives the caller's own,
+ * which are nothing for a fresh open).  0, or -errno.
+ */
+struct dev_totals {
+	uint64_t live_exports, live_bytes, alloc_bytes;
+};
+
+static int read_dev_total(const char *dir, const char *name, uint64_t *v)
+{
+	char path[160], text[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	text[n] = 0;
+	*v = strtoull(text, NULL, 10);
+	return 0;
+}
+
+static int dev_totals_read(const char *devpath, struct dev_totals *t)
+{
+	char dir[96];
+	struct stat st;
+	int ret;
+
+	if (stat(devpath, &st))
+		return -errno;
+	if (!S_ISCHR(st.st_mode))
+		return -ENODEV;
+	snprintf(dir, sizeof(dir), "/sys/dev/char/%u:%u/device",
+		 major(st.st_rdev), minor(st.st_rdev));
+	ret = read_dev_total(dir, "live_exports", &t->live_exports);
+	if (!ret)
+		ret = read_dev_total(dir, "live_bytes", &t->live_bytes);
+	if (!ret)
+		ret = read_dev_total(dir, "alloc_bytes", &t->alloc_bytes);
+	return ret;
+}
+
+static void info_print(const struct vdmabuf_info *in,
+		       const struct dev_totals *t, int json)
 {
 	char s1[32], s2[32];
 	unsigned int bit;
@@ -1755,14 +1805,18 @@ static void info_print(const struct vdmabuf_info *in, int json)
 		json_u64(stdout, in->max_export_size);
 		fputs(",\"max_total_size\":", stdout);
 		json_u64(stdout, in->max_total_size);
-		fputs(",\"live_exports\":", stdout);
-		json_u64(stdout, in->live_exports);
-		fputs(",\"live_bytes\":", stdout);
-		json_u64(stdout, in->live_bytes);
-		fputs(",\"alloc_bytes\":", stdout);
-		json_u64(stdout, in->alloc_bytes);
-		printf(",\"max_events\":%u,\"queued_events\":%u}\n",
-		       in->max_events, in->queued_events);
+		if (t) {
+			fputs(",\"live_exports\":", stdout);
+			json_u64(stdout, t->live_exports);
+			fputs(",\"live_bytes\":", stdout);
+			json_u64(stdout, t->live_bytes);
+			fputs(",\"alloc_bytes\":", stdout);
+			json_u64(stdout, t->alloc_bytes);
+		} else {
+			fputs(",\"live_exports\":null,\"live_bytes\":null,\"alloc_bytes\":null",
+			      stdout);
+		}
+		printf(",\"max_events\":%u}\n", in->max_events);
 		return;
 	}
 	printf("features         0x%016" PRIx64, (uint64_t)in->features);
@@ -1793,14 +1847,16 @@ static void info_print(const struct vdmabuf_info *in, int json)
 	       fmt_size(in->max_total_size, s2, sizeof(s2)),
 	       (uint64_t)in->max_total_size);
 	printf("  max_events       %u per opener\n", in->max_events);
-	printf("counters\n");
-	printf("  live_exports     %" PRIu64 " (all openers)\n",
-	       (uint64_t)in->live_exports);
+	if (!t) {
+		printf("counters         (the device's totals are for root)\n");
+		return;
+	}
+	printf("counters (every opener)\n");
+	printf("  live_exports     %" PRIu64 "\n", t->live_exports);
 	printf("  live_bytes       %s\n",
-	       fmt_size(in->live_bytes, s1, sizeof(s1)));
+	       fmt_size(t->live_bytes, s1, sizeof(s1)));
 	printf("  alloc_bytes      %s\n",
-	       fmt_size(in->alloc_bytes, s2, sizeof(s2)));
-	printf("  queued_events    %u (this opener)\n", in->queued_events);
+	       fmt_size(t->alloc_bytes, s2, sizeof(s2)));
 }
 
 static int cmd_info(int argc, char **argv)
@@ -1814,6 +1870,7 @@ static int cmd_info(int argc, char **argv)
 	const char *devpath = VDMABUF_DEV_PATH;
 	struct vdmabuf_dev *dev;
 	struct vdmabuf_info in;
+	struct dev_totals t;
 	int json = 0, c, ret;
 
 	while ((c = getopt_long(argc, argv, "D:jh", opts, NULL)) != -1) {
@@ -1844,7 +1901,7 @@ static int cmd_info(int argc, char **argv)
 		error_msg(ret, "VDMABUF_IOCTL_INFO");
 		return EX_ERROR;
 	}
-	info_print(&in, json);
+	info_print(&in, dev_totals_read(devpath, &t) ? NULL : &t, json);
 	if (fflush(stdout)) {
 		error_msg(errno, "stdout");
 		return EX_ERROR;

@@ -98,8 +98,53 @@ MODULE_PARM_DESC(max_events, "Unread events per opener before EXPORT and PRESENT
 /* Device numbers: the first is /dev/virtio-vdmabuf, the next ones ...N. */
 static DEFINE_IDA(vdmabuf_ida);
 
-/* Bytes held by ALLOC buffers, for every device and opener. */
-static atomic64_t vdmabuf_alloc_bytes = ATOMIC64_INIT(0);
+/**
+ * struct vdmabuf_acct - bytes of ALLOC buffers, which outlive their opener
+ *	and their device
+ * @ref: held by its owner (an opener, or a device), by each ALLOC buffer
+ *	counted in it, and by each opener's account whose @parent it is
+ * @alloc_bytes: bytes held by those buffers
+ * @parent: the device's account, for an opener's (also counts them)
+ *
+ * An opener reads its own in VDMABUF_IOCTL_INFO; the device's is its
+ * sysfs attribute alloc_bytes, for the administrator.
+ */
+struct vdmabuf_acct {
+	refcount_t ref;
+	atomic64_t alloc_bytes;
+	struct vdmabuf_acct *parent;
+};
+
+static struct vdmabuf_acct *vdmabuf_acct_new(struct vdmabuf_acct *parent)
+{
+	struct vdmabuf_acct *acct = kzalloc(sizeof(*acct), GFP_KERNEL_ACCOUNT);
+
+	if (!acct)
+		return NULL;
+	refcount_set(&acct->ref, 1);
+	if (parent) {
+		refcount_inc(&parent->ref);
+		acct->parent = parent;
+	}
+	return acct;
+}
+
+static void vdmabuf_acct_put(struct vdmabuf_acct *acct)
+{
+	if (!refcount_dec_and_test(&acct->ref))
+		return;
+	if (acct->parent)
+		vdmabuf_acct_put(acct->parent);
+	kfree(acct);
+}
+
+/* Count @bytes (negative: uncount) in @acct and its parent. */
+static void vdmabuf_acct_add(struct vdmabuf_acct *acct, s64 bytes)
+{
+	atomic64_add(bytes, &acct->alloc_bytes);
+	if (acct->parent)
+		atomic64_add(bytes, &acct->parent->alloc_bytes);
+}
 
 /**
  * struct vdmabuf_limits - the device's limits, from config space
@@ -151,9 +196,11 @@ struct vdmabuf_limits {
  *	@files and the owner, state and frame fields of every export
  * @exports: exports the device accepted and has not released, by UUID
  * @unexport_list: exports whose UNEXPORT still has to be sent
- * @live_exports: exports not yet released, and those being exported
- * @live_bytes: bytes of those
+ * @live_exports: exports not yet released, and those being exported (the
+ *	device's sysfs attribute, for the administrator)
+ * @live_bytes: bytes of those (also in sysfs)
  * @files: the open files (&vdmabuf_file.node)
+ * @acct: the ALLOC bytes of every opener's buffers (sysfs)
  * @gone: the device was removed: the open files only read what is queued
  *	(set with a release under @lock, after the last event was queued;
  *	read without the lock)
@@ -188,6 +235,7 @@ struct vdmabuf_dev {
 	u64 live_exports;
 	u64 live_bytes;
 	struct list_head files;
+	struct vdmabuf_acct *acct;
 	bool gone;
 };
 
@@ -195,6 +243,9 @@ struct vdmabuf_dev {
  * struct vdmabuf_file - the state of one open /dev/virtio-vdmabuf
  * @dev: the device, referenced
  * @node: in dev->files; dev->lock
+ * @acct: this opener's ALLOC bytes
+ * @live_exports: this opener's exports not yet released; dev->lock
+ * @live_bytes: their bytes; dev->lock
  * @exports: this opener's exports not yet released; protected by dev->lock
  * @ev_lock: protects @events and @nr_events
  * @events: struct vdmabuf_evt_node queued for read()
@@ -206,6 +257,9 @@ struct vdmabuf_dev {
 struct vdmabuf_file {
 	struct vdmabuf_dev *dev;
 	struct list_head node;
+	struct vdmabuf_acct *acct;
+	u64 live_exports;
+	u64 live_bytes;
 	struct list_head exports;
 	spinlock_t ev_lock;		/* events, nr_events */
 	struct list_head events;
@@ -328,6 +382,7 @@ static const unsigned int vdmabuf_orders[] = {
  * @attachments: struct vdmabuf_buf_attach of every attachment
  * @vaddr: kernel mapping while @vmap_count > 0
  * @vmap_count: vmap users
+ * @acct: the allocating opener's account, referenced
  */
 struct vdmabuf_buf {
 	size_t size;
@@ -338,6 +393,7 @@ struct vdmabuf_buf {
 	struct list_head attachments;
 	void *vaddr;
 	unsigned int vmap_count;
+	struct vdmabuf_acct *acct;
 };
 
 /**
@@ -583,7 +639,8 @@ static void vdmabuf_buf_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
 static void vdmabuf_buf_destroy(struct vdmabuf_buf *buf)
 {
 	vdmabuf_buf_free_pages(buf, buf->nr_pages);
-	atomic64_sub(buf->size, &vdmabuf_alloc_bytes);
+	vdmabuf_acct_add(buf->acct, -(s64)buf->size);
+	vdmabuf_acct_put(buf->acct);
 	kvfree(buf->orders);
 	kvfree(buf->pages);
 	mutex_destroy(&buf->lock);
@@ -643,7 +700,9 @@ static long vdmabuf_ioctl_alloc(struct vdmabuf_file *vf, void __user *uarg)
 	ret = vdmabuf_buf_alloc_pages(buf);
 	if (ret)
 		goto err_free_orders;
-	atomic64_add(buf->size, &vdmabuf_alloc_bytes);
+	refcount_inc(&vf->acct->ref);
+	buf->acct = vf->acct;
+	vdmabuf_acct_add(buf->acct, buf->size);
 
 	exp_info.ops = &vdmabuf_buf_ops;
 	exp_info.size = buf->size;
@@ -996,8 +1055,11 @@ static void vdmabuf_exp_publish(struct vdmabuf_dev *dev,
 	hash_add(dev->exports, &exp->hnode, vdmabuf_uuid_hash(exp->uuid));
 	exp->state = VDMABUF_STATE_EXPORTED;
 	exp->owner = owner;
-	if (owner)
+	if (owner) {
 		list_add_tail(&exp->owner_node, &owner->exports);
+		owner->live_exports++;
+		owner->live_bytes += exp->size;
+	}
 }
 
 /*
@@ -1047,6 +1109,8 @@ static void vdmabuf_exp_unlink(struct vdmabuf_dev *dev,
 	dev->live_bytes -= exp->size;
 	if (exp->owner) {
 		list_del(&exp->owner_node);
+		exp->owner->live_exports--;
+		exp->owner->live_bytes -= exp->size;
 		node->ev.type = VDMABUF_EVENT_RELEASED;
 		memcpy(node->ev.uuid, exp->uuid, sizeof(node->ev.uuid));
 		exp->released = NULL;
@@ -1970,11 +2034,11 @@ static long vdmabuf_ioctl_info(struct vdmabuf_file *vf, void __user *uarg)
 	up_read(&dev->state_sem);
 
 	mutex_lock(&dev->lock);
-	arg.live_exports = dev->live_exports;
-	arg.live_bytes = dev->live_bytes;
+	arg.live_exports = vf->live_exports;
+	arg.live_bytes = vf->live_bytes;
 	mutex_unlock(&dev->lock);
 
-	arg.alloc_bytes = atomic64_read(&vdmabuf_alloc_bytes);
+	arg.alloc_bytes = atomic64_read(&vf->acct->alloc_bytes);
 	arg.max_events = max_events;
 	spin_lock(&vf->ev_lock);
 	arg.queued_events = vf->nr_events;
@@ -2018,6 +2082,8 @@ static void vdmabuf_dev_free(struct kref *ref)
 	struct vdmabuf_dev *dev = container_of(ref, struct vdmabuf_dev, ref);
 
 	cancel_work_sync(&dev->unexport_work);
+	if (dev->acct)
+		vdmabuf_acct_put(dev->acct);
 	mutex_destroy(&dev->lock);
 	kfree(dev);
 }
@@ -2029,9 +2095,14 @@ static int vdmabuf_open(struct inode *inode, struct file *file)
 					       struct vdmabuf_dev, misc);
 	struct vdmabuf_file *vf;
 
-	vf = kzalloc(sizeof(*vf), GFP_KERNEL);
+	vf = kzalloc(sizeof(*vf), GFP_KERNEL_ACCOUNT);
 	if (!vf)
 		return -ENOMEM;
+	vf->acct = vdmabuf_acct_new(dev->acct);
+	if (!vf->acct) {
+		kfree(vf);
+		return -ENOMEM;
+	}
 	INIT_LIST_HEAD(&vf->exports);
 	spin_lock_init(&vf->ev_lock);
 	INIT_LIST_HEAD(&vf->events);
@@ -2068,6 +2139,7 @@ static int vdmabuf_release(struct inode *inode, struct file *file)
 
 	vdmabuf_free_nodes(&vf->events);
 	mutex_destroy(&vf->read_lock);
+	vdmabuf_acct_put(vf->acct);
 	kfree(vf);
 	kref_put(&dev->ref, vdmabuf_dev_free);
 	return 0;
@@ -2386,6 +2458,11 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	dev->vdev = vdev;
 	vdev->priv = dev;
 	kref_init(&dev->ref);
+	dev->acct = vdmabuf_acct_new(NULL);
+	if (!dev->acct) {
+		ret = -ENOMEM;
+		goto err_free_dev;
+	}
 	init_rwsem(&dev->state_sem);
 	mutex_init(&dev->vq_lock);
 	init_waitqueue_head(&dev->req_wq);
@@ -2479,6 +2556,55 @@ static int vdmabuf_restore(struct virtio_device *vdev)
 }
 #endif
 
+/*
+ * The device's totals over every opener, for the administrator (an opener
+ * sees its own in VDMABUF_IOCTL_INFO).  The driver core removes these
+ * before remove() runs.
+ */
+static ssize_t live_exports_show(struct device *d, struct device_attribute *attr,
+				 char *buf)
+{
+	struct vdmabuf_dev *dev = dev_to_virtio(d)->priv;
+	u64 v;
+
+	mutex_lock(&dev->lock);
+	v = dev->live_exports;
+	mutex_unlock(&dev->lock);
+	return sysfs_emit(buf, "%llu\n", v);
+}
+static DEVICE_ATTR_ADMIN_RO(live_exports);
+
+static ssize_t live_bytes_show(struct device *d, struct device_attribute *attr,
+			       char *buf)
+{
+	struct vdmabuf_dev *dev = dev_to_virtio(d)->priv;
+	u64 v;
+
+	mutex_lock(&dev->lock);
+	v = dev->live_bytes;
+	mutex_unlock(&dev->lock);
+	return sysfs_emit(buf, "%llu\n", v);
+}
+static DEVICE_ATTR_ADMIN_RO(live_bytes);
+
+static ssize_t alloc_bytes_show(struct device *d, struct device_attribute *attr,
+				char *buf)
+{
+	struct vdmabuf_dev *dev = dev_to_virtio(d)->priv;
+
+	return sysfs_emit(buf, "%lld\n",
+			  (long long)atomic64_read(&dev->acct->alloc_bytes));
+}
+static DEVICE_ATTR_ADMIN_RO(alloc_bytes);
+
+static struct attribute *vdmabuf_attrs[] = {
+	&dev_attr_live_exports.attr,
+	&dev_attr_live_bytes.attr,
+	&dev_attr_alloc_bytes.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(vdmabuf);
+
 static const unsigned int vdmabuf_features[] = {
 	VIRTIO_VDMABUF_F_PRESENT,
 };
@@ -2491,6 +2617,7 @@ MODULE_DEVICE_TABLE(virtio, vdmabuf_id_table);
 
 static struct virtio_driver vdmabuf_driver = {
 	.driver.name = KBUILD_MODNAME,
+	.driver.dev_groups = vdmabuf_groups,
 	.feature_table = vdmabuf_features,
 	.feature_table_size = ARRAY_SIZE(vdmabuf_features),
 	.id_table = vdmabuf_id_table,

@@ -129,11 +129,16 @@ struct vdmabuf_query {
  * @max_rects: device limit, from config space
  * @max_export_size: device limit, from config space
  * @max_total_size: device limit, from config space
- * @live_exports: exports not yet RELEASED, and being exported, all openers
+ * @live_exports: this opener's exports not yet RELEASED
  * @live_bytes: their bytes
- * @alloc_bytes: bytes of memory in ALLOC buffers, all openers
+ * @alloc_bytes: bytes of memory in this opener's ALLOC buffers (until the
+ *	last reference to each goes, also after the opener is closed)
  * @max_events: per-opener event queue cap (module parameter)
  * @queued_events: events queued for this opener, not yet read
+ *
+ * The counters are the caller's own: an opener learns nothing of the
+ * others.  The device's totals over every opener are sysfs attributes of
+ * the device (live_exports, live_bytes, alloc_bytes), readable by root.
  */
 struct vdmabuf_info {
 	__u64 features;
