@@ -387,6 +387,13 @@ if [ "$VM_STAGES" != l1 ]; then
 			# "vdmabuf info" check): 1000 exports, not the
 			# module's 1024.
 			[ "$VM_MODE" = check ] && dev[1]+=,max-exports=1000
+			# A second device, without an importer: the guest
+			# driver takes every device it finds, and names the
+			# second one's node /dev/virtio-vdmabuf1
+			# (guest_vdmabuf's second_device).  After the first
+			# on the command line, so that it probes second and
+			# /dev/virtio-vdmabuf stays the importer's device.
+			[ "$VM_MODE" = check ] && dev+=(-device vhost-vdmabuf-pci)
 			# The device names guest-physical memory only: the
 			# backend never offers VIRTIO_F_ACCESS_PLATFORM, so
 			# QEMU must refuse to put an IOMMU in its way.

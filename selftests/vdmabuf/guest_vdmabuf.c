@@ -6,10 +6,15 @@
  * device answers every PRESENT with FRAME_DONE at once and releases a
  * buffer as soon as it is unexported.
  */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +25,13 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
+#include <linux/userfaultfd.h>
 #include <drm.h>		/* libdrm-dev's copy of the DRM UAPI */
 #include <linux/vdmabuf.h>
 #include <linux/virtio_vdmabuf.h>
@@ -265,6 +272,472 @@ static int dmabuf_sync(int fd, __u64 flags)
 	struct dma_buf_sync s = { .flags = flags };
 
 	return ioctl(fd, DMA_BUF_IOCTL_SYNC, &s) ? -errno : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Threads, timed joins and sysfs writes that may block in the kernel  */
+/* ------------------------------------------------------------------ */
+
+#define VIRTIO_DRV_DIR	"/sys/bus/virtio/drivers/virtio_vdmabuf"
+#define VIRTIO_DEV_DIR	"/sys/bus/virtio/devices"
+#define VIRTIO_ID_DMABUF_STR	"0x0025"
+
+/*
+ * Join @th within @ms: 0, or ETIMEDOUT (the thread is left running; a
+ * test that gives up on it must not hang for it).
+ */
+static int join_ms(pthread_t th, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);	/* pthread_timedjoin_np's clock */
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_timedjoin_np(th, NULL, &ts);
+}
+
+/* SIGUSR1 interrupts a blocked system call (no SA_RESTART): EINTR. */
+static void sigusr1_nop(int sig)
+{
+	(void)sig;
+}
+
+static void install_sigusr1(void)
+{
+	struct sigaction sa = { .sa_handler = sigusr1_nop };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* One read() of one event record, by a thread of its own. */
+struct reader {
+	int fd;
+	ssize_t ret;
+	int err;
+	double t_end;
+	struct vdmabuf_event ev;
+};
+
+static void *reader_fn(void *arg)
+{
+	struct reader *r = arg;
+
+	r->ret = read(r->fd, &r->ev, sizeof(r->ev));
+	r->err = r->ret < 0 ? errno : 0;
+	r->t_end = now_s();
+	return NULL;
+}
+
+/*
+ * A write of @val to the sysfs file @path by a thread of its own, which
+ * may sleep in the kernel for good (an unbind waiting in the driver's
+ * remove(), a bind waiting for the device lock).
+ */
+struct sysfs_op {
+	pthread_t th;
+	char path[160];
+	char val[64];
+	int ret;		/* 0 or -errno, once done */
+	int done;
+	bool started, joined;
+};
+
+static void *sysfs_op_fn(void *arg)
+{
+	struct sysfs_op *op = arg;
+	int fd = open(op->path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0) {
+		ret = -errno;
+	} else {
+		if (write(fd, op->val, strlen(op->val)) < 0)
+			ret = -errno;
+		close(fd);
+	}
+	op->ret = ret;
+	__atomic_store_n(&op->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int sysfs_op_start(struct sysfs_op *op, const char *path,
+			  const char *val)
+{
+	memset(op, 0, sizeof(*op));
+	snprintf(op->path, sizeof(op->path), "%s", path);
+	snprintf(op->val, sizeof(op->val), "%s", val);
+	if (pthread_create(&op->th, NULL, sysfs_op_fn, op))
+		return -EAGAIN;
+	op->started = true;
+	return 0;
+}
+
+/* 0 once the write returned (its result in op->ret), or -ETIMEDOUT. */
+static int sysfs_op_wait(struct sysfs_op *op, int ms)
+{
+	if (!op->started)
+		return -EINVAL;
+	if (!op->joined) {
+		if (join_ms(op->th, ms))
+			return -ETIMEDOUT;
+		op->joined = true;
+	}
+	return 0;
+}
+
+/*
+ * Write @val to @path within @ms: the write's 0 or -errno, or -ETIMEDOUT
+ * (then the writer is left behind, with its memory).
+ */
+static int sysfs_write_timed(const char *path, const char *val, int ms)
+{
+	struct sysfs_op *op = malloc(sizeof(*op));
+	int r;
+
+	if (!op)
+		return -ENOMEM;
+	r = sysfs_op_start(op, path, val);
+	if (!r)
+		r = sysfs_op_wait(op, ms);
+	if (!r)
+		r = op->ret;
+	if (r != -ETIMEDOUT)
+		free(op);
+	return r;
+}
+
+static int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	if (fgets(buf, len, f)) {
+		buf[strcspn(buf, "\n")] = 0;
+		r = 0;
+	}
+	fclose(f);
+	return r;
+}
+
+/* @src into @dst of @len bytes, cut short if need be. */
+static void copy_name(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+/* The driver bound to virtio device @name ("" when none) into @drv. */
+static void virtio_driver_of(const char *name, char *drv, size_t len)
+{
+	char path[160], link[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), VIRTIO_DEV_DIR "/%s/driver", name);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		n = 0;
+	link[n] = 0;
+	copy_name(drv, len, strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
+}
+
+/*
+ * The name (virtioN) of the virtio device behind DEV_PATH: the parent of
+ * its misc device when it has one, else the lowest-numbered device bound
+ * to virtio_vdmabuf (the first one probed keeps the plain name).
+ */
+static int vdmabuf_virtio_name(char *name, size_t len)
+{
+	char link[PATH_MAX];
+	const char *base;
+	long best = -1;
+	glob_t g;
+	ssize_t n;
+	size_t i;
+
+	n = readlink("/sys/class/misc/virtio-vdmabuf/device", link,
+		     sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = 0;
+		base = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+		if (!strncmp(base, "virtio", 6)) {
+			copy_name(name, len, base);
+			return 0;
+		}
+	}
+	if (glob(VIRTIO_DRV_DIR "/virtio*", 0, NULL, &g))
+		return -ENOENT;
+	for (i = 0; i < g.gl_pathc; i++) {
+		long v = strtol(strrchr(g.gl_pathv[i], '/') + 7, NULL, 10);
+
+		if (best < 0 || v < best)
+			best = v;
+	}
+	globfree(&g);
+	if (best < 0)
+		return -ENOENT;
+	snprintf(name, len, "virtio%ld", best);
+	return 0;
+}
+
+/* Wait up to @ms for DEV_PATH to exist; 0 or -ETIMEDOUT. */
+static int wait_dev_node(int ms)
+{
+	double end = now_s() + ms / 1000.0;
+
+	do {
+		if (!access(DEV_PATH, F_OK))
+			return 0;
+		usleep(20000);
+	} while (now_s() < end);
+	return -ETIMEDOUT;
+}
+
+/* ------------------------------------------------------------------ */
+
+/*
+ * Tests that unbind the virtio device behind /dev/virtio-vdmabuf from the
+ * driver.  Declared before the other fixtures so that they run first,
+ * while the program has time to spare, and every later test runs on the
+ * rebound device.  The teardown always binds the device again (unless
+ * the unbind itself never finished: then it would only sleep on the
+ * device lock too), so that later tests keep a device.
+ */
+FIXTURE(unbind) {
+	int fd;
+	struct vdmabuf_info info;
+	char name[32];		/* virtioN behind DEV_PATH */
+	struct sysfs_op op;	/* the unbind */
+	bool unbound;
+};
+
+FIXTURE_SETUP(unbind)
+{
+	self->fd = open_dev(_metadata);
+	if (_metadata->exit_code)	/* skipped: no device */
+		return;
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, vd_info(self->fd, &self->info));
+	if (vdmabuf_virtio_name(self->name, sizeof(self->name)))
+		SKIP(return, "no virtio device bound to virtio_vdmabuf in " VIRTIO_DRV_DIR);
+	if (access(VIRTIO_DRV_DIR "/unbind", W_OK))
+		SKIP(return, VIRTIO_DRV_DIR "/unbind is not writable");
+}
+
+/* Start unbinding self->name; 0 once done (within @ms), else -ETIMEDOUT. */
+static int unbind_dev(FIXTURE_DATA(unbind) *self, int ms)
+{
+	int r = sysfs_op_start(&self->op, VIRTIO_DRV_DIR "/unbind", self->name);
+
+	if (r)
+		return r;
+	r = sysfs_op_wait(&self->op, ms);
+	if (!r && !self->op.ret)
+		self->unbound = true;
+	return r ? r : self->op.ret;
+}
+
+/* Wait up to @ms more for an unbind still in flight. */
+static int unbind_finish(FIXTURE_DATA(unbind) *self, int ms)
+{
+	int r = sysfs_op_wait(&self->op, ms);
+
+	if (!r && !self->op.ret)
+		self->unbound = true;
+	return r ? r : self->op.ret;
+}
+
+/* Bind the device again and wait for DEV_PATH; 0 or -errno. */
+static int rebind_dev(FIXTURE_DATA(unbind) *self)
+{
+	int r;
+
+	if (!self->unbound)
+		return 0;
+	r = sysfs_write_timed(VIRTIO_DRV_DIR "/bind", self->name, 10000);
+	if (r)
+		return r;
+	self->unbound = false;
+	return wait_dev_node(5000);
+}
+
+FIXTURE_TEARDOWN(unbind)
+{
+	if (self->op.started && !self->op.joined &&
+	    unbind_finish(self, 10000) == -ETIMEDOUT)
+		TH_LOG("the unbind of %s never finished: not binding it again",
+		       self->name);
+	if (self->unbound && rebind_dev(self))
+		TH_LOG("binding %s again failed", self->name);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/*
+ * Unbinding the device hangs up its open files: asserts that poll()
+ * reports POLLHUP|POLLERR on them, that a non-blocking read() and INFO
+ * fail with ENODEV, that a reader asleep in read() wakes within 2 s with
+ * ENODEV, and that after binding again /dev/virtio-vdmabuf is back and
+ * works (INFO on a new open).
+ */
+TEST_F_TIMEOUT(unbind, removal_hup, 90)
+{
+	struct reader rd = { .fd = self->fd };
+	struct vdmabuf_info info;
+	struct vdmabuf_event ev;
+	struct pollfd p[2];
+	int fd2, joined, r, fd3;
+	ssize_t n;
+	int n_errno;
+	double t0;
+	pthread_t th;
+
+	install_sigusr1();
+	fd2 = open(DEV_PATH, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, pthread_create(&th, NULL, reader_fn, &rd));
+	usleep(200000);
+
+	r = unbind_dev(self, 10000);
+	ASSERT_EQ(0, r) TH_LOG("unbinding %s", self->name);
+	t0 = now_s();
+
+	p[0] = (struct pollfd){ .fd = self->fd, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = fd2, .events = POLLIN };
+	EXPECT_LE(0, poll(p, 2, 100));
+	EXPECT_EQ(POLLHUP | POLLERR, p[0].revents & (POLLHUP | POLLERR));
+	EXPECT_EQ(POLLHUP | POLLERR, p[1].revents & (POLLHUP | POLLERR));
+
+	n = read(fd2, &ev, sizeof(ev));
+	n_errno = n < 0 ? errno : 0;
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(ENODEV, n_errno);
+
+	/* The reader asleep since before the unbind wakes with ENODEV. */
+	joined = join_ms(th, 2000);
+	EXPECT_EQ(0, joined) TH_LOG("the blocked reader still sleeps 2 s after the unbind");
+	if (joined) {
+		pthread_kill(th, SIGUSR1);
+		if (join_ms(th, 2000))
+			TH_LOG("the blocked reader did not return even on a signal");
+	} else {
+		EXPECT_EQ(-1, rd.ret);
+		EXPECT_EQ(ENODEV, rd.err);
+		TH_LOG("the blocked reader returned %zd (%s) %.2f s after the unbind",
+		       rd.ret, strerror(rd.err), rd.t_end - t0);
+	}
+
+	EXPECT_EQ(-ENODEV, vd_info(self->fd, &info));
+	EXPECT_EQ(-ENODEV, vd_info(fd2, &info));
+	close(fd2);
+
+	/* Bound again: the device node is back and works. */
+	EXPECT_EQ(0, rebind_dev(self)) TH_LOG("binding %s again", self->name);
+	fd3 = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	EXPECT_LE(0, fd3);
+	if (fd3 >= 0) {
+		EXPECT_EQ(0, vd_info(fd3, &info));
+		close(fd3);
+	}
+}
+
+/* EXPORT of a 4 KiB ALLOC buffer with 64 bytes of metadata, in a thread. */
+struct export_call {
+	int dev, buf;
+	void *meta;
+	int ret;
+	__u8 uuid[16];
+};
+
+static void *export_fn(void *arg)
+{
+	struct export_call *c = arg;
+	struct vdmabuf_export e = {
+		.fd = c->buf, .meta_len = 64, .meta_ptr = (uintptr_t)c->meta,
+	};
+
+	c->ret = ioctl(c->dev, VDMABUF_IOCTL_EXPORT, &e) ? -errno : 0;
+	if (!c->ret)
+		memcpy(c->uuid, e.uuid, 16);
+	return NULL;
+}
+
+/*
+ * An EXPORT whose metadata copy is stuck on a userfaultfd page must not
+ * hold up the device's removal: asserts that, with the EXPORT asleep in
+ * the fault, unbinding the device finishes within 5 s; then, with the
+ * fault resolved, that the EXPORT fails with ENODEV.
+ */
+TEST_F_TIMEOUT(unbind, uffd_meta_does_not_block_unbind, 90)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {};
+	struct uffdio_zeropage zp = {};
+	struct export_call ex = { .dev = self->fd };
+	long psz = sysconf(_SC_PAGESIZE);
+	int uffd, unbind_r, export_join, r;
+	struct uffd_msg msg;
+	struct pollfd p;
+	pthread_t th;
+	void *page;
+
+	if (self->info.max_meta_len < 64)
+		SKIP(return, "the device takes less than 64 bytes of metadata");
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	page = mmap(NULL, psz, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	reg.range.start = (uintptr_t)page;
+	reg.range.len = psz;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	ex.buf = vd_alloc(self->fd, 4096, VDMABUF_FD_CLOEXEC);
+	ASSERT_LE(0, ex.buf);
+	ex.meta = page;
+	ASSERT_EQ(0, pthread_create(&th, NULL, export_fn, &ex));
+
+	/* The EXPORT reaches the metadata copy and faults. */
+	p = (struct pollfd){ .fd = uffd, .events = POLLIN };
+	r = poll(&p, 1, 5000);
+	ASSERT_EQ(1, r) TH_LOG("no fault on the metadata page within 5 s (EXPORT returned %d)",
+			       ex.ret);
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+	EXPECT_EQ((uintptr_t)page, msg.arg.pagefault.address & ~(__u64)(psz - 1));
+
+	/* The EXPORT sleeps in copy_from_user: unbind now. */
+	unbind_r = unbind_dev(self, 5000);
+	EXPECT_EQ(0, unbind_r) TH_LOG("the unbind of %s did not finish within 5 s",
+				      self->name);
+
+	/* Resolve the fault: the EXPORT goes on, and fails. */
+	zp.range.start = (uintptr_t)page;
+	zp.range.len = psz;
+	EXPECT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
+	export_join = join_ms(th, 5000);
+	EXPECT_EQ(0, export_join) TH_LOG("EXPORT still running 5 s after the fault was resolved");
+	if (!export_join)
+		EXPECT_EQ(-ENODEV, ex.ret);
+	if (unbind_r == -ETIMEDOUT) {
+		r = unbind_finish(self, 10000);
+		TH_LOG("with the fault resolved, the unbind %s",
+		       r == -ETIMEDOUT ? "still did not finish within 10 s" :
+		       "finished");
+	}
+	close(ex.buf);
+	close(uffd);
+	munmap(page, psz);
 }
 
 /* ------------------------------------------------------------------ */
@@ -889,6 +1362,303 @@ TEST_F_TIMEOUT(dev, present_frame_done, 120)
 	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
 	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 200));
 	close(buf);
+}
+
+/*
+ * A non-blocking read() does not wait behind a blocking one: asserts
+ * that, with one thread asleep in read() on the fixture's file (no events
+ * queued), a read() by a second thread after F_SETFL O_NONBLOCK on the
+ * same file returns -1/EAGAIN within 1 s.  A RELEASED event then wakes
+ * the first reader.
+ */
+TEST_F(dev, nonblock_read_beside_blocked_reader)
+{
+	struct reader a = { .fd = self->fd }, b = { .fd = self->fd };
+	struct vdmabuf_export e;
+	int flags, buf, a_join, b_join;
+	pthread_t ta, tb;
+	double t0;
+
+	install_sigusr1();
+	ASSERT_EQ(0, pthread_create(&ta, NULL, reader_fn, &a));
+	usleep(200000);
+	flags = fcntl(self->fd, F_GETFL);
+	ASSERT_EQ(0, fcntl(self->fd, F_SETFL, flags | O_NONBLOCK));
+	t0 = now_s();
+	ASSERT_EQ(0, pthread_create(&tb, NULL, reader_fn, &b));
+	b_join = join_ms(tb, 1000);
+	EXPECT_EQ(0, b_join) TH_LOG("the O_NONBLOCK read() still sleeps after 1 s");
+	if (!b_join) {
+		EXPECT_EQ(-1, b.ret);
+		EXPECT_EQ(EAGAIN, b.err);
+	}
+
+	/* An event for the first reader: the RELEASED of an export. */
+	buf = vd_alloc(self->fd, 4096, VDMABUF_FD_CLOEXEC);
+	EXPECT_LE(0, buf);
+	if (buf >= 0) {
+		EXPECT_EQ(0, vd_export(self->fd, buf, &e));
+		EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
+		close(buf);
+	}
+	a_join = join_ms(ta, EVT_TIMEOUT_MS);
+	if (a_join) {
+		pthread_kill(ta, SIGUSR1);
+		a_join = join_ms(ta, 2000);
+	}
+	EXPECT_EQ(0, a_join) TH_LOG("the blocking reader never returned");
+	if (b_join) {
+		b_join = join_ms(tb, 2000);
+		if (b_join) {
+			pthread_kill(tb, SIGUSR1);
+			b_join = join_ms(tb, 2000);
+		}
+		if (!b_join)
+			TH_LOG("the O_NONBLOCK read() returned %zd (%s) after %.2f s, once the blocking one had",
+			       b.ret, strerror(b.err), b.t_end - t0);
+	}
+	/* The RELEASED went to one of the two; nothing is left queued. */
+	EXPECT_EQ(0, vd_info(self->fd, &self->info));
+	EXPECT_EQ(0, self->info.queued_events);
+}
+
+/*
+ * INFO's live_exports and live_bytes count the calling opener's own
+ * exports: asserts that while opener A has one 64 KiB export, another
+ * opener B reads 0 and 0, and A reads 1 and 64 KiB.
+ */
+TEST_F(dev, info_per_opener)
+{
+	struct vdmabuf_info ia, ib;
+	struct vdmabuf_export e;
+	int other, buf;
+
+	other = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, other);
+	buf = vd_alloc(self->fd, 64 << 10, VDMABUF_FD_CLOEXEC);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vd_export(self->fd, buf, &e));
+	ASSERT_EQ(0, vd_info(other, &ib));
+	ASSERT_EQ(0, vd_info(self->fd, &ia));
+	EXPECT_EQ(0, ib.live_exports);
+	EXPECT_EQ(0, ib.live_bytes);
+	EXPECT_EQ(1, ia.live_exports);
+	EXPECT_EQ(64 << 10, ia.live_bytes);
+	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
+	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
+	close(buf);
+	close(other);
+}
+
+#define KPF_COMPOUND_HEAD	15
+#define KPF_COMPOUND_TAIL	16
+#define PM_PFN_MASK		((1ULL << 55) - 1)
+#define PM_PRESENT		(1ULL << 63)
+
+/* The PFN of the page at @addr from /proc/self/pagemap; 0 or -errno. */
+static int pagemap_pfn(const void *addr, uint64_t *pfn)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t ent;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &ent, sizeof(ent), (uintptr_t)addr / psz * sizeof(ent));
+	close(fd);
+	if (n != sizeof(ent))
+		return -EIO;
+	if (!(ent & PM_PRESENT) || !(ent & PM_PFN_MASK))
+		return -ENOENT;
+	*pfn = ent & PM_PFN_MASK;
+	return 0;
+}
+
+/*
+ * The physical address of a 2 MiB-aligned chunk whose first two pages
+ * start with @m0 and @m1, looked up in /proc/kcore (its PT_LOAD headers
+ * give the physical address of the RAM they map): 0 or -errno.  For
+ * mappings pagemap does not show: a VM_PFNMAP mapping is a hole to it.
+ */
+static int kcore_find_2m(uint64_t m0, uint64_t m1, uint64_t *phys)
+{
+	int fd = open("/proc/kcore", O_RDONLY | O_CLOEXEC);
+	Elf64_Phdr *ph = NULL;
+	Elf64_Ehdr eh;
+	int r = -ENOENT;
+	unsigned int i;
+
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(*ph) || !eh.e_phnum) {
+		r = -EIO;
+		goto out;
+	}
+	ph = calloc(eh.e_phnum, sizeof(*ph));
+	if (!ph ||
+	    pread(fd, ph, eh.e_phnum * sizeof(*ph), eh.e_phoff) !=
+	    (ssize_t)(eh.e_phnum * sizeof(*ph))) {
+		r = -EIO;
+		goto out;
+	}
+	for (i = 0; i < eh.e_phnum && r; i++) {
+		uint64_t p, end = ph[i].p_paddr + ph[i].p_memsz;
+
+		if (ph[i].p_type != PT_LOAD || ph[i].p_paddr == (Elf64_Addr)-1)
+			continue;
+		for (p = (ph[i].p_paddr + (2 << 20) - 1) & ~((2ULL << 20) - 1);
+		     p + 8192 <= end; p += 2 << 20) {
+			off_t off = ph[i].p_offset + (p - ph[i].p_paddr);
+			uint64_t v0, v1;
+
+			if (pread(fd, &v1, 8, off + 4096) != 8 || v1 != m1 ||
+			    pread(fd, &v0, 8, off) != 8 || v0 != m0)
+				continue;
+			*phys = p;
+			r = 0;
+			break;
+		}
+	}
+out:
+	free(ph);
+	close(fd);
+	return r;
+}
+
+/* /proc/kpageflags of @pfn; 0 or -errno. */
+static int kpageflags(uint64_t pfn, uint64_t *flags)
+{
+	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, flags, sizeof(*flags), pfn * sizeof(*flags));
+	close(fd);
+	return n == sizeof(*flags) ? 0 : -EIO;
+}
+
+/*
+ * ALLOC's high-order chunks are compound pages, so that an importer may
+ * take a reference on any page of the buffer: asserts that when the
+ * first two pages of a 2 MiB buffer are the start of a 2 MiB chunk, the
+ * second one is a compound tail page (KPF_COMPOUND_TAIL in
+ * /proc/kpageflags).  The PFNs come from /proc/self/pagemap, or, where
+ * it shows the mapping as a hole (VM_PFNMAP), from a marker written
+ * through the mapping and found in /proc/kcore.
+ */
+TEST_F(dev, alloc_pages_compound)
+{
+	uint64_t pfn0 = 0, pfn1 = 0, phys, flags0 = 0, flags1 = 0, m0, m1;
+	size_t size = 2 << 20;
+	const char *how = "pagemap";
+	volatile uint64_t *map;
+	int buf;
+
+	if (access("/proc/kpageflags", R_OK))
+		SKIP(return, "/proc/kpageflags is absent (CONFIG_PROC_PAGE_MONITOR)");
+	buf = vd_alloc(self->fd, size, VDMABUF_FD_CLOEXEC);
+	ASSERT_LE(0, buf);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, map);
+
+	/* Touch pages 0 and 1, with markers unlikely anywhere else. */
+	srand(getpid() ^ (unsigned int)(now_s() * 1e6));
+	m0 = 0x5644424d41424630ULL ^ ((uint64_t)rand() << 20) ^ (uint64_t)rand();
+	m1 = ~m0 ^ ((uint64_t)rand() << 31);
+	map[0] = m0;
+	map[4096 / 8] = m1;
+
+	if (pagemap_pfn((const void *)map, &pfn0) ||
+	    pagemap_pfn((const char *)map + 4096, &pfn1)) {
+		how = "kcore";
+		if (access("/proc/kcore", R_OK)) {
+			munmap((void *)map, size);
+			close(buf);
+			SKIP(return, "pagemap does not show the mapping (VM_PFNMAP) and /proc/kcore is absent");
+		}
+		if (kcore_find_2m(m0, m1, &phys)) {
+			munmap((void *)map, size);
+			close(buf);
+			SKIP(return, "no 2 MiB chunk: pages 0 and 1 are not at a 2 MiB-aligned address in /proc/kcore");
+		}
+		/* Make sure it is this buffer: a new marker shows there. */
+		map[4096 / 8] = m1 ^ 0xffff;
+		ASSERT_EQ(0, kcore_find_2m(m0, m1 ^ 0xffff, &phys));
+		pfn0 = phys / 4096;
+		pfn1 = pfn0 + 1;
+	}
+	TH_LOG("PFNs of pages 0 and 1 (from %s): %#jx, %#jx", how,
+	       (uintmax_t)pfn0, (uintmax_t)pfn1);
+	if (pfn1 != pfn0 + 1 || pfn0 % 512) {
+		munmap((void *)map, size);
+		close(buf);
+		SKIP(return, "no 2 MiB chunk: PFNs %#jx, %#jx", (uintmax_t)pfn0,
+		     (uintmax_t)pfn1);
+	}
+	ASSERT_EQ(0, kpageflags(pfn0, &flags0));
+	ASSERT_EQ(0, kpageflags(pfn1, &flags1));
+	TH_LOG("kpageflags: page 0 %#jx, page 1 %#jx", (uintmax_t)flags0,
+	       (uintmax_t)flags1);
+	EXPECT_EQ(1ULL << KPF_COMPOUND_TAIL, flags1 & (1ULL << KPF_COMPOUND_TAIL));
+	munmap((void *)map, size);
+	close(buf);
+}
+
+/* An EXPORT, UNEXPORT and RELEASED of a 4 KiB ALLOC buffer on @dev. */
+static void export_roundtrip(struct __test_metadata *_metadata, int dev)
+{
+	struct vdmabuf_export e;
+	int buf = vd_alloc(dev, 4096, VDMABUF_FD_CLOEXEC);
+
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vd_export(dev, buf, &e));
+	EXPECT_EQ(4096, e.size);
+	EXPECT_EQ(0, vd_unexport(dev, e.uuid));
+	EXPECT_EQ(0, wait_released(dev, e.uuid));
+	close(buf);
+}
+
+/*
+ * A second virtio-dmabuf device (l1-run.sh gives L2 two) gets a device
+ * node of its own: asserts that two virtio devices with ID 0x0025 exist,
+ * both bound to virtio_vdmabuf, that /dev/virtio-vdmabuf1 exists (the
+ * first device keeps /dev/virtio-vdmabuf, later ones get
+ * /dev/virtio-vdmabufN from 1), and that on it INFO succeeds and a 4 KiB
+ * ALLOC buffer exports, unexports and is released.
+ */
+TEST_F(dev, second_device)
+{
+	char id[32], drv[64], name[64];
+	struct vdmabuf_info info;
+	int nr = 0, fd;
+	glob_t g;
+	size_t i;
+
+	if (!glob(VIRTIO_DEV_DIR "/*/device", 0, NULL, &g)) {
+		for (i = 0; i < g.gl_pathc; i++) {
+			if (read_line(g.gl_pathv[i], id, sizeof(id)) ||
+			    strcmp(id, VIRTIO_ID_DMABUF_STR))
+				continue;
+			nr++;
+			*strrchr(g.gl_pathv[i], '/') = 0;
+			snprintf(name, sizeof(name), "%s", strrchr(g.gl_pathv[i], '/') + 1);
+			virtio_driver_of(name, drv, sizeof(drv));
+			TH_LOG("%s: driver '%s'", name, drv);
+			EXPECT_STREQ("virtio_vdmabuf", drv);
+		}
+		globfree(&g);
+	}
+	EXPECT_EQ(2, nr);
+	fd = open(DEV_PATH "1", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("open " DEV_PATH "1: %s", strerror(errno));
+	EXPECT_EQ(0, vd_info(fd, &info));
+	export_roundtrip(_metadata, fd);
+	close(fd);
 }
 
 /*
