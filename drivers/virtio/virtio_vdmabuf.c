@@ -2249,9 +2249,11 @@ static ssize_t vdmabuf_read(struct file *file, char __user *buf, size_t count,
 static __poll_t vdmabuf_poll(struct file *file, poll_table *wait)
 {
 	struct vdmabuf_file *vf = file->private_data;
-	bool gone = vdmabuf_gone(vf->dev);
+	bool gone;
 
+	/* On the queue first: remove() wakes it after setting gone. */
 	poll_wait(file, &vf->ev_wq, wait);
+	gone = vdmabuf_gone(vf->dev);
 	if (vdmabuf_has_events(vf))
 		return EPOLLIN | EPOLLRDNORM | (gone ? EPOLLHUP : 0);
 	return gone ? EPOLLHUP | EPOLLERR : 0;
