@@ -199,6 +199,7 @@ struct vdmabuf_limits {
  * @live_exports: exports not yet released, and those being exported (the
  *	device's sysfs attribute, for the administrator)
  * @live_bytes: bytes of those (also in sysfs)
+ * @nr_unexported: exports unexported but not yet released
  * @files: the open files (&vdmabuf_file.node)
  * @acct: the ALLOC bytes of every opener's buffers (sysfs)
  * @gone: the device was removed: the open files only read what is queued
@@ -234,6 +235,7 @@ struct vdmabuf_dev {
 	struct list_head unexport_list;
 	u64 live_exports;
 	u64 live_bytes;
+	u64 nr_unexported;
 	struct list_head files;
 	struct vdmabuf_acct *acct;
 	bool gone;
@@ -936,12 +938,24 @@ static int vdmabuf_req_result(struct vdmabuf_req *req)
 	return vdmabuf_status_errno(le32_to_cpu(req->resp.status));
 }
 
+/* Move @exp between live and unexported, counting the unexported ones. */
+static void vdmabuf_exp_set_state(struct vdmabuf_dev *dev,
+				  struct vdmabuf_exp *exp, u32 state)
+{
+	lockdep_assert_held(&dev->lock);
+	if (exp->state == VDMABUF_STATE_UNEXPORTED)
+		dev->nr_unexported--;
+	exp->state = state;
+	if (state == VDMABUF_STATE_UNEXPORTED)
+		dev->nr_unexported++;
+}
+
 /* Queue the UNEXPORT of @exp for unexport_work.  Caller holds dev->lock. */
 static void vdmabuf_exp_queue_unexport(struct vdmabuf_dev *dev,
 				       struct vdmabuf_exp *exp)
 {
 	lockdep_assert_held(&dev->lock);
-	exp->state = VDMABUF_STATE_UNEXPORTED;
+	vdmabuf_exp_set_state(dev, exp, VDMABUF_STATE_UNEXPORTED);
 	list_add_tail(&exp->unexport_node, &dev->unexport_list);
 	schedule_work(&dev->unexport_work);
 }
@@ -1053,7 +1067,7 @@ static void vdmabuf_exp_publish(struct vdmabuf_dev *dev,
 {
 	lockdep_assert_held(&dev->lock);
 	hash_add(dev->exports, &exp->hnode, vdmabuf_uuid_hash(exp->uuid));
-	exp->state = VDMABUF_STATE_EXPORTED;
+	vdmabuf_exp_set_state(dev, exp, VDMABUF_STATE_EXPORTED);
 	exp->owner = owner;
 	if (owner) {
 		list_add_tail(&exp->owner_node, &owner->exports);
@@ -1064,16 +1078,18 @@ static void vdmabuf_exp_publish(struct vdmabuf_dev *dev,
 
 /*
  * Count an export of @size bytes about to be sent in @dev->live_exports
- * and @dev->live_bytes, within what the device takes: max_exports live
- * and as many unexported but not yet released, max_total_size for both.
- * Checked here so that an export over them pins nothing.
+ * and @dev->live_bytes, within what the device takes (the spec's EXPORT
+ * rules): max_exports live ones, as many unexported but not yet
+ * released, and max_total_size for both.  Checked before the buffer is
+ * pinned, so that an export over them pins nothing.
  */
 static int vdmabuf_exp_reserve(struct vdmabuf_dev *dev, u64 size)
 {
 	int ret = 0;
 
 	mutex_lock(&dev->lock);
-	if (dev->live_exports >= 2ULL * dev->cfg.max_exports ||
+	if (dev->live_exports - dev->nr_unexported >= dev->cfg.max_exports ||
+	    dev->nr_unexported >= dev->cfg.max_exports ||
 	    dev->live_bytes + size > dev->cfg.max_total_size) {
 		ret = -ENOSPC;
 	} else {
@@ -1084,7 +1100,7 @@ static int vdmabuf_exp_reserve(struct vdmabuf_dev *dev, u64 size)
 	return ret;
 }
 
-/* An export counted by vdmabuf_exp_reserve() that the device refused. */
+/* An export counted by vdmabuf_exp_reserve() that was not made. */
 static void vdmabuf_exp_unreserve(struct vdmabuf_dev *dev, u64 size)
 {
 	mutex_lock(&dev->lock);
@@ -1105,6 +1121,8 @@ static void vdmabuf_exp_unlink(struct vdmabuf_dev *dev,
 	lockdep_assert_held(&dev->lock);
 	hash_del(&exp->hnode);
 	list_del_init(&exp->unexport_node);
+	if (exp->state == VDMABUF_STATE_UNEXPORTED)
+		dev->nr_unexported--;
 	dev->live_exports--;
 	dev->live_bytes -= exp->size;
 	if (exp->owner) {
@@ -1573,8 +1591,11 @@ err_detach:
 	return ret;
 }
 
-/* A new export of the dma-buf @fd, attached, pinned and mapped for @dev. */
-static struct vdmabuf_exp *vdmabuf_exp_create(struct vdmabuf_dev *dev, int fd)
+/*
+ * A new export of the dma-buf @fd, its size charged to the caller's
+ * locked memory; not attached yet (vdmabuf_exp_map()).
+ */
+static struct vdmabuf_exp *vdmabuf_exp_new(int fd)
 {
 	struct vdmabuf_exp *exp;
 	int ret = -ENOMEM;
@@ -1609,9 +1630,6 @@ static struct vdmabuf_exp *vdmabuf_exp_create(struct vdmabuf_dev *dev, int fd)
 			goto err_destroy;
 		exp->charged = PAGE_ALIGN(exp->dmabuf->size) >> PAGE_SHIFT;
 	}
-	ret = vdmabuf_exp_map(dev, exp);
-	if (ret)
-		goto err_destroy;
 	return exp;
 
 err_destroy:
@@ -1695,28 +1713,33 @@ static int vdmabuf_export(struct vdmabuf_file *vf, struct vdmabuf_export *arg,
 	ret = vdmabuf_export_check(vf, arg);
 	if (ret)
 		goto out_unlock_state;
-	exp = vdmabuf_exp_create(dev, arg->fd);
+	exp = vdmabuf_exp_new(arg->fd);
 	if (IS_ERR(exp)) {
 		ret = PTR_ERR(exp);
 		goto out_unlock_state;
 	}
 
+	/* The device's limits before anything is pinned or moved. */
+	ret = -ENOSPC;
+	if (exp->dmabuf->size > dev->cfg.max_export_size)
+		goto err_destroy_exp;
+	ret = vdmabuf_exp_reserve(dev, exp->dmabuf->size);
+	if (ret)
+		goto err_destroy_exp;
+	exp->size = exp->dmabuf->size;
+
+	ret = vdmabuf_exp_map(dev, exp);
+	if (ret)
+		goto err_unreserve;
 	nr = vdmabuf_build_ranges(exp->sgt, dev->cfg.max_ranges, &ranges,
 				  &size);
 	if (nr < 0) {
 		ret = nr;
-		goto err_destroy_exp;
+		goto err_unreserve;
 	}
 	ret = -EINVAL;
-	if (size != exp->dmabuf->size)
+	if (size != exp->size)
 		goto err_free_ranges;
-	ret = -ENOSPC;
-	if (size > dev->cfg.max_export_size)
-		goto err_free_ranges;
-	ret = vdmabuf_exp_reserve(dev, size);
-	if (ret)
-		goto err_free_ranges;
-	exp->size = size;
 	exp->nr_ranges = nr;
 	/*
 	 * A random version 4 UUID: the device answers EEXIST only for a
@@ -1730,10 +1753,8 @@ static int vdmabuf_export(struct vdmabuf_file *vf, struct vdmabuf_export *arg,
 	meta = NULL;	/* the request's, freed with it */
 	if (abandoned)
 		goto out_unlock_state;
-	if (ret) {
-		vdmabuf_exp_unreserve(dev, size);
-		goto err_destroy_exp;
-	}
+	if (ret)
+		goto err_unreserve;
 
 	mutex_lock(&dev->lock);
 	vdmabuf_exp_publish(dev, exp, vf);
@@ -1745,6 +1766,8 @@ static int vdmabuf_export(struct vdmabuf_file *vf, struct vdmabuf_export *arg,
 
 err_free_ranges:
 	kvfree(ranges);
+err_unreserve:
+	vdmabuf_exp_unreserve(dev, exp->size);
 err_destroy_exp:
 	vdmabuf_exp_destroy(exp);
 out_unlock_state:
@@ -1823,7 +1846,7 @@ static long vdmabuf_ioctl_unexport(struct vdmabuf_file *vf, void __user *uarg)
 		ret = -ENOENT;
 		goto out_unlock_state;
 	}
-	exp->state = VDMABUF_STATE_UNEXPORTED;
+	vdmabuf_exp_set_state(dev, exp, VDMABUF_STATE_UNEXPORTED);
 	req = exp->unexport_req;
 	/*
 	 * Submit while holding the lock so a RELEASED cannot free exp
@@ -1839,7 +1862,7 @@ static long vdmabuf_ioctl_unexport(struct vdmabuf_file *vf, void __user *uarg)
 		goto out_unlock_state;
 	}
 	if (ret) {
-		exp->state = VDMABUF_STATE_EXPORTED;
+		vdmabuf_exp_set_state(dev, exp, VDMABUF_STATE_EXPORTED);
 		mutex_unlock(&dev->lock);
 		goto out_unlock_state;
 	}
