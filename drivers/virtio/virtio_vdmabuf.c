@@ -191,7 +191,8 @@ struct vdmabuf_limits {
  * @req_wq: waiters for requestq space
  * @req_work: handles returned requests
  * @evt_work: handles events
- * @unexport_work: sends the UNEXPORTs queued on @unexport_list
+ * @unexport_work: sends the UNEXPORTs queued on @unexport_list (delayed
+ *	only to retry one the device refused)
  * @lock: protects @exports, @unexport_list, @live_exports, @live_bytes,
  *	@files and the owner, state and frame fields of every export
  * @exports: exports the device accepted and has not released, by UUID
@@ -228,7 +229,7 @@ struct vdmabuf_dev {
 	wait_queue_head_t req_wq;
 	struct work_struct req_work;
 	struct work_struct evt_work;
-	struct work_struct unexport_work;
+	struct delayed_work unexport_work;
 
 	struct mutex lock;		/* exports and their state */
 	DECLARE_HASHTABLE(exports, VDMABUF_HASH_BITS);
@@ -957,7 +958,7 @@ static void vdmabuf_exp_queue_unexport(struct vdmabuf_dev *dev,
 	lockdep_assert_held(&dev->lock);
 	vdmabuf_exp_set_state(dev, exp, VDMABUF_STATE_UNEXPORTED);
 	list_add_tail(&exp->unexport_node, &dev->unexport_list);
-	schedule_work(&dev->unexport_work);
+	queue_delayed_work(system_wq, &dev->unexport_work, 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1188,23 +1189,30 @@ static void vdmabuf_req_reinit(struct vdmabuf_req *req)
 	memset(&req->resp, 0, sizeof(req->resp));
 }
 
+/* Wait before sending again an UNEXPORT that the device refused. */
+#define VDMABUF_UNEXPORT_RETRY	HZ
+
 /*
- * The device answered @err to the UNEXPORT @req of @uuid.  If it does not
- * know the buffer (-ENOENT), nothing of it is left on the host: it is
- * released here (the opener reads RELEASED), and 0 is returned.  Any other
- * refusal makes the export live again, with @req as its UNEXPORT, so that
- * its opener can retry; one whose opener is gone stays unexported until
- * the device is reset.  Frees @req if it is not kept.
+ * The device answered @err to the UNEXPORT @req of @uuid, or was reset
+ * first (@req->err).  If it does not know the buffer (-ENOENT), nothing
+ * of it is left on the host: it is released here (the opener reads
+ * RELEASED), and 0 is returned.  Any other refusal: if the opener waits
+ * for the answer (@waited), the export is live again, with @req as its
+ * UNEXPORT, and the opener can retry; otherwise (the opener is gone, or
+ * UNEXPORT returned when the request was queued) the request is sent
+ * again later, so that the export does not stay pinned for nothing.
+ * Frees @req if it is not kept.
  */
 static int vdmabuf_unexport_refused(struct vdmabuf_dev *dev, const u8 *uuid,
-				    struct vdmabuf_req *req, int err)
+				    struct vdmabuf_req *req, int err,
+				    bool waited)
 {
 	struct vdmabuf_exp *exp;
 
 	mutex_lock(&dev->lock);
 	exp = vdmabuf_find(dev, uuid);
-	/* Released (or reset) meanwhile: nothing to undo. */
-	if (!exp || exp->state != VDMABUF_STATE_UNEXPORTED ||
+	/* Released or reset meanwhile: nothing to undo. */
+	if (req->err || !exp || exp->state != VDMABUF_STATE_UNEXPORTED ||
 	    exp->unexport_req) {
 		mutex_unlock(&dev->lock);
 		vdmabuf_req_free(req);
@@ -1221,8 +1229,13 @@ static int vdmabuf_unexport_refused(struct vdmabuf_dev *dev, const u8 *uuid,
 			     uuid, err);
 	vdmabuf_req_reinit(req);
 	exp->unexport_req = req;
-	if (exp->owner)
-		exp->state = VDMABUF_STATE_EXPORTED;
+	if (waited && exp->owner) {
+		vdmabuf_exp_set_state(dev, exp, VDMABUF_STATE_EXPORTED);
+	} else {
+		list_add_tail(&exp->unexport_node, &dev->unexport_list);
+		queue_delayed_work(system_wq, &dev->unexport_work,
+				   VDMABUF_UNEXPORT_RETRY);
+	}
 	mutex_unlock(&dev->lock);
 	return err;
 }
@@ -1252,7 +1265,7 @@ static void vdmabuf_req_orphan(struct vdmabuf_dev *dev, struct vdmabuf_req *req)
 	case VIRTIO_VDMABUF_REQ_UNEXPORT:
 		if (err) {
 			vdmabuf_unexport_refused(dev, req->hdr.hdr.uuid, req,
-						 err);
+						 err, false);
 			return;
 		}
 		break;
@@ -1300,13 +1313,14 @@ static void vdmabuf_req_work(struct work_struct *work)
 
 	mutex_lock(&dev->lock);
 	if (!list_empty(&dev->unexport_list))
-		schedule_work(&dev->unexport_work);
+		queue_delayed_work(system_wq, &dev->unexport_work, 0);
 	mutex_unlock(&dev->lock);
 }
 
 static void vdmabuf_unexport_work(struct work_struct *work)
 {
-	struct vdmabuf_dev *dev = container_of(work, struct vdmabuf_dev,
+	struct vdmabuf_dev *dev = container_of(to_delayed_work(work),
+					       struct vdmabuf_dev,
 					       unexport_work);
 	struct vdmabuf_exp *exp;
 	struct vdmabuf_req *req;
@@ -1856,7 +1870,7 @@ static long vdmabuf_ioctl_unexport(struct vdmabuf_file *vf, void __user *uarg)
 	ret = vdmabuf_req_submit(dev, req, false);
 	if (ret == -ENOSPC) {
 		list_add_tail(&exp->unexport_node, &dev->unexport_list);
-		schedule_work(&dev->unexport_work);
+		queue_delayed_work(system_wq, &dev->unexport_work, 0);
 		mutex_unlock(&dev->lock);
 		ret = 0;
 		goto out_unlock_state;
@@ -1874,7 +1888,7 @@ static long vdmabuf_ioctl_unexport(struct vdmabuf_file *vf, void __user *uarg)
 		goto out_unlock_state;	/* req abandoned */
 	ret = vdmabuf_req_result(req);
 	if (ret)
-		ret = vdmabuf_unexport_refused(dev, arg.uuid, req, ret);
+		ret = vdmabuf_unexport_refused(dev, arg.uuid, req, ret, true);
 	else
 		vdmabuf_req_free(req);
 out_unlock_state:
@@ -2104,7 +2118,7 @@ static void vdmabuf_dev_free(struct kref *ref)
 {
 	struct vdmabuf_dev *dev = container_of(ref, struct vdmabuf_dev, ref);
 
-	cancel_work_sync(&dev->unexport_work);
+	cancel_delayed_work_sync(&dev->unexport_work);
 	if (dev->acct)
 		vdmabuf_acct_put(dev->acct);
 	mutex_destroy(&dev->lock);
@@ -2417,7 +2431,7 @@ static void vdmabuf_stop(struct vdmabuf_dev *dev)
 	virtio_reset_device(dev->vdev);
 	cancel_work_sync(&dev->req_work);
 	cancel_work_sync(&dev->evt_work);
-	cancel_work_sync(&dev->unexport_work);
+	cancel_delayed_work_sync(&dev->unexport_work);
 
 	for (;;) {
 		bool abandoned;
@@ -2493,7 +2507,7 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	init_waitqueue_head(&dev->req_wq);
 	INIT_WORK(&dev->req_work, vdmabuf_req_work);
 	INIT_WORK(&dev->evt_work, vdmabuf_evt_work);
-	INIT_WORK(&dev->unexport_work, vdmabuf_unexport_work);
+	INIT_DELAYED_WORK(&dev->unexport_work, vdmabuf_unexport_work);
 	mutex_init(&dev->lock);
 	hash_init(dev->exports);
 	INIT_LIST_HEAD(&dev->unexport_list);
