@@ -2,7 +2,8 @@
 /*
  * virtio-dmabuf guest driver: share guest dma-bufs with the host, zero copy.
  *
- * Device ID VIRTIO_ID_DMABUF (37); userspace interface /dev/virtio-vdmabuf.
+ * Device ID VIRTIO_ID_DMABUF (37); userspace interface /dev/virtio-vdmabuf
+ * (/dev/virtio-vdmabufN for the devices after the first).
  * The wire protocol is in include/uapi/linux/virtio_vdmabuf.h, the ioctls in
  * include/uapi/linux/vdmabuf.h.
  */
@@ -79,8 +80,10 @@
  *
  * A device reset (remove, freeze) counts as RELEASED of every export.
  *
- * Lock order: state_sem, then lock, then vq_lock; an opener's ev_lock is
- * taken under lock or alone.
+ * Lock order: state_sem, then lock, then vq_lock.  A dma-buf's reservation
+ * lock is taken under state_sem alone (EXPORT maps its attachment), never
+ * with lock held.  An opener's read_lock comes before its ev_lock, which
+ * is also taken under lock.
  */
 
 #define VDMABUF_EVT_BUFS	64	/* most event buffers kept posted */
@@ -211,7 +214,7 @@ struct vdmabuf_dev {
 	struct virtio_device *vdev;
 	struct miscdevice misc;
 	int index;
-	char name[24];
+	char name[32];
 	struct kref ref;
 
 	struct rw_semaphore state_sem;
@@ -893,7 +896,11 @@ static int vdmabuf_req_submit(struct vdmabuf_dev *dev, struct vdmabuf_req *req,
 		mutex_unlock(&dev->vq_lock);
 
 		if (!err) {
-			/* The vq stays until state_sem is taken for write. */
+			/*
+			 * The vq stays until vdmabuf_stop() has cancelled
+			 * unexport_work and taken state_sem for write (the
+			 * ioctls hold it for read).
+			 */
 			if (notify)
 				virtqueue_notify(dev->req_vq);
 			return 0;
@@ -1478,13 +1485,16 @@ static bool vdmabuf_events_full(struct vdmabuf_file *vf)
 	return READ_ONCE(vf->nr_events) >= max_events;
 }
 
-/* Is DMA for the device untranslated, i.e. DMA addresses guest-physical? */
+/*
+ * Is DMA for the device untranslated, i.e. DMA addresses guest-physical?
+ * VIRTIO_F_ACCESS_PLATFORM was refused in vdmabuf_validate(); a guest's
+ * IOMMU or forced bounce buffering may still sit in front of the device.
+ */
 static bool vdmabuf_dma_is_physical(struct vdmabuf_dev *dev)
 {
 	struct device *dma_dev = dev->vdev->dev.parent;
 
-	return virtio_has_dma_quirk(dev->vdev) &&
-	       !device_iommu_mapped(dma_dev) &&
+	return !device_iommu_mapped(dma_dev) &&
 	       !is_swiotlb_force_bounce(dma_dev);
 }
 
@@ -2480,7 +2490,7 @@ static int vdmabuf_validate(struct virtio_device *vdev)
 	 */
 	if (virtio_has_feature(vdev, VIRTIO_F_ACCESS_PLATFORM)) {
 		dev_err(&vdev->dev,
-			"the device needs VIRTIO_F_ACCESS_PLATFORM (an IOMMU or a confidential guest): buffers are shared by guest-physical address, which it cannot take\n");
+			"the device offers VIRTIO_F_ACCESS_PLATFORM: virtio-dmabuf shares buffers by guest-physical address and cannot work behind an IOMMU or in a confidential guest\n");
 		return -ENODEV;
 	}
 	return 0;
