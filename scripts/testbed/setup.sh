@@ -17,8 +17,10 @@
 # build is keyed on the QEMU version, the configure flags and the hashes of
 # the patches, so a second run (or a fresh clone) reuses it.
 #
-# Usage: setup.sh [all|host-packages|kernel|qemu|env]
-#   env prints shell assignments (KVER, KDIR, KSRC, QEMU, ...) for make.
+# Usage: setup.sh [all|host-packages|kernel|kernel-source|qemu|env]
+#   env prints shell assignments (KVER, KDIR, KSRC, QEMU, ...) for make;
+#   kernel-source prints the path of the linux-source-6.12 .deb of the
+#   same upload as the kernel (debug-kernel.sh builds a kernel from it).
 
 set -euo pipefail
 
@@ -182,6 +184,18 @@ kernel() {
 	say "kernel: $kver ready"
 }
 
+# The cached linux-source-6.12 .deb of the kernel's upload (kept in the
+# cache after kernel() extracted its few files), fetched again if gone.
+kernel_source_deb() {
+	private_apt
+	local kver pkgver
+	kver=$(cat "$CACHE/kernel/KVER")
+	pkgver=$(papt_cache show "linux-headers-$kver" |
+		 sed -n 's/^Version: //p' | sort -V | sed -n '$p')
+	[ -n "$pkgver" ] || die "no version for linux-headers-$kver"
+	fetch_deb "linux-source-6.12=$pkgver"
+}
+
 pydeps() {
 	private_apt
 	local d=$CACHE/pydeps deb
@@ -311,7 +325,8 @@ case "${1:-all}" in
 all)		host_packages; kernel; qemu ;;
 host-packages)	host_packages ;;
 kernel)		host_packages; kernel ;;
+kernel-source)	kernel >&2; kernel_source_deb ;;
 qemu)		qemu ;;
 env)		env_out ;;
-*)		die "usage: $0 [all|host-packages|kernel|qemu|env]" ;;
+*)		die "usage: $0 [all|host-packages|kernel|kernel-source|qemu|env]" ;;
 esac
