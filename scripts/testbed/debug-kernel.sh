@@ -1,0 +1,272 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The test bed's debug kernel: Linux 6.12 from the same linux-source-6.12
+# .deb as the test bed's Debian kernel, configured x86_64_defconfig +
+# kvm_guest.config + scripts/testbed/debug.config (KASAN, lockdep, UBSAN,
+# kmemleak, DMA-API debug, fault injection, gcov of our drivers, ...),
+# with our two drivers copied into the tree and hooked into its Kconfig
+# and Makefiles, so they build in the tree as modules.  VM_KERNEL=debug
+# (vmcheck.sh) boots L1 on it.
+#
+# The kernel is cached in $VDMABUF_CACHE/kernel-debug/KEY/, KEY a hash of
+# the source package's version, debug.config and this script: a cold
+# build takes ~40 min or more on 2 cores (niced, make -j2), a warm run
+# seconds.  Each run copies this checkout's drivers into the cached tree,
+# rebuilds them there when they changed, and leaves them with an env file
+# for vmcheck.sh in build/debug-kernel/.  The log of the run is
+# build/logs/debug-kernel.log.
+#
+# Usage: debug-kernel.sh
+# Environment: DEBUG_KERNEL_JOBS (make -j, default 2).
+
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+SELF=$TOP/scripts/testbed/debug-kernel.sh
+FRAGMENT=$TOP/scripts/testbed/debug.config
+CACHE=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}
+OUT=$TOP/build/debug-kernel
+LOG=$TOP/build/logs/debug-kernel.log
+JOBS=${DEBUG_KERNEL_JOBS:-2}
+T0=$(date +%s)
+
+say() { printf '[debug-kernel %5ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+die() { say "FAILED: $*"; exit 1; }
+mins() { printf '%d min %d s' $(($1 / 60)) $(($1 % 60)); }
+
+# Everything here, make included, at the lowest priority: the machine's
+# two cores also run VM tests.
+renice -n 19 -p $$ > /dev/null
+
+mkdir -p "$OUT" "$(dirname "$LOG")" "$CACHE/kernel-debug"
+: > "$LOG"
+
+DEB=$(bash "$TOP/scripts/testbed/setup.sh" kernel-source 2>> "$LOG") ||
+	die "no linux-source-6.12 .deb (log: $LOG)"
+PKGVER=$(dpkg-deb -f "$DEB" Version) || die "dpkg-deb -f $DEB"
+KEY=$( { echo "$PKGVER"; cat "$FRAGMENT" "$SELF"; } | sha256sum | cut -c1-16)
+D=$CACHE/kernel-debug/$KEY
+S=$D/src
+
+# cp, but only when the contents differ: unchanged files keep their
+# mtime, so make rebuilds only what changed.
+put() {	# SRC DST
+	cmp -s "$1" "$2" && return 0
+	mkdir -p "$(dirname "$2")"
+	cp "$1" "$2"
+}
+
+unpack() {
+	[ -f "$S/.unpacked" ] && return 0
+	say "unpacking $(basename "$DEB") into $S"
+	rm -rf "$D"
+	mkdir -p "$S"
+	dpkg-deb --fsys-tarfile "$DEB" |
+		tar -xO ./usr/src/linux-source-6.12.tar.xz |
+		tar -xJ --strip-components=1 -C "$S" || die "unpack $DEB"
+	# The pristine files the hook rewrites.
+	for f in drivers/vhost/Kconfig drivers/vhost/Makefile \
+		 drivers/virtio/Kconfig drivers/virtio/Makefile; do
+		cp "$S/$f" "$S/$f.vdmabuf-orig" || die "no $f in the source"
+	done
+	touch "$S/.unpacked"
+}
+
+# The project's Kconfig entry for one symbol.
+kconfig_entry() {	# SYMBOL
+	awk -v sym="$1" '/^config /{ on = ($2 == sym) } on' "$TOP/Kconfig"
+}
+
+# The tree's Kconfig with our entry inside its menu, before the last endif
+# (VHOST_MENU, VIRTIO_MENU), where the project's Kconfig says it goes.
+hook_kconfig() {	# DIR SYMBOL
+	local orig=$S/$1/Kconfig.vdmabuf-orig n
+	n=$(grep -n '^endif' "$orig" | tail -n1 | cut -d: -f1)
+	[ -n "$n" ] || die "no endif in $1/Kconfig"
+	[ -n "$(kconfig_entry "$2")" ] || die "no entry for $2 in Kconfig"
+	{
+		head -n $((n - 1)) "$orig"
+		kconfig_entry "$2"
+		tail -n +"$n" "$orig"
+	} > "$D/hook.tmp"
+	put "$D/hook.tmp" "$S/$1/Kconfig"
+}
+
+# The tree's Makefile with the project's per-directory Kbuild appended.
+# Linux 6.12 still wants MODULE_IMPORT_NS(DMA_BUF) without quotes: the
+# compat header the out-of-tree build force-includes does the same here.
+hook_makefile() {	# DIR OBJECT
+	{
+		cat "$S/$1/Makefile.vdmabuf-orig"
+		echo
+		echo "# vdmabuf: the project's $1/Kbuild (scripts/testbed/debug-kernel.sh)"
+		grep -v '^# SPDX' "$TOP/$1/Kbuild"
+		echo "CFLAGS_$2 += -include \$(srctree)/vdmabuf-compat/compat.h"
+	} > "$D/hook.tmp"
+	put "$D/hook.tmp" "$S/$1/Makefile"
+}
+
+# Our drivers, UAPI headers, Kconfig entries and Kbuild into the tree.
+hook() {
+	local h
+	put "$TOP/drivers/vhost/vdmabuf.c" "$S/drivers/vhost/vdmabuf.c"
+	put "$TOP/drivers/virtio/virtio_vdmabuf.c" "$S/drivers/virtio/virtio_vdmabuf.c"
+	for h in "$TOP"/include/uapi/linux/*.h; do
+		put "$h" "$S/include/uapi/linux/$(basename "$h")"
+	done
+	put "$TOP/compat/compat.h" "$S/vdmabuf-compat/compat.h"
+	hook_kconfig drivers/vhost VHOST_VDMABUF
+	hook_kconfig drivers/virtio VIRTIO_VDMABUF
+	hook_makefile drivers/vhost vdmabuf.o
+	hook_makefile drivers/virtio virtio_vdmabuf.o
+	rm -f "$D/hook.tmp"
+}
+
+kmake() { nice -n 19 make -C "$S" -j"$JOBS" "$@" >> "$LOG" 2>&1; }
+
+# Every line of debug.config must have survived the merge.
+verify_config() {
+	local line sym bad=()
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=*)
+			grep -qxF -- "$line" "$S/.config" && continue ;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }; sym=${sym%% *}
+			grep -q "^$sym=" "$S/.config" || continue ;;
+		*)	continue ;;
+		esac
+		sym=${line#\# }; sym=${sym%%[= ]*}
+		bad+=("$line (.config: $(grep -E "^(# )?$sym[= ]" "$S/.config" || echo absent))")
+	done < "$FRAGMENT"
+	[ ${#bad[@]} -eq 0 ] && return 0
+	printf '    dropped: %s\n' "${bad[@]}"
+	die "${#bad[@]} option(s) of debug.config not in the merged .config ($S/.config)"
+}
+
+configure() {
+	local kvm
+	for kvm in arch/x86/configs/kvm_guest.config kernel/configs/kvm_guest.config; do
+		[ -f "$S/$kvm" ] && break
+	done
+	[ -f "$S/$kvm" ] || die "no kvm_guest.config in the source"
+	say "configuring: x86_64_defconfig + $kvm + debug.config"
+	kmake x86_64_defconfig || die "make x86_64_defconfig (log: $LOG)"
+	( cd "$S" && scripts/kconfig/merge_config.sh -m .config "$kvm" "$FRAGMENT" ) \
+		>> "$LOG" 2>&1 || die "merge_config.sh (log: $LOG)"
+	kmake olddefconfig || die "make olddefconfig (log: $LOG)"
+	verify_config
+	say "configured: all $(grep -c -E '^(CONFIG_|# CONFIG_.* is not set)' "$FRAGMENT") options of debug.config in .config"
+}
+
+# make in the background, a line a minute: .o files so far (of about as
+# many as the last full build made) and what it compiles.
+build_kernel() {
+	local pid t=$SECONDS rc n total
+	total=$(cat "$CACHE/kernel-debug/objects" 2>/dev/null)
+	say "building vmlinux and modules (nice -n 19 make -j$JOBS; ~40 min or more cold on 2 cores)"
+	kmake vmlinux modules &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5
+		[ $((SECONDS - t)) -lt 60 ] && continue
+		t=$SECONDS
+		n=$(find "$S" -name '*.o' | wc -l)
+		say "building: $n .o files${total:+ of about $total}; $(grep -E '^  (CC|LD|AR)' "$LOG" | tail -n1 | sed 's/^ *//')"
+	done
+	wait "$pid"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		echo "---- last 60 lines of $LOG ----"
+		tail -n 60 "$LOG"
+		die "kernel build (exit $rc; full log: $LOG)"
+	fi
+	find "$S" -name '*.o' | wc -l > "$CACHE/kernel-debug/objects"
+}
+
+# Our drivers must build clean in the tree.
+check_warnings() {
+	local w
+	w=$(grep -E '(drivers/vhost/vdmabuf|drivers/virtio/virtio_vdmabuf)\.c:[0-9]+:[0-9]+: (warning|error)|modpost: .*(vhost|virtio)_vdmabuf' "$LOG")
+	[ -z "$w" ] && return 0
+	echo "$w"
+	die "warnings in our drivers' in-tree build (log: $LOG)"
+}
+
+modules_install() {
+	rm -rf "$D/root"
+	kmake INSTALL_MOD_PATH="$D/root" modules_install ||
+		die "make modules_install (log: $LOG)"
+}
+
+# This checkout's two modules, built in the tree, and what vmcheck.sh
+# needs to boot the kernel.
+export_modules() {
+	local krel m
+	krel=$(cat "$D/KRELEASE")
+	for m in drivers/vhost/vhost_vdmabuf.ko drivers/virtio/virtio_vdmabuf.ko; do
+		[ "$(/sbin/modinfo -F intree "$S/$m" 2>/dev/null)" = Y ] ||
+			die "$m is not an in-tree module (modinfo intree)"
+		[ "$(/sbin/modinfo -F vermagic "$S/$m" | cut -d' ' -f1)" = "$krel" ] ||
+			die "$m is not built for $krel"
+		cp "$S/$m" "$OUT/"
+	done
+	cat > "$OUT/env" <<-ENV
+	DEBUG_KVER=$krel
+	DEBUG_KROOT=$D/root
+	DEBUG_VMLINUX=$S/vmlinux
+	DEBUG_HOSTMOD=$OUT/vhost_vdmabuf.ko
+	DEBUG_GUESTMOD=$OUT/virtio_vdmabuf.ko
+	ENV
+}
+
+# What the modules are built from, to skip make when nothing changed.
+inputs_key() {
+	{
+		echo "$KEY"
+		cat "$TOP"/drivers/vhost/vdmabuf.c "$TOP"/drivers/virtio/virtio_vdmabuf.c \
+		    "$TOP"/drivers/*/Kbuild "$TOP"/Kconfig "$TOP"/compat/compat.h \
+		    "$TOP"/include/uapi/linux/*.h
+	} | sha256sum | cut -c1-16
+}
+
+# One build at a time per cache: the tree is shared by every checkout.
+exec 9> "$CACHE/kernel-debug/.lock"
+flock 9
+
+if [ -f "$D/.done" ]; then
+	if [ "$(cat "$OUT/.inputs" 2>/dev/null)" = "$(inputs_key)" ] &&
+	   [ -f "$OUT/env" ]; then
+		say "$(cat "$D/KRELEASE") ($KEY): cached, modules up to date"
+		exit 0
+	fi
+	say "$(cat "$D/KRELEASE") ($KEY): cached; rebuilding our modules in its tree"
+	hook
+	kmake modules || {
+		tail -n 60 "$LOG"
+		die "modules (full log: $LOG)"
+	}
+	check_warnings
+	export_modules
+	inputs_key > "$OUT/.inputs"
+	say "modules ready in $OUT"
+	exit 0
+fi
+
+say "no cached build for $PKGVER + debug.config + this script ($KEY): building"
+rm -f "$OUT/.inputs" "$OUT/env"
+unpack
+hook
+configure
+t=$SECONDS
+build_kernel
+check_warnings
+make -s -C "$S" kernelrelease > "$D/KRELEASE" 2>> "$LOG" || die "make kernelrelease"
+modules_install
+export_modules
+echo $((SECONDS - t)) > "$D/BUILD_SECONDS"
+cp "$LOG" "$D/build.log"
+touch "$D/.done"
+inputs_key > "$OUT/.inputs"
+say "built $(cat "$D/KRELEASE") in $(mins $((SECONDS - t))) (make only; whole run $(mins $(($(date +%s) - T0)))): $S/vmlinux, modules in $D/root"
