@@ -51,7 +51,8 @@ check "l1: kernel is $KVER" [ "$(uname -r)" = "$KVER" ]
 modprobe_k() { modprobe -d "$KROOT" "$@"; }
 check "l1: modprobe vhost" modprobe_k vhost
 check "l1: modprobe vgem" modprobe_k vgem
-HOSTMOD=$TOP/drivers/vhost/vhost_vdmabuf.ko
+# make modules' out-of-tree module, or the debug kernel's in-tree one.
+HOSTMOD=${HOSTMOD:-$TOP/drivers/vhost/vhost_vdmabuf.ko}
 if [ -f "$HOSTMOD" ]; then
 	check "l1: insmod vhost_vdmabuf.ko" insmod "$HOSTMOD"
 	check "l1: /dev/vhost-vdmabuf exists" [ -c /dev/vhost-vdmabuf ]
@@ -507,6 +508,8 @@ stage "l1: unloading"
 if [ -f "$HOSTMOD" ]; then
 	check "l1: rmmod vhost_vdmabuf" rmmod vhost_vdmabuf
 fi
+# L1's kernel log, for build/logs/ (vmcheck.sh copies it there).
+dmesg > "$VM_OUT/l1-dmesg.log"
 if dmesg | grep -E -q 'BUG:|WARNING:|Oops|Call Trace|general protection'; then
 	dmesg | grep -E -A20 'BUG:|WARNING:|Oops|Call Trace' | head -60
 	not_ok "l1: kernel log has no BUG, WARNING or Oops"

@@ -17,7 +17,11 @@
 # VM_TAG=NAME keeps results and logs apart (build/vm-NAME, build/logs/NAME);
 # VM_INJECT=panic:STAGE or hang:STAGE makes L1 panic or hang when it enters
 # STAGE (the runner's own test); VM_L1_APPEND adds to L1's kernel command
-# line.
+# line.  VM_KERNEL=debug boots L1 on the debug kernel (debug-kernel.sh
+# builds it, ~40 min cold, seconds warm) with our modules built in its
+# tree; default VM_KERNEL=debian, Debian's 6.12 with the modules of make
+# modules.  L1's kernel log is saved as l1-dmesg.log beside its console
+# log.
 
 set -uo pipefail
 
@@ -40,9 +44,25 @@ T0=$(date +%s)
 
 say() { printf '[vm %5ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 
+VM_KERNEL=${VM_KERNEL:-debian}
+HOSTMOD=$TOP/drivers/vhost/vhost_vdmabuf.ko
+GUESTMOD=$TOP/drivers/virtio/virtio_vdmabuf.ko
+case "$VM_KERNEL" in
+debian)	;;
+debug)
+	say "debug kernel: scripts/testbed/debug-kernel.sh (cached: seconds)"
+	bash "$TOP/scripts/testbed/debug-kernel.sh" || exit 1
+	. "$BUILD/debug-kernel/env"
+	KVER=$DEBUG_KVER KROOT=$DEBUG_KROOT VMLINUX=$DEBUG_VMLINUX
+	HOSTMOD=$DEBUG_HOSTMOD GUESTMOD=$DEBUG_GUESTMOD
+	say "debug kernel: L1 boots $KVER, our modules built in its tree" ;;
+*)	echo "vmcheck.sh: VM_KERNEL is debian or debug, not '$VM_KERNEL'" >&2
+	exit 2 ;;
+esac
+
 rm -rf "$VM_OUT"
 mkdir -p "$VM_OUT" "$LOGS"
-rm -f "$LOGS"/l1-console.log "$LOGS"/l2-console.log
+rm -f "$LOGS"/l1-console.log "$LOGS"/l2-console.log "$LOGS"/l1-dmesg.log
 
 expect_device=0
 [ -n "$(ls "$TOP"/qemu-patches/*.patch 2>/dev/null)" ] && expect_device=1
@@ -51,7 +71,7 @@ VM_INJECT=${VM_INJECT:-}
 VDMABUF_CACHE=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}
 CACHE=$VDMABUF_CACHE
 for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJECT \
-	 L2_TIMEOUT TEST_TIMEOUT expect_device; do
+	 VM_KERNEL HOSTMOD L2_TIMEOUT TEST_TIMEOUT expect_device; do
 	printf '%s=%q\n' "${v/expect_device/EXPECT_DEVICE}" "${!v}"
 done > "$VM_OUT/env"
 
@@ -63,8 +83,8 @@ bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l1.cpio.gz" \
 # guest to inflate.
 if [ "$VM_STAGES" != l1 ]; then
 	l2files=(-f "$VM_OUT/env:lib/vdmabuf/env")
-	[ -f "$TOP/drivers/virtio/virtio_vdmabuf.ko" ] &&
-		l2files+=(-f "$TOP/drivers/virtio/virtio_vdmabuf.ko:lib/vdmabuf/virtio_vdmabuf.ko")
+	[ -f "$GUESTMOD" ] &&
+		l2files+=(-f "$GUESTMOD:lib/vdmabuf/virtio_vdmabuf.ko")
 	# Only the programs this mode runs: every byte of the image is
 	# unpacked by the nested guest.
 	case "$VM_MODE" in
@@ -93,6 +113,9 @@ fi
 # loaded host may starve for 20.
 l1_append="console=ttyS0 panic=-1 quiet loglevel=4 watchdog_thresh=60"
 l1_append+=" rcupdate.rcu_cpu_stall_timeout=120"
+# The debug kernel's checkers write a lot: a log buffer that keeps all of
+# it for the search at the end.
+[ "$VM_KERNEL" = debug ] && l1_append+=" log_buf_len=16M"
 say "booting L1 (TCG, 2 vCPUs, 6 GiB)"
 "$QEMU" -accel tcg -cpu max -m 6G -smp 2 \
 	-L /usr/share/seabios -L /usr/share/qemu \
@@ -137,6 +160,7 @@ while kill -0 "$qpid" 2>/dev/null; do
 done
 wait "$qpid" 2>/dev/null
 cp -f "$VM_OUT/l2-console.log" "$LOGS/l2-console.log" 2>/dev/null
+cp -f "$VM_OUT/l1-dmesg.log" "$LOGS/l1-dmesg.log" 2>/dev/null
 
 fatal=$(tr -d '\r' < "$LOGS/l1-console.log" | grep -a '^VDMABUF-FATAL' | head -n1)
 if [ -z "$reason" ] && ! grep -q '^# l1: done' "$VM_OUT/l1.tap" 2>/dev/null; then
