@@ -48,6 +48,12 @@ check "l1: /tmp is a writable tmpfs" \
 	bash -c 'touch /tmp/x && [ "$(stat -f -c %T /tmp)" = tmpfs ]'
 check "l1: kernel is $KVER" [ "$(uname -r)" = "$KVER" ]
 
+# The debug kernel: kmemleak's baseline before anything of ours loads.
+if [ "${VM_KERNEL:-debian}" = debug ]; then
+	. "$TOP/scripts/testbed/l1-debug.sh"
+	debug_baseline
+fi
+
 modprobe_k() { modprobe -d "$KROOT" "$@"; }
 check "l1: modprobe vhost" modprobe_k vhost
 check "l1: modprobe vgem" modprobe_k vgem
@@ -509,7 +515,11 @@ if [ -f "$HOSTMOD" ]; then
 	check "l1: rmmod vhost_vdmabuf" rmmod vhost_vdmabuf
 fi
 # L1's kernel log, for build/logs/ (vmcheck.sh copies it there).
-dmesg > "$VM_OUT/l1-dmesg.log"
+if [ "${VM_KERNEL:-debian}" = debug ]; then
+	debug_checks
+else
+	dmesg > "$VM_OUT/l1-dmesg.log"
+fi
 if dmesg | grep -E -q 'BUG:|WARNING:|Oops|Call Trace|general protection'; then
 	dmesg | grep -E -A20 'BUG:|WARNING:|Oops|Call Trace' | head -60
 	not_ok "l1: kernel log has no BUG, WARNING or Oops"

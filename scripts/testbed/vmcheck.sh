@@ -19,9 +19,11 @@
 # STAGE (the runner's own test); VM_L1_APPEND adds to L1's kernel command
 # line.  VM_KERNEL=debug boots L1 on the debug kernel (debug-kernel.sh
 # builds it, ~40 min cold, seconds warm) with our modules built in its
-# tree; default VM_KERNEL=debian, Debian's 6.12 with the modules of make
-# modules.  L1's kernel log is saved as l1-dmesg.log beside its console
-# log.
+# tree: after the tests L1 has kmemleak scan and searches its kernel log
+# for the checkers' reports (KASAN, UBSAN, lockdep, DMA-API, ...); any
+# report fails the run and is printed.  Default VM_KERNEL=debian, Debian's
+# 6.12 with the modules of make modules.  L1's kernel log is saved as
+# l1-dmesg.log beside its console log.
 
 set -uo pipefail
 
@@ -170,7 +172,7 @@ fi
 # sleep once made L1 spin and still pass).  bash's report of the L2 QEMU
 # killed on purpose is no error.
 shellerr=$(tr -d '\r' < "$LOGS/l1-console.log" |
-	   grep -a -E 'l1-(run|init)\.sh: line [0-9]+: ' | grep -v ' Killed ' | head -n1)
+	   grep -a -E 'l1-(run|init|debug)\.sh: line [0-9]+: ' | grep -v ' Killed ' | head -n1)
 if [ -z "$reason" ] && [ -n "$shellerr" ]; then
 	reason="a test-bed script in L1 failed: ${shellerr#*/scripts/testbed/}"
 fi
@@ -189,3 +191,19 @@ if [ -n "$reason" ]; then
 	exit 1
 fi
 say "VM run complete"
+
+# The debug kernel: its results, and what its checkers reported in L1
+# (l1-run.sh's debug_checks), which fails the run.
+if [ "$VM_KERNEL" = debug ]; then
+	awk -f "$TOP/scripts/testbed/tap-summary.awk" "$VM_OUT"/*.tap
+	if [ -s "$VM_OUT/kernel-reports.txt" ]; then
+		say "FAILED: the debug kernel's checkers reported in L1 (kernel log: $LOGS/l1-dmesg.log)"
+		cat "$VM_OUT/kernel-reports.txt"
+		exit 1
+	fi
+	if ! grep -q '^ok .* - l1: debug kernel: ' "$VM_OUT/l1.tap"; then
+		say "FAILED: L1 did not run the debug kernel's checks"
+		exit 1
+	fi
+	say "debug kernel: no report from KASAN, UBSAN, lockdep, DMA-API, kmemleak, ... in L1"
+fi
