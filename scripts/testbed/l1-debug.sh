@@ -30,9 +30,10 @@ debug_baseline() {
 
 # The checkers' reports in a kernel log, one block each: the line that
 # names it and what follows, to the end of its trace (KASAN's closing
-# rule, "end trace" or the end of the stack dump; at most 80 lines) or to
-# the next report.  The WARN() that carries a DMA-API report is part of
-# it.  Writes "CATEGORY COUNT" lines to COUNTS.
+# rule, "end trace" or the end of the stack dump; at most 150 lines: a
+# lockdep splat takes about 115) or to the next report.  The WARN() that
+# carries a DMA-API report is part of it.  Writes "CATEGORY COUNT" lines
+# to COUNTS.
 kernel_reports() {	# DMESG COUNTS
 	awk -v counts="$2" '
 	function category(l) {
@@ -68,7 +69,7 @@ kernel_reports() {	# DMESG COUNTS
 		printf "==== %s report %d, line %d of L1 kernel log ====\n", c, n[c], NR
 		print
 		cur = c
-		left = 80
+		left = 150
 		next
 	}
 	{ left = 0 }
