@@ -205,6 +205,9 @@ struct vdmabuf_limits {
  * @live_bytes: bytes of those (also in sysfs)
  * @nr_unexported: exports unexported but not yet released
  * @files: the open files (&vdmabuf_file.node)
+ * @deferred: PRESENTs waiting for their buffers' write fences
+ *	(&vdmabuf_deferred.node)
+ * @deferred_wq: sends them, in order, once their fences have signalled
  * @acct: the ALLOC bytes of every opener's buffers (sysfs)
  * @gone: the device was removed: the open files only read what is queued
  *	(set with a release under @lock, after the last event was queued;
@@ -241,6 +244,8 @@ struct vdmabuf_dev {
 	u64 live_bytes;
 	u64 nr_unexported;
 	struct list_head files;
+	struct list_head deferred;
+	struct workqueue_struct *deferred_wq;
 	struct vdmabuf_acct *acct;
 	bool gone;
 };
@@ -285,6 +290,7 @@ struct vdmabuf_evt_node {
 };
 
 struct vdmabuf_req;
+struct vdmabuf_deferred;
 
 /**
  * struct vdmabuf_exp - one buffer shared with the device
@@ -298,6 +304,9 @@ struct vdmabuf_req;
  * @frames_pending: entries in @frames; dev->lock
  * @released: the preallocated RELEASED record
  * @unexport_req: the preallocated UNEXPORT request, NULL once sent; dev->lock
+ * @deferred: the PRESENT waiting for the buffer's write fences, if any;
+ *	dev->lock
+ * @deferred_seq: its sequence number; dev->lock
  * @uuid: the buffer's ID
  * @size: bytes
  * @nr_ranges: ranges sent on EXPORT
@@ -318,6 +327,8 @@ struct vdmabuf_exp {
 	u32 frames_pending;
 	struct vdmabuf_evt_node *released;
 	struct vdmabuf_req *unexport_req;
+	struct vdmabuf_deferred *deferred;
+	u64 deferred_seq;
 	u8 uuid[16];
 	u64 size;
 	u32 nr_ranges;
@@ -337,6 +348,8 @@ struct vdmabuf_exp {
  * @err: nonzero when the device was reset before answering
  * @used_len: bytes the device wrote
  * @type: VIRTIO_VDMABUF_REQ_*
+ * @deferred: a PRESENT sent once its buffer's write fences signalled:
+ *	nobody waits for it, and a refusal drops the frame
  * @exp: EXPORT: the export being made (owned by the request if abandoned)
  * @ranges: EXPORT: the ranges (kvmalloc'ed)
  * @payload: metadata or damage rectangles (kmalloc'ed)
@@ -353,6 +366,7 @@ struct vdmabuf_req {
 	int err;
 	unsigned int used_len;
 	u32 type;
+	bool deferred;
 	struct vdmabuf_exp *exp;
 	struct virtio_vdmabuf_range *ranges;
 	void *payload;
@@ -946,7 +960,14 @@ static int vdmabuf_req_result(struct vdmabuf_req *req)
 	return vdmabuf_status_errno(le32_to_cpu(req->resp.status));
 }
 
-/* Move @exp between live and unexported, counting the unexported ones. */
+static void vdmabuf_exp_drop_deferred(struct vdmabuf_dev *dev,
+				      struct vdmabuf_exp *exp);
+
+/*
+ * Move @exp between live and unexported, counting the unexported ones.  A
+ * frame still waiting for its fences is dropped on unexport: its
+ * FRAME_DONE must come before the RELEASED that may follow at once.
+ */
 static void vdmabuf_exp_set_state(struct vdmabuf_dev *dev,
 				  struct vdmabuf_exp *exp, u32 state)
 {
@@ -954,8 +975,10 @@ static void vdmabuf_exp_set_state(struct vdmabuf_dev *dev,
 	if (exp->state == VDMABUF_STATE_UNEXPORTED)
 		dev->nr_unexported--;
 	exp->state = state;
-	if (state == VDMABUF_STATE_UNEXPORTED)
+	if (state == VDMABUF_STATE_UNEXPORTED) {
 		dev->nr_unexported++;
+		vdmabuf_exp_drop_deferred(dev, exp);
+	}
 }
 
 /* Queue the UNEXPORT of @exp for unexport_work.  Caller holds dev->lock. */
@@ -1185,6 +1208,56 @@ static void vdmabuf_present_undo(struct vdmabuf_dev *dev, const u8 *uuid)
 	kfree(node);
 }
 
+/*
+ * A frame of @exp with sequence number @seq will not be shown: its
+ * FRAME_DONE, flagged dropped, goes to the owner now.  Caller holds
+ * dev->lock.
+ */
+static void vdmabuf_frame_dropped(struct vdmabuf_dev *dev,
+				  struct vdmabuf_exp *exp, u64 seq)
+{
+	struct vdmabuf_evt_node *node;
+
+	lockdep_assert_held(&dev->lock);
+	if (!exp->frames_pending)
+		return;
+	node = list_first_entry(&exp->frames, struct vdmabuf_evt_node, node);
+	list_del(&node->node);
+	exp->frames_pending--;
+	node->ev.type = VDMABUF_EVENT_FRAME_DONE;
+	node->ev.flags = VDMABUF_EVENT_F_DROPPED;
+	memcpy(node->ev.uuid, exp->uuid, sizeof(node->ev.uuid));
+	node->ev.seq = seq;
+	if (exp->owner)
+		vdmabuf_deliver(exp->owner, node);
+	else
+		kfree(node);
+}
+
+/* The frame waiting for @exp's fences, if any, will not be sent. */
+static void vdmabuf_exp_drop_deferred(struct vdmabuf_dev *dev,
+				      struct vdmabuf_exp *exp)
+{
+	lockdep_assert_held(&dev->lock);
+	if (!exp->deferred)
+		return;
+	exp->deferred = NULL;
+	vdmabuf_frame_dropped(dev, exp, exp->deferred_seq);
+}
+
+/* The device refused a PRESENT of @uuid sent after its fences. */
+static void vdmabuf_present_dropped(struct vdmabuf_dev *dev, const u8 *uuid,
+				    u64 seq)
+{
+	struct vdmabuf_exp *exp;
+
+	mutex_lock(&dev->lock);
+	exp = vdmabuf_find(dev, uuid);
+	if (exp)
+		vdmabuf_frame_dropped(dev, exp, seq);
+	mutex_unlock(&dev->lock);
+}
+
 /* Make @req, returned by the device, ready to be submitted again. */
 static void vdmabuf_req_reinit(struct vdmabuf_req *req)
 {
@@ -1266,7 +1339,10 @@ static void vdmabuf_req_orphan(struct vdmabuf_dev *dev, struct vdmabuf_req *req)
 		mutex_unlock(&dev->lock);
 		break;
 	case VIRTIO_VDMABUF_REQ_PRESENT:
-		if (err)
+		if (err && req->deferred)
+			vdmabuf_present_dropped(dev, req->hdr.hdr.uuid,
+						le64_to_cpu(req->hdr.present.seq));
+		else if (err)
 			vdmabuf_present_undo(dev, req->hdr.hdr.uuid);
 		break;
 	case VIRTIO_VDMABUF_REQ_UNEXPORT:
@@ -1906,6 +1982,189 @@ out_unlock_state:
 	return ret;
 }
 
+/* ---------------------------------------------------------------------- */
+/* PRESENT after the buffer's write fences                                 */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * struct vdmabuf_deferred - a PRESENT waiting for its buffer's write fences
+ * @cb: on @fence
+ * @work: sends @req once @fence has signalled (dev->deferred_wq)
+ * @node: in dev->deferred; dev->lock
+ * @dev: the device, referenced
+ * @fence: the buffer's write fences when PRESENT was called, as one
+ *	(dma_resv_get_singleton()), referenced
+ * @req: the PRESENT, not submitted yet; NULL once sent
+ *
+ * The frame is accounted (a FRAME_DONE record on the export) before it
+ * waits, so the producer reads one FRAME_DONE for it: the device's, or one
+ * with VDMABUF_EVENT_F_DROPPED if it is never sent.  While it waits, the
+ * export's @deferred points to it and other PRESENTs of it get -EBUSY, so
+ * that frames reach the device in order.
+ */
+struct vdmabuf_deferred {
+	struct dma_fence_cb cb;
+	struct work_struct work;
+	struct list_head node;
+	struct vdmabuf_dev *dev;
+	struct dma_fence *fence;
+	struct vdmabuf_req *req;
+};
+
+static void vdmabuf_dev_free(struct kref *ref);
+
+/*
+ * The buffer's write fences, as one, if any has not signalled: a snapshot,
+ * as KMS takes one at commit, so that later writes do not hold the frame.
+ */
+static int vdmabuf_write_fence(struct dma_buf *dmabuf,
+			       struct dma_fence **fence)
+{
+	int ret;
+
+	*fence = NULL;
+	ret = dma_resv_lock_interruptible(dmabuf->resv, NULL);
+	if (ret)
+		return ret;
+	ret = dma_resv_get_singleton(dmabuf->resv, DMA_RESV_USAGE_WRITE,
+				     fence);
+	dma_resv_unlock(dmabuf->resv);
+	if (!ret && *fence && dma_fence_is_signaled(*fence)) {
+		dma_fence_put(*fence);
+		*fence = NULL;
+	}
+	return ret;
+}
+
+static void vdmabuf_deferred_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
+{
+	struct vdmabuf_deferred *d = container_of(cb, struct vdmabuf_deferred,
+						  cb);
+
+	queue_work(d->dev->deferred_wq, &d->work);
+}
+
+/*
+ * Send @d's PRESENT if it is still its export's waiting frame (an
+ * UNEXPORT drops it, vdmabuf_exp_set_state()), the export live and the
+ * device there; drop its frame otherwise.  The export stays marked until
+ * the request is queued, so that no later frame overtakes it.  (An
+ * UNEXPORT in that short window drops the frame as it is sent; the
+ * device's FRAME_DONE for it then finds no frame and is ignored.)
+ */
+static void vdmabuf_deferred_send(struct vdmabuf_deferred *d)
+{
+	struct vdmabuf_dev *dev = d->dev;
+	struct vdmabuf_req *req = d->req;
+	struct vdmabuf_exp *exp;
+	bool mine;
+	u8 uuid[16];
+	int ret = 0;
+
+	memcpy(uuid, req->hdr.hdr.uuid, sizeof(uuid));
+	down_read(&dev->state_sem);
+	mutex_lock(&dev->lock);
+	exp = vdmabuf_find(dev, uuid);
+	mine = exp && exp->deferred == d;
+	if (mine && (exp->state != VDMABUF_STATE_EXPORTED || !dev->ready)) {
+		vdmabuf_exp_drop_deferred(dev, exp);
+		mine = false;
+	}
+	mutex_unlock(&dev->lock);
+	if (mine) {
+		/* Nobody waits for it: vdmabuf_req_orphan() finishes it. */
+		req->abandoned = true;
+		ret = vdmabuf_req_submit(dev, req, true);
+		if (!ret)
+			d->req = NULL;
+	}
+	up_read(&dev->state_sem);
+	if (!mine)
+		return;
+
+	mutex_lock(&dev->lock);
+	exp = vdmabuf_find(dev, uuid);
+	if (exp && exp->deferred == d) {
+		if (ret)
+			vdmabuf_exp_drop_deferred(dev, exp);
+		else
+			exp->deferred = NULL;
+	}
+	mutex_unlock(&dev->lock);
+}
+
+static void vdmabuf_deferred_work(struct work_struct *work)
+{
+	struct vdmabuf_deferred *d = container_of(work, struct vdmabuf_deferred,
+						  work);
+	struct vdmabuf_dev *dev = d->dev;
+
+	vdmabuf_deferred_send(d);
+	mutex_lock(&dev->lock);
+	list_del(&d->node);
+	mutex_unlock(&dev->lock);
+	vdmabuf_req_free(d->req);
+	dma_fence_put(d->fence);
+	kfree(d);
+	kref_put(&dev->ref, vdmabuf_dev_free);
+}
+
+/*
+ * Send the PRESENT @req of @uuid once @fence, the buffer's write fences,
+ * has signalled, without making the caller wait.  @req and @fence become
+ * the work's.  -EBUSY if another frame of the buffer waits already (a
+ * concurrent PRESENT), -ENOMEM.
+ */
+static int vdmabuf_present_defer(struct vdmabuf_dev *dev, const u8 *uuid,
+				 struct vdmabuf_req *req,
+				 struct dma_fence *fence)
+{
+	struct vdmabuf_deferred *d;
+	struct vdmabuf_exp *exp;
+
+	d = kzalloc(sizeof(*d), GFP_KERNEL_ACCOUNT);
+	if (!d)
+		return -ENOMEM;
+	INIT_WORK(&d->work, vdmabuf_deferred_work);
+	d->fence = fence;
+	d->req = req;
+	req->deferred = true;
+
+	mutex_lock(&dev->lock);
+	exp = vdmabuf_find(dev, uuid);
+	if (!exp || exp->deferred) {
+		mutex_unlock(&dev->lock);
+		kfree(d);
+		return exp ? -EBUSY : -ENOENT;
+	}
+	exp->deferred = d;
+	exp->deferred_seq = le64_to_cpu(req->hdr.present.seq);
+	kref_get(&dev->ref);
+	d->dev = dev;
+	list_add_tail(&d->node, &dev->deferred);
+	/* Signalled meanwhile: send it now. */
+	if (dma_fence_add_callback(fence, &d->cb, vdmabuf_deferred_cb))
+		queue_work(dev->deferred_wq, &d->work);
+	mutex_unlock(&dev->lock);
+	return 0;
+}
+
+/*
+ * The device was removed (dev->gone): run at once every PRESENT still
+ * waiting for its fence, which drops its frame, and wait for them.
+ */
+static void vdmabuf_deferred_cancel(struct vdmabuf_dev *dev)
+{
+	struct vdmabuf_deferred *d;
+
+	mutex_lock(&dev->lock);
+	list_for_each_entry(d, &dev->deferred, node)
+		if (dma_fence_remove_callback(d->fence, &d->cb))
+			queue_work(dev->deferred_wq, &d->work);
+	mutex_unlock(&dev->lock);
+	flush_workqueue(dev->deferred_wq);
+}
+
 /*
  * The damage rectangles of a PRESENT, copied in and converted to the
  * wire's little-endian in place (the layouts match); NULL for none.
@@ -1938,10 +2197,13 @@ vdmabuf_present_rects(const struct vdmabuf_present *arg)
 
 /*
  * Account the frame of a PRESENT of @uuid by @vf before it is sent (its
- * FRAME_DONE may beat the response): @node is then the export's.
+ * FRAME_DONE may beat the response): @node is then the export's, and
+ * *@dmabuf a reference to its buffer.  -EBUSY while an earlier frame of
+ * the buffer waits for its write fences.
  */
 static int vdmabuf_present_account(struct vdmabuf_file *vf, const u8 *uuid,
-				   struct vdmabuf_evt_node *node)
+				   struct vdmabuf_evt_node *node,
+				   struct dma_buf **dmabuf)
 {
 	struct vdmabuf_dev *dev = vf->dev;
 	struct vdmabuf_exp *exp;
@@ -1951,9 +2213,13 @@ static int vdmabuf_present_account(struct vdmabuf_file *vf, const u8 *uuid,
 	exp = vdmabuf_find(dev, uuid);
 	if (!exp || exp->owner != vf || exp->state != VDMABUF_STATE_EXPORTED) {
 		ret = -ENOENT;
+	} else if (exp->deferred) {
+		ret = -EBUSY;
 	} else {
 		list_add_tail(&node->node, &exp->frames);
 		exp->frames_pending++;
+		get_dma_buf(exp->dmabuf);
+		*dmabuf = exp->dmabuf;
 	}
 	mutex_unlock(&dev->lock);
 	return ret;
@@ -1966,6 +2232,8 @@ static int vdmabuf_present(struct vdmabuf_file *vf,
 {
 	struct vdmabuf_dev *dev = vf->dev;
 	struct vdmabuf_evt_node *node;
+	struct dma_fence *fence;
+	struct dma_buf *dmabuf;
 	struct vdmabuf_req *req;
 	int ret;
 
@@ -1997,9 +2265,22 @@ static int vdmabuf_present(struct vdmabuf_file *vf,
 	req->hdr.present.seq = cpu_to_le64(arg->seq);
 	req->hdr.present.nr_rects = cpu_to_le32(arg->nr_rects);
 
-	ret = vdmabuf_present_account(vf, arg->uuid, node);
+	ret = vdmabuf_present_account(vf, arg->uuid, node, &dmabuf);
 	if (ret)
 		goto err_free_req;
+	/* Implicit sync: the frame is complete once its writers are done. */
+	ret = vdmabuf_write_fence(dmabuf, &fence);
+	dma_buf_put(dmabuf);
+	if (!ret && fence) {
+		ret = vdmabuf_present_defer(dev, arg->uuid, req, fence);
+		if (!ret)
+			goto out_unlock_state;
+		dma_fence_put(fence);
+	}
+	if (ret) {
+		vdmabuf_present_undo(dev, arg->uuid);
+		goto err_free_req_only;
+	}
 	ret = vdmabuf_req_submit(dev, req, true);
 	if (!ret) {
 		ret = vdmabuf_req_wait(dev, req);
@@ -2012,6 +2293,9 @@ static int vdmabuf_present(struct vdmabuf_file *vf,
 	vdmabuf_req_free(req);
 	goto out_unlock_state;
 
+err_free_req_only:
+	vdmabuf_req_free(req);
+	goto out_unlock_state;
 err_free_req:
 	vdmabuf_req_free(req);
 err_free_node:
@@ -2131,6 +2415,8 @@ static void vdmabuf_dev_free(struct kref *ref)
 	cancel_delayed_work_sync(&dev->unexport_work);
 	if (dev->acct)
 		vdmabuf_acct_put(dev->acct);
+	if (dev->deferred_wq)
+		destroy_workqueue(dev->deferred_wq);
 	mutex_destroy(&dev->lock);
 	kfree(dev);
 }
@@ -2508,7 +2794,8 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	vdev->priv = dev;
 	kref_init(&dev->ref);
 	dev->acct = vdmabuf_acct_new(NULL);
-	if (!dev->acct) {
+	dev->deferred_wq = alloc_ordered_workqueue("vdmabuf-present", 0);
+	if (!dev->acct || !dev->deferred_wq) {
 		ret = -ENOMEM;
 		goto err_free_dev;
 	}
@@ -2522,6 +2809,7 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	hash_init(dev->exports);
 	INIT_LIST_HEAD(&dev->unexport_list);
 	INIT_LIST_HEAD(&dev->files);
+	INIT_LIST_HEAD(&dev->deferred);
 
 	vdmabuf_read_config(dev);
 	ret = vdmabuf_init_vqs(dev);
@@ -2578,6 +2866,7 @@ static void vdmabuf_remove(struct virtio_device *vdev)
 	list_for_each_entry(vf, &dev->files, node)
 		wake_up_interruptible_poll(&vf->ev_wq, EPOLLHUP | EPOLLERR);
 	mutex_unlock(&dev->lock);
+	vdmabuf_deferred_cancel(dev);
 	vdev->priv = NULL;
 	kref_put(&dev->ref, vdmabuf_dev_free);
 }

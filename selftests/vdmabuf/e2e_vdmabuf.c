@@ -39,6 +39,27 @@
 #include <vdmabuf/vdmabuf.h>
 
 #include "kselftest_harness.h"
+
+/* vgem's fence ioctls (include/uapi/drm/vgem_drm.h; libdrm has no copy). */
+#ifndef DRM_IOCTL_VGEM_FENCE_ATTACH
+struct drm_vgem_fence_attach {
+	__u32 handle;
+	__u32 flags;
+#define VGEM_FENCE_WRITE	0x1
+	__u32 out_fence;
+	__u32 pad;
+};
+
+struct drm_vgem_fence_signal {
+	__u32 fence;
+	__u32 flags;
+};
+
+#define DRM_IOCTL_VGEM_FENCE_ATTACH \
+	DRM_IOWR(DRM_COMMAND_BASE + 0x1, struct drm_vgem_fence_attach)
+#define DRM_IOCTL_VGEM_FENCE_SIGNAL \
+	DRM_IOW(DRM_COMMAND_BASE + 0x2, struct drm_vgem_fence_signal)
+#endif
 #include "e2e_proto.h"
 #include "vdmabuf_util.h"
 
@@ -62,6 +83,7 @@ enum src { SRC_ALLOC, SRC_VGEM, SRC_UDMABUF, SRC_HEAP };
 struct gbuf {
 	int fd;		/* the dma-buf */
 	int aux;	/* vgem: drm fd; udmabuf: memfd */
+	uint32_t handle;	/* vgem: the GEM handle */
 	uint8_t *map;
 	uint64_t size;
 	struct vdmabuf_uuid uuid;
@@ -183,6 +205,7 @@ static int gbuf_create(struct vdmabuf_dev *dev, enum src src, uint64_t size,
 		*why = "DRM_IOCTL_MODE_CREATE_DUMB on vgem";
 		if (ioctl(b->aux, DRM_IOCTL_MODE_CREATE_DUMB, &cd))
 			return -errno;
+		b->handle = cd.handle;
 		ph.handle = cd.handle;
 		*why = "DRM_IOCTL_PRIME_HANDLE_TO_FD on vgem";
 		if (ioctl(b->aux, DRM_IOCTL_PRIME_HANDLE_TO_FD, &ph))
@@ -278,21 +301,29 @@ static void gbuf_destroy(struct vdmabuf_dev *dev, struct gbuf *b)
  * Fill the buffer with pseudo-random words from @seed, zero the verdict
  * area, and return the hash the host must see.
  */
-static uint64_t gbuf_fill(struct gbuf *b, uint64_t seed)
+/* The pattern of @seed in the bytes the host hashes; their hash. */
+static uint64_t gbuf_pattern(struct gbuf *b, uint64_t seed)
 {
-	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1, h;
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
 	uint64_t *w = (uint64_t *)b->map;
 	size_t i, n = (b->size - E2E_VERDICT_SIZE) / 8;
 
-	vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
 	for (i = 0; i < n; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
 		w[i] = x;
 	}
+	return fnv1a64(b->map, b->size - E2E_VERDICT_SIZE);
+}
+
+static uint64_t gbuf_fill(struct gbuf *b, uint64_t seed)
+{
+	uint64_t h;
+
+	vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+	h = gbuf_pattern(b, seed);
 	memset(b->map + b->size - E2E_VERDICT_SIZE, 0, E2E_VERDICT_SIZE);
-	h = fnv1a64(b->map, b->size - E2E_VERDICT_SIZE);
 	vdmabuf_dmabuf_sync(b->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
 	return h;
 }
@@ -718,6 +749,145 @@ TEST_F_TIMEOUT(e2e_frames, frame_done_for_every_present, 300)
 	}
 	for (i = 0; i < 2; i++)
 		WAIT_RELEASED(&self->b[i], EVENT_TIMEOUT_MS);
+}
+
+/* ------------------------------------------------------------------ */
+/* Implicit sync                                                      */
+/* ------------------------------------------------------------------ */
+
+FIXTURE(e2e_fence) {
+	struct vdmabuf_dev *dev;
+	struct evq q;
+	struct gbuf b;
+};
+
+FIXTURE_SETUP(e2e_fence)
+{
+	const char *why = "";
+	int ret;
+
+	self->q.n = 0;
+	self->b.fd = -1;
+	self->b.aux = -1;
+	self->b.map = NULL;
+	self->b.exported = 0;
+	ret = open_dev(&self->dev, &why);
+	if (ret == 1)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", why, strerror(-ret));
+	ret = gbuf_create(self->dev, SRC_VGEM, BUF_SIZE, &self->b, &why);
+	if (ret == 1)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", why, strerror(-ret));
+}
+
+FIXTURE_TEARDOWN(e2e_fence)
+{
+	gbuf_destroy(self->dev, &self->b);
+	vdmabuf_dev_close(self->dev);
+}
+
+/* The verdict area, untouched by the host: no frame was looked at yet. */
+static int verdict_blank(struct gbuf *b)
+{
+	size_t i;
+
+	for (i = b->size - E2E_VERDICT_SIZE; i < b->size; i++)
+		if (b->map[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Implicit sync: a vgem write fence stands for a GPU still drawing the
+ * frame (vgem signals it by itself after 10 s: the test stays well within
+ * that).  PRESENT returns at once, the host is told only once the fence
+ * has signalled, and what it hashes is the finished frame, not what the
+ * buffer held when PRESENT was called.  Meanwhile another PRESENT of the
+ * buffer is refused with EBUSY, so frames stay in order.
+ */
+TEST_F_TIMEOUT(e2e_fence, present_waits_for_write_fence, 300)
+{
+	struct drm_vgem_fence_attach fa = { .flags = VGEM_FENCE_WRITE };
+	struct drm_vgem_fence_signal fs = { 0 };
+	struct vdmabuf_event ev;
+	struct e2e_verdict v;
+	uint64_t h_final, t0;
+	struct e2e_meta m;
+	int ret;
+
+	h_final = gbuf_fill(&self->b, 42);
+	gbuf_fill(&self->b, 7);		/* half drawn */
+	meta_init(&m, E2E_T_PIXELS, 0, self->b.size);
+	meta_add(&m, 1, h_final);
+	ret = gbuf_export(self->dev, &self->q, &self->b, &m);
+	ASSERT_EQ(0, ret) TH_LOG("EXPORT: %s", strerror(-ret));
+
+	fa.handle = self->b.handle;
+	ASSERT_EQ(0, ioctl(self->b.aux, DRM_IOCTL_VGEM_FENCE_ATTACH, &fa));
+	t0 = now_ms();
+	ret = gbuf_present(self->dev, &self->q, &self->b, 1);
+	ASSERT_EQ(0, ret) TH_LOG("PRESENT: %s", strerror(-ret));
+	EXPECT_GT(1000, now_ms() - t0) TH_LOG("PRESENT waited for the fence");
+	EXPECT_EQ(-EBUSY, vdmabuf_dev_present(self->dev, &self->b.uuid, 2,
+					      NULL, 0));
+	/* Time for a host that was told too early to look and answer. */
+	usleep(2000 * 1000);
+	ASSERT_LE(0, read_events(self->dev, &self->q, 0));
+	EXPECT_EQ(-ETIMEDOUT, wait_event(self->dev, &self->q,
+					 VDMABUF_EVENT_FRAME_DONE,
+					 &self->b.uuid, 1, 0, &ev))
+		TH_LOG("FRAME_DONE before the fence signalled");
+	EXPECT_TRUE(verdict_blank(&self->b))
+		TH_LOG("the host looked at the frame before it was finished");
+	/* The "GPU" finishes the frame (no DMA_BUF_SYNC: it would wait). */
+	EXPECT_EQ(h_final, gbuf_pattern(&self->b, 42));
+	fs.fence = fa.out_fence;
+	ASSERT_EQ(0, ioctl(self->b.aux, DRM_IOCTL_VGEM_FENCE_SIGNAL, &fs));
+
+	ret = wait_event(self->dev, &self->q, VDMABUF_EVENT_FRAME_DONE,
+			 &self->b.uuid, 1, EVENT_TIMEOUT_MS, &ev);
+	ASSERT_EQ(0, ret) TH_LOG("FRAME_DONE: %s", strerror(-ret));
+	EXPECT_EQ(0, ev.flags);
+	read_verdict(&self->b, &v);
+	EXPECT_VERDICT(&v, E2E_T_PIXELS, 1, h_final);
+
+	ASSERT_EQ(0, gbuf_unexport(self->dev, &self->b));
+	WAIT_RELEASED(&self->b, EVENT_TIMEOUT_MS);
+}
+
+/*
+ * A frame still waiting for its fence when the buffer is unexported is
+ * never sent: its FRAME_DONE says so (VDMABUF_EVENT_F_DROPPED), before
+ * RELEASED, and the host never sees it.
+ */
+TEST_F_TIMEOUT(e2e_fence, unexported_while_waiting_is_dropped, 300)
+{
+	struct drm_vgem_fence_attach fa = { .flags = VGEM_FENCE_WRITE };
+	struct drm_vgem_fence_signal fs = { 0 };
+	struct vdmabuf_event ev;
+	struct e2e_meta m;
+	uint64_t h;
+	int ret;
+
+	h = gbuf_fill(&self->b, 9);
+	meta_init(&m, E2E_T_PIXELS, 0, self->b.size);
+	meta_add(&m, 1, h);
+	ret = gbuf_export(self->dev, &self->q, &self->b, &m);
+	ASSERT_EQ(0, ret) TH_LOG("EXPORT: %s", strerror(-ret));
+	fa.handle = self->b.handle;
+	ASSERT_EQ(0, ioctl(self->b.aux, DRM_IOCTL_VGEM_FENCE_ATTACH, &fa));
+	ASSERT_EQ(0, gbuf_present(self->dev, &self->q, &self->b, 1));
+	ASSERT_EQ(0, gbuf_unexport(self->dev, &self->b));
+	fs.fence = fa.out_fence;
+	ASSERT_EQ(0, ioctl(self->b.aux, DRM_IOCTL_VGEM_FENCE_SIGNAL, &fs));
+
+	ret = wait_event(self->dev, &self->q, VDMABUF_EVENT_FRAME_DONE,
+			 &self->b.uuid, 1, EVENT_TIMEOUT_MS, &ev);
+	ASSERT_EQ(0, ret) TH_LOG("FRAME_DONE: %s", strerror(-ret));
+	EXPECT_EQ(VDMABUF_EVENT_F_DROPPED, ev.flags);
+	EXPECT_TRUE(verdict_blank(&self->b)) TH_LOG("the host saw the frame");
+	WAIT_RELEASED(&self->b, EVENT_TIMEOUT_MS);
 }
 
 /* ------------------------------------------------------------------ */

@@ -160,6 +160,13 @@ struct vdmabuf_info {
 #define VDMABUF_EVENT_FRAME_DONE	2	/* VIRTIO_VDMABUF_EVT_FRAME_DONE */
 /* FRAME_DONE: a later PRESENT of the same buffer replaced this frame. */
 #define VDMABUF_EVENT_F_REPLACED	(1U << 0)
+/*
+ * FRAME_DONE: the frame was never shown.  Its PRESENT waited for the
+ * buffer's write fences, and then the buffer was unexported or the device
+ * refused the frame.  (Driver-made: the device's FRAME_DONE flags other
+ * than VIRTIO_VDMABUF_EVT_F_REPLACED are not passed on.)
+ */
+#define VDMABUF_EVENT_F_DROPPED		(1U << 1)
 
 /**
  * struct vdmabuf_event - one record read() from /dev/virtio-vdmabuf
