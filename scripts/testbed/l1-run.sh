@@ -452,6 +452,8 @@ if [ "$VM_STAGES" != l1 ]; then
 				start_importer importer_demo --png "$BUILD/demo/last-frame.png"
 		elif [ "$VM_MODE" = bench ]; then
 			. "$TOP/scripts/testbed/l1-bench.sh"
+		elif [ "$VM_MODE" = swiotlb ]; then
+			:	# one guest test, no importer
 		else
 			[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e
 			[ -x "$BUILD/selftests/importer_holder" ] && start_holder
@@ -481,6 +483,8 @@ if [ "$VM_STAGES" != l1 ]; then
 	# RCU's CPU stall warning (21 s, with a Call Trace) likewise: 120 s.
 	l2_append="console=ttyS0 panic=-1 oops=panic quiet loglevel=4"
 	l2_append+=" cryptomgr.notests watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120"
+	# The guest's DMA bounced: its driver must refuse to export.
+	[ "$VM_MODE" = swiotlb ] && l2_append+=" swiotlb=force"
 	rm -f "$VM_OUT/l2-qemu.pid"
 	timeout -k 10 "$L2_TIMEOUT" "$QEMU" -accel tcg -m 768M -smp 1 \
 		-L /usr/share/seabios -L /usr/share/qemu -nic none \

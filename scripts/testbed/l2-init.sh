@@ -73,6 +73,13 @@ MOD=/lib/vdmabuf/virtio_vdmabuf.ko
 tests="/tests/guest_* /tests/e2e_*"
 [ "$VM_MODE" = demo ] && tests=/tests/demo_producer
 [ "$VM_MODE" = bench ] && tests=/tests/bench_guest
+# Booted with swiotlb=force (l1-run.sh): the one guest test that needs it.
+if [ "$VM_MODE" = swiotlb ]; then
+	tests=
+	check "l2: booted with swiotlb=force" grep -qw swiotlb=force /proc/cmdline
+	run_prog guest_vdmabuf_swiotlb /tests/guest_vdmabuf \
+		-t export_refused_when_bounced
+fi
 for t in $tests; do
 	[ -x "$t" ] || continue
 	run_prog "$(basename "$t")" "$t"

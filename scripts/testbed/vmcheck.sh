@@ -10,8 +10,8 @@
 #
 # Environment: VM_STAGES=l1 (stop after the host tests), VM_MODE=demo (run
 # the demo instead of the tests), bench (the benchmark) or swiotlb (L1
-# only, booted with swiotlb=force, runs the one host test that needs
-# bouncing), STAGE_LIMIT
+# and L2 booted with swiotlb=force: L1 runs the one host test that needs
+# bouncing, L2 the one guest test that does), STAGE_LIMIT
 # (seconds without a new stage, default 900), L1_TIMEOUT (default 3600),
 # L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600);
 # VM_TAG=NAME keeps results and logs apart (build/vm-NAME, build/logs/NAME);
@@ -35,7 +35,6 @@ eval "$(bash "$TOP/scripts/testbed/setup.sh" env)"
 VM_STAGES=${VM_STAGES:-all}
 VM_MODE=${VM_MODE:-check}
 if [ "$VM_MODE" = swiotlb ]; then
-	VM_STAGES=l1
 	VM_L1_APPEND="swiotlb=force${VM_L1_APPEND:+ $VM_L1_APPEND}"
 fi
 STAGE_LIMIT=${STAGE_LIMIT:-900}
@@ -92,6 +91,7 @@ if [ "$VM_STAGES" != l1 ]; then
 	case "$VM_MODE" in
 	demo)  progs=("$BUILD"/examples/demo_producer) ;;
 	bench) progs=("$BUILD"/examples/bench_guest) ;;
+	swiotlb) progs=("$BUILD"/selftests/guest_vdmabuf) ;;
 	*)     progs=("$BUILD"/selftests/{guest,e2e,life}_* "$BUILD"/examples/demo_producer) ;;
 	esac
 	for t in "${progs[@]}"; do

@@ -1081,6 +1081,35 @@ TEST_F_TIMEOUT(dev, export_charged_to_memlock, 60)
 		close(small[i]);
 }
 
+/*
+ * With swiotlb=force the device's DMA is bounced: the DMA API gives the
+ * bounce buffer's addresses, not the buffer's, so EXPORT must be refused
+ * (EOPNOTSUPP) rather than share the wrong pages; ALLOC still works.  It
+ * runs in the test bed's swiotlb guest (VM_MODE=swiotlb) and skips in a
+ * guest booted without swiotlb=force.
+ */
+TEST_F(dev, export_refused_when_bounced)
+{
+	struct vdmabuf_export e;
+	char cmdline[4096] = "";
+	int fd, buf;
+	ssize_t n;
+
+	fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	n = read(fd, cmdline, sizeof(cmdline) - 1);
+	close(fd);
+	ASSERT_LT(0, n);
+	if (!strstr(cmdline, "swiotlb=force"))
+		SKIP(return, "the guest was not booted with swiotlb=force");
+
+	buf = vd_alloc(self->fd, 64 << 10, 0);
+	ASSERT_LE(0, buf);
+	EXPECT_EQ(-EOPNOTSUPP, vd_export(self->fd, buf, &e));
+	EXPECT_EQ(0, self->info.queued_events);
+	close(buf);
+}
+
 /* A buffer exported twice gets two UUIDs and two RELEASED. */
 TEST_F(dev, export_twice)
 {
