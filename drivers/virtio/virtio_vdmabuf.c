@@ -1190,6 +1190,42 @@ static void vdmabuf_drop_all(struct vdmabuf_dev *dev)
 	}
 }
 
+/*
+ * Take the FRAME_DONE record of one of @exp's pending frames off its list
+ * (they are all alike); NULL if none is pending.  Caller holds dev->lock.
+ */
+static struct vdmabuf_evt_node *vdmabuf_exp_take_frame(struct vdmabuf_dev *dev,
+						       struct vdmabuf_exp *exp)
+{
+	struct vdmabuf_evt_node *node;
+
+	lockdep_assert_held(&dev->lock);
+	if (!exp->frames_pending)
+		return NULL;
+	node = list_first_entry(&exp->frames, struct vdmabuf_evt_node, node);
+	list_del(&node->node);
+	exp->frames_pending--;
+	return node;
+}
+
+/*
+ * Fill in @node as the FRAME_DONE of frame @seq of @exp and give it to the
+ * owner, or free it if the owner is gone.  Caller holds dev->lock.
+ */
+static void vdmabuf_frame_done(struct vdmabuf_exp *exp,
+			       struct vdmabuf_evt_node *node, u32 flags,
+			       u64 seq)
+{
+	node->ev.type = VDMABUF_EVENT_FRAME_DONE;
+	node->ev.flags = flags;
+	memcpy(node->ev.uuid, exp->uuid, sizeof(node->ev.uuid));
+	node->ev.seq = seq;
+	if (exp->owner)
+		vdmabuf_deliver(exp->owner, node);
+	else
+		kfree(node);
+}
+
 /* Take back the FRAME_DONE record of a PRESENT that failed. */
 static void vdmabuf_present_undo(struct vdmabuf_dev *dev, const u8 *uuid)
 {
@@ -1198,12 +1234,8 @@ static void vdmabuf_present_undo(struct vdmabuf_dev *dev, const u8 *uuid)
 
 	mutex_lock(&dev->lock);
 	exp = vdmabuf_find(dev, uuid);
-	if (exp && exp->frames_pending) {
-		node = list_first_entry(&exp->frames, struct vdmabuf_evt_node,
-					node);
-		list_del(&node->node);
-		exp->frames_pending--;
-	}
+	if (exp)
+		node = vdmabuf_exp_take_frame(dev, exp);
 	mutex_unlock(&dev->lock);
 	kfree(node);
 }
@@ -1216,22 +1248,10 @@ static void vdmabuf_present_undo(struct vdmabuf_dev *dev, const u8 *uuid)
 static void vdmabuf_frame_dropped(struct vdmabuf_dev *dev,
 				  struct vdmabuf_exp *exp, u64 seq)
 {
-	struct vdmabuf_evt_node *node;
+	struct vdmabuf_evt_node *node = vdmabuf_exp_take_frame(dev, exp);
 
-	lockdep_assert_held(&dev->lock);
-	if (!exp->frames_pending)
-		return;
-	node = list_first_entry(&exp->frames, struct vdmabuf_evt_node, node);
-	list_del(&node->node);
-	exp->frames_pending--;
-	node->ev.type = VDMABUF_EVENT_FRAME_DONE;
-	node->ev.flags = VDMABUF_EVENT_F_DROPPED;
-	memcpy(node->ev.uuid, exp->uuid, sizeof(node->ev.uuid));
-	node->ev.seq = seq;
-	if (exp->owner)
-		vdmabuf_deliver(exp->owner, node);
-	else
-		kfree(node);
+	if (node)
+		vdmabuf_frame_done(exp, node, VDMABUF_EVENT_F_DROPPED, seq);
 }
 
 /* The frame waiting for @exp's fences, if any, will not be sent. */
@@ -1441,8 +1461,8 @@ static void vdmabuf_unexport_work(struct work_struct *work)
 static void vdmabuf_handle_event(struct vdmabuf_dev *dev,
 				 const struct virtio_vdmabuf_event *ev)
 {
-	struct vdmabuf_evt_node *node = NULL;
 	u32 type = le32_to_cpu(ev->type);
+	struct vdmabuf_evt_node *node;
 	struct vdmabuf_exp *exp;
 
 	mutex_lock(&dev->lock);
@@ -1472,25 +1492,17 @@ static void vdmabuf_handle_event(struct vdmabuf_dev *dev,
 		vdmabuf_exp_destroy(exp);
 		return;
 	case VIRTIO_VDMABUF_EVT_FRAME_DONE:
-		if (!exp->frames_pending) {
+		node = vdmabuf_exp_take_frame(dev, exp);
+		if (!node) {
 			dev_warn_ratelimited(&dev->vdev->dev,
 					     "FRAME_DONE without a frame for %pUb\n",
 					     ev->uuid);
 			break;
 		}
-		node = list_first_entry(&exp->frames, struct vdmabuf_evt_node,
-					node);
-		list_del(&node->node);
-		exp->frames_pending--;
-		node->ev.type = VDMABUF_EVENT_FRAME_DONE;
-		node->ev.flags = le32_to_cpu(ev->flags) &
-				 VDMABUF_EVENT_F_REPLACED;
-		memcpy(node->ev.uuid, ev->uuid, sizeof(node->ev.uuid));
-		node->ev.seq = le64_to_cpu(ev->seq);
-		if (exp->owner) {
-			vdmabuf_deliver(exp->owner, node);
-			node = NULL;
-		}
+		vdmabuf_frame_done(exp, node,
+				   le32_to_cpu(ev->flags) &
+				   VDMABUF_EVENT_F_REPLACED,
+				   le64_to_cpu(ev->seq));
 		break;
 	default:
 		dev_warn_ratelimited(&dev->vdev->dev, "unknown event %u\n",
@@ -1498,7 +1510,6 @@ static void vdmabuf_handle_event(struct vdmabuf_dev *dev,
 		break;
 	}
 	mutex_unlock(&dev->lock);
-	kfree(node);
 }
 
 static void vdmabuf_evt_work(struct work_struct *work)
