@@ -39,29 +39,9 @@
 #include <vdmabuf/vdmabuf.h>
 
 #include "kselftest_harness.h"
-
-/* vgem's fence ioctls (include/uapi/drm/vgem_drm.h; libdrm has no copy). */
-#ifndef DRM_IOCTL_VGEM_FENCE_ATTACH
-struct drm_vgem_fence_attach {
-	__u32 handle;
-	__u32 flags;
-#define VGEM_FENCE_WRITE	0x1
-	__u32 out_fence;
-	__u32 pad;
-};
-
-struct drm_vgem_fence_signal {
-	__u32 fence;
-	__u32 flags;
-};
-
-#define DRM_IOCTL_VGEM_FENCE_ATTACH \
-	DRM_IOWR(DRM_COMMAND_BASE + 0x1, struct drm_vgem_fence_attach)
-#define DRM_IOCTL_VGEM_FENCE_SIGNAL \
-	DRM_IOW(DRM_COMMAND_BASE + 0x2, struct drm_vgem_fence_signal)
-#endif
 #include "e2e_proto.h"
 #include "vdmabuf_util.h"
+#include "vgem_fence.h"
 
 #define DEV_PATH		"/dev/virtio-vdmabuf"
 #define BUF_SIZE		(1024 * 1024)

@@ -43,6 +43,7 @@
 #include <linux/virtio_ring.h>
 
 #include "vdmabuf_util.h"
+#include "vgem_fence.h"
 
 #include "kselftest_harness.h"
 
@@ -3789,27 +3790,6 @@ TEST(vmm_closed_file_ram_revoked)
 	EXPECT_EQ(0, umount(dir));
 	rmdir(dir);
 }
-
-/* vgem's fence ioctls (include/uapi/drm/vgem_drm.h; libdrm has no copy). */
-#ifndef DRM_IOCTL_VGEM_FENCE_ATTACH
-struct drm_vgem_fence_attach {
-	__u32 handle;
-	__u32 flags;
-#define VGEM_FENCE_WRITE	0x1
-	__u32 out_fence;
-	__u32 pad;
-};
-
-struct drm_vgem_fence_signal {
-	__u32 fence;
-	__u32 flags;
-};
-
-#define DRM_IOCTL_VGEM_FENCE_ATTACH \
-	DRM_IOWR(DRM_COMMAND_BASE + 0x1, struct drm_vgem_fence_attach)
-#define DRM_IOCTL_VGEM_FENCE_SIGNAL \
-	DRM_IOW(DRM_COMMAND_BASE + 0x2, struct drm_vgem_fence_signal)
-#endif
 
 /* A VHOST_VDMABUF_RESET_DEVICE on a thread of the VMM (the owner's mm). */
 struct reset_call {
