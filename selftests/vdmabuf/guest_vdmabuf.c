@@ -37,6 +37,7 @@
 #include <linux/virtio_vdmabuf.h>
 
 #include "guest_common.h"
+#include "vdmabuf_util.h"
 
 #include "kselftest_harness.h"
 
@@ -282,24 +283,6 @@ static int dmabuf_sync(int fd, __u64 flags)
 #define VIRTIO_DEV_DIR	"/sys/bus/virtio/devices"
 #define VIRTIO_ID_DMABUF_STR	"0x0025"
 
-/*
- * Join @th within @ms: 0, or ETIMEDOUT (the thread is left running; a
- * test that gives up on it must not hang for it).
- */
-static int join_ms(pthread_t th, int ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);	/* pthread_timedjoin_np's clock */
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return pthread_timedjoin_np(th, NULL, &ts);
-}
-
 /* SIGUSR1 interrupts a blocked system call (no SA_RESTART): EINTR. */
 static void sigusr1_nop(int sig)
 {
@@ -382,7 +365,7 @@ static int sysfs_op_wait(struct sysfs_op *op, int ms)
 	if (!op->started)
 		return -EINVAL;
 	if (!op->joined) {
-		if (join_ms(op->th, ms))
+		if (join_within(op->th, ms))
 			return -ETIMEDOUT;
 		op->joined = true;
 	}
@@ -621,11 +604,11 @@ TEST_F_TIMEOUT(unbind, removal_hup, 90)
 	EXPECT_EQ(ENODEV, n_errno);
 
 	/* The reader asleep since before the unbind wakes with ENODEV. */
-	joined = join_ms(th, 2000);
+	joined = join_within(th, 2000);
 	EXPECT_EQ(0, joined) TH_LOG("the blocked reader still sleeps 2 s after the unbind");
 	if (joined) {
 		pthread_kill(th, SIGUSR1);
-		if (join_ms(th, 2000))
+		if (join_within(th, 2000))
 			TH_LOG("the blocked reader did not return even on a signal");
 	} else {
 		EXPECT_EQ(-1, rd.ret);
@@ -725,7 +708,7 @@ TEST_F_TIMEOUT(unbind, uffd_meta_does_not_block_unbind, 90)
 	zp.range.start = (uintptr_t)page;
 	zp.range.len = psz;
 	EXPECT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
-	export_join = join_ms(th, 5000);
+	export_join = join_within(th, 5000);
 	EXPECT_EQ(0, export_join) TH_LOG("EXPORT still running 5 s after the fault was resolved");
 	if (!export_join)
 		EXPECT_EQ(-ENODEV, ex.ret);
@@ -1415,7 +1398,7 @@ TEST_F(dev, nonblock_read_beside_blocked_reader)
 	ASSERT_EQ(0, fcntl(self->fd, F_SETFL, flags | O_NONBLOCK));
 	t0 = now_s();
 	ASSERT_EQ(0, pthread_create(&tb, NULL, reader_fn, &b));
-	b_join = join_ms(tb, 1000);
+	b_join = join_within(tb, 1000);
 	EXPECT_EQ(0, b_join) TH_LOG("the O_NONBLOCK read() still sleeps after 1 s");
 	if (!b_join) {
 		EXPECT_EQ(-1, b.ret);
@@ -1430,17 +1413,17 @@ TEST_F(dev, nonblock_read_beside_blocked_reader)
 		EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
 		close(buf);
 	}
-	a_join = join_ms(ta, EVT_TIMEOUT_MS);
+	a_join = join_within(ta, EVT_TIMEOUT_MS);
 	if (a_join) {
 		pthread_kill(ta, SIGUSR1);
-		a_join = join_ms(ta, 2000);
+		a_join = join_within(ta, 2000);
 	}
 	EXPECT_EQ(0, a_join) TH_LOG("the blocking reader never returned");
 	if (b_join) {
-		b_join = join_ms(tb, 2000);
+		b_join = join_within(tb, 2000);
 		if (b_join) {
 			pthread_kill(tb, SIGUSR1);
-			b_join = join_ms(tb, 2000);
+			b_join = join_within(tb, 2000);
 		}
 		if (!b_join)
 			TH_LOG("the O_NONBLOCK read() returned %zd (%s) after %.2f s, once the blocking one had",

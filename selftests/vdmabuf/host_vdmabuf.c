@@ -2239,21 +2239,6 @@ static int wait_sleeping(const pid_t *tid)
 	return -1;
 }
 
-/* Join @t within @ms; 0 if it ended. */
-static int join_within(pthread_t t, int ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return pthread_timedjoin_np(t, NULL, &ts);
-}
-
 /*
  * A non-blocking read() never sleeps, also while another thread sleeps in
  * a blocking read() of the same importer.

@@ -2,14 +2,15 @@
 /*
  * Helpers shared by the vdmabuf test programs on both sides (guest tests,
  * host tests and importers): the host's page pin and locked-memory
- * counters, and through examples/example_common.h monotonic time and TAP
- * written to a file.  UUID formatting and DMA_BUF_IOCTL_SYNC are
+ * counters, a thread join with a time limit, and through
+ * examples/example_common.h monotonic time and TAP written to a file.  UUID formatting and DMA_BUF_IOCTL_SYNC are
  * libvdmabuf's (vdmabuf_uuid_format(), vdmabuf_dmabuf_sync()).
  */
 #ifndef VDMABUF_UTIL_H
 #define VDMABUF_UTIL_H
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,6 +86,28 @@ static inline long long vmlck_kb(pid_t pid)
 static inline long long vmpin_kb(pid_t pid)
 {
 	return proc_status_kb(pid, "VmPin");
+}
+
+/**
+ * join_within() - join a thread, waiting at most @ms milliseconds
+ * @t: the thread
+ * @ms: the time limit
+ *
+ * Return: 0 if it ended, ETIMEDOUT if not; the thread is then left
+ * running, so that a test that gives up on it does not hang for it.
+ */
+static inline int join_within(pthread_t t, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);	/* pthread_timedjoin_np's clock */
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_timedjoin_np(t, NULL, &ts);
 }
 
 #endif /* VDMABUF_UTIL_H */
