@@ -153,6 +153,15 @@ static int open_vgem(void)
 	return -ENOENT;
 }
 
+/* A buffer slot with nothing in it yet: gbuf_destroy() leaves it be. */
+static void gbuf_blank(struct gbuf *b)
+{
+	b->fd = -1;
+	b->aux = -1;
+	b->map = NULL;
+	b->exported = 0;
+}
+
 /*
  * Make a buffer of about @size bytes from @src and map it.  0 on success,
  * 1 if the source is absent (*why says which), -errno (and *why) else.
@@ -272,9 +281,7 @@ static void gbuf_destroy(struct vdmabuf_dev *dev, struct gbuf *b)
 		close(b->fd);
 	if (b->aux >= 0)
 		close(b->aux);
-	b->map = NULL;
-	b->fd = -1;
-	b->aux = -1;
+	gbuf_blank(b);
 }
 
 /*
@@ -499,10 +506,7 @@ FIXTURE_SETUP(e2e)
 	int ret;
 
 	self->q.n = 0;
-	self->b.fd = -1;
-	self->b.aux = -1;
-	self->b.map = NULL;
-	self->b.exported = 0;
+	gbuf_blank(&self->b);
 	ret = open_dev(&self->dev, &why);
 	if (ret == 1)
 		SKIP(return, "%s", why);
@@ -631,12 +635,8 @@ FIXTURE_SETUP(e2e_frames)
 	int i, ret;
 
 	self->q.n = 0;
-	for (i = 0; i < 2; i++) {
-		self->b[i].fd = -1;
-		self->b[i].aux = -1;
-		self->b[i].map = NULL;
-		self->b[i].exported = 0;
-	}
+	for (i = 0; i < 2; i++)
+		gbuf_blank(&self->b[i]);
 	ret = open_dev(&self->dev, &why);
 	if (ret == 1)
 		SKIP(return, "%s", why);
@@ -747,10 +747,7 @@ FIXTURE_SETUP(e2e_fence)
 	int ret;
 
 	self->q.n = 0;
-	self->b.fd = -1;
-	self->b.aux = -1;
-	self->b.map = NULL;
-	self->b.exported = 0;
+	gbuf_blank(&self->b);
 	ret = open_dev(&self->dev, &why);
 	if (ret == 1)
 		SKIP(return, "%s", why);
@@ -886,10 +883,7 @@ FIXTURE_SETUP(e2e_last)
 	int ret;
 
 	self->q.n = 0;
-	self->b.fd = -1;
-	self->b.aux = -1;
-	self->b.map = NULL;
-	self->b.exported = 0;
+	gbuf_blank(&self->b);
 	ret = open_dev(&self->dev, &why);
 	if (ret == 1)
 		SKIP(return, "%s", why);
