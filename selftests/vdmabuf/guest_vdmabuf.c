@@ -956,6 +956,10 @@ TEST_F(dev, export_bad)
 	e.meta_len = self->info.max_meta_len + 1;
 	e.meta_ptr = (uintptr_t)meta;
 	EXPECT_EQ(-E2BIG, ioctl(self->fd, VDMABUF_IOCTL_EXPORT, &e) ? -errno : 0);
+	/* Past the wire's bound: refused before the (bad) pointer is read. */
+	e.meta_len = VIRTIO_VDMABUF_MAX_META + 1;
+	e.meta_ptr = 16;
+	EXPECT_EQ(-E2BIG, ioctl(self->fd, VDMABUF_IOCTL_EXPORT, &e) ? -errno : 0);
 
 	if (self->info.max_meta_len >= sizeof(meta)) {
 		e.meta_len = sizeof(meta);
@@ -1333,6 +1337,10 @@ TEST_F_TIMEOUT(dev, present_frame_done, 120)
 	pr.flags = 0;
 	pr.nr_rects = self->info.max_rects + 1;
 	pr.rects_ptr = (uintptr_t)rects;
+	EXPECT_EQ(-E2BIG, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
+	/* Past the wire's bound: refused before the (bad) pointer is read. */
+	pr.nr_rects = VIRTIO_VDMABUF_MAX_RECTS + 1;
+	pr.rects_ptr = 16;
 	EXPECT_EQ(-E2BIG, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
 	pr.nr_rects = 1;
 	pr.rects_ptr = 16;
