@@ -77,10 +77,11 @@ examples: lib
 	$(MAKE) -C examples OUTPUT=$(BUILD)/examples $(USER_VARS)
 
 # Static test programs: host_* run in the L1 host VM, guest_* and e2e_* in
-# the L2 guest VM; unit_* run on this machine.
+# the L2 guest VM; unit_* run on this machine.  With them the guest tests'
+# moving dma-buf exporter, a module built against KDIR.
 selftests: lib $(VDMABUF_CACHE)/kernel/KVER
 	$(MAKE) -C selftests/vdmabuf OUTPUT=$(BUILD)/selftests KSRC=$(KSRC) \
-		$(USER_VARS)
+		KDIR=$(KDIR) KBUILD_OPTS="$(KBUILD_OPTS)" $(USER_VARS)
 
 userspace: lib tools examples selftests
 
@@ -115,4 +116,6 @@ bench:
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) VHOST_SRC=$(VHOST_SRC) clean 2>/dev/null
+	-$(MAKE) -C $(KDIR) M=$(TOP)/selftests/vdmabuf/dmabuf_mover clean \
+		2>/dev/null
 	rm -rf $(BUILD)

@@ -37,6 +37,9 @@ devs=$(grep -l '^0x0025$' /sys/bus/virtio/devices/*/device 2>/dev/null)
 if [ "$EXPECT_DEVICE" = 1 ]; then
 	check "l2: a virtio device with ID 37 (dma-buf) is present" [ -n "$devs" ]
 fi
+# The guest tests' exporter whose buffers move (selftests/vdmabuf/dmabuf_mover).
+[ -f /lib/vdmabuf/dmabuf_mover.ko ] &&
+	check "l2: insmod dmabuf_mover.ko" insmod /lib/vdmabuf/dmabuf_mover.ko
 if [ -f /lib/vdmabuf/virtio_vdmabuf.ko ]; then
 	check "l2: insmod virtio_vdmabuf.ko" insmod /lib/vdmabuf/virtio_vdmabuf.ko
 	if [ "$EXPECT_DEVICE" = 1 ]; then

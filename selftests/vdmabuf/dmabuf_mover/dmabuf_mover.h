@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * dmabuf_mover: a dma-buf exporter whose buffers move, for the vdmabuf
+ * tests.  Test-only: it is never installed and this is not a UAPI.
+ *
+ * Its buffers behave as a TTM driver's (amdgpu, xe, nouveau) do towards a
+ * dynamic importer:
+ *
+ * - the first pin of a buffer created with DMABUF_MOVER_F_MIGRATE_ON_PIN
+ *   moves it first, as amdgpu's pin migrates a buffer from VRAM to GTT:
+ *   every dynamic attachment is told (dma_buf_move_notify());
+ * - with DMABUF_MOVER_F_FENCE a move leaves an unsignalled fence, the
+ *   copy's, in the buffer's reservation object as DMA_RESV_USAGE_KERNEL,
+ *   until DMABUF_MOVER_IOC_SIGNAL;
+ * - DMABUF_MOVER_IOC_MOVE moves an unpinned buffer and refuses a pinned
+ *   one with EBUSY.
+ *
+ * The pages never really change: a move only tells the importers.
+ */
+#ifndef _DMABUF_MOVER_H
+#define _DMABUF_MOVER_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define DMABUF_MOVER_DEV		"/dev/dmabuf_mover"
+#define DMABUF_MOVER_MAX_SIZE		(64ULL << 20)
+
+#define DMABUF_MOVER_F_MIGRATE_ON_PIN	(1U << 0)
+#define DMABUF_MOVER_F_FENCE		(1U << 1)
+#define DMABUF_MOVER_F_ALL		(DMABUF_MOVER_F_MIGRATE_ON_PIN | \
+					 DMABUF_MOVER_F_FENCE)
+
+/**
+ * struct dmabuf_mover_create - DMABUF_MOVER_IOC_CREATE
+ * @size: bytes, a multiple of the page size, at most
+ *	DMABUF_MOVER_MAX_SIZE
+ * @flags: DMABUF_MOVER_F_*
+ * @fd: out: the dma-buf, O_CLOEXEC
+ */
+struct dmabuf_mover_create {
+	__u64 size;
+	__u32 flags;
+	__u32 fd;
+};
+
+/**
+ * struct dmabuf_mover_op - DMABUF_MOVER_IOC_MOVE, _SIGNAL and _QUERY
+ * @fd: a dma-buf of this module
+ * @padding: must be zero
+ * @pins: out: pins held
+ * @moves: out: moves so far, migrations on pin included
+ * @pending: out: 1 if the last move's fence has not signalled
+ * @padding2: must be zero
+ *
+ * SIGNAL signals the buffer's last move fence (ENOENT: none, or signalled
+ * already).  SIGNAL and QUERY do not take the buffer's reservation lock,
+ * which an importer waiting for that fence may hold.  A move fence
+ * signals by itself 10 s after the move if nobody signalled it.
+ */
+struct dmabuf_mover_op {
+	__u32 fd;
+	__u32 padding;
+	__u32 pins;
+	__u32 moves;
+	__u32 pending;
+	__u32 padding2;
+};
+
+#define DMABUF_MOVER_IOC_CREATE	_IOWR(0xB9, 0xE0, struct dmabuf_mover_create)
+#define DMABUF_MOVER_IOC_MOVE	_IOWR(0xB9, 0xE1, struct dmabuf_mover_op)
+#define DMABUF_MOVER_IOC_SIGNAL	_IOWR(0xB9, 0xE2, struct dmabuf_mover_op)
+#define DMABUF_MOVER_IOC_QUERY	_IOWR(0xB9, 0xE3, struct dmabuf_mover_op)
+
+#endif /* _DMABUF_MOVER_H */
