@@ -36,6 +36,7 @@
 #include <linux/vdmabuf.h>
 #include <linux/virtio_vdmabuf.h>
 
+#include "dmabuf_mover/dmabuf_mover.h"
 #include "guest_common.h"
 #include "vdmabuf_util.h"
 
@@ -1158,6 +1159,131 @@ TEST_F(dev, export_dma_heap)
 	if (buf == -ENOENT)
 		SKIP(return, "/dev/dma_heap/system is absent");
 	export_foreign(_metadata, self->fd, buf, 3 << 20);
+}
+
+/* ------------------------------------------------------------------ */
+/*
+ * Buffers that move: dmabuf_mover.ko stands in for a TTM exporter
+ * (amdgpu, xe), whose pin may first migrate the buffer and whose
+ * migration leaves a kernel fence until the copy is done.
+ */
+
+FIXTURE(mover) {
+	int fd, mover, kmsg;
+	struct vdmabuf_info info;
+};
+
+FIXTURE_SETUP(mover)
+{
+	self->mover = -1;
+	/* Only what the kernel logs from now on. */
+	self->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, self->kmsg);
+	ASSERT_LE(0, lseek(self->kmsg, 0, SEEK_END));
+	self->fd = open_dev(_metadata);
+	if (_metadata->exit_code)	/* skipped: no device */
+		return;
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, vd_info(self->fd, &self->info));
+	self->mover = open(DMABUF_MOVER_DEV, O_RDWR | O_CLOEXEC);
+	if (self->mover < 0 && errno == ENOENT)
+		SKIP(return, DMABUF_MOVER_DEV " is absent (dmabuf_mover.ko not loaded)");
+	ASSERT_LE(0, self->mover);
+}
+
+FIXTURE_TEARDOWN(mover)
+{
+	if (self->mover >= 0)
+		close(self->mover);
+	if (self->fd >= 0)
+		close(self->fd);
+	close(self->kmsg);
+}
+
+static int mover_create(int mover, __u64 size, __u32 flags)
+{
+	struct dmabuf_mover_create c = { .size = size, .flags = flags };
+
+	return ioctl(mover, DMABUF_MOVER_IOC_CREATE, &c) ? -errno : (int)c.fd;
+}
+
+static int mover_op(int mover, unsigned long cmd, int buf,
+		    struct dmabuf_mover_op *op)
+{
+	memset(op, 0, sizeof(*op));
+	op->fd = buf;
+	return ioctl(mover, cmd, op) ? -errno : 0;
+}
+
+/*
+ * Did the kernel warn since @kmsg's position?  Logs the first warning
+ * (WARN_ONCE: a driver that warns does so in whichever test moves first).
+ */
+static bool kernel_warned(struct __test_metadata *_metadata, int kmsg)
+{
+	char rec[1024];
+	ssize_t n;
+
+	for (;;) {
+		n = read(kmsg, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)	/* overwritten: read on */
+			continue;
+		if (n <= 0)
+			return false;
+		rec[n] = 0;
+		rec[strcspn(rec, "\n")] = 0;
+		if (strstr(rec, "WARNING:")) {
+			TH_LOG("kernel: %s", strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
+			return true;
+		}
+	}
+}
+
+/*
+ * The move made in the pin is complete only when its kernel fence
+ * signals: asserts that, with the move's fence in place, EXPORT has not
+ * returned 1 s later (it would send the ranges of a buffer still being
+ * copied), and that it succeeds once the fence signals.
+ */
+TEST_F_TIMEOUT(mover, export_waits_for_the_move, 60)
+{
+	struct export_call ex = { .dev = self->fd };
+	struct dmabuf_mover_op op;
+	char meta[64] = "moved";
+	int joined, i;
+	pthread_t th;
+
+	if (self->info.max_meta_len < sizeof(meta))
+		SKIP(return, "the device takes less than 64 bytes of metadata");
+	ex.buf = mover_create(self->mover, 64 << 10,
+			      DMABUF_MOVER_F_MIGRATE_ON_PIN | DMABUF_MOVER_F_FENCE);
+	ASSERT_LE(0, ex.buf);
+	ex.meta = meta;
+	ASSERT_EQ(0, pthread_create(&th, NULL, export_fn, &ex));
+
+	/* Until EXPORT's pin has moved the buffer (up to 10 s). */
+	for (i = 0; i < 1000; i++) {
+		ASSERT_EQ(0, mover_op(self->mover, DMABUF_MOVER_IOC_QUERY, ex.buf, &op));
+		if (op.moves)
+			break;
+		usleep(10000);
+	}
+	ASSERT_EQ(1, op.moves) TH_LOG("EXPORT did not pin the buffer within 10 s");
+	ASSERT_EQ(1, op.pending) TH_LOG("the move's fence signalled by itself");
+
+	joined = join_within(th, 1000);
+	EXPECT_EQ(ETIMEDOUT, joined)
+		TH_LOG("EXPORT returned %d while the exporter was still moving the buffer",
+		       ex.ret);
+	EXPECT_EQ(0, mover_op(self->mover, DMABUF_MOVER_IOC_SIGNAL, ex.buf, &op));
+	if (joined)
+		joined = join_within(th, EVT_TIMEOUT_MS);
+	ASSERT_EQ(0, joined) TH_LOG("EXPORT still waiting after the move fence signalled");
+	ASSERT_EQ(0, ex.ret);
+	EXPECT_FALSE(kernel_warned(_metadata, self->kmsg));
+	EXPECT_EQ(0, vd_unexport(self->fd, ex.uuid));
+	EXPECT_EQ(0, wait_released(self->fd, ex.uuid));
+	close(ex.buf);
 }
 
 /*
