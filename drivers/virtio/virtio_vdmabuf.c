@@ -315,7 +315,8 @@ struct vdmabuf_deferred;
  * @charged: pages charged to @user
  * @dmabuf: the shared dma-buf, referenced
  * @attach: the pinned dynamic attachment to the virtio device's DMA device
- * @sgt: the attachment's mapping
+ * @sgt: the attachment's mapping; the dma-buf's reservation lock (read
+ *	without it only by the export's own steps)
  */
 struct vdmabuf_exp {
 	struct hlist_node hnode;
@@ -1011,13 +1012,23 @@ static struct vdmabuf_exp *vdmabuf_find(struct vdmabuf_dev *dev, const u8 *uuid)
 	return NULL;
 }
 
+/*
+ * An exporter that can move its buffers (a TTM driver) keeps this one in
+ * place while vdmabuf_exp_map()'s pin holds, from before the mapping is
+ * made until after it is gone: the dma-buf contract forbids moving a
+ * pinned buffer.  It may move it while we pin it (amdgpu's pin migrates a
+ * buffer from VRAM to GTT and notifies every dynamic attachment), before
+ * any address is taken, and vdmabuf_exp_map() waits for that move's
+ * fences; a notification then is no news.  One while the mapping exists
+ * means the exporter moved a buffer the device is using.
+ */
 static void vdmabuf_move_notify(struct dma_buf_attachment *attach)
 {
-	/*
-	 * The attachment is pinned for the export's whole life, so the
-	 * exporter must never move the buffer.
-	 */
-	WARN_ONCE(1, "virtio_vdmabuf: move_notify on a pinned attachment\n");
+	struct vdmabuf_exp *exp = attach->importer_priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	WARN_ONCE(exp->sgt, "virtio_vdmabuf: %s moved a pinned buffer\n",
+		  attach->dmabuf->exp_name);
 }
 
 static const struct dma_buf_attach_ops vdmabuf_importer_ops = {
@@ -1064,6 +1075,7 @@ static void vdmabuf_exp_destroy(struct vdmabuf_exp *exp)
 		dma_resv_lock(dmabuf->resv, NULL);
 		dma_buf_unmap_attachment(exp->attach, exp->sgt,
 					 DMA_BIDIRECTIONAL);
+		exp->sgt = NULL;
 		dma_buf_unpin(exp->attach);
 		dma_resv_unlock(dmabuf->resv);
 	}
@@ -1685,10 +1697,9 @@ static int vdmabuf_exp_map(struct vdmabuf_dev *dev, struct vdmabuf_exp *exp)
 		ret = wait;
 		goto err_unmap;
 	}
-	dma_resv_unlock(dmabuf->resv);
-
 	exp->attach = attach;
 	exp->sgt = sgt;
+	dma_resv_unlock(dmabuf->resv);
 	return 0;
 
 err_unmap:

@@ -97,10 +97,13 @@ if [ "$VM_STAGES" != l1 ]; then
 	for t in "${progs[@]}"; do
 		[ -x "$t" ] && l2files+=(-f "$t:tests/$(basename "$t")")
 	done
-	# The guest tests' moving exporter, built for Debian's kernel only.
+	# The guest tests' moving exporter, built for Debian's kernel only,
+	# and the kernel's dma-buf options the tests count pins by.
 	[ "$VM_MODE" = check ] && [ "$VM_KERNEL" = debian ] &&
 		[ -f "$BUILD/selftests/dmabuf_mover.ko" ] &&
 		l2files+=(-f "$BUILD/selftests/dmabuf_mover.ko:lib/vdmabuf/dmabuf_mover.ko")
+	grep -E 'CONFIG_DMABUF_' "$KROOT/boot/config-$KVER" > "$VM_OUT/kconfig" 2>/dev/null &&
+		l2files+=(-f "$VM_OUT/kconfig:lib/vdmabuf/kconfig")
 	# The vdmabuf command, built static for the guest.
 	[ "$VM_MODE" = check ] && [ -x "$BUILD/tools/vdmabuf-static" ] &&
 		l2files+=(-f "$BUILD/tools/vdmabuf-static:tests/vdmabuf")

@@ -1240,6 +1240,45 @@ static bool kernel_warned(struct __test_metadata *_metadata, int kmsg)
 }
 
 /*
+ * CONFIG_DMABUF_MOVE_NOTIFY of the guest's kernel, from the line the test
+ * bed puts in /lib/vdmabuf/kconfig: 1, 0, or -1 if it does not say.
+ */
+static int move_notify_enabled(void)
+{
+	char line[128];
+	FILE *f = fopen("/lib/vdmabuf/kconfig", "re");
+	int r = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "CONFIG_DMABUF_MOVE_NOTIFY=y", 27))
+			r = 1;
+		else if (!strncmp(line, "# CONFIG_DMABUF_MOVE_NOTIFY is not set", 38))
+			r = 0;
+	}
+	fclose(f);
+	return r;
+}
+
+/* Wait until nothing pins @buf any more; its pin count, or -errno. */
+static int mover_wait_unpinned(int mover, int buf, int ms)
+{
+	struct dmabuf_mover_op op;
+	int r;
+
+	for (;;) {
+		r = mover_op(mover, DMABUF_MOVER_IOC_QUERY, buf, &op);
+		if (r)
+			return r;
+		if (!op.pins || ms <= 0)
+			return op.pins;
+		usleep(10000);
+		ms -= 10;
+	}
+}
+
+/*
  * The move made in the pin is complete only when its kernel fence
  * signals: asserts that, with the move's fence in place, EXPORT has not
  * returned 1 s later (it would send the ranges of a buffer still being
@@ -1284,6 +1323,50 @@ TEST_F_TIMEOUT(mover, export_waits_for_the_move, 60)
 	EXPECT_EQ(0, vd_unexport(self->fd, ex.uuid));
 	EXPECT_EQ(0, wait_released(self->fd, ex.uuid));
 	close(ex.buf);
+}
+
+/*
+ * An exporter may move the buffer while EXPORT pins it (amdgpu's pin
+ * migrates a VRAM buffer to GTT), before any address is taken: asserts
+ * that such an EXPORT succeeds without a kernel warning and that the move
+ * did happen inside the pin; that the driver's own pin holds while the
+ * buffer is exported (the exporter refuses to move it: EBUSY); and that
+ * once the buffer is RELEASED the pins are gone and a move warns no one.
+ */
+TEST_F(mover, moved_while_pinning)
+{
+	struct dmabuf_mover_op op;
+	struct vdmabuf_export e;
+	int buf, mn;
+
+	buf = mover_create(self->mover, 64 << 10, DMABUF_MOVER_F_MIGRATE_ON_PIN);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vd_export(self->fd, buf, &e));
+	EXPECT_EQ(64 << 10, e.size);
+	ASSERT_EQ(0, mover_op(self->mover, DMABUF_MOVER_IOC_QUERY, buf, &op));
+	EXPECT_EQ(1, op.moves) TH_LOG("the exporter did not move the buffer in its pin");
+	/* Without CONFIG_DMABUF_MOVE_NOTIFY the core pins again to map. */
+	mn = move_notify_enabled();
+	if (mn < 0) {
+		TH_LOG("no /lib/vdmabuf/kconfig: the pins are not counted exactly");
+		EXPECT_LE(1, op.pins);
+	} else {
+		EXPECT_EQ(mn ? 1 : 2, op.pins) TH_LOG("the driver's own pin is not held");
+	}
+	EXPECT_FALSE(kernel_warned(_metadata, self->kmsg))
+		TH_LOG("a move inside EXPORT's pin warned");
+	EXPECT_EQ(-EBUSY, mover_op(self->mover, DMABUF_MOVER_IOC_MOVE, buf, &op))
+		TH_LOG("the exported buffer was not pinned");
+
+	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
+	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
+	EXPECT_EQ(0, mover_wait_unpinned(self->mover, buf, 5000))
+		TH_LOG("still pinned 5 s after RELEASED");
+	ASSERT_EQ(0, mover_op(self->mover, DMABUF_MOVER_IOC_MOVE, buf, &op));
+	EXPECT_EQ(2, op.moves);
+	EXPECT_FALSE(kernel_warned(_metadata, self->kmsg))
+		TH_LOG("a move after RELEASED warned");
+	close(buf);
 }
 
 /*
