@@ -18,6 +18,8 @@ echo "# l1.tap" > "$R"
 ok()     { n=$((n + 1)); echo "ok $n - $*" >> "$R"; echo "ok - $*"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $*" >> "$R"; echo "not ok - $*"; }
 check()  { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+# A message on one line, for a test's name (QEMU's hints add lines).
+oneline() { tr '\n' ' ' <<< "$1" | sed 's/ *$//'; }
 # The runner reads the stages from a file over 9p, written before the
 # stage begins; the console's copy is only for the log, since a kernel
 # message or a panic can land in the middle of it.
@@ -373,12 +375,57 @@ if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
 		check "l1: QEMU realizes vhost-vdmabuf-pci,max-exports=8,max-total-mb=64" \
 			qemu_limits max-exports=8,max-total-mb=64
 		out=$(qemu_limits max-exports=4294967295)
-		what="l1: QEMU refuses max-exports above the module's (${out##*: })"
+		what="l1: QEMU refuses max-exports above the module's ($(oneline "${out##*: }"))"
 		if [[ "$out" == *"module parameter"* ]]; then
 			ok "$what"
 		else
 			not_ok "$what"
 		fi
+	fi
+fi
+
+# The device has no legacy interface: on virtio-mmio, whose transports
+# are legacy-only unless told otherwise, realize fails and says how to get
+# a modern one.  And it cannot migrate: pinned pages stay on this host.
+if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
+   "$QEMU" -device help 2>/dev/null | grep -q '"vhost-vdmabuf-device"'; then
+	qemu_qmp() {	# QMP-COMMANDS QEMU-ARGS...: QEMU's output, its status
+		local cmds=$1
+		shift
+		printf '{"execute":"qmp_capabilities"}\n%s{"execute":"quit"}\n' "$cmds" |
+			timeout 120 "$QEMU" -S -display none -nic none \
+			-L /usr/share/seabios -L /usr/share/qemu -qmp stdio "$@" 2>&1
+	}
+	out=$(qemu_qmp '' -machine microvm -device vhost-vdmabuf-device)
+	qrc=$?
+	what="l1: QEMU refuses vhost-vdmabuf-device on a legacy virtio-mmio transport"
+	what+=" ($(oneline "${out##*: }"))"
+	if [ $qrc -ne 0 ] && [ $qrc -ne 124 ] &&
+	   [[ "$out" == *VIRTIO_F_VERSION_1* && "$out" == *force-legacy=false* ]]; then
+		ok "$what"
+	else
+		not_ok "$what"
+	fi
+	check "l1: QEMU realizes vhost-vdmabuf-device on a modern virtio-mmio transport" \
+		qemu_qmp '' -machine microvm -global virtio-mmio.force-legacy=false \
+		-device vhost-vdmabuf-device
+	out=$(qemu_qmp '{"execute":"migrate","arguments":{"uri":"exec:cat >/dev/null"}}
+' -machine q35 -device vhost-vdmabuf-pci)
+	what="l1: QEMU does not migrate a VM with vhost-vdmabuf-pci"
+	if [[ "$out" == *'"error"'* ]]; then
+		ok "$what ($(grep -o '"desc": "[^"]*"' <<< "$out" | head -n 1))"
+	else
+		not_ok "$what: $out"
+	fi
+	out=$(timeout 60 "$QEMU" -S -display none -nic none -machine q35 \
+	      -only-migratable -L /usr/share/seabios -L /usr/share/qemu \
+	      -device vhost-vdmabuf-pci 2>&1 < /dev/null)
+	qrc=$?
+	what="l1: QEMU -only-migratable refuses vhost-vdmabuf-pci ($(oneline "${out##*: }"))"
+	if [ $qrc -eq 1 ]; then
+		ok "$what"
+	else
+		not_ok "$what"
 	fi
 fi
 
@@ -408,7 +455,7 @@ if [ "$VM_STAGES" != l1 ]; then
 			      -L /usr/share/seabios -L /usr/share/qemu \
 			      -device vhost-vdmabuf-pci,iommu_platform=on 2>&1 < /dev/null)
 			qrc=$?
-			what="l1: QEMU refuses vhost-vdmabuf-pci,iommu_platform=on (${out##*: })"
+			what="l1: QEMU refuses vhost-vdmabuf-pci,iommu_platform=on ($(oneline "${out##*: }"))"
 			if [ $qrc -ne 0 ] && [[ "$out" == *iommu_platform* ]]; then
 				ok "$what"
 			else
@@ -426,7 +473,7 @@ if [ "$VM_STAGES" != l1 ]; then
 			      -device vhost-vdmabuf-pci 2>&1 < /dev/null)
 			qrc=$?
 			what="l1: QEMU refuses vhost-vdmabuf-pci beside virtio-mem-pci"
-			what+=" (${out##*: })"
+			what+=" ($(oneline "${out##*: }"))"
 			if [ $qrc -ne 0 ] && [ $qrc -ne 124 ] &&
 			   [[ "$out" == *"RAM discarding"* ]]; then
 				ok "$what"
