@@ -384,6 +384,16 @@ if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
 	fi
 fi
 
+# QEMU's own test of the device, where the module is: its case that
+# realizes the device runs here (unit.sh ran the others without it).
+qt=$(dirname "$QEMU")/tests/qtest/vhost-vdmabuf-test
+if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$qt" ]; then
+	run_host_prog qtest-vhost-vdmabuf env QTEST_QEMU_BINARY="$QEMU" "$qt" --tap
+elif [ "$VM_MODE" = check ] &&
+     grep -qs tests/qtest/vhost-vdmabuf-test "$TOP"/qemu-patches/*.patch; then
+	not_ok "l1: $qt was built and /dev/vhost-vdmabuf exists (make qemu)"
+fi
+
 # The device has no legacy interface: on virtio-mmio, whose transports
 # are legacy-only unless told otherwise, realize fails and says how to get
 # a modern one.  And it cannot migrate: pinned pages stay on this host.

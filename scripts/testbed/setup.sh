@@ -247,6 +247,16 @@ qemu_key() {
 	} | sha256sum | cut -c1-16
 }
 
+# The firmware QEMU run from its build tree needs for the qtest's q35
+# (started without -L): Debian's SeaBIOS, linked into the tree's
+# qemu-bundle, where QEMU looks when it runs from there.
+qemu_firmware() {
+	local fw=$1/qemu-bundle/usr/local/share/qemu f=bios-256k.bin
+	mkdir -p "$fw" || die "mkdir $fw"
+	[ -e "$fw/$f" ] || [ -L "$fw/$f" ] ||
+		ln -s "/usr/share/seabios/$f" "$fw/$f" || die "link $fw/$f"
+}
+
 # One QEMU build tree, $CACHE/qemu/{src,build}.  When the patch series
 # changes, the source is reset to the pristine tree with rsync --checksum
 # (so only files that differ get a new mtime) and the series re-applied:
@@ -259,7 +269,10 @@ qemu() {
 	local key d n p
 	key=$(qemu_key)
 	d=$CACHE/qemu
-	if [ -x "$d/build/qemu-system-x86_64" ] && [ "$(cat "$d/KEY" 2>/dev/null)" = "$key" ]; then
+	if [ -x "$d/build/qemu-system-x86_64" ] && [ "$(cat "$d/KEY" 2>/dev/null)" = "$key" ] &&
+	   { [ -x "$d/build/tests/qtest/vhost-vdmabuf-test" ] ||
+	     ! grep -qs tests/qtest/vhost-vdmabuf-test "$TOP"/qemu-patches/*.patch; }; then
+		qemu_firmware "$d/build"
 		return 0
 	fi
 	rm -f "$d/KEY"
@@ -294,10 +307,17 @@ qemu() {
 		echo "$p" > "$d/CONFKEY"
 	fi
 	say "qemu: building with $n patch(es) (ninja, $(nproc) jobs; ~3-4 min cold on 2 cores, seconds warm)"
-	( cd "$d/build" && ninja -j"$(nproc)" qemu-system-x86_64 ) > "$d/build.log" 2>&1 || {
+	# Then the series' own qtest (unit.sh and l1-run.sh run it), once
+	# the first ninja run has regenerated build.ninja from the patched
+	# meson.build files.
+	( cd "$d/build" && ninja -j"$(nproc)" qemu-system-x86_64 &&
+	  if grep -q '^build tests/qtest/vhost-vdmabuf-test:' build.ninja; then
+		ninja -j"$(nproc)" tests/qtest/vhost-vdmabuf-test
+	  fi ) > "$d/build.log" 2>&1 || {
 		tail -n 60 "$d/build.log" >&2
 		die "qemu build (full log: $d/build.log)"
 	}
+	qemu_firmware "$d/build"
 	echo "$key" > "$d/KEY"
 	say "qemu: built $d/build/qemu-system-x86_64"
 }
