@@ -394,6 +394,97 @@ elif [ "$VM_MODE" = check ] &&
 	not_ok "l1: $qt was built and /dev/vhost-vdmabuf exists (make qemu)"
 fi
 
+# The importer socket hands importer fds to root, QEMU's own user and
+# importer-uid only, whatever the socket file's mode; it replaces only a
+# stale socket.  The other user here is uid 4242.
+importer_try() {	# SOCKET [setpriv args]: 0 an fd, 1 a clean EOF, 2 else
+	local sock=$1
+	shift
+	"$@" /usr/bin/python3 -c '
+import socket, sys
+try:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    msg, fds, flags, addr = socket.recv_fds(s, 1, 1)
+except Exception as e:
+    print(e, file=sys.stderr)
+    sys.exit(2)
+sys.exit(0 if len(fds) == 1 else 1 if msg == b"" else 2)' "$sock"
+}
+importer_gets_fd() { importer_try "$@"; }
+importer_no_fd() { importer_try "$@"; [ $? -eq 1 ]; }
+importer_qemu() {	# SOCKET PROPS [keep]: QEMU with the socket, pid in $qpid
+	local old=none
+	if [ "${3:-}" = keep ]; then
+		old=$(stat -c %i "$1")
+	else
+		rm -f "$1"
+	fi
+	timeout 120 "$QEMU" -S -display none -nic none -machine q35 \
+		-L /usr/share/seabios -L /usr/share/qemu \
+		-device "vhost-vdmabuf-pci,importer-socket=$1$2" \
+		> /tmp/importer-qemu.log 2>&1 < /dev/null &
+	qpid=$!
+	# Until QEMU's own socket is there (a new inode where one was kept).
+	for _ in $(seq 100); do
+		[ -S "$1" ] && [ "$(stat -c %i "$1")" != "$old" ] && break
+		sleep 0.2
+	done
+	chmod 0777 "$1"
+}
+importer_refused() {	# PROPS: QEMU fails to realize; its message
+	timeout 60 "$QEMU" -S -display none -nic none -machine q35 \
+		-L /usr/share/seabios -L /usr/share/qemu \
+		-device "vhost-vdmabuf-pci,$1" 2>&1 < /dev/null
+}
+if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
+   "$QEMU" -device vhost-vdmabuf-pci,help 2>/dev/null | grep -q importer-uid; then
+	other=(setpriv --reuid=4242 --regid=4242 --clear-groups)
+	sock=/tmp/importer-test.sock
+	importer_qemu $sock ""
+	check "l1: the importer socket gives root an importer fd" \
+		importer_gets_fd $sock
+	check "l1: the importer socket (mode 0777) gives uid 4242 none" \
+		importer_no_fd $sock "${other[@]}"
+	check "l1: QEMU warned that it refused uid 4242" \
+		grep -q 'refused an importer to uid 4242' /tmp/importer-qemu.log
+	out=$(importer_refused importer-socket=$sock)
+	what="l1: QEMU does not take over a socket in use ($(oneline "${out##*: }"))"
+	if [[ "$out" == *"is in use"* ]] && importer_gets_fd $sock; then
+		ok "$what"
+	else
+		not_ok "$what"
+	fi
+	kill "$qpid"; wait "$qpid" 2>/dev/null
+	importer_qemu $sock ",importer-uid=4242"
+	check "l1: with importer-uid=4242, uid 4242 gets an importer fd" \
+		importer_gets_fd $sock "${other[@]}"
+	kill -9 "$qpid"; wait "$qpid" 2>/dev/null
+	pkill -9 -f "importer-socket=$sock"
+	# A socket nobody listens on (QEMU was killed): replaced.
+	check "l1: a killed QEMU left its importer socket behind" [ -S $sock ]
+	importer_qemu $sock "" keep
+	check "l1: QEMU replaces a stale importer socket" importer_gets_fd $sock
+	kill "$qpid"; wait "$qpid" 2>/dev/null
+	echo keep > /tmp/importer-test.file
+	out=$(importer_refused importer-socket=/tmp/importer-test.file)
+	qrc=$?
+	what="l1: QEMU does not replace a file that is not a socket ($(oneline "${out##*: }"))"
+	if [ $qrc -eq 1 ] && [ "$(cat /tmp/importer-test.file)" = keep ]; then
+		ok "$what"
+	else
+		not_ok "$what"
+	fi
+	rm -f /tmp/importer-test.file
+	out=$(importer_refused importer-uid=4242)
+	what="l1: QEMU refuses importer-uid without importer-socket"
+	if [[ "$out" == *"importer-uid needs importer-socket"* ]]; then
+		ok "$what"
+	else
+		not_ok "$what"
+	fi
+fi
+
 # The device has no legacy interface: on virtio-mmio, whose transports
 # are legacy-only unless told otherwise, realize fails and says how to get
 # a modern one.  And it cannot migrate: pinned pages stay on this host.
