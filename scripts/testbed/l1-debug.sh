@@ -93,6 +93,13 @@ debug_checks() {
 		check "l1: debug kernel: kmemleak found no leak after the tests ($leaks)" \
 			[ "$leaks" = 0 ]
 	fi
+	# Our drivers' gcov data, for vmcheck.sh's coverage report; the
+	# kernel keeps an unloaded module's (gcov_persist).
+	mkdir -p "$VM_OUT/gcov"
+	find /sys/kernel/debug/gcov -name '*vdmabuf*.gcda' \
+		-exec cp {} "$VM_OUT/gcov/" \; 2>/dev/null
+	check "l1: debug kernel: gcov data of vhost_vdmabuf" \
+		[ -s "$VM_OUT/gcov/vdmabuf.gcda" ]
 	dmesg > "$VM_OUT/l1-dmesg.log"
 	: > "$VM_OUT/kernel-reports.count"
 	kernel_reports "$VM_OUT/l1-dmesg.log" "$VM_OUT/kernel-reports.count" >> "$rep"

@@ -213,4 +213,21 @@ if [ "$VM_KERNEL" = debug ]; then
 		exit 1
 	fi
 	say "debug kernel: no report from KASAN, UBSAN, lockdep, DMA-API, kmemleak, ... in L1"
+	# Line and branch coverage of the host driver by L1's tests, with
+	# the lines no test ran (build/<run>/gcov/vdmabuf.c.gcov, '#####').
+	# The tree the kernel was built in: vmlinux is at its top.
+	src=$(dirname "$VMLINUX")
+	if [ -s "$VM_OUT/gcov/vdmabuf.gcda" ]; then
+		cp "$src/drivers/vhost/vdmabuf.gcno" "$VM_OUT/gcov/"
+		# gcov finds the sources by the tree-relative names the
+		# kernel compiled them with.
+		for d in drivers include arch; do
+			ln -sfn "$src/$d" "$VM_OUT/gcov/$d"
+		done
+		( cd "$VM_OUT/gcov" && gcov -b -o . drivers/vhost/vdmabuf.c ) \
+			> "$VM_OUT/coverage.txt" 2>&1
+		sed -n "/vdmabuf\.c'/,/^\$/p" "$VM_OUT/coverage.txt" |
+			sed 's/^/    /'
+		say "debug kernel: $(grep -c '#####' "$VM_OUT/gcov/vdmabuf.c.gcov" 2>/dev/null) lines of drivers/vhost/vdmabuf.c not run (build/${VM_OUT##*/build/}/gcov/vdmabuf.c.gcov)"
+	fi
 fi
