@@ -485,6 +485,29 @@ static int open_dev(struct vdmabuf_dev **dev, const char **why)
 /* Every buffer source                                                */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The setup of the fixtures with one buffer: the device opened and a
+ * buffer made from @src and mapped; skips when either is absent.
+ */
+static void one_buf_setup(struct __test_metadata *_metadata,
+			  struct vdmabuf_dev **dev, struct evq *q,
+			  struct gbuf *b, enum src src)
+{
+	const char *why = "";
+	int ret;
+
+	q->n = 0;
+	gbuf_blank(b);
+	ret = open_dev(dev, &why);
+	if (ret == 1)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", why, strerror(-ret));
+	ret = gbuf_create(*dev, src, BUF_SIZE, b, &why);
+	if (ret == 1)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", why, strerror(-ret));
+}
+
 FIXTURE(e2e) {
 	struct vdmabuf_dev *dev;
 	struct evq q;
@@ -502,19 +525,7 @@ FIXTURE_VARIANT_ADD(e2e, dma_heap) { .src = SRC_HEAP };
 
 FIXTURE_SETUP(e2e)
 {
-	const char *why = "";
-	int ret;
-
-	self->q.n = 0;
-	gbuf_blank(&self->b);
-	ret = open_dev(&self->dev, &why);
-	if (ret == 1)
-		SKIP(return, "%s", why);
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", why, strerror(-ret));
-	ret = gbuf_create(self->dev, variant->src, BUF_SIZE, &self->b, &why);
-	if (ret == 1)
-		SKIP(return, "%s", why);
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", why, strerror(-ret));
+	one_buf_setup(_metadata, &self->dev, &self->q, &self->b, variant->src);
 }
 
 FIXTURE_TEARDOWN(e2e)
@@ -743,19 +754,7 @@ FIXTURE(e2e_fence) {
 
 FIXTURE_SETUP(e2e_fence)
 {
-	const char *why = "";
-	int ret;
-
-	self->q.n = 0;
-	gbuf_blank(&self->b);
-	ret = open_dev(&self->dev, &why);
-	if (ret == 1)
-		SKIP(return, "%s", why);
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", why, strerror(-ret));
-	ret = gbuf_create(self->dev, SRC_VGEM, BUF_SIZE, &self->b, &why);
-	if (ret == 1)
-		SKIP(return, "%s", why);
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", why, strerror(-ret));
+	one_buf_setup(_metadata, &self->dev, &self->q, &self->b, SRC_VGEM);
 }
 
 FIXTURE_TEARDOWN(e2e_fence)
@@ -879,17 +878,7 @@ FIXTURE(e2e_last) {
 
 FIXTURE_SETUP(e2e_last)
 {
-	const char *why = "";
-	int ret;
-
-	self->q.n = 0;
-	gbuf_blank(&self->b);
-	ret = open_dev(&self->dev, &why);
-	if (ret == 1)
-		SKIP(return, "%s", why);
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", why, strerror(-ret));
-	ret = gbuf_create(self->dev, SRC_ALLOC, BUF_SIZE, &self->b, &why);
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", why, strerror(-ret));
+	one_buf_setup(_metadata, &self->dev, &self->q, &self->b, SRC_ALLOC);
 }
 
 FIXTURE_TEARDOWN(e2e_last)
