@@ -357,6 +357,14 @@ if [ "$VM_MODE" = check ]; then
 	fi
 fi
 
+# A QEMU that never runs a guest (-S): for what realize and QMP decide.
+qemu_stopped() {	# SECONDS QEMU-ARGS...
+	local t=$1
+	shift
+	timeout "$t" "$QEMU" -S -display none -nic none \
+		-L /usr/share/seabios -L /usr/share/qemu "$@"
+}
+
 # The QEMU device's limit properties reach the kernel (SET_LIMITS before
 # the configuration space is read): one within the module's ceiling
 # realizes, one above it fails realize with the reason.
@@ -364,8 +372,7 @@ if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
    "$QEMU" -device help 2>/dev/null | grep -q '"vhost-vdmabuf-pci"'; then
 	qemu_limits() {
 		printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
-			timeout 120 "$QEMU" -S -display none -nic none -machine q35 \
-			-L /usr/share/seabios -L /usr/share/qemu -qmp stdio \
+			qemu_stopped 120 -machine q35 -qmp stdio \
 			-device "vhost-vdmabuf-pci,$1" 2>&1
 	}
 	if ! "$QEMU" -device vhost-vdmabuf-pci,help 2>/dev/null |
@@ -433,9 +440,7 @@ importer_qemu() {	# SOCKET PROPS [keep]: QEMU with the socket, pid in $qpid
 	chmod 0777 "$1"
 }
 importer_refused() {	# PROPS: QEMU fails to realize; its message
-	timeout 60 "$QEMU" -S -display none -nic none -machine q35 \
-		-L /usr/share/seabios -L /usr/share/qemu \
-		-device "vhost-vdmabuf-pci,$1" 2>&1 < /dev/null
+	qemu_stopped 60 -machine q35 -device "vhost-vdmabuf-pci,$1" 2>&1 < /dev/null
 }
 if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
    "$QEMU" -device vhost-vdmabuf-pci,help 2>/dev/null | grep -q importer-uid; then
@@ -494,8 +499,7 @@ if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
 		local cmds=$1
 		shift
 		printf '{"execute":"qmp_capabilities"}\n%s{"execute":"quit"}\n' "$cmds" |
-			timeout 120 "$QEMU" -S -display none -nic none \
-			-L /usr/share/seabios -L /usr/share/qemu -qmp stdio "$@" 2>&1
+			qemu_stopped 120 -qmp stdio "$@" 2>&1
 	}
 	out=$(qemu_qmp '' -machine microvm -device vhost-vdmabuf-device)
 	qrc=$?
@@ -518,8 +522,7 @@ if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
 	else
 		not_ok "$what: $out"
 	fi
-	out=$(timeout 60 "$QEMU" -S -display none -nic none -machine q35 \
-	      -only-migratable -L /usr/share/seabios -L /usr/share/qemu \
+	out=$(qemu_stopped 60 -machine q35 -only-migratable \
 	      -device vhost-vdmabuf-pci 2>&1 < /dev/null)
 	qrc=$?
 	what="l1: QEMU -only-migratable refuses vhost-vdmabuf-pci ($(oneline "${out##*: }"))"
@@ -552,8 +555,7 @@ if [ "$VM_STAGES" != l1 ]; then
 			# The device names guest-physical memory only: the
 			# backend never offers VIRTIO_F_ACCESS_PLATFORM, so
 			# QEMU must refuse to put an IOMMU in its way.
-			out=$("$QEMU" -S -display none -nic none -machine q35 \
-			      -L /usr/share/seabios -L /usr/share/qemu \
+			out=$(qemu_stopped 60 -machine q35 \
 			      -device vhost-vdmabuf-pci,iommu_platform=on 2>&1 < /dev/null)
 			qrc=$?
 			what="l1: QEMU refuses vhost-vdmabuf-pci,iommu_platform=on ($(oneline "${out##*: }"))"
@@ -566,9 +568,7 @@ if [ "$VM_STAGES" != l1 ]; then
 			# discard it behind the backend's back, so the device
 			# and virtio-mem (which needs discarding) exclude each
 			# other, as VFIO and virtio-mem do.
-			out=$(timeout 60 "$QEMU" -S -display none -nic none -machine q35 \
-			      -L /usr/share/seabios -L /usr/share/qemu \
-			      -m 256M,maxmem=1G \
+			out=$(qemu_stopped 60 -machine q35 -m 256M,maxmem=1G \
 			      -object memory-backend-ram,id=vmem0,size=128M \
 			      -device virtio-mem-pci,memdev=vmem0 \
 			      -device vhost-vdmabuf-pci 2>&1 < /dev/null)
