@@ -531,6 +531,31 @@ if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
 	else
 		not_ok "$what"
 	fi
+	# display=on: a graphic console per output, named by the PCI
+	# device's id for screendump, that shows a placeholder of the
+	# output's size until the guest presents an image for it.
+	if "$QEMU" -device vhost-vdmabuf-pci,help 2>/dev/null | grep -q 'outputs='; then
+		rm -f /tmp/display-head*.ppm
+		dump='{"execute":"screendump","arguments":{"device":"vd0","head":%d,"filename":"/tmp/display-head%d.ppm","format":"ppm"}}\n'
+		# shellcheck disable=SC2059
+		out=$(qemu_qmp "$(printf "$dump$dump" 1 1 2 2)" -machine q35 \
+		      -device vhost-vdmabuf-pci,id=vd0,display=on,outputs=2,xres=320,yres=200)
+		check "l1: display=on,outputs=2: screendump of head 1 is the 320x200 placeholder" \
+			[ "$(head -c 15 /tmp/display-head1.ppm | tr '\n' ' ')" = "P6 320 200 255 " ]
+		check "l1: display=on,outputs=2 has no head 2" \
+			grep -q 'head 2) is not bound' <<< "$out"
+		out=$(qemu_stopped 60 -machine q35 \
+		      -device vhost-vdmabuf-pci,display=on,outputs=17 2>&1 < /dev/null)
+		qrc=$?
+		what="l1: QEMU refuses display=on,outputs=17 ($(oneline "${out##*: }"))"
+		if [ $qrc -eq 1 ] && [[ "$out" == *"between 1 and 16"* ]]; then
+			ok "$what"
+		else
+			not_ok "$what"
+		fi
+	else
+		not_ok "l1: QEMU's vhost-vdmabuf-pci has display= and outputs= (make qemu)"
+	fi
 fi
 
 if [ "$VM_STAGES" != l1 ]; then
