@@ -570,6 +570,14 @@ if [ "$VM_STAGES" != l1 ]; then
 			# "vdmabuf info" check): 1000 exports, not the
 			# module's 1024.
 			[ "$VM_MODE" = check ] && dev[1]+=,max-exports=1000
+			# QEMU's display (qemu-patches/0010): two outputs
+			# in check mode, for importer_display's screendumps;
+			# one in the demo, for its screendump of the last
+			# frame.
+			case $VM_MODE in
+			check) dev[1]+=,id=vd0,display=on,outputs=2,xres=320,yres=200 ;;
+			demo) dev[1]+=,id=vd0,display=on,xres=1920,yres=1080 ;;
+			esac
 			# A second device, without an importer: the guest
 			# driver takes every device it finds, and names the
 			# second one's node /dev/virtio-vdmabuf1
@@ -629,6 +637,10 @@ if [ "$VM_STAGES" != l1 ]; then
 			:	# one guest test, no importer
 		else
 			[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e
+			# e2e_display's pictures against QEMU's screendumps.
+			[ -x "$BUILD/selftests/importer_display" ] &&
+				start_importer importer_display --device vd0 \
+				--qmp "$L2D/qmp-display.sock" --dir "$L2D"
 			[ -x "$BUILD/selftests/importer_holder" ] && start_holder
 			# The demo runs in the guest too, for the vdmabuf
 			# command's tests: importer_demo joins when it starts
@@ -667,6 +679,7 @@ if [ "$VM_STAGES" != l1 ]; then
 		-serial "file:$L2D/l2-console.log" \
 		-serial "file:$L2D/l2.tap" \
 		-qmp "unix:$L2D/qmp.sock,server=on,wait=off" \
+		-qmp "unix:$L2D/qmp-display.sock,server=on,wait=off" \
 		"${dev[@]}" &
 	qpid=$!
 	follow_l2

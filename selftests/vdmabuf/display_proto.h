@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vdmabuf display tests: what the guest test (e2e_display, in L2) and the
+ * host checker (importer_display, in L1) agree on.
+ *
+ * QEMU's vhost-vdmabuf-pci with display=on shows on graphic console N the
+ * newest frame the guest presented of a buffer whose metadata is a struct
+ * virtio_vdmabuf_image naming output N.  The guest exports one buffer per
+ * case of disp_cases[], in order, each holding the picture disp_pixel()
+ * draws, stored by disp_store() in the case's format.  Its metadata is
+ * the image (136 bytes, version 1) followed by a struct disp_tag: QEMU
+ * reads only the image (a reader ignores metadata past the image's len),
+ * importer_display finds its cases by the tag.  On each PRESENTED of such
+ * a buffer the host takes a screendump of that output through QMP and
+ * compares it with the picture (or, for a case QEMU cannot show, checks
+ * that it is the DISP_XRES x DISP_YRES placeholder); after the guest
+ * unexported the buffer, that the output shows the placeholder again.
+ *
+ * Everything here is a pure function of its arguments.  All multi-byte
+ * fields on the wire are little-endian.
+ */
+#ifndef VDMABUF_DISPLAY_PROTO_H
+#define VDMABUF_DISPLAY_PROTO_H
+
+#include <assert.h>
+#include <stdint.h>
+
+#include <linux/virtio_vdmabuf.h>
+
+#include "demo_pattern.h"	/* DEMO_FOURCC */
+
+#define DISP_TAG_MAGIC		DEMO_FOURCC('D', 'I', 'S', 'P')
+
+/* struct disp_tag.expect */
+#define DISP_EXPECT_PICTURE	0	/* the screendump equals the picture */
+#define DISP_EXPECT_PLACEHOLDER	1	/* QEMU cannot show it: placeholder */
+
+/* QEMU's placeholder size: xres and yres of the device */
+#define DISP_XRES		320
+#define DISP_YRES		200
+
+/* The image metadata's version 1 size; the tag follows it */
+#define DISP_IMAGE_LEN		136
+#define DISP_META_LEN		(DISP_IMAGE_LEN + sizeof(struct disp_tag))
+
+/* Values of the X and A bytes (or 16-bit words: twice the byte) */
+#define DISP_X_BYTE		0xff
+#define DISP_A_BYTE		0x80
+
+/* The DRM fourccs the cases use (<drm/drm_fourcc.h>) */
+#define DISP_FMT_XRGB8888	DEMO_FOURCC('X', 'R', '2', '4')
+#define DISP_FMT_ARGB8888	DEMO_FOURCC('A', 'R', '2', '4')
+#define DISP_FMT_XBGR8888	DEMO_FOURCC('X', 'B', '2', '4')
+#define DISP_FMT_ABGR8888	DEMO_FOURCC('A', 'B', '2', '4')
+#define DISP_FMT_RGB888		DEMO_FOURCC('R', 'G', '2', '4')
+#define DISP_FMT_BGR888		DEMO_FOURCC('B', 'G', '2', '4')
+#define DISP_FMT_XRGB16161616	DEMO_FOURCC('X', 'R', '4', '8')
+#define DISP_FMT_NV12		DEMO_FOURCC('N', 'V', '1', '2')
+
+/**
+ * struct disp_tag - what follows the image in a display case's metadata
+ * @magic: DISP_TAG_MAGIC; exports without it are not display cases
+ * @case_id: the case, struct disp_case.id
+ * @nr_cases: how many cases the guest runs
+ * @expect: DISP_EXPECT_*
+ */
+struct disp_tag {
+	uint32_t magic;
+	uint32_t case_id;
+	uint32_t nr_cases;
+	uint32_t expect;
+};
+
+static_assert(sizeof(struct virtio_vdmabuf_image) == DISP_IMAGE_LEN,
+	      "the image metadata of version 1 is 136 bytes");
+static_assert(sizeof(struct disp_tag) == 16, "disp_tag layout");
+
+/**
+ * struct disp_case - one picture the guest shows and the host checks
+ * @id: the case's number, from 1, in the order the guest runs them
+ * @fourcc: DRM fourcc of the image
+ * @name: the fourcc's four characters
+ * @width: pixels per row
+ * @height: rows
+ * @cpp: bytes per pixel of the single plane, the stride being @width *
+ *	@cpp; 0 for a format laid out by vdmabuf_image_init() (NV12)
+ * @output: the output (console) the image names
+ * @flags: VIRTIO_VDMABUF_IMAGE_F_*
+ * @expect: DISP_EXPECT_*
+ */
+struct disp_case {
+	uint32_t id;
+	uint32_t fourcc;
+	char name[5];
+	uint32_t width;
+	uint32_t height;
+	uint32_t cpp;
+	uint32_t output;
+	uint32_t flags;
+	uint32_t expect;
+};
+
+static const struct disp_case disp_cases[] = {
+	{ 1, DISP_FMT_XRGB8888, "XR24", 64, 48, 4, 0, 0,
+	  DISP_EXPECT_PICTURE },
+	{ 2, DISP_FMT_ARGB8888, "AR24", 64, 48, 4, 1, 0,
+	  DISP_EXPECT_PICTURE },
+	{ 3, DISP_FMT_XBGR8888, "XB24", 64, 48, 4, 0, 0,
+	  DISP_EXPECT_PICTURE },
+	{ 4, DISP_FMT_ABGR8888, "AB24", 64, 48, 4, 1, 0,
+	  DISP_EXPECT_PICTURE },
+	{ 5, DISP_FMT_RGB888, "RG24", 64, 48, 3, 0, 0,
+	  DISP_EXPECT_PICTURE },
+	{ 6, DISP_FMT_BGR888, "BG24", 64, 48, 3, 1, 0,
+	  DISP_EXPECT_PICTURE },
+	{ 7, DISP_FMT_XRGB16161616, "XR48", 64, 48, 8, 0, 0,
+	  DISP_EXPECT_PICTURE },
+	{ 8, DISP_FMT_XRGB8888, "XR24", 64, 48, 4, 1,
+	  VIRTIO_VDMABUF_IMAGE_F_BOTTOM_UP, DISP_EXPECT_PICTURE },
+	/* After case 8, still exported: the placeholder replaces a picture */
+	{ 9, DISP_FMT_NV12, "NV12", 64, 48, 0, 1, 0,
+	  DISP_EXPECT_PLACEHOLDER },
+};
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+#define DISP_NR_CASES	ARRAY_SIZE(disp_cases)
+
+/* The case numbered @id, or NULL. */
+static inline const struct disp_case *disp_case_find(uint32_t id)
+{
+	if (!id || id > DISP_NR_CASES || disp_cases[id - 1].id != id)
+		return NULL;
+	return &disp_cases[id - 1];
+}
+
+/**
+ * disp_pixel() - the colour of pixel (@x, @y) of case @case_id's picture
+ * @case_id: the case
+ * @x: column, 0 on the left
+ * @y: row, 0 at the top
+ * @rgb: red, green and blue, 8 bits each
+ *
+ * Red follows x, green y and blue both, each with another offset per
+ * case, so that a swap of channels, a flip either way or another case's
+ * picture all show as a difference.
+ */
+static inline void disp_pixel(uint32_t case_id, uint32_t x, uint32_t y,
+			      uint8_t rgb[3])
+{
+	rgb[0] = (uint8_t)((x * 4 + case_id * 16) & 0xff);
+	rgb[1] = (uint8_t)((y * 5 + case_id * 8) & 0xff);
+	rgb[2] = (uint8_t)((x + y * 3 + case_id * 40) & 0xff);
+}
+
+/* A 16-bit component @v * 257 (high byte @v), little-endian, at @p. */
+static inline void disp_store16(uint8_t *p, uint8_t v)
+{
+	p[0] = v;
+	p[1] = v;
+}
+
+/**
+ * disp_store() - write one pixel in the byte order of a format
+ * @fourcc: one of the DISP_FMT_* of the cases but NV12
+ * @p: the pixel's first byte
+ * @rgb: red, green and blue
+ *
+ * DRM formats are little-endian words: XR24 and AR24 are the bytes B, G,
+ * R, X/A; XB24 and AB24 R, G, B, X/A; RG24 B, G, R; BG24 R, G, B; XR48
+ * the 16-bit words B, G, R, X.  X is DISP_X_BYTE, A DISP_A_BYTE.  Another
+ * format writes nothing.
+ */
+static inline void disp_store(uint32_t fourcc, uint8_t *p,
+			      const uint8_t rgb[3])
+{
+	switch (fourcc) {
+	case DISP_FMT_XRGB8888:
+	case DISP_FMT_ARGB8888:
+		p[0] = rgb[2];
+		p[1] = rgb[1];
+		p[2] = rgb[0];
+		p[3] = fourcc == DISP_FMT_ARGB8888 ? DISP_A_BYTE : DISP_X_BYTE;
+		break;
+	case DISP_FMT_XBGR8888:
+	case DISP_FMT_ABGR8888:
+		p[0] = rgb[0];
+		p[1] = rgb[1];
+		p[2] = rgb[2];
+		p[3] = fourcc == DISP_FMT_ABGR8888 ? DISP_A_BYTE : DISP_X_BYTE;
+		break;
+	case DISP_FMT_RGB888:
+		p[0] = rgb[2];
+		p[1] = rgb[1];
+		p[2] = rgb[0];
+		break;
+	case DISP_FMT_BGR888:
+		p[0] = rgb[0];
+		p[1] = rgb[1];
+		p[2] = rgb[2];
+		break;
+	case DISP_FMT_XRGB16161616:
+		disp_store16(p, rgb[2]);
+		disp_store16(p + 2, rgb[1]);
+		disp_store16(p + 4, rgb[0]);
+		disp_store16(p + 6, DISP_X_BYTE);
+		break;
+	default:
+		break;
+	}
+}
+
+#endif /* VDMABUF_DISPLAY_PROTO_H */

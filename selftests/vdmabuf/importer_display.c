@@ -1,0 +1,679 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * importer_display: QEMU's vhost-vdmabuf display, host (L1) side.
+ *
+ * Runs in the background while the guest runs e2e_display; built on
+ * libvdmabuf.  QEMU (vhost-vdmabuf-pci with display=on) shows on output
+ * N the newest frame the guest presented of a buffer whose image metadata
+ * names output N.  This program takes an importer fd of its own from
+ * QEMU's importer socket and joins the frames of every buffer, so that the
+ * guest's FRAME_DONE waits for it.  For each PRESENTED of a buffer tagged
+ * as a display case (display_proto.h) it asks QEMU, through QMP, for a
+ * screendump of that output, compares it with the case's picture (or,
+ * for a case QEMU cannot show, checks that it is the placeholder), and
+ * only then answers FRAME_DONE.  After the guest unexported a buffer whose
+ * picture was shown, the output must show the placeholder again.  Frames
+ * of other buffers are answered at once; nothing is imported.
+ *
+ * usage: importer_display --socket PATH --qmp PATH [--tap FILE]
+ *			   [--device ID] [--cases N] [--dir DIR] [--wait SEC]
+ *
+ * Runs until every one of the first N cases has been checked, the VM is
+ * gone or SIGTERM or SIGINT comes; then writes whether it saw all N
+ * cases and the TAP plan.  Exit: 0 if every check passed, 1 otherwise, 2
+ * on bad usage or when no importer fd could be had.
+ */
+#include <ctype.h>
+#include <endian.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <vdmabuf/vdmabuf.h>
+
+#include "display_proto.h"
+#include "example_common.h"	/* time, TAP to a file, importer_drain() */
+#include "qmp_client.h"
+
+#define PROG		"importer_display"
+#define MAX_BUFS	64
+#define QMP_TIMEOUT_MS	60000	/* per command, and to connect */
+#define ERR_LEN		512
+
+/* struct disp.seen[]: the checks a case has had */
+#define SEEN_PRESENTED	0x1
+#define SEEN_UNEXPORTED	0x2
+
+/**
+ * struct dbuf - a buffer of a display case the guest exported
+ * @uuid: the buffer
+ * @c: its case, NULL when the slot is free
+ */
+struct dbuf {
+	struct vdmabuf_uuid uuid;
+	const struct disp_case *c;
+};
+
+/**
+ * struct ppm - a P6 picture, 8 bits per component
+ * @width: pixels per row
+ * @height: rows
+ * @data: the file, read whole
+ * @px: the first pixel, R, G and B bytes row by row, in @data
+ */
+struct ppm {
+	uint32_t width;
+	uint32_t height;
+	uint8_t *data;
+	const uint8_t *px;
+};
+
+/**
+ * struct disp - the program's state
+ * @sock_path: QEMU's importer socket
+ * @qmp_path: QEMU's QMP socket
+ * @device: the vhost-vdmabuf-pci device's id
+ * @dir: where the screendumps go
+ * @want: how many cases must be checked
+ * @imp: the importer
+ * @bufs: the display cases' buffers now exported
+ * @seen: SEEN_* per case, by id
+ * @done: cases that had every check they get
+ * @qmp: the QMP connection
+ * @orig: the signal mask to wait with (SIGTERM and SIGINT let through)
+ * @tap: the TAP output
+ * @finished: stop: every case checked, or the VM is gone
+ */
+struct disp {
+	const char *sock_path;
+	const char *qmp_path;
+	const char *device;
+	const char *dir;
+	unsigned int want;
+	struct vdmabuf_importer *imp;
+	struct dbuf bufs[MAX_BUFS];
+	uint32_t seen[DISP_NR_CASES + 1];
+	unsigned int done;
+	struct qmp qmp;
+	sigset_t orig;
+	struct tap tap;
+	int finished;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* QEMU writes a PPM screendump of output @head into @path. */
+static int take_screendump(struct disp *d, uint32_t head, const char *path,
+			   char *err, size_t err_len)
+{
+	if (unlink(path) && errno != ENOENT) {
+		snprintf(err, err_len, "remove the old %s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	return qmp_screendump(&d->qmp, d->device, head, path, "ppm", err,
+			      err_len);
+}
+
+/* ------------------------------------------------------------------ */
+/* PPM                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* The next number of a PPM header at *@off, past blanks and comments. */
+static int ppm_number(const uint8_t *p, size_t len, size_t *off,
+		      uint32_t *val)
+{
+	uint64_t v = 0;
+	size_t i = *off;
+
+	for (;;) {
+		while (i < len && isspace(p[i]))
+			i++;
+		if (i < len && p[i] == '#') {
+			while (i < len && p[i] != '\n')
+				i++;
+			continue;
+		}
+		break;
+	}
+	if (i >= len || p[i] < '0' || p[i] > '9')
+		return -EINVAL;
+	while (i < len && p[i] >= '0' && p[i] <= '9' && v <= UINT32_MAX)
+		v = v * 10 + (p[i++] - '0');
+	if (v > UINT32_MAX)
+		return -EINVAL;
+	*val = (uint32_t)v;
+	*off = i;
+	return 0;
+}
+
+static void ppm_free(struct ppm *p)
+{
+	free(p->data);
+	p->data = NULL;
+}
+
+/* Read the P6 file @path with maxval 255 into @p. */
+static int ppm_read(const char *path, struct ppm *p, char *err,
+		    size_t err_len)
+{
+	size_t len = 0, cap = 0, off = 2;
+	uint32_t maxval;
+	uint8_t *buf = NULL, *nbuf;
+	FILE *f;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	f = fopen(path, "rbe");
+	if (!f) {
+		ret = -errno;
+		snprintf(err, err_len, "open %s: %s", path, strerror(errno));
+		return ret;
+	}
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? 2 * cap : 65536;
+			nbuf = realloc(buf, cap);
+			if (!nbuf) {
+				ret = -ENOMEM;
+				snprintf(err, err_len, "read %s: out of memory",
+					 path);
+				goto fail;
+			}
+			buf = nbuf;
+		}
+		len += fread(buf + len, 1, cap - len, f);
+		if (ferror(f)) {
+			ret = -EIO;
+			snprintf(err, err_len, "read %s: I/O error", path);
+			goto fail;
+		}
+		if (len < cap)
+			break;
+	}
+	fclose(f);
+	f = NULL;
+
+	ret = -EINVAL;
+	if (len < 2 || buf[0] != 'P' || buf[1] != '6' ||
+	    ppm_number(buf, len, &off, &p->width) ||
+	    ppm_number(buf, len, &off, &p->height) ||
+	    ppm_number(buf, len, &off, &maxval) || off >= len) {
+		snprintf(err, err_len, "%s is not a P6 PPM file", path);
+		goto fail;
+	}
+	off++;	/* the single blank after maxval */
+	if (maxval != 255 || !p->width || !p->height ||
+	    p->width > VIRTIO_VDMABUF_IMAGE_MAX_DIM ||
+	    p->height > VIRTIO_VDMABUF_IMAGE_MAX_DIM ||
+	    len - off < (size_t)p->width * p->height * 3) {
+		snprintf(err, err_len,
+			 "%s: a %ux%u P6 with maxval %u in %zu bytes", path,
+			 p->width, p->height, maxval, len);
+		goto fail;
+	}
+	p->data = buf;
+	p->px = buf + off;
+	return 0;
+
+fail:
+	if (f)
+		fclose(f);
+	free(buf);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* The checks                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Take a screendump of output @head into @path and read it: 0, or -errno
+ * with the reason in @err.
+ */
+static int dump_output(struct disp *d, uint32_t head, const char *path,
+		       struct ppm *p, char *err, size_t err_len)
+{
+	int ret;
+
+	ret = take_screendump(d, head, path, err, err_len);
+	if (ret)
+		return ret;
+	return ppm_read(path, p, err, err_len);
+}
+
+/* Does @p show case @c's picture?  1, or 0 with the differences in @err. */
+static int same_picture(const struct disp_case *c, const struct ppm *p,
+			char *err, size_t err_len)
+{
+	uint32_t x, y, fx = 0, fy = 0;
+	uint64_t bad = 0;
+	uint8_t want[3], got[3] = { 0 }, first[3] = { 0 };
+
+	if (p->width != c->width || p->height != c->height) {
+		snprintf(err, err_len, "the screendump is %ux%u, not %ux%u",
+			 p->width, p->height, c->width, c->height);
+		return 0;
+	}
+	for (y = 0; y < c->height; y++) {
+		for (x = 0; x < c->width; x++) {
+			const uint8_t *px = p->px +
+					    ((size_t)y * c->width + x) * 3;
+
+			disp_pixel(c->id, x, y, want);
+			if (!memcmp(px, want, 3))
+				continue;
+			if (!bad++) {
+				fx = x;
+				fy = y;
+				memcpy(got, px, 3);
+				memcpy(first, want, 3);
+			}
+		}
+	}
+	if (!bad)
+		return 1;
+	snprintf(err, err_len,
+		 "%llu of %u pixels differ, the first at (%u, %u): %02x%02x%02x, expected %02x%02x%02x",
+		 (unsigned long long)bad, c->width * c->height, fx, fy,
+		 got[0], got[1], got[2], first[0], first[1], first[2]);
+	return 0;
+}
+
+/* Is @p the placeholder?  1, or 0 with the reason in @err. */
+static int is_placeholder(const struct ppm *p, char *err, size_t err_len)
+{
+	if (p->width == DISP_XRES && p->height == DISP_YRES)
+		return 1;
+	snprintf(err, err_len, "the screendump is %ux%u, not the %ux%u placeholder",
+		 p->width, p->height, DISP_XRES, DISP_YRES);
+	return 0;
+}
+
+static int dump_path(const struct disp *d, char *path, size_t size,
+		     uint32_t id, const char *suffix)
+{
+	int n = snprintf(path, size, "%s/disp-%u%s.ppm", d->dir, id, suffix);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Mark check @what of case @c done; count the case when it is complete. */
+static void case_seen(struct disp *d, const struct disp_case *c,
+		      uint32_t what)
+{
+	uint32_t all = SEEN_PRESENTED;
+
+	if (c->expect == DISP_EXPECT_PICTURE)
+		all |= SEEN_UNEXPORTED;
+	if ((d->seen[c->id] & all) == all)
+		return;
+	d->seen[c->id] |= what;
+	if ((d->seen[c->id] & all) != all)
+		return;
+	d->done++;
+	if (d->done >= d->want)
+		d->finished = 1;
+}
+
+/* The output of @b's case, screendumped while it shows the frame. */
+static void check_presented(struct disp *d, const struct dbuf *b)
+{
+	const struct disp_case *c = b->c;
+	char err[ERR_LEN] = "", path[PATH_MAX];
+	struct ppm p = { 0 };
+	int ok = 0;
+
+	if (dump_path(d, path, sizeof(path), c->id, "")) {
+		snprintf(err, sizeof(err), "--dir is too long");
+	} else if (!dump_output(d, c->output, path, &p, err, sizeof(err))) {
+		if (c->expect == DISP_EXPECT_PICTURE)
+			ok = same_picture(c, &p, err, sizeof(err));
+		else
+			ok = is_placeholder(&p, err, sizeof(err));
+	}
+	ppm_free(&p);
+	tap_result(&d->tap, ok, "display case %u (%s, output %u): %s%s%s",
+		   c->id, c->name, c->output,
+		   c->expect == DISP_EXPECT_PICTURE ?
+		   "screendump equals the guest's picture" :
+		   "screendump shows the placeholder",
+		   ok ? "" : ": ", ok ? "" : err);
+	if (!ok)
+		tap_diag(&d->tap, "case %u: screendump %s", c->id, path);
+	case_seen(d, c, SEEN_PRESENTED);
+}
+
+/* The output of @b's case after the guest unexported @b. */
+static void check_unexported(struct disp *d, const struct dbuf *b)
+{
+	const struct disp_case *c = b->c;
+	char err[ERR_LEN] = "", path[PATH_MAX];
+	struct ppm p = { 0 };
+	int ok = 0;
+
+	if (dump_path(d, path, sizeof(path), c->id, "-unexported"))
+		snprintf(err, sizeof(err), "--dir is too long");
+	else if (!dump_output(d, c->output, path, &p, err, sizeof(err)))
+		ok = is_placeholder(&p, err, sizeof(err));
+	ppm_free(&p);
+	tap_result(&d->tap, ok,
+		   "display case %u: output %u shows the placeholder once the guest unexported the buffer%s%s",
+		   c->id, c->output, ok ? "" : ": ", ok ? "" : err);
+	case_seen(d, c, SEEN_UNEXPORTED);
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                              */
+/* ------------------------------------------------------------------ */
+
+static struct dbuf *find_buf(struct disp *d, const struct vdmabuf_uuid *uuid)
+{
+	int i;
+
+	for (i = 0; i < MAX_BUFS; i++)
+		if (d->bufs[i].c &&
+		    !memcmp(&d->bufs[i].uuid, uuid, sizeof(*uuid)))
+			return &d->bufs[i];
+	return NULL;
+}
+
+/* Answer FRAME_DONE for the PRESENTED @ev if this importer owes it. */
+static void frame_done(struct disp *d, const struct vdmabuf_host_event *ev)
+{
+	char us[VDMABUF_UUID_STR_LEN];
+	int ret;
+
+	if (!(ev->flags & VHOST_VDMABUF_EVENT_F_OWED))
+		return;
+	ret = vdmabuf_importer_frame_done(d->imp, &ev->uuid, ev->frame);
+	if (ret)
+		fprintf(stderr, PROG ": FRAME_DONE %s frame %llu: %s\n",
+			vdmabuf_uuid_format(&ev->uuid, us),
+			(unsigned long long)ev->frame, strerror(-ret));
+}
+
+/*
+ * Does the image of the export agree with case @c?  1, or 0 with the
+ * difference in @err.
+ */
+static int meta_matches(const struct disp_case *c,
+			const struct vdmabuf_host_event *ev, uint32_t expect,
+			char *err, size_t err_len)
+{
+	struct vdmabuf_image img;
+	char fcc[5];
+	int ret;
+
+	/* XR48 is not in the library's table: -ENOTSUP, still decoded */
+	ret = vdmabuf_image_decode(ev->payload, ev->payload_len, ev->size,
+				   &img);
+	if (ret && ret != -ENOTSUP) {
+		snprintf(err, err_len, "vdmabuf_image_decode: %s",
+			 strerror(-ret));
+		return 0;
+	}
+	if (img.fourcc != c->fourcc || img.width != c->width ||
+	    img.height != c->height || img.output != c->output ||
+	    img.flags != c->flags || img.modifier || expect != c->expect) {
+		snprintf(err, err_len,
+			 "the guest sent %s %ux%u for output %u, flags 0x%x, modifier 0x%llx, expect %u",
+			 vdmabuf_fourcc_name(img.fourcc, fcc), img.width,
+			 img.height, img.output, img.flags,
+			 (unsigned long long)img.modifier, expect);
+		return 0;
+	}
+	return 1;
+}
+
+static void on_exported(struct disp *d, const struct vdmabuf_host_event *ev)
+{
+	char err[ERR_LEN] = "", us[VDMABUF_UUID_STR_LEN];
+	const struct disp_case *c;
+	struct disp_tag tag;
+	struct dbuf *b;
+	int i;
+
+	if (ev->payload_len < DISP_META_LEN)
+		return;
+	memcpy(&tag, (const uint8_t *)ev->payload + DISP_IMAGE_LEN,
+	       sizeof(tag));
+	if (le32toh(tag.magic) != DISP_TAG_MAGIC)
+		return;
+	vdmabuf_uuid_format(&ev->uuid, us);
+	c = disp_case_find(le32toh(tag.case_id));
+	if (!c) {
+		tap_result(&d->tap, 0,
+			   "display: export %s names case %u, not in the table",
+			   us, le32toh(tag.case_id));
+		return;
+	}
+	if (!meta_matches(c, ev, le32toh(tag.expect), err, sizeof(err)))
+		tap_result(&d->tap, 0,
+			   "display case %u: the export's metadata is the case's: %s",
+			   c->id, err);
+	b = find_buf(d, &ev->uuid);
+	for (i = 0; i < MAX_BUFS && !b; i++)
+		if (!d->bufs[i].c)
+			b = &d->bufs[i];
+	if (!b) {
+		tap_result(&d->tap, 0, "display case %u: too many buffers",
+			   c->id);
+		return;
+	}
+	b->uuid = ev->uuid;
+	b->c = c;
+	tap_diag(&d->tap, "display case %u of %u: EXPORTED %s, %llu bytes",
+		 c->id, le32toh(tag.nr_cases), us,
+		 (unsigned long long)ev->size);
+}
+
+static void on_presented(struct disp *d, const struct vdmabuf_host_event *ev)
+{
+	struct dbuf *b = find_buf(d, &ev->uuid);
+
+	/* QEMU's own display shows it by now: a screendump reads events */
+	if (b)
+		check_presented(d, b);
+	frame_done(d, ev);
+}
+
+static void on_unexported(struct disp *d,
+			  const struct vdmabuf_host_event *ev)
+{
+	struct dbuf *b = find_buf(d, &ev->uuid);
+
+	if (!b)
+		return;
+	if (b->c->expect == DISP_EXPECT_PICTURE) {
+		if (d->seen[b->c->id] & SEEN_PRESENTED)
+			check_unexported(d, b);
+		else
+			tap_diag(&d->tap, "display case %u: UNEXPORTED before it was presented",
+				 b->c->id);
+	}
+	b->c = NULL;
+}
+
+/* For importer_drain(): @ctx is the struct disp. */
+static int on_event(void *ctx, const struct vdmabuf_host_event *ev)
+{
+	struct disp *d = ctx;
+
+	switch (ev->type) {
+	case VHOST_VDMABUF_EVENT_EXPORTED:
+		on_exported(d, ev);
+		break;
+	case VHOST_VDMABUF_EVENT_PRESENTED:
+		on_presented(d, ev);
+		break;
+	case VHOST_VDMABUF_EVENT_UNEXPORTED:
+		on_unexported(d, ev);
+		break;
+	default:
+		tap_diag(&d->tap, "unknown event type %u", ev->type);
+		break;
+	}
+	/* Stop at once when every case was checked, or on a signal */
+	return d->finished || stop_signal;
+}
+
+/* Wait up to @wait_s for QEMU's socket, then join every buffer's frames. */
+static int connect_importer(struct disp *d, unsigned long wait_s)
+{
+	int ret;
+
+	ret = vdmabuf_importer_connect(d->sock_path, wait_s > INT_MAX / 1000 ?
+				       INT_MAX : (int)wait_s * 1000, &d->imp);
+	if (ret) {
+		fprintf(stderr, PROG ": no importer fd from %s: %s\n",
+			d->sock_path, strerror(-ret));
+		return ret;
+	}
+	/* The guest's FRAME_DONE waits for our screendump */
+	ret = vdmabuf_importer_frames(d->imp, NULL, VHOST_VDMABUF_FRAMES_JOIN);
+	if (ret) {
+		fprintf(stderr, PROG ": join all frames: %s\n", strerror(-ret));
+		vdmabuf_importer_close(d->imp);
+		d->imp = NULL;
+	}
+	return ret;
+}
+
+static void bad_usage(void)
+{
+	fprintf(stderr,
+		"usage: " PROG " --socket PATH --qmp PATH [--tap FILE] [--device ID]\n"
+		"       [--cases N] [--dir DIR] [--wait SEC]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "qmp", required_argument, NULL, 'q' },
+		{ "tap", required_argument, NULL, 't' },
+		{ "device", required_argument, NULL, 'D' },
+		{ "cases", required_argument, NULL, 'n' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	struct sigaction sa = { .sa_handler = on_signal };
+	static struct disp d = {
+		.device = "vd0", .dir = "/tmp", .want = DISP_NR_CASES,
+	};
+	const char *tap_path = NULL;
+	unsigned long wait_s = 600, n;
+	sigset_t block;
+	char *end;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "s:q:t:D:n:d:w:h", opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 's':
+			d.sock_path = optarg;
+			break;
+		case 'q':
+			d.qmp_path = optarg;
+			break;
+		case 't':
+			tap_path = optarg;
+			break;
+		case 'D':
+			d.device = optarg;
+			break;
+		case 'n':
+			n = strtoul(optarg, &end, 0);
+			if (*end || !n || n > DISP_NR_CASES)
+				bad_usage();
+			d.want = (unsigned int)n;
+			break;
+		case 'd':
+			d.dir = optarg;
+			break;
+		case 'w':
+			wait_s = strtoul(optarg, NULL, 0);
+			break;
+		default:
+			bad_usage();
+		}
+	}
+	if (!d.sock_path || !d.qmp_path || optind != argc)
+		bad_usage();
+	if (tap_open(&d.tap, tap_path ? tap_path : "/dev/stdout"))
+		return 2;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigprocmask(SIG_BLOCK, &block, &d.orig);
+	signal(SIGPIPE, SIG_IGN);
+	qmp_init(&d.qmp, d.qmp_path, QMP_TIMEOUT_MS, &d.orig, &stop_signal);
+
+	ret = connect_importer(&d, wait_s);
+	tap_result(&d.tap, !ret, "display: got an importer fd from %s",
+		   d.sock_path);
+	if (ret) {
+		tap_close(&d.tap);
+		return 2;
+	}
+
+	while (!stop_signal && !d.finished) {
+		struct pollfd pfd = {
+			.fd = vdmabuf_importer_fd(d.imp), .events = POLLIN,
+		};
+
+		ret = ppoll(&pfd, 1, NULL, &d.orig);
+		if (ret < 0) {
+			if (errno == EINTR)
+				continue;
+			perror(PROG ": ppoll");
+			tap_result(&d.tap, 0, "display: waiting for events: %s",
+				   strerror(errno));
+			break;
+		}
+		if (pfd.revents & (POLLERR | POLLNVAL)) {
+			tap_result(&d.tap, 0, "display: importer fd error (revents 0x%x)",
+				   pfd.revents);
+			break;
+		}
+		ret = importer_drain(d.imp, PROG, on_event, &d);
+		if (ret == -ENODEV || (!ret && (pfd.revents & POLLHUP))) {
+			tap_diag(&d.tap, "the VM is gone");
+			break;
+		}
+		if (ret < 0) {
+			tap_result(&d.tap, 0, "display: reading events: %s",
+				   strerror(-ret));
+			break;
+		}
+	}
+	if (stop_signal)
+		tap_diag(&d.tap, "stopped by signal %d", (int)stop_signal);
+
+	/* Closing answers whatever frame is still owed */
+	vdmabuf_importer_close(d.imp);
+	qmp_close(&d.qmp);
+	tap_result(&d.tap, d.done >= d.want, "display: saw all %u display cases (%u checked)",
+		   d.want, d.done);
+	ret = d.tap.failed ? 1 : 0;
+	tap_close(&d.tap);
+	return ret;
+}
