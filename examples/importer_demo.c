@@ -12,6 +12,7 @@
  *
  * usage: importer_demo --socket PATH [--png PATH] [--tap PATH]
  *	  [--buffers N] [--wait SEC] [--timeout SEC]
+ *	  [--qmp PATH --screendump FILE --screendump-seq N [--device ID]]
  *	  importer_demo --check-png FILE --seq N
  *
  * Ends when N (default 3) demo buffers were imported and all of them were
@@ -19,6 +20,10 @@
  * Exit: 0 if at least one frame was seen and every frame matched, 1 if a
  * frame differed or none was seen or the end was reached with a failure,
  * 2 on bad usage or when no importer fd could be had.
+ *
+ * With --screendump, when frame N is presented, and before answering it,
+ * importer_demo asks QEMU (QMP socket --qmp) for a PNG screendump of the
+ * display of device ID (default vd0, head 0), which shows that frame.
  *
  * --check-png compares a PNG (8-bit RGB or RGBA, as `vdmabuf snapshot`
  * writes) pixel by pixel with the demo's picture of frame N, prints
@@ -44,6 +49,7 @@
 
 #include "demo_pattern.h"
 #include "example_common.h"
+#include "qmp_client.h"
 
 #define MAX_BUFS	64
 #define MAX_DIM		16384
@@ -81,6 +87,11 @@ struct demo {
 	size_t last_cap;
 	uint32_t last_w, last_h, last_stride;
 	uint64_t last_frame_seq;
+	/* --screendump: QEMU's picture of frame dump_seq */
+	const char *qmp_path;
+	const char *dump_path;
+	const char *dump_device;
+	uint64_t dump_seq;
 	struct tap tap;
 	int fatal;
 };
@@ -251,6 +262,27 @@ static int keep_frame(struct demo *d, size_t bytes)
 	return 1;
 }
 
+/*
+ * QEMU's screendump of the frame its display shows now, the one being
+ * checked (it is not answered yet).  A minute at most, SIGTERM held.
+ */
+static void screendump(struct demo *d, uint64_t seq)
+{
+	static struct qmp q;
+	char err[512];
+	int ret;
+
+	qmp_init(&q, d->qmp_path, 60000, NULL, NULL);
+	ret = qmp_screendump(&q, d->dump_device, 0, d->dump_path, "png", err,
+			     sizeof(err));
+	qmp_close(&q);
+	if (ret)
+		fprintf(stderr, "importer_demo: screendump: %s\n", err);
+	tap_result(&d->tap, !ret,
+		   "importer_demo: QEMU's screendump of %s while it shows frame %llu: %s",
+		   d->dump_device, (unsigned long long)seq, d->dump_path);
+}
+
 static int on_presented(struct demo *d, const struct vdmabuf_host_event *ev)
 {
 	struct demo_buf *b = find_buf(d, &ev->uuid);
@@ -313,6 +345,8 @@ static int on_presented(struct demo *d, const struct vdmabuf_host_event *ev)
 		}
 	}
 	d->check_ns += now_ns() - t0;
+	if (d->dump_path && ev->seq == d->dump_seq)
+		screendump(d, ev->seq);
 	if (ok)
 		d->frames_matched++;
 	else if (d->nr_bad < MAX_BAD_SEQS)
@@ -536,6 +570,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: importer_demo --socket PATH [--png PATH] [--tap PATH]\n"
 		"                     [--buffers N] [--wait SEC] [--timeout SEC]\n"
+		"                     [--qmp PATH --screendump FILE --screendump-seq N\n"
+		"                      [--device ID]]\n"
 		"       importer_demo --check-png FILE --seq N\n");
 	exit(2);
 }
@@ -551,13 +587,17 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "check-png", required_argument, NULL, 'c' },
 		{ "seq", required_argument, NULL, 'S' },
+		{ "qmp", required_argument, NULL, 'q' },
+		{ "screendump", required_argument, NULL, 'D' },
+		{ "screendump-seq", required_argument, NULL, 'N' },
+		{ "device", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	const char *sock_path = NULL, *png_path = NULL, *tap_path = NULL;
 	const char *check_path = NULL, *seq_arg = NULL;
 	unsigned long wait_s = 300, timeout_s = 0;
-	struct demo d = { .want_buffers = DEMO_BUFFERS };
+	struct demo d = { .want_buffers = DEMO_BUFFERS, .dump_device = "vd0" };
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t t_start, deadline;
 	sigset_t block, orig;
@@ -592,6 +632,18 @@ int main(int argc, char **argv)
 		case 'S':
 			seq_arg = optarg;
 			break;
+		case 'q':
+			d.qmp_path = optarg;
+			break;
+		case 'D':
+			d.dump_path = optarg;
+			break;
+		case 'N':
+			d.dump_seq = strtoull(optarg, NULL, 0);
+			break;
+		case 'd':
+			d.dump_device = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -609,7 +661,8 @@ int main(int argc, char **argv)
 			usage();
 		return check_png(check_path, seq);
 	}
-	if (!sock_path)
+	if (!sock_path || !d.dump_path != !d.qmp_path ||
+	    !d.dump_path != !d.dump_seq)
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (i = 0; i < MAX_BUFS; i++)

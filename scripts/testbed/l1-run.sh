@@ -629,8 +629,13 @@ if [ "$VM_STAGES" != l1 ]; then
 	if [ ${#dev[@]} -gt 0 ]; then
 		if [ "$VM_MODE" = demo ]; then
 			mkdir -p "$BUILD/demo"
+			# The picture of the last frame twice: as the importer
+			# read it, and as QEMU's display showed it.
+			rm -f "$BUILD/demo/qemu-screendump.png"
 			[ -x "$BUILD/examples/importer_demo" ] &&
-				start_importer importer_demo --png "$BUILD/demo/last-frame.png"
+				start_importer importer_demo --png "$BUILD/demo/last-frame.png" \
+				--qmp "$L2D/qmp-display.sock" --screendump-seq 120 \
+				--screendump "$BUILD/demo/qemu-screendump.png"
 		elif [ "$VM_MODE" = bench ]; then
 			. "$TOP/scripts/testbed/l1-bench.sh"
 		elif [ "$VM_MODE" = swiotlb ]; then
