@@ -212,6 +212,10 @@ struct vdmabuf_limits {
  * @gone: the device was removed: the open files only read what is queued
  *	(set with a release under @lock, after the last event was queued;
  *	read without the lock)
+ * @out_lock: protects @outputs
+ * @outputs: the device's outputs (VIRTIO_VDMABUF_F_OUTPUTS), as
+ *	VDMABUF_IOCTL_OUTPUTS returns them; none without the feature
+ * @config_work: reads the outputs again after a configuration change
  */
 struct vdmabuf_dev {
 	struct virtio_device *vdev;
@@ -248,6 +252,10 @@ struct vdmabuf_dev {
 	struct workqueue_struct *deferred_wq;
 	struct vdmabuf_acct *acct;
 	bool gone;
+
+	struct mutex out_lock;		/* outputs */
+	struct vdmabuf_outputs outputs;
+	struct work_struct config_work;
 };
 
 /**
@@ -2400,6 +2408,18 @@ static long vdmabuf_ioctl_info(struct vdmabuf_file *vf, void __user *uarg)
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
 
+static long vdmabuf_ioctl_outputs(struct vdmabuf_file *vf, void __user *uarg)
+{
+	struct vdmabuf_dev *dev = vf->dev;
+	struct vdmabuf_outputs arg;
+
+	mutex_lock(&dev->out_lock);
+	arg = dev->outputs;
+	mutex_unlock(&dev->out_lock);
+
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
 static long vdmabuf_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
@@ -2421,6 +2441,8 @@ static long vdmabuf_ioctl(struct file *file, unsigned int cmd,
 		return vdmabuf_ioctl_query(vf, uarg);
 	case VDMABUF_IOCTL_INFO:
 		return vdmabuf_ioctl_info(vf, uarg);
+	case VDMABUF_IOCTL_OUTPUTS:
+		return vdmabuf_ioctl_outputs(vf, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -2654,6 +2676,67 @@ static void vdmabuf_read_config(struct vdmabuf_dev *dev)
 	dev->cfg.max_total_size = v64;
 }
 
+/*
+ * The outputs of a device with a display (VIRTIO_VDMABUF_F_OUTPUTS), read
+ * whole, a 32-bit field at a time as the transports require: an output
+ * out of bounds is described as 0 x 0, and there are none if their number
+ * is out of bounds.  The generation goes up when they differ from the
+ * last ones read.  Sleeps.
+ */
+static void vdmabuf_read_outputs(struct vdmabuf_dev *dev)
+{
+	struct virtio_device *vdev = dev->vdev;
+	struct virtio_vdmabuf_outputs outs = {};
+	struct vdmabuf_outputs now = {};
+	u32 i, n = 0;
+
+	if (virtio_has_feature(vdev, VIRTIO_VDMABUF_F_OUTPUTS)) {
+		__virtio_cread_many(vdev, VIRTIO_VDMABUF_OUTPUTS_OFFSET, &outs,
+				    sizeof(outs) / sizeof(__le32),
+				    sizeof(__le32));
+		n = le32_to_cpu(outs.num_outputs);
+		if (!n || n > VIRTIO_VDMABUF_MAX_OUTPUTS) {
+			dev_warn_once(&vdev->dev, "%u outputs: ignored\n", n);
+			n = 0;
+		}
+	}
+	now.nr_outputs = n;
+	for (i = 0; i < n; i++) {
+		u32 w = le32_to_cpu(outs.outputs[i].width);
+		u32 h = le32_to_cpu(outs.outputs[i].height);
+
+		if (w && w <= VIRTIO_VDMABUF_IMAGE_MAX_DIM &&
+		    h && h <= VIRTIO_VDMABUF_IMAGE_MAX_DIM) {
+			now.outputs[i].width = w;
+			now.outputs[i].height = h;
+		}
+	}
+
+	mutex_lock(&dev->out_lock);
+	now.generation = dev->outputs.generation;
+	if (memcmp(&now, &dev->outputs, sizeof(now))) {
+		now.generation++;
+		dev->outputs = now;
+	}
+	mutex_unlock(&dev->out_lock);
+}
+
+static void vdmabuf_config_work(struct work_struct *work)
+{
+	struct vdmabuf_dev *dev = container_of(work, struct vdmabuf_dev,
+					       config_work);
+
+	vdmabuf_read_outputs(dev);
+}
+
+/* Only the outputs may change: read them from a worker, which may sleep */
+static void vdmabuf_config_changed(struct virtio_device *vdev)
+{
+	struct vdmabuf_dev *dev = vdev->priv;
+
+	schedule_work(&dev->config_work);
+}
+
 static int vdmabuf_init_vqs(struct vdmabuf_dev *dev)
 {
 	struct virtqueue_info vqs_info[VIRTIO_VDMABUF_VQ_MAX] = {
@@ -2796,6 +2879,9 @@ static int vdmabuf_validate(struct virtio_device *vdev)
 	 * and shared buffers are named by guest-physical address: refuse it
 	 * here rather than fail every EXPORT.
 	 */
+	/* The outputs show presented frames: no display without them */
+	if (!virtio_has_feature(vdev, VIRTIO_VDMABUF_F_PRESENT))
+		__virtio_clear_bit(vdev, VIRTIO_VDMABUF_F_OUTPUTS);
 	if (virtio_has_feature(vdev, VIRTIO_F_ACCESS_PLATFORM)) {
 		dev_err(&vdev->dev,
 			"the device offers VIRTIO_F_ACCESS_PLATFORM: virtio-dmabuf shares buffers by guest-physical address and cannot work behind an IOMMU or in a confidential guest\n");
@@ -2832,8 +2918,12 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	INIT_LIST_HEAD(&dev->unexport_list);
 	INIT_LIST_HEAD(&dev->files);
 	INIT_LIST_HEAD(&dev->deferred);
+	mutex_init(&dev->out_lock);
+	INIT_WORK(&dev->config_work, vdmabuf_config_work);
 
 	vdmabuf_read_config(dev);
+	vdmabuf_read_outputs(dev);
+	dev->outputs.generation = 0;	/* the first read is no change */
 	ret = vdmabuf_init_vqs(dev);
 	if (ret)
 		goto err_free_dev;
@@ -2857,10 +2947,11 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 		goto err_free_index;
 
 	dev_info(&vdev->dev,
-		 "/dev/%s: ranges %u, metadata %u, exports %u, rects %u, export %llu MiB, total %llu MiB\n",
+		 "/dev/%s: ranges %u, metadata %u, exports %u, rects %u, export %llu MiB, total %llu MiB, outputs %u\n",
 		 dev->name, dev->cfg.max_ranges, dev->cfg.max_meta_len,
 		 dev->cfg.max_exports, dev->cfg.max_rects,
-		 dev->cfg.max_export_size >> 20, dev->cfg.max_total_size >> 20);
+		 dev->cfg.max_export_size >> 20, dev->cfg.max_total_size >> 20,
+		 dev->outputs.nr_outputs);
 	return 0;
 
 err_free_index:
@@ -2880,6 +2971,8 @@ static void vdmabuf_remove(struct virtio_device *vdev)
 
 	misc_deregister(&dev->misc);
 	ida_free(&vdmabuf_ida, dev->index);
+	/* The core no longer calls config_changed */
+	cancel_work_sync(&dev->config_work);
 	vdmabuf_stop(dev);
 
 	mutex_lock(&dev->lock);
@@ -2896,7 +2989,10 @@ static void vdmabuf_remove(struct virtio_device *vdev)
 #ifdef CONFIG_PM_SLEEP
 static int vdmabuf_freeze(struct virtio_device *vdev)
 {
-	vdmabuf_stop(vdev->priv);
+	struct vdmabuf_dev *dev = vdev->priv;
+
+	cancel_work_sync(&dev->config_work);
+	vdmabuf_stop(dev);
 	return 0;
 }
 
@@ -2908,6 +3004,7 @@ static int vdmabuf_restore(struct virtio_device *vdev)
 	down_write(&dev->state_sem);
 	vdmabuf_read_config(dev);
 	up_write(&dev->state_sem);
+	vdmabuf_read_outputs(dev);
 	ret = vdmabuf_init_vqs(dev);
 	if (ret)
 		return ret;
@@ -2967,6 +3064,7 @@ ATTRIBUTE_GROUPS(vdmabuf);
 
 static const unsigned int vdmabuf_features[] = {
 	VIRTIO_VDMABUF_F_PRESENT,
+	VIRTIO_VDMABUF_F_OUTPUTS,
 };
 
 static const struct virtio_device_id vdmabuf_id_table[] = {
@@ -2984,6 +3082,7 @@ static struct virtio_driver vdmabuf_driver = {
 	.validate = vdmabuf_validate,
 	.probe = vdmabuf_probe,
 	.remove = vdmabuf_remove,
+	.config_changed = vdmabuf_config_changed,
 #ifdef CONFIG_PM_SLEEP
 	.freeze = vdmabuf_freeze,
 	.restore = vdmabuf_restore,
@@ -2994,6 +3093,7 @@ static struct virtio_driver vdmabuf_driver = {
 static_assert(VDMABUF_EVENT_RELEASED == VIRTIO_VDMABUF_EVT_RELEASED);
 static_assert(VDMABUF_EVENT_FRAME_DONE == VIRTIO_VDMABUF_EVT_FRAME_DONE);
 static_assert(VDMABUF_EVENT_F_REPLACED == VIRTIO_VDMABUF_EVT_F_REPLACED);
+static_assert(VDMABUF_MAX_OUTPUTS == VIRTIO_VDMABUF_MAX_OUTPUTS);
 
 static int __init vdmabuf_init(void)
 {

@@ -35,7 +35,8 @@
 #define DISP_EXPECT_PICTURE	0	/* the screendump equals the picture */
 #define DISP_EXPECT_PLACEHOLDER	1	/* QEMU cannot show it: placeholder */
 
-/* QEMU's placeholder size: xres and yres of the device */
+/* QEMU's outputs: outputs, xres and yres of the device */
+#define DISP_NR_OUTPUTS		2
 #define DISP_XRES		320
 #define DISP_YRES		200
 

@@ -14,16 +14,22 @@
  * (after the next case if that one is on the same output) and wait for
  * RELEASED: QEMU and every importer let go of it.
  *
+ * First, the outputs the driver read from the device's configuration
+ * space (VDMABUF_IOCTL_OUTPUTS): QEMU's, and none on a device without
+ * a display (/dev/virtio-vdmabuf1 in the test bed).
+ *
  * Output: kselftest TAP on stdout, two results per case.  Exit: 0 if
  * every result passed, 1 otherwise, 4 (skip) without the device.
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include <linux/dma-buf.h>
@@ -342,6 +348,52 @@ static void release_case(struct vdmabuf_dev *dev, const struct disp_case *c,
 			 c->id);
 }
 
+/*
+ * The outputs of the device @path: @nr of DISP_XRES x DISP_YRES, with
+ * VIRTIO_VDMABUF_F_OUTPUTS, or none without it.
+ */
+static void check_outputs(const char *path, uint32_t nr)
+{
+	struct vdmabuf_outputs outs;
+	struct vdmabuf_info info;
+	int fd, ok;
+	uint32_t i;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		ksft_test_result_skip("%s: %u outputs: %s\n", path, nr,
+				      strerror(errno));
+		return;
+	}
+	if (ioctl(fd, VDMABUF_IOCTL_INFO, &info) ||
+	    ioctl(fd, VDMABUF_IOCTL_OUTPUTS, &outs)) {
+		ksft_print_msg("%s: %s\n", path, strerror(errno));
+		ok = 0;
+	} else {
+		ok = !!(info.features & (1ULL << VIRTIO_VDMABUF_F_OUTPUTS)) ==
+		     !!nr && outs.nr_outputs == nr;
+		for (i = 0; i < VDMABUF_MAX_OUTPUTS; i++) {
+			uint32_t w = i < nr ? DISP_XRES : 0;
+			uint32_t h = i < nr ? DISP_YRES : 0;
+
+			if (outs.outputs[i].width != w ||
+			    outs.outputs[i].height != h)
+				ok = 0;
+		}
+		ksft_print_msg("%s: features 0x%llx, %u outputs, the first %ux%u, generation %u\n",
+			       path, (unsigned long long)info.features,
+			       outs.nr_outputs, outs.outputs[0].width,
+			       outs.outputs[0].height, outs.generation);
+	}
+	close(fd);
+	if (nr)
+		ksft_test_result(ok, "%s: %u outputs of %ux%u (VDMABUF_IOCTL_OUTPUTS)\n",
+				 path, nr, DISP_XRES, DISP_YRES);
+	else
+		ksft_test_result(ok, "%s: no outputs, no display (VDMABUF_IOCTL_OUTPUTS)\n",
+				 path);
+}
+
 int main(void)
 {
 	struct dbuf bufs[DISP_NR_CASES];
@@ -370,7 +422,9 @@ int main(void)
 	 * image QEMU cannot show, replaces it rather than the placeholder
 	 * of its unexport.
 	 */
-	ksft_set_plan(2 * DISP_NR_CASES);
+	ksft_set_plan(2 + 2 * DISP_NR_CASES);
+	check_outputs(DEV_PATH, DISP_NR_OUTPUTS);
+	check_outputs(DEV_PATH "1", 0);
 	for (i = 0; i < DISP_NR_CASES; i++) {
 		const struct disp_case *c = &disp_cases[i];
 

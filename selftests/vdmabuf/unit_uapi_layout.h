@@ -147,6 +147,21 @@ UAPI_FIELD(virtio_vdmabuf_config, max_export_size, 16, 8);
 UAPI_FIELD(virtio_vdmabuf_config, max_total_size, 24, 8);
 UAPI_END(virtio_vdmabuf_config, 24, 8);
 
+UAPI_SIZE(virtio_vdmabuf_output, 16);
+UAPI_FIELD(virtio_vdmabuf_output, width, 0, 4);
+UAPI_FIELD(virtio_vdmabuf_output, height, 4, 4);
+UAPI_FIELD(virtio_vdmabuf_output, flags, 8, 4);
+UAPI_FIELD(virtio_vdmabuf_output, reserved, 12, 4);
+UAPI_END(virtio_vdmabuf_output, 12, 4);
+
+UAPI_SIZE(virtio_vdmabuf_outputs, 264);
+UAPI_FIELD(virtio_vdmabuf_outputs, num_outputs, 0, 4);
+UAPI_FIELD(virtio_vdmabuf_outputs, reserved, 4, 4);
+UAPI_FIELD(virtio_vdmabuf_outputs, outputs, 8, 256);
+UAPI_END(virtio_vdmabuf_outputs, 8, 256);
+UAPI_ASSERT(VIRTIO_VDMABUF_OUTPUTS_OFFSET == 32,
+	    "the outputs follow the 32 bytes of struct virtio_vdmabuf_config");
+
 UAPI_SIZE(virtio_vdmabuf_req_hdr, 24);
 UAPI_FIELD(virtio_vdmabuf_req_hdr, type, 0, 4);
 UAPI_FIELD(virtio_vdmabuf_req_hdr, flags, 4, 4);
@@ -290,6 +305,19 @@ UAPI_FIELD(vdmabuf_info, max_events, 64, 4);
 UAPI_FIELD(vdmabuf_info, queued_events, 68, 4);
 UAPI_END(vdmabuf_info, 68, 4);
 
+UAPI_SIZE(vdmabuf_output, 8);
+UAPI_FIELD(vdmabuf_output, width, 0, 4);
+UAPI_FIELD(vdmabuf_output, height, 4, 4);
+UAPI_END(vdmabuf_output, 4, 4);
+
+UAPI_SIZE(vdmabuf_outputs, 136);
+UAPI_FIELD(vdmabuf_outputs, nr_outputs, 0, 4);
+UAPI_FIELD(vdmabuf_outputs, generation, 4, 4);
+UAPI_FIELD(vdmabuf_outputs, outputs, 8, 128);
+UAPI_END(vdmabuf_outputs, 8, 128);
+UAPI_ASSERT(VDMABUF_MAX_OUTPUTS == VIRTIO_VDMABUF_MAX_OUTPUTS,
+	    "the guest lists as many outputs as the wire has");
+
 UAPI_SIZE(vdmabuf_event, 32);
 UAPI_FIELD(vdmabuf_event, type, 0, 4);
 UAPI_FIELD(vdmabuf_event, flags, 4, 4);
@@ -408,6 +436,7 @@ UAPI_IOCTL(VDMABUF_IOCTL_PRESENT, 0xB9, 0x03, _IOC_WRITE,
 	   struct vdmabuf_present);
 UAPI_IOCTL(VDMABUF_IOCTL_QUERY, 0xB9, 0x04, UAPI_RW, struct vdmabuf_query);
 UAPI_IOCTL(VDMABUF_IOCTL_INFO, 0xB9, 0x05, _IOC_READ, struct vdmabuf_info);
+UAPI_IOCTL(VDMABUF_IOCTL_OUTPUTS, 0xB9, 0x06, _IOC_READ, struct vdmabuf_outputs);
 
 /* Host: VHOST_VIRTIO, numbers 0xd0-0xdf, clear of every VHOST_* (<= 0x85). */
 UAPI_IOCTL(VHOST_VDMABUF_GET_CONFIG, 0xAF, 0xd0, _IOC_READ,

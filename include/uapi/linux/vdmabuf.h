@@ -155,6 +155,37 @@ struct vdmabuf_info {
 	__u32 queued_events;
 };
 
+#define VDMABUF_MAX_OUTPUTS	16	/* VIRTIO_VDMABUF_MAX_OUTPUTS */
+
+/**
+ * struct vdmabuf_output - one output of the host's display
+ * @width: the preferred width in pixels; 0 if the device described the
+ *	output out of bounds
+ * @height: the preferred height in pixels; 0 likewise
+ */
+struct vdmabuf_output {
+	__u32 width;
+	__u32 height;
+};
+
+/**
+ * struct vdmabuf_outputs - VDMABUF_IOCTL_OUTPUTS argument (all out)
+ * @nr_outputs: the outputs of the host's display
+ *	(0..VDMABUF_MAX_OUTPUTS); 0 when the host shows no images (no
+ *	VIRTIO_VDMABUF_F_OUTPUTS in struct vdmabuf_info.features)
+ * @generation: goes up each time the driver finds the outputs changed
+ *	(the device said so, or they differ after a resume); a reader
+ *	that sees it move reads them again
+ * @outputs: the first @nr_outputs entries describe the outputs, the
+ *	others are zero.  An image meant for output N names N in the
+ *	output field of its metadata (struct virtio_vdmabuf_image)
+ */
+struct vdmabuf_outputs {
+	__u32 nr_outputs;
+	__u32 generation;
+	struct vdmabuf_output outputs[VDMABUF_MAX_OUTPUTS];
+};
+
 /* Event types (struct vdmabuf_event.type): the wire protocol's values */
 #define VDMABUF_EVENT_RELEASED		1	/* VIRTIO_VDMABUF_EVT_RELEASED */
 #define VDMABUF_EVENT_FRAME_DONE	2	/* VIRTIO_VDMABUF_EVT_FRAME_DONE */
@@ -197,5 +228,6 @@ struct vdmabuf_event {
 #define VDMABUF_IOCTL_PRESENT	_IOW(VDMABUF_IOCTL_BASE, 0x03, struct vdmabuf_present)
 #define VDMABUF_IOCTL_QUERY	_IOWR(VDMABUF_IOCTL_BASE, 0x04, struct vdmabuf_query)
 #define VDMABUF_IOCTL_INFO	_IOR(VDMABUF_IOCTL_BASE, 0x05, struct vdmabuf_info)
+#define VDMABUF_IOCTL_OUTPUTS	_IOR(VDMABUF_IOCTL_BASE, 0x06, struct vdmabuf_outputs)
 
 #endif /* _UAPI_LINUX_VDMABUF_H */

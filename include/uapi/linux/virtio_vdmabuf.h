@@ -25,6 +25,11 @@
 /* Feature bits */
 /* PRESENT requests and FRAME_DONE events are supported. */
 #define VIRTIO_VDMABUF_F_PRESENT	0
+/*
+ * The device shows images on outputs (a display): struct
+ * virtio_vdmabuf_outputs follows struct virtio_vdmabuf_config.
+ */
+#define VIRTIO_VDMABUF_F_OUTPUTS	1
 
 /* Granule of every address and length on the wire. */
 #define VIRTIO_VDMABUF_PAGE_SIZE	4096
@@ -33,6 +38,7 @@
 #define VIRTIO_VDMABUF_MAX_RANGES	65536
 #define VIRTIO_VDMABUF_MAX_META		4096
 #define VIRTIO_VDMABUF_MAX_RECTS	64
+#define VIRTIO_VDMABUF_MAX_OUTPUTS	16
 
 /**
  * struct virtio_vdmabuf_config - device configuration space (read-only)
@@ -57,6 +63,46 @@ struct virtio_vdmabuf_config {
 	__le64 max_export_size;
 	__le64 max_total_size;
 };
+
+/**
+ * struct virtio_vdmabuf_output - one output of the device (read-only)
+ * @width: the preferred width in pixels (1..VIRTIO_VDMABUF_IMAGE_MAX_DIM)
+ * @height: the preferred height in pixels (1..VIRTIO_VDMABUF_IMAGE_MAX_DIM)
+ * @flags: zero (none defined yet)
+ * @reserved: zero
+ *
+ * An image whose metadata names the output (struct virtio_vdmabuf_image
+ * .output) is shown on it, at its own size; the preferred size is the
+ * one that fills the output without scaling (a window's, a monitor's).
+ */
+struct virtio_vdmabuf_output {
+	__le32 width;
+	__le32 height;
+	__le32 flags;
+	__le32 reserved;
+};
+
+/**
+ * struct virtio_vdmabuf_outputs - the display's configuration
+ * @num_outputs: outputs of the device (1..VIRTIO_VDMABUF_MAX_OUTPUTS)
+ * @reserved: zero
+ * @outputs: the first @num_outputs entries describe the outputs; the
+ *	others are zero
+ *
+ * At offset sizeof(struct virtio_vdmabuf_config) (32) in the
+ * configuration space, with VIRTIO_VDMABUF_F_OUTPUTS.  @num_outputs does
+ * not change while the device is live; an output's size and flags may,
+ * and the device then sends a configuration change notification, on
+ * which the driver reads them again.
+ */
+struct virtio_vdmabuf_outputs {
+	__le32 num_outputs;
+	__le32 reserved;
+	struct virtio_vdmabuf_output outputs[VIRTIO_VDMABUF_MAX_OUTPUTS];
+};
+
+/* Fixed: a later field of struct virtio_vdmabuf_config would go after these */
+#define VIRTIO_VDMABUF_OUTPUTS_OFFSET	32
 
 /* Request types (struct virtio_vdmabuf_req_hdr.type) */
 #define VIRTIO_VDMABUF_REQ_EXPORT	1
