@@ -88,6 +88,7 @@ static_assert(sizeof(struct disp_tag) == 16, "disp_tag layout");
  * @output: the output (console) the image names
  * @flags: VIRTIO_VDMABUF_IMAGE_F_*
  * @expect: DISP_EXPECT_*
+ * @damage: a second frame follows (see DISP_DAMAGE_SEQ)
  */
 struct disp_case {
 	uint32_t id;
@@ -99,28 +100,32 @@ struct disp_case {
 	uint32_t output;
 	uint32_t flags;
 	uint32_t expect;
+	uint32_t damage;
 };
 
 static const struct disp_case disp_cases[] = {
 	{ 1, DISP_FMT_XRGB8888, "XR24", 64, 48, 4, 0, 0,
-	  DISP_EXPECT_PICTURE },
+	  DISP_EXPECT_PICTURE, 0 },
 	{ 2, DISP_FMT_ARGB8888, "AR24", 64, 48, 4, 1, 0,
-	  DISP_EXPECT_PICTURE },
+	  DISP_EXPECT_PICTURE, 0 },
 	{ 3, DISP_FMT_XBGR8888, "XB24", 64, 48, 4, 0, 0,
-	  DISP_EXPECT_PICTURE },
+	  DISP_EXPECT_PICTURE, 0 },
 	{ 4, DISP_FMT_ABGR8888, "AB24", 64, 48, 4, 1, 0,
-	  DISP_EXPECT_PICTURE },
+	  DISP_EXPECT_PICTURE, 0 },
 	{ 5, DISP_FMT_RGB888, "RG24", 64, 48, 3, 0, 0,
-	  DISP_EXPECT_PICTURE },
+	  DISP_EXPECT_PICTURE, 0 },
 	{ 6, DISP_FMT_BGR888, "BG24", 64, 48, 3, 1, 0,
-	  DISP_EXPECT_PICTURE },
+	  DISP_EXPECT_PICTURE, 0 },
 	{ 7, DISP_FMT_XRGB16161616, "XR48", 64, 48, 8, 0, 0,
-	  DISP_EXPECT_PICTURE },
+	  DISP_EXPECT_PICTURE, 0 },
 	{ 8, DISP_FMT_XRGB8888, "XR24", 64, 48, 4, 1,
-	  VIRTIO_VDMABUF_IMAGE_F_BOTTOM_UP, DISP_EXPECT_PICTURE },
+	  VIRTIO_VDMABUF_IMAGE_F_BOTTOM_UP, DISP_EXPECT_PICTURE, 0 },
 	/* After case 8, still exported: the placeholder replaces a picture */
 	{ 9, DISP_FMT_NV12, "NV12", 64, 48, 0, 1, 0,
-	  DISP_EXPECT_PLACEHOLDER },
+	  DISP_EXPECT_PLACEHOLDER, 0 },
+	/* Converted, so only the damage of its second frame changes */
+	{ 10, DISP_FMT_XBGR8888, "XB24", 64, 48, 4, 0, 0,
+	  DISP_EXPECT_PICTURE, 1 },
 };
 
 #ifndef ARRAY_SIZE
@@ -153,6 +158,35 @@ static inline void disp_pixel(uint32_t case_id, uint32_t x, uint32_t y,
 	rgb[0] = (uint8_t)((x * 4 + case_id * 16) & 0xff);
 	rgb[1] = (uint8_t)((y * 5 + case_id * 8) & 0xff);
 	rgb[2] = (uint8_t)((x + y * 3 + case_id * 40) & 0xff);
+}
+
+/*
+ * A case with @damage presents a second frame, sequence number
+ * DISP_DAMAGE_SEQ + id: the guest redraws the whole buffer with the
+ * picture of case id + DISP_DAMAGE_PICTURE but names only the rectangle
+ * below as damaged.  A display that updates what the damage names and
+ * nothing else shows the new picture inside it and the first frame's
+ * outside, which QEMU does for an image it converts (the zero-copy path
+ * shows the buffer as it is).
+ */
+#define DISP_DAMAGE_SEQ		1000
+#define DISP_DAMAGE_PICTURE	100
+#define DISP_DAMAGE_X		16
+#define DISP_DAMAGE_Y		8
+#define DISP_DAMAGE_W		32
+#define DISP_DAMAGE_H		24
+
+/* Pixel (@x, @y) that a display shows for frame @seq of case @c. */
+static inline void disp_frame_pixel(const struct disp_case *c, uint64_t seq,
+				    uint32_t x, uint32_t y, uint8_t rgb[3])
+{
+	uint32_t id = c->id;
+
+	if (seq == DISP_DAMAGE_SEQ + c->id &&
+	    x >= DISP_DAMAGE_X && x < DISP_DAMAGE_X + DISP_DAMAGE_W &&
+	    y >= DISP_DAMAGE_Y && y < DISP_DAMAGE_Y + DISP_DAMAGE_H)
+		id += DISP_DAMAGE_PICTURE;
+	disp_pixel(id, x, y, rgb);
 }
 
 /* A 16-bit component @v * 257 (high byte @v), little-endian, at @p. */

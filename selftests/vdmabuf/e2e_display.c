@@ -163,8 +163,8 @@ static int case_image(const struct disp_case *c, struct vdmabuf_image *img,
 	return 0;
 }
 
-/* Draw the picture of case @c into the mapped buffer @b. */
-static int draw(const struct disp_case *c, struct dbuf *b)
+/* Draw picture @pic in the format of case @c into the mapped buffer @b. */
+static int draw(const struct disp_case *c, struct dbuf *b, uint32_t pic)
 {
 	const struct vdmabuf_image_plane *pl = &b->img.planes[0];
 	uint32_t x, y, row;
@@ -186,7 +186,7 @@ static int draw(const struct disp_case *c, struct dbuf *b)
 			      c->height - 1 - y : y;
 			p = b->map + pl->offset + (uint64_t)row * pl->stride;
 			for (x = 0; x < c->width; x++) {
-				disp_pixel(c->id, x, y, rgb);
+				disp_pixel(pic, x, y, rgb);
 				disp_store(c->fourcc, p + x * c->cpp, rgb);
 			}
 		}
@@ -237,17 +237,48 @@ static int export(struct vdmabuf_dev *dev, struct dbuf *b, const void *meta,
 	return ret;
 }
 
-static int present(struct vdmabuf_dev *dev, struct dbuf *b, uint64_t seq)
+static int present(struct vdmabuf_dev *dev, struct dbuf *b, uint64_t seq,
+		   const struct vdmabuf_rect *rect)
 {
 	int tries, ret = -EBUSY;
 
 	for (tries = 0; tries < BUSY_TRIES; tries++) {
-		ret = vdmabuf_dev_present(dev, &b->uuid, seq, NULL, 0);
+		ret = vdmabuf_dev_present(dev, &b->uuid, seq, rect, !!rect);
 		if (ret != -EBUSY && ret != -ENOBUFS)
 			return ret;
 		skip_events(dev, 100);
 	}
 	return ret;
+}
+
+/*
+ * The second frame of a case with damage: the whole buffer redrawn, a
+ * rectangle of it named as damaged.  One TAP result.
+ */
+static void damage_frame(struct vdmabuf_dev *dev, const struct disp_case *c,
+			 struct dbuf *b)
+{
+	const struct vdmabuf_rect rect = {
+		.x = DISP_DAMAGE_X, .y = DISP_DAMAGE_Y,
+		.width = DISP_DAMAGE_W, .height = DISP_DAMAGE_H,
+	};
+	uint64_t seq = DISP_DAMAGE_SEQ + c->id;
+	uint32_t flags = 0;
+	int ret;
+
+	ret = draw(c, b, c->id + DISP_DAMAGE_PICTURE);
+	if (!ret)
+		ret = present(dev, b, seq, &rect);
+	if (!ret)
+		ret = wait_event(dev, VDMABUF_EVENT_FRAME_DONE, &b->uuid, seq,
+				 &flags);
+	if (ret)
+		ksft_print_msg("case %u: the damaged frame: %s\n", c->id,
+			       strerror(-ret));
+	ksft_test_result(!ret && !(flags & VDMABUF_EVENT_F_DROPPED),
+			 "display case %u: FRAME_DONE of a frame redrawn whole, damaged %ux%u at (%u, %u)\n",
+			 c->id, DISP_DAMAGE_W, DISP_DAMAGE_H, DISP_DAMAGE_X,
+			 DISP_DAMAGE_Y);
 }
 
 /* Case @c shown from the buffer @b, and its FRAME_DONE: one TAP result. */
@@ -278,7 +309,7 @@ static void show_case(struct vdmabuf_dev *dev, const struct disp_case *c,
 		goto fail;
 	}
 	step = "drawing (DMA_BUF_IOCTL_SYNC)";
-	ret = draw(c, &b);
+	ret = draw(c, &b, c->id);
 	if (ret)
 		goto fail;
 	step = "vdmabuf_image_encode";
@@ -290,7 +321,7 @@ static void show_case(struct vdmabuf_dev *dev, const struct disp_case *c,
 	if (ret)
 		goto fail;
 	step = "PRESENT";
-	ret = present(dev, &b, c->id);
+	ret = present(dev, &b, c->id, NULL);
 	if (ret)
 		goto fail;
 	step = "waiting for FRAME_DONE";
@@ -305,6 +336,8 @@ static void show_case(struct vdmabuf_dev *dev, const struct disp_case *c,
 			 "display case %u (%s on output %u): FRAME_DONE\n",
 			 c->id, c->name, c->output);
 	*bp = b;
+	if (c->damage)
+		damage_frame(dev, c, bp);
 	return;
 
 fail:
@@ -400,7 +433,7 @@ int main(void)
 	struct vdmabuf_info info;
 	struct vdmabuf_dev *dev;
 	int ret, held = -1;
-	size_t i;
+	size_t i, nr_damage = 0;
 
 	ksft_print_header();
 	ret = vdmabuf_dev_open(DEV_PATH, &dev);
@@ -422,7 +455,9 @@ int main(void)
 	 * image QEMU cannot show, replaces it rather than the placeholder
 	 * of its unexport.
 	 */
-	ksft_set_plan(2 + 2 * DISP_NR_CASES);
+	for (i = 0; i < DISP_NR_CASES; i++)
+		nr_damage += !!disp_cases[i].damage;
+	ksft_set_plan(2 + 2 * DISP_NR_CASES + nr_damage);
 	check_outputs(DEV_PATH, DISP_NR_OUTPUTS);
 	check_outputs(DEV_PATH "1", 0);
 	for (i = 0; i < DISP_NR_CASES; i++) {

@@ -49,6 +49,7 @@
 /* struct disp.seen[]: the checks a case has had */
 #define SEEN_PRESENTED	0x1
 #define SEEN_UNEXPORTED	0x2
+#define SEEN_DAMAGE	0x4
 
 /**
  * struct dbuf - a buffer of a display case the guest exported
@@ -253,9 +254,12 @@ static int dump_output(struct disp *d, uint32_t head, const char *path,
 	return ppm_read(path, p, err, err_len);
 }
 
-/* Does @p show case @c's picture?  1, or 0 with the differences in @err. */
-static int same_picture(const struct disp_case *c, const struct ppm *p,
-			char *err, size_t err_len)
+/*
+ * Does @p show frame @seq of case @c?  1, or 0 with the differences in
+ * @err.
+ */
+static int same_picture(const struct disp_case *c, uint64_t seq,
+			const struct ppm *p, char *err, size_t err_len)
 {
 	uint32_t x, y, fx = 0, fy = 0;
 	uint64_t bad = 0;
@@ -271,7 +275,7 @@ static int same_picture(const struct disp_case *c, const struct ppm *p,
 			const uint8_t *px = p->px +
 					    ((size_t)y * c->width + x) * 3;
 
-			disp_pixel(c->id, x, y, want);
+			disp_frame_pixel(c, seq, x, y, want);
 			if (!memcmp(px, want, 3))
 				continue;
 			if (!bad++) {
@@ -317,6 +321,8 @@ static void case_seen(struct disp *d, const struct disp_case *c,
 
 	if (c->expect == DISP_EXPECT_PICTURE)
 		all |= SEEN_UNEXPORTED;
+	if (c->damage)
+		all |= SEEN_DAMAGE;
 	if ((d->seen[c->id] & all) == all)
 		return;
 	d->seen[c->id] |= what;
@@ -327,32 +333,48 @@ static void case_seen(struct disp *d, const struct disp_case *c,
 		d->finished = 1;
 }
 
-/* The output of @b's case, screendumped while it shows the frame. */
-static void check_presented(struct disp *d, const struct dbuf *b)
+/*
+ * The output of @b's case, screendumped while it shows frame @seq: the
+ * first frame, or the damaged second one of a case with damage.
+ */
+static void check_presented(struct disp *d, const struct dbuf *b,
+			    uint64_t seq)
 {
 	const struct disp_case *c = b->c;
+	int damaged = c->damage && seq == DISP_DAMAGE_SEQ + c->id;
 	char err[ERR_LEN] = "", path[PATH_MAX];
 	struct ppm p = { 0 };
 	int ok = 0;
 
-	if (dump_path(d, path, sizeof(path), c->id, "")) {
+	if (dump_path(d, path, sizeof(path), c->id,
+		      damaged ? "-damaged" : "")) {
 		snprintf(err, sizeof(err), "--dir is too long");
 	} else if (!dump_output(d, c->output, path, &p, err, sizeof(err))) {
 		if (c->expect == DISP_EXPECT_PICTURE)
-			ok = same_picture(c, &p, err, sizeof(err));
+			ok = same_picture(c, seq, &p, err, sizeof(err));
 		else
 			ok = is_placeholder(&p, err, sizeof(err));
 	}
 	ppm_free(&p);
-	tap_result(&d->tap, ok, "display case %u (%s, output %u): %s%s%s",
-		   c->id, c->name, c->output,
-		   c->expect == DISP_EXPECT_PICTURE ?
-		   "screendump equals the guest's picture" :
-		   "screendump shows the placeholder",
-		   ok ? "" : ": ", ok ? "" : err);
+	if (damaged)
+		tap_result(&d->tap, ok,
+			   "display case %u (%s, output %u): redrawn whole, damaged %ux%u at (%u, %u): the new picture inside the damage only%s%s",
+			   c->id, c->name, c->output, DISP_DAMAGE_W,
+			   DISP_DAMAGE_H, DISP_DAMAGE_X, DISP_DAMAGE_Y,
+			   ok ? "" : ": ", ok ? "" : err);
+	else
+		tap_result(&d->tap, ok, "display case %u (%s, output %u): %s%s%s",
+			   c->id, c->name, c->output,
+			   c->expect == DISP_EXPECT_PICTURE ?
+			   "screendump equals the guest's picture" :
+			   "screendump shows the placeholder",
+			   ok ? "" : ": ", ok ? "" : err);
 	if (!ok)
 		tap_diag(&d->tap, "case %u: screendump %s", c->id, path);
-	case_seen(d, c, SEEN_PRESENTED);
+	if (damaged)
+		case_seen(d, c, SEEN_DAMAGE);
+	else
+		case_seen(d, c, SEEN_PRESENTED);
 }
 
 /* The output of @b's case after the guest unexported @b. */
@@ -485,7 +507,7 @@ static void on_presented(struct disp *d, const struct vdmabuf_host_event *ev)
 
 	/* QEMU's own display shows it by now: a screendump reads events */
 	if (b)
-		check_presented(d, b);
+		check_presented(d, b, ev->seq);
 	frame_done(d, ev);
 }
 
