@@ -1700,6 +1700,7 @@ static const struct {
 	const char *name;
 } feature_names[] = {
 	{ VIRTIO_VDMABUF_F_PRESENT, "PRESENT" },
+	{ VIRTIO_VDMABUF_F_OUTPUTS, "OUTPUTS" },
 	{ 28, "INDIRECT_DESC" },
 	{ 29, "EVENT_IDX" },
 	{ 32, "VERSION_1" },
@@ -1773,8 +1774,10 @@ static int dev_totals_read(const char *devpath, struct dev_totals *t)
 }
 
 static void info_print(const struct vdmabuf_info *in,
+		       const struct vdmabuf_outputs *outs,
 		       const struct dev_totals *t, int json)
 {
+	uint32_t i;
 	char s1[32], s2[32];
 	unsigned int bit;
 	int first = 1;
@@ -1816,7 +1819,11 @@ static void info_print(const struct vdmabuf_info *in,
 			fputs(",\"live_exports\":null,\"live_bytes\":null,\"alloc_bytes\":null",
 			      stdout);
 		}
-		printf(",\"max_events\":%u}\n", in->max_events);
+		printf(",\"max_events\":%u,\"outputs\":[", in->max_events);
+		for (i = 0; i < outs->nr_outputs; i++)
+			printf("%s{\"width\":%u,\"height\":%u}", i ? "," : "",
+			       outs->outputs[i].width, outs->outputs[i].height);
+		printf("]}\n");
 		return;
 	}
 	printf("features         0x%016" PRIx64, (uint64_t)in->features);
@@ -1847,6 +1854,15 @@ static void info_print(const struct vdmabuf_info *in,
 	       fmt_size(in->max_total_size, s2, sizeof(s2)),
 	       (uint64_t)in->max_total_size);
 	printf("  max_events       %u per opener\n", in->max_events);
+	if (outs->nr_outputs)
+		printf("outputs (the host's display, preferred sizes)\n");
+	for (i = 0; i < outs->nr_outputs; i++) {
+		if (outs->outputs[i].width)
+			printf("  %-16u %ux%u\n", i, outs->outputs[i].width,
+			       outs->outputs[i].height);
+		else
+			printf("  %-16u (described out of bounds)\n", i);
+	}
 	if (!t) {
 		printf("counters         (the device's totals are for root)\n");
 		return;
@@ -1868,6 +1884,7 @@ static int cmd_info(int argc, char **argv)
 		{ }
 	};
 	const char *devpath = VDMABUF_DEV_PATH;
+	struct vdmabuf_outputs outs;
 	struct vdmabuf_dev *dev;
 	struct vdmabuf_info in;
 	struct dev_totals t;
@@ -1896,12 +1913,15 @@ static int cmd_info(int argc, char **argv)
 		return EX_ERROR;
 	}
 	ret = vdmabuf_dev_info(dev, &in);
+	/* A driver before VDMABUF_IOCTL_OUTPUTS: no display, as far as known */
+	if (ioctl(vdmabuf_dev_fd(dev), VDMABUF_IOCTL_OUTPUTS, &outs))
+		memset(&outs, 0, sizeof(outs));
 	vdmabuf_dev_close(dev);
 	if (ret) {
 		error_msg(ret, "VDMABUF_IOCTL_INFO");
 		return EX_ERROR;
 	}
-	info_print(&in, dev_totals_read(devpath, &t) ? NULL : &t, json);
+	info_print(&in, &outs, dev_totals_read(devpath, &t) ? NULL : &t, json);
 	if (fflush(stdout)) {
 		error_msg(errno, "stdout");
 		return EX_ERROR;
