@@ -442,6 +442,79 @@ importer_qemu() {	# SOCKET PROPS [keep]: QEMU with the socket, pid in $qpid
 importer_refused() {	# PROPS: QEMU fails to realize; its message
 	qemu_stopped 60 -machine q35 -device "vhost-vdmabuf-pci,$1" 2>&1 < /dev/null
 }
+# importer-chardev (qemu-patches/0010): the same protocol on a socket
+# chardev, for a management layer that sets up the socket, or hands QEMU
+# connected clients with add_client (libvirt's way: getfd with one end of
+# a socketpair, add_client, the importer fd arrives on the other end).
+importer_add_client() {	# QMP-SOCKET CHARDEV-ID: 0 if the pair got an fd
+	/usr/bin/python3 -c '
+import json, socket, sys
+q = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+q.settimeout(60)
+for _ in range(100):
+    try:
+        q.connect(sys.argv[1])
+        break
+    except OSError:
+        import time; time.sleep(0.2)
+f = q.makefile("r")
+def cmd(c, fds=None):
+    data = json.dumps(c).encode() + b"\n"
+    if fds:
+        socket.send_fds(q, [data], fds)
+    else:
+        q.sendall(data)
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            return r
+json.loads(f.readline())
+cmd({"execute": "qmp_capabilities"})
+mine, theirs = socket.socketpair()
+r = cmd({"execute": "getfd", "arguments": {"fdname": "imp0"}}, [theirs.fileno()])
+theirs.close()
+r = r if "error" in r else cmd({"execute": "add_client", "arguments": {"protocol": sys.argv[2], "fdname": "imp0"}})
+if "error" in r:
+    print(r, file=sys.stderr)
+    sys.exit(2)
+mine.settimeout(60)
+msg, fds, flags, addr = socket.recv_fds(mine, 1, 1)
+sys.exit(0 if len(fds) == 1 else 1)' "$@"
+}
+importer_chardev_tests() {
+	local sock=/tmp/importer-chr.sock qmp=/tmp/importer-chr-qmp.sock
+	if ! "$QEMU" -device vhost-vdmabuf-pci,help 2>/dev/null |
+	     grep -q importer-chardev; then
+		not_ok "l1: QEMU's vhost-vdmabuf-pci has importer-chardev (make qemu)"
+		return
+	fi
+	rm -f $sock $qmp
+	timeout 120 "$QEMU" -S -display none -nic none -machine q35 \
+		-L /usr/share/seabios -L /usr/share/qemu \
+		-qmp unix:$qmp,server=on,wait=off \
+		-chardev socket,id=vdmabuf-imp,path=$sock,server=on,wait=off \
+		-device vhost-vdmabuf-pci,importer-chardev=vdmabuf-imp \
+		> /tmp/importer-chr-qemu.log 2>&1 < /dev/null &
+	qpid=$!
+	for _ in $(seq 100); do [ -S $sock ] && [ -S $qmp ] && break; sleep 0.2; done
+	check "l1: importer-chardev gives a client on its socket an importer fd" \
+		importer_gets_fd $sock
+	check "l1: importer-chardev serves the next client too" \
+		importer_gets_fd $sock
+	check "l1: importer-chardev serves a client handed over with getfd and add_client" \
+		importer_add_client $qmp vdmabuf-imp
+	kill "$qpid"; wait "$qpid" 2>/dev/null
+	out=$(qemu_stopped 60 -machine q35 \
+	      -chardev socket,id=imp,path=$sock,server=on,wait=off \
+	      -device vhost-vdmabuf-pci,importer-chardev=imp,importer-socket=/tmp/x.sock \
+	      2>&1 < /dev/null)
+	what="l1: QEMU refuses importer-chardev with importer-socket ($(oneline "${out##*: }"))"
+	if [[ "$out" == *"exclude each other"* ]]; then
+		ok "$what"
+	else
+		not_ok "$what"
+	fi
+}
 if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
    "$QEMU" -device vhost-vdmabuf-pci,help 2>/dev/null | grep -q importer-uid; then
 	other=(setpriv --reuid=4242 --regid=4242 --clear-groups)
@@ -488,6 +561,7 @@ if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
 	else
 		not_ok "$what"
 	fi
+	importer_chardev_tests
 fi
 
 # The device has no legacy interface: on virtio-mmio, whose transports
