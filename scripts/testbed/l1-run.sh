@@ -514,6 +514,16 @@ importer_chardev_tests() {
 	else
 		not_ok "$what"
 	fi
+	# A chardev that dials out would hand importers to whatever listens.
+	out=$(qemu_stopped 60 -machine q35 \
+	      -chardev socket,id=imp,path=$sock,server=off,reconnect-ms=1000 \
+	      -device vhost-vdmabuf-pci,importer-chardev=imp 2>&1 < /dev/null)
+	what="l1: QEMU refuses an importer-chardev with server=off ($(oneline "${out##*: }"))"
+	if [[ "$out" == *"server=on"* ]]; then
+		ok "$what"
+	else
+		not_ok "$what"
+	fi
 }
 if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
    "$QEMU" -device vhost-vdmabuf-pci,help 2>/dev/null | grep -q importer-uid; then
