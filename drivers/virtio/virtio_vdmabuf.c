@@ -272,6 +272,10 @@ struct vdmabuf_dev {
  * @ev_wq: readers and pollers
  * @read_lock: serialises readers, so records leave in order; never held
  *	while waiting for events
+ * @outputs_seen: the generation of the outputs this opener last got from
+ *	VDMABUF_IOCTL_OUTPUTS (at open, the one then); poll() reports
+ *	EPOLLPRI while the device's differs.  Written by the ioctl, read by
+ *	poll() without a lock
  */
 struct vdmabuf_file {
 	struct vdmabuf_dev *dev;
@@ -285,6 +289,7 @@ struct vdmabuf_file {
 	unsigned int nr_events;
 	wait_queue_head_t ev_wq;
 	struct mutex read_lock;		/* one reader at a time */
+	u32 outputs_seen;
 };
 
 /**
@@ -2417,7 +2422,10 @@ static long vdmabuf_ioctl_outputs(struct vdmabuf_file *vf, void __user *uarg)
 	arg = dev->outputs;
 	mutex_unlock(&dev->out_lock);
 
-	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return -EFAULT;
+	WRITE_ONCE(vf->outputs_seen, arg.generation);
+	return 0;
 }
 
 static long vdmabuf_ioctl(struct file *file, unsigned int cmd,
@@ -2485,6 +2493,7 @@ static int vdmabuf_open(struct inode *inode, struct file *file)
 	INIT_LIST_HEAD(&vf->events);
 	init_waitqueue_head(&vf->ev_wq);
 	mutex_init(&vf->read_lock);
+	vf->outputs_seen = READ_ONCE(dev->outputs.generation);
 	kref_get(&dev->ref);
 	vf->dev = dev;
 	mutex_lock(&dev->lock);
@@ -2626,14 +2635,24 @@ static ssize_t vdmabuf_read(struct file *file, char __user *buf, size_t count,
 static __poll_t vdmabuf_poll(struct file *file, poll_table *wait)
 {
 	struct vdmabuf_file *vf = file->private_data;
+	__poll_t mask = 0;
 	bool gone;
 
-	/* On the queue first: remove() wakes it after setting gone. */
+	/*
+	 * On the queue first: remove() wakes it after setting gone, and
+	 * vdmabuf_read_outputs() after changing the generation.  gone
+	 * before the events: once it is set, the last events are queued.
+	 */
 	poll_wait(file, &vf->ev_wq, wait);
 	gone = vdmabuf_gone(vf->dev);
+	if (READ_ONCE(vf->dev->outputs.generation) !=
+	    READ_ONCE(vf->outputs_seen))
+		mask |= EPOLLPRI;
 	if (vdmabuf_has_events(vf))
-		return EPOLLIN | EPOLLRDNORM | (gone ? EPOLLHUP : 0);
-	return gone ? EPOLLHUP | EPOLLERR : 0;
+		mask |= EPOLLIN | EPOLLRDNORM | (gone ? EPOLLHUP : 0);
+	else if (gone)
+		mask |= EPOLLHUP | EPOLLERR;
+	return mask;
 }
 
 static const struct file_operations vdmabuf_fops = {
@@ -2681,13 +2700,16 @@ static void vdmabuf_read_config(struct vdmabuf_dev *dev)
  * whole, a 32-bit field at a time as the transports require: an output
  * out of bounds is described as 0 x 0, and there are none if their number
  * is out of bounds.  The generation goes up when they differ from the
- * last ones read.  Sleeps.
+ * last ones read, and then every opener's pollers hear EPOLLPRI.  Sleeps;
+ * takes dev->lock.
  */
 static void vdmabuf_read_outputs(struct vdmabuf_dev *dev)
 {
 	struct virtio_device *vdev = dev->vdev;
 	struct virtio_vdmabuf_outputs outs = {};
 	struct vdmabuf_outputs now = {};
+	struct vdmabuf_file *vf;
+	bool changed;
 	u32 i, n = 0;
 
 	if (virtio_has_feature(vdev, VIRTIO_VDMABUF_F_OUTPUTS)) {
@@ -2714,11 +2736,22 @@ static void vdmabuf_read_outputs(struct vdmabuf_dev *dev)
 
 	mutex_lock(&dev->out_lock);
 	now.generation = dev->outputs.generation;
-	if (memcmp(&now, &dev->outputs, sizeof(now))) {
+	changed = memcmp(&now, &dev->outputs, sizeof(now));
+	if (changed) {
 		now.generation++;
-		dev->outputs = now;
+		/* poll() reads the generation without the lock */
+		WRITE_ONCE(dev->outputs.nr_outputs, now.nr_outputs);
+		memcpy(dev->outputs.outputs, now.outputs, sizeof(now.outputs));
+		WRITE_ONCE(dev->outputs.generation, now.generation);
 	}
 	mutex_unlock(&dev->out_lock);
+	if (!changed)
+		return;
+
+	mutex_lock(&dev->lock);
+	list_for_each_entry(vf, &dev->files, node)
+		wake_up_interruptible_poll(&vf->ev_wq, EPOLLPRI);
+	mutex_unlock(&dev->lock);
 }
 
 static void vdmabuf_config_work(struct work_struct *work)

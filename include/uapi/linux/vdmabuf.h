@@ -174,8 +174,10 @@ struct vdmabuf_output {
  *	(0..VDMABUF_MAX_OUTPUTS); 0 when the host shows no images (no
  *	VIRTIO_VDMABUF_F_OUTPUTS in struct vdmabuf_info.features)
  * @generation: goes up each time the driver finds the outputs changed
- *	(the device said so, or they differ after a resume); a reader
- *	that sees it move reads them again
+ *	(the device said so, or they differ after a resume); poll()
+ *	reports EPOLLPRI while it differs from the generation this file
+ *	last got from VDMABUF_IOCTL_OUTPUTS (at first, from the one when
+ *	it was opened)
  * @outputs: the first @nr_outputs entries describe the outputs, the
  *	others are zero.  An image meant for output N names N in the
  *	output field of its metadata (struct virtio_vdmabuf_image)
