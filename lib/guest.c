@@ -75,6 +75,17 @@ VDMABUF_EXPORT int vdmabuf_dev_info(struct vdmabuf_dev *dev,
 	return ret < 0 ? ret : 0;
 }
 
+VDMABUF_EXPORT int vdmabuf_dev_outputs(struct vdmabuf_dev *dev,
+				       struct vdmabuf_outputs *outs)
+{
+	int ret;
+
+	if (!dev || !outs)
+		return -EINVAL;
+	ret = vdb_ioctl(dev->fd, VDMABUF_IOCTL_OUTPUTS, outs);
+	return ret < 0 ? ret : 0;
+}
+
 VDMABUF_EXPORT int vdmabuf_dev_alloc(struct vdmabuf_dev *dev, uint64_t size)
 {
 	struct vdmabuf_alloc a = { .size = size, .flags = VDMABUF_FD_CLOEXEC };

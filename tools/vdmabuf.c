@@ -1914,7 +1914,7 @@ static int cmd_info(int argc, char **argv)
 	}
 	ret = vdmabuf_dev_info(dev, &in);
 	/* A driver before VDMABUF_IOCTL_OUTPUTS: no display, as far as known */
-	if (ioctl(vdmabuf_dev_fd(dev), VDMABUF_IOCTL_OUTPUTS, &outs))
+	if (vdmabuf_dev_outputs(dev, &outs))
 		memset(&outs, 0, sizeof(outs));
 	vdmabuf_dev_close(dev);
 	if (ret) {

@@ -338,6 +338,22 @@ int vdmabuf_dev_fd(const struct vdmabuf_dev *dev);
 int vdmabuf_dev_info(struct vdmabuf_dev *dev, struct vdmabuf_info *info);
 
 /**
+ * vdmabuf_dev_outputs() - the outputs of the host's display
+ * @dev: the handle
+ * @outs: filled in (VDMABUF_IOCTL_OUTPUTS); nr_outputs is 0 when the
+ *	host shows no images
+ *
+ * poll() on vdmabuf_dev_fd() reports POLLPRI while the outputs changed
+ * since this handle last called it (a window of the host was resized):
+ * call it again then.
+ *
+ * Return: 0, or a negative errno (-ENOTTY: a driver older than the
+ * outputs).
+ */
+int vdmabuf_dev_outputs(struct vdmabuf_dev *dev,
+			struct vdmabuf_outputs *outs);
+
+/**
  * vdmabuf_dev_alloc() - allocate a page-backed dma-buf from the driver
  * @dev: the handle
  * @size: bytes, a non-zero multiple of the page size
