@@ -170,9 +170,21 @@ static inline int qmp_line(struct qmp *q, char *line, size_t size,
 	}
 }
 
-static inline int qmp_send(struct qmp *q, const char *cmd, uint64_t deadline)
+/*
+ * Send @cmd; with @fd >= 0, pass @fd along with its first byte
+ * (SCM_RIGHTS), as QMP's getfd and add-fd take descriptors.
+ */
+static inline int qmp_send(struct qmp *q, const char *cmd, int fd,
+			   uint64_t deadline)
 {
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
 	size_t off = 0, len = strlen(cmd);
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cm;
+	struct iovec iov;
 	ssize_t r;
 	int ret;
 
@@ -180,12 +192,30 @@ static inline int qmp_send(struct qmp *q, const char *cmd, uint64_t deadline)
 		ret = qmp_wait(q, POLLOUT, deadline);
 		if (ret)
 			return ret;
-		r = send(q->fd, cmd + off, len - off, MSG_NOSIGNAL);
+		iov.iov_base = (char *)cmd + off;
+		iov.iov_len = len - off;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		if (fd >= 0) {
+			memset(&ctl, 0, sizeof(ctl));
+			msg.msg_control = ctl.buf;
+			msg.msg_controllen = sizeof(ctl.buf);
+			cm = CMSG_FIRSTHDR(&msg);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		}
+		r = sendmsg(q->fd, &msg, MSG_NOSIGNAL);
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r < 0)
 			return -errno;
 		off += r;
+		/* The descriptor went with the bytes just sent */
+		fd = -1;
+		msg.msg_control = NULL;
+		msg.msg_controllen = 0;
 	}
 	return 0;
 }
@@ -193,9 +223,11 @@ static inline int qmp_send(struct qmp *q, const char *cmd, uint64_t deadline)
 static inline int qmp_connect(struct qmp *q, char *err, size_t err_len);
 
 /**
- * qmp_command() - send one command and read its answer
+ * qmp_command_fd() - send one command with a descriptor, read its answer
  * @q: the connection, connected first if it is not
  * @cmd: a JSON object and a newline
+ * @fd: a descriptor QEMU gets with the command (getfd), or -1 for none;
+ *	it stays the caller's
  * @err: out: why it failed
  * @err_len: bytes at @err
  *
@@ -204,8 +236,8 @@ static inline int qmp_connect(struct qmp *q, char *err, size_t err_len);
  * Return: 0 on "return"; -EREMOTEIO on "error", its line in @err; another
  * negative errno (and the connection closed) if QMP failed.
  */
-static inline int qmp_command(struct qmp *q, const char *cmd, char *err,
-			      size_t err_len)
+static inline int qmp_command_fd(struct qmp *q, const char *cmd, int fd,
+				 char *err, size_t err_len)
 {
 	uint64_t deadline;
 	char line[1024];
@@ -218,7 +250,7 @@ static inline int qmp_command(struct qmp *q, const char *cmd, char *err,
 			return ret;
 	}
 	deadline = qmp_now_ms() + q->timeout_ms;
-	ret = qmp_send(q, cmd, deadline);
+	ret = qmp_send(q, cmd, fd, deadline);
 	while (!ret) {
 		ret = qmp_line(q, line, sizeof(line), deadline);
 		if (ret)
@@ -237,6 +269,13 @@ static inline int qmp_command(struct qmp *q, const char *cmd, char *err,
 	snprintf(err, err_len, "QMP %s: %s", q->path, strerror(-ret));
 	qmp_close(q);
 	return ret;
+}
+
+/* qmp_command_fd() without a descriptor. */
+static inline int qmp_command(struct qmp *q, const char *cmd, char *err,
+			      size_t err_len)
+{
+	return qmp_command_fd(q, cmd, -1, err, err_len);
 }
 
 /**

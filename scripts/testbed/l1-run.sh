@@ -744,6 +744,11 @@ if [ "$VM_STAGES" != l1 ]; then
 	else
 		l2_end=(-no-reboot)
 	fi
+	# No window; in check mode QEMU's D-Bus display, through which
+	# importer_display resizes an output's window as a client would
+	# (a peer-to-peer connection it hands over with add_client).
+	l2_display=(-display none)
+	[ "$VM_MODE" = check ] && l2_display=(-display dbus,p2p=on)
 	# qboot and the uncompressed kernel's PVH entry: no BIOS POST and no
 	# decompression under nested TCG (133 s to init instead of 183 s).
 	# 768 MiB: the largest test buffer is 256 MiB.  The crypto API's
@@ -764,7 +769,7 @@ if [ "$VM_STAGES" != l1 ]; then
 		-L /usr/share/seabios -L /usr/share/qemu -nic none \
 		-bios qboot.rom -kernel "$VMLINUX" -initrd "$VM_OUT/l2.cpio" \
 		-append "$l2_append" \
-		-display none "${l2_end[@]}" -pidfile "$VM_OUT/l2-qemu.pid" \
+		"${l2_display[@]}" "${l2_end[@]}" -pidfile "$VM_OUT/l2-qemu.pid" \
 		-serial "file:$L2D/l2-console.log" \
 		-serial "file:$L2D/l2.tap" \
 		-qmp "unix:$L2D/qmp.sock,server=on,wait=off" \

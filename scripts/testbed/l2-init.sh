@@ -99,10 +99,11 @@ if [ "$VM_MODE" = check ] && [ -c /dev/virtio-vdmabuf ]; then
 		# in the host before the guest read the configuration space.
 		check "l2: the guest sees the limit QEMU's property set (max_exports 1000)" \
 			sh -c 'vdmabuf info --json | grep -q "\"max_exports\":1000,"'
-		# And QEMU's display: two outputs of 320x200 (l1-run.sh).
-		check "l2: vdmabuf info lists the host display's two 320x200 outputs" \
-			sh -c 'vdmabuf info --json | grep -q "\"outputs\":\[{\"width\":320,\"height\":200},{\"width\":320,\"height\":200}\]" &&
-			       vdmabuf info | grep -q "^  1  *320x200"'
+		# And QEMU's display: two outputs of 320x200 (l1-run.sh),
+		# the second resized to 400x300 by e2e_display's last case.
+		check "l2: vdmabuf info lists the host display's outputs, 320x200 and 400x300" \
+			sh -c 'vdmabuf info --json | grep -q "\"outputs\":\[{\"width\":320,\"height\":200},{\"width\":400,\"height\":300}\]" &&
+			       vdmabuf info | grep -q "^  1  *400x300"'
 		check "l2: vdmabuf export of a system-heap buffer as a 256x256 XR24 image, 3 frames" \
 			vdmabuf export --heap system --size 262144 --image 256x256:XR24 --present 3
 		check "l2: vdmabuf export of a file, 2 frames" \

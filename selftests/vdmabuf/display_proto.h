@@ -89,6 +89,7 @@ static_assert(sizeof(struct disp_tag) == 16, "disp_tag layout");
  * @flags: VIRTIO_VDMABUF_IMAGE_F_*
  * @expect: DISP_EXPECT_*
  * @damage: a second frame follows (see DISP_DAMAGE_SEQ)
+ * @resize: the host then resizes the output's window (see DISP_RESIZE_W)
  */
 struct disp_case {
 	uint32_t id;
@@ -101,31 +102,38 @@ struct disp_case {
 	uint32_t flags;
 	uint32_t expect;
 	uint32_t damage;
+	uint32_t resize;
 };
 
 static const struct disp_case disp_cases[] = {
 	{ 1, DISP_FMT_XRGB8888, "XR24", 64, 48, 4, 0, 0,
-	  DISP_EXPECT_PICTURE, 0 },
+	  DISP_EXPECT_PICTURE, 0, 0 },
 	{ 2, DISP_FMT_ARGB8888, "AR24", 64, 48, 4, 1, 0,
-	  DISP_EXPECT_PICTURE, 0 },
+	  DISP_EXPECT_PICTURE, 0, 0 },
 	{ 3, DISP_FMT_XBGR8888, "XB24", 64, 48, 4, 0, 0,
-	  DISP_EXPECT_PICTURE, 0 },
+	  DISP_EXPECT_PICTURE, 0, 0 },
 	{ 4, DISP_FMT_ABGR8888, "AB24", 64, 48, 4, 1, 0,
-	  DISP_EXPECT_PICTURE, 0 },
+	  DISP_EXPECT_PICTURE, 0, 0 },
 	{ 5, DISP_FMT_RGB888, "RG24", 64, 48, 3, 0, 0,
-	  DISP_EXPECT_PICTURE, 0 },
+	  DISP_EXPECT_PICTURE, 0, 0 },
 	{ 6, DISP_FMT_BGR888, "BG24", 64, 48, 3, 1, 0,
-	  DISP_EXPECT_PICTURE, 0 },
+	  DISP_EXPECT_PICTURE, 0, 0 },
 	{ 7, DISP_FMT_XRGB16161616, "XR48", 64, 48, 8, 0, 0,
-	  DISP_EXPECT_PICTURE, 0 },
+	  DISP_EXPECT_PICTURE, 0, 0 },
 	{ 8, DISP_FMT_XRGB8888, "XR24", 64, 48, 4, 1,
-	  VIRTIO_VDMABUF_IMAGE_F_BOTTOM_UP, DISP_EXPECT_PICTURE, 0 },
-	/* After case 8, still exported: the placeholder replaces a picture */
+	  VIRTIO_VDMABUF_IMAGE_F_BOTTOM_UP, DISP_EXPECT_PICTURE, 0, 0 },
+	/*
+	 * After case 8, still exported: the placeholder replaces a picture.
+	 * Then the host resizes output 1's window, and the guest hears it.
+	 */
 	{ 9, DISP_FMT_NV12, "NV12", 64, 48, 0, 1, 0,
-	  DISP_EXPECT_PLACEHOLDER, 0 },
+	  DISP_EXPECT_PLACEHOLDER, 0, 1 },
 	/* Converted, so only the damage of its second frame changes */
 	{ 10, DISP_FMT_XBGR8888, "XB24", 64, 48, 4, 0, 0,
-	  DISP_EXPECT_PICTURE, 1 },
+	  DISP_EXPECT_PICTURE, 1, 0 },
+	/* After the resize: its own size, then the resized placeholder */
+	{ 11, DISP_FMT_XRGB8888, "XR24", 64, 48, 4, 1, 0,
+	  DISP_EXPECT_PICTURE, 0, 0 },
 };
 
 #ifndef ARRAY_SIZE
@@ -175,6 +183,20 @@ static inline void disp_pixel(uint32_t case_id, uint32_t x, uint32_t y,
 #define DISP_DAMAGE_Y		8
 #define DISP_DAMAGE_W		32
 #define DISP_DAMAGE_H		24
+
+/*
+ * A case with @resize: once the host has checked its picture, and before
+ * it answers the frame, it resizes the window of the case's output to
+ * DISP_RESIZE_W x DISP_RESIZE_H, as a client of QEMU's D-Bus display
+ * does (org.qemu.Display1.Console.SetUIInfo).  QEMU makes that the
+ * output's preferred size, and draws the placeholder the output shows
+ * again at that size; the guest's driver hears of it through a
+ * configuration change: VDMABUF_IOCTL_OUTPUTS returns the new size, and
+ * poll() reports EPOLLPRI until it did.  The output keeps that size, and
+ * its later placeholders have it.
+ */
+#define DISP_RESIZE_W		400
+#define DISP_RESIZE_H		300
 
 /* Pixel (@x, @y) that a display shows for frame @seq of case @c. */
 static inline void disp_frame_pixel(const struct disp_case *c, uint64_t seq,

@@ -18,6 +18,11 @@
  * space (VDMABUF_IOCTL_OUTPUTS): QEMU's, and none on a device without
  * a display (/dev/virtio-vdmabuf1 in the test bed).
  *
+ * A case with resize makes the host resize its output's window before it
+ * answers the frame: then poll() reports EPOLLPRI, VDMABUF_IOCTL_OUTPUTS
+ * returns the new size with a new generation, and EPOLLPRI stays until
+ * each opener asked.
+ *
  * Output: kselftest TAP on stdout, two results per case.  Exit: 0 if
  * every result passed, 1 otherwise, 4 (skip) without the device.
  */
@@ -28,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
@@ -43,6 +50,8 @@
 #define DEV_PATH	"/dev/virtio-vdmabuf"
 #define EVT_TIMEOUT_MS	120000	/* nested TCG, and a screendump per frame */
 #define BUSY_TRIES	50
+/* A resize reaches the guest: QMP, D-Bus, a config interrupt, a worker */
+#define RESIZE_TIMEOUT_MS	60000
 
 /**
  * struct dbuf - the buffer of one case
@@ -427,13 +436,115 @@ static void check_outputs(const char *path, uint32_t nr)
 				 path);
 }
 
+/* Does @fd poll EPOLLPRI within @ms?  1, 0, or -errno. */
+static int pri_within(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+	int ret;
+
+	ret = poll(&pfd, 1, ms);
+	if (ret < 0)
+		return -errno;
+	return ret && (pfd.revents & POLLPRI);
+}
+
+/*
+ * Case @c made the host resize output @c->output's window to
+ * DISP_RESIZE_W x DISP_RESIZE_H (display_proto.h).  @dev's handle and
+ * @other, opened before, had outputs of generation @gen0; @ep, an
+ * edge-triggered epoll set up before the case was presented, has @dev's
+ * fd for EPOLLPRI, so only the driver's wakeup on the change can report
+ * it.  Then both poll EPOLLPRI; OUTPUTS returns the new size, the other
+ * output's unchanged, and a later generation, and clears EPOLLPRI for
+ * @dev's handle only; an opener that comes after the change has none.
+ * Two TAP results.
+ */
+static void check_resize(struct vdmabuf_dev *dev, int other, int ep,
+			 const struct disp_case *c, uint32_t gen0)
+{
+	struct vdmabuf_outputs outs;
+	int fd = vdmabuf_dev_fd(dev), later, ret, ok;
+	struct epoll_event ev = { 0 };
+	uint32_t i;
+
+	ret = epoll_wait(ep, &ev, 1, RESIZE_TIMEOUT_MS);
+	if (ret < 0)
+		ksft_print_msg("epoll_wait: %s\n", strerror(errno));
+	ksft_test_result(ret == 1 && (ev.events & EPOLLPRI),
+			 "display case %u: output %u resized by the host: EPOLLPRI woke an edge-triggered epoll\n",
+			 c->id, c->output);
+
+	ret = vdmabuf_dev_outputs(dev, &outs);
+	if (ret) {
+		ksft_print_msg("VDMABUF_IOCTL_OUTPUTS: %s\n", strerror(-ret));
+		ksft_test_result_fail("display case %u: VDMABUF_IOCTL_OUTPUTS has the new size\n",
+				      c->id);
+		return;
+	}
+	ksft_print_msg("outputs: %ux%u and %ux%u, generation %u (was %u)\n",
+		       outs.outputs[0].width, outs.outputs[0].height,
+		       outs.outputs[1].width, outs.outputs[1].height,
+		       outs.generation, gen0);
+	ok = outs.nr_outputs == DISP_NR_OUTPUTS && outs.generation != gen0;
+	for (i = 0; i < DISP_NR_OUTPUTS; i++) {
+		uint32_t w = i == c->output ? DISP_RESIZE_W : DISP_XRES;
+		uint32_t h = i == c->output ? DISP_RESIZE_H : DISP_YRES;
+
+		if (outs.outputs[i].width != w || outs.outputs[i].height != h)
+			ok = 0;
+	}
+	if (pri_within(fd, 0) != 0) {
+		ksft_print_msg("EPOLLPRI after OUTPUTS\n");
+		ok = 0;
+	}
+	if (pri_within(other, 0) != 1) {
+		ksft_print_msg("no EPOLLPRI on an opener that did not ask\n");
+		ok = 0;
+	}
+	later = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (later < 0 || pri_within(later, 0) != 0) {
+		ksft_print_msg("an opener after the change: %s\n",
+			       later < 0 ? strerror(errno) : "EPOLLPRI");
+		ok = 0;
+	}
+	if (later >= 0)
+		close(later);
+	ksft_test_result(ok, "display case %u: VDMABUF_IOCTL_OUTPUTS has output %u at %ux%u, a new generation; EPOLLPRI until each opener asked\n",
+			 c->id, c->output, DISP_RESIZE_W, DISP_RESIZE_H);
+}
+
+/*
+ * Before a case that makes the host resize: the outputs now (@outs), and
+ * an edge-triggered epoll on @dev's fd for EPOLLPRI, registered after
+ * OUTPUTS cleared EPOLLPRI and checked to have nothing ready, so that
+ * only a wakeup from now on can report it.  Exits on failure.
+ */
+static int resize_setup(struct vdmabuf_dev *dev,
+			struct vdmabuf_outputs *outs)
+{
+	struct epoll_event ev = { .events = EPOLLPRI | EPOLLET };
+	int ep, ret;
+
+	ret = vdmabuf_dev_outputs(dev, outs);
+	if (ret)
+		ksft_exit_fail_msg("VDMABUF_IOCTL_OUTPUTS: %s\n",
+				   strerror(-ret));
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, vdmabuf_dev_fd(dev), &ev))
+		ksft_exit_fail_msg("epoll: %s\n", strerror(errno));
+	if (epoll_wait(ep, &ev, 1, 0) != 0)
+		ksft_exit_fail_msg("EPOLLPRI before the host resized\n");
+	return ep;
+}
+
 int main(void)
 {
 	struct dbuf bufs[DISP_NR_CASES];
+	struct vdmabuf_outputs outs;
 	struct vdmabuf_info info;
 	struct vdmabuf_dev *dev;
-	int ret, held = -1;
-	size_t i, nr_damage = 0;
+	int ret, held = -1, other, ep = -1;
+	size_t i, nr_more = 0;
 
 	ksft_print_header();
 	ret = vdmabuf_dev_open(DEV_PATH, &dev);
@@ -456,14 +567,24 @@ int main(void)
 	 * of its unexport.
 	 */
 	for (i = 0; i < DISP_NR_CASES; i++)
-		nr_damage += !!disp_cases[i].damage;
-	ksft_set_plan(2 + 2 * DISP_NR_CASES + nr_damage);
+		nr_more += !!disp_cases[i].damage + 2 * !!disp_cases[i].resize;
+	ksft_set_plan(2 + 2 * DISP_NR_CASES + nr_more);
 	check_outputs(DEV_PATH, DISP_NR_OUTPUTS);
 	check_outputs(DEV_PATH "1", 0);
+	/* An opener that never asks for the outputs: EPOLLPRI stays */
+	other = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (other < 0)
+		ksft_exit_fail_msg("%s: %s\n", DEV_PATH, strerror(errno));
 	for (i = 0; i < DISP_NR_CASES; i++) {
 		const struct disp_case *c = &disp_cases[i];
 
+		if (c->resize)
+			ep = resize_setup(dev, &outs);
 		show_case(dev, c, &bufs[i]);
+		if (c->resize) {
+			check_resize(dev, other, ep, c, outs.generation);
+			close(ep);
+		}
 		if (held >= 0) {
 			release_case(dev, &disp_cases[held], &bufs[held]);
 			held = -1;
@@ -473,6 +594,7 @@ int main(void)
 		else
 			release_case(dev, c, &bufs[i]);
 	}
+	close(other);
 	vdmabuf_dev_close(dev);
 	ksft_finished();
 }

@@ -15,6 +15,12 @@
  * picture was shown, the output must show the placeholder again.  Frames
  * of other buffers are answered at once; nothing is imported.
  *
+ * For a case with resize, it then resizes the output's window as a client
+ * of QEMU's D-Bus display does (QEMU runs with -display dbus,p2p=on; the
+ * connection is handed to QEMU with QMP's getfd and add_client, as
+ * libvirt does), before it answers the frame: the guest checks that it
+ * heard of the new size.
+ *
  * usage: importer_display --socket PATH --qmp PATH [--tap FILE]
  *			   [--device ID] [--cases N] [--dir DIR] [--wait SEC]
  *
@@ -35,6 +41,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
+
 #include <vdmabuf/vdmabuf.h>
 
 #include "display_proto.h"
@@ -45,6 +53,9 @@
 #define MAX_BUFS	64
 #define QMP_TIMEOUT_MS	60000	/* per command, and to connect */
 #define ERR_LEN		512
+/* Screendumps until a resize shows, RESIZE_STEP_MS apart */
+#define RESIZE_TRIES	100
+#define RESIZE_STEP_MS	100
 
 /* struct disp.seen[]: the checks a case has had */
 #define SEEN_PRESENTED	0x1
@@ -87,6 +98,9 @@ struct ppm {
  * @seen: SEEN_* per case, by id
  * @done: cases that had every check they get
  * @qmp: the QMP connection
+ * @dbus: the connection to QEMU's D-Bus display, NULL until needed
+ * @out_w: each output's preferred size, so its placeholder's size
+ * @out_h: likewise
  * @orig: the signal mask to wait with (SIGTERM and SIGINT let through)
  * @tap: the TAP output
  * @finished: stop: every case checked, or the VM is gone
@@ -102,6 +116,9 @@ struct disp {
 	uint32_t seen[DISP_NR_CASES + 1];
 	unsigned int done;
 	struct qmp qmp;
+	GDBusConnection *dbus;
+	uint32_t out_w[DISP_NR_OUTPUTS];
+	uint32_t out_h[DISP_NR_OUTPUTS];
 	sigset_t orig;
 	struct tap tap;
 	int finished;
@@ -125,6 +142,161 @@ static int take_screendump(struct disp *d, uint32_t head, const char *path,
 	}
 	return qmp_screendump(&d->qmp, d->device, head, path, "ppm", err,
 			      err_len);
+}
+
+/* ------------------------------------------------------------------ */
+/* QEMU's D-Bus display                                                */
+/* ------------------------------------------------------------------ */
+
+#define DBUS_ROOT	"/org/qemu/Display1"
+#define DBUS_TIMEOUT_MS	QMP_TIMEOUT_MS
+#define DBUS_FDNAME	"importer-display-dbus"
+
+/* @gerr as the reason in @err, freed; -EIO. */
+static int dbus_error(GError *gerr, const char *what, char *err,
+		      size_t err_len)
+{
+	snprintf(err, err_len, "D-Bus %s: %s", what,
+		 gerr ? gerr->message : "no answer");
+	g_clear_error(&gerr);
+	return -EIO;
+}
+
+/*
+ * A peer-to-peer connection to QEMU's D-Bus display: one end of a socket
+ * pair goes to QEMU with getfd and add_client, GDBus speaks on the other.
+ */
+static int dbus_connect(struct disp *d, char *err, size_t err_len)
+{
+	GSocketConnection *sc;
+	GError *gerr = NULL;
+	GSocket *gs;
+	int sv[2], ret;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		ret = -errno;
+		snprintf(err, err_len, "socketpair: %s", strerror(errno));
+		return ret;
+	}
+	ret = qmp_command_fd(&d->qmp,
+			     "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\""
+			     DBUS_FDNAME "\"}}\n", sv[1], err, err_len);
+	close(sv[1]);
+	if (!ret)
+		ret = qmp_command(&d->qmp,
+				  "{\"execute\":\"add_client\",\"arguments\":{\"protocol\":\"@dbus-display\",\"fdname\":\""
+				  DBUS_FDNAME "\"}}\n", err, err_len);
+	if (ret) {
+		close(sv[0]);
+		return ret;
+	}
+	gs = g_socket_new_from_fd(sv[0], &gerr);
+	if (!gs) {
+		close(sv[0]);
+		return dbus_error(gerr, "socket", err, err_len);
+	}
+	sc = g_socket_connection_factory_create_connection(gs);
+	g_object_unref(gs);
+	d->dbus = g_dbus_connection_new_sync(G_IO_STREAM(sc), NULL,
+					     G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT,
+					     NULL, NULL, &gerr);
+	g_object_unref(sc);
+	return d->dbus ? 0 : dbus_error(gerr, "connection", err, err_len);
+}
+
+/* Property @prop of interface @iface of object @path, or NULL. */
+static GVariant *dbus_property(struct disp *d, const char *path,
+			       const char *iface, const char *prop,
+			       char *err, size_t err_len)
+{
+	GError *gerr = NULL;
+	GVariant *r, *v;
+
+	r = g_dbus_connection_call_sync(d->dbus, NULL, path,
+					"org.freedesktop.DBus.Properties",
+					"Get", g_variant_new("(ss)", iface, prop),
+					G_VARIANT_TYPE("(v)"),
+					G_DBUS_CALL_FLAGS_NONE, DBUS_TIMEOUT_MS,
+					NULL, &gerr);
+	if (!r) {
+		dbus_error(gerr, prop, err, err_len);
+		return NULL;
+	}
+	g_variant_get(r, "(v)", &v);
+	g_variant_unref(r);
+	return v;
+}
+
+/*
+ * The object of the console that shows output @head of our device: the
+ * one labelled "ID.HEAD", as QEMU labels the consoles of a device with
+ * several heads.
+ */
+static int dbus_console(struct disp *d, uint32_t head, char *path,
+			size_t size, char *err, size_t err_len)
+{
+	char *want = g_strdup_printf("%s.%u", d->device, head);
+	GVariant *ids, *label;
+	int ret = -ENOENT;
+	gsize i, n;
+	const guint32 *id;
+
+	ids = dbus_property(d, DBUS_ROOT "/VM", "org.qemu.Display1.VM",
+			    "ConsoleIDs", err, err_len);
+	if (!ids) {
+		g_free(want);
+		return -EIO;
+	}
+	id = g_variant_get_fixed_array(ids, &n, sizeof(*id));
+	snprintf(err, err_len, "no console is labelled %s", want);
+	for (i = 0; i < n && ret == -ENOENT; i++) {
+		snprintf(path, size, DBUS_ROOT "/Console_%u", id[i]);
+		label = dbus_property(d, path, "org.qemu.Display1.Console",
+				      "Label", err, err_len);
+		if (!label) {
+			ret = -EIO;
+			break;
+		}
+		if (!strcmp(g_variant_get_string(label, NULL), want))
+			ret = 0;
+		g_variant_unref(label);
+	}
+	g_variant_unref(ids);
+	g_free(want);
+	return ret;
+}
+
+/*
+ * The window of output @head now has @w x @h pixels, as a D-Bus display
+ * client tells QEMU (SetUIInfo).
+ */
+static int resize_window(struct disp *d, uint32_t head, uint32_t w,
+			 uint32_t h, char *err, size_t err_len)
+{
+	char path[64];
+	GError *gerr = NULL;
+	GVariant *r;
+	int ret;
+
+	if (!d->dbus) {
+		ret = dbus_connect(d, err, err_len);
+		if (ret)
+			return ret;
+	}
+	ret = dbus_console(d, head, path, sizeof(path), err, err_len);
+	if (ret)
+		return ret;
+	r = g_dbus_connection_call_sync(d->dbus, NULL, path,
+					"org.qemu.Display1.Console",
+					"SetUIInfo",
+					g_variant_new("(qqiiuu)", 0, 0, 0, 0,
+						      w, h),
+					NULL, G_DBUS_CALL_FLAGS_NONE,
+					DBUS_TIMEOUT_MS, NULL, &gerr);
+	if (!r)
+		return dbus_error(gerr, "SetUIInfo", err, err_len);
+	g_variant_unref(r);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -295,13 +467,17 @@ static int same_picture(const struct disp_case *c, uint64_t seq,
 	return 0;
 }
 
-/* Is @p the placeholder?  1, or 0 with the reason in @err. */
-static int is_placeholder(const struct ppm *p, char *err, size_t err_len)
+/*
+ * Is @p the placeholder of output @head, which has the output's preferred
+ * size?  1, or 0 with the reason in @err.
+ */
+static int is_placeholder(const struct disp *d, uint32_t head,
+			  const struct ppm *p, char *err, size_t err_len)
 {
-	if (p->width == DISP_XRES && p->height == DISP_YRES)
+	if (p->width == d->out_w[head] && p->height == d->out_h[head])
 		return 1;
 	snprintf(err, err_len, "the screendump is %ux%u, not the %ux%u placeholder",
-		 p->width, p->height, DISP_XRES, DISP_YRES);
+		 p->width, p->height, d->out_w[head], d->out_h[head]);
 	return 0;
 }
 
@@ -334,6 +510,51 @@ static void case_seen(struct disp *d, const struct disp_case *c,
 }
 
 /*
+ * Case @c asks for its output's window to be resized: QEMU takes it, and
+ * the output's placeholder has the new size from then on.  For a case
+ * that shows the placeholder, the placeholder on the output is drawn
+ * again at that size: QEMU applies the size from a timer of its main
+ * loop, which may run after the next QMP command, so look a few times.
+ */
+static void check_resize(struct disp *d, const struct disp_case *c)
+{
+	char err[ERR_LEN] = "", path[PATH_MAX];
+	struct ppm p = { 0 };
+	int ret, tries, ok = 0;
+
+	ret = resize_window(d, c->output, DISP_RESIZE_W, DISP_RESIZE_H, err,
+			    sizeof(err));
+	if (!ret) {
+		d->out_w[c->output] = DISP_RESIZE_W;
+		d->out_h[c->output] = DISP_RESIZE_H;
+	}
+	tap_result(&d->tap, !ret,
+		   "display case %u: output %u's window resized to %ux%u through QEMU's D-Bus display (SetUIInfo)%s%s",
+		   c->id, c->output, DISP_RESIZE_W, DISP_RESIZE_H,
+		   ret ? ": " : "", ret ? err : "");
+	if (ret || c->expect != DISP_EXPECT_PLACEHOLDER)
+		return;
+	tries = 0;
+	if (dump_path(d, path, sizeof(path), c->id, "-resized")) {
+		snprintf(err, sizeof(err), "--dir is too long");
+		tries = RESIZE_TRIES;
+	}
+	for (; !ok && tries < RESIZE_TRIES; tries++) {
+		if (tries)
+			usleep(RESIZE_STEP_MS * 1000);
+		ppm_free(&p);
+		if (!dump_output(d, c->output, path, &p, err, sizeof(err)))
+			ok = is_placeholder(d, c->output, &p, err,
+					    sizeof(err));
+	}
+	ppm_free(&p);
+	tap_result(&d->tap, ok,
+		   "display case %u: the placeholder on output %u is drawn again at %ux%u%s%s",
+		   c->id, c->output, DISP_RESIZE_W, DISP_RESIZE_H,
+		   ok ? "" : ": ", ok ? "" : err);
+}
+
+/*
  * The output of @b's case, screendumped while it shows frame @seq: the
  * first frame, or the damaged second one of a case with damage.
  */
@@ -353,7 +574,8 @@ static void check_presented(struct disp *d, const struct dbuf *b,
 		if (c->expect == DISP_EXPECT_PICTURE)
 			ok = same_picture(c, seq, &p, err, sizeof(err));
 		else
-			ok = is_placeholder(&p, err, sizeof(err));
+			ok = is_placeholder(d, c->output, &p, err,
+					    sizeof(err));
 	}
 	ppm_free(&p);
 	if (damaged)
@@ -371,6 +593,8 @@ static void check_presented(struct disp *d, const struct dbuf *b,
 			   ok ? "" : ": ", ok ? "" : err);
 	if (!ok)
 		tap_diag(&d->tap, "case %u: screendump %s", c->id, path);
+	if (c->resize && !damaged)
+		check_resize(d, c);
 	if (damaged)
 		case_seen(d, c, SEEN_DAMAGE);
 	else
@@ -388,7 +612,7 @@ static void check_unexported(struct disp *d, const struct dbuf *b)
 	if (dump_path(d, path, sizeof(path), c->id, "-unexported"))
 		snprintf(err, sizeof(err), "--dir is too long");
 	else if (!dump_output(d, c->output, path, &p, err, sizeof(err)))
-		ok = is_placeholder(&p, err, sizeof(err));
+		ok = is_placeholder(d, c->output, &p, err, sizeof(err));
 	ppm_free(&p);
 	tap_result(&d->tap, ok,
 		   "display case %u: output %u shows the placeholder once the guest unexported the buffer%s%s",
@@ -597,6 +821,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	static struct disp d = {
 		.device = "vd0", .dir = "/tmp", .want = DISP_NR_CASES,
+		.out_w = { DISP_XRES, DISP_XRES },
+		.out_h = { DISP_YRES, DISP_YRES },
 	};
 	const char *tap_path = NULL;
 	unsigned long wait_s = 600, n;
@@ -692,6 +918,8 @@ int main(int argc, char **argv)
 
 	/* Closing answers whatever frame is still owed */
 	vdmabuf_importer_close(d.imp);
+	if (d.dbus)
+		g_object_unref(d.dbus);
 	qmp_close(&d.qmp);
 	tap_result(&d.tap, d.done >= d.want, "display: saw all %u display cases (%u checked)",
 		   d.want, d.done);
