@@ -26,10 +26,14 @@
  *    to its end: each frame is read in full into a frame-sized buffer
  *    (timed from its header to its last byte) and answered with one
  *    byte, after checking every word for a BENCH_F_VERIFY frame, at once
- *    for the others (a BENCH_F_LAST frame is checked after the answer).
+ *    for the others (a BENCH_F_LAST frame is checked after the answer);
+ *  - FRAME_DONE pacing (bench_guest's image exports, on both devices):
+ *    every PRESENTED of a buffer that is not a benchmark export is
+ *    answered with FRAME_DONE at once, on the device of --socket and on
+ *    that of --display-socket, whose frames QEMU's display answers too.
  *
- * usage: importer_bench --socket PATH [--tap PATH] [--wait SEC]
- *	  [--progress FILE]
+ * usage: importer_bench --socket PATH [--display-socket PATH] [--tap PATH]
+ *	  [--wait SEC] [--progress FILE]
  *
  * --progress FILE gets a "VDMABUF-STAGE: l2: bench ..." line whenever the
  * guest starts a new part (the test bed passes L1's console).  Runs until
@@ -102,6 +106,11 @@ struct hsize {
 struct hbench {
 	const char *sock_path;
 	struct vdmabuf_importer *imp;
+	/* The device with QEMU's display (--display-socket), or NULL */
+	const char *disp_path;
+	struct vdmabuf_importer *disp;
+	uint64_t disp_frames;	/* answered there */
+	int announced_pacing;
 	int lsn;
 	FILE *progress;
 	pid_t vmm;
@@ -249,12 +258,13 @@ static struct hbuf *find_buf(struct hbench *h,
 }
 
 /* Answer FRAME_DONE for the frame of @ev: 0 or -errno (with a message). */
-static int frame_done(struct hbench *h, const struct vdmabuf_host_event *ev)
+static int frame_done(struct vdmabuf_importer *imp,
+		      const struct vdmabuf_host_event *ev)
 {
 	char us[VDMABUF_UUID_STR_LEN];
 	int ret;
 
-	ret = vdmabuf_importer_frame_done(h->imp, &ev->uuid, ev->frame);
+	ret = vdmabuf_importer_frame_done(imp, &ev->uuid, ev->frame);
 	if (ret)
 		fprintf(stderr, "importer_bench: FRAME_DONE %s seq %llu: %s\n",
 			vdmabuf_uuid_format(&ev->uuid, us),
@@ -392,18 +402,23 @@ static int on_presented(struct hbench *h, const struct vdmabuf_host_event *ev)
 	int ret;
 
 	if (!b) {
+		/* bench_guest's pacing frames: answered at once */
+		if (!h->announced_pacing) {
+			h->announced_pacing = 1;
+			progress(h, "FRAME_DONE pacing, without and with QEMU's display");
+		}
 		h->frames_other++;
-		return frame_done(h, ev);
+		return frame_done(h->imp, ev);
 	}
 	z = &h->sz[b->meta.size_idx];
 	if (b->meta.role == BENCH_R_STEADY) {
-		ret = frame_done(h, ev);
+		ret = frame_done(h->imp, ev);
 		if (!ret)
 			z->steady_acked++;
 		return ret;
 	}
 	if (!b->map)
-		return frame_done(h, ev);
+		return frame_done(h->imp, ev);
 
 	pages = b->size / BENCH_PAGE;
 	t0 = now_ns();
@@ -434,7 +449,7 @@ static int on_presented(struct hbench *h, const struct vdmabuf_host_event *ev)
 				(unsigned long long)bad,
 				(unsigned long long)pages);
 	}
-	return frame_done(h, ev);
+	return frame_done(h->imp, ev);
 }
 
 static void drop_buf(struct hbench *h, struct hbuf *b, int timed)
@@ -472,6 +487,23 @@ static int on_event(void *ctx, const struct vdmabuf_host_event *ev)
 			ev->type);
 		return 0;
 	}
+}
+
+/*
+ * For importer_drain() on the device with QEMU's display: every frame is
+ * answered at once, nothing imported.  @ctx is the struct hbench.
+ */
+static int on_display_event(void *ctx, const struct vdmabuf_host_event *ev)
+{
+	struct hbench *h = ctx;
+	int ret;
+
+	if (ev->type != VHOST_VDMABUF_EVENT_PRESENTED)
+		return 0;
+	ret = frame_done(h->disp, ev);
+	if (!ret)
+		h->disp_frames++;
+	return ret;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -708,6 +740,16 @@ static int report(struct hbench *h)
 	       (long long)h->vmpin_base);
 	printf("%sother_frames_acked %llu\n", HOST_PREFIX,
 	       (unsigned long long)h->frames_other);
+	if (h->disp_path) {
+		tap_result(&h->tap, h->disp_frames > 0,
+			   "importer_bench: %llu frames answered on the device with QEMU's display",
+			   (unsigned long long)h->disp_frames);
+		all &= h->disp_frames > 0;
+		printf("%spacing.no_display.frames_acked %llu\n", HOST_PREFIX,
+		       (unsigned long long)h->frames_other);
+		printf("%spacing.display.frames_acked %llu\n", HOST_PREFIX,
+		       (unsigned long long)h->disp_frames);
+	}
 	for (i = 0; i < BENCH_NR_SIZES; i++) {
 		struct hsize *z = &h->sz[i];
 		const char *name = bench_sizes[i].name;
@@ -764,8 +806,8 @@ static int report(struct hbench *h)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: importer_bench --socket PATH [--tap PATH] [--wait SEC]\n"
-		"                      [--progress FILE]\n");
+		"usage: importer_bench --socket PATH [--display-socket PATH]\n"
+		"                      [--tap PATH] [--wait SEC] [--progress FILE]\n");
 	exit(2);
 }
 
@@ -773,6 +815,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "display-socket", required_argument, NULL, 'd' },
 		{ "tap", required_argument, NULL, 't' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "progress", required_argument, NULL, 'p' },
@@ -786,10 +829,13 @@ int main(int argc, char **argv)
 	sigset_t block, orig;
 	int c, i, ret, all;
 
-	while ((c = getopt_long(argc, argv, "s:t:w:p:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:d:t:w:p:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			h.sock_path = optarg;
+			break;
+		case 'd':
+			h.disp_path = optarg;
 			break;
 		case 't':
 			tap_path = optarg;
@@ -856,6 +902,19 @@ int main(int argc, char **argv)
 	}
 	tap_result(&h.tap, !ret,
 		   "importer_bench: got an importer fd from %s", h.sock_path);
+	/* The same QEMU made both sockets: this one exists by now. */
+	if (!ret && h.disp_path) {
+		ret = vdmabuf_importer_connect(h.disp_path, 10000, &h.disp);
+		if (!ret)
+			ret = vdmabuf_importer_frames(h.disp, NULL,
+						      VHOST_VDMABUF_FRAMES_JOIN);
+		if (ret)
+			fprintf(stderr, "importer_bench: %s: %s\n",
+				h.disp_path, strerror(-ret));
+		tap_result(&h.tap, !ret,
+			   "importer_bench: got an importer fd from %s, joined all frames",
+			   h.disp_path);
+	}
 	if (ret || h.lsn < 0) {
 		tap_close(&h.tap);
 		return 2;
@@ -867,14 +926,17 @@ int main(int argc, char **argv)
 	       BENCH_VSOCK_PORT);
 
 	while (!stop_signal) {
-		struct pollfd pfd[3] = {
+		/* poll() skips an fd of -1: no ping, no display device. */
+		struct pollfd pfd[4] = {
 			{ .fd = vdmabuf_importer_fd(h.imp), .events = POLLIN },
 			{ .fd = h.lsn, .events = POLLIN },
 			{ .fd = h.ping, .events = POLLIN },
+			{ .fd = h.disp ? vdmabuf_importer_fd(h.disp) : -1,
+			  .events = POLLIN },
 		};
 		struct timespec ts = { .tv_sec = 1 };
 
-		ret = ppoll(pfd, h.ping >= 0 ? 3 : 2, &ts, &orig);
+		ret = ppoll(pfd, 4, &ts, &orig);
 		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
@@ -893,6 +955,26 @@ int main(int argc, char **argv)
 			if (ret == -ENODEV ||
 			    (!ret && (pfd[0].revents & POLLHUP))) {
 				fprintf(stderr, "importer_bench: importer fd hung up\n");
+				break;
+			}
+			if (ret) {
+				h.fatal = 1;
+				break;
+			}
+		}
+		if (pfd[3].revents & (POLLERR | POLLNVAL)) {
+			fprintf(stderr, "importer_bench: %s: importer fd error (revents 0x%x)\n",
+				h.disp_path, pfd[3].revents);
+			h.fatal = 1;
+			break;
+		}
+		if (pfd[3].revents & (POLLIN | POLLHUP)) {
+			ret = importer_drain(h.disp, "importer_bench",
+					     on_display_event, &h);
+			if (ret == -ENODEV ||
+			    (!ret && (pfd[3].revents & POLLHUP))) {
+				fprintf(stderr, "importer_bench: %s hung up\n",
+					h.disp_path);
 				break;
 			}
 			if (ret) {
@@ -932,6 +1014,7 @@ int main(int argc, char **argv)
 	if (h.ping >= 0)
 		close(h.ping);
 	vdmabuf_importer_close(h.imp);
+	vdmabuf_importer_close(h.disp);
 	close(h.lsn);
 	if (h.progress)
 		fclose(h.progress);
