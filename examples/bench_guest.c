@@ -25,16 +25,25 @@
  *  - the copy alternative: the same frame bytes (the steady-state buffer,
  *    written in full) sent over an AF_VSOCK stream to the host, which
  *    reads them all and answers one byte.  The first frame is untimed and
- *    checked word by word before the answer, the last after it.
+ *    checked word by word before the answer, the last after it;
+ *  - with -p DEVICE, FRAME_DONE pacing without and with QEMU's display:
+ *    one 1920x1080 XRGB8888 buffer on each device, exported with image
+ *    metadata for output 0, presented frame after frame, each waiting for
+ *    its FRAME_DONE.  The device (-d) must have no display, DEVICE (the
+ *    host's display=on) at least one output: there QEMU imports the
+ *    buffer too and owes every frame.  Runs of frames alternate between
+ *    the two, A B then B A, so that a drift in the machine's load weighs
+ *    on both alike.
  *
  * Each measurement repeats until its count or its time budget runs out
  * (at least BENCH_MIN_ITERS times) and reports median, min, max and mean.
  *
  * usage: bench_guest [-z CYCLES] [-s PRESENTS] [-c FRAMES] [-b BUDGET_S]
- *	  [-d DEVICE]
+ *	  [-d DEVICE] [-p DISPLAY_DEVICE [-r RUNS] [-f FRAMES_PER_RUN]]
  *
  * Defaults: 5 cycles, 200 PRESENTs, 5 copied frames, a budget of 20 s
- * per measurement and size.
+ * per measurement and size; pacing: 10 runs of 30 frames per device, a
+ * budget of twice 20 s.
  *
  * Output: TAP on stdout; every number as "# bench KEY VALUE", every
  * timing as "# bench KEY N MEDIAN MIN MAX MEAN" (ms), collected by
@@ -51,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -127,21 +137,21 @@ static int more(struct bench *b, unsigned int done, unsigned int max,
 /* ---------------------------------------------------------------------- */
 
 /* Read exactly one event, waiting up to @timeout_ms.  0 or -errno. */
-static int next_event(struct bench *b, struct vdmabuf_event *ev,
+static int next_event(struct vdmabuf_dev *dev, struct vdmabuf_event *ev,
 		      int timeout_ms)
 {
-	int ret = vdmabuf_dev_next_event(b->dev, ev, timeout_ms);
+	int ret = vdmabuf_dev_next_event(dev, ev, timeout_ms);
 
 	return ret == -EAGAIN ? -ETIMEDOUT : ret;
 }
 
 /*
- * Wait for @type about @uuid (and @seq for FRAME_DONE); others count as
- * unexpected.  *@flags gets the event's flags.  0 or -errno.
+ * Wait on @dev for @type about @uuid (and @seq for FRAME_DONE); others
+ * count as unexpected.  *@flags gets the event's flags.  0 or -errno.
  */
-static int wait_for(struct bench *b, uint32_t type,
-		    const struct vdmabuf_uuid *uuid, uint64_t seq,
-		    uint32_t *flags)
+static int wait_on(struct bench *b, struct vdmabuf_dev *dev, uint32_t type,
+		   const struct vdmabuf_uuid *uuid, uint64_t seq,
+		   uint32_t *flags)
 {
 	struct vdmabuf_event ev;
 	struct vdmabuf_uuid evu;
@@ -149,7 +159,7 @@ static int wait_for(struct bench *b, uint32_t type,
 	int ret;
 
 	for (;;) {
-		ret = next_event(b, &ev, EVENT_TIMEOUT_MS);
+		ret = next_event(dev, &ev, EVENT_TIMEOUT_MS);
 		if (ret) {
 			fprintf(stderr, "bench_guest: waiting for event %u of %s: %s\n",
 				type, vdmabuf_uuid_format(uuid, us),
@@ -170,6 +180,14 @@ static int wait_for(struct bench *b, uint32_t type,
 	}
 }
 
+/* wait_on() the benchmark's own device */
+static int wait_for(struct bench *b, uint32_t type,
+		    const struct vdmabuf_uuid *uuid, uint64_t seq,
+		    uint32_t *flags)
+{
+	return wait_on(b, b->dev, type, uuid, seq, flags);
+}
+
 /*
  * After a call that may answer EBUSY/ENOBUFS for a while: 1 when it
  * should be tried again (after a pause), 0 when @ret is its result; then
@@ -186,8 +204,9 @@ static int busy_retry(int ret, int *tries, const char *what)
 	return 0;
 }
 
-/* A mapped ALLOC buffer. */
+/* A mapped ALLOC buffer, and the device it is shared on. */
 struct gbuf {
+	struct vdmabuf_dev *dev;
 	int fd;
 	uint64_t *map;
 	uint64_t size;
@@ -195,20 +214,28 @@ struct gbuf {
 	uint32_t nr_ranges;
 };
 
-static int buf_alloc(struct bench *b, struct gbuf *g, uint64_t size)
+/* Allocate @g on @dev, for sharing there. */
+static int buf_alloc_on(struct vdmabuf_dev *dev, struct gbuf *g,
+			uint64_t size)
 {
 	int ret, tries = 0;
 
+	g->dev = dev;
 	g->fd = -1;
 	g->map = NULL;
 	g->size = size;
 	do {
-		ret = vdmabuf_dev_alloc(b->dev, size);
+		ret = vdmabuf_dev_alloc(dev, size);
 	} while (busy_retry(ret, &tries, "vdmabuf_dev_alloc"));
 	if (ret < 0)
 		return ret;
 	g->fd = ret;
 	return 0;
+}
+
+static int buf_alloc(struct bench *b, struct gbuf *g, uint64_t size)
+{
+	return buf_alloc_on(b->dev, g, size);
 }
 
 static int buf_map(struct gbuf *g)
@@ -249,8 +276,8 @@ static int buf_fill(struct gbuf *g, uint64_t seed, int every_word)
 	return vdmabuf_dmabuf_sync(g->fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
 }
 
-static int buf_export(struct bench *b, struct gbuf *g, uint32_t role,
-		      unsigned int si, uint32_t iter, uint64_t seed)
+static int buf_export(struct gbuf *g, uint32_t role, unsigned int si,
+		      uint32_t iter, uint64_t seed)
 {
 	struct bench_meta meta = {
 		.magic = htole32(BENCH_META_MAGIC),
@@ -267,7 +294,7 @@ static int buf_export(struct bench *b, struct gbuf *g, uint32_t role,
 	int ret, tries = 0;
 
 	do {
-		ret = vdmabuf_dev_export(b->dev, g->fd, &meta, sizeof(meta),
+		ret = vdmabuf_dev_export(g->dev, g->fd, &meta, sizeof(meta),
 					 &ex);
 	} while (busy_retry(ret, &tries, "vdmabuf_dev_export"));
 	if (ret)
@@ -283,22 +310,22 @@ static int buf_export(struct bench *b, struct gbuf *g, uint32_t role,
 	return 0;
 }
 
-static int buf_present(struct bench *b, struct gbuf *g, uint64_t seq)
+static int buf_present(struct gbuf *g, uint64_t seq)
 {
 	int ret, tries = 0;
 
 	do {
-		ret = vdmabuf_dev_present(b->dev, &g->uuid, seq, NULL, 0);
+		ret = vdmabuf_dev_present(g->dev, &g->uuid, seq, NULL, 0);
 	} while (busy_retry(ret, &tries, "vdmabuf_dev_present"));
 	return ret;
 }
 
-static int buf_unexport(struct bench *b, struct gbuf *g)
+static int buf_unexport(struct gbuf *g)
 {
 	int ret, tries = 0;
 
 	do {
-		ret = vdmabuf_dev_unexport(b->dev, &g->uuid);
+		ret = vdmabuf_dev_unexport(g->dev, &g->uuid);
 	} while (busy_retry(ret, &tries, "vdmabuf_dev_unexport"));
 	return ret;
 }
@@ -368,13 +395,13 @@ static int zc_cycle(struct bench *b, struct gbuf *g, unsigned int si,
 	int ret, exported = 0;
 
 	t0 = now_ns();
-	ret = buf_export(b, g, BENCH_R_ZC, si, iter, seed);
+	ret = buf_export(g, BENCH_R_ZC, si, iter, seed);
 	t1 = now_ns();
 	if (ret)
 		return ret;
 	exported = 1;
 	note_ranges(b, si, g->nr_ranges);
-	ret = buf_present(b, g, seq);
+	ret = buf_present(g, seq);
 	if (!ret)
 		ret = wait_for(b, VDMABUF_EVENT_FRAME_DONE, &g->uuid, seq, &flags);
 	t2 = now_ns();
@@ -387,7 +414,7 @@ static int zc_cycle(struct bench *b, struct gbuf *g, unsigned int si,
 		goto out;
 	}
 	exported = 0;
-	ret = buf_unexport(b, g);
+	ret = buf_unexport(g);
 	t3 = now_ns();
 	if (ret)
 		return ret;
@@ -401,7 +428,7 @@ static int zc_cycle(struct bench *b, struct gbuf *g, unsigned int si,
 	t[ZC_TO_RELEASED] = t4 - t2;
 	t[ZC_CYCLE] = t4 - t0;
 out:
-	if (exported && !buf_unexport(b, g))
+	if (exported && !buf_unexport(g))
 		wait_for(b, VDMABUF_EVENT_RELEASED, &g->uuid, 0, NULL);
 	return ret;
 }
@@ -594,7 +621,7 @@ static void bench_steady(struct bench *b, unsigned int si, struct gbuf *g,
 	if (fd < 0)
 		ping_err = fd;
 	if (!ret) {
-		ret = buf_export(b, g, BENCH_R_STEADY, si, 0, seed);
+		ret = buf_export(g, BENCH_R_STEADY, si, 0, seed);
 		exported = !ret;
 	}
 	if (exported)
@@ -604,7 +631,7 @@ static void bench_steady(struct bench *b, unsigned int si, struct gbuf *g,
 		uint64_t seq = ++b->seq;
 
 		t0 = now_ns();
-		ret = buf_present(b, g, seq);
+		ret = buf_present(g, seq);
 		t1 = now_ns();
 		if (!ret)
 			ret = wait_for(b, VDMABUF_EVENT_FRAME_DONE, &g->uuid,
@@ -625,7 +652,7 @@ static void bench_steady(struct bench *b, unsigned int si, struct gbuf *g,
 			pings++;
 		}
 	}
-	if (exported && !buf_unexport(b, g) &&
+	if (exported && !buf_unexport(g) &&
 	    !wait_for(b, VDMABUF_EVENT_RELEASED, &g->uuid, 0, NULL))
 		released = 1;
 	if (fd >= 0)
@@ -731,24 +758,195 @@ static void bench_copy(struct bench *b, unsigned int si, struct gbuf *g,
 	bench_samples_free(&s);
 }
 
+/* ---------------------------------------------------------------------- */
+/* FRAME_DONE pacing: without and with QEMU's display                     */
+/* ---------------------------------------------------------------------- */
+
+#define PACE_SIZE		0	/* bench_sizes[]: 1920x1080 */
+#define PACE_WARMUP		10	/* untimed frames per device */
+#define PACE_MIN_RUNS		2	/* A B, B A */
+
+enum { PACE_PLAIN, PACE_DISPLAY, PACE_NR };
+static const char *const pace_keys[PACE_NR] = { "no_display", "display" };
+
+/* One device of the comparison. */
+struct pacer {
+	const char *path;
+	struct gbuf g;
+	struct bench_samples rtt;	/* PRESENT start -> FRAME_DONE */
+	uint64_t run_ns;		/* wall time of the timed runs */
+	unsigned int runs;
+	unsigned int replaced;
+	int outputs;			/* of the host's display, or -errno */
+	int exported;
+	int released;
+};
+
+/* The outputs of @dev's host display, or -errno. */
+static int nr_outputs(struct vdmabuf_dev *dev)
+{
+	struct vdmabuf_outputs outs;
+
+	if (ioctl(vdmabuf_dev_fd(dev), VDMABUF_IOCTL_OUTPUTS, &outs))
+		return -errno;
+	return outs.nr_outputs;
+}
+
+/* Allocate a black 1920x1080 XRGB8888 image and export it for output 0. */
+static int pace_setup(struct pacer *p, struct vdmabuf_dev *dev)
+{
+	const struct bench_size *sz = &bench_sizes[PACE_SIZE];
+	struct vdmabuf_exported ex;
+	struct vdmabuf_image img;
+	int64_t size;
+	int ret, tries = 0;
+
+	size = vdmabuf_image_init(&img, sz->width, sz->height,
+				  DEMO_FOURCC_XRGB8888);
+	if (size < 0)
+		return size;
+	ret = buf_alloc_on(dev, &p->g, size);
+	if (ret)
+		return ret;
+	do {
+		ret = vdmabuf_dev_export_image(dev, p->g.fd, &img, &ex);
+	} while (busy_retry(ret, &tries, "vdmabuf_dev_export_image"));
+	if (ret)
+		return ret;
+	p->g.uuid = ex.uuid;
+	p->exported = 1;
+	return 0;
+}
+
+/* @n frames, each PRESENTed once the last one's FRAME_DONE came. */
+static int pace_frames(struct bench *b, struct pacer *p, unsigned int n,
+		       int timed)
+{
+	unsigned int i;
+	uint32_t flags;
+	uint64_t t0;
+	int ret = 0;
+
+	for (i = 0; !ret && i < n; i++) {
+		uint64_t seq = ++b->seq;
+
+		t0 = now_ns();
+		ret = buf_present(&p->g, seq);
+		if (!ret)
+			ret = wait_on(b, p->g.dev, VDMABUF_EVENT_FRAME_DONE,
+				      &p->g.uuid, seq, &flags);
+		if (ret)
+			break;
+		if (timed)
+			bench_samples_add(&p->rtt, now_ns() - t0);
+		if (flags & VDMABUF_EVENT_F_REPLACED)
+			p->replaced++;
+	}
+	if (ret)
+		fprintf(stderr, "bench_guest: pacing on %s: %s\n", p->path,
+			strerror(-ret));
+	return ret;
+}
+
+/*
+ * FRAME_DONE pacing on b->dev (no display) and @disp (QEMU's display):
+ * PACE_WARMUP untimed frames on each, then runs of @per_run frames, A B
+ * then B A, up to @runs_max runs or twice the budget.
+ */
+static void bench_pacing(struct bench *b, const char *plain_path,
+			 struct vdmabuf_dev *disp, const char *disp_path,
+			 unsigned int runs_max, unsigned int per_run)
+{
+	struct pacer p[PACE_NR] = {
+		{ .path = plain_path, .g.fd = -1 },
+		{ .path = disp_path, .g.fd = -1 },
+	};
+	struct vdmabuf_dev *devs[PACE_NR] = { b->dev, disp };
+	uint64_t t0, t_start, budget = 2ULL * b->budget_s * 1000000000ULL;
+	unsigned int i, k, run;
+	char key[80];
+	int ret = 0;
+
+	p[PACE_PLAIN].outputs = nr_outputs(b->dev);
+	p[PACE_DISPLAY].outputs = nr_outputs(disp);
+	tap(b, !p[PACE_PLAIN].outputs && p[PACE_DISPLAY].outputs > 0,
+	    "pacing: %s has no display (%d outputs), %s has QEMU's (%d outputs)",
+	    plain_path, p[PACE_PLAIN].outputs, disp_path,
+	    p[PACE_DISPLAY].outputs);
+	if (p[PACE_PLAIN].outputs || p[PACE_DISPLAY].outputs <= 0)
+		return;
+
+	for (i = 0; !ret && i < PACE_NR; i++) {
+		ret = bench_samples_init(&p[i].rtt, runs_max * per_run);
+		if (!ret)
+			ret = pace_setup(&p[i], devs[i]);
+		/* Untimed: under TCG the first run of a path translates it. */
+		if (!ret)
+			ret = pace_frames(b, &p[i], PACE_WARMUP, 0);
+	}
+	t_start = now_ns();
+	for (run = 0; !ret && run < runs_max; run++) {
+		/* Whole pairs of runs only, so that both had the same turns. */
+		if (run >= PACE_MIN_RUNS && !(run % 2) &&
+		    now_ns() - t_start >= budget)
+			break;
+		for (k = 0; !ret && k < PACE_NR; k++) {
+			i = run % 2 ? PACE_NR - 1 - k : k;
+			t0 = now_ns();
+			ret = pace_frames(b, &p[i], per_run, 1);
+			p[i].run_ns += now_ns() - t0;
+			p[i].runs++;
+		}
+	}
+	for (i = 0; i < PACE_NR; i++) {
+		if (p[i].exported && !buf_unexport(&p[i].g) &&
+		    !wait_on(b, p[i].g.dev, VDMABUF_EVENT_RELEASED,
+			     &p[i].g.uuid, 0, NULL))
+			p[i].released = 1;
+		buf_free(&p[i].g);
+	}
+	for (i = 0; i < PACE_NR; i++) {
+		const char *name = pace_keys[i];
+		struct pacer *q = &p[i];
+
+		tap(b, !ret && q->rtt.n && !q->replaced && q->released,
+		    "pacing: %s (%s): %u runs, %u frames each got FRAME_DONE (%u replaced), then RELEASED",
+		    q->path, name, q->runs, q->rtt.n, q->replaced);
+		result("pacing.%s.outputs %d", name, q->outputs);
+		result("pacing.%s.runs %u", name, q->runs);
+		result("pacing.%s.frames_per_run %u", name, per_run);
+		if (q->run_ns)
+			result("pacing.%s.frames_per_s %.2f", name,
+			       q->rtt.n / (q->run_ns / 1e9));
+		result("pacing.%s.present_to_frame_done_p95_ms %.3f", name,
+		       bench_samples_pct(&q->rtt, 95) / 1e6);
+		snprintf(key, sizeof(key), "pacing.%s.present_to_frame_done_ms",
+			 name);
+		bench_samples_report(&q->rtt, GUEST_PREFIX, key);
+		bench_samples_free(&q->rtt);
+	}
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_guest [-z CYCLES] [-s PRESENTS] [-c FRAMES] [-b BUDGET_S]\n"
-		"                   [-d DEVICE]\n");
+		"                   [-d DEVICE] [-p DISPLAY_DEVICE [-r RUNS] [-f FRAMES]]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *devpath = VDMABUF_DEV_PATH;
+	const char *devpath = VDMABUF_DEV_PATH, *pace_path = NULL;
 	struct bench b = { .budget_s = 20 };
 	unsigned int zc_max = 5, steady_max = 200, copy_max = 5, si;
+	unsigned int pace_runs = 10, pace_frames_per_run = 30;
+	struct vdmabuf_dev *pace_dev = NULL;
 	struct vdmabuf_info info;
 	uint64_t t_start = now_ns();
 	int c, ret, ok = 1;
 
-	while ((c = getopt(argc, argv, "z:s:c:b:d:h")) != -1) {
+	while ((c = getopt(argc, argv, "z:s:c:b:d:p:r:f:h")) != -1) {
 		switch (c) {
 		case 'z':
 			zc_max = strtoul(optarg, NULL, 0);
@@ -765,12 +963,22 @@ int main(int argc, char **argv)
 		case 'd':
 			devpath = optarg;
 			break;
+		case 'p':
+			pace_path = optarg;
+			break;
+		case 'r':
+			pace_runs = strtoul(optarg, NULL, 0);
+			break;
+		case 'f':
+			pace_frames_per_run = strtoul(optarg, NULL, 0);
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc || !zc_max || !steady_max || !copy_max ||
-	    !b.budget_s)
+	    !b.budget_s || pace_runs < PACE_MIN_RUNS || pace_runs > 1000 ||
+	    !pace_frames_per_run || pace_frames_per_run > 1000)
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("TAP version 13\n");
@@ -849,6 +1057,20 @@ int main(int argc, char **argv)
 		result("zc.%s.wire_bytes.max %llu", name, (unsigned long long)
 		       (EXPORT_HDR_BYTES + RANGE_BYTES * b.rmax[si] +
 			sizeof(struct bench_meta)));
+	}
+
+	if (pace_path) {
+		printf("# FRAME_DONE pacing: %s without a display, %s with QEMU's\n",
+		       devpath, pace_path);
+		ret = vdmabuf_dev_open(pace_path, &pace_dev);
+		tap(&b, !ret, "pacing: open %s", pace_path);
+		if (ret)
+			fprintf(stderr, "bench_guest: open %s: %s\n", pace_path,
+				strerror(-ret));
+		else
+			bench_pacing(&b, devpath, pace_dev, pace_path, pace_runs,
+				     pace_frames_per_run);
+		vdmabuf_dev_close(pace_dev);
 	}
 
 	tap(&b, !b.unexpected, "no unexpected events (%llu)",

@@ -189,6 +189,22 @@ static inline void bench_samples_report(struct bench_samples *s,
 	       s->v[0] / 1e6, s->v[s->n - 1] / 1e6, sum / 1e6 / s->n);
 }
 
+/*
+ * The @pct percentile (nearest rank) of @s in ns, 0 without samples.
+ * Sorts the samples.
+ */
+static inline uint64_t bench_samples_pct(struct bench_samples *s,
+					 unsigned int pct)
+{
+	unsigned int rank;
+
+	if (!s->n)
+		return 0;
+	qsort(s->v, s->n, sizeof(*s->v), bench_cmp_u64);
+	rank = ((uint64_t)s->n * pct + 99) / 100;
+	return s->v[rank ? rank - 1 : 0];
+}
+
 static inline void bench_samples_free(struct bench_samples *s)
 {
 	free(s->v);
