@@ -56,14 +56,24 @@ function bytes(b) {
 function ratio(a, b) {
 	return (has(a) && has(b) && num(b) > 0) ? sprintf("%.1f", num(a) / num(b)) : ""
 }
+# Two decimals: the pacing ratios are near 1
+function ratio2(a, b) {
+	return (has(a) && has(b) && num(b) > 0) ? sprintf("%.2f", num(a) / num(b)) : ""
+}
 function set(k, v) { if (v != "") val[k] = v }
-function row(title, c1, c2, c3) {
-	printf "%-44s %-20s %-20s %s\n", title, c1, c2, c3
+function row(title, c1, c2, c3,   line) {
+	line = sprintf("%-44s %-20s %-20s %s", title, c1, c2, c3)
+	sub(/ +$/, "", line)
+	print line
 }
 function rowk(title, fmt, k1, k2,   c, i) {
 	for (i = 1; i <= 3; i++)
 		c[i] = fmtv(fmt, sprintf(k1 "%s" k2, S[i]))
 	row(title, c[1], c[2], c[3])
+}
+# "RUNS x FRAMES" of a pacing device
+function pair(p) {
+	return has(p "runs") ? val[p "runs"] " x " val[p "frames_per_run"] : "-"
 }
 function fmtv(fmt, k) {
 	if (fmt == "mm")
@@ -140,6 +150,19 @@ END {
 				 "-" val["guest.zc." s ".nr_ranges.max"] : "")
 	}
 
+	# FRAME_DONE pacing: the device with the QEMU display against the one
+	# without, frame by frame (bench_guest -p).
+	P1 = "guest.pacing.no_display."; P2 = "guest.pacing.display."
+	t = "present_to_frame_done_ms"
+	set("ratio.pacing.display_vs_no_display.median",
+	    ratio2(P2 t ".median", P1 t ".median"))
+	set("ratio.pacing.display_vs_no_display.mean",
+	    ratio2(P2 t ".mean", P1 t ".mean"))
+	set("ratio.pacing.display_vs_no_display.p95",
+	    ratio2(P2 "present_to_frame_done_p95_ms", P1 "present_to_frame_done_p95_ms"))
+	set("ratio.pacing.display_vs_no_display.frames_per_s",
+	    ratio2(P2 "frames_per_s", P1 "frames_per_s"))
+
 	print label
 	print "Times in ms: median (min). Ratios use medians. Compare within this run only."
 	print ""
@@ -181,5 +204,19 @@ END {
 	rowk("  pinned guest RAM (VMM VmPin delta)", "bytes", "host.zc.", ".vmpin_delta_bytes.max")
 	rowk("  new: page array, 8 B a page (computed)", "bytes", "derived.", ".host_page_array_bytes")
 	rowk("  copy instead: host frame buffer", "bytes", "host.copy.", ".buffer_bytes")
+	print ""
+	R = "ratio.pacing.display_vs_no_display."
+	row("FRAME_DONE pacing, 1080p XR24, one frame", "no display", "display=on", "display / no display")
+	row("in flight, runs alternating A B B A", "", "", "")
+	row("  runs x frames", pair(P1), pair(P2), "")
+	row("  frames timed", fmtv("", P1 t ".n"), fmtv("", P2 t ".n"), "")
+	row("  PRESENT -> FRAME_DONE median (min)", mm(P1 t), mm(P2 t), fmtv("x", R "median"))
+	row("  PRESENT -> FRAME_DONE mean", ms(P1 t ".mean"), ms(P2 t ".mean"), fmtv("x", R "mean"))
+	row("  PRESENT -> FRAME_DONE p95", ms(P1 "present_to_frame_done_p95_ms"),
+	    ms(P2 "present_to_frame_done_p95_ms"), fmtv("x", R "p95"))
+	row("  frames/s", fmtv("", P1 "frames_per_s"), fmtv("", P2 "frames_per_s"),
+	    fmtv("x", R "frames_per_s"))
+	row("  host: frames importer_bench answered", fmtv("", "host.pacing.no_display.frames_acked"),
+	    fmtv("", "host.pacing.display.frames_acked"), "")
 	write_json()
 }'

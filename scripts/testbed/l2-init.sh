@@ -75,7 +75,9 @@ MOD=/lib/vdmabuf/virtio_vdmabuf.ko
 
 tests="/tests/guest_* /tests/e2e_*"
 [ "$VM_MODE" = demo ] && tests=/tests/demo_producer
-[ "$VM_MODE" = bench ] && tests=/tests/bench_guest
+# bench: the second device has QEMU's display (l1-bench.sh).
+args=
+[ "$VM_MODE" = bench ] && tests=/tests/bench_guest args="-p /dev/virtio-vdmabuf1"
 # Booted with swiotlb=force (l1-run.sh): the one guest test that needs it.
 if [ "$VM_MODE" = swiotlb ]; then
 	tests=
@@ -85,7 +87,7 @@ if [ "$VM_MODE" = swiotlb ]; then
 fi
 for t in $tests; do
 	[ -x "$t" ] || continue
-	run_prog "$(basename "$t")" "$t"
+	run_prog "$(basename "$t")" "$t" $args
 done
 
 # Check mode: the demo, while L1 points the vdmabuf command at its buffers
