@@ -2955,12 +2955,18 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	INIT_WORK(&dev->config_work, vdmabuf_config_work);
 
 	vdmabuf_read_config(dev);
-	vdmabuf_read_outputs(dev);
-	dev->outputs.generation = 0;	/* the first read is no change */
 	ret = vdmabuf_init_vqs(dev);
 	if (ret)
 		goto err_free_dev;
 	vdmabuf_start(dev);
+	/*
+	 * After DRIVER_OK: a size the device changed before it sent no
+	 * notification (virtio sends none before DRIVER_OK).  A change
+	 * from now on reaches config_changed once probe has returned (the
+	 * core holds it back until then).  The first read is no change.
+	 */
+	vdmabuf_read_outputs(dev);
+	dev->outputs.generation = 0;
 
 	ret = ida_alloc(&vdmabuf_ida, GFP_KERNEL);
 	if (ret < 0)
@@ -3037,11 +3043,12 @@ static int vdmabuf_restore(struct virtio_device *vdev)
 	down_write(&dev->state_sem);
 	vdmabuf_read_config(dev);
 	up_write(&dev->state_sem);
-	vdmabuf_read_outputs(dev);
 	ret = vdmabuf_init_vqs(dev);
 	if (ret)
 		return ret;
 	vdmabuf_start(dev);
+	/* After DRIVER_OK, as in probe */
+	vdmabuf_read_outputs(dev);
 	return 0;
 }
 #endif
