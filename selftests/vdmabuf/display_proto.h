@@ -134,6 +134,9 @@ static const struct disp_case disp_cases[] = {
 	/* After the resize: its own size, then the resized placeholder */
 	{ 11, DISP_FMT_XRGB8888, "XR24", 64, 48, 4, 1, 0,
 	  DISP_EXPECT_PICTURE, 0, 0 },
+	/* Zero copy on output 0 too, which a D-Bus client watches */
+	{ 12, DISP_FMT_ARGB8888, "AR24", 64, 48, 4, 0, 0,
+	  DISP_EXPECT_PICTURE, 0, 0 },
 };
 
 #ifndef ARRAY_SIZE

@@ -15,10 +15,14 @@
  * picture was shown, the output must show the placeholder again.  Frames
  * of other buffers are answered at once; nothing is imported.
  *
- * For a case with resize, it then resizes the output's window as a client
- * of QEMU's D-Bus display does (QEMU runs with -display dbus,p2p=on; the
- * connection is handed to QEMU with QMP's getfd and add_client, as
- * libvirt does), before it answers the frame: the guest checks that it
+ * It is also a client of QEMU's D-Bus display (QEMU runs with -display
+ * dbus,p2p=on; the connection is handed to QEMU with QMP's getfd and
+ * add_client, as libvirt does).  As a display listener of output
+ * DISP_WATCHED, it gets what a window on that output would draw, and
+ * checks each of those pictures there too: QEMU refreshes a console a
+ * client watches, and answers its frames after the refresh.  For a case
+ * with resize, it resizes the output's window, as a client does when its
+ * window changes, before it answers the frame: the guest checks that it
  * heard of the new size.
  *
  * usage: importer_display --socket PATH --qmp PATH [--tap FILE]
@@ -32,6 +36,7 @@
 #include <ctype.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -42,6 +47,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <gio/gunixfdlist.h>
 
 #include <vdmabuf/vdmabuf.h>
 
@@ -87,6 +93,42 @@ struct ppm {
 };
 
 /**
+ * struct listener - a D-Bus display listener: what a window would show
+ * @thread: runs @loop, which answers QEMU's calls
+ * @ctx: the main context of @thread
+ * @loop: its main loop
+ * @conn: the peer-to-peer connection QEMU calls us on; @thread's
+ * @reg: our object's registration on @conn, 0 before
+ * @sock: our end of it until @thread takes it
+ * @shut: a duplicate of @sock, to cut the connection off from outside
+ * @lock: protects what follows
+ * @cond: signalled when the picture changes, or @conn is up or failed
+ * @state: 0 while connecting, 1 up, -1 failed
+ * @width: the picture's width (Scanout), 0 before the first
+ * @height: its height
+ * @px: its pixels, B, G, R, X, row after row, @width * 4 bytes per row
+ * @calls: Scanout and Update calls taken
+ * @bad_format: a pixman format other than x8r8g8b8 or a8r8g8b8 came
+ */
+struct listener {
+	GThread *thread;
+	GMainContext *ctx;
+	GMainLoop *loop;
+	GDBusConnection *conn;
+	guint reg;
+	int sock;
+	int shut;
+	GMutex lock;
+	GCond cond;
+	int state;
+	uint32_t width;
+	uint32_t height;
+	uint8_t *px;
+	uint64_t calls;
+	uint32_t bad_format;
+};
+
+/**
  * struct disp - the program's state
  * @sock_path: QEMU's importer socket
  * @qmp_path: QEMU's QMP socket
@@ -99,6 +141,7 @@ struct ppm {
  * @done: cases that had every check they get
  * @qmp: the QMP connection
  * @dbus: the connection to QEMU's D-Bus display, NULL until needed
+ * @listener: the display listener on output DISP_WATCHED, once started
  * @out_w: each output's preferred size, so its placeholder's size
  * @out_h: likewise
  * @orig: the signal mask to wait with (SIGTERM and SIGINT let through)
@@ -117,6 +160,7 @@ struct disp {
 	unsigned int done;
 	struct qmp qmp;
 	GDBusConnection *dbus;
+	struct listener *listener;
 	uint32_t out_w[DISP_NR_OUTPUTS];
 	uint32_t out_h[DISP_NR_OUTPUTS];
 	sigset_t orig;
@@ -151,6 +195,11 @@ static int take_screendump(struct disp *d, uint32_t head, const char *path,
 #define DBUS_ROOT	"/org/qemu/Display1"
 #define DBUS_TIMEOUT_MS	QMP_TIMEOUT_MS
 #define DBUS_FDNAME	"importer-display-dbus"
+/* The output whose console the listener watches */
+#define DISP_WATCHED	0
+/* pixman's x8r8g8b8 and a8r8g8b8: the bytes B, G, R, X/A */
+#define PIXMAN_X8R8G8B8	0x20020888u
+#define PIXMAN_A8R8G8B8	0x20028888u
 
 /* @gerr as the reason in @err, freed; -EIO. */
 static int dbus_error(GError *gerr, const char *what, char *err,
@@ -297,6 +346,376 @@ static int resize_window(struct disp *d, uint32_t head, uint32_t w,
 		return dbus_error(gerr, "SetUIInfo", err, err_len);
 	g_variant_unref(r);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* A D-Bus display listener                                            */
+/* ------------------------------------------------------------------ */
+
+/* The calls QEMU makes on a listener without GL or shared memory */
+static const char listener_xml[] =
+	"<node>"
+	" <interface name='org.qemu.Display1.Listener'>"
+	"  <method name='Scanout'>"
+	"   <arg type='u' name='width' direction='in'/>"
+	"   <arg type='u' name='height' direction='in'/>"
+	"   <arg type='u' name='stride' direction='in'/>"
+	"   <arg type='u' name='pixman_format' direction='in'/>"
+	"   <arg type='ay' name='data' direction='in'/>"
+	"  </method>"
+	"  <method name='Update'>"
+	"   <arg type='i' name='x' direction='in'/>"
+	"   <arg type='i' name='y' direction='in'/>"
+	"   <arg type='i' name='width' direction='in'/>"
+	"   <arg type='i' name='height' direction='in'/>"
+	"   <arg type='u' name='stride' direction='in'/>"
+	"   <arg type='u' name='pixman_format' direction='in'/>"
+	"   <arg type='ay' name='data' direction='in'/>"
+	"  </method>"
+	"  <method name='Disable'/>"
+	"  <method name='MouseSet'>"
+	"   <arg type='i' name='x' direction='in'/>"
+	"   <arg type='i' name='y' direction='in'/>"
+	"   <arg type='i' name='on' direction='in'/>"
+	"  </method>"
+	"  <method name='CursorDefine'>"
+	"   <arg type='i' name='width' direction='in'/>"
+	"   <arg type='i' name='height' direction='in'/>"
+	"   <arg type='i' name='hot_x' direction='in'/>"
+	"   <arg type='i' name='hot_y' direction='in'/>"
+	"   <arg type='ay' name='data' direction='in'/>"
+	"  </method>"
+	"  <property name='Interfaces' type='as' access='read'/>"
+	" </interface>"
+	"</node>";
+
+/*
+ * Copy @w x @h pixels of 4 bytes, @stride bytes apart in @data, to (@x,
+ * @y) of the picture; with @x, @y 0 and the picture's size, a Scanout.
+ * Under @l->lock.  False if they do not fit.
+ */
+static int listener_copy(struct listener *l, int32_t x, int32_t y,
+			 int32_t w, int32_t h, uint32_t stride,
+			 uint32_t format, GVariant *data)
+{
+	const uint8_t *src;
+	gsize len;
+	int32_t row;
+
+	if (format != PIXMAN_X8R8G8B8 && format != PIXMAN_A8R8G8B8) {
+		l->bad_format = format;
+		return 0;
+	}
+	src = g_variant_get_fixed_array(data, &len, 1);
+	if (x < 0 || y < 0 || w <= 0 || h <= 0 ||
+	    (uint32_t)x + w > l->width || (uint32_t)y + h > l->height ||
+	    stride < (uint32_t)w * 4 ||
+	    len < (gsize)stride * (h - 1) + (gsize)w * 4)
+		return 0;
+	for (row = 0; row < h; row++)
+		memcpy(l->px + ((size_t)(y + row) * l->width + x) * 4,
+		       src + (size_t)row * stride, (size_t)w * 4);
+	return 1;
+}
+
+static void listener_call(GDBusConnection *conn, const gchar *sender,
+			  const gchar *path, const gchar *iface,
+			  const gchar *method, GVariant *args,
+			  GDBusMethodInvocation *inv, gpointer opaque)
+{
+	struct listener *l = opaque;
+	uint32_t w, h, stride, format;
+	int32_t x, y, sw, sh;
+	GVariant *data;
+
+	g_mutex_lock(&l->lock);
+	if (!strcmp(method, "Scanout")) {
+		g_variant_get(args, "(uuuu@ay)", &w, &h, &stride, &format,
+			      &data);
+		g_free(l->px);
+		l->px = NULL;
+		l->width = l->height = 0;
+		if (w && h && w <= VIRTIO_VDMABUF_IMAGE_MAX_DIM &&
+		    h <= VIRTIO_VDMABUF_IMAGE_MAX_DIM) {
+			l->px = g_malloc0((size_t)w * h * 4);
+			l->width = w;
+			l->height = h;
+			listener_copy(l, 0, 0, w, h, stride, format, data);
+		}
+		g_variant_unref(data);
+		l->calls++;
+	} else if (!strcmp(method, "Update")) {
+		g_variant_get(args, "(iiiiuu@ay)", &x, &y, &sw, &sh, &stride,
+			      &format, &data);
+		if (l->px)
+			listener_copy(l, x, y, sw, sh, stride, format, data);
+		g_variant_unref(data);
+		l->calls++;
+	} else if (!strcmp(method, "Disable")) {
+		g_free(l->px);
+		l->px = NULL;
+		l->width = l->height = 0;
+		l->calls++;
+	}
+	g_cond_broadcast(&l->cond);
+	g_mutex_unlock(&l->lock);
+	g_dbus_method_invocation_return_value(inv, NULL);
+}
+
+static GVariant *listener_property(GDBusConnection *conn,
+				   const gchar *sender, const gchar *path,
+				   const gchar *iface, const gchar *prop,
+				   GError **gerr, gpointer opaque)
+{
+	/* No shared memory, no GL: QEMU sends the pixels in its calls */
+	return g_variant_new_strv(NULL, 0);
+}
+
+static const GDBusInterfaceVTable listener_vtable = {
+	.method_call = listener_call,
+	.get_property = listener_property,
+};
+
+/* Sets up our end of the listener connection; 1 when up, else -1. */
+static int listener_connect(struct listener *l, GDBusNodeInfo *info)
+{
+	GSocketConnection *sc;
+	GError *gerr = NULL;
+	GSocket *gs;
+
+	gs = g_socket_new_from_fd(l->sock, &gerr);
+	if (!gs) {
+		close(l->sock);
+		goto fail;
+	}
+	sc = g_socket_connection_factory_create_connection(gs);
+	g_object_unref(gs);
+	/*
+	 * QEMU calls us as soon as we are authenticated: hold its calls
+	 * until the object they are for is registered.
+	 */
+	l->conn = g_dbus_connection_new_sync(G_IO_STREAM(sc), NULL,
+					     G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+					     G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
+					     NULL, NULL, &gerr);
+	g_object_unref(sc);
+	if (!l->conn)
+		goto fail;
+	l->reg = g_dbus_connection_register_object(l->conn,
+						   DBUS_ROOT "/Listener",
+						   info->interfaces[0],
+						   &listener_vtable, l, NULL,
+						   &gerr);
+	if (!l->reg)
+		goto fail;
+	g_dbus_connection_start_message_processing(l->conn);
+	return 1;
+
+fail:
+	fprintf(stderr, PROG ": D-Bus listener: %s\n", gerr->message);
+	g_clear_error(&gerr);
+	return -1;
+}
+
+/*
+ * Takes QEMU's calls on our end of the listener connection, until
+ * listener_free() stops the loop; then closes the connection here, where
+ * its last callbacks run.
+ */
+static gpointer listener_thread(gpointer opaque)
+{
+	struct listener *l = opaque;
+	GDBusNodeInfo *info;
+	int state;
+
+	g_main_context_push_thread_default(l->ctx);
+	info = g_dbus_node_info_new_for_xml(listener_xml, NULL);
+	state = info ? listener_connect(l, info) : -1;
+	g_mutex_lock(&l->lock);
+	l->state = state;
+	g_cond_broadcast(&l->cond);
+	g_mutex_unlock(&l->lock);
+	if (state > 0)
+		g_main_loop_run(l->loop);
+	if (l->reg)
+		g_dbus_connection_unregister_object(l->conn, l->reg);
+	if (l->conn) {
+		g_dbus_connection_close_sync(l->conn, NULL, NULL);
+		g_clear_object(&l->conn);
+	}
+	while (g_main_context_iteration(l->ctx, FALSE))
+		;
+	if (info)
+		g_dbus_node_info_unref(info);
+	g_main_context_pop_thread_default(l->ctx);
+	return NULL;
+}
+
+static gboolean listener_quit(gpointer opaque)
+{
+	g_main_loop_quit(opaque);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * Stop the thread (a QEMU that hangs in the middle of authenticating is
+ * cut off through @shut), then free what is left.
+ */
+static void listener_free(struct listener *l)
+{
+	if (!l)
+		return;
+	shutdown(l->shut, SHUT_RDWR);
+	g_main_context_invoke(l->ctx, listener_quit, l->loop);
+	g_thread_join(l->thread);
+	close(l->shut);
+	g_main_loop_unref(l->loop);
+	g_main_context_unref(l->ctx);
+	g_mutex_clear(&l->lock);
+	g_cond_clear(&l->cond);
+	g_free(l->px);
+	g_free(l);
+}
+
+/*
+ * Register a display listener on the console of output @head, as a
+ * client that shows it in a window does: its end of a socket pair goes
+ * to QEMU with RegisterListener, and QEMU then calls it on the other.
+ */
+static int listener_start(struct disp *d, uint32_t head, char *err,
+			  size_t err_len)
+{
+	gint64 end;
+	struct listener *l;
+	GUnixFDList *fds;
+	GError *gerr = NULL;
+	GVariant *r;
+	char path[64];
+	int sv[2], ret;
+
+	if (!d->dbus) {
+		ret = dbus_connect(d, err, err_len);
+		if (ret)
+			return ret;
+	}
+	ret = dbus_console(d, head, path, sizeof(path), err, err_len);
+	if (ret)
+		return ret;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		ret = -errno;
+		snprintf(err, err_len, "socketpair: %s", strerror(errno));
+		return ret;
+	}
+	l = g_new0(struct listener, 1);
+	l->shut = fcntl(sv[0], F_DUPFD_CLOEXEC, 0);
+	if (l->shut < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "dup: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		g_free(l);
+		return ret;
+	}
+	g_mutex_init(&l->lock);
+	g_cond_init(&l->cond);
+	l->ctx = g_main_context_new();
+	l->loop = g_main_loop_new(l->ctx, FALSE);
+	l->sock = sv[0];
+	l->thread = g_thread_new("listener", listener_thread, l);
+
+	/* QEMU answers, then sets up its end while we set up ours */
+	fds = g_unix_fd_list_new_from_array(&sv[1], 1);
+	r = g_dbus_connection_call_with_unix_fd_list_sync(d->dbus, NULL, path,
+							  "org.qemu.Display1.Console",
+							  "RegisterListener",
+							  g_variant_new("(h)", 0),
+							  NULL,
+							  G_DBUS_CALL_FLAGS_NONE,
+							  DBUS_TIMEOUT_MS, fds,
+							  NULL, NULL, &gerr);
+	g_object_unref(fds);
+	if (!r) {
+		ret = dbus_error(gerr, "RegisterListener", err, err_len);
+		listener_free(l);
+		return ret;
+	}
+	g_variant_unref(r);
+	end = g_get_monotonic_time() + (gint64)DBUS_TIMEOUT_MS * 1000;
+	g_mutex_lock(&l->lock);
+	while (!l->state && g_cond_wait_until(&l->cond, &l->lock, end))
+		;
+	ret = l->state > 0 ? 0 : -EIO;
+	g_mutex_unlock(&l->lock);
+	if (ret) {
+		snprintf(err, err_len, "the listener connection %s",
+			 l->state ? "failed" : "timed out");
+		listener_free(l);
+		return ret;
+	}
+	d->listener = l;
+	return 0;
+}
+
+/*
+ * Does the listener show frame @seq of case @c within @ms?  1, or 0 with
+ * what it shows in @err.
+ */
+static int listener_shows(struct listener *l, const struct disp_case *c,
+			  uint64_t seq, int ms, char *err, size_t err_len)
+{
+	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+	uint64_t bad = 0;
+	uint8_t want[3];
+	uint32_t x, y;
+
+	g_mutex_lock(&l->lock);
+	for (;;) {
+		bad = l->width == c->width && l->height == c->height ? 0 : 1;
+		for (y = 0; !bad && y < c->height; y++) {
+			for (x = 0; x < c->width; x++) {
+				const uint8_t *px = l->px +
+					((size_t)y * c->width + x) * 4;
+
+				disp_frame_pixel(c, seq, x, y, want);
+				if (px[2] != want[0] || px[1] != want[1] ||
+				    px[0] != want[2])
+					bad++;
+			}
+		}
+		if (!bad || !g_cond_wait_until(&l->cond, &l->lock, end))
+			break;
+	}
+	if (bad)
+		snprintf(err, err_len,
+			 "after %llu calls the listener has %ux%u%s, %llu pixels off%s",
+			 (unsigned long long)l->calls, l->width, l->height,
+			 l->bad_format ? " (a format it cannot take came)" : "",
+			 (unsigned long long)bad,
+			 l->width == c->width && l->height == c->height ?
+			 "" : " (the whole picture)");
+	g_mutex_unlock(&l->lock);
+	return !bad;
+}
+
+/*
+ * Does the listener show a @w x @h picture, the placeholder's size,
+ * within @ms?  1, or 0 with what it shows in @err.
+ */
+static int listener_sized(struct listener *l, uint32_t w, uint32_t h,
+			  int ms, char *err, size_t err_len)
+{
+	gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+	int ok;
+
+	g_mutex_lock(&l->lock);
+	while (!(ok = l->width == w && l->height == h) &&
+	       g_cond_wait_until(&l->cond, &l->lock, end))
+		;
+	if (!ok)
+		snprintf(err, err_len, "after %llu calls the listener has %ux%u",
+			 (unsigned long long)l->calls, l->width, l->height);
+	g_mutex_unlock(&l->lock);
+	return ok;
 }
 
 /* ------------------------------------------------------------------ */
@@ -593,6 +1012,16 @@ static void check_presented(struct disp *d, const struct dbuf *b,
 			   ok ? "" : ": ", ok ? "" : err);
 	if (!ok)
 		tap_diag(&d->tap, "case %u: screendump %s", c->id, path);
+	if (d->listener && c->output == DISP_WATCHED &&
+	    c->expect == DISP_EXPECT_PICTURE) {
+		ok = listener_shows(d->listener, c, seq, QMP_TIMEOUT_MS, err,
+				    sizeof(err));
+		tap_result(&d->tap, ok,
+			   "display case %u (%s, output %u): a D-Bus display client shows %s%s%s",
+			   c->id, c->name, c->output,
+			   damaged ? "the damaged frame" : "the guest's picture",
+			   ok ? "" : ": ", ok ? "" : err);
+	}
 	if (c->resize && !damaged)
 		check_resize(d, c);
 	if (damaged)
@@ -617,6 +1046,15 @@ static void check_unexported(struct disp *d, const struct dbuf *b)
 	tap_result(&d->tap, ok,
 		   "display case %u: output %u shows the placeholder once the guest unexported the buffer%s%s",
 		   c->id, c->output, ok ? "" : ": ", ok ? "" : err);
+	if (d->listener && c->output == DISP_WATCHED) {
+		ok = listener_sized(d->listener, d->out_w[c->output],
+				    d->out_h[c->output], QMP_TIMEOUT_MS, err,
+				    sizeof(err));
+		tap_result(&d->tap, ok,
+			   "display case %u: a D-Bus display client shows output %u's %ux%u placeholder once the guest unexported the buffer%s%s",
+			   c->id, c->output, d->out_w[c->output],
+			   d->out_h[c->output], ok ? "" : ": ", ok ? "" : err);
+	}
 	case_seen(d, c, SEEN_UNEXPORTED);
 }
 
@@ -826,6 +1264,7 @@ int main(int argc, char **argv)
 	};
 	const char *tap_path = NULL;
 	unsigned long wait_s = 600, n;
+	char err[ERR_LEN] = "";
 	sigset_t block;
 	char *end;
 	int c, ret;
@@ -882,6 +1321,11 @@ int main(int argc, char **argv)
 		tap_close(&d.tap);
 		return 2;
 	}
+	/* Before the guest shows anything: the listener sees every change */
+	ret = listener_start(&d, DISP_WATCHED, err, sizeof(err));
+	tap_result(&d.tap, !ret,
+		   "display: a D-Bus display client watches output %u (RegisterListener)%s%s",
+		   DISP_WATCHED, ret ? ": " : "", ret ? err : "");
 
 	while (!stop_signal && !d.finished) {
 		struct pollfd pfd = {
@@ -918,6 +1362,7 @@ int main(int argc, char **argv)
 
 	/* Closing answers whatever frame is still owed */
 	vdmabuf_importer_close(d.imp);
+	listener_free(d.listener);
 	if (d.dbus)
 		g_object_unref(d.dbus);
 	qmp_close(&d.qmp);
