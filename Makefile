@@ -26,7 +26,8 @@ SETUP		:= $(TOP)/scripts/testbed/setup.sh
 KVER		= $(shell cat $(VDMABUF_CACHE)/kernel/KVER 2>/dev/null)
 KDIR		?= $(VDMABUF_CACHE)/kernel/root/usr/src/linux-headers-$(KVER)
 KSRC		?= $(VDMABUF_CACHE)/kernel/src
-VHOST_SRC	?= $(KSRC)/drivers/vhost
+# Empty: drivers/vhost/Kbuild picks the copy in compat/vhost/
+VHOST_SRC	?=
 BUILD		:= $(TOP)/build
 
 MODULES		:= drivers/virtio/virtio_vdmabuf.ko drivers/vhost/vhost_vdmabuf.ko
@@ -47,7 +48,8 @@ ifeq ($(origin KDIR),file)
 modules: $(VDMABUF_CACHE)/kernel/KVER
 endif
 modules:
-	$(MAKE) -C $(KDIR) M=$(TOP) VHOST_SRC=$(VHOST_SRC) $(KBUILD_OPTS) modules
+	$(MAKE) -C $(KDIR) M=$(TOP) $(if $(VHOST_SRC),VHOST_SRC=$(VHOST_SRC)) \
+		$(KBUILD_OPTS) modules
 
 setup:
 	bash $(SETUP) all
@@ -115,7 +117,7 @@ bench:
 	bash scripts/testbed/check.sh bench
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(TOP) VHOST_SRC=$(VHOST_SRC) clean 2>/dev/null
+	-$(MAKE) -C $(KDIR) M=$(TOP) clean 2>/dev/null
 	-$(MAKE) -C $(KDIR) M=$(TOP)/selftests/vdmabuf/dmabuf_mover clean \
 		2>/dev/null
 	rm -rf $(BUILD)

@@ -3,6 +3,11 @@
  * Out-of-tree compatibility: the only place that knows about kernel
  * versions.  The driver sources are written against mainline; this header
  * is force-included by the top-level Kbuild when building out of tree.
+ *
+ * Each block includes the kernel header that declares what it stands in
+ * for before it defines anything, so that no macro here renames a kernel
+ * declaration.  Built: Linux 6.1 (Debian 12) and 6.12 (scripts/testbed/
+ * matrix.sh); run: 6.12.
  */
 #ifndef _VDMABUF_COMPAT_H
 #define _VDMABUF_COMPAT_H
@@ -17,6 +22,94 @@
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
 #undef MODULE_IMPORT_NS
 #define MODULE_IMPORT_NS(ns)	MODULE_INFO(import_ns, ns)
+#endif
+
+/*
+ * Linux 6.3 made vma->vm_flags read-only outside helpers such as
+ * vm_flags_set(); before, the flags are set directly.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#include <linux/mm.h>
+static inline void vdmabuf_compat_vm_flags_set(struct vm_area_struct *vma,
+					       vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+
+#define vm_flags_set vdmabuf_compat_vm_flags_set
+#endif
+
+/*
+ * Linux 6.5 dropped the vmas argument of pin_user_pages_remote().  A
+ * macro of the function's own name is not expanded again inside itself.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#include <linux/mm.h>
+#define pin_user_pages_remote(mm, start, nr_pages, gup_flags, pages, locked) \
+	pin_user_pages_remote(mm, start, nr_pages, gup_flags, pages, NULL, \
+			      locked)
+#endif
+
+/*
+ * Linux 6.5 gave each virtqueue a vhost worker of its own and queues work
+ * on it (vhost_vq_work_queue()); before, on the device's one worker.  The
+ * driver ignores the result, and never asks for more than one worker.
+ * vhost.h, which declares it, comes later: the macro renames nothing.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#define vhost_vq_work_queue(vq, work)	vhost_work_queue((vq)->dev, (work))
+#endif
+
+/* kvmemdup(), kmemdup() into kvmalloc() memory, came in Linux 6.3 */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#include <linux/slab.h>
+#include <linux/string.h>
+static inline void *vdmabuf_compat_kvmemdup(const void *src, size_t len,
+					    gfp_t gfp)
+{
+	void *p = kvmalloc(len, gfp);
+
+	if (p)
+		memcpy(p, src, len);
+	return p;
+}
+
+#define kvmemdup vdmabuf_compat_kvmemdup
+#endif
+
+/*
+ * Linux 6.11 made virtio_find_vqs() take each queue's name and callback
+ * in one array of struct virtqueue_info; before, in two arrays.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
+#include <linux/virtio_config.h>
+struct virtqueue_info {
+	const char *name;
+	vq_callback_t *callback;
+	bool ctx;
+};
+
+#define VDMABUF_COMPAT_MAX_VQS	4
+static inline int vdmabuf_compat_find_vqs(struct virtio_device *vdev,
+					  unsigned int nvqs,
+					  struct virtqueue *vqs[],
+					  struct virtqueue_info vqs_info[],
+					  struct irq_affinity *desc)
+{
+	vq_callback_t *callbacks[VDMABUF_COMPAT_MAX_VQS];
+	const char *names[VDMABUF_COMPAT_MAX_VQS];
+	unsigned int i;
+
+	if (WARN_ON_ONCE(nvqs > VDMABUF_COMPAT_MAX_VQS))
+		return -EINVAL;
+	for (i = 0; i < nvqs; i++) {
+		callbacks[i] = vqs_info[i].callback;
+		names[i] = vqs_info[i].name;
+	}
+	return virtio_find_vqs(vdev, nvqs, vqs, callbacks, names, desc);
+}
+
+#define virtio_find_vqs vdmabuf_compat_find_vqs
 #endif
 
 #endif /* _VDMABUF_COMPAT_H */

@@ -71,7 +71,7 @@ if ls drivers/*/*.c >/dev/null 2>&1; then
 	git ls-files -co --exclude-standard Kbuild compat drivers include |
 		xargs cp --parents -t "$tree"
 	btf=; command -v pahole >/dev/null || btf=CONFIG_DEBUG_INFO_BTF_MODULES=
-	make -s -C "$KDIR" M="$tree" VHOST_SRC="$KSRC/drivers/vhost" $btf C=2 modules > "$log" 2>&1
+	make -s -C "$KDIR" M="$tree" $btf C=2 modules > "$log" 2>&1
 	rc=$?
 	# Sparse reports as "file:line:col: warning|error:"; the kernel's own
 	# headers are not ours to fix, so only our files count.
