@@ -137,6 +137,9 @@ make -s modules > "$LOGS/modules.log" 2>&1
 result $? "build: both modules (make)" "$LOGS/modules.log"
 make -s -j"$(nproc)" userspace > "$LOGS/userspace.log" 2>&1
 result $? "build: libvdmabuf, vdmabuf, examples and test programs (make userspace)" "$LOGS/userspace.log"
+say "stage: kernel matrix (both modules with -Werror against Linux 6.12 and 6.1)"
+bash scripts/testbed/matrix.sh > "$LOGS/matrix.log" 2>&1
+result $? "matrix: ran" "$LOGS/matrix.log"
 
 # The VM run starts now and goes on in the background (its "[vm ...]"
 # lines interleave): the nested guest keeps about one core busy; lint

@@ -54,12 +54,16 @@ host_packages() {
 		die "apt-get install ${missing[*]}"
 }
 
-# Private apt configuration: bookworm-backports (kernel 6.12 built for
-# Debian 12, meson 1.7, pycotap) and trixie sources (QEMU 10.0.x).
+# Private apt configuration: bookworm and bookworm-security (Debian 12's
+# own 6.1 kernel, for the build matrix), bookworm-backports (kernel 6.12
+# built for Debian 12, meson 1.7, pycotap) and trixie sources (QEMU
+# 10.0.x).
 APT_OPTS=()
 private_apt() {
 	mkdir -p "$APTDIR/lists/partial" "$APTDIR/archives/partial"
 	cat > "$APTDIR/sources.list" <<-SRC
+	deb http://deb.debian.org/debian bookworm main
+	deb http://deb.debian.org/debian-security bookworm-security main
 	deb http://deb.debian.org/debian bookworm-backports main
 	deb http://deb.debian.org/debian trixie main
 	deb-src http://deb.debian.org/debian trixie main
@@ -72,8 +76,10 @@ private_apt() {
 		  -o APT::Get::List-Cleanup=0
 		  -o APT::Sandbox::User=root
 		  -o Debug::NoLocking=1)
-	if [ "${1:-}" = refresh ] || ! ls "$APTDIR"/lists/*trixie*Sources* >/dev/null 2>&1; then
-		say "apt: updating the private lists (bookworm-backports, trixie)"
+	if [ "${1:-}" = refresh ] ||
+	   ! ls "$APTDIR"/lists/*trixie*Sources* >/dev/null 2>&1 ||
+	   ! ls "$APTDIR"/lists/*_dists_bookworm-security_main_binary-amd64_Packages* >/dev/null 2>&1; then
+		say "apt: updating the private lists (bookworm and its security updates, bookworm-backports, trixie)"
 		apt-get "${APT_OPTS[@]}" update -qq >/dev/null || die "private apt-get update"
 	fi
 }
@@ -182,6 +188,40 @@ kernel() {
 	kernel_vmlinux "$d" "$kver"
 	touch "$d/.done-$kver"
 	say "kernel: $kver ready"
+}
+
+# The build matrix's other kernel: Debian 12's own 6.1, headers only (and
+# its source's private vhost.h, to check compat/vhost/6.1/ against), in
+# $CACHE/kernel-6.1/{root,src}; the newest ABI the mirror has, remembered
+# in KVER so that later runs agree.
+kernel_61() {
+	private_apt
+	local d=$CACHE/kernel-6.1 kver abi deb pkgver
+	if [ -s "$d/KVER" ] && [ -f "$d/.done-$(cat "$d/KVER")" ]; then
+		return 0
+	fi
+	kver=$(papt_cache pkgnames linux-headers-6.1.0- |
+	       sed -n 's/^linux-headers-\(6\.1\.0-[0-9]*-amd64\)$/\1/p' |
+	       sort -V | sed -n '$p')
+	[ -n "$kver" ] || die "no linux-headers-6.1.0-*-amd64 on the mirror"
+	abi=${kver%-amd64}
+	pkgver=$(papt_cache show "linux-headers-$kver" |
+		 sed -n 's/^Version: //p' | sort -V | sed -n '$p')
+	say "kernel 6.1: fetching the headers of $kver ($pkgver) and its vhost.h"
+	rm -rf "$d"; mkdir -p "$d/root" "$d/src"
+	for deb in "linux-headers-$kver" "linux-headers-$abi-common" \
+		   "linux-kbuild-6.1=$pkgver" "linux-source-6.1=$pkgver"; do
+		deb=$(fetch_deb "$deb")
+		dpkg-deb -x "$deb" "$d/root"
+	done
+	tar -C "$d/src" --strip-components=1 -xf "$d"/root/usr/src/linux-source-6.1.tar.xz \
+		--wildcards '*/drivers/vhost/vhost.h' 'linux-source-6.1/Makefile' ||
+		die "extract from linux-source-6.1"
+	rm -f "$d"/root/usr/src/linux-source-6.1.tar.xz
+	kernel_fixup "$d" "$kver"
+	echo "$kver" > "$d/KVER"
+	touch "$d/.done-$kver"
+	say "kernel 6.1: $kver ready"
 }
 
 # The cached linux-source-6.12 .deb of the kernel's upload (kept in the
@@ -332,6 +372,12 @@ env_out() {
 	echo "KSRC=$CACHE/kernel/src"
 	echo "QEMU=$CACHE/qemu/build/qemu-system-x86_64"
 	echo "QEMU_SRC=$CACHE/qemu/src"
+	# The build matrix: each further kernel's headers and source files
+	if [ -s "$CACHE/kernel-6.1/KVER" ]; then
+		kver=$(cat "$CACHE/kernel-6.1/KVER")
+		echo "MATRIX_KDIRS=$CACHE/kernel-6.1/root/usr/src/linux-headers-$kver"
+		echo "MATRIX_KSRCS=$CACHE/kernel-6.1/src"
+	fi
 }
 
 # One set-up at a time per cache (make check and a developer's make may race).
@@ -342,11 +388,12 @@ if [ "${1:-all}" != env ]; then
 fi
 
 case "${1:-all}" in
-all)		host_packages; kernel; qemu ;;
+all)		host_packages; kernel; kernel_61; qemu ;;
 host-packages)	host_packages ;;
 kernel)		host_packages; kernel ;;
+kernel-6.1)	kernel_61 ;;
 kernel-source)	kernel >&2; kernel_source_deb ;;
 qemu)		qemu ;;
 env)		env_out ;;
-*)		die "usage: $0 [all|host-packages|kernel|kernel-source|qemu|env]" ;;
+*)		die "usage: $0 [all|host-packages|kernel|kernel-6.1|kernel-source|qemu|env]" ;;
 esac
