@@ -17,7 +17,14 @@
 #
 # KDIR defaults to the Debian 6.12 headers the test bed unpacks into the
 # cache; any configured kernel tree works:
-#   make KDIR=/lib/modules/$(uname -r)/build VHOST_SRC=/path/to/linux/drivers/vhost
+#   make KDIR=/lib/modules/$(uname -r)/build
+# The host module takes the kernel's private vhost.h from compat/vhost/
+# (the kernel series this tree has a copy for), or from VHOST_SRC:
+#   make KDIR=... VHOST_SRC=/path/to/linux/drivers/vhost
+#
+#   make dkms-install    install both modules with DKMS, rebuilt for later
+#                        kernels of the series compat/vhost/ has (as root)
+#   make dkms-uninstall  remove them
 
 TOP		:= $(CURDIR)
 VDMABUF_CACHE	?= $(HOME)/.cache/vdmabuf
@@ -36,7 +43,7 @@ KBUILD_OPTS	:= $(if $(shell command -v pahole),,CONFIG_DEBUG_INFO_BTF_MODULES=)
 
 .PHONY: all modules clean setup kernel qemu check lint unit selftests \
 	vmcheck demo bench lib tools examples userspace install uninstall \
-	debug-kernel FORCE
+	dkms-install dkms-uninstall debug-kernel FORCE
 
 all: modules
 
@@ -96,6 +103,14 @@ install: lib
 uninstall:
 	$(MAKE) -C lib OUTPUT=$(BUILD)/lib $(USER_VARS) uninstall
 	$(MAKE) -C tools OUTPUT=$(BUILD)/tools $(USER_VARS) uninstall
+
+# DKMS, as root: both modules for the running kernel and later ones of
+# its series (scripts/dkms.sh)
+dkms-install:
+	bash scripts/dkms.sh install
+
+dkms-uninstall:
+	bash scripts/dkms.sh uninstall
 
 lint: $(VDMABUF_CACHE)/kernel/KVER
 	bash scripts/testbed/lint.sh

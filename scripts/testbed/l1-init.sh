@@ -11,6 +11,11 @@
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+# What udev makes on a real system; bash's <(...) needs /dev/fd (dkms).
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
 
 fail() {
 	echo "VDMABUF-FATAL: l1-init: $*"

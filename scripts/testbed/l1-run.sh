@@ -481,6 +481,55 @@ mine.settimeout(60)
 msg, fds, flags, addr = socket.recv_fds(mine, 1, 1)
 sys.exit(0 if len(fds) == 1 else 1)' "$@"
 }
+# DKMS as a user runs it (make dkms-install: scripts/dkms.sh), for this
+# kernel.  The root is the host's and read-only, and may have no
+# /lib/modules at all: /usr/src and /var/lib/dkms are tmpfs, and DKMS
+# installs into a tree of its own under /tmp (--installtree), with this
+# kernel's modules bound in, builds with its headers (--kernelsourcedir)
+# and leaves depmod to us.  Then the DKMS host module must be the one
+# modprobe loads from that tree, and pass host tests.
+dkms_tests() {
+	local root=/tmp/dkms-root log=$VM_OUT/dkms.log d
+	local mods=$root/lib/modules/$KVER kdir=$KROOT/usr/src/linux-headers-$KVER
+	stage "l1: DKMS"
+	if ! command -v dkms > /dev/null; then
+		not_ok "l1: dkms is installed (the set-up installs it)"
+		return
+	fi
+	for d in /usr/src /var/lib/dkms; do
+		mount -t tmpfs -o mode=0755 tmpfs "$d" || { not_ok "l1: tmpfs on $d"; return; }
+	done
+	mkdir -p "$mods/kernel"
+	mount --bind "$KROOT/lib/modules/$KVER/kernel" "$mods/kernel"
+	cp "$KROOT/lib/modules/$KVER"/modules.order "$KROOT/lib/modules/$KVER"/modules.builtin* "$mods/"
+	export DKMS_OPTS="--installtree=$root/lib/modules --kernelsourcedir=$kdir --no-depmod"
+	check "l1: make dkms-install builds and installs both modules for $KVER" \
+		sh -c 'make -s -C "$1" dkms-install > "$2" 2>&1 && depmod -b "$3" "$4" ||
+		       { tail -n 30 "$2"; exit 1; }' _ "$TOP" "$log" "$root" "$KVER"
+	check "l1: DKMS: modinfo finds both modules in updates/dkms" \
+		sh -c 'modinfo -b "$1" -k "$2" -n vhost_vdmabuf | grep -q "/updates/dkms/vhost_vdmabuf.ko" &&
+		       modinfo -b "$1" -k "$2" -n virtio_vdmabuf | grep -q "/updates/dkms/virtio_vdmabuf.ko"' \
+		_ "$root" "$KVER"
+	# --first-time: not the module of make, should it still be loaded
+	check "l1: DKMS: modprobe vhost_vdmabuf" \
+		modprobe --first-time -d "$root" vhost_vdmabuf
+	if [ -x "$BUILD/selftests/host_vdmabuf" ]; then
+		run_host_prog host_vdmabuf_dkms "$BUILD/selftests/host_vdmabuf" \
+			-r host.export_import_mmap -r host.present_frame_done
+	else
+		not_ok "l1: DKMS: host_vdmabuf was built (make selftests)"
+	fi
+	check "l1: DKMS: rmmod vhost_vdmabuf" rmmod vhost_vdmabuf
+	check "l1: make dkms-uninstall removes them" \
+		sh -c 'make -s -C "$1" dkms-uninstall >> "$2" 2>&1 &&
+		       ! ls "$3"/updates/dkms/*vdmabuf.ko* > /dev/null 2>&1 &&
+		       [ ! -e /usr/src/vdmabuf-0.1.0 ]' _ "$TOP" "$log" "$mods"
+	unset DKMS_OPTS
+	umount "$mods/kernel"
+	for d in /var/lib/dkms /usr/src; do
+		umount "$d"
+	done
+}
 importer_chardev_tests() {
 	local sock=/tmp/importer-chr.sock qmp=/tmp/importer-chr-qmp.sock
 	if ! "$QEMU" -device vhost-vdmabuf-pci,help 2>/dev/null |
@@ -798,6 +847,7 @@ stage "l1: unloading"
 if [ -f "$HOSTMOD" ]; then
 	check "l1: rmmod vhost_vdmabuf" rmmod vhost_vdmabuf
 fi
+[ "$VM_MODE" = check ] && [ "${VM_KERNEL:-debian}" = debian ] && dkms_tests
 # L1's kernel log, for build/logs/ (vmcheck.sh copies it there).
 if [ "${VM_KERNEL:-debian}" = debug ]; then
 	debug_checks

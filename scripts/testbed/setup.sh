@@ -37,7 +37,7 @@ HOST_PACKAGES=(
 	dpkg-dev fakeroot git pkg-config python3 python3-venv ninja-build
 	sparse busybox-static qemu-system-data seabios
 	libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
-	libpng-dev libdrm-dev rsync groff-base jq
+	libpng-dev libdrm-dev rsync groff-base jq dkms
 )
 
 host_packages() {
