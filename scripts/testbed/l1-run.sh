@@ -43,7 +43,7 @@ finish() {
 }
 
 stage "l1: test bed checks"
-ok "l1: booted the 6.12 kernel to init with this machine's root over 9p"
+ok "l1: booted Linux $KVER to init with this machine's root over 9p"
 check "l1: root file system is read-only" \
 	bash -c '! touch /usr/.vdmabuf-write-test 2>/dev/null'
 check "l1: /tmp is a writable tmpfs" \

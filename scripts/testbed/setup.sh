@@ -128,10 +128,17 @@ kernel_fixup() {
 kernel_vmlinux() {	# DIR KVER
 	local img=$1/root/boot/vmlinuz-$2 out=$1/vmlinux-$2 off
 	[ -s "$out" ] && return 0
-	off=$(LC_ALL=C grep -obUaP '\x28\xb5\x2f\xfd' "$img" | head -n1 | cut -d: -f1)
-	[ -n "$off" ] || die "no zstd payload in $img"
-	# zstd complains about the bzImage's trailer after the frame.
-	tail -c +$((off + 1)) "$img" | zstd -dcq > "$out.tmp" 2>/dev/null || :
+	# No match is no error here: the xz payload is looked for next.
+	off=$(LC_ALL=C grep -obUaP '\x28\xb5\x2f\xfd' "$img" | head -n1 | cut -d: -f1) || off=
+	if [ -n "$off" ]; then
+		# zstd complains about the bzImage's trailer after the frame.
+		tail -c +$((off + 1)) "$img" | zstd -dcq > "$out.tmp" 2>/dev/null || :
+	else
+		# Debian's 6.1 compresses with xz: one stream, then the trailer.
+		off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$img" | head -n1 | cut -d: -f1) || off=
+		[ -n "$off" ] || die "no zstd or xz payload in $img"
+		tail -c +$((off + 1)) "$img" | xz -dcq --single-stream > "$out.tmp" 2>/dev/null || :
+	fi
 	[ "$(head -c 4 "$out.tmp" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] ||
 		die "decompressed payload of $img is not an ELF file"
 	mv "$out.tmp" "$out"
@@ -190,14 +197,16 @@ kernel() {
 	say "kernel: $kver ready"
 }
 
-# The build matrix's other kernel: Debian 12's own 6.1, headers only (and
-# its source's private vhost.h, to check compat/vhost/6.1/ against), in
+# The build matrix's other kernel: Debian 12's own 6.1, its headers (and
+# its source's private vhost.h, to check compat/vhost/6.1/ against) in
 # $CACHE/kernel-6.1/{root,src}; the newest ABI the mirror has, remembered
-# in KVER so that later runs agree.
+# in KVER so that later runs agree.  The image and modules too, for
+# VM_KERNEL=6.1 (an L1 VM on it, scripts/testbed/vmcheck.sh).
 kernel_61() {
 	private_apt
 	local d=$CACHE/kernel-6.1 kver abi deb pkgver
-	if [ -s "$d/KVER" ] && [ -f "$d/.done-$(cat "$d/KVER")" ]; then
+	if [ -s "$d/KVER" ] && [ -f "$d/.done-$(cat "$d/KVER")" ] &&
+	   [ -s "$d/vmlinux-$(cat "$d/KVER")" ]; then
 		return 0
 	fi
 	kver=$(papt_cache pkgnames linux-headers-6.1.0- |
@@ -210,7 +219,8 @@ kernel_61() {
 	say "kernel 6.1: fetching the headers of $kver ($pkgver) and its vhost.h"
 	rm -rf "$d"; mkdir -p "$d/root" "$d/src"
 	for deb in "linux-headers-$kver" "linux-headers-$abi-common" \
-		   "linux-kbuild-6.1=$pkgver" "linux-source-6.1=$pkgver"; do
+		   "linux-kbuild-6.1=$pkgver" "linux-source-6.1=$pkgver" \
+		   "linux-image-$kver-unsigned"; do
 		deb=$(fetch_deb "$deb")
 		dpkg-deb -x "$deb" "$d/root"
 	done
@@ -219,6 +229,8 @@ kernel_61() {
 		die "extract from linux-source-6.1"
 	rm -f "$d"/root/usr/src/linux-source-6.1.tar.xz
 	kernel_fixup "$d" "$kver"
+	depmod -b "$d/root" "$kver" || die "depmod 6.1"
+	kernel_vmlinux "$d" "$kver"
 	echo "$kver" > "$d/KVER"
 	touch "$d/.done-$kver"
 	say "kernel 6.1: $kver ready"
