@@ -36,7 +36,7 @@ copy_sources() {
 	rm -rf "$src"
 	mkdir -p "$src"
 	(cd "$TOP" &&
-	 find Kbuild dkms.conf LICENSE compat drivers include/uapi -type f \
+	 find Kbuild dkms.conf LICENSE compat drivers include/uapi include/linux -type f \
 		\( -name '*.[ch]' ! -name '*.mod.c' -o -name Kbuild \
 		   -o -name Kconfig -o -name dkms.conf -o -name LICENSE \) \
 		-print0 | xargs -0 cp --parents -t "$src")

@@ -8,6 +8,7 @@
  * include/uapi/linux/vdmabuf.h.
  */
 
+#include <linux/auxiliary_bus.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
@@ -30,6 +31,7 @@
 #include <linux/uaccess.h>
 #include <linux/uuid.h>
 #include <linux/vdmabuf.h>
+#include <linux/vdmabuf_client.h>
 #include <linux/vmalloc.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
@@ -216,6 +218,9 @@ struct vdmabuf_limits {
  * @outputs: the device's outputs (VIRTIO_VDMABUF_F_OUTPUTS), as
  *	VDMABUF_IOCTL_OUTPUTS returns them; none without the feature
  * @config_work: reads the outputs again after a configuration change
+ * @display: the auxiliary device a display driver binds to
+ *	(VDMABUF_AUX_DISPLAY), if the device has outputs; set in probe,
+ *	removed first in remove
  */
 struct vdmabuf_dev {
 	struct virtio_device *vdev;
@@ -256,6 +261,8 @@ struct vdmabuf_dev {
 	struct mutex out_lock;		/* outputs */
 	struct vdmabuf_outputs outputs;
 	struct work_struct config_work;
+
+	struct auxiliary_device *display;
 };
 
 /**
@@ -276,6 +283,7 @@ struct vdmabuf_dev {
  *	VDMABUF_IOCTL_OUTPUTS (at open, the one then); poll() reports
  *	EPOLLPRI while the device's differs.  Written by the ioctl, read by
  *	poll() without a lock
+ * @client: the in-kernel client this is, NULL for a process's open file
  */
 struct vdmabuf_file {
 	struct vdmabuf_dev *dev;
@@ -290,6 +298,31 @@ struct vdmabuf_file {
 	wait_queue_head_t ev_wq;
 	struct mutex read_lock;		/* one reader at a time */
 	u32 outputs_seen;
+	struct vdmabuf_client *client;
+};
+
+/**
+ * struct vdmabuf_client - an in-kernel opener (<linux/vdmabuf_client.h>)
+ * @vf: its state, as a process's open file has
+ * @ops: its callbacks
+ * @priv: the client's own pointer
+ * @work: hands @vf's events and output changes to @ops, in order
+ */
+struct vdmabuf_client {
+	struct vdmabuf_file vf;
+	const struct vdmabuf_client_ops *ops;
+	void *priv;
+	struct work_struct work;
+};
+
+/**
+ * struct vdmabuf_aux - the auxiliary device of a device with outputs
+ * @adev: VDMABUF_AUX_DISPLAY, with the device's index as its id
+ * @dev: the device, referenced until @adev is released
+ */
+struct vdmabuf_aux {
+	struct auxiliary_device adev;
+	struct vdmabuf_dev *dev;
 };
 
 /**
@@ -1113,7 +1146,10 @@ static void vdmabuf_deliver(struct vdmabuf_file *vf,
 	list_add_tail(&node->node, &vf->events);
 	vf->nr_events++;
 	spin_unlock(&vf->ev_lock);
-	wake_up_interruptible_poll(&vf->ev_wq, EPOLLIN | EPOLLRDNORM);
+	if (vf->client)
+		queue_work(system_wq, &vf->client->work);
+	else
+		wake_up_interruptible_poll(&vf->ev_wq, EPOLLIN | EPOLLRDNORM);
 }
 
 /* The device accepted @exp: make it live.  Caller holds dev->lock. */
@@ -1727,10 +1763,11 @@ err_detach:
 }
 
 /*
- * A new export of the dma-buf @fd, its size charged to the caller's
- * locked memory; not attached yet (vdmabuf_exp_map()).
+ * A new export of @dmabuf (the export takes a reference of its own), its
+ * size charged to the caller's locked memory; not attached yet
+ * (vdmabuf_exp_map()).
  */
-static struct vdmabuf_exp *vdmabuf_exp_new(int fd)
+static struct vdmabuf_exp *vdmabuf_exp_new(struct dma_buf *dmabuf)
 {
 	struct vdmabuf_exp *exp;
 	int ret = -ENOMEM;
@@ -1750,12 +1787,8 @@ static struct vdmabuf_exp *vdmabuf_exp_new(int fd)
 	if (!exp->unexport_req)
 		goto err_destroy;
 
-	exp->dmabuf = dma_buf_get(fd);
-	if (IS_ERR(exp->dmabuf)) {
-		ret = PTR_ERR(exp->dmabuf);
-		exp->dmabuf = NULL;
-		goto err_destroy;
-	}
+	get_dma_buf(dmabuf);
+	exp->dmabuf = dmabuf;
 	/* Before anything is pinned: a foreign dma-buf may be of any size. */
 	if (!capable(CAP_IPC_LOCK)) {
 		exp->user = get_uid(current_user());
@@ -1828,12 +1861,12 @@ static int vdmabuf_export_check(struct vdmabuf_file *vf,
 }
 
 /*
- * EXPORT, with the metadata @meta (freed here) already copied in: no user
- * memory is touched under state_sem, which remove() waits for.  Fills in
- * @arg's results.
+ * EXPORT of @dmabuf (@arg->fd's, or a client's), with the metadata @meta
+ * (freed here) already copied in: no user memory is touched under
+ * state_sem, which remove() waits for.  Fills in @arg's results.
  */
-static int vdmabuf_export(struct vdmabuf_file *vf, struct vdmabuf_export *arg,
-			  void *meta)
+static int vdmabuf_export(struct vdmabuf_file *vf, struct dma_buf *dmabuf,
+			  struct vdmabuf_export *arg, void *meta)
 {
 	struct vdmabuf_dev *dev = vf->dev;
 	struct virtio_vdmabuf_range *ranges;
@@ -1848,7 +1881,7 @@ static int vdmabuf_export(struct vdmabuf_file *vf, struct vdmabuf_export *arg,
 	ret = vdmabuf_export_check(vf, arg);
 	if (ret)
 		goto out_unlock_state;
-	exp = vdmabuf_exp_new(arg->fd);
+	exp = vdmabuf_exp_new(dmabuf);
 	if (IS_ERR(exp)) {
 		ret = PTR_ERR(exp);
 		goto out_unlock_state;
@@ -1928,6 +1961,7 @@ static void vdmabuf_export_lost(struct vdmabuf_file *vf, const u8 *uuid)
 static long vdmabuf_ioctl_export(struct vdmabuf_file *vf, void __user *uarg)
 {
 	struct vdmabuf_export arg;
+	struct dma_buf *dmabuf;
 	void *meta = NULL;
 	int ret;
 
@@ -1943,7 +1977,13 @@ static long vdmabuf_ioctl_export(struct vdmabuf_file *vf, void __user *uarg)
 			return PTR_ERR(meta);
 	}
 
-	ret = vdmabuf_export(vf, &arg, meta);
+	dmabuf = dma_buf_get(arg.fd);
+	if (IS_ERR(dmabuf)) {
+		kfree(meta);
+		return PTR_ERR(dmabuf);
+	}
+	ret = vdmabuf_export(vf, dmabuf, &arg, meta);
+	dma_buf_put(dmabuf);
 	if (ret)
 		return ret;
 	if (copy_to_user(uarg, &arg, sizeof(arg))) {
@@ -1953,18 +1993,13 @@ static long vdmabuf_ioctl_export(struct vdmabuf_file *vf, void __user *uarg)
 	return 0;
 }
 
-static long vdmabuf_ioctl_unexport(struct vdmabuf_file *vf, void __user *uarg)
+/* UNEXPORT of @vf's live export @uuid */
+static int vdmabuf_unexport(struct vdmabuf_file *vf, const u8 *uuid)
 {
 	struct vdmabuf_dev *dev = vf->dev;
-	struct vdmabuf_unexport arg;
 	struct vdmabuf_req *req;
 	struct vdmabuf_exp *exp;
 	int ret;
-
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags || arg.padding)
-		return -EINVAL;
 
 	ret = down_read_killable(&dev->state_sem);
 	if (ret)
@@ -1974,7 +2009,7 @@ static long vdmabuf_ioctl_unexport(struct vdmabuf_file *vf, void __user *uarg)
 		goto out_unlock_state;
 
 	mutex_lock(&dev->lock);
-	exp = vdmabuf_find(dev, arg.uuid);
+	exp = vdmabuf_find(dev, uuid);
 	if (!exp || exp->owner != vf || exp->state != VDMABUF_STATE_EXPORTED ||
 	    !exp->unexport_req) {
 		mutex_unlock(&dev->lock);
@@ -2009,12 +2044,23 @@ static long vdmabuf_ioctl_unexport(struct vdmabuf_file *vf, void __user *uarg)
 		goto out_unlock_state;	/* req abandoned */
 	ret = vdmabuf_req_result(req);
 	if (ret)
-		ret = vdmabuf_unexport_refused(dev, arg.uuid, req, ret, true);
+		ret = vdmabuf_unexport_refused(dev, uuid, req, ret, true);
 	else
 		vdmabuf_req_free(req);
 out_unlock_state:
 	up_read(&dev->state_sem);
 	return ret;
+}
+
+static long vdmabuf_ioctl_unexport(struct vdmabuf_file *vf, void __user *uarg)
+{
+	struct vdmabuf_unexport arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.padding)
+		return -EINVAL;
+	return vdmabuf_unexport(vf, arg.uuid);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -2384,7 +2430,7 @@ static long vdmabuf_ioctl_query(struct vdmabuf_file *vf, void __user *uarg)
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
 
-static long vdmabuf_ioctl_info(struct vdmabuf_file *vf, void __user *uarg)
+static void vdmabuf_info(struct vdmabuf_file *vf, struct vdmabuf_info *info)
 {
 	struct vdmabuf_dev *dev = vf->dev;
 	struct vdmabuf_info arg = {};
@@ -2409,19 +2455,32 @@ static long vdmabuf_ioctl_info(struct vdmabuf_file *vf, void __user *uarg)
 	spin_lock(&vf->ev_lock);
 	arg.queued_events = vf->nr_events;
 	spin_unlock(&vf->ev_lock);
+	*info = arg;
+}
 
+static long vdmabuf_ioctl_info(struct vdmabuf_file *vf, void __user *uarg)
+{
+	struct vdmabuf_info arg;
+
+	vdmabuf_info(vf, &arg);
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+static void vdmabuf_outputs(struct vdmabuf_file *vf,
+			    struct vdmabuf_outputs *outputs)
+{
+	struct vdmabuf_dev *dev = vf->dev;
+
+	mutex_lock(&dev->out_lock);
+	*outputs = dev->outputs;
+	mutex_unlock(&dev->out_lock);
 }
 
 static long vdmabuf_ioctl_outputs(struct vdmabuf_file *vf, void __user *uarg)
 {
-	struct vdmabuf_dev *dev = vf->dev;
 	struct vdmabuf_outputs arg;
 
-	mutex_lock(&dev->out_lock);
-	arg = dev->outputs;
-	mutex_unlock(&dev->out_lock);
-
+	vdmabuf_outputs(vf, &arg);
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
 	WRITE_ONCE(vf->outputs_seen, arg.generation);
@@ -2473,21 +2532,12 @@ static void vdmabuf_dev_free(struct kref *ref)
 	kfree(dev);
 }
 
-static int vdmabuf_open(struct inode *inode, struct file *file)
+/* Set up a zeroed @vf as an opener of @dev, which its caller keeps alive. */
+static int vdmabuf_file_init(struct vdmabuf_file *vf, struct vdmabuf_dev *dev)
 {
-	/* misc_open() holds misc_mtx: the device cannot go away here. */
-	struct vdmabuf_dev *dev = container_of(file->private_data,
-					       struct vdmabuf_dev, misc);
-	struct vdmabuf_file *vf;
-
-	vf = kzalloc(sizeof(*vf), GFP_KERNEL_ACCOUNT);
-	if (!vf)
-		return -ENOMEM;
 	vf->acct = vdmabuf_acct_new(dev->acct);
-	if (!vf->acct) {
-		kfree(vf);
+	if (!vf->acct)
 		return -ENOMEM;
-	}
 	INIT_LIST_HEAD(&vf->exports);
 	spin_lock_init(&vf->ev_lock);
 	INIT_LIST_HEAD(&vf->events);
@@ -2499,13 +2549,15 @@ static int vdmabuf_open(struct inode *inode, struct file *file)
 	mutex_lock(&dev->lock);
 	list_add_tail(&vf->node, &dev->files);
 	mutex_unlock(&dev->lock);
-	file->private_data = vf;
-	return stream_open(inode, file);
+	return 0;
 }
 
-static int vdmabuf_release(struct inode *inode, struct file *file)
+/*
+ * Close @vf: no event reaches it any more.  Its events are freed; its
+ * caller frees @vf.
+ */
+static void vdmabuf_file_fini(struct vdmabuf_file *vf)
 {
-	struct vdmabuf_file *vf = file->private_data;
 	struct vdmabuf_dev *dev = vf->dev;
 	struct vdmabuf_exp *exp, *tmp;
 
@@ -2522,12 +2574,42 @@ static int vdmabuf_release(struct inode *inode, struct file *file)
 			vdmabuf_exp_queue_unexport(dev, exp);
 	}
 	mutex_unlock(&dev->lock);
+	/* Unlinked: nothing queues it again */
+	if (vf->client)
+		cancel_work_sync(&vf->client->work);
 
 	vdmabuf_free_nodes(&vf->events);
 	mutex_destroy(&vf->read_lock);
 	vdmabuf_acct_put(vf->acct);
-	kfree(vf);
 	kref_put(&dev->ref, vdmabuf_dev_free);
+}
+
+static int vdmabuf_open(struct inode *inode, struct file *file)
+{
+	/* misc_open() holds misc_mtx: the device cannot go away here. */
+	struct vdmabuf_dev *dev = container_of(file->private_data,
+					       struct vdmabuf_dev, misc);
+	struct vdmabuf_file *vf;
+	int ret;
+
+	vf = kzalloc(sizeof(*vf), GFP_KERNEL_ACCOUNT);
+	if (!vf)
+		return -ENOMEM;
+	ret = vdmabuf_file_init(vf, dev);
+	if (ret) {
+		kfree(vf);
+		return ret;
+	}
+	file->private_data = vf;
+	return stream_open(inode, file);
+}
+
+static int vdmabuf_release(struct inode *inode, struct file *file)
+{
+	struct vdmabuf_file *vf = file->private_data;
+
+	vdmabuf_file_fini(vf);
+	kfree(vf);
 	return 0;
 }
 
@@ -2669,6 +2751,313 @@ static const struct file_operations vdmabuf_fops = {
 /* virtio driver                                                           */
 /* ---------------------------------------------------------------------- */
 
+/* ---------------------------------------------------------------------- */
+/* In-kernel clients (<linux/vdmabuf_client.h>)                            */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * DOC: in-kernel clients
+ *
+ * A guest driver (the vdmabuf KMS driver) uses the device as a process
+ * does, through a struct vdmabuf_client: an opener like an open file of
+ * /dev/virtio-vdmabuf, with the same limits, accounting and rules, whose
+ * events go to callbacks instead of read().  The driver adds an auxiliary
+ * device, VDMABUF_AUX_DISPLAY, for each device with outputs; a display
+ * driver binds to it and opens its client there.  The auxiliary device is
+ * removed before the device is, so its driver closes its client while the
+ * device still answers the UNEXPORTs that closing sends.
+ *
+ * Pages a client exports are charged, as an EXPORT's are, to the user of
+ * the task calling vdmabuf_client_export() unless it has CAP_IPC_LOCK:
+ * for a KMS driver, the compositor that shows the buffer.
+ */
+
+/* A client's events and output changes, in order, out of every lock. */
+static void vdmabuf_client_work(struct work_struct *work)
+{
+	struct vdmabuf_client *client = container_of(work,
+						     struct vdmabuf_client,
+						     work);
+	struct vdmabuf_file *vf = &client->vf;
+	struct vdmabuf_evt_node *node;
+	unsigned int n;
+	u32 gen;
+
+	for (n = 0; n < VDMABUF_WORK_BUDGET; n++) {
+		node = vdmabuf_pop_event(vf);
+		if (!node)
+			break;
+		client->ops->event(client, &node->ev);
+		kfree(node);
+	}
+	if (n == VDMABUF_WORK_BUDGET) {
+		queue_work(system_wq, work);
+		return;
+	}
+	gen = READ_ONCE(vf->dev->outputs.generation);
+	if (gen != READ_ONCE(vf->outputs_seen)) {
+		WRITE_ONCE(vf->outputs_seen, gen);
+		if (client->ops->outputs_changed)
+			client->ops->outputs_changed(client);
+	}
+}
+
+/**
+ * vdmabuf_client_open() - open the device of a display auxiliary device
+ * @adev: the VDMABUF_AUX_DISPLAY device the caller's driver is bound to
+ * @ops: the callbacks; @ops->event is required
+ * @priv: the caller's, returned by vdmabuf_client_priv()
+ *
+ * The caller closes the client before its driver unbinds from @adev.
+ *
+ * Return: the client, or an ERR_PTR(): -ENODEV once the device is gone,
+ * -ENOMEM.
+ */
+struct vdmabuf_client *vdmabuf_client_open(struct auxiliary_device *adev,
+					   const struct vdmabuf_client_ops *ops,
+					   void *priv)
+{
+	struct vdmabuf_dev *dev = container_of(adev, struct vdmabuf_aux,
+					       adev)->dev;
+	struct vdmabuf_client *client;
+	int ret;
+
+	if (READ_ONCE(dev->gone))
+		return ERR_PTR(-ENODEV);
+	client = kzalloc(sizeof(*client), GFP_KERNEL);
+	if (!client)
+		return ERR_PTR(-ENOMEM);
+	client->ops = ops;
+	client->priv = priv;
+	INIT_WORK(&client->work, vdmabuf_client_work);
+	client->vf.client = client;
+	ret = vdmabuf_file_init(&client->vf, dev);
+	if (ret) {
+		kfree(client);
+		return ERR_PTR(ret);
+	}
+	return client;
+}
+EXPORT_SYMBOL_GPL(vdmabuf_client_open);
+
+/**
+ * vdmabuf_client_close() - close a client
+ * @client: from vdmabuf_client_open()
+ *
+ * Its live exports are unexported; each stays pinned until the device
+ * releases it.  No callback runs once this returns.  Must not be called
+ * from a callback.
+ */
+void vdmabuf_client_close(struct vdmabuf_client *client)
+{
+	vdmabuf_file_fini(&client->vf);
+	kfree(client);
+}
+EXPORT_SYMBOL_GPL(vdmabuf_client_close);
+
+/**
+ * vdmabuf_client_priv() - the pointer given to vdmabuf_client_open()
+ * @client: the client
+ *
+ * Return: @priv of vdmabuf_client_open().
+ */
+void *vdmabuf_client_priv(struct vdmabuf_client *client)
+{
+	return client->priv;
+}
+EXPORT_SYMBOL_GPL(vdmabuf_client_priv);
+
+/**
+ * vdmabuf_client_dma_device() - the device exports are mapped for
+ * @client: the client
+ *
+ * A display driver imports foreign dma-bufs for it (the auxiliary device
+ * does no DMA); their mapping names the pages the export will send.
+ *
+ * Return: the virtio device's DMA device, valid while @client is open.
+ */
+struct device *vdmabuf_client_dma_device(struct vdmabuf_client *client)
+{
+	return client->vf.dev->vdev->dev.parent;
+}
+EXPORT_SYMBOL_GPL(vdmabuf_client_dma_device);
+
+/**
+ * vdmabuf_client_info() - the device's limits and the client's counts
+ * @client: the client
+ * @info: filled in as VDMABUF_IOCTL_INFO fills in its argument
+ */
+void vdmabuf_client_info(struct vdmabuf_client *client,
+			 struct vdmabuf_info *info)
+{
+	vdmabuf_info(&client->vf, info);
+}
+EXPORT_SYMBOL_GPL(vdmabuf_client_info);
+
+/**
+ * vdmabuf_client_outputs() - the device's outputs
+ * @client: the client
+ * @outputs: filled in as VDMABUF_IOCTL_OUTPUTS fills in its argument
+ *
+ * @client's next &vdmabuf_client_ops.outputs_changed is for a change
+ * after this one.
+ */
+void vdmabuf_client_outputs(struct vdmabuf_client *client,
+			    struct vdmabuf_outputs *outputs)
+{
+	vdmabuf_outputs(&client->vf, outputs);
+	WRITE_ONCE(client->vf.outputs_seen, outputs->generation);
+}
+EXPORT_SYMBOL_GPL(vdmabuf_client_outputs);
+
+/**
+ * vdmabuf_client_export() - share a dma-buf with the host
+ * @client: the client
+ * @dmabuf: the buffer; the export takes a reference of its own, and keeps
+ *	it, pinned, until the device releases the export
+ * @meta: @meta_len bytes of metadata for the host (copied), or NULL
+ * @meta_len: at most the device's max_meta_len
+ * @uuid: set to the export's UUID
+ *
+ * As VDMABUF_IOCTL_EXPORT; sleeps until the device answers.
+ *
+ * Return: 0, or the errors of VDMABUF_IOCTL_EXPORT (-ENOSPC, -E2BIG,
+ * -ENOBUFS, -EOPNOTSUPP, ...).
+ */
+int vdmabuf_client_export(struct vdmabuf_client *client,
+			  struct dma_buf *dmabuf, const void *meta,
+			  u32 meta_len, u8 uuid[16])
+{
+	struct vdmabuf_export arg = { .meta_len = meta_len };
+	void *copy = NULL;
+	int ret;
+
+	if (READ_ONCE(client->vf.dev->gone))
+		return -ENODEV;
+	if (meta_len > VIRTIO_VDMABUF_MAX_META)
+		return -E2BIG;
+	if (meta_len) {
+		copy = kmemdup(meta, meta_len, GFP_KERNEL);
+		if (!copy)
+			return -ENOMEM;
+	}
+	ret = vdmabuf_export(&client->vf, dmabuf, &arg, copy);
+	if (!ret)
+		memcpy(uuid, arg.uuid, sizeof(arg.uuid));
+	return ret;
+}
+EXPORT_SYMBOL_GPL(vdmabuf_client_export);
+
+/**
+ * vdmabuf_client_unexport() - stop sharing one of the client's exports
+ * @client: the client
+ * @uuid: the export
+ *
+ * As VDMABUF_IOCTL_UNEXPORT: its RELEASED event follows.
+ *
+ * Return: 0, -ENOENT if @uuid is not a live export of @client, -ENODEV.
+ */
+int vdmabuf_client_unexport(struct vdmabuf_client *client, const u8 uuid[16])
+{
+	if (READ_ONCE(client->vf.dev->gone))
+		return -ENODEV;
+	return vdmabuf_unexport(&client->vf, uuid);
+}
+EXPORT_SYMBOL_GPL(vdmabuf_client_unexport);
+
+/**
+ * vdmabuf_client_present() - a new frame in one of the client's exports
+ * @client: the client
+ * @uuid: the export
+ * @seq: the frame's number, echoed in its FRAME_DONE
+ * @rects: @nr_rects damaged rectangles, or NULL for the whole buffer
+ * @nr_rects: at most the device's max_rects
+ *
+ * As VDMABUF_IOCTL_PRESENT: the frame is sent once the buffer's write
+ * fences have signalled, and gets exactly one FRAME_DONE event if this
+ * returns 0.
+ *
+ * Return: 0, or the errors of VDMABUF_IOCTL_PRESENT (-ENOENT, -EBUSY,
+ * -E2BIG, -ENOBUFS, -EOPNOTSUPP, ...).
+ */
+int vdmabuf_client_present(struct vdmabuf_client *client, const u8 uuid[16],
+			   u64 seq, const struct vdmabuf_rect *rects,
+			   u32 nr_rects)
+{
+	struct vdmabuf_present arg = { .seq = seq, .nr_rects = nr_rects };
+	struct virtio_vdmabuf_rect *wire = NULL;
+	u32 i;
+
+	if (READ_ONCE(client->vf.dev->gone))
+		return -ENODEV;
+	if (nr_rects > VIRTIO_VDMABUF_MAX_RECTS)
+		return -E2BIG;
+	memcpy(arg.uuid, uuid, sizeof(arg.uuid));
+	if (nr_rects) {
+		wire = kmalloc_array(nr_rects, sizeof(*wire), GFP_KERNEL);
+		if (!wire)
+			return -ENOMEM;
+		for (i = 0; i < nr_rects; i++) {
+			wire[i].x = cpu_to_le32(rects[i].x);
+			wire[i].y = cpu_to_le32(rects[i].y);
+			wire[i].width = cpu_to_le32(rects[i].width);
+			wire[i].height = cpu_to_le32(rects[i].height);
+		}
+	}
+	return vdmabuf_present(&client->vf, &arg, wire);
+}
+EXPORT_SYMBOL_GPL(vdmabuf_client_present);
+
+static void vdmabuf_aux_release(struct device *d)
+{
+	struct vdmabuf_aux *aux = container_of(d, struct vdmabuf_aux, adev.dev);
+
+	kref_put(&aux->dev->ref, vdmabuf_dev_free);
+	kfree(aux);
+}
+
+/* The display auxiliary device of a device with outputs */
+static int vdmabuf_add_display(struct vdmabuf_dev *dev)
+{
+	struct vdmabuf_aux *aux;
+	int ret;
+
+	/* vdmabuf_validate() took OUTPUTS away from a device without PRESENT */
+	if (!(dev->features & BIT_ULL(VIRTIO_VDMABUF_F_OUTPUTS)))
+		return 0;
+	aux = kzalloc(sizeof(*aux), GFP_KERNEL);
+	if (!aux)
+		return -ENOMEM;
+	kref_get(&dev->ref);
+	aux->dev = dev;
+	aux->adev.name = VDMABUF_AUX_DISPLAY;
+	aux->adev.id = dev->index;
+	aux->adev.dev.parent = &dev->vdev->dev;
+	aux->adev.dev.release = vdmabuf_aux_release;
+	ret = auxiliary_device_init(&aux->adev);
+	if (ret) {
+		kref_put(&dev->ref, vdmabuf_dev_free);
+		kfree(aux);
+		return ret;
+	}
+	ret = auxiliary_device_add(&aux->adev);
+	if (ret) {
+		auxiliary_device_uninit(&aux->adev);
+		return ret;
+	}
+	dev->display = &aux->adev;
+	return 0;
+}
+
+static void vdmabuf_remove_display(struct vdmabuf_dev *dev)
+{
+	if (!dev->display)
+		return;
+	auxiliary_device_delete(dev->display);
+	auxiliary_device_uninit(dev->display);
+	dev->display = NULL;
+}
+
 static void vdmabuf_read_config(struct vdmabuf_dev *dev)
 {
 	struct virtio_device *vdev = dev->vdev;
@@ -2749,8 +3138,12 @@ static void vdmabuf_read_outputs(struct vdmabuf_dev *dev)
 		return;
 
 	mutex_lock(&dev->lock);
-	list_for_each_entry(vf, &dev->files, node)
-		wake_up_interruptible_poll(&vf->ev_wq, EPOLLPRI);
+	list_for_each_entry(vf, &dev->files, node) {
+		if (vf->client)
+			queue_work(system_wq, &vf->client->work);
+		else
+			wake_up_interruptible_poll(&vf->ev_wq, EPOLLPRI);
+	}
 	mutex_unlock(&dev->lock);
 }
 
@@ -2984,6 +3377,9 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	ret = misc_register(&dev->misc);
 	if (ret)
 		goto err_free_index;
+	ret = vdmabuf_add_display(dev);
+	if (ret)
+		goto err_deregister;
 
 	dev_info(&vdev->dev,
 		 "/dev/%s: ranges %u, metadata %u, exports %u, rects %u, export %llu MiB, total %llu MiB, outputs %u\n",
@@ -2993,6 +3389,8 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 		 dev->outputs.nr_outputs);
 	return 0;
 
+err_deregister:
+	misc_deregister(&dev->misc);
 err_free_index:
 	ida_free(&vdmabuf_ida, dev->index);
 err_stop:
@@ -3008,6 +3406,8 @@ static void vdmabuf_remove(struct virtio_device *vdev)
 	struct vdmabuf_dev *dev = vdev->priv;
 	struct vdmabuf_file *vf;
 
+	/* Its driver closes its client while the device still answers */
+	vdmabuf_remove_display(dev);
 	misc_deregister(&dev->misc);
 	ida_free(&vdmabuf_ida, dev->index);
 	/* The core no longer calls config_changed */

@@ -32,7 +32,7 @@ res() {	# res STATUS NAME LOG
 log=$TOP/build/logs/lint.log
 
 cd "$TOP"
-for f in $(git ls-files -co --exclude-standard drivers include/uapi |
+for f in $(git ls-files -co --exclude-standard drivers include/uapi include/linux |
 	   grep -E '\.(c|h)$'); do
 	perl "$KSRC/scripts/checkpatch.pl" --no-tree --strict --terse \
 		--show-types --ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG \
