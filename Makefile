@@ -37,7 +37,8 @@ KSRC		?= $(VDMABUF_CACHE)/kernel/src
 VHOST_SRC	?=
 BUILD		:= $(TOP)/build
 
-MODULES		:= drivers/virtio/virtio_vdmabuf.ko drivers/vhost/vhost_vdmabuf.ko
+MODULES		:= drivers/virtio/virtio_vdmabuf.ko drivers/vhost/vhost_vdmabuf.ko \
+		   drivers/gpu/drm/vdmabuf/vdmabuf_drm.ko
 # Module BTF needs pahole; without it, build the modules without BTF.
 KBUILD_OPTS	:= $(if $(shell command -v pahole),,CONFIG_DEBUG_INFO_BTF_MODULES=)
 

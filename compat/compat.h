@@ -112,4 +112,37 @@ static inline int vdmabuf_compat_find_vqs(struct virtio_device *vdev,
 #define virtio_find_vqs vdmabuf_compat_find_vqs
 #endif
 
+/*
+ * The vdmabuf KMS driver's.  Macros of names Linux 6.1 does not have, so
+ * they rename nothing, and need no DRM header here.
+ *
+ * Linux 6.11 added drm_crtc_vblank_crtc() ("drm/vblank: add dedicated
+ * getter for struct drm_vblank_crtc"); before, drivers indexed
+ * dev->vblank themselves.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
+#define drm_crtc_vblank_crtc(crtc) \
+	(&(crtc)->dev->vblank[drm_crtc_index(crtc)])
+#endif
+
+/*
+ * Linux 6.2 replaced drm_atomic_helper_check_crtc_state() by
+ * drm_atomic_helper_check_crtc_primary_plane(), its primary-plane check.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+#define drm_atomic_helper_check_crtc_primary_plane(crtc_state) \
+	drm_atomic_helper_check_crtc_state((crtc_state), false)
+#endif
+
+/*
+ * Linux 6.14 dropped the date every DRM driver had to give before ("drm:
+ * remove driver date from struct drm_driver and all drivers"); the
+ * vdmabuf KMS driver names one only where it is still read.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 14, 0)
+#define VDMABUF_COMPAT_DRM_DATE(d)	.date = (d),
+#else
+#define VDMABUF_COMPAT_DRM_DATE(d)
+#endif
+
 #endif /* _VDMABUF_COMPAT_H */

@@ -120,7 +120,36 @@ hook() {
 	hook_kconfig drivers/virtio VIRTIO_VDMABUF
 	hook_makefile drivers/vhost vdmabuf.o
 	hook_makefile drivers/virtio virtio_vdmabuf.o
+	hook_drm
 	rm -f "$D/hook.tmp"
+}
+
+# The KMS driver: a directory of its own, its in-kernel client API, and a
+# line in drm's Makefile.  A tree unpacked before the driver existed has
+# no pristine copy of drm's Kconfig and Makefile yet: they are still
+# pristine, take one now.
+hook_drm() {
+	local f
+	for f in drivers/gpu/drm/Kconfig drivers/gpu/drm/Makefile; do
+		[ -f "$S/$f.vdmabuf-orig" ] || cp "$S/$f" "$S/$f.vdmabuf-orig"
+	done
+	for f in "$TOP"/drivers/gpu/drm/vdmabuf/*.[ch]; do
+		put "$f" "$S/drivers/gpu/drm/vdmabuf/$(basename "$f")"
+	done
+	{
+		cat "$TOP/drivers/gpu/drm/vdmabuf/Kbuild"
+		echo "ccflags-y += -include \$(srctree)/vdmabuf-compat/compat.h"
+	} > "$D/hook.tmp"
+	put "$D/hook.tmp" "$S/drivers/gpu/drm/vdmabuf/Kbuild"
+	put "$TOP/include/linux/vdmabuf_client.h" "$S/include/linux/vdmabuf_client.h"
+	hook_kconfig drivers/gpu/drm DRM_VDMABUF
+	{
+		cat "$S/drivers/gpu/drm/Makefile.vdmabuf-orig"
+		echo
+		echo "# vdmabuf: the KMS driver (scripts/testbed/debug-kernel.sh)"
+		echo "obj-\$(CONFIG_DRM_VDMABUF) += vdmabuf/"
+	} > "$D/hook.tmp"
+	put "$D/hook.tmp" "$S/drivers/gpu/drm/Makefile"
 }
 
 kmake() { nice -n 19 make -C "$S" -j"$JOBS" "$@" >> "$LOG" 2>&1; }

@@ -48,7 +48,8 @@ for i in "${!kdirs[@]}"; do
 	make -C "$kdir" M="$tree" KCFLAGS=-Werror $btf modules > "$log" 2>&1
 	rc=$?
 	[ $rc -eq 0 ] || tail -n 30 "$log" | sed 's/^/# /' | tee -a "$R"
-	for m in drivers/virtio/virtio_vdmabuf drivers/vhost/vhost_vdmabuf; do
+	for m in drivers/virtio/virtio_vdmabuf drivers/vhost/vhost_vdmabuf \
+		 drivers/gpu/drm/vdmabuf/vdmabuf_drm; do
 		what="matrix: Linux $kver ($release): ${m##*/}.ko builds with -Werror"
 		if [ $rc -eq 0 ] && [ -f "$tree/$m.ko" ]; then
 			ok "$what"

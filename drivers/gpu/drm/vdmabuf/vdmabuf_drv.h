@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vdmabuf KMS driver: the outputs of a virtio-dmabuf device as CRTCs,
+ * planes and connectors.
+ */
+#ifndef _VDMABUF_DRV_H
+#define _VDMABUF_DRV_H
+
+#include <linux/hrtimer.h>
+#include <linux/mutex.h>
+#include <linux/vdmabuf_client.h>
+
+#include <drm/drm_connector.h>
+#include <drm/drm_crtc.h>
+#include <drm/drm_device.h>
+#include <drm/drm_encoder.h>
+#include <drm/drm_framebuffer.h>
+#include <drm/drm_plane.h>
+
+struct drm_pending_vblank_event;
+
+/**
+ * struct vdmabuf_drm_output - one output of the device
+ * @index: the output's number in the device (struct virtio_vdmabuf_image's
+ *	output field)
+ * @plane: its primary plane
+ * @crtc: its CRTC
+ * @encoder: its (virtual) encoder
+ * @connector: its connector, Virtual-(@index + 1)
+ * @vblank_timer: vblank at the mode's rate while vblank is on; the host
+ *	has no vblank of its own
+ * @period: @vblank_timer's period
+ * @rects: room for the damage of one PRESENT (max_rects); used by the
+ *	plane's atomic_update only
+ * @event: the flip waiting for the host's FRAME_DONE; drm->event_lock
+ * @event_uuid: the export that frame was presented in; drm->event_lock
+ * @event_seq: the frame's sequence number; drm->event_lock
+ */
+struct vdmabuf_drm_output {
+	unsigned int index;
+	struct drm_plane plane;
+	struct drm_crtc crtc;
+	struct drm_encoder encoder;
+	struct drm_connector connector;
+	struct hrtimer vblank_timer;
+	ktime_t period;
+	struct vdmabuf_rect *rects;
+	struct drm_pending_vblank_event *event;
+	u8 event_uuid[16];
+	u64 event_seq;
+};
+
+/**
+ * struct vdmabuf_drm - one device's display
+ * @drm: the DRM device
+ * @client: the driver's client of the virtio-dmabuf device; usable
+ *	inside drm_dev_enter() only (closed after drm_dev_unplug())
+ * @dma_dev: the device exports are mapped for; foreign dma-bufs are
+ *	imported for it
+ * @max_rects: damage rectangles a PRESENT may carry
+ * @seq: the last frame's sequence number
+ * @exp_lock: protects @exports and the exports of every framebuffer
+ * @exports: every &struct vdmabuf_drm_export not yet released
+ * @out_lock: protects @outputs
+ * @outputs: the device's outputs as last read
+ * @nr_outputs: entries in @out, fixed at probe
+ * @out: the outputs (drmm_kcalloc())
+ */
+struct vdmabuf_drm {
+	struct drm_device drm;
+	struct vdmabuf_client *client;
+	struct device *dma_dev;
+	u32 max_rects;
+	atomic64_t seq;
+
+	struct mutex exp_lock;		/* exports */
+	struct list_head exports;
+
+	struct mutex out_lock;		/* outputs */
+	struct vdmabuf_outputs outputs;
+
+	unsigned int nr_outputs;
+	struct vdmabuf_drm_output *out;
+};
+
+/**
+ * struct vdmabuf_drm_export - a framebuffer shared with the host for one
+ *	output
+ * @node: in vdmabuf_drm.exports; exp_lock
+ * @uuid: the export's UUID
+ * @fb: the framebuffer, NULL once it was destroyed (and the export
+ *	unexported); exp_lock
+ * @output: the output the export's metadata names
+ *
+ * Freed on its RELEASED, or when the client is closed.
+ */
+struct vdmabuf_drm_export {
+	struct list_head node;
+	u8 uuid[16];
+	struct vdmabuf_drm_fb *fb;
+	unsigned int output;
+};
+
+/**
+ * struct vdmabuf_drm_fb - a framebuffer and its exports
+ * @base: the framebuffer
+ * @exports: its export for each output it was shown on, exported the
+ *	first time; exp_lock
+ */
+struct vdmabuf_drm_fb {
+	struct drm_framebuffer base;
+	struct vdmabuf_drm_export *exports[VDMABUF_MAX_OUTPUTS];
+};
+
+static inline struct vdmabuf_drm *to_vdmabuf_drm(struct drm_device *drm)
+{
+	return container_of(drm, struct vdmabuf_drm, drm);
+}
+
+static inline struct vdmabuf_drm_fb *to_vdmabuf_fb(struct drm_framebuffer *fb)
+{
+	return container_of(fb, struct vdmabuf_drm_fb, base);
+}
+
+int vdmabuf_drm_fb_export(struct vdmabuf_drm *vd, struct drm_framebuffer *fb,
+			  unsigned int output, u8 uuid[16]);
+void vdmabuf_drm_fb_forget(struct vdmabuf_drm *vd, const u8 uuid[16]);
+
+int vdmabuf_drm_outputs_init(struct vdmabuf_drm *vd);
+void vdmabuf_drm_frame_done(struct vdmabuf_drm *vd, const u8 uuid[16],
+			    u64 seq);
+void vdmabuf_drm_released(struct vdmabuf_drm *vd, const u8 uuid[16]);
+
+#endif /* _VDMABUF_DRV_H */
