@@ -38,7 +38,8 @@ copy_sources() {
 	(cd "$TOP" &&
 	 find Kbuild dkms.conf LICENSE compat drivers include/uapi include/linux -type f \
 		\( -name '*.[ch]' ! -name '*.mod.c' -o -name Kbuild \
-		   -o -name Kconfig -o -name dkms.conf -o -name LICENSE \) \
+		   -o -name Kconfig -o -name dkms.conf -o -name LICENSE \
+		   -o -name VERIFIED \) \
 		-print0 | xargs -0 cp --parents -t "$src")
 }
 
@@ -53,8 +54,12 @@ install)
 	remove
 	copy_sources
 	dkms add -m "$name" -v "$ver" "${opts[@]}"
-	dkms build -m "$name" -v "$ver" -k "$kver" "${opts[@]}" ||
-		die "dkms build failed: see /var/lib/dkms/$name/$ver/build/make.log"
+	if ! dkms build -m "$name" -v "$ver" -k "$kver" "${opts[@]}"; then
+		# Its end here: the tree may be a tmpfs that goes (make check)
+		log=/var/lib/dkms/$name/$ver/build/make.log
+		[ -f "$log" ] && tail -n 20 "$log" >&2
+		die "dkms build failed: see $log"
+	fi
 	dkms install -m "$name" -v "$ver" -k "$kver" "${opts[@]}"
 	;;
 uninstall)
