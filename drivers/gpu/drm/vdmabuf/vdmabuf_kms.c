@@ -354,6 +354,9 @@ static int vdmabuf_crtc_atomic_check(struct drm_crtc *crtc,
 	struct drm_crtc_state *crtc_state =
 		drm_atomic_get_new_crtc_state(state, crtc);
 
+	/* An enabled CRTC shows its primary plane; a disabled one nothing */
+	if (!crtc_state->enable)
+		return 0;
 	return drm_atomic_helper_check_crtc_primary_plane(crtc_state);
 }
 
