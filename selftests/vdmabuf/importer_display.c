@@ -25,12 +25,20 @@
  * window changes, before it answers the frame: the guest checks that it
  * heard of the new size.
  *
+ * With --kms, it also watches the guest's KMS driver (vdmabuf_drm), whose
+ * exports carry an image and no tag: for each PRESENTED of one, it takes
+ * a screendump of the output and writes its hash as a diagnostic line
+ * ("kms-screendump: output N WxH fnv1a64 H", FNV-1a of the RGB bytes),
+ * for l1-run.sh to find each frame e2e_kms printed among them; and it
+ * answers the frame only then, so the guest's flip waits for it.
+ *
  * usage: importer_display --socket PATH --qmp PATH [--tap FILE]
  *			   [--device ID] [--cases N] [--dir DIR] [--wait SEC]
+ *			   [--kms]
  *
- * Runs until every one of the first N cases has been checked, the VM is
- * gone or SIGTERM or SIGINT comes; then writes whether it saw all N
- * cases and the TAP plan.  Exit: 0 if every check passed, 1 otherwise, 2
+ * Runs until every one of the first N cases has been checked (with
+ * --kms, until the VM is gone), the VM is gone or SIGTERM or SIGINT
+ * comes; then writes whether it saw all N cases and the TAP plan.  Exit: 0 if every check passed, 1 otherwise, 2
  * on bad usage or when no importer fd could be had.
  */
 #include <ctype.h>
@@ -76,6 +84,13 @@
 struct dbuf {
 	struct vdmabuf_uuid uuid;
 	const struct disp_case *c;
+};
+
+/* An export of the KMS driver: an image, no tag */
+struct kbuf {
+	struct vdmabuf_uuid uuid;
+	int used;
+	uint32_t output;
 };
 
 /**
@@ -156,6 +171,9 @@ struct disp {
 	unsigned int want;
 	struct vdmabuf_importer *imp;
 	struct dbuf bufs[MAX_BUFS];
+	struct kbuf kbufs[MAX_BUFS];
+	int kms;
+	unsigned int kms_frames;
 	uint32_t seen[DISP_NR_CASES + 1];
 	unsigned int done;
 	struct qmp qmp;
@@ -1121,6 +1139,73 @@ static int meta_matches(const struct disp_case *c,
 	return 1;
 }
 
+static struct kbuf *find_kbuf(struct disp *d,
+			      const struct vdmabuf_uuid *uuid)
+{
+	int i;
+
+	for (i = 0; i < MAX_BUFS; i++)
+		if (d->kbufs[i].used &&
+		    !memcmp(&d->kbufs[i].uuid, uuid, sizeof(*uuid)))
+			return &d->kbufs[i];
+	return NULL;
+}
+
+/* An export with an image and nothing after it: the KMS driver's */
+static void kms_exported(struct disp *d, const struct vdmabuf_host_event *ev)
+{
+	char us[VDMABUF_UUID_STR_LEN], fcc[5];
+	struct vdmabuf_image img;
+	int i, ret;
+
+	if (ev->payload_len != DISP_IMAGE_LEN)
+		return;
+	ret = vdmabuf_image_decode(ev->payload, ev->payload_len, ev->size,
+				   &img);
+	vdmabuf_uuid_format(&ev->uuid, us);
+	if (ret || img.output >= DISP_NR_OUTPUTS) {
+		tap_result(&d->tap, 0, "kms: export %s has a good image for an output (%s, output %u)",
+			   us, ret ? strerror(-ret) : "ok", img.output);
+		return;
+	}
+	for (i = 0; i < MAX_BUFS; i++)
+		if (!d->kbufs[i].used)
+			break;
+	if (i == MAX_BUFS) {
+		tap_result(&d->tap, 0, "kms: too many buffers");
+		return;
+	}
+	d->kbufs[i].used = 1;
+	d->kbufs[i].uuid = ev->uuid;
+	d->kbufs[i].output = img.output;
+	tap_diag(&d->tap, "kms: EXPORTED %s, %s %ux%u for output %u", us,
+		 vdmabuf_fourcc_name(img.fourcc, fcc), img.width, img.height,
+		 img.output);
+}
+
+/* A frame of the KMS driver: the output's screendump, hashed */
+static void kms_presented(struct disp *d, const struct kbuf *k)
+{
+	char err[ERR_LEN] = "", path[PATH_MAX];
+	struct ppm p = { 0 };
+	uint64_t h;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/kms-%u.ppm", d->dir, d->kms_frames);
+	ret = dump_output(d, k->output, path, &p, err, sizeof(err));
+	if (ret) {
+		tap_result(&d->tap, 0, "kms: screendump of output %u: %s",
+			   k->output, err);
+		return;
+	}
+	h = fnv1a64(p.px, (size_t)p.width * p.height * 3);
+	tap_diag(&d->tap, "kms-screendump: output %u %ux%u fnv1a64 %016llx",
+		 k->output, p.width, p.height, (unsigned long long)h);
+	ppm_free(&p);
+	unlink(path);
+	d->kms_frames++;
+}
+
 static void on_exported(struct disp *d, const struct vdmabuf_host_event *ev)
 {
 	char err[ERR_LEN] = "", us[VDMABUF_UUID_STR_LEN];
@@ -1129,8 +1214,11 @@ static void on_exported(struct disp *d, const struct vdmabuf_host_event *ev)
 	struct dbuf *b;
 	int i;
 
-	if (ev->payload_len < DISP_META_LEN)
+	if (ev->payload_len < DISP_META_LEN) {
+		if (d->kms)
+			kms_exported(d, ev);
 		return;
+	}
 	memcpy(&tag, (const uint8_t *)ev->payload + DISP_IMAGE_LEN,
 	       sizeof(tag));
 	if (le32toh(tag.magic) != DISP_TAG_MAGIC)
@@ -1166,10 +1254,13 @@ static void on_exported(struct disp *d, const struct vdmabuf_host_event *ev)
 static void on_presented(struct disp *d, const struct vdmabuf_host_event *ev)
 {
 	struct dbuf *b = find_buf(d, &ev->uuid);
+	struct kbuf *k = d->kms ? find_kbuf(d, &ev->uuid) : NULL;
 
 	/* QEMU's own display shows it by now: a screendump reads events */
 	if (b)
 		check_presented(d, b, ev->seq);
+	if (k)
+		kms_presented(d, k);
 	frame_done(d, ev);
 }
 
@@ -1177,7 +1268,10 @@ static void on_unexported(struct disp *d,
 			  const struct vdmabuf_host_event *ev)
 {
 	struct dbuf *b = find_buf(d, &ev->uuid);
+	struct kbuf *k = find_kbuf(d, &ev->uuid);
 
+	if (k)
+		k->used = 0;
 	if (!b)
 		return;
 	if (b->c->expect == DISP_EXPECT_PICTURE) {
@@ -1210,7 +1304,7 @@ static int on_event(void *ctx, const struct vdmabuf_host_event *ev)
 		break;
 	}
 	/* Stop at once when every case was checked, or on a signal */
-	return d->finished || stop_signal;
+	return (d->finished && !d->kms) || stop_signal;
 }
 
 /* Wait up to @wait_s for QEMU's socket, then join every buffer's frames. */
@@ -1239,7 +1333,7 @@ static void bad_usage(void)
 {
 	fprintf(stderr,
 		"usage: " PROG " --socket PATH --qmp PATH [--tap FILE] [--device ID]\n"
-		"       [--cases N] [--dir DIR] [--wait SEC]\n");
+		"       [--cases N] [--dir DIR] [--wait SEC] [--kms]\n");
 	exit(2);
 }
 
@@ -1253,6 +1347,7 @@ int main(int argc, char **argv)
 		{ "cases", required_argument, NULL, 'n' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "wait", required_argument, NULL, 'w' },
+		{ "kms", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -1269,7 +1364,7 @@ int main(int argc, char **argv)
 	char *end;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "s:q:t:D:n:d:w:h", opts,
+	while ((c = getopt_long(argc, argv, "s:q:t:D:n:d:w:kh", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -1295,6 +1390,9 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			wait_s = strtoul(optarg, NULL, 0);
+			break;
+		case 'k':
+			d.kms = 1;
 			break;
 		default:
 			bad_usage();
@@ -1327,7 +1425,7 @@ int main(int argc, char **argv)
 		   "display: a D-Bus display client watches output %u (RegisterListener)%s%s",
 		   DISP_WATCHED, ret ? ": " : "", ret ? err : "");
 
-	while (!stop_signal && !d.finished) {
+	while (!stop_signal && (!d.finished || d.kms)) {
 		struct pollfd pfd = {
 			.fd = vdmabuf_importer_fd(d.imp), .events = POLLIN,
 		};
@@ -1368,6 +1466,10 @@ int main(int argc, char **argv)
 	qmp_close(&d.qmp);
 	tap_result(&d.tap, d.done >= d.want, "display: saw all %u display cases (%u checked)",
 		   d.want, d.done);
+	if (d.kms)
+		tap_result(&d.tap, d.kms_frames > 0,
+			   "kms: screendumps of %u frames of the guest's KMS driver",
+			   d.kms_frames);
 	ret = d.tap.failed ? 1 : 0;
 	tap_close(&d.tap);
 	return ret;
