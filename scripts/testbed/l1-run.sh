@@ -83,6 +83,30 @@ prog() {	# NAME
 		echo "$BUILD/selftests/$1"
 	fi
 }
+# Each frame the guest's KMS tests showed ("# kms-frame: output N WxH
+# fnv1a64 H" in l2.tap, e2e_kms's and modetest's read back) must be among
+# importer_display's screendumps of that output ("# kms-screendump: ...").
+kms_compare() {
+	local frames dumps f n=0 miss=0
+	# The guest's serial port ends its lines with CR LF
+	frames=$(tr -d '\r' < "$VM_OUT/l2.tap" | grep -a -o 'kms-frame: output .*' | sort -u)
+	dumps=$(cat "$VM_OUT"/importer_display.* | tr -d '\r' |
+		grep -a -o 'kms-screendump: output .*' | sort -u)
+	if [ ! -f "$KMSMOD" ]; then
+		return
+	fi
+	while read -r f; do
+		[ -n "$f" ] || continue
+		n=$((n + 1))
+		grep -q -F -x "kms-screendump: ${f#kms-frame: }" <<< "$dumps" || {
+			miss=$((miss + 1)); echo "# no screendump of $f"; }
+	done <<< "$frames"
+	if [ "$n" -gt 0 ] && [ "$miss" -eq 0 ]; then
+		ok "l1: every one of the $n frames the guest's KMS clients showed is a QEMU screendump of its output"
+	else
+		not_ok "l1: every frame the guest's KMS clients showed is a QEMU screendump of its output ($miss of $n missing)"
+	fi
+}
 start_importer() {	# NAME ARGS...
 	local name=$1; shift
 	(
@@ -507,12 +531,13 @@ dkms_tests() {
 	mount --bind "$KROOT/lib/modules/$KVER/kernel" "$mods/kernel"
 	cp "$KROOT/lib/modules/$KVER"/modules.order "$KROOT/lib/modules/$KVER"/modules.builtin* "$mods/"
 	export DKMS_OPTS="--installtree=$root/lib/modules --kernelsourcedir=$kdir --no-depmod"
-	check "l1: make dkms-install builds and installs both modules for $KVER" \
+	check "l1: make dkms-install builds and installs the modules for $KVER" \
 		sh -c 'make -s -C "$1" dkms-install > "$2" 2>&1 && depmod -b "$3" "$4" ||
 		       { tail -n 30 "$2"; exit 1; }' _ "$TOP" "$log" "$root" "$KVER"
-	check "l1: DKMS: modinfo finds both modules in updates/dkms" \
+	check "l1: DKMS: modinfo finds the three modules in updates/dkms" \
 		sh -c 'modinfo -b "$1" -k "$2" -n vhost_vdmabuf | grep -q "/updates/dkms/vhost_vdmabuf.ko" &&
-		       modinfo -b "$1" -k "$2" -n virtio_vdmabuf | grep -q "/updates/dkms/virtio_vdmabuf.ko"' \
+		       modinfo -b "$1" -k "$2" -n virtio_vdmabuf | grep -q "/updates/dkms/virtio_vdmabuf.ko" &&
+		       modinfo -b "$1" -k "$2" -n vdmabuf_drm | grep -q "/updates/dkms/vdmabuf_drm.ko"' \
 		_ "$root" "$KVER"
 	# --first-time: not the module of make, should it still be loaded
 	check "l1: DKMS: modprobe vhost_vdmabuf" \
@@ -782,7 +807,7 @@ if [ "$VM_STAGES" != l1 ]; then
 			# e2e_display's pictures against QEMU's screendumps.
 			[ -x "$BUILD/selftests/importer_display" ] &&
 				start_importer importer_display --device vd0 \
-				--qmp "$L2D/qmp-display.sock" --dir "$L2D"
+				--qmp "$L2D/qmp-display.sock" --dir "$L2D" --kms
 			[ -x "$BUILD/selftests/importer_holder" ] && start_holder
 			# The demo runs in the guest too, for the vdmabuf
 			# command's tests: importer_demo joins when it starts
@@ -835,6 +860,7 @@ if [ "$VM_STAGES" != l1 ]; then
 	stop_tool_tests
 	stop_importers
 	[ -n "$holder_pid" ] && stop_holder
+	[ "$VM_MODE" = check ] && kms_compare
 	if [ -n "$holder_pid" ] && grep -q '^# l2: done' "$VM_OUT/l2.tap"; then
 		check "l2: guest ran to the end, rebooted, QEMU killed with imports held" \
 			[ -f "$VM_OUT/l2-qemu.killed" ]

@@ -51,6 +51,16 @@ if [ -f /lib/vdmabuf/virtio_vdmabuf.ko ]; then
 		check "l2: /dev/virtio-vdmabuf exists" [ -c /dev/virtio-vdmabuf ]
 	fi
 fi
+# The KMS driver (check mode): bound to the first device's display before
+# e2e_display resizes an output, which e2e_kms checks was a hotplug.
+KMS=/lib/vdmabuf/vdmabuf_drm.ko
+if [ -f $KMS ]; then
+	check "l2: insmod vdmabuf_drm.ko" insmod $KMS
+	check "l2: vdmabuf_drm bound to the display of the first device" \
+		[ -e /sys/bus/auxiliary/drivers/vdmabuf_drm/virtio_vdmabuf.display.0 ]
+	/tests/e2e_kms --watch-uevents /tmp/kms-uevents &
+	uevents_pid=$!
+fi
 
 run_prog() {	# NAME CMD...: one program's TAP, framed for tap-summary.awk
 	name=$1
@@ -111,6 +121,75 @@ if [ "$VM_MODE" = check ] && [ -c /dev/virtio-vdmabuf ]; then
 		check "l2: vdmabuf export of a file, 2 frames" \
 			vdmabuf export /lib/vdmabuf/env --present 2
 	fi
+fi
+
+# modetest (Debian's libdrm-tests) sets each output's preferred mode with
+# its test pattern and waits for a key; meanwhile e2e_kms reads the
+# framebuffer back, a frame for l1-run.sh to find among the host's
+# screendumps.  Then page flips (-v) until it has printed a rate.
+modetest_output() {	# OUTPUT CONNECTOR MODE
+	rm -f /tmp/mt.in; mkfifo /tmp/mt.in
+	modetest -M vdmabuf -s "$2:$3" < /tmp/mt.in > /tmp/mt.out 2>&1 &
+	mt=$!
+	exec 3> /tmp/mt.in
+	fb=
+	for _ in $(seq 300); do
+		e2e_kms --readback "$1" > /tmp/mt.frame 2>&1 && fb=1 && break
+		kill -0 $mt 2>/dev/null || break
+		sleep 0.5
+	done
+	cat /tmp/mt.frame > $R
+	check "l2: modetest -s $2:$3 sets output $1's mode; e2e_kms reads its framebuffer back" \
+		[ -n "$fb" ]
+	echo > /tmp/mt.in
+	exec 3>&-
+	wait $mt
+	check "l2: modetest -s $2:$3 exits 0" [ $? = 0 ]
+	sed 's/^/# modetest: /' /tmp/mt.out | head -n 20 > $R
+}
+if [ -f $KMS ] && [ -x /tests/modetest ] && [ -x /tests/e2e_kms ]; then
+	stage "l2: modetest"
+	modetest -M vdmabuf -c > /tmp/mt.c 2>&1
+	conns=$(awk '/^Connectors:/ { on = 1; next } /^CRTCs:/ { on = 0 }
+		     on && $3 == "connected" { print $1 }' /tmp/mt.c)
+	set -- $conns
+	check "l2: modetest -c lists two connected connectors of vdmabuf ($conns)" [ $# = 2 ]
+	[ -n "$1" ] && modetest_output 0 "$1" 320x200
+	[ -n "$2" ] && modetest_output 1 "$2" 400x300
+	if [ -n "$1" ]; then
+		rm -f /tmp/mt.in; mkfifo /tmp/mt.in
+		modetest -M vdmabuf -s "$1:320x200" -v < /tmp/mt.in > /tmp/mt.v 2>&1 &
+		mt=$!
+		exec 3> /tmp/mt.in
+		for _ in $(seq 600); do
+			grep -q 'freq:' /tmp/mt.v && break
+			kill -0 $mt 2>/dev/null || break
+			sleep 0.5
+		done
+		echo > /tmp/mt.in
+		exec 3>&-
+		for _ in $(seq 60); do kill -0 $mt 2>/dev/null || break; sleep 0.5; done
+		kill -9 $mt 2>/dev/null
+		wait $mt 2>/dev/null
+		grep 'freq:' /tmp/mt.v | head -n 3 | sed 's/^/# modetest -v: /' > $R
+		check "l2: modetest -v page-flips on output 0 and reports a rate" \
+			grep -q 'freq:' /tmp/mt.v
+	fi
+fi
+
+# The KMS driver goes before the lifecycle tests reload virtio_vdmabuf:
+# with every framebuffer gone, the host has released every export.
+if [ -f $KMS ]; then
+	stage "l2: unloading vdmabuf_drm"
+	kill "$uevents_pid" 2>/dev/null
+	check "l2: rmmod vdmabuf_drm" rmmod vdmabuf_drm
+	for _ in $(seq 100); do
+		[ "$(cat /sys/bus/auxiliary/devices/virtio_vdmabuf.display.0/../live_exports)" = 0 ] && break
+		sleep 0.3
+	done
+	check "l2: after vdmabuf_drm, the first device has no live export" \
+		[ "$(cat /sys/bus/auxiliary/devices/virtio_vdmabuf.display.0/../live_exports)" = 0 ]
+	kernel_log_clean
 fi
 
 # Lifecycle with exports the host's importer_holder keeps imported.

@@ -7,6 +7,12 @@
 # modules, stripped of their debug info).
 #
 # Usage: mkinitramfs.sh OUT INIT KROOT KVER [-m MODULE]... [-f SRC:DST]...
+#			  [-L LIBDIR] [-e SRC:DST]...
+#
+# -e adds a dynamically linked program with the shared libraries it links
+# and the dynamic loader, each at its own path as ldd finds them on this
+# machine, looking first in the -L directories given before it, whose
+# libraries go to /lib/x86_64-linux-gnu.
 #
 # OUT ending in .gz is compressed; any other name gives a plain cpio
 # archive, which the nested L2 guest unpacks ~15 s sooner.
@@ -44,9 +50,31 @@ add_module() {
 	done
 }
 
+libpath=
+add_program() {	# SRC:DST
+	local src=${1%%:*} dst=${1#*:} lib
+	mkdir -p "$stage/$(dirname "$dst")"
+	cp "$src" "$stage/$dst"
+	strip --strip-debug "$stage/$dst"
+	# "name => /path (addr)" and the loader's "/path (addr)"
+	for lib in $(LD_LIBRARY_PATH=$libpath ldd "$src" |
+		     awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+		dst=$lib
+		# From a -L directory: where the loader looks (Debian amd64)
+		case ":$libpath:" in
+		*":$(dirname "$lib"):"*) dst=/lib/x86_64-linux-gnu/$(basename "$lib") ;;
+		esac
+		[ -e "$stage/$dst" ] && continue
+		mkdir -p "$stage/$(dirname "$dst")"
+		cp -L "$lib" "$stage/$dst"
+	done
+}
+
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-m) add_module "$2"; shift 2 ;;
+	-L) libpath=${libpath:+$libpath:}$2; shift 2 ;;
+	-e) add_program "$2"; shift 2 ;;
 	-f) src=${2%%:*}; dst=${2#*:}
 	    mkdir -p "$stage/$(dirname "$dst")"
 	    cp -a "$src" "$stage/$dst"

@@ -17,7 +17,7 @@
 # build is keyed on the QEMU version, the configure flags and the hashes of
 # the patches, so a second run (or a fresh clone) reuses it.
 #
-# Usage: setup.sh [all|host-packages|kernel|kernel-source|qemu|env]
+# Usage: setup.sh [all|host-packages|kernel|kernel-6.1|modetest|kernel-source|qemu|env]
 #   env prints shell assignments (KVER, KDIR, KSRC, QEMU, ...) for make;
 #   kernel-source prints the path of the linux-source-6.12 .deb of the
 #   same upload as the kernel (debug-kernel.sh builds a kernel from it).
@@ -238,6 +238,28 @@ kernel_61() {
 
 # The cached linux-source-6.12 .deb of the kernel's upload (kept in the
 # cache after kernel() extracted its few files), fetched again if gone.
+# A KMS client nobody here wrote, for the guest: Debian 12's modetest
+# (libdrm-tests) and the libdrm it was built with, run in L2 with this
+# machine's libc (mkinitramfs.sh -e copies what it links).
+modetest() {
+	private_apt
+	local d=$CACHE/modetest deb ver
+	# Bookworm's: trixie's is built against a newer libc than ours
+	ver=$(papt_cache madison libdrm-tests | awk -F' [|] ' '$3 ~ / bookworm\// && !v { v = $2 } END { print v }')
+	[ -n "$ver" ] || die "no libdrm-tests on the mirror"
+	if [ -x "$d/root/usr/bin/modetest" ] && [ "$(cat "$d/VERSION" 2>/dev/null)" = "$ver" ]; then
+		return 0
+	fi
+	say "modetest: fetching libdrm-tests and libdrm2 $ver"
+	rm -rf "$d"; mkdir -p "$d/root"
+	for deb in "libdrm-tests=$ver" "libdrm2=$ver"; do
+		deb=$(fetch_deb "$deb")
+		dpkg-deb -x "$deb" "$d/root" || die "unpack $deb"
+	done
+	[ -x "$d/root/usr/bin/modetest" ] || die "libdrm-tests has no modetest"
+	echo "$ver" > "$d/VERSION"
+}
+
 kernel_source_deb() {
 	private_apt
 	local kver pkgver
@@ -400,12 +422,13 @@ if [ "${1:-all}" != env ]; then
 fi
 
 case "${1:-all}" in
-all)		host_packages; kernel; kernel_61; qemu ;;
+all)		host_packages; kernel; kernel_61; modetest; qemu ;;
 host-packages)	host_packages ;;
 kernel)		host_packages; kernel ;;
 kernel-6.1)	kernel_61 ;;
+modetest)	modetest ;;
 kernel-source)	kernel >&2; kernel_source_deb ;;
 qemu)		qemu ;;
 env)		env_out ;;
-*)		die "usage: $0 [all|host-packages|kernel|kernel-6.1|kernel-source|qemu|env]" ;;
+*)		die "usage: $0 [all|host-packages|kernel|kernel-6.1|modetest|kernel-source|qemu|env]" ;;
 esac

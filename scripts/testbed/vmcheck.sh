@@ -50,6 +50,7 @@ say() { printf '[vm %5ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 VM_KERNEL=${VM_KERNEL:-debian}
 HOSTMOD=$TOP/drivers/vhost/vhost_vdmabuf.ko
 GUESTMOD=$TOP/drivers/virtio/virtio_vdmabuf.ko
+KMSMOD=$TOP/drivers/gpu/drm/vdmabuf/vdmabuf_drm.ko
 case "$VM_KERNEL" in
 debian)	;;
 debug)
@@ -86,7 +87,7 @@ VM_INJECT=${VM_INJECT:-}
 VDMABUF_CACHE=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}
 CACHE=$VDMABUF_CACHE
 for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJECT \
-	 VM_KERNEL HOSTMOD L2_TIMEOUT TEST_TIMEOUT expect_device; do
+	 VM_KERNEL HOSTMOD KMSMOD L2_TIMEOUT TEST_TIMEOUT expect_device; do
 	printf '%s=%q\n' "${v/expect_device/EXPECT_DEVICE}" "${!v}"
 done > "$VM_OUT/env"
 
@@ -100,6 +101,14 @@ if [ "$VM_STAGES" != l1 ]; then
 	l2files=(-f "$VM_OUT/env:lib/vdmabuf/env")
 	[ -f "$GUESTMOD" ] &&
 		l2files+=(-f "$GUESTMOD:lib/vdmabuf/virtio_vdmabuf.ko")
+	# The KMS driver, in check mode on Debian's kernel, with the DRM
+	# helpers it needs (e2e_kms and modetest drive it).
+	[ "$VM_MODE" = check ] && [ "$VM_KERNEL" = debian ] && [ -f "$KMSMOD" ] &&
+		l2files+=(-m drm_kms_helper -m drm_shmem_helper
+			  -f "$KMSMOD:lib/vdmabuf/vdmabuf_drm.ko")
+	mt=$CACHE/modetest/root
+	[ "$VM_MODE" = check ] && [ "$VM_KERNEL" = debian ] && [ -x "$mt/usr/bin/modetest" ] &&
+		l2files+=(-L "$mt/usr/lib/x86_64-linux-gnu" -e "$mt/usr/bin/modetest:tests/modetest")
 	# Only the programs this mode runs: every byte of the image is
 	# unpacked by the nested guest.
 	case "$VM_MODE" in
