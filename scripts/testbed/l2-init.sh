@@ -60,6 +60,8 @@ if [ -f $KMS ]; then
 		[ -e /sys/bus/auxiliary/drivers/vdmabuf_drm/virtio_vdmabuf.display.0 ]
 	/tests/e2e_kms --watch-uevents /tmp/kms-uevents &
 	uevents_pid=$!
+elif [ "${EXPECT_KMS:-0}" = 1 ]; then
+	not_ok "l2: vdmabuf_drm.ko is in the image (make builds drivers/gpu/drm/vdmabuf/vdmabuf_drm.ko)"
 fi
 
 run_prog() {	# NAME CMD...: one program's TAP, framed for tap-summary.awk
@@ -126,12 +128,33 @@ fi
 # modetest (Debian's libdrm-tests) sets each output's preferred mode with
 # its test pattern and waits for a key; meanwhile e2e_kms reads the
 # framebuffer back, a frame for l1-run.sh to find among the host's
-# screendumps.  Then page flips (-v) until it has printed a rate.
-modetest_output() {	# OUTPUT CONNECTOR MODE
+# screendumps.  Then page flips (-v) until it has printed a rate, which
+# must be at most 1000 / KMS_HOLD_MS a second: importer_display answers
+# each frame's FRAME_DONE no sooner than KMS_HOLD_MS after it came, and
+# FRAME_DONE paces the flips.
+modetest_start() {	# ARGS... > OUT: modetest in the background, pid in $mt,
+			# its stdin the FIFO /tmp/mt.in, once it holds the card
+	out=$1
+	shift
 	rm -f /tmp/mt.in; mkfifo /tmp/mt.in
-	modetest -M vdmabuf -s "$2:$3" < /tmp/mt.in > /tmp/mt.out 2>&1 &
+	modetest -M vdmabuf "$@" < /tmp/mt.in > "$out" 2>&1 &
 	mt=$!
+	# Opening the FIFO's other end lets modetest's open of it return
 	exec 3> /tmp/mt.in
+	# modetest sets modes as the card's master, its first opener: none
+	# of ours may open the card before it does.
+	card=$(echo /sys/bus/auxiliary/devices/virtio_vdmabuf.display.0/drm/card*)
+	card=/dev/dri/${card##*/}
+	for _ in $(seq 300); do
+		for f in /proc/$mt/fd/*; do
+			[ "$(readlink "$f")" = "$card" ] && return
+		done
+		kill -0 $mt 2>/dev/null || return
+		sleep 0.2
+	done
+}
+modetest_output() {	# OUTPUT CONNECTOR MODE
+	modetest_start /tmp/mt.out -s "$2:$3"
 	fb=
 	for _ in $(seq 300); do
 		e2e_kms --readback "$1" > /tmp/mt.frame 2>&1 && fb=1 && break
@@ -144,9 +167,13 @@ modetest_output() {	# OUTPUT CONNECTOR MODE
 	echo > /tmp/mt.in
 	exec 3>&-
 	wait $mt
-	check "l2: modetest -s $2:$3 exits 0" [ $? = 0 ]
+	check "l2: modetest -s $2:$3 exits 0, having set the mode" \
+		sh -c '[ "$0" = 0 ] && ! grep -q "failed to set mode" "$1"' $? /tmp/mt.out
 	sed 's/^/# modetest: /' /tmp/mt.out | head -n 20 > $R
 }
+if [ "${EXPECT_KMS:-0}" = 1 ] && { [ ! -x /tests/modetest ] || [ ! -x /tests/e2e_kms ]; }; then
+	not_ok "l2: modetest (setup.sh modetest) and e2e_kms are in the image"
+fi
 if [ -f $KMS ] && [ -x /tests/modetest ] && [ -x /tests/e2e_kms ]; then
 	stage "l2: modetest"
 	modetest -M vdmabuf -c > /tmp/mt.c 2>&1
@@ -157,10 +184,7 @@ if [ -f $KMS ] && [ -x /tests/modetest ] && [ -x /tests/e2e_kms ]; then
 	[ -n "$1" ] && modetest_output 0 "$1" 320x200
 	[ -n "$2" ] && modetest_output 1 "$2" 400x300
 	if [ -n "$1" ]; then
-		rm -f /tmp/mt.in; mkfifo /tmp/mt.in
-		modetest -M vdmabuf -s "$1:320x200" -v < /tmp/mt.in > /tmp/mt.v 2>&1 &
-		mt=$!
-		exec 3> /tmp/mt.in
+		modetest_start /tmp/mt.v -s "$1:320x200" -v
 		for _ in $(seq 600); do
 			grep -q 'freq:' /tmp/mt.v && break
 			kill -0 $mt 2>/dev/null || break
@@ -174,6 +198,9 @@ if [ -f $KMS ] && [ -x /tests/modetest ] && [ -x /tests/e2e_kms ]; then
 		grep 'freq:' /tmp/mt.v | head -n 3 | sed 's/^/# modetest -v: /' > $R
 		check "l2: modetest -v page-flips on output 0 and reports a rate" \
 			grep -q 'freq:' /tmp/mt.v
+		freq=$(sed -n 's/^freq: \([0-9.]*\)Hz$/\1/p' /tmp/mt.v | head -n 1)
+		check "l2: modetest -v flips ${freq:-no} times a second, at most 1000 / KMS_HOLD_MS ($KMS_HOLD_MS ms): FRAME_DONE paces them" \
+			awk -v f="${freq:-0}" -v h="${KMS_HOLD_MS:-0}" 'BEGIN { exit !(f > 0 && h > 0 && f <= 1000 / h) }'
 	fi
 fi
 

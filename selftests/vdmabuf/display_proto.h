@@ -57,6 +57,9 @@
 #define DISP_FMT_BGR888		DEMO_FOURCC('B', 'G', '2', '4')
 #define DISP_FMT_XRGB16161616	DEMO_FOURCC('X', 'R', '4', '8')
 #define DISP_FMT_NV12		DEMO_FOURCC('N', 'V', '1', '2')
+/* and the other formats of the guest's KMS driver (importer_display) */
+#define DISP_FMT_RGB565		DEMO_FOURCC('R', 'G', '1', '6')
+#define DISP_FMT_XRGB2101010	DEMO_FOURCC('X', 'R', '3', '0')
 
 /**
  * struct disp_tag - what follows the image in a display case's metadata
@@ -268,6 +271,81 @@ static inline void disp_store(uint32_t fourcc, uint8_t *p,
 		break;
 	default:
 		break;
+	}
+}
+
+/* Bytes per pixel of a format disp_rgb24_row() converts, 0 for another. */
+static inline uint32_t disp_rgb24_cpp(uint32_t fourcc)
+{
+	switch (fourcc) {
+	case DISP_FMT_XRGB8888:
+	case DISP_FMT_ARGB8888:
+	case DISP_FMT_XBGR8888:
+	case DISP_FMT_ABGR8888:
+	case DISP_FMT_XRGB2101010:
+		return 4;
+	case DISP_FMT_RGB888:
+	case DISP_FMT_BGR888:
+		return 3;
+	case DISP_FMT_RGB565:
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+/**
+ * disp_rgb24_row() - pixels as packed R, G, B bytes, as a PPM holds them
+ * @fourcc: a format disp_rgb24_cpp() knows (another writes nothing)
+ * @src: the first pixel, little-endian words as DRM formats are
+ * @n: pixels
+ * @dst: 3 * @n bytes
+ *
+ * X and A are dropped (QEMU shows ARGB8888 with alpha ignored).  RGB565's
+ * components are widened by repeating their top bits, XRGB2101010's keep
+ * their top 8 bits, as pixman converts them to 8 bits per component.
+ */
+static inline void disp_rgb24_row(uint32_t fourcc, const uint8_t *src,
+				  uint32_t n, uint8_t *dst)
+{
+	uint32_t i, v, r, g, b;
+
+	for (i = 0; i < n; i++, dst += 3) {
+		switch (fourcc) {
+		case DISP_FMT_XRGB8888:
+		case DISP_FMT_ARGB8888:
+		case DISP_FMT_RGB888:
+			dst[0] = src[2];
+			dst[1] = src[1];
+			dst[2] = src[0];
+			break;
+		case DISP_FMT_XBGR8888:
+		case DISP_FMT_ABGR8888:
+		case DISP_FMT_BGR888:
+			dst[0] = src[0];
+			dst[1] = src[1];
+			dst[2] = src[2];
+			break;
+		case DISP_FMT_RGB565:
+			v = src[0] | (uint32_t)src[1] << 8;
+			r = v >> 11;
+			g = (v >> 5) & 0x3f;
+			b = v & 0x1f;
+			dst[0] = (uint8_t)(r << 3 | r >> 2);
+			dst[1] = (uint8_t)(g << 2 | g >> 4);
+			dst[2] = (uint8_t)(b << 3 | b >> 2);
+			break;
+		case DISP_FMT_XRGB2101010:
+			v = src[0] | (uint32_t)src[1] << 8 |
+			    (uint32_t)src[2] << 16 | (uint32_t)src[3] << 24;
+			dst[0] = (uint8_t)(v >> 22);
+			dst[1] = (uint8_t)(v >> 12);
+			dst[2] = (uint8_t)(v >> 2);
+			break;
+		default:
+			return;
+		}
+		src += disp_rgb24_cpp(fourcc);
 	}
 }
 

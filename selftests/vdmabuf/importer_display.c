@@ -26,15 +26,22 @@
  * heard of the new size.
  *
  * With --kms, it also watches the guest's KMS driver (vdmabuf_drm), whose
- * exports carry an image and no tag: for each PRESENTED of one, it takes
- * a screendump of the output and writes its hash as a diagnostic line
+ * exports carry exactly one image and no tag, of the size of the output
+ * it names (a mode at the host's preferred size; the demo's 1920x1080
+ * images are not its): for each PRESENTED of one, it takes a screendump
+ * of the output and writes its hash as a diagnostic line
  * ("kms-screendump: output N WxH fnv1a64 H", FNV-1a of the RGB bytes),
- * for l1-run.sh to find each frame e2e_kms printed among them; and it
- * answers the frame only then, so the guest's flip waits for it.
+ * for l1-run.sh to find each frame e2e_kms printed among them; it imports
+ * the buffer and checks that the screendump is its picture, pixel for
+ * pixel (one result for each framebuffer's first frame, one for its
+ * later ones); and it answers the frame only then, and no sooner than
+ * --kms-hold milliseconds after it came, so the guest's flip waits for
+ * it and flips paced by FRAME_DONE come no faster.  At the end, every
+ * output must have shown a framebuffer of the driver.
  *
  * usage: importer_display --socket PATH --qmp PATH [--tap FILE]
  *			   [--device ID] [--cases N] [--dir DIR] [--wait SEC]
- *			   [--kms]
+ *			   [--kms] [--kms-hold MS]
  *
  * Runs until every one of the first N cases has been checked (with
  * --kms, until the VM is gone), the VM is gone or SIGTERM or SIGINT
@@ -53,6 +60,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+
+#include <linux/dma-buf.h>
 
 #include <gio/gio.h>
 #include <gio/gunixfdlist.h>
@@ -70,6 +80,8 @@
 /* Screendumps until a resize shows, RESIZE_STEP_MS apart */
 #define RESIZE_TRIES	100
 #define RESIZE_STEP_MS	100
+/* --kms-hold's default: a frame of the KMS driver is answered no sooner */
+#define KMS_HOLD_MS	60
 
 /* struct disp.seen[]: the checks a case has had */
 #define SEEN_PRESENTED	0x1
@@ -86,11 +98,30 @@ struct dbuf {
 	const struct disp_case *c;
 };
 
-/* An export of the KMS driver: an image, no tag */
+/**
+ * struct kbuf - a framebuffer of the guest's KMS driver, exported
+ * @uuid: the buffer
+ * @used: the slot holds a live export
+ * @output: the output its image names
+ * @img: its image
+ * @fd: its import, -1 until its first frame
+ * @map: the import, mapped read-only
+ * @size: bytes at @map
+ * @frames: its frames checked
+ * @bad: of those after the first, the ones the screendump did not show
+ * @err: why the first of those was not
+ */
 struct kbuf {
 	struct vdmabuf_uuid uuid;
 	int used;
 	uint32_t output;
+	struct vdmabuf_image img;
+	int fd;
+	const uint8_t *map;
+	uint64_t size;
+	uint32_t frames;
+	uint32_t bad;
+	char err[256];
 };
 
 /**
@@ -174,6 +205,8 @@ struct disp {
 	struct kbuf kbufs[MAX_BUFS];
 	int kms;
 	unsigned int kms_frames;
+	unsigned int kms_hold_ms;
+	unsigned int kms_shown[DISP_NR_OUTPUTS];
 	uint32_t seen[DISP_NR_CASES + 1];
 	unsigned int done;
 	struct qmp qmp;
@@ -1151,11 +1184,17 @@ static struct kbuf *find_kbuf(struct disp *d,
 	return NULL;
 }
 
-/* An export with an image and nothing after it: the KMS driver's */
+/*
+ * An export with an image and nothing after it, for an output of ours and
+ * of that output's size: the KMS driver's (its planes show a framebuffer
+ * of the mode's size, and its modes are the host's preferred size).  The
+ * demo's 1920x1080 images and the vdmabuf command's are of other sizes.
+ */
 static void kms_exported(struct disp *d, const struct vdmabuf_host_event *ev)
 {
 	char us[VDMABUF_UUID_STR_LEN], fcc[5];
 	struct vdmabuf_image img;
+	struct kbuf *k;
 	int i, ret;
 
 	if (ev->payload_len != DISP_IMAGE_LEN)
@@ -1168,6 +1207,9 @@ static void kms_exported(struct disp *d, const struct vdmabuf_host_event *ev)
 			   us, ret ? strerror(-ret) : "ok", img.output);
 		return;
 	}
+	if (img.width != d->out_w[img.output] ||
+	    img.height != d->out_h[img.output])
+		return;
 	for (i = 0; i < MAX_BUFS; i++)
 		if (!d->kbufs[i].used)
 			break;
@@ -1175,35 +1217,195 @@ static void kms_exported(struct disp *d, const struct vdmabuf_host_event *ev)
 		tap_result(&d->tap, 0, "kms: too many buffers");
 		return;
 	}
-	d->kbufs[i].used = 1;
-	d->kbufs[i].uuid = ev->uuid;
-	d->kbufs[i].output = img.output;
-	tap_diag(&d->tap, "kms: EXPORTED %s, %s %ux%u for output %u", us,
-		 vdmabuf_fourcc_name(img.fourcc, fcc), img.width, img.height,
-		 img.output);
+	k = &d->kbufs[i];
+	memset(k, 0, sizeof(*k));
+	k->used = 1;
+	k->uuid = ev->uuid;
+	k->output = img.output;
+	k->img = img;
+	k->fd = -1;
+	tap_diag(&d->tap, "kms: EXPORTED %s, %s %ux%u pitch %u for output %u",
+		 us, vdmabuf_fourcc_name(img.fourcc, fcc), img.width,
+		 img.height, img.planes[0].stride, img.output);
 }
 
-/* A frame of the KMS driver: the output's screendump, hashed */
-static void kms_presented(struct disp *d, const struct kbuf *k)
+/*
+ * Import @k's buffer and map it, once: 0, or -errno with the reason in
+ * @err.  Kept until the guest unexports it (its frames are ours to
+ * answer anyway: we joined all of them).
+ */
+static int kms_import(struct disp *d, struct kbuf *k, char *err,
+		      size_t err_len)
 {
-	char err[ERR_LEN] = "", path[PATH_MAX];
-	struct ppm p = { 0 };
-	uint64_t h;
+	const struct vdmabuf_image *img = &k->img;
+	uint32_t cpp = disp_rgb24_cpp(img->fourcc);
+	uint64_t size = 0, end;
+	char fcc[5];
+	void *map;
+	int fd, ret;
+
+	if (k->fd >= 0)
+		return 0;
+	if (!cpp) {
+		snprintf(err, err_len, "no conversion of %s to RGB",
+			 vdmabuf_fourcc_name(img->fourcc, fcc));
+		return -ENOTSUP;
+	}
+	fd = vdmabuf_importer_import(d->imp, &k->uuid, &size);
+	if (fd < 0) {
+		snprintf(err, err_len, "import: %s", strerror(-fd));
+		return fd;
+	}
+	end = img->planes[0].offset +
+	      (uint64_t)img->planes[0].stride * (img->height - 1) +
+	      (uint64_t)img->width * cpp;
+	if (img->planes[0].stride < (uint64_t)img->width * cpp || end > size) {
+		snprintf(err, err_len,
+			 "the image (offset %llu, pitch %u) does not fit the %llu-byte buffer",
+			 (unsigned long long)img->planes[0].offset,
+			 img->planes[0].stride, (unsigned long long)size);
+		close(fd);
+		return -EINVAL;
+	}
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		ret = -errno;
+		snprintf(err, err_len, "mmap of %llu bytes: %s",
+			 (unsigned long long)size, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	k->fd = fd;
+	k->map = map;
+	k->size = size;
+	return 0;
+}
+
+static void kms_unimport(struct kbuf *k)
+{
+	if (k->fd < 0)
+		return;
+	munmap((void *)k->map, k->size);
+	close(k->fd);
+	k->fd = -1;
+	k->map = NULL;
+}
+
+/*
+ * Is the screendump @p the picture in @k's buffer, pixel for pixel?  1,
+ * or 0 with the difference in @err.
+ */
+static int kms_same_picture(struct disp *d, struct kbuf *k,
+			    const struct ppm *p, char *err, size_t err_len)
+{
+	const struct vdmabuf_image *img = &k->img;
+	uint32_t x, y, fx = 0, fy = 0;
+	uint8_t *row = NULL, got[3] = { 0 }, want[3] = { 0 };
+	uint64_t bad = 0;
 	int ret;
 
-	snprintf(path, sizeof(path), "%s/kms-%u.ppm", d->dir, d->kms_frames);
-	ret = dump_output(d, k->output, path, &p, err, sizeof(err));
-	if (ret) {
-		tap_result(&d->tap, 0, "kms: screendump of output %u: %s",
-			   k->output, err);
-		return;
+	if (p->width != img->width || p->height != img->height) {
+		snprintf(err, err_len, "the screendump is %ux%u, the image %ux%u",
+			 p->width, p->height, img->width, img->height);
+		return 0;
 	}
-	h = fnv1a64(p.px, (size_t)p.width * p.height * 3);
-	tap_diag(&d->tap, "kms-screendump: output %u %ux%u fnv1a64 %016llx",
-		 k->output, p.width, p.height, (unsigned long long)h);
+	if (kms_import(d, k, err, err_len))
+		return 0;
+	row = malloc((size_t)img->width * 3);
+	if (!row) {
+		snprintf(err, err_len, "out of memory");
+		return 0;
+	}
+	ret = vdmabuf_dmabuf_sync(k->fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+	for (y = 0; !ret && y < img->height; y++) {
+		const uint8_t *shot = p->px + (size_t)y * img->width * 3;
+
+		disp_rgb24_row(img->fourcc, k->map + img->planes[0].offset +
+			       (uint64_t)y * img->planes[0].stride, img->width,
+			       row);
+		if (!memcmp(row, shot, (size_t)img->width * 3))
+			continue;
+		for (x = 0; x < img->width; x++) {
+			if (!memcmp(row + 3 * x, shot + 3 * x, 3))
+				continue;
+			if (!bad++) {
+				fx = x;
+				fy = y;
+				memcpy(got, shot + 3 * x, 3);
+				memcpy(want, row + 3 * x, 3);
+			}
+		}
+	}
+	if (!ret)
+		ret = vdmabuf_dmabuf_sync(k->fd, DMA_BUF_SYNC_END |
+					  DMA_BUF_SYNC_READ);
+	free(row);
+	if (ret) {
+		snprintf(err, err_len, "DMA_BUF_IOCTL_SYNC: %s",
+			 strerror(-ret));
+		return 0;
+	}
+	if (bad)
+		snprintf(err, err_len,
+			 "%llu of %u pixels differ, the first at (%u, %u): %02x%02x%02x, the buffer has %02x%02x%02x",
+			 (unsigned long long)bad, img->width * img->height,
+			 fx, fy, got[0], got[1], got[2], want[0], want[1],
+			 want[2]);
+	return !bad;
+}
+
+/*
+ * A frame of the KMS driver: the output's screendump, hashed for
+ * l1-run.sh and compared with the buffer as imported; answered (by the
+ * caller) no sooner than --kms-hold after it came.
+ */
+static void kms_presented(struct disp *d, struct kbuf *k,
+			  const struct vdmabuf_host_event *ev)
+{
+	char err[ERR_LEN] = "", path[PATH_MAX], fcc[5];
+	uint64_t t0 = now_ms(), spent, h;
+	struct ppm p = { 0 };
+	int ok = 0;
+
+	snprintf(path, sizeof(path), "%s/kms-%u.ppm", d->dir, d->kms_frames);
+	if (!dump_output(d, k->output, path, &p, err, sizeof(err))) {
+		h = fnv1a64(p.px, (size_t)p.width * p.height * 3);
+		tap_diag(&d->tap, "kms-screendump: output %u %ux%u fnv1a64 %016llx",
+			 k->output, p.width, p.height, (unsigned long long)h);
+		ok = kms_same_picture(d, k, &p, err, sizeof(err));
+	}
 	ppm_free(&p);
 	unlink(path);
 	d->kms_frames++;
+	if (!k->frames++) {
+		tap_result(&d->tap, ok,
+			   "kms: output %u (%ux%u %s): QEMU's screendump is the guest's framebuffer, as imported%s%s",
+			   k->output, k->img.width, k->img.height,
+			   vdmabuf_fourcc_name(k->img.fourcc, fcc),
+			   ok ? "" : ": ", ok ? "" : err);
+		d->kms_shown[k->output]++;
+	} else if (!ok && !k->bad++) {
+		snprintf(k->err, sizeof(k->err), "frame %llu: %s",
+			 (unsigned long long)ev->seq, err);
+	}
+	spent = now_ms() - t0;
+	if (spent < d->kms_hold_ms)
+		usleep((useconds_t)(d->kms_hold_ms - spent) * 1000);
+}
+
+/* The frames of @k after its first, as one result; the import closed. */
+static void kms_done(struct disp *d, struct kbuf *k)
+{
+	char us[VDMABUF_UUID_STR_LEN];
+
+	if (k->frames > 1)
+		tap_result(&d->tap, !k->bad,
+			   "kms: output %u: the %u later frames of framebuffer %s, each screendump its picture%s%s",
+			   k->output, k->frames - 1,
+			   vdmabuf_uuid_format(&k->uuid, us),
+			   k->bad ? ": " : "", k->bad ? k->err : "");
+	kms_unimport(k);
+	k->used = 0;
 }
 
 static void on_exported(struct disp *d, const struct vdmabuf_host_event *ev)
@@ -1260,7 +1462,7 @@ static void on_presented(struct disp *d, const struct vdmabuf_host_event *ev)
 	if (b)
 		check_presented(d, b, ev->seq);
 	if (k)
-		kms_presented(d, k);
+		kms_presented(d, k, ev);
 	frame_done(d, ev);
 }
 
@@ -1271,7 +1473,7 @@ static void on_unexported(struct disp *d,
 	struct kbuf *k = find_kbuf(d, &ev->uuid);
 
 	if (k)
-		k->used = 0;
+		kms_done(d, k);
 	if (!b)
 		return;
 	if (b->c->expect == DISP_EXPECT_PICTURE) {
@@ -1333,7 +1535,7 @@ static void bad_usage(void)
 {
 	fprintf(stderr,
 		"usage: " PROG " --socket PATH --qmp PATH [--tap FILE] [--device ID]\n"
-		"       [--cases N] [--dir DIR] [--wait SEC] [--kms]\n");
+		"       [--cases N] [--dir DIR] [--wait SEC] [--kms] [--kms-hold MS]\n");
 	exit(2);
 }
 
@@ -1348,6 +1550,7 @@ int main(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "kms", no_argument, NULL, 'k' },
+		{ "kms-hold", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -1356,15 +1559,16 @@ int main(int argc, char **argv)
 		.device = "vd0", .dir = "/tmp", .want = DISP_NR_CASES,
 		.out_w = { DISP_XRES, DISP_XRES },
 		.out_h = { DISP_YRES, DISP_YRES },
+		.kms_hold_ms = KMS_HOLD_MS,
 	};
 	const char *tap_path = NULL;
 	unsigned long wait_s = 600, n;
 	char err[ERR_LEN] = "";
 	sigset_t block;
 	char *end;
-	int c, ret;
+	int c, ret, i;
 
-	while ((c = getopt_long(argc, argv, "s:q:t:D:n:d:w:kh", opts,
+	while ((c = getopt_long(argc, argv, "s:q:t:D:n:d:w:kH:h", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -1387,6 +1591,12 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			d.dir = optarg;
+			break;
+		case 'H':
+			n = strtoul(optarg, &end, 0);
+			if (*end || n > 10000)
+				bad_usage();
+			d.kms_hold_ms = (unsigned int)n;
 			break;
 		case 'w':
 			wait_s = strtoul(optarg, NULL, 0);
@@ -1466,10 +1676,14 @@ int main(int argc, char **argv)
 	qmp_close(&d.qmp);
 	tap_result(&d.tap, d.done >= d.want, "display: saw all %u display cases (%u checked)",
 		   d.want, d.done);
-	if (d.kms)
-		tap_result(&d.tap, d.kms_frames > 0,
-			   "kms: screendumps of %u frames of the guest's KMS driver",
-			   d.kms_frames);
+	if (d.kms) {
+		for (i = 0; i < MAX_BUFS; i++)
+			if (d.kbufs[i].used)
+				kms_done(&d, &d.kbufs[i]);
+		tap_result(&d.tap, d.kms_shown[0] && d.kms_shown[1],
+			   "kms: the guest's KMS driver showed framebuffers on both outputs (%u and %u), %u frames screendumped",
+			   d.kms_shown[0], d.kms_shown[1], d.kms_frames);
+	}
 	ret = d.tap.failed ? 1 : 0;
 	tap_close(&d.tap);
 	return ret;
