@@ -354,6 +354,23 @@ static void add_prop(struct kms *k, struct commit *c, uint32_t obj,
 	c->values[c->nr_props++] = value;
 }
 
+/* DRM_IOCTL_MODE_ATOMIC of the properties in @c: 0 or -errno */
+static int atomic_commit(struct kms *k, const struct commit *c,
+			 uint32_t flags, uint64_t user_data)
+{
+	struct drm_mode_atomic a = {
+		.flags = flags,
+		.count_objs = c->nr_objs,
+		.objs_ptr = (uintptr_t)c->objs,
+		.count_props_ptr = (uintptr_t)c->counts,
+		.props_ptr = (uintptr_t)c->props,
+		.prop_values_ptr = (uintptr_t)c->values,
+		.user_data = user_data,
+	};
+
+	return drm_ioctl(k->fd, DRM_IOCTL_MODE_ATOMIC, &a);
+}
+
 /*
  * Show @b on @output with an atomic commit: with @modeset, a full mode
  * set to the connector's preferred mode; nonblocking otherwise.  Asks for
@@ -362,7 +379,6 @@ static void add_prop(struct kms *k, struct commit *c, uint32_t obj,
 static int show(struct kms *k, unsigned int output, struct fb *b,
 		bool modeset, uint64_t user_data)
 {
-	struct drm_mode_atomic a = {};
 	struct commit c = {};
 	uint32_t plane = k->plane[output];
 	int r;
@@ -396,22 +412,14 @@ static int show(struct kms *k, unsigned int output, struct fb *b,
 	add_prop(k, &c, plane, DRM_MODE_OBJECT_PLANE, "CRTC_Y", 0);
 	add_prop(k, &c, plane, DRM_MODE_OBJECT_PLANE, "CRTC_W", b->width);
 	add_prop(k, &c, plane, DRM_MODE_OBJECT_PLANE, "CRTC_H", b->height);
-	a.flags = DRM_MODE_PAGE_FLIP_EVENT |
-		  (modeset ? DRM_MODE_ATOMIC_ALLOW_MODESET :
-			     DRM_MODE_ATOMIC_NONBLOCK);
-	a.count_objs = c.nr_objs;
-	a.objs_ptr = (uintptr_t)c.objs;
-	a.count_props_ptr = (uintptr_t)c.counts;
-	a.props_ptr = (uintptr_t)c.props;
-	a.prop_values_ptr = (uintptr_t)c.values;
-	a.user_data = user_data;
-	return drm_ioctl(k->fd, DRM_IOCTL_MODE_ATOMIC, &a);
+	return atomic_commit(k, &c, DRM_MODE_PAGE_FLIP_EVENT |
+			     (modeset ? DRM_MODE_ATOMIC_ALLOW_MODESET :
+					DRM_MODE_ATOMIC_NONBLOCK), user_data);
 }
 
 /* Turn @output off (no plane, CRTC inactive), blocking */
 static int output_off(struct kms *k, unsigned int output)
 {
-	struct drm_mode_atomic a = {};
 	struct commit c = {};
 
 	add_prop(k, &c, k->conn[output], DRM_MODE_OBJECT_CONNECTOR,
@@ -420,13 +428,7 @@ static int output_off(struct kms *k, unsigned int output)
 	add_prop(k, &c, k->crtc[output], DRM_MODE_OBJECT_CRTC, "ACTIVE", 0);
 	add_prop(k, &c, k->plane[output], DRM_MODE_OBJECT_PLANE, "FB_ID", 0);
 	add_prop(k, &c, k->plane[output], DRM_MODE_OBJECT_PLANE, "CRTC_ID", 0);
-	a.flags = DRM_MODE_ATOMIC_ALLOW_MODESET;
-	a.count_objs = c.nr_objs;
-	a.objs_ptr = (uintptr_t)c.objs;
-	a.count_props_ptr = (uintptr_t)c.counts;
-	a.props_ptr = (uintptr_t)c.props;
-	a.prop_values_ptr = (uintptr_t)c.values;
-	return drm_ioctl(k->fd, DRM_IOCTL_MODE_ATOMIC, &a);
+	return atomic_commit(k, &c, DRM_MODE_ATOMIC_ALLOW_MODESET, 0);
 }
 
 /* The next flip-complete event within EVENT_MS: 0, -ETIMEDOUT, -errno */
@@ -457,6 +459,25 @@ static int wait_flip(struct kms *k, uint64_t *user_data)
 			off += ev->base.length;
 		}
 	}
+}
+
+/*
+ * A new framebuffer of @output's mode on @dev_fd with picture @seed, set
+ * on @output with a mode set whose flip event has come: 0 or -errno.
+ */
+static int show_new(struct kms *k, int dev_fd, unsigned int output,
+		    uint32_t seed, struct fb *b)
+{
+	uint64_t data;
+	int r;
+
+	r = fb_create(k, dev_fd, k->mode[output].hdisplay,
+		      k->mode[output].vdisplay, b);
+	if (r)
+		return r;
+	draw(b, seed);
+	r = show(k, output, b, true, seed);
+	return r ? r : wait_flip(k, &data);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -575,7 +596,6 @@ static void test_vgem(struct kms *k)
 {
 	struct drm_clip_rect clip;
 	struct drm_mode_fb_dirty_cmd dirty = {};
-	uint64_t data;
 	struct fb b;
 	int vgem, r;
 
@@ -585,13 +605,7 @@ static void test_vgem(struct kms *k)
 		ksft_test_result_skip("vgem: DIRTYFB (no vgem)\n");
 		return;
 	}
-	r = fb_create(k, vgem, k->mode[1].hdisplay, k->mode[1].vdisplay, &b);
-	if (!r) {
-		draw(&b, 2);
-		r = show(k, 1, &b, true, 2);
-	}
-	if (!r)
-		r = wait_flip(k, &data);
+	r = show_new(k, vgem, 1, 2, &b);
 	ksft_test_result(!r, "output 1: a vgem buffer imported with PRIME is shown (%s)\n",
 			 r ? strerror(-r) : "flip event came");
 	if (r) {
@@ -667,17 +681,10 @@ static long wait_exports(long want, unsigned int ms)
 static void test_unbind(struct kms *k)
 {
 	struct drm_mode_card_res res = {};
-	uint64_t data;
 	struct fb b;
 	int r;
 
-	r = fb_create(k, k->fd, k->mode[0].hdisplay, k->mode[0].vdisplay, &b);
-	if (!r) {
-		draw(&b, 4);
-		r = show(k, 0, &b, true, 4);
-	}
-	if (!r)
-		r = wait_flip(k, &data);
+	r = show_new(k, k->fd, 0, 4, &b);
 	if (!r)
 		print_frame(0, &b);
 	r = r ? r : sysfs_write(AUX_DRV "/unbind", AUX_DEV);
@@ -695,14 +702,7 @@ static void test_unbind(struct kms *k)
 	if (!r)
 		r = kms_open(k);
 	if (!r)
-		r = fb_create(k, k->fd, k->mode[0].hdisplay,
-			      k->mode[0].vdisplay, &b);
-	if (!r) {
-		draw(&b, 5);
-		r = show(k, 0, &b, true, 5);
-	}
-	if (!r)
-		r = wait_flip(k, &data);
+		r = show_new(k, k->fd, 0, 5, &b);
 	ksft_test_result(!r, "bind again: the new device shows a frame (%s)\n",
 			 r ? strerror(-r) : "flip event came");
 	if (!r) {

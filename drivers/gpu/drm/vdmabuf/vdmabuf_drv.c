@@ -148,6 +148,15 @@ err_free:
 	return ret;
 }
 
+/* Forget @exp, and its framebuffer's pointer to it.  Caller holds exp_lock. */
+static void vdmabuf_drm_export_free(struct vdmabuf_drm_export *exp)
+{
+	if (exp->fb)
+		exp->fb->exports[exp->output] = NULL;
+	list_del(&exp->node);
+	kfree(exp);
+}
+
 /**
  * vdmabuf_drm_fb_forget() - an export is gone
  * @vd: the display
@@ -162,13 +171,10 @@ void vdmabuf_drm_fb_forget(struct vdmabuf_drm *vd, const u8 uuid[16])
 
 	mutex_lock(&vd->exp_lock);
 	list_for_each_entry(exp, &vd->exports, node) {
-		if (memcmp(exp->uuid, uuid, sizeof(exp->uuid)))
-			continue;
-		if (exp->fb)
-			exp->fb->exports[exp->output] = NULL;
-		list_del(&exp->node);
-		kfree(exp);
-		break;
+		if (!memcmp(exp->uuid, uuid, sizeof(exp->uuid))) {
+			vdmabuf_drm_export_free(exp);
+			break;
+		}
 	}
 	mutex_unlock(&vd->exp_lock);
 }
@@ -179,12 +185,8 @@ static void vdmabuf_drm_forget_all(struct vdmabuf_drm *vd)
 	struct vdmabuf_drm_export *exp, *tmp;
 
 	mutex_lock(&vd->exp_lock);
-	list_for_each_entry_safe(exp, tmp, &vd->exports, node) {
-		if (exp->fb)
-			exp->fb->exports[exp->output] = NULL;
-		list_del(&exp->node);
-		kfree(exp);
-	}
+	list_for_each_entry_safe(exp, tmp, &vd->exports, node)
+		vdmabuf_drm_export_free(exp);
 	mutex_unlock(&vd->exp_lock);
 }
 
