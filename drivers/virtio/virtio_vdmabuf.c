@@ -284,6 +284,8 @@ struct vdmabuf_dev {
  *	EPOLLPRI while the device's differs.  Written by the ioctl, read by
  *	poll() without a lock
  * @client: the in-kernel client this is, NULL for a process's open file
+ * @closed: vdmabuf_file_fini() has begun: an export the device accepts
+ *	after that is not this opener's; dev->lock
  */
 struct vdmabuf_file {
 	struct vdmabuf_dev *dev;
@@ -299,6 +301,7 @@ struct vdmabuf_file {
 	struct mutex read_lock;		/* one reader at a time */
 	u32 outputs_seen;
 	struct vdmabuf_client *client;
+	bool closed;
 };
 
 /**
@@ -1764,10 +1767,11 @@ err_detach:
 
 /*
  * A new export of @dmabuf (the export takes a reference of its own), its
- * size charged to the caller's locked memory; not attached yet
+ * size charged to the caller's locked memory if @charge; not attached yet
  * (vdmabuf_exp_map()).
  */
-static struct vdmabuf_exp *vdmabuf_exp_new(struct dma_buf *dmabuf)
+static struct vdmabuf_exp *vdmabuf_exp_new(struct dma_buf *dmabuf,
+					   bool charge)
 {
 	struct vdmabuf_exp *exp;
 	int ret = -ENOMEM;
@@ -1790,7 +1794,7 @@ static struct vdmabuf_exp *vdmabuf_exp_new(struct dma_buf *dmabuf)
 	get_dma_buf(dmabuf);
 	exp->dmabuf = dmabuf;
 	/* Before anything is pinned: a foreign dma-buf may be of any size. */
-	if (!capable(CAP_IPC_LOCK)) {
+	if (charge && !capable(CAP_IPC_LOCK)) {
 		exp->user = get_uid(current_user());
 		ret = vdmabuf_charge(exp->user,
 				     PAGE_ALIGN(exp->dmabuf->size) >> PAGE_SHIFT);
@@ -1849,7 +1853,8 @@ static int vdmabuf_export_check(struct vdmabuf_file *vf,
 	struct vdmabuf_dev *dev = vf->dev;
 
 	lockdep_assert_held(&dev->state_sem);
-	if (!dev->ready)
+	/* Unlocked: vdmabuf_export() checks @closed again under dev->lock */
+	if (!dev->ready || READ_ONCE(vf->closed))
 		return -ENODEV;
 	if (arg->meta_len > dev->cfg.max_meta_len)
 		return -E2BIG;
@@ -1881,7 +1886,8 @@ static int vdmabuf_export(struct vdmabuf_file *vf, struct dma_buf *dmabuf,
 	ret = vdmabuf_export_check(vf, arg);
 	if (ret)
 		goto out_unlock_state;
-	exp = vdmabuf_exp_new(dmabuf);
+	/* A client's exports are the client's (DOC: in-kernel clients) */
+	exp = vdmabuf_exp_new(dmabuf, !vf->client);
 	if (IS_ERR(exp)) {
 		ret = PTR_ERR(exp);
 		goto out_unlock_state;
@@ -1925,8 +1931,17 @@ static int vdmabuf_export(struct vdmabuf_file *vf, struct dma_buf *dmabuf,
 		goto err_unreserve;
 
 	mutex_lock(&dev->lock);
-	vdmabuf_exp_publish(dev, exp, vf);
+	if (vf->closed) {
+		/* A client's callback, racing its close: nobody owns it */
+		vdmabuf_exp_publish(dev, exp, NULL);
+		vdmabuf_exp_queue_unexport(dev, exp);
+		ret = -ENODEV;
+	} else {
+		vdmabuf_exp_publish(dev, exp, vf);
+	}
 	mutex_unlock(&dev->lock);
+	if (ret)
+		goto out_unlock_state;
 	arg->nr_ranges = nr;
 	arg->size = size;
 	memcpy(arg->uuid, exp->uuid, sizeof(arg->uuid));
@@ -2566,6 +2581,7 @@ static void vdmabuf_file_fini(struct vdmabuf_file *vf)
 	 * releases it, without an owner to tell.
 	 */
 	mutex_lock(&dev->lock);
+	WRITE_ONCE(vf->closed, true);
 	list_del(&vf->node);
 	list_for_each_entry_safe(exp, tmp, &vf->exports, owner_node) {
 		list_del(&exp->owner_node);
@@ -2767,9 +2783,15 @@ static const struct file_operations vdmabuf_fops = {
  * removed before the device is, so its driver closes its client while the
  * device still answers the UNEXPORTs that closing sends.
  *
- * Pages a client exports are charged, as an EXPORT's are, to the user of
- * the task calling vdmabuf_client_export() unless it has CAP_IPC_LOCK:
- * for a KMS driver, the compositor that shows the buffer.
+ * A client's exports are accounted to the client, as a process's are to
+ * its open file (its live exports and bytes, within the device's
+ * max_exports and max_total_size), but not to the RLIMIT_MEMLOCK of the
+ * task that happens to call vdmabuf_client_export(): for a KMS driver
+ * that is a compositor, which pins its scanout buffers through KMS as
+ * through any display driver, without CAP_IPC_LOCK and within the
+ * default 8 MiB limit that one 1080p buffer exceeds.  The device's limits
+ * bound them, and a client bounds its own: the KMS driver keeps at most
+ * four framebuffers per output exported.
  */
 
 /* A client's events and output changes, in order, out of every lock. */
@@ -2919,10 +2941,14 @@ EXPORT_SYMBOL_GPL(vdmabuf_client_outputs);
  * @meta_len: at most the device's max_meta_len
  * @uuid: set to the export's UUID
  *
- * As VDMABUF_IOCTL_EXPORT; sleeps until the device answers.
+ * As VDMABUF_IOCTL_EXPORT; sleeps until the device answers.  The pages
+ * are not charged to the calling task's RLIMIT_MEMLOCK (DOC: in-kernel
+ * clients).
  *
  * Return: 0, or the errors of VDMABUF_IOCTL_EXPORT (-ENOSPC, -E2BIG,
- * -ENOBUFS, -EOPNOTSUPP, ...).
+ * -ENOBUFS, -EOPNOTSUPP, ...); -ENODEV if the device is gone or @client
+ * is being closed (a callback racing vdmabuf_client_close()), in which
+ * case nothing stays exported.
  */
 int vdmabuf_client_export(struct vdmabuf_client *client,
 			  struct dma_buf *dmabuf, const void *meta,
