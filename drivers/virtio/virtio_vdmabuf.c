@@ -2791,7 +2791,8 @@ static const struct file_operations vdmabuf_fops = {
  * through any display driver, without CAP_IPC_LOCK and within the
  * default 8 MiB limit that one 1080p buffer exceeds.  The device's limits
  * bound them, and a client bounds its own: the KMS driver keeps at most
- * four framebuffers per output exported.
+ * four framebuffers per output exported (those it unexported stay pinned
+ * until released, within the device's limits).
  */
 
 /* A client's events and output changes, in order, out of every lock. */

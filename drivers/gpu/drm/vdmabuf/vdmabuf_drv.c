@@ -37,9 +37,10 @@
  * outputs of its own).  The first time a framebuffer is shown on an
  * output, it is exported to the host with image metadata naming that
  * output: a dma-buf of the GEM object, or the imported dma-buf itself, so
- * the host maps the very pages the renderer wrote.  The export lasts as
- * long as the framebuffer; destroying the framebuffer unexports it, and
- * its pages stay pinned until the host has released them.
+ * the host maps the very pages the renderer wrote.  The export lasts until
+ * the framebuffer is destroyed or its output evicts it
+ * (VDMABUF_DRM_EXPORTS_PER_OUTPUT); then it is unexported, and its pages
+ * stay pinned until the host has released them.
  */
 
 #define DRIVER_NAME	"vdmabuf"
@@ -87,33 +88,111 @@ static struct dma_buf *vdmabuf_drm_fb_dmabuf(struct drm_framebuffer *fb)
 }
 
 /**
- * vdmabuf_drm_fb_export() - the export of a framebuffer for an output
+ * vdmabuf_drm_unexport() - unexport a framebuffer's former export
+ * @vd: the display
+ * @uuid: the export, detached from its framebuffer
+ *
+ * If that fails, but for the export being gone already, it stays live: it
+ * is marked, so that it still counts in its output's exports and the next
+ * eviction tries again.
+ */
+void vdmabuf_drm_unexport(struct vdmabuf_drm *vd, const u8 uuid[16])
+{
+	struct vdmabuf_drm_export *exp;
+	int ret;
+
+	ret = vdmabuf_client_unexport(vd->client, uuid);
+	if (!ret || ret == -ENOENT)
+		return;
+	drm_dbg_kms(&vd->drm, "UNEXPORT %pUb failed: %d\n", uuid, ret);
+	mutex_lock(&vd->exp_lock);
+	list_for_each_entry(exp, &vd->exports, node) {
+		if (!memcmp(exp->uuid, uuid, sizeof(exp->uuid))) {
+			exp->unexport_failed = true;
+			break;
+		}
+	}
+	mutex_unlock(&vd->exp_lock);
+}
+
+/*
+ * Make room for one more export on @output: if it has
+ * VDMABUF_DRM_EXPORTS_PER_OUTPUT live exports, detach the oldest one whose
+ * UNEXPORT failed, or else the least recently presented one but @shown's,
+ * and copy its UUID to @uuid, to be unexported out of the lock.  @shown
+ * is the framebuffer the plane shows or is about to: the commits before
+ * the one it belongs to are done (the helpers' stall checks), unless one
+ * timed out, and then its atomic_update finds no export and presents
+ * nothing.  Caller holds exp_lock.
+ *
+ * Return: true if an export was evicted.
+ */
+static bool vdmabuf_drm_evict(struct vdmabuf_drm *vd, unsigned int output,
+			      struct drm_framebuffer *shown, u8 uuid[16])
+{
+	struct vdmabuf_drm_export *exp, *failed = NULL, *victim = NULL;
+	unsigned int n = 0;
+
+	lockdep_assert_held(&vd->exp_lock);
+	list_for_each_entry(exp, &vd->exports, node) {
+		if (exp->output != output ||
+		    (!exp->fb && !exp->unexport_failed))
+			continue;
+		n++;
+		if (exp->unexport_failed)
+			failed = failed ?: exp;
+		else if (!victim && &exp->fb->base != shown)
+			victim = exp;
+	}
+	victim = failed ?: victim;
+	if (n < VDMABUF_DRM_EXPORTS_PER_OUTPUT || !victim)
+		return false;
+	/* Freed on its RELEASED, as a destroyed framebuffer's are */
+	if (victim->fb)
+		victim->fb->exports[output] = NULL;
+	victim->fb = NULL;
+	victim->unexport_failed = false;
+	memcpy(uuid, victim->uuid, sizeof(victim->uuid));
+	return true;
+}
+
+/**
+ * vdmabuf_drm_fb_export() - export a framebuffer for an output
  * @vd: the display
  * @fb: the framebuffer
  * @output: the output's index
- * @uuid: set to the export's UUID
+ * @shown: the framebuffer the output's plane shows now, if any
  *
- * Exports @fb the first time, then returns the same export until @fb is
- * destroyed or the device releases it.  Called inside drm_dev_enter().
+ * Exports @fb the first time; it stays exported until @fb is destroyed,
+ * the device releases it, or it is evicted: an output keeps at most
+ * VDMABUF_DRM_EXPORTS_PER_OUTPUT framebuffers exported (pinned), and
+ * exporting another unexports the least recently presented one but
+ * @shown.  Called from the plane's prepare_fb, inside drm_dev_enter(): in
+ * the committing task, which may sleep and fail, never from the commit
+ * tail.
  *
  * Return: 0, or the errors of vdmabuf_client_export().
  */
 int vdmabuf_drm_fb_export(struct vdmabuf_drm *vd, struct drm_framebuffer *fb,
-			  unsigned int output, u8 uuid[16])
+			  unsigned int output, struct drm_framebuffer *shown)
 {
 	struct vdmabuf_drm_fb *vfb = to_vdmabuf_fb(fb);
-	struct vdmabuf_drm_export *exp;
+	struct vdmabuf_drm_export *exp, *old;
 	struct virtio_vdmabuf_image img;
 	struct dma_buf *dmabuf;
+	bool evicted = false;
+	u8 uuid[16];
 	int ret;
 
 	mutex_lock(&vd->exp_lock);
 	exp = vfb->exports[output];
-	if (exp)
-		memcpy(uuid, exp->uuid, sizeof(exp->uuid));
+	if (!exp)
+		evicted = vdmabuf_drm_evict(vd, output, shown, uuid);
 	mutex_unlock(&vd->exp_lock);
 	if (exp)
 		return 0;
+	if (evicted)
+		vdmabuf_drm_unexport(vd, uuid);
 
 	exp = kzalloc(sizeof(*exp), GFP_KERNEL);
 	if (!exp)
@@ -130,22 +209,83 @@ int vdmabuf_drm_fb_export(struct vdmabuf_drm *vd, struct drm_framebuffer *fb,
 	dma_buf_put(dmabuf);
 	if (ret)
 		goto err_free;
-	exp->fb = vfb;
 	exp->output = output;
 	/*
-	 * The plane's locks serialise the commits that show @fb on
-	 * @output: nobody exported it meanwhile.
+	 * The plane's lock serialises the prepare_fb of the commits that
+	 * show @fb on @output, but the slot is checked again all the same:
+	 * a second export would be an orphan, its fb pointer left dangling.
 	 */
 	mutex_lock(&vd->exp_lock);
-	list_add_tail(&exp->node, &vd->exports);
-	vfb->exports[output] = exp;
+	old = vfb->exports[output];
+	if (!old) {
+		exp->fb = vfb;
+		list_add_tail(&exp->node, &vd->exports);
+		vfb->exports[output] = exp;
+	}
 	mutex_unlock(&vd->exp_lock);
-	memcpy(uuid, exp->uuid, sizeof(exp->uuid));
+	if (old) {
+		/* Unknown to the display: the device still releases it */
+		vdmabuf_client_unexport(vd->client, exp->uuid);
+		kfree(exp);
+	}
 	return 0;
 
 err_free:
 	kfree(exp);
 	return ret;
+}
+
+/**
+ * vdmabuf_drm_fb_exported() - the export prepare_fb made for a commit
+ * @vd: the display
+ * @fb: the framebuffer
+ * @output: the output's index
+ * @uuid: set to the export's UUID
+ * @first: set if no frame of the export was presented yet: the host
+ *	has none of its pixels
+ *
+ * Return: 0, or -ENOENT if the device released the export since (a
+ * reset): the next commit that shows @fb exports it again.
+ */
+int vdmabuf_drm_fb_exported(struct vdmabuf_drm *vd, struct drm_framebuffer *fb,
+			    unsigned int output, u8 uuid[16], bool *first)
+{
+	struct vdmabuf_drm_export *exp;
+
+	mutex_lock(&vd->exp_lock);
+	exp = to_vdmabuf_fb(fb)->exports[output];
+	if (exp) {
+		memcpy(uuid, exp->uuid, sizeof(exp->uuid));
+		*first = !exp->presented;
+	}
+	mutex_unlock(&vd->exp_lock);
+	return exp ? 0 : -ENOENT;
+}
+
+/**
+ * vdmabuf_drm_fb_presented() - the PRESENT of a frame of an export
+ * @vd: the display
+ * @uuid: the export
+ * @presented: the device took it: the host has the frame's pixels, a later
+ *	frame may carry damage, and the export becomes the last its output
+ *	evicts.  Refused: the host may lack pixels, the next frame is a full
+ *	update.
+ */
+void vdmabuf_drm_fb_presented(struct vdmabuf_drm *vd, const u8 uuid[16],
+			      bool presented)
+{
+	struct vdmabuf_drm_export *exp;
+
+	mutex_lock(&vd->exp_lock);
+	list_for_each_entry(exp, &vd->exports, node) {
+		if (!memcmp(exp->uuid, uuid, sizeof(exp->uuid))) {
+			exp->presented = presented;
+			if (presented)
+				list_move_tail(&exp->node, &vd->exports);
+			break;
+		}
+	}
+	mutex_unlock(&vd->exp_lock);
 }
 
 /* Forget @exp, and its framebuffer's pointer to it.  Caller holds exp_lock. */
@@ -282,11 +422,17 @@ static int vdmabuf_drm_probe(struct auxiliary_device *adev,
 	vd->dma_dev = vdmabuf_client_dma_device(vd->client);
 	vdmabuf_client_info(vd->client, &info);
 	vd->max_rects = info.max_rects;
+	/* Every export carries its image: a device that cannot take one */
+	ret = -ENODEV;
+	if (info.max_meta_len < sizeof(struct virtio_vdmabuf_image)) {
+		drm_err(&vd->drm, "the device takes %u bytes of metadata, an image is %zu: not a display\n",
+			info.max_meta_len, sizeof(struct virtio_vdmabuf_image));
+		goto err_close;
+	}
 	mutex_lock(&vd->out_lock);
 	vdmabuf_client_outputs(vd->client, &vd->outputs);
 	vd->nr_outputs = vd->outputs.nr_outputs;
 	mutex_unlock(&vd->out_lock);
-	ret = -ENODEV;
 	if (!vd->nr_outputs)
 		goto err_close;
 

@@ -8,6 +8,7 @@
 
 #include <linux/hrtimer.h>
 #include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/vdmabuf_client.h>
 
 #include <drm/drm_connector.h>
@@ -19,6 +20,13 @@
 
 struct drm_pending_vblank_event;
 
+/*
+ * Framebuffers an output keeps exported, and so pinned, at once: a
+ * compositor's swap chain is two to four buffers.  Exporting another
+ * evicts the least recently presented.
+ */
+#define VDMABUF_DRM_EXPORTS_PER_OUTPUT	4
+
 /**
  * struct vdmabuf_drm_output - one output of the device
  * @index: the output's number in the device (struct virtio_vdmabuf_image's
@@ -28,11 +36,18 @@ struct drm_pending_vblank_event;
  * @encoder: its (virtual) encoder
  * @connector: its connector, Virtual-(@index + 1)
  * @vblank_timer: vblank at the mode's rate while vblank is on; the host
- *	has no vblank of its own
- * @period: @vblank_timer's period
+ *	has no vblank of its own.  Stopped by its callback once @period is
+ *	0, cancelled synchronously only when the device goes away.
+ * @vblank_lock: protects @period and the timer's expiry as the vblank
+ *	timestamp reads them
+ * @period: @vblank_timer's period, 0 while vblank is off; @vblank_lock
  * @rects: room for the damage of one PRESENT (max_rects); used by the
  *	plane's atomic_update only
- * @event: the flip waiting for the host's FRAME_DONE; drm->event_lock
+ * @event: the flip waiting for the host's FRAME_DONE, with a vblank
+ *	reference held for it if @event_vblank; drm->event_lock
+ * @event_vblank: drm_crtc_vblank_get() succeeded for @event, so that its
+ *	timestamp and sequence are those of a running vblank counter;
+ *	drm->event_lock
  * @event_uuid: the export that frame was presented in; drm->event_lock
  * @event_seq: the frame's sequence number; drm->event_lock
  */
@@ -43,9 +58,11 @@ struct vdmabuf_drm_output {
 	struct drm_encoder encoder;
 	struct drm_connector connector;
 	struct hrtimer vblank_timer;
+	spinlock_t vblank_lock;		/* period */
 	ktime_t period;
 	struct vdmabuf_rect *rects;
 	struct drm_pending_vblank_event *event;
+	bool event_vblank;
 	u8 event_uuid[16];
 	u64 event_seq;
 };
@@ -60,7 +77,8 @@ struct vdmabuf_drm_output {
  * @max_rects: damage rectangles a PRESENT may carry
  * @seq: the last frame's sequence number
  * @exp_lock: protects @exports and the exports of every framebuffer
- * @exports: every &struct vdmabuf_drm_export not yet released
+ * @exports: every &struct vdmabuf_drm_export not yet released, the least
+ *	recently exported or presented first
  * @out_lock: protects @outputs
  * @outputs: the device's outputs as last read
  * @nr_outputs: entries in @out, fixed at probe
@@ -88,9 +106,14 @@ struct vdmabuf_drm {
  *	output
  * @node: in vdmabuf_drm.exports; exp_lock
  * @uuid: the export's UUID
- * @fb: the framebuffer, NULL once it was destroyed (and the export
- *	unexported); exp_lock
+ * @fb: the framebuffer, NULL once it was destroyed or the export evicted
+ *	(and the export unexported); exp_lock
  * @output: the output the export's metadata names
+ * @presented: a frame of it was presented: the host has its pixels, and a
+ *	later frame may carry damage; exp_lock
+ * @unexport_failed: its UNEXPORT failed (the device refused it, or the
+ *	task was killed): still live, counted in its output's exports and
+ *	unexported again by the next eviction; exp_lock
  *
  * Freed on its RELEASED, or when the client is closed.
  */
@@ -99,13 +122,15 @@ struct vdmabuf_drm_export {
 	u8 uuid[16];
 	struct vdmabuf_drm_fb *fb;
 	unsigned int output;
+	bool presented;
+	bool unexport_failed;
 };
 
 /**
  * struct vdmabuf_drm_fb - a framebuffer and its exports
  * @base: the framebuffer
  * @exports: its export for each output it was shown on, exported the
- *	first time; exp_lock
+ *	first time, until evicted; exp_lock
  */
 struct vdmabuf_drm_fb {
 	struct drm_framebuffer base;
@@ -123,8 +148,13 @@ static inline struct vdmabuf_drm_fb *to_vdmabuf_fb(struct drm_framebuffer *fb)
 }
 
 int vdmabuf_drm_fb_export(struct vdmabuf_drm *vd, struct drm_framebuffer *fb,
-			  unsigned int output, u8 uuid[16]);
+			  unsigned int output, struct drm_framebuffer *shown);
+int vdmabuf_drm_fb_exported(struct vdmabuf_drm *vd, struct drm_framebuffer *fb,
+			    unsigned int output, u8 uuid[16], bool *first);
+void vdmabuf_drm_fb_presented(struct vdmabuf_drm *vd, const u8 uuid[16],
+			      bool presented);
 void vdmabuf_drm_fb_forget(struct vdmabuf_drm *vd, const u8 uuid[16]);
+void vdmabuf_drm_unexport(struct vdmabuf_drm *vd, const u8 uuid[16]);
 
 int vdmabuf_drm_outputs_init(struct vdmabuf_drm *vd);
 void vdmabuf_drm_frame_done(struct vdmabuf_drm *vd, const u8 uuid[16],

@@ -24,17 +24,27 @@
 /**
  * DOC: flips
  *
- * Each commit that shows a framebuffer on an output sends one PRESENT of
- * the framebuffer's export for that output, with the plane's damage, from
- * the plane's atomic_update.  The CRTC's event (a page flip's, or the one
- * the atomic helpers make for a blocking commit) is kept until the host's
- * FRAME_DONE for that frame comes: the flip completes when the host has
- * shown the frame, or has finished with it, so a compositor paces itself
- * to what the host actually displays.  The frame's RELEASED (a device
- * reset) or a PRESENT that fails completes it as well.
+ * Each commit that shows a framebuffer on an active output sends one
+ * PRESENT of the framebuffer's export for that output from the plane's
+ * atomic_update; the export was made by prepare_fb, the commit tail never
+ * exports.  The PRESENT carries the plane's damage only when the plane
+ * shows the same framebuffer as before and the host already has a frame
+ * of it: damage is what changed in that buffer (the device merges it per
+ * export), not what changed on the screen, so a flip to another buffer
+ * is a full update.  Planes of inactive CRTCs present nothing.
  *
- * The host has no vblank: a timer at the mode's refresh rate keeps the
- * vblank counter going while vblank is on, for DRM_IOCTL_WAIT_VBLANK.
+ * The CRTC's event (a page flip's, or the one the atomic helpers make for
+ * a blocking commit) is kept, with a vblank reference, until the host's
+ * FRAME_DONE for that frame comes: the flip completes at the first vblank
+ * after the host has shown the frame, or has finished with it, so a
+ * compositor paces itself to what the host actually displays.  The
+ * export's RELEASED, a PRESENT that fails, or turning the output off
+ * completes it at once.
+ *
+ * The host has no vblank: a timer at the mode's refresh rate is the
+ * vblank counter, and its ticks the timestamps of DRM_IOCTL_WAIT_VBLANK
+ * and of the flip events.  Each output keeps at most
+ * VDMABUF_DRM_EXPORTS_PER_OUTPUT framebuffers exported.
  */
 
 /* The largest mode the connectors list; the host takes images up to 32768 */
@@ -78,23 +88,45 @@ connector_to_output(struct drm_connector *connector)
 /* Flip completion                                                         */
 /* ---------------------------------------------------------------------- */
 
+/* Send @out's pending flip event.  Caller holds drm->event_lock. */
+static void vdmabuf_drm_send_event(struct vdmabuf_drm_output *out)
+{
+	lockdep_assert_held(&out->crtc.dev->event_lock);
+	drm_crtc_send_vblank_event(&out->crtc, out->event);
+	out->event = NULL;
+	if (out->event_vblank)
+		drm_crtc_vblank_put(&out->crtc);
+	out->event_vblank = false;
+}
+
 /*
  * Complete @out's pending flip if it is the frame @seq of @uuid (NULL:
- * any export; @seq NULL: any frame).  Takes drm->event_lock.
+ * any export; @seq NULL: any frame).  Shown (@shown, the host's
+ * FRAME_DONE), the flip completes at the next vblank, which the event's
+ * vblank reference keeps coming: its timestamp and sequence are then
+ * later than the previous flip's, as for a display's flip.  Otherwise it
+ * completes now.  Takes drm->event_lock.
  */
 static void vdmabuf_drm_complete(struct vdmabuf_drm_output *out,
-				 const u8 *uuid, const u64 *seq)
+				 const u8 *uuid, const u64 *seq, bool shown)
 {
 	struct drm_device *drm = out->crtc.dev;
 	unsigned long flags;
 
 	spin_lock_irqsave(&drm->event_lock, flags);
-	if (out->event &&
-	    (!uuid || !memcmp(out->event_uuid, uuid, sizeof(out->event_uuid))) &&
-	    (!seq || out->event_seq == *seq)) {
-		drm_crtc_send_vblank_event(&out->crtc, out->event);
+	if (!out->event ||
+	    (uuid && memcmp(out->event_uuid, uuid, sizeof(out->event_uuid))) ||
+	    (seq && out->event_seq != *seq))
+		goto out_unlock;
+	if (shown && out->event_vblank) {
+		/* The vblank reference is the armed event's now */
+		drm_crtc_arm_vblank_event(&out->crtc, out->event);
 		out->event = NULL;
+		out->event_vblank = false;
+	} else {
+		vdmabuf_drm_send_event(out);
 	}
+out_unlock:
 	spin_unlock_irqrestore(&drm->event_lock, flags);
 }
 
@@ -110,7 +142,7 @@ void vdmabuf_drm_frame_done(struct vdmabuf_drm *vd, const u8 uuid[16],
 	unsigned int i;
 
 	for (i = 0; i < vd->nr_outputs; i++)
-		vdmabuf_drm_complete(&vd->out[i], uuid, &seq);
+		vdmabuf_drm_complete(&vd->out[i], uuid, &seq, true);
 }
 
 /**
@@ -124,7 +156,7 @@ void vdmabuf_drm_released(struct vdmabuf_drm *vd, const u8 uuid[16])
 	unsigned int i;
 
 	for (i = 0; i < vd->nr_outputs; i++)
-		vdmabuf_drm_complete(&vd->out[i], uuid, NULL);
+		vdmabuf_drm_complete(&vd->out[i], uuid, NULL, false);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -150,14 +182,19 @@ static int vdmabuf_plane_atomic_check(struct drm_plane *plane,
 	if (ret || !new_state->visible)
 		return ret;
 	/*
-	 * The host shows the export, the whole framebuffer: the plane must
-	 * show all of it, and nothing else.
+	 * The host shows the export, the whole framebuffer, as the output:
+	 * the plane must be exactly the framebuffer and exactly the mode,
+	 * before clipping (a plane clipped to the mode passes the helper's
+	 * check).
 	 */
 	if (new_state->src_x || new_state->src_y ||
 	    new_state->src_w != fb->width << 16 ||
-	    new_state->src_h != fb->height << 16) {
+	    new_state->src_h != fb->height << 16 ||
+	    new_state->crtc_x || new_state->crtc_y ||
+	    new_state->crtc_w != crtc_state->mode.hdisplay ||
+	    new_state->crtc_h != crtc_state->mode.vdisplay) {
 		drm_dbg_kms(plane->dev,
-			    "[PLANE:%d] shows part of a framebuffer: the host shows all of it\n",
+			    "[PLANE:%d] is not the whole framebuffer on the whole mode: the host shows all of it\n",
 			    plane->base.id);
 		return -EINVAL;
 	}
@@ -166,15 +203,16 @@ static int vdmabuf_plane_atomic_check(struct drm_plane *plane,
 
 /*
  * Implicit fencing as usual, then the framebuffer's export for this
- * output, made the first time: in the committing task, whose user is
- * charged for the pinned pages (as for VDMABUF_IOCTL_EXPORT), and where a
- * failure fails the commit.
+ * output, made the first time it is shown on an active output: in the
+ * committing task, where a failure fails the commit.  The pinned pages
+ * are the display's (DOC: in-kernel clients of virtio_vdmabuf), bounded
+ * by VDMABUF_DRM_EXPORTS_PER_OUTPUT.
  */
 static int vdmabuf_plane_prepare_fb(struct drm_plane *plane,
 				    struct drm_plane_state *new_state)
 {
 	struct vdmabuf_drm *vd = to_vdmabuf_drm(plane->dev);
-	u8 uuid[16];
+	struct drm_crtc_state *crtc_state = NULL;
 	int ret, idx;
 
 	if (!new_state->fb)
@@ -182,10 +220,17 @@ static int vdmabuf_plane_prepare_fb(struct drm_plane *plane,
 	ret = drm_gem_plane_helper_prepare_fb(plane, new_state);
 	if (ret)
 		return ret;
+	if (new_state->crtc)
+		crtc_state = drm_atomic_get_new_crtc_state(new_state->state,
+							   new_state->crtc);
+	/* An inactive output presents nothing (DRM_PLANE_COMMIT_ACTIVE_ONLY) */
+	if (!crtc_state || !crtc_state->active)
+		return 0;
 	if (!drm_dev_enter(plane->dev, &idx))
 		return -ENODEV;
 	ret = vdmabuf_drm_fb_export(vd, new_state->fb,
-				    plane_to_output(plane)->index, uuid);
+				    plane_to_output(plane)->index,
+				    plane->state->fb);
 	drm_dev_exit(idx);
 	return ret;
 }
@@ -202,7 +247,9 @@ static void vdmabuf_rect_from(struct vdmabuf_rect *r,
 /*
  * The damage as rectangles of the framebuffer (which is the image the
  * host has), at most @max of them: one around all of it if there are
- * more.  0 (the whole buffer) for a full update.
+ * more.  0 (the whole buffer) for a full update, and whenever the plane
+ * shows another framebuffer than before: the plane's damage is relative
+ * to the screen, PRESENT's to the buffer presented.
  */
 static u32 vdmabuf_plane_damage(struct drm_plane_state *old_state,
 				struct drm_plane_state *new_state,
@@ -213,7 +260,7 @@ static u32 vdmabuf_plane_damage(struct drm_plane_state *old_state,
 	struct drm_rect clip;
 	u32 n = 0;
 
-	if (!max)
+	if (!max || old_state->fb != fb)
 		return 0;
 	drm_atomic_helper_damage_iter_init(&iter, old_state, new_state);
 	drm_atomic_for_each_plane_damage(&iter, &clip) {
@@ -244,42 +291,56 @@ static void vdmabuf_plane_atomic_update(struct drm_plane *plane,
 	struct vdmabuf_drm *vd = to_vdmabuf_drm(plane->dev);
 	struct drm_device *drm = plane->dev;
 	struct drm_crtc_state *crtc_state;
+	bool first, vblank;
 	u8 uuid[16];
 	int ret, idx;
-	u32 nr;
+	u32 nr = 0;
 	u64 seq;
 
 	if (!new_state->visible || !new_state->fb)
 		return;
 	if (!drm_dev_enter(drm, &idx))
 		return;
-	/* Exported by prepare_fb; gone only if the device was reset since */
-	ret = vdmabuf_drm_fb_export(vd, new_state->fb, out->index, uuid);
+	/*
+	 * Exported by prepare_fb; gone only if the device was reset since,
+	 * or (after a commit timed out) evicted.  Then nothing is shown (the
+	 * CRTC's atomic_flush completes the event) until a commit exports
+	 * the framebuffer again.
+	 */
+	ret = vdmabuf_drm_fb_exported(vd, new_state->fb, out->index, uuid,
+				      &first);
 	if (ret)
 		goto out_exit;
-	nr = vdmabuf_plane_damage(old_state, new_state, out->rects,
-				  vd->max_rects);
+	if (!first)
+		nr = vdmabuf_plane_damage(old_state, new_state, out->rects,
+					  vd->max_rects);
 	seq = atomic64_inc_return(&vd->seq);
 
 	/* Pending before it is sent: its FRAME_DONE may come at once */
 	crtc_state = drm_atomic_get_new_crtc_state(state, new_state->crtc);
+	vblank = crtc_state->event && !drm_crtc_vblank_get(&out->crtc);
 	spin_lock_irq(&drm->event_lock);
 	if (out->event)		/* a flip the host never answered */
-		drm_crtc_send_vblank_event(&out->crtc, out->event);
+		vdmabuf_drm_send_event(out);
 	out->event = crtc_state->event;
+	out->event_vblank = vblank;
 	crtc_state->event = NULL;
 	memcpy(out->event_uuid, uuid, sizeof(uuid));
 	out->event_seq = seq;
 	spin_unlock_irq(&drm->event_lock);
 
 	ret = vdmabuf_client_present(vd->client, uuid, seq, out->rects, nr);
-	if (ret) {
+	if (!ret) {
+		vdmabuf_drm_fb_presented(vd, uuid, true);
+	} else {
 		drm_dbg_kms(drm, "[PLANE:%d] PRESENT failed: %d\n",
 			    plane->base.id, ret);
 		/* Released meanwhile: exported again at the next commit */
 		if (ret == -ENOENT)
 			vdmabuf_drm_fb_forget(vd, uuid);
-		vdmabuf_drm_complete(out, uuid, &seq);
+		else
+			vdmabuf_drm_fb_presented(vd, uuid, false);
+		vdmabuf_drm_complete(out, uuid, &seq, false);
 	}
 out_exit:
 	drm_dev_exit(idx);
@@ -311,30 +372,74 @@ static const struct drm_plane_funcs vdmabuf_plane_funcs = {
 /* CRTC                                                                    */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * A vblank.  The timer is moved on first, so that its expiry less one
+ * period is the time of this vblank (vdmabuf_crtc_vblank_timestamp()).
+ * It stops itself once vblank is off: disable_vblank runs under the
+ * vblank core's locks, which drm_crtc_handle_vblank() takes, so it must
+ * not wait for this callback.
+ */
 static enum hrtimer_restart vdmabuf_vblank_timer(struct hrtimer *timer)
 {
 	struct vdmabuf_drm_output *out =
 		container_of(timer, struct vdmabuf_drm_output, vblank_timer);
+	unsigned long flags;
+	bool on;
 
-	drm_crtc_handle_vblank(&out->crtc);
-	hrtimer_forward_now(timer, out->period);
+	spin_lock_irqsave(&out->vblank_lock, flags);
+	on = out->period;
+	if (on)
+		hrtimer_forward_now(timer, out->period);
+	spin_unlock_irqrestore(&out->vblank_lock, flags);
+	if (!on || !drm_crtc_handle_vblank(&out->crtc))
+		return HRTIMER_NORESTART;
 	return HRTIMER_RESTART;
+}
+
+/* The time of the last vblank: the last expiry of the timer */
+static bool vdmabuf_crtc_vblank_timestamp(struct drm_crtc *crtc,
+					  int *max_error, ktime_t *time,
+					  bool in_vblank_irq)
+{
+	struct vdmabuf_drm_output *out = crtc_to_output(crtc);
+	unsigned long flags;
+
+	spin_lock_irqsave(&out->vblank_lock, flags);
+	if (out->period)
+		*time = ktime_sub(hrtimer_get_expires(&out->vblank_timer),
+				  out->period);
+	else
+		*time = ktime_get();
+	spin_unlock_irqrestore(&out->vblank_lock, flags);
+	return true;
 }
 
 static int vdmabuf_crtc_enable_vblank(struct drm_crtc *crtc)
 {
 	struct vdmabuf_drm_output *out = crtc_to_output(crtc);
 	struct drm_vblank_crtc *vblank = drm_crtc_vblank_crtc(crtc);
+	unsigned long flags;
+	ktime_t period;
 
 	drm_calc_timestamping_constants(crtc, &crtc->mode);
-	out->period = ns_to_ktime(vblank->framedur_ns ?: NSEC_PER_SEC / 60);
-	hrtimer_start(&out->vblank_timer, out->period, HRTIMER_MODE_REL);
+	period = ns_to_ktime(vblank->framedur_ns ?: NSEC_PER_SEC / 60);
+	spin_lock_irqsave(&out->vblank_lock, flags);
+	out->period = period;
+	hrtimer_start(&out->vblank_timer, period, HRTIMER_MODE_REL);
+	spin_unlock_irqrestore(&out->vblank_lock, flags);
 	return 0;
 }
 
+/* The timer sees @period 0 and stops; a callback running now may finish */
 static void vdmabuf_crtc_disable_vblank(struct drm_crtc *crtc)
 {
-	hrtimer_cancel(&crtc_to_output(crtc)->vblank_timer);
+	struct vdmabuf_drm_output *out = crtc_to_output(crtc);
+	unsigned long flags;
+
+	spin_lock_irqsave(&out->vblank_lock, flags);
+	out->period = 0;
+	hrtimer_try_to_cancel(&out->vblank_timer);
+	spin_unlock_irqrestore(&out->vblank_lock, flags);
 }
 
 static const struct drm_crtc_funcs vdmabuf_crtc_funcs = {
@@ -346,6 +451,7 @@ static const struct drm_crtc_funcs vdmabuf_crtc_funcs = {
 	.atomic_destroy_state = drm_atomic_helper_crtc_destroy_state,
 	.enable_vblank = vdmabuf_crtc_enable_vblank,
 	.disable_vblank = vdmabuf_crtc_disable_vblank,
+	.get_vblank_timestamp = vdmabuf_crtc_vblank_timestamp,
 };
 
 static int vdmabuf_crtc_atomic_check(struct drm_crtc *crtc,
@@ -366,15 +472,9 @@ static void vdmabuf_crtc_atomic_enable(struct drm_crtc *crtc,
 	drm_crtc_vblank_on(crtc);
 }
 
-static void vdmabuf_crtc_atomic_disable(struct drm_crtc *crtc,
-					struct drm_atomic_state *state)
-{
-	drm_crtc_vblank_off(crtc);
-}
-
-/* A commit that presented nothing on this output completes at once */
-static void vdmabuf_crtc_atomic_flush(struct drm_crtc *crtc,
-				      struct drm_atomic_state *state)
+/* The commit's event, if nothing presented took it: completes at once */
+static void vdmabuf_crtc_send_event(struct drm_crtc *crtc,
+				    struct drm_atomic_state *state)
 {
 	struct drm_crtc_state *crtc_state =
 		drm_atomic_get_new_crtc_state(state, crtc);
@@ -385,6 +485,32 @@ static void vdmabuf_crtc_atomic_flush(struct drm_crtc *crtc,
 	drm_crtc_send_vblank_event(crtc, crtc_state->event);
 	spin_unlock_irq(&crtc->dev->event_lock);
 	crtc_state->event = NULL;
+}
+
+/*
+ * The planes of an inactive CRTC are not committed
+ * (DRM_PLANE_COMMIT_ACTIVE_ONLY): the event of the commit that turns it
+ * off completes here.  A mode set that keeps it active goes on to
+ * atomic_enable and the plane, whose PRESENT takes the event.
+ */
+static void vdmabuf_crtc_atomic_disable(struct drm_crtc *crtc,
+					struct drm_atomic_state *state)
+{
+	struct drm_crtc_state *crtc_state =
+		drm_atomic_get_new_crtc_state(state, crtc);
+
+	/* A frame the host never answered: before its vblank goes */
+	vdmabuf_drm_complete(crtc_to_output(crtc), NULL, NULL, false);
+	drm_crtc_vblank_off(crtc);
+	if (!crtc_state->active)
+		vdmabuf_crtc_send_event(crtc, state);
+}
+
+/* A commit that presented nothing on this output completes at once */
+static void vdmabuf_crtc_atomic_flush(struct drm_crtc *crtc,
+				      struct drm_atomic_state *state)
+{
+	vdmabuf_crtc_send_event(crtc, state);
 }
 
 static const struct drm_crtc_helper_funcs vdmabuf_crtc_helper_funcs = {
@@ -439,7 +565,7 @@ static int vdmabuf_connector_get_modes(struct drm_connector *connector)
 		mode->hdisplay = w;
 		drm_mode_set_name(mode);
 	}
-	mode->type |= DRM_MODE_TYPE_PREFERRED;
+	mode->type = DRM_MODE_TYPE_DRIVER | DRM_MODE_TYPE_PREFERRED;
 	drm_mode_probed_add(connector, mode);
 	return count + 1;
 }
@@ -487,7 +613,8 @@ static void vdmabuf_drm_commit_tail(struct drm_atomic_state *old_state)
 
 	drm_atomic_helper_commit_modeset_disables(drm, old_state);
 	drm_atomic_helper_commit_modeset_enables(drm, old_state);
-	drm_atomic_helper_commit_planes(drm, old_state, 0);
+	drm_atomic_helper_commit_planes(drm, old_state,
+					DRM_PLANE_COMMIT_ACTIVE_ONLY);
 	drm_atomic_helper_fake_vblank(old_state);
 	drm_atomic_helper_commit_hw_done(old_state);
 	drm_atomic_helper_wait_for_flip_done(drm, old_state);
@@ -560,10 +687,18 @@ static void vdmabuf_drm_fb_destroy(struct drm_framebuffer *fb)
 	/* After unplug, closing the client unexported them */
 	if (n && drm_dev_enter(fb->dev, &idx)) {
 		for (i = 0; i < n; i++)
-			vdmabuf_client_unexport(vd->client, uuids[i]);
+			vdmabuf_drm_unexport(vd, uuids[i]);
 		drm_dev_exit(idx);
 	}
 	drm_gem_fb_destroy(fb);
+}
+
+/* The output's memory goes: its timer must not run any more */
+static void vdmabuf_drm_output_fini(struct drm_device *drm, void *data)
+{
+	struct vdmabuf_drm_output *out = data;
+
+	hrtimer_cancel(&out->vblank_timer);
 }
 
 static int vdmabuf_drm_output_init(struct vdmabuf_drm *vd,
@@ -572,8 +707,12 @@ static int vdmabuf_drm_output_init(struct vdmabuf_drm *vd,
 	struct drm_device *drm = &vd->drm;
 	int ret;
 
+	spin_lock_init(&out->vblank_lock);
 	hrtimer_init(&out->vblank_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	out->vblank_timer.function = vdmabuf_vblank_timer;
+	ret = drmm_add_action_or_reset(drm, vdmabuf_drm_output_fini, out);
+	if (ret)
+		return ret;
 	if (vd->max_rects) {
 		out->rects = drmm_kcalloc(drm, vd->max_rects,
 					  sizeof(*out->rects), GFP_KERNEL);
