@@ -60,6 +60,11 @@ if [ "${VM_KERNEL:-debian}" = debug ]; then
 	debug_baseline
 fi
 
+# VM_TESTS (vmcheck.sh): a developer's run of some guest programs only;
+# L1's own tests are left out.
+HOST_TESTS=0
+[ "$VM_MODE" = check ] && [ -z "${VM_TESTS:-}" ] && HOST_TESTS=1
+
 modprobe_k() { modprobe -d "$KROOT" "$@"; }
 check "l1: modprobe vhost" modprobe_k vhost
 check "l1: modprobe vgem" modprobe_k vgem
@@ -87,7 +92,7 @@ prog() {	# NAME
 # fnv1a64 H" in l2.tap, e2e_kms's and modetest's read back) must be among
 # importer_display's screendumps of that output ("# kms-screendump: ...").
 kms_compare() {
-	local frames dumps f n=0 miss=0
+	local frames dumps hidden f n=0 miss=0
 	# The guest's serial port ends its lines with CR LF
 	frames=$(tr -d '\r' < "$VM_OUT/l2.tap" | grep -a -o 'kms-frame: output .*' | sort -u)
 	dumps=$(cat "$VM_OUT"/importer_display.* | tr -d '\r' |
@@ -107,6 +112,21 @@ kms_compare() {
 		ok "l1: every one of the $n frames the guest's KMS clients showed is a QEMU screendump of its output"
 	else
 		not_ok "l1: every frame the guest's KMS clients showed is a QEMU screendump of its output ($miss of $n missing)"
+	fi
+	# A framebuffer set on the plane of an output turned off (ACTIVE 0,
+	# e2e_kms's "kms-hidden") must never have reached QEMU's display.
+	hidden=$(tr -d '\r' < "$VM_OUT/l2.tap" | grep -a -o 'kms-hidden: output .*' | sort -u)
+	n=0 miss=0
+	while read -r f; do
+		[ -n "$f" ] || continue
+		n=$((n + 1))
+		grep -q -F -x "kms-screendump: ${f#kms-hidden: }" <<< "$dumps" &&
+			{ miss=$((miss + 1)); echo "# screendumped: $f"; }
+	done <<< "$hidden"
+	if [ "$n" -gt 0 ] && [ "$miss" -eq 0 ]; then
+		ok "l1: none of the $n frames set on an inactive output reached QEMU's display"
+	else
+		not_ok "l1: the frames set on an inactive output did not reach QEMU's display ($miss of $n did; e2e_kms printed $n)"
 	fi
 }
 start_importer() {	# NAME ARGS...
@@ -368,7 +388,7 @@ if [ "$VM_MODE" = swiotlb ] && [ -x "$BUILD/selftests/host_vdmabuf" ]; then
 	run_host_prog host_vdmabuf_swiotlb "$BUILD/selftests/host_vdmabuf" \
 		-t cpu_access_sees_guest_writes
 fi
-if [ "$VM_MODE" = check ]; then
+if [ "$HOST_TESTS" = 1 ]; then
 	for t in "$BUILD"/selftests/host_*; do
 		[ -x "$t" ] && run_host_prog "$(basename "$t")" "$t" -F limits \
 			-T cpu_access_sees_guest_writes
@@ -398,7 +418,7 @@ qemu_stopped() {	# SECONDS QEMU-ARGS...
 # The QEMU device's limit properties reach the kernel (SET_LIMITS before
 # the configuration space is read): one within the module's ceiling
 # realizes, one above it fails realize with the reason.
-if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
+if [ "$HOST_TESTS" = 1 ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
    "$QEMU" -device help 2>/dev/null | grep -q '"vhost-vdmabuf-pci"'; then
 	qemu_limits() {
 		printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' |
@@ -424,9 +444,9 @@ fi
 # QEMU's own test of the device, where the module is: its case that
 # realizes the device runs here (unit.sh ran the others without it).
 qt=$(dirname "$QEMU")/tests/qtest/vhost-vdmabuf-test
-if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$qt" ]; then
+if [ "$HOST_TESTS" = 1 ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$qt" ]; then
 	run_host_prog qtest-vhost-vdmabuf env QTEST_QEMU_BINARY="$QEMU" "$qt" --tap
-elif [ "$VM_MODE" = check ] &&
+elif [ "$HOST_TESTS" = 1 ] &&
      grep -qs tests/qtest/vhost-vdmabuf-test "$TOP"/qemu-patches/*.patch; then
 	not_ok "l1: $qt was built and /dev/vhost-vdmabuf exists (make qemu)"
 fi
@@ -512,32 +532,30 @@ msg, fds, flags, addr = socket.recv_fds(mine, 1, 1)
 sys.exit(0 if len(fds) == 1 else 1)' "$@"
 }
 # DKMS as a user runs it (make dkms-install: scripts/dkms.sh), for this
-# kernel.  The root is the host's and read-only, and may have no
-# /lib/modules at all: /usr/src and /var/lib/dkms are tmpfs, and DKMS
-# installs into a tree of its own under /tmp (--installtree), with this
-# kernel's modules bound in, builds with its headers (--kernelsourcedir)
-# and leaves depmod to us.  Then the DKMS host module must be the one
-# modprobe loads from that tree, and pass host tests.
+# kernel: scripts/testbed/dkms-build.sh built and installed the modules on
+# the machine (natively: 181 s here under TCG), into build/dkms/installed,
+# and checked make dkms-uninstall; check.sh runs it while L1 boots.  Here
+# the DKMS host module must be the one modprobe loads from a copy of that
+# tree, with this kernel's modules bound in, and pass host tests.
 dkms_tests() {
-	local root=/tmp/dkms-root log=$VM_OUT/dkms.log d
-	local mods=$root/lib/modules/$KVER kdir=$KROOT/usr/src/linux-headers-$KVER
+	local root=/tmp/dkms-root i
+	local mods=$root/lib/modules/$KVER inst=$BUILD/dkms/installed/lib/modules/$KVER
 	stage "l1: DKMS"
-	if ! command -v dkms > /dev/null; then
-		not_ok "l1: dkms is installed (the set-up installs it)"
+	for i in $(seq 600); do
+		[ -f "$BUILD/dkms/rc" ] && break
+		sleep 1
+	done
+	if [ "$(cat "$BUILD/dkms/rc" 2>/dev/null)" != 0 ] || [ ! -d "$inst/updates/dkms" ]; then
+		not_ok "l1: DKMS: dkms-build.sh installed the modules for $KVER (build/results/dkms.tap)"
 		return
 	fi
-	for d in /usr/src /var/lib/dkms; do
-		mount -t tmpfs -o mode=0755 tmpfs "$d" || { not_ok "l1: tmpfs on $d"; return; }
-	done
 	mkdir -p "$mods/kernel"
+	cp -a "$inst/updates" "$mods/"
 	mount --bind "$KROOT/lib/modules/$KVER/kernel" "$mods/kernel"
 	cp "$KROOT/lib/modules/$KVER"/modules.order "$KROOT/lib/modules/$KVER"/modules.builtin* "$mods/"
-	export DKMS_OPTS="--installtree=$root/lib/modules --kernelsourcedir=$kdir --no-depmod"
-	check "l1: make dkms-install builds and installs the modules for $KVER" \
-		sh -c 'make -s -C "$1" dkms-install > "$2" 2>&1 && depmod -b "$3" "$4" ||
-		       { tail -n 30 "$2"; exit 1; }' _ "$TOP" "$log" "$root" "$KVER"
-	check "l1: DKMS: modinfo finds the three modules in updates/dkms" \
-		sh -c 'modinfo -b "$1" -k "$2" -n vhost_vdmabuf | grep -q "/updates/dkms/vhost_vdmabuf.ko" &&
+	check "l1: DKMS: depmod and modinfo find the three modules in updates/dkms" \
+		sh -c 'depmod -b "$1" "$2" &&
+		       modinfo -b "$1" -k "$2" -n vhost_vdmabuf | grep -q "/updates/dkms/vhost_vdmabuf.ko" &&
 		       modinfo -b "$1" -k "$2" -n virtio_vdmabuf | grep -q "/updates/dkms/virtio_vdmabuf.ko" &&
 		       modinfo -b "$1" -k "$2" -n vdmabuf_drm | grep -q "/updates/dkms/vdmabuf_drm.ko"' \
 		_ "$root" "$KVER"
@@ -551,15 +569,7 @@ dkms_tests() {
 		not_ok "l1: DKMS: host_vdmabuf was built (make selftests)"
 	fi
 	check "l1: DKMS: rmmod vhost_vdmabuf" rmmod vhost_vdmabuf
-	check "l1: make dkms-uninstall removes them" \
-		sh -c 'make -s -C "$1" dkms-uninstall >> "$2" 2>&1 &&
-		       ! ls "$3"/updates/dkms/*vdmabuf.ko* > /dev/null 2>&1 &&
-		       [ ! -e /usr/src/vdmabuf-0.1.0 ]' _ "$TOP" "$log" "$mods"
-	unset DKMS_OPTS
 	umount "$mods/kernel"
-	for d in /var/lib/dkms /usr/src; do
-		umount "$d"
-	done
 }
 importer_chardev_tests() {
 	local sock=/tmp/importer-chr.sock qmp=/tmp/importer-chr-qmp.sock
@@ -605,7 +615,7 @@ importer_chardev_tests() {
 		not_ok "$what"
 	fi
 }
-if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
+if [ "$HOST_TESTS" = 1 ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
    "$QEMU" -device vhost-vdmabuf-pci,help 2>/dev/null | grep -q importer-uid; then
 	other=(setpriv --reuid=4242 --regid=4242 --clear-groups)
 	sock=/tmp/importer-test.sock
@@ -657,7 +667,7 @@ fi
 # The device has no legacy interface: on virtio-mmio, whose transports
 # are legacy-only unless told otherwise, realize fails and says how to get
 # a modern one.  And it cannot migrate: pinned pages stay on this host.
-if [ "$VM_MODE" = check ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
+if [ "$HOST_TESTS" = 1 ] && [ -c /dev/vhost-vdmabuf ] && [ -x "$QEMU" ] &&
    "$QEMU" -device help 2>/dev/null | grep -q '"vhost-vdmabuf-device"'; then
 	qemu_qmp() {	# QMP-COMMANDS QEMU-ARGS...: QEMU's output, its status
 		local cmds=$1
@@ -748,7 +758,12 @@ if [ "$VM_STAGES" != l1 ]; then
 			# (guest_vdmabuf's second_device).  After the first
 			# on the command line, so that it probes second and
 			# /dev/virtio-vdmabuf stays the importer's device.
-			[ "$VM_MODE" = check ] && dev+=(-device vhost-vdmabuf-pci)
+			# A third, with a display that takes too little
+			# metadata for an image: the KMS driver must refuse
+			# it (l2-init.sh).
+			[ "$VM_MODE" = check ] &&
+				dev+=(-device vhost-vdmabuf-pci
+				      -device vhost-vdmabuf-pci,display=on,max-meta-len=64)
 			# The device names guest-physical memory only: the
 			# backend never offers VIRTIO_F_ACCESS_PLATFORM, so
 			# QEMU must refuse to put an IOMMU in its way.
@@ -815,7 +830,8 @@ if [ "$VM_STAGES" != l1 ]; then
 			[ -x "$BUILD/selftests/importer_display" ] &&
 				start_importer importer_display --device vd0 \
 				--qmp "$L2D/qmp-display.sock" --dir "$L2D" "${kms[@]}"
-			[ -x "$BUILD/selftests/importer_holder" ] && start_holder
+			[ "$HOST_TESTS" = 1 ] && [ -x "$BUILD/selftests/importer_holder" ] &&
+				start_holder
 			# The demo runs in the guest too, for the vdmabuf
 			# command's tests: importer_demo joins when it starts
 			# (follow_l2), not to answer every event of the guest
@@ -884,7 +900,7 @@ stage "l1: unloading"
 if [ -f "$HOSTMOD" ]; then
 	check "l1: rmmod vhost_vdmabuf" rmmod vhost_vdmabuf
 fi
-[ "$VM_MODE" = check ] && [ "${VM_KERNEL:-debian}" = debian ] && dkms_tests
+[ "$HOST_TESTS" = 1 ] && [ "${VM_KERNEL:-debian}" = debian ] && dkms_tests
 # L1's kernel log, for build/logs/ (vmcheck.sh copies it there).
 if [ "${VM_KERNEL:-debian}" = debug ]; then
 	debug_checks

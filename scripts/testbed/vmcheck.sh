@@ -15,6 +15,9 @@
 # (seconds without a new stage, default 900), L1_TIMEOUT (default 3600),
 # L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600);
 # VM_TAG=NAME keeps results and logs apart (build/vm-NAME, build/logs/NAME);
+# VM_TESTS="e2e_display e2e_kms" (a developer's quick run) runs only those
+# guest programs (and the KMS driver's modetest stage), and none of L1's
+# own tests;
 # VM_INJECT=panic:STAGE or hang:STAGE makes L1 panic or hang when it enters
 # STAGE (the runner's own test); VM_L1_APPEND adds to L1's kernel command
 # line.  VM_KERNEL=debug boots L1 on the debug kernel (debug-kernel.sh
@@ -94,7 +97,8 @@ KMS_HOLD_MS=60
 VM_INJECT=${VM_INJECT:-}
 VDMABUF_CACHE=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}
 CACHE=$VDMABUF_CACHE
-for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJECT \
+VM_TESTS=${VM_TESTS:-}
+for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJECT VM_TESTS \
 	 VM_KERNEL HOSTMOD KMSMOD L2_TIMEOUT TEST_TIMEOUT expect_device expect_kms \
 	 KMS_HOLD_MS; do
 	w=${v/expect_device/EXPECT_DEVICE}
@@ -145,6 +149,14 @@ if [ "$VM_STAGES" != l1 ]; then
 	bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l2.cpio" \
 		"$TOP/scripts/testbed/l2-init.sh" "$KROOT" "$KVER" \
 		-m vgem -m pvpanic-pci "${l2files[@]}" || exit 1
+fi
+
+# The DKMS build for L1's DKMS tests, natively, while L1 boots and runs
+# its first tests (check mode's host tests, Debian's kernel)
+rm -rf "$BUILD/dkms"
+if [ "$VM_MODE" = check ] && [ -z "$VM_TESTS" ] && [ "$VM_KERNEL" = debian ]; then
+	bash "$TOP/scripts/testbed/dkms-build.sh" "$VM_OUT/dkms.tap" \
+		> "$LOGS/dkms-build.log" 2>&1 &
 fi
 
 # L1 runs on the QEMU the set-up built, as L2 does (firmware from Debian's
