@@ -207,6 +207,8 @@ struct disp {
 	unsigned int kms_frames;
 	unsigned int kms_hold_ms;
 	unsigned int kms_shown[DISP_NR_OUTPUTS];
+	struct vdmabuf_uuid kms_last[DISP_NR_OUTPUTS];
+	unsigned int kms_switches, kms_bad_damage, kms_damaged;
 	uint32_t seen[DISP_NR_CASES + 1];
 	unsigned int done;
 	struct qmp qmp;
@@ -1367,6 +1369,23 @@ static void kms_presented(struct disp *d, struct kbuf *k,
 	struct ppm p = { 0 };
 	int ok = 0;
 
+	/*
+	 * Damage is what changed in the buffer since its own last frame:
+	 * the first frame of an export, or a frame of another buffer than
+	 * the output's last, must be a full update (no rectangles).
+	 */
+	if (!k->frames ||
+	    memcmp(&d->kms_last[k->output], &k->uuid, sizeof(k->uuid))) {
+		d->kms_switches++;
+		if (ev->nr_rects && !d->kms_bad_damage++)
+			tap_diag(&d->tap, "kms: frame %llu of output %u shows another buffer with %u damage rectangles",
+				 (unsigned long long)ev->seq, k->output,
+				 ev->nr_rects);
+	} else if (ev->nr_rects) {
+		d->kms_damaged++;
+	}
+	d->kms_last[k->output] = k->uuid;
+
 	snprintf(path, sizeof(path), "%s/kms-%u.ppm", d->dir, d->kms_frames);
 	if (!dump_output(d, k->output, path, &p, err, sizeof(err))) {
 		h = fnv1a64(p.px, (size_t)p.width * p.height * 3);
@@ -1683,6 +1702,12 @@ int main(int argc, char **argv)
 		tap_result(&d.tap, d.kms_shown[0] && d.kms_shown[1],
 			   "kms: the guest's KMS driver showed framebuffers on both outputs (%u and %u), %u frames screendumped",
 			   d.kms_shown[0], d.kms_shown[1], d.kms_frames);
+		tap_result(&d.tap, d.kms_switches && !d.kms_bad_damage,
+			   "kms: each of the %u frames that showed another buffer than the output's last was a full update (%u were not)",
+			   d.kms_switches, d.kms_bad_damage);
+		tap_result(&d.tap, d.kms_damaged > 0,
+			   "kms: damage of a buffer shown again reached the host (%u frames with rectangles)",
+			   d.kms_damaged);
 	}
 	ret = d.tap.failed ? 1 : 0;
 	tap_close(&d.tap);
