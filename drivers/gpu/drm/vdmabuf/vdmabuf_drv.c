@@ -395,6 +395,7 @@ static const struct drm_driver vdmabuf_drm_driver = {
 	.fops = &vdmabuf_drm_fops,
 	DRM_GEM_SHMEM_DRIVER_OPS,
 	.gem_prime_import = vdmabuf_drm_gem_prime_import,
+	.debugfs_init = vdmabuf_drm_debugfs_init,
 };
 
 static int vdmabuf_drm_probe(struct auxiliary_device *adev,

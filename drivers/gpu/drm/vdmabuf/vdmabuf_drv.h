@@ -18,6 +18,7 @@
 #include <drm/drm_framebuffer.h>
 #include <drm/drm_plane.h>
 
+struct drm_minor;
 struct drm_pending_vblank_event;
 
 /*
@@ -26,6 +27,25 @@ struct drm_pending_vblank_event;
  * evicts the least recently presented.
  */
 #define VDMABUF_DRM_EXPORTS_PER_OUTPUT	4
+
+/**
+ * struct vdmabuf_drm_stats - the frames of an output since probe
+ * @frames: frames committed for the host (a PRESENT attempted)
+ * @shown: of them, answered by the host's FRAME_DONE
+ * @unanswered: of them, no longer waited for: the PRESENT failed, the
+ *	export was released, the CRTC was disabled (also by a mode set), or
+ *	a later frame replaced it; a late FRAME_DONE of one is ignored
+ * @latency_sum_ns: commit of the frame to its FRAME_DONE, summed over
+ *	@shown frames
+ * @latency_max_ns: commit of the frame to its FRAME_DONE, the longest
+ */
+struct vdmabuf_drm_stats {
+	u64 frames;
+	u64 shown;
+	u64 unanswered;
+	u64 latency_sum_ns;
+	u64 latency_max_ns;
+};
 
 /**
  * struct vdmabuf_drm_output - one output of the device
@@ -43,13 +63,18 @@ struct drm_pending_vblank_event;
  * @period: @vblank_timer's period, 0 while vblank is off; @vblank_lock
  * @rects: room for the damage of one PRESENT (max_rects); used by the
  *	plane's atomic_update only
- * @event: the flip waiting for the host's FRAME_DONE, with a vblank
- *	reference held for it if @event_vblank; drm->event_lock
+ * @pending: a frame was presented that its FRAME_DONE has not answered;
+ *	drm->event_lock
+ * @pending_since: when that frame was presented; drm->event_lock
+ * @stats: the output's frames, for debugfs; drm->event_lock
+ * @event: the flip of the pending frame, waiting for its FRAME_DONE, with
+ *	a vblank reference held for it if @event_vblank; drm->event_lock
  * @event_vblank: drm_crtc_vblank_get() succeeded for @event, so that its
  *	timestamp and sequence are those of a running vblank counter;
  *	drm->event_lock
- * @event_uuid: the export that frame was presented in; drm->event_lock
- * @event_seq: the frame's sequence number; drm->event_lock
+ * @event_uuid: the export the pending frame was presented in;
+ *	drm->event_lock
+ * @event_seq: the pending frame's sequence number; drm->event_lock
  */
 struct vdmabuf_drm_output {
 	unsigned int index;
@@ -61,6 +86,9 @@ struct vdmabuf_drm_output {
 	spinlock_t vblank_lock;		/* period */
 	ktime_t period;
 	struct vdmabuf_rect *rects;
+	bool pending;
+	ktime_t pending_since;
+	struct vdmabuf_drm_stats stats;
 	struct drm_pending_vblank_event *event;
 	bool event_vblank;
 	u8 event_uuid[16];
@@ -160,5 +188,6 @@ int vdmabuf_drm_outputs_init(struct vdmabuf_drm *vd);
 void vdmabuf_drm_frame_done(struct vdmabuf_drm *vd, const u8 uuid[16],
 			    u64 seq);
 void vdmabuf_drm_released(struct vdmabuf_drm *vd, const u8 uuid[16]);
+void vdmabuf_drm_debugfs_init(struct drm_minor *minor);
 
 #endif /* _VDMABUF_DRV_H */

@@ -3,13 +3,17 @@
  * vdmabuf KMS driver: outputs, flips and their completion.
  */
 
+#include <linux/math64.h>
+#include <linux/seq_file.h>
 #include <linux/virtio_vdmabuf.h>
 
 #include <drm/drm_atomic.h>
 #include <drm/drm_atomic_helper.h>
 #include <drm/drm_damage_helper.h>
+#include <drm/drm_debugfs.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_edid.h>
+#include <drm/drm_file.h>
 #include <drm/drm_fourcc.h>
 #include <drm/drm_gem_atomic_helper.h>
 #include <drm/drm_gem_framebuffer_helper.h>
@@ -99,10 +103,28 @@ static void vdmabuf_drm_send_event(struct vdmabuf_drm_output *out)
 	out->event_vblank = false;
 }
 
+/* Count @out's pending frame as answered (@shown) or not.  drm->event_lock */
+static void vdmabuf_drm_account(struct vdmabuf_drm_output *out, bool shown)
+{
+	struct vdmabuf_drm_stats *st = &out->stats;
+	u64 ns;
+
+	lockdep_assert_held(&out->crtc.dev->event_lock);
+	out->pending = false;
+	if (!shown) {
+		st->unanswered++;
+		return;
+	}
+	ns = ktime_to_ns(ktime_sub(ktime_get(), out->pending_since));
+	st->shown++;
+	st->latency_sum_ns += ns;
+	st->latency_max_ns = max(st->latency_max_ns, ns);
+}
+
 /*
- * Complete @out's pending flip if it is the frame @seq of @uuid (NULL:
+ * Complete @out's pending frame if it is the frame @seq of @uuid (NULL:
  * any export; @seq NULL: any frame).  Shown (@shown, the host's
- * FRAME_DONE), the flip completes at the next vblank, which the event's
+ * FRAME_DONE), its flip completes at the next vblank, which the event's
  * vblank reference keeps coming: its timestamp and sequence are then
  * later than the previous flip's, as for a display's flip.  Otherwise it
  * completes now.  Takes drm->event_lock.
@@ -114,9 +136,12 @@ static void vdmabuf_drm_complete(struct vdmabuf_drm_output *out,
 	unsigned long flags;
 
 	spin_lock_irqsave(&drm->event_lock, flags);
-	if (!out->event ||
+	if (!out->pending ||
 	    (uuid && memcmp(out->event_uuid, uuid, sizeof(out->event_uuid))) ||
 	    (seq && out->event_seq != *seq))
+		goto out_unlock;
+	vdmabuf_drm_account(out, shown);
+	if (!out->event)
 		goto out_unlock;
 	if (shown && out->event_vblank) {
 		/* The vblank reference is the armed event's now */
@@ -157,6 +182,48 @@ void vdmabuf_drm_released(struct vdmabuf_drm *vd, const u8 uuid[16])
 
 	for (i = 0; i < vd->nr_outputs; i++)
 		vdmabuf_drm_complete(&vd->out[i], uuid, NULL, false);
+}
+
+/*
+ * debugfs "vdmabuf_frames": a line for each output, its frames, how many
+ * the host answered, and the time from PRESENT to FRAME_DONE.
+ */
+static int vdmabuf_drm_frames_show(struct seq_file *m, void *data)
+{
+	struct drm_info_node *node = m->private;
+	struct vdmabuf_drm *vd = to_vdmabuf_drm(node->minor->dev);
+	struct vdmabuf_drm_stats st;
+	unsigned int i;
+	bool pending;
+
+	for (i = 0; i < vd->nr_outputs; i++) {
+		spin_lock_irq(&vd->drm.event_lock);
+		st = vd->out[i].stats;
+		pending = vd->out[i].pending;
+		spin_unlock_irq(&vd->drm.event_lock);
+		seq_printf(m, "output %u: frames %llu shown %llu unanswered %llu pending %u latency_us mean %llu max %llu\n",
+			   i, st.frames, st.shown, st.unanswered, pending,
+			   st.shown ? div_u64(div64_u64(st.latency_sum_ns,
+							st.shown),
+					      NSEC_PER_USEC) : 0,
+			   div_u64(st.latency_max_ns, NSEC_PER_USEC));
+	}
+	return 0;
+}
+
+static const struct drm_info_list vdmabuf_drm_debugfs_list[] = {
+	{ "vdmabuf_frames", vdmabuf_drm_frames_show },
+};
+
+/**
+ * vdmabuf_drm_debugfs_init() - the driver's debugfs files
+ * @minor: the DRM minor whose directory gets them
+ */
+void vdmabuf_drm_debugfs_init(struct drm_minor *minor)
+{
+	drm_debugfs_create_files(vdmabuf_drm_debugfs_list,
+				 ARRAY_SIZE(vdmabuf_drm_debugfs_list),
+				 minor->debugfs_root, minor);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -320,8 +387,14 @@ static void vdmabuf_plane_atomic_update(struct drm_plane *plane,
 	crtc_state = drm_atomic_get_new_crtc_state(state, new_state->crtc);
 	vblank = crtc_state->event && !drm_crtc_vblank_get(&out->crtc);
 	spin_lock_irq(&drm->event_lock);
-	if (out->event)		/* a flip the host never answered */
-		vdmabuf_drm_send_event(out);
+	if (out->pending) {	/* a frame the host never answered */
+		vdmabuf_drm_account(out, false);
+		if (out->event)
+			vdmabuf_drm_send_event(out);
+	}
+	out->pending = true;
+	out->pending_since = ktime_get();
+	out->stats.frames++;
 	out->event = crtc_state->event;
 	out->event_vblank = vblank;
 	crtc_state->event = NULL;
