@@ -10,6 +10,7 @@
 #                   and DESTDIR are honoured
 #   make check      set up the test bed, lint, unit tests, VM tests
 #   make demo       set up the test bed and run the guest-to-host demo
+#   make demo-weston  the same with weston in the guest on the KMS driver
 #   make bench      set up the test bed and run the zero-copy vs copy benchmark
 #   make debug-kernel  the test bed's debug kernel (KASAN, lockdep, kmemleak,
 #                   ...) with both drivers built in its tree; VM_KERNEL=debug
@@ -43,7 +44,7 @@ MODULES		:= drivers/virtio/virtio_vdmabuf.ko drivers/vhost/vhost_vdmabuf.ko \
 KBUILD_OPTS	:= $(if $(shell command -v pahole),,CONFIG_DEBUG_INFO_BTF_MODULES=)
 
 .PHONY: all modules clean setup kernel qemu check lint unit selftests \
-	vmcheck demo bench lib tools examples userspace install uninstall \
+	vmcheck demo demo-weston bench lib tools examples userspace install uninstall \
 	dkms-install dkms-uninstall debug-kernel FORCE
 
 all: modules
@@ -128,6 +129,9 @@ check:
 
 demo:
 	bash scripts/testbed/check.sh demo
+
+demo-weston:
+	bash scripts/testbed/check.sh demo-weston
 
 bench:
 	bash scripts/testbed/check.sh bench

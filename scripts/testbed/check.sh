@@ -94,6 +94,42 @@ if [ "$MODE" = demo ]; then
 	say "demo: FAILED (logs: $LOGS, build/vm)"
 	exit 1
 fi
+if [ "$MODE" = demo-weston ]; then
+	say "stage: build"
+	make -s -j"$(nproc)" modules userspace > "$LOGS/build.log" 2>&1 || {
+		tail -n 40 "$LOGS/build.log"; exit 1; }
+	say "stage: demo-weston (weston in the L2 guest on vdmabuf_drm, QEMU's display in L1 shows it)"
+	VM_MODE=demo-weston bash scripts/testbed/vmcheck.sh
+	rc=$?
+	l2=$(tr -d '\r' < build/vm/l2.tap)
+	echo "---- the guest (L2) ----"
+	grep -a '^ok\|^not ok\|^# weston: [^\[]\|^# vdmabuf_frames' <<< "$l2" | grep -v '^ok.*insmod'
+	# The frame weston showed when L1 took QEMU's screendump: the
+	# guest read it back (a hash of its RGB pixels) just before.
+	want=$(awk '/^# demo-weston: still/ { print $4; exit }' <<< "$l2")
+	got=$(python3 - build/demo/weston-screendump.ppm <<-'PY' 2>/dev/null
+	import re, sys
+	d = open(sys.argv[1], "rb").read()
+	# P6, width, height, maxval, one whitespace, then RGB
+	m = re.match(rb"P6\s+\d+\s+\d+\s+\d+\s", d)
+	h = 0xcbf29ce484222325
+	for b in d[m.end():]:
+	    h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+	print("%016x" % h)
+	PY
+	)
+	same=no
+	[ -n "$want" ] && [ "$got" = "$want" ] && same=yes
+	say "demo-weston: QEMU's screendump of weston's still frame is the framebuffer the guest read back: $same (${got:-none}, the guest's ${want:-none})"
+	cat build/vm/demo-weston-snapshot.log 2>/dev/null | sed 's/^/    /'
+	if [ $rc -eq 0 ] && [ "$same" = yes ] && ! grep -q '^not ok' <<< "$l2" &&
+	   [ -s build/demo/weston-screendump.png ] && [ -s build/demo/weston-frame.png ]; then
+		say "demo-weston: done; weston's output as QEMU's display showed it: build/demo/weston-screendump.png; a frame as a host program imported it (vdmabuf snapshot): build/demo/weston-frame.png"
+		exit 0
+	fi
+	say "demo-weston: FAILED (logs: $LOGS, build/vm)"
+	exit 1
+fi
 if [ "$MODE" = bench ]; then
 	# One run, both VMs: bench_guest in L2, importer_bench in L1 (see
 	# Documentation/benchmark.rst).  Fails only when something did not

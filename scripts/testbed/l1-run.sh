@@ -201,7 +201,8 @@ start_holder() {
 # follow_l2 starts it when the guest starts the demo.  TAP in
 # $VM_OUT/vdmabuf_tool.tap.
 tool_pid=
-qmp() {	# qmp COMMAND: one QMP command to L2's QEMU; fails on an error
+qmp() {	# qmp COMMAND [NAME VALUE]...: one QMP command to L2's QEMU, its
+	# arguments string-valued; fails on an error
 	python3 -c '
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX)
@@ -209,8 +210,9 @@ s.settimeout(30)
 s.connect(sys.argv[1])
 f = s.makefile("rw")
 f.readline()
-for cmd in ("qmp_capabilities", sys.argv[2]):
-    f.write(json.dumps({"execute": cmd}) + "\n")
+args = dict(zip(sys.argv[3::2], sys.argv[4::2]))
+for cmd, a in (("qmp_capabilities", {}), (sys.argv[2], args)):
+    f.write(json.dumps({"execute": cmd, "arguments": a}) + "\n")
     f.flush()
     while True:
         r = json.loads(f.readline())
@@ -218,7 +220,32 @@ for cmd in ("qmp_capabilities", sys.argv[2]):
             sys.exit("qmp %s: %s" % (cmd, r["error"]))
         if "return" in r:
             break
-' "$L2D/qmp.sock" "$1"
+' "$L2D/qmp.sock" "$@"
+}
+# make demo-weston: when weston animates in the guest, a frame as a host
+# program imports it (vdmabuf snapshot, through QEMU's importer socket);
+# when it is still, QEMU's screendump of its display (PPM for check.sh's
+# comparison with the guest's read-back, PNG to look at).
+demo_weston_snap=
+demo_weston_dumped=
+demo_weston() {
+	local d=$BUILD/demo
+	if [ -z "$demo_weston_snap" ] &&
+	   grep -q '^# demo-weston: animating' "$VM_OUT/l2.tap"; then
+		LD_LIBRARY_PATH="$BUILD/lib" \
+			"$BUILD/tools/vdmabuf" snapshot "$SOCK" -o "$d/weston-frame.png" \
+			--timeout 120000 > "$VM_OUT/demo-weston-snapshot.log" 2>&1 &
+		demo_weston_snap=$!
+	fi
+	if [ -z "$demo_weston_dumped" ] &&
+	   grep -q '^# demo-weston: still' "$VM_OUT/l2.tap"; then
+		demo_weston_dumped=1
+		for f in ppm png; do
+			qmp screendump filename "$d/weston-screendump.$f" \
+				device vd0 format "$f" ||
+				echo "# screendump $f failed"
+		done > "$VM_OUT/demo-weston-screendump.log" 2>&1
+	fi
 }
 tool_tests() {
 	local raw=$VM_OUT/vdmabuf_tool.raw log=$VM_OUT/vdmabuf_tool.log
@@ -340,6 +367,7 @@ follow_l2() {
 			[ $f = l2.tap ] && [ -z "$deadline" ] &&
 				grep -q '^# l2: done' "$VM_OUT/l2.tap" &&
 				deadline=$((SECONDS + 180))
+			[ $f = l2.tap ] && [ "$VM_MODE" = demo-weston ] && demo_weston
 			[ $f = l2.tap ] && [ "$VM_MODE" = check ] &&
 				[ -z "$tool_pid" ] &&
 				grep -q '^# program: demo_producer' "$VM_OUT/l2.tap" &&
@@ -751,6 +779,7 @@ if [ "$VM_STAGES" != l1 ]; then
 			case $VM_MODE in
 			check) dev[1]+=,id=vd0,display=on,outputs=2,xres=320,yres=200 ;;
 			demo) dev[1]+=,id=vd0,display=on,xres=1920,yres=1080 ;;
+			demo-weston) dev[1]+=,id=vd0,display=on,outputs=2,xres=640,yres=480 ;;
 			esac
 			# A second device, without an importer: the guest
 			# driver takes every device it finds, and names the
@@ -815,6 +844,10 @@ if [ "$VM_STAGES" != l1 ]; then
 				start_importer importer_demo --png "$BUILD/demo/last-frame.png" \
 				--qmp "$L2D/qmp-display.sock" --screendump-seq 120 \
 				--screendump "$BUILD/demo/qemu-screendump.png"
+		elif [ "$VM_MODE" = demo-weston ]; then
+			# QEMU's display answers weston's frames
+			mkdir -p "$BUILD/demo"
+			rm -f "$BUILD"/demo/weston-*
 		elif [ "$VM_MODE" = bench ]; then
 			. "$TOP/scripts/testbed/l1-bench.sh"
 		elif [ "$VM_MODE" = swiotlb ]; then
@@ -882,6 +915,8 @@ if [ "$VM_STAGES" != l1 ]; then
 	rc=$?
 	stop_tool_tests
 	stop_importers
+	[ -n "$demo_weston_snap" ] && { wait "$demo_weston_snap"
+		echo "# vdmabuf snapshot: exit $?" >> "$VM_OUT/demo-weston-snapshot.log"; }
 	[ -n "$holder_pid" ] && stop_holder
 	[ "$VM_MODE" = check ] && kms_compare
 	if [ -n "$holder_pid" ] && grep -q '^# l2: done' "$VM_OUT/l2.tap"; then

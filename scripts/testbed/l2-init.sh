@@ -14,6 +14,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 export PATH=/bin:/tests HOME=/tmp
 
 R=/dev/ttyS1
@@ -58,8 +59,9 @@ if [ -f $KMS ]; then
 	check "l2: insmod vdmabuf_drm.ko" insmod $KMS
 	check "l2: vdmabuf_drm bound to the display of the first device" \
 		[ -e /sys/bus/auxiliary/drivers/vdmabuf_drm/virtio_vdmabuf.display.0 ]
-	# The third device's display takes 64 bytes of metadata (l1-run.sh),
-	# less than an image: the driver refuses it.
+	# The third device's display takes 64 bytes of metadata (l1-run.sh,
+	# check mode), less than an image: the driver refuses it.
+	[ "$VM_MODE" = check ] &&
 	check "l2: vdmabuf_drm refused the third device's display (max_meta_len 64)" \
 		sh -c '[ -e /sys/bus/auxiliary/devices/virtio_vdmabuf.display.2 ] &&
 		       [ ! -e /sys/bus/auxiliary/drivers/vdmabuf_drm/virtio_vdmabuf.display.2 ] &&
@@ -98,6 +100,7 @@ FULL=0
 [ "$VM_MODE" = check ] && [ -z "$VM_TESTS" ] && FULL=1
 [ -n "$VM_TESTS" ] && tests=$(for t in $VM_TESTS; do echo "/tests/$t"; done)
 [ "$VM_MODE" = demo ] && tests=/tests/demo_producer
+[ "$VM_MODE" = demo-weston ] && tests=
 # bench: the second device has QEMU's display (l1-bench.sh).
 args=
 [ "$VM_MODE" = bench ] && tests=/tests/bench_guest args="-p /dev/virtio-vdmabuf1"
@@ -217,6 +220,127 @@ if [ -f $KMS ] && [ -x /tests/modetest ] && [ -x /tests/e2e_kms ]; then
 		check "l2: modetest -v flips ${freq:-no} times a second, at most 1000 / KMS_HOLD_MS ($KMS_HOLD_MS ms): FRAME_DONE paces them" \
 			awk -v f="${freq:-0}" -v h="${KMS_HOLD_MS:-0}" 'BEGIN { exit !(f > 0 && h > 0 && f <= 1000 / h) }'
 	fi
+fi
+
+# Weston (Debian 12's, setup.sh weston) on the card: DRM backend, pixman
+# renderer, fullscreen shell, weston-simple-shm animating in it.  Then the
+# client stopped, a still frame read back on each output for l1-run.sh to
+# find among the host's screendumps (kms_compare), and weston terminated.
+uptime_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+cpu_ms() {	# PID: its user and system time (USER_HZ 100)
+	awk '{ sub(/.*\) /, ""); print ($12 + $13) * 10 }' /proc/$1/stat
+}
+frames0() {	# FILE: output 0's "FRAMES UNANSWERED" in vdmabuf_frames
+	sed -n 's/^output 0: frames \([0-9]*\) shown [0-9]* unanswered \([0-9]*\) .*/\1 \2/p' "$1"
+}
+weston_stage() {
+	wcard=$(echo /sys/bus/auxiliary/devices/virtio_vdmabuf.display.0/drm/card*)
+	wcard=${wcard##*/}
+	# No logind: root gets libweston's direct launcher, which wants a VT
+	# (init's stdin is /dev/console, not one).  No keyboard here (no
+	# udevd, libinput sees no device), so xkbcommon builds no keymap and
+	# only needs its directory to exist.
+	mkdir -p /tmp/xdg && chmod 0700 /tmp/xdg
+	rm -f /tmp/weston.hashes
+	XDG_RUNTIME_DIR=/tmp/xdg XKB_CONFIG_ROOT=/tmp \
+		weston --no-config --backend=drm-backend.so --drm-device="$wcard" \
+		--tty=2 --continue-without-input --use-pixman \
+		--shell=fullscreen-shell.so --idle-time=0 --socket=wayland-0 \
+		--log=/tmp/weston.log ${WESTON_SCOPES:+--logger-scopes=$WESTON_SCOPES} &
+	wpid=$! wt0=$(uptime_ms)
+	# The socket appears once the backend has its card and outputs.
+	for _ in $(seq 600); do
+		[ -S /tmp/xdg/wayland-0 ] && break
+		kill -0 $wpid 2>/dev/null || break
+		sleep 0.5
+	done
+	echo "# weston: its socket after $(($(uptime_ms) - wt0)) ms" > $R
+	check "l2: weston (DRM backend, pixman, fullscreen shell) runs on $wcard" \
+		[ -S /tmp/xdg/wayland-0 ]
+	# The driver's count of output 0's frames (debugfs), around the
+	# client's animation.
+	frames=/sys/kernel/debug/dri/${wcard#card}/vdmabuf_frames
+	set -- $(frames0 $frames)
+	f0=$1 u0=$2 t0=$(uptime_ms)
+	XDG_RUNTIME_DIR=/tmp/xdg WAYLAND_DISPLAY=wayland-0 \
+		weston-simple-shm > /tmp/simple-shm.log 2>&1 &
+	cpid=$!
+	# The demo (make demo-weston): L1 snapshots a frame meanwhile
+	secs=10
+	[ "$VM_MODE" = demo-weston ] && secs=30 &&
+		echo "# demo-weston: animating" > $R
+	sleep $secs
+	check "l2: weston-simple-shm still runs under weston after $secs s" kill -0 $cpid
+	grep . $frames | sed 's/^/# vdmabuf_frames: /' > $R
+	set -- $(frames0 $frames)
+	f1=$1 u1=$2 t1=$(uptime_ms)
+	# The one vCPU: what weston and its client took of it
+	echo "# weston: CPU time since they started: weston $(cpu_ms $wpid) ms, weston-simple-shm $(cpu_ms $cpid) ms" > $R
+	nf=$((${f1:-0} - ${f0:-0})) ms=$((t1 - t0))
+	echo "# weston: $nf frames on output 0 in $ms ms of weston-simple-shm" > $R
+	check "l2: vdmabuf_frames (debugfs) counts weston's frames on output 0: $nf in $ms ms" \
+		[ -n "$f0" -a -n "$f1" -a "$nf" -gt 0 ]
+	check "l2: the host answered every frame weston presented ($((${u1:-0} - ${u0:-0})) unanswered)" \
+		[ -n "$u0" -a "$u0" = "$u1" ]
+	# importer_display answers a frame no sooner than KMS_HOLD_MS after
+	# it came: one more frame than the window holds of those, at most.
+	# (The demo's frames are QEMU's display's to answer, at once.)
+	hold=${KMS_HOLD_MS:-0}
+	[ "$VM_MODE" = check ] &&
+	check "l2: weston flips on FRAME_DONE: $nf frames in $ms ms, at most one per KMS_HOLD_MS ($hold ms)" \
+		awk -v n="$nf" -v ms="$ms" -v h="$hold" 'BEGIN { exit !(h > 0 && n <= ms / h + 1) }'
+	# Still frames: once the client stops, weston has nothing to repaint.
+	# Two of output 0, a second of the client's animation apart, and one
+	# of output 1 (weston's background).
+	for o in 0 0 1; do
+		kill -STOP $cpid
+		sleep 2
+		fb=
+		for _ in $(seq 20); do
+			e2e_kms --readback $o > /tmp/weston.frame 2>&1 && fb=1 && break
+			sleep 0.5
+		done
+		cat /tmp/weston.frame > $R
+		check "l2: e2e_kms reads back weston's framebuffer on output $o" [ -n "$fb" ]
+		[ -n "$fb" ] && echo "$o $(sed -n 's/.*fnv1a64 //p' /tmp/weston.frame)" >> /tmp/weston.hashes
+		kill -CONT $cpid
+		sleep 1
+	done
+	set -- $(sed -n 's/^0 //p' /tmp/weston.hashes 2>/dev/null)
+	check "l2: weston's output 0 changed as weston-simple-shm animated (${1:-none}, ${2:-none})" \
+		[ -n "$2" -a "$1" != "$2" ]
+	# The demo: a still frame for L1 to screendump from QEMU's display,
+	# read back first; its hash on the marker, for check.sh to compare.
+	if [ "$VM_MODE" = demo-weston ]; then
+		kill -STOP $cpid
+		sleep 2
+		e2e_kms --readback 0 > /tmp/weston.frame 2>&1
+		check "l2: e2e_kms reads back weston's still frame for the demo" [ $? = 0 ]
+		cat /tmp/weston.frame > $R
+		echo "# demo-weston: still $(sed -n 's/.*fnv1a64 //p' /tmp/weston.frame)" > $R
+		sleep 30
+		kill -CONT $cpid
+	fi
+	kill $cpid
+	wait $cpid
+	# Weston's teardown waits for its last flips: bounded, as modetest's
+	kill $wpid
+	for _ in $(seq 120); do kill -0 $wpid 2>/dev/null || break; sleep 0.5; done
+	kill -9 $wpid 2>/dev/null
+	wait $wpid
+	check "l2: weston exits 0 on SIGTERM" [ $? = 0 ]
+	# Its log without the continuation lines (mode lists, scene graphs)
+	{ grep -v '^[[:space:]]\|^$' /tmp/weston.log | sed 's/^/# weston: /' | head -n ${WESTON_LOG_LINES:-60}
+	  sed 's/^/# simple-shm: /' /tmp/simple-shm.log | head -n 10; } > $R
+}
+if [ "${EXPECT_KMS:-0}" = 1 ] && [ "$FULL" = 1 ] &&
+   { [ ! -x /tests/weston ] || [ ! -x /tests/weston-simple-shm ]; }; then
+	not_ok "l2: weston (setup.sh weston) is in the image"
+fi
+if [ -f $KMS ] && [ -x /tests/weston ] && [ -x /tests/weston-simple-shm ] &&
+   [ -x /tests/e2e_kms ]; then
+	stage "l2: weston"
+	weston_stage
 fi
 
 # The KMS driver goes before the lifecycle tests reload virtio_vdmabuf:

@@ -17,7 +17,7 @@
 # build is keyed on the QEMU version, the configure flags and the hashes of
 # the patches, so a second run (or a fresh clone) reuses it.
 #
-# Usage: setup.sh [all|host-packages|kernel|kernel-6.1|modetest|kernel-source|qemu|env]
+# Usage: setup.sh [all|host-packages|kernel|kernel-6.1|modetest|weston|kernel-source|qemu|env]
 #   env prints shell assignments (KVER, KDIR, KSRC, QEMU, ...) for make;
 #   kernel-source prints the path of the linux-source-6.12 .deb of the
 #   same upload as the kernel (debug-kernel.sh builds a kernel from it).
@@ -236,8 +236,36 @@ kernel_61() {
 	say "kernel 6.1: $kver ready"
 }
 
-# The cached linux-source-6.12 .deb of the kernel's upload (kept in the
-# cache after kernel() extracted its few files), fetched again if gone.
+# A Wayland compositor nobody here wrote, for the guest's KMS driver:
+# Debian 12's weston 10 (DRM backend, pixman renderer, fullscreen shell,
+# weston-simple-shm) and the libraries it needs beyond this machine's,
+# bookworm's builds, unpacked in $CACHE/weston/root (1.9 MB of .debs).
+WESTON_PKGS=(weston libweston-10-0 libinput10 libevdev2 libmtdev1 libwacom9
+	     libgudev-1.0-0 libva2 libva-drm2 libwayland-server0
+	     libwayland-client0 libxkbcommon0 libgbm1 libdbus-1-3)
+weston() {
+	private_apt
+	local d=$CACHE/weston p v deb vers=
+	for p in "${WESTON_PKGS[@]}"; do
+		# Bookworm's (or its security update's): trixie's need a newer libc
+		v=$(papt_cache madison "$p" | awk -F' [|] ' \
+			'$3 ~ / bookworm(-security)?\// && !v { v = $2 } END { gsub(/ /, "", v); print v }')
+		[ -n "$v" ] || die "no bookworm $p on the mirror"
+		vers+="$p=$v "
+	done
+	if [ -x "$d/root/usr/bin/weston" ] && [ "$(cat "$d/VERSION" 2>/dev/null)" = "$vers" ]; then
+		return 0
+	fi
+	say "weston: fetching ${#WESTON_PKGS[@]} packages (weston $(sed 's/.*weston=\([^ ]*\).*/\1/' <<< "$vers"))"
+	rm -rf "$d"; mkdir -p "$d/root"
+	for p in $vers; do
+		deb=$(fetch_deb "$p")
+		dpkg-deb -x "$deb" "$d/root" || die "unpack $deb"
+	done
+	[ -x "$d/root/usr/bin/weston" ] || die "weston has no /usr/bin/weston"
+	echo "$vers" > "$d/VERSION"
+}
+
 # A KMS client nobody here wrote, for the guest: Debian 12's modetest
 # (libdrm-tests) and the libdrm it was built with, run in L2 with this
 # machine's libc (mkinitramfs.sh -e copies what it links).
@@ -260,6 +288,8 @@ modetest() {
 	echo "$ver" > "$d/VERSION"
 }
 
+# The cached linux-source-6.12 .deb of the kernel's upload (kept in the
+# cache after kernel() extracted its few files), fetched again if gone.
 kernel_source_deb() {
 	private_apt
 	local kver pkgver
@@ -422,13 +452,14 @@ if [ "${1:-all}" != env ]; then
 fi
 
 case "${1:-all}" in
-all)		host_packages; kernel; kernel_61; modetest; qemu ;;
+all)		host_packages; kernel; kernel_61; modetest; weston; qemu ;;
 host-packages)	host_packages ;;
 kernel)		host_packages; kernel ;;
 kernel-6.1)	kernel_61 ;;
 modetest)	modetest ;;
+weston)		weston ;;
 kernel-source)	kernel >&2; kernel_source_deb ;;
 qemu)		qemu ;;
 env)		env_out ;;
-*)		die "usage: $0 [all|host-packages|kernel|kernel-6.1|modetest|kernel-source|qemu|env]" ;;
+*)		die "usage: $0 [all|host-packages|kernel|kernel-6.1|modetest|weston|kernel-source|qemu|env]" ;;
 esac

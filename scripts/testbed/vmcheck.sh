@@ -15,9 +15,12 @@
 # (seconds without a new stage, default 900), L1_TIMEOUT (default 3600),
 # L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600);
 # VM_TAG=NAME keeps results and logs apart (build/vm-NAME, build/logs/NAME);
+# VM_MODE=demo-weston: weston in the guest on the KMS driver, QEMU's
+# display showing it (make demo-weston).
 # VM_TESTS="e2e_display e2e_kms" (a developer's quick run) runs only those
-# guest programs (and the KMS driver's modetest stage), and none of L1's
-# own tests;
+# guest programs (and the KMS driver's modetest and weston stages), and
+# none of L1's own tests; WESTON_SCOPES=log,drm-backend adds weston's debug
+# scopes to its log, of which l2.tap gets WESTON_LOG_LINES (default 60);
 # VM_INJECT=panic:STAGE or hang:STAGE makes L1 panic or hang when it enters
 # STAGE (the runner's own test); VM_L1_APPEND adds to L1's kernel command
 # line.  VM_KERNEL=debug boots L1 on the debug kernel (debug-kernel.sh
@@ -97,10 +100,10 @@ KMS_HOLD_MS=60
 VM_INJECT=${VM_INJECT:-}
 VDMABUF_CACHE=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}
 CACHE=$VDMABUF_CACHE
-VM_TESTS=${VM_TESTS:-}
+VM_TESTS=${VM_TESTS:-} WESTON_SCOPES=${WESTON_SCOPES:-} WESTON_LOG_LINES=${WESTON_LOG_LINES:-60}
 for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJECT VM_TESTS \
 	 VM_KERNEL HOSTMOD KMSMOD L2_TIMEOUT TEST_TIMEOUT expect_device expect_kms \
-	 KMS_HOLD_MS; do
+	 KMS_HOLD_MS WESTON_SCOPES WESTON_LOG_LINES; do
 	w=${v/expect_device/EXPECT_DEVICE}
 	printf '%s=%q\n' "${w/expect_kms/EXPECT_KMS}" "${!v}"
 done > "$VM_OUT/env"
@@ -115,18 +118,32 @@ if [ "$VM_STAGES" != l1 ]; then
 	l2files=(-f "$VM_OUT/env:lib/vdmabuf/env")
 	[ -f "$GUESTMOD" ] &&
 		l2files+=(-f "$GUESTMOD:lib/vdmabuf/virtio_vdmabuf.ko")
-	# The KMS driver, in check mode on Debian's kernel, with the DRM
-	# helpers it needs (e2e_kms and modetest drive it).
-	[ "$VM_MODE" = check ] && [ "$VM_KERNEL" = debian ] && [ -f "$KMSMOD" ] &&
+	# The KMS driver, in check mode and the compositor demo on Debian's
+	# kernel, with the DRM helpers it needs (e2e_kms, modetest and weston
+	# drive it).
+	kms_mode=0
+	case $VM_MODE in check|demo-weston) [ "$VM_KERNEL" = debian ] && kms_mode=1 ;; esac
+	[ $kms_mode = 1 ] && [ -f "$KMSMOD" ] &&
 		l2files+=(-m drm_kms_helper -m drm_shmem_helper
 			  -f "$KMSMOD:lib/vdmabuf/vdmabuf_drm.ko")
 	mt=$CACHE/modetest/root
 	[ "$VM_MODE" = check ] && [ "$VM_KERNEL" = debian ] && [ -x "$mt/usr/bin/modetest" ] &&
 		l2files+=(-L "$mt/usr/lib/x86_64-linux-gnu" -e "$mt/usr/bin/modetest:tests/modetest")
+	# And weston (setup.sh weston): its libraries from the -L directories
+	# (libexec_weston.so.0 too, which its RUNPATH would find in .../weston),
+	# its backend and shell at the paths compiled into it.
+	wt=$CACHE/weston/root wl=$CACHE/weston/root/usr/lib/x86_64-linux-gnu
+	[ $kms_mode = 1 ] && [ -x "$wt/usr/bin/weston" ] &&
+		l2files+=(-L "$wl" -L "$wl/weston"
+			  -e "$wt/usr/bin/weston:tests/weston"
+			  -e "$wt/usr/bin/weston-simple-shm:tests/weston-simple-shm"
+			  -e "$wl/libweston-10/drm-backend.so:${wl#"$wt/"}/libweston-10/drm-backend.so"
+			  -e "$wl/weston/fullscreen-shell.so:${wl#"$wt/"}/weston/fullscreen-shell.so")
 	# Only the programs this mode runs: every byte of the image is
 	# unpacked by the nested guest.
 	case "$VM_MODE" in
 	demo)  progs=("$BUILD"/examples/demo_producer) ;;
+	demo-weston) progs=("$BUILD"/selftests/e2e_kms) ;;
 	bench) progs=("$BUILD"/examples/bench_guest) ;;
 	swiotlb) progs=("$BUILD"/selftests/guest_vdmabuf) ;;
 	*)     progs=("$BUILD"/selftests/{guest,e2e,life}_* "$BUILD"/examples/demo_producer) ;;
