@@ -81,6 +81,7 @@ struct fb {
 	uint32_t kms_handle;	/* in the KMS device */
 	uint32_t fb_id;
 	uint32_t width, height, pitch;
+	uint32_t format;	/* DRM_FORMAT_XRGB8888, RGB565 or XRGB2101010 */
 	uint64_t size;
 	uint32_t *map;
 };
@@ -239,13 +240,64 @@ static uint32_t pixel(uint32_t x, uint32_t y, uint32_t seed)
 	       (((y * 5 + seed * 70) & 0xff) << 8) | ((x ^ y ^ seed) & 0xff);
 }
 
+/* Bits per pixel of the formats a framebuffer here has */
+static uint32_t format_bpp(uint32_t format)
+{
+	return format == DRM_FORMAT_RGB565 ? 16 : 32;
+}
+
+/* Pixel @x, @y of @b set to @xrgb (8 bits per component), packed */
+static void put_pixel(struct fb *b, uint32_t x, uint32_t y, uint32_t xrgb)
+{
+	uint8_t *row = (uint8_t *)b->map + (size_t)y * b->pitch;
+	uint32_t r = xrgb >> 16 & 0xff, g = xrgb >> 8 & 0xff, bl = xrgb & 0xff;
+
+	switch (b->format) {
+	case DRM_FORMAT_RGB565:
+		((uint16_t *)row)[x] = (r >> 3) << 11 | (g >> 2) << 5 | bl >> 3;
+		break;
+	case DRM_FORMAT_XRGB2101010:	/* 8 to 10 bits: the top bits again */
+		((uint32_t *)row)[x] = (r << 2 | r >> 6) << 20 |
+				       (g << 2 | g >> 6) << 10 | (bl << 2 | bl >> 6);
+		break;
+	default:
+		((uint32_t *)row)[x] = xrgb;
+	}
+}
+
+/*
+ * Pixel @x, @y of @b as 8-bit components, as the host's display shows it:
+ * 5 and 6 bits widened by repeating their top bits, 10 bits cut to 8.
+ */
+static uint32_t get_pixel(const struct fb *b, uint32_t x, uint32_t y)
+{
+	const uint8_t *row = (const uint8_t *)b->map + (size_t)y * b->pitch;
+	uint32_t p, r, g, bl;
+
+	switch (b->format) {
+	case DRM_FORMAT_RGB565:
+		p = ((const uint16_t *)row)[x];
+		r = p >> 11;
+		g = p >> 5 & 0x3f;
+		bl = p & 0x1f;
+		return (r << 3 | r >> 2) << 16 | (g << 2 | g >> 4) << 8 |
+		       (bl << 3 | bl >> 2);
+	case DRM_FORMAT_XRGB2101010:
+		p = ((const uint32_t *)row)[x];
+		return (p >> 22 & 0xff) << 16 | (p >> 12 & 0xff) << 8 |
+		       (p >> 2 & 0xff);
+	default:
+		return ((const uint32_t *)row)[x] & 0xffffff;
+	}
+}
+
 static void draw(struct fb *b, uint32_t seed)
 {
 	uint32_t x, y;
 
 	for (y = 0; y < b->height; y++)
 		for (x = 0; x < b->width; x++)
-			b->map[y * (b->pitch / 4) + x] = pixel(x, y, seed);
+			put_pixel(b, x, y, pixel(x, y, seed));
 }
 
 /* The frame's RGB bytes as a PPM screendump has them, hashed, printed */
@@ -256,7 +308,7 @@ static void print_frame(unsigned int output, const struct fb *b)
 
 	for (y = 0; y < b->height; y++)
 		for (x = 0; x < b->width; x++) {
-			uint32_t p = b->map[y * (b->pitch / 4) + x];
+			uint32_t p = get_pixel(b, x, y);
 			uint8_t rgb[3] = { p >> 16, p >> 8, p };
 
 			h = fnv1a64_update(h, rgb, 3);
@@ -266,15 +318,15 @@ static void print_frame(unsigned int output, const struct fb *b)
 }
 
 /*
- * An XRGB8888 dumb buffer of @w x @h on @dev_fd, mapped, and a
+ * A dumb buffer of @w x @h in @format on @dev_fd, mapped, and a
  * framebuffer of it on the KMS device (imported with PRIME if @dev_fd is
  * another device).
  */
-static int fb_create(struct kms *k, int dev_fd, uint32_t w, uint32_t h,
-		     struct fb *b)
+static int fb_create_format(struct kms *k, int dev_fd, uint32_t w,
+			    uint32_t h, uint32_t format, struct fb *b)
 {
 	struct drm_mode_create_dumb cd = { .width = w, .height = h,
-					   .bpp = 32 };
+					   .bpp = format_bpp(format) };
 	struct drm_mode_map_dumb md = {};
 	struct drm_mode_fb_cmd2 f = {};
 	int r;
@@ -287,6 +339,7 @@ static int fb_create(struct kms *k, int dev_fd, uint32_t w, uint32_t h,
 	b->handle = cd.handle;
 	b->width = w;
 	b->height = h;
+	b->format = format;
 	b->pitch = cd.pitch;
 	b->size = cd.size;
 	md.handle = cd.handle;
@@ -315,7 +368,7 @@ static int fb_create(struct kms *k, int dev_fd, uint32_t w, uint32_t h,
 	}
 	f.width = w;
 	f.height = h;
-	f.pixel_format = DRM_FORMAT_XRGB8888;
+	f.pixel_format = format;
 	f.handles[0] = b->kms_handle;
 	f.pitches[0] = b->pitch;
 	r = drm_ioctl(k->fd, DRM_IOCTL_MODE_ADDFB2, &f);
@@ -323,6 +376,13 @@ static int fb_create(struct kms *k, int dev_fd, uint32_t w, uint32_t h,
 		return r;
 	b->fb_id = f.fb_id;
 	return 0;
+}
+
+/* An XRGB8888 framebuffer, as fb_create_format() */
+static int fb_create(struct kms *k, int dev_fd, uint32_t w, uint32_t h,
+		     struct fb *b)
+{
+	return fb_create_format(k, dev_fd, w, h, DRM_FORMAT_XRGB8888, b);
 }
 
 static void fb_destroy(struct kms *k, struct fb *b)
@@ -639,6 +699,46 @@ static void test_flips(struct kms *k)
 			 r ? strerror(-r) : "ok");
 	fb_destroy(k, &b[0]);
 	fb_destroy(k, &b[1]);
+}
+
+/*
+ * Framebuffers of 16 bits a pixel (RGB565) and 10 bits a component
+ * (XRGB2101010) shown on output 0: each frame is printed as the host's
+ * display must show it, 8 bits a component, for l1-run.sh to find among
+ * QEMU's screendumps.
+ */
+static void test_formats(struct kms *k)
+{
+	static const struct {
+		uint32_t format;
+		const char *name;
+	} fmts[] = {
+		{ DRM_FORMAT_RGB565, "RGB565" },
+		{ DRM_FORMAT_XRGB2101010, "XRGB2101010" },
+	};
+	struct drm_event_vblank ev;
+	unsigned int i;
+	struct fb b;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(fmts); i++) {
+		r = fb_create_format(k, k->fd, k->mode[0].hdisplay,
+				     k->mode[0].vdisplay, fmts[i].format, &b);
+		if (!r) {
+			draw(&b, 20 + i);
+			r = show(k, 0, &b, SHOW_MODESET, 20 + i, NULL);
+			if (!r)
+				r = wait_flip(k, &ev);
+			if (!r)
+				print_frame(0, &b);
+		}
+		fb_destroy(k, &b);	/* (removing it turns the plane off) */
+		ksft_test_result(!r, "output 0: an %s framebuffer shown, its flip complete (%s)\n",
+				 fmts[i].name, r ? strerror(-r) : "ok");
+	}
+	r = output_off(k, 0);
+	if (r)
+		ksft_print_msg("output 0 off: %s\n", strerror(-r));
 }
 
 /*
@@ -1087,7 +1187,9 @@ static int readback(unsigned int output)
 		f.fb_id = gp.fb_id;
 		r = drm_ioctl(k.fd, DRM_IOCTL_MODE_GETFB2, &f);
 	}
-	if (!r && (f.pixel_format != DRM_FORMAT_XRGB8888 || !f.handles[0]))
+	if (!r && ((f.pixel_format != DRM_FORMAT_XRGB8888 &&
+		    f.pixel_format != DRM_FORMAT_RGB565 &&
+		    f.pixel_format != DRM_FORMAT_XRGB2101010) || !f.handles[0]))
 		r = -EOPNOTSUPP;
 	if (!r) {
 		md.handle = f.handles[0];
@@ -1096,6 +1198,7 @@ static int readback(unsigned int output)
 	if (!r) {
 		b.width = f.width;
 		b.height = f.height;
+		b.format = f.pixel_format;
 		b.pitch = f.pitches[0];
 		b.size = (uint64_t)f.pitches[0] * f.height + f.offsets[0];
 		b.map = mmap(NULL, b.size, PROT_READ, MAP_SHARED, k.fd,
@@ -1166,10 +1269,11 @@ int main(int argc, char **argv)
 		ksft_exit_skip("no DRM device of driver vdmabuf (vdmabuf_drm not loaded)\n");
 	if (r)
 		ksft_exit_fail_msg("the vdmabuf DRM device: %s\n", strerror(-r));
-	ksft_set_plan(NR_OUTPUTS + 1 + 4 + 2 + 1 + 1 + 2 + 2 + 3 + 3);
+	ksft_set_plan(NR_OUTPUTS + 1 + 4 + 2 + 2 + 1 + 1 + 2 + 2 + 3 + 3);
 	test_connectors(&k);
 	test_hotplug(uevents);
 	test_flips(&k);
+	test_formats(&k);
 	test_vgem(&k);
 	test_unprivileged(&k);
 	test_clipped(&k);
