@@ -772,15 +772,18 @@ static const char usage_watch[] =
 	"Exit status: 0 done, 1 error, 2 usage.\n";
 
 static const char usage_snapshot[] =
-	"usage: vdmabuf snapshot SOCKET [UUID] -o FILE.png [--timeout MS] [--wait MS] [--json]\n"
+	"usage: vdmabuf snapshot SOCKET [UUID] -o FILE.png [--head N] [--timeout MS] [--wait MS] [--json]\n"
 	"\n"
 	"Waits for the next frame of UUID (without UUID: of any buffer with image\n"
-	"metadata), converts it to 8-bit RGB or RGBA, writes a PNG, then answers\n"
+	"metadata; with --head, of one shown on that output of the host's\n"
+	"display), converts it to 8-bit RGB or RGBA, writes a PNG, then answers\n"
 	"the frame.  For a producer that draws only after FRAME_DONE (as the\n"
 	"protocol asks), the picture is exactly that frame; a frame replaced\n"
 	"during the copy is taken again (5 times at most, then exit 1).\n"
 	"\n"
 	"  -o, --output FILE  the PNG to write (through FILE.tmp)\n"
+	"  -H, --head N       only a frame whose metadata names output N (0-15)\n"
+	"                     (QEMU's screendump head=N)\n"
 	"  -t, --timeout MS   wait this long for a frame (default 10000)\n"
 	"  -w, --wait MS      wait this long for the socket to appear (default 0)\n"
 	"  -j, --json         a JSON object\n"
@@ -1448,12 +1451,13 @@ done:
 		printf(",\"width\":%u,\"height\":%u,\"fourcc\":", img->width,
 		       img->height);
 		json_str(stdout, name);
-		fputs(",\"file\":", stdout);
+		printf(",\"output\":%u,\"file\":", img->output);
 		json_str(stdout, file);
 		fputs("}\n", stdout);
 	} else {
-		printf("%s seq %" PRIu64 " %ux%u %s -> %s\n", us, ev->seq,
-		       img->width, img->height, name, file);
+		printf("%s seq %" PRIu64 " %ux%u %s output %u -> %s\n", us,
+		       ev->seq, img->width, img->height, name, img->output,
+		       file);
 	}
 	if (fflush(stdout)) {
 		error_msg(errno, "stdout");
@@ -1462,18 +1466,46 @@ done:
 	return EX_OK;
 }
 
+/**
+ * struct snap_target - which frame a snapshot takes
+ * @uuid: only this buffer's, or NULL
+ * @head: only one whose image metadata names this output, or -1
+ */
+struct snap_target {
+	const struct vdmabuf_uuid *uuid;
+	int head;
+};
+
+/* May the snapshot take @b (NULL: unknown), given the @target asked for? */
+static int snap_wanted(const struct hbuf *b, const struct snap_target *target)
+{
+	return b && b->displayable &&
+	       (!target->uuid ||
+		!memcmp(target->uuid, &b->uuid, sizeof(*target->uuid))) &&
+	       (target->head < 0 || b->desc.img.output == (uint32_t)target->head);
+}
+
 /* No frame came: say why, and which exit status that is. */
-static int snap_timeout(struct htable *t, const struct vdmabuf_uuid *target,
+static int snap_timeout(struct htable *t, const struct snap_target *target,
 			int timeout_ms)
 {
 	char us[VDMABUF_UUID_STR_LEN];
 	int images = 0;
 	size_t i;
 
-	if (target) {
-		vdmabuf_uuid_format(target, us);
+	if (target->uuid) {
+		vdmabuf_uuid_format(target->uuid, us);
 		error_msg(0, "no frame of %s within %d ms%s", us, timeout_ms,
-			  hbuf_find(t, target) ? "" : " (no such export)");
+			  hbuf_find(t, target->uuid) ? "" : " (no such export)");
+		return EX_TIMEOUT;
+	}
+	if (target->head >= 0) {
+		for (i = 0; i < t->nr; i++)
+			if (snap_wanted(t->v[i], target))
+				break;
+		error_msg(0, "no frame on output %d within %d ms%s",
+			  target->head, timeout_ms,
+			  i < t->nr ? "" : " (no displayable buffer names it)");
 		return EX_TIMEOUT;
 	}
 	for (i = 0; i < t->nr; i++) {
@@ -1504,13 +1536,6 @@ static int snap_timeout(struct htable *t, const struct vdmabuf_uuid *target,
 	return EX_TIMEOUT;
 }
 
-/* May the snapshot take @b (NULL: unknown), given the @target asked for? */
-static int snap_wanted(const struct hbuf *b, const struct vdmabuf_uuid *target)
-{
-	return b && b->displayable &&
-	       (!target || !memcmp(target, &b->uuid, sizeof(*target)));
-}
-
 /* Take part in @b's frames: nonzero (with a message) on failure. */
 static int snap_join(struct vdmabuf_importer *imp, const struct hbuf *b)
 {
@@ -1530,6 +1555,7 @@ static int cmd_snapshot(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
+		{ "head", required_argument, NULL, 'H' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
@@ -1537,8 +1563,10 @@ static int cmd_snapshot(int argc, char **argv)
 		{ }
 	};
 	struct vdmabuf_importer *imp = NULL;
-	struct vdmabuf_uuid target_uuid, *target = NULL;
+	struct vdmabuf_uuid target_uuid;
+	struct snap_target target = { .head = -1 };
 	struct vdmabuf_host_event ev;
+	uint32_t head;
 	struct htable t = { 0 };
 	int json = 0, wait_ms = 0, timeout_ms = 10000, rc = -1, c, ret;
 	int replaced = 0;
@@ -1548,10 +1576,17 @@ static int cmd_snapshot(int argc, char **argv)
 	sigset_t waitmask;
 	struct hbuf *b;
 
-	while ((c = getopt_long(argc, argv, "o:t:w:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:H:t:w:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			file = optarg;
+			break;
+		case 'H':
+			if (parse_u32(optarg, &head) ||
+			    head >= VDMABUF_MAX_OUTPUTS)
+				return usage_error(usage_snapshot,
+						   "bad --head '%s'", optarg);
+			target.head = head;
 			break;
 		case 't':
 			if (parse_ms(optarg, &timeout_ms))
@@ -1580,7 +1615,7 @@ static int cmd_snapshot(int argc, char **argv)
 		if (vdmabuf_uuid_parse(argv[optind + 1], &target_uuid))
 			return usage_error(usage_snapshot, "bad UUID '%s'",
 					   argv[optind + 1]);
-		target = &target_uuid;
+		target.uuid = &target_uuid;
 	}
 	if (!file)
 		return usage_error(usage_snapshot, "-o FILE.png is required");
@@ -1602,7 +1637,7 @@ static int cmd_snapshot(int argc, char **argv)
 			break;
 		}
 		if (ret == 0) {
-			rc = snap_timeout(&t, target, timeout_ms);
+			rc = snap_timeout(&t, &target, timeout_ms);
 			break;
 		}
 		if (ret < 0) {
@@ -1635,8 +1670,9 @@ static int cmd_snapshot(int argc, char **argv)
 					break;
 				}
 				snap_classify(b);
-				if (target && !memcmp(target, &ev.uuid,
-						      sizeof(*target)) &&
+				if (target.uuid &&
+				    !memcmp(target.uuid, &ev.uuid,
+					    sizeof(ev.uuid)) &&
 				    !b->displayable) {
 					error_msg(0, "%s: not displayable: %s",
 						  us, b->why);
@@ -1646,7 +1682,7 @@ static int cmd_snapshot(int argc, char **argv)
 				 * Take part in a candidate's frames, so that
 				 * its producer waits while we copy.
 				 */
-				if (rc < 0 && snap_wanted(b, target) &&
+				if (rc < 0 && snap_wanted(b, &target) &&
 				    snap_join(imp, b))
 					rc = EX_ERROR;
 				break;
@@ -1655,7 +1691,7 @@ static int cmd_snapshot(int argc, char **argv)
 				 * A frame presented before we joined is not
 				 * held for us: take the next one.
 				 */
-				if (snap_wanted(b, target) &&
+				if (snap_wanted(b, &target) &&
 				    (ev.flags & VHOST_VDMABUF_EVENT_F_OWED)) {
 					rc = snap_take(imp, b, &ev, file, json);
 					if (rc == SNAP_AGAIN &&
@@ -1673,8 +1709,9 @@ static int cmd_snapshot(int argc, char **argv)
 			case VHOST_VDMABUF_EVENT_UNEXPORTED:
 				if (!b)
 					break;
-				if (target && !memcmp(target, &ev.uuid,
-						      sizeof(*target))) {
+				if (target.uuid &&
+				    !memcmp(target.uuid, &ev.uuid,
+					    sizeof(ev.uuid))) {
 					error_msg(0, "%s: unexported before a frame came",
 						  us);
 					rc = EX_ERROR;

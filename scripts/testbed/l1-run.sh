@@ -233,8 +233,9 @@ demo_weston() {
 	if [ -z "$demo_weston_snap" ] &&
 	   grep -q '^# demo-weston: animating' "$VM_OUT/l2.tap"; then
 		LD_LIBRARY_PATH="$BUILD/lib" \
-			"$BUILD/tools/vdmabuf" snapshot "$SOCK" -o "$d/weston-frame.png" \
-			--timeout 120000 > "$VM_OUT/demo-weston-snapshot.log" 2>&1 &
+			"$BUILD/tools/vdmabuf" snapshot "$SOCK" --head 0 \
+			-o "$d/weston-frame.png" --timeout 120000 \
+			> "$VM_OUT/demo-weston-snapshot.log" 2>&1 &
 		demo_weston_snap=$!
 	fi
 	if [ -z "$demo_weston_dumped" ] &&
@@ -321,6 +322,21 @@ tool_tests() {
 	rc=$?
 	tres "$( [ $rc = 3 ] && [ ! -e "$VM_OUT/none.png" ]; echo $?)" \
 		"snapshot of a UUID nobody exported: exit 3 (timeout, got $rc), no file"
+	# The demo's buffers name output 0 in their image metadata.
+	rm -f "$VM_OUT/head0.png"
+	timeout 60 "$vdmabuf" snapshot "$SOCK" --head 0 -o "$VM_OUT/head0.png" \
+		--json --timeout 45000 > "$VM_OUT/vdmabuf-snapshot-head0.json" 2>> "$log"
+	rc=$?
+	cat "$VM_OUT/vdmabuf-snapshot-head0.json" >> "$log"
+	jq -e '.output == 0' "$VM_OUT/vdmabuf-snapshot-head0.json" >> "$log" 2>&1 || rc=1
+	tres "$( [ $rc = 0 ] && [ -s "$VM_OUT/head0.png" ]; echo $?)" \
+		"snapshot --head 0: a frame of output 0, its output in the JSON"
+	timeout 60 "$vdmabuf" snapshot "$SOCK" --head 1 -o "$VM_OUT/head1.png" \
+		--timeout 3000 >> "$log" 2>&1
+	rc=$?
+	tres "$( [ $rc = 3 ] && [ ! -e "$VM_OUT/head1.png" ] &&
+		 tail -n 1 "$log" | grep -q 'no frame on output 1'; echo $?)" \
+		"snapshot --head 1 when every buffer names output 0: exit 3 (got $rc), no file"
 	timeout 60 "$vdmabuf" list /run/no-such-vdmabuf.sock >> "$log" 2>&1
 	rc=$?
 	tres "$( [ $rc = 1 ]; echo $?)" "list of a socket that does not exist: exit 1 (got $rc)"
