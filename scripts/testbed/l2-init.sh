@@ -171,14 +171,21 @@ modetest_start() {	# ARGS... > OUT: modetest in the background, pid in $mt,
 		sleep 0.2
 	done
 }
+# e2e_kms reads OUTPUT's framebuffer back into FILE: tried every 0.5 s,
+# TRIES times at most, and only while PID (if given) lives.
+readback() {	# OUTPUT TRIES FILE [PID]
+	local i
+	for i in $(seq "$2"); do
+		e2e_kms --readback "$1" > "$3" 2>&1 && return 0
+		[ -n "$4" ] && ! kill -0 "$4" 2>/dev/null && return 1
+		sleep 0.5
+	done
+	return 1
+}
 modetest_output() {	# OUTPUT CONNECTOR MODE
 	modetest_start /tmp/mt.out -s "$2:$3"
 	fb=
-	for _ in $(seq 300); do
-		e2e_kms --readback "$1" > /tmp/mt.frame 2>&1 && fb=1 && break
-		kill -0 $mt 2>/dev/null || break
-		sleep 0.5
-	done
+	readback "$1" 300 /tmp/mt.frame $mt && fb=1
 	cat /tmp/mt.frame > $R
 	check "l2: modetest -s $2:$3 sets output $1's mode; e2e_kms reads its framebuffer back" \
 		[ -n "$fb" ]
@@ -265,10 +272,19 @@ weston_stage() {
 	XDG_RUNTIME_DIR=/tmp/xdg WAYLAND_DISPLAY=wayland-0 \
 		weston-simple-shm > /tmp/simple-shm.log 2>&1 &
 	cpid=$!
-	# The demo (make demo-weston): L1 snapshots a frame meanwhile
+	# The demo (make demo-weston): L1 snapshots a frame meanwhile, once
+	# output 0 shows the client (weston's first frames are its black
+	# background, and a snapshot takes the next frame).
 	secs=10
-	[ "$VM_MODE" = demo-weston ] && secs=30 &&
+	if [ "$VM_MODE" = demo-weston ]; then
+		secs=30
+		for _ in $(seq 60); do
+			set -- $(frames0 $frames)
+			[ "${1:-0}" -ge $((${f0:-0} + 3)) ] && break
+			sleep 0.5
+		done
 		echo "# demo-weston: animating" > $R
+	fi
 	sleep $secs
 	check "l2: weston-simple-shm still runs under weston after $secs s" kill -0 $cpid
 	grep . $frames | sed 's/^/# vdmabuf_frames: /' > $R
@@ -296,10 +312,7 @@ weston_stage() {
 		kill -STOP $cpid
 		sleep 2
 		fb=
-		for _ in $(seq 20); do
-			e2e_kms --readback $o > /tmp/weston.frame 2>&1 && fb=1 && break
-			sleep 0.5
-		done
+		readback $o 20 /tmp/weston.frame && fb=1
 		cat /tmp/weston.frame > $R
 		check "l2: e2e_kms reads back weston's framebuffer on output $o" [ -n "$fb" ]
 		[ -n "$fb" ] && echo "$o $(sed -n 's/.*fnv1a64 //p' /tmp/weston.frame)" >> /tmp/weston.hashes
@@ -314,7 +327,7 @@ weston_stage() {
 	if [ "$VM_MODE" = demo-weston ]; then
 		kill -STOP $cpid
 		sleep 2
-		e2e_kms --readback 0 > /tmp/weston.frame 2>&1
+		readback 0 20 /tmp/weston.frame
 		check "l2: e2e_kms reads back weston's still frame for the demo" [ $? = 0 ]
 		cat /tmp/weston.frame > $R
 		echo "# demo-weston: still $(sed -n 's/.*fnv1a64 //p' /tmp/weston.frame)" > $R
