@@ -57,9 +57,21 @@
 #define DISP_FMT_BGR888		DEMO_FOURCC('B', 'G', '2', '4')
 #define DISP_FMT_XRGB16161616	DEMO_FOURCC('X', 'R', '4', '8')
 #define DISP_FMT_NV12		DEMO_FOURCC('N', 'V', '1', '2')
-/* and the other formats of the guest's KMS driver (importer_display) */
+/* and the other formats of the guest's KMS driver, and their kin */
 #define DISP_FMT_RGB565		DEMO_FOURCC('R', 'G', '1', '6')
 #define DISP_FMT_XRGB2101010	DEMO_FOURCC('X', 'R', '3', '0')
+#define DISP_FMT_ARGB2101010	DEMO_FOURCC('A', 'R', '3', '0')
+#define DISP_FMT_XBGR2101010	DEMO_FOURCC('X', 'B', '3', '0')
+#define DISP_FMT_ABGR2101010	DEMO_FOURCC('A', 'B', '3', '0')
+
+/*
+ * The low 2 bits of a 10-bit component disp_store() writes: not a copy of
+ * its top bits, so a display that rounds 10 bits to 8 instead of keeping
+ * the top 8 shows a difference (0xff becomes 0x3fd, which rounds to 0xfe).
+ */
+#define DISP_LOW2		1
+#define DISP_X2			3	/* the X and A of 2101010 formats */
+#define DISP_A2			2
 
 /**
  * struct disp_tag - what follows the image in a display case's metadata
@@ -140,6 +152,19 @@ static const struct disp_case disp_cases[] = {
 	/* Zero copy on output 0 too, which a D-Bus client watches */
 	{ 12, DISP_FMT_ARGB8888, "AR24", 64, 48, 4, 0, 0,
 	  DISP_EXPECT_PICTURE, 0, 0 },
+	/*
+	 * Packed formats: an odd width (a stride of 126), bottom-up.  Like
+	 * the others, each on the other output than the case before it,
+	 * whose placeholder check it would otherwise race.
+	 */
+	{ 13, DISP_FMT_RGB565, "RG16", 63, 48, 2, 1,
+	  VIRTIO_VDMABUF_IMAGE_F_BOTTOM_UP, DISP_EXPECT_PICTURE, 0, 0 },
+	{ 14, DISP_FMT_XBGR2101010, "XB30", 64, 48, 4, 0, 0,
+	  DISP_EXPECT_PICTURE, 0, 0 },
+	{ 15, DISP_FMT_ABGR2101010, "AB30", 64, 48, 4, 1, 0,
+	  DISP_EXPECT_PICTURE, 0, 0 },
+	{ 16, DISP_FMT_ARGB2101010, "AR30", 64, 48, 4, 0, 0,
+	  DISP_EXPECT_PICTURE, 0, 0 },
 };
 
 #ifndef ARRAY_SIZE
@@ -204,19 +229,6 @@ static inline void disp_pixel(uint32_t case_id, uint32_t x, uint32_t y,
 #define DISP_RESIZE_W		400
 #define DISP_RESIZE_H		300
 
-/* Pixel (@x, @y) that a display shows for frame @seq of case @c. */
-static inline void disp_frame_pixel(const struct disp_case *c, uint64_t seq,
-				    uint32_t x, uint32_t y, uint8_t rgb[3])
-{
-	uint32_t id = c->id;
-
-	if (seq == DISP_DAMAGE_SEQ + c->id &&
-	    x >= DISP_DAMAGE_X && x < DISP_DAMAGE_X + DISP_DAMAGE_W &&
-	    y >= DISP_DAMAGE_Y && y < DISP_DAMAGE_Y + DISP_DAMAGE_H)
-		id += DISP_DAMAGE_PICTURE;
-	disp_pixel(id, x, y, rgb);
-}
-
 /* A 16-bit component @v * 257 (high byte @v), little-endian, at @p. */
 static inline void disp_store16(uint8_t *p, uint8_t v)
 {
@@ -232,12 +244,16 @@ static inline void disp_store16(uint8_t *p, uint8_t v)
  *
  * DRM formats are little-endian words: XR24 and AR24 are the bytes B, G,
  * R, X/A; XB24 and AB24 R, G, B, X/A; RG24 B, G, R; BG24 R, G, B; XR48
- * the 16-bit words B, G, R, X.  X is DISP_X_BYTE, A DISP_A_BYTE.  Another
+ * the 16-bit words B, G, R, X.  X is DISP_X_BYTE, A DISP_A_BYTE.  RG16
+ * keeps the top 5, 6 and 5 bits; the 2101010 formats each component
+ * shifted up 2 with DISP_LOW2 below, X DISP_X2 and A DISP_A2.  Another
  * format writes nothing.
  */
 static inline void disp_store(uint32_t fourcc, uint8_t *p,
 			      const uint8_t rgb[3])
 {
+	uint32_t v, r, g, b;
+
 	switch (fourcc) {
 	case DISP_FMT_XRGB8888:
 	case DISP_FMT_ARGB8888:
@@ -269,6 +285,32 @@ static inline void disp_store(uint32_t fourcc, uint8_t *p,
 		disp_store16(p + 4, rgb[0]);
 		disp_store16(p + 6, DISP_X_BYTE);
 		break;
+	case DISP_FMT_RGB565:
+		v = (uint32_t)(rgb[0] >> 3) << 11 | (uint32_t)(rgb[1] >> 2) << 5 |
+		    rgb[2] >> 3;
+		p[0] = (uint8_t)v;
+		p[1] = (uint8_t)(v >> 8);
+		break;
+	case DISP_FMT_XRGB2101010:
+	case DISP_FMT_ARGB2101010:
+	case DISP_FMT_XBGR2101010:
+	case DISP_FMT_ABGR2101010:
+		r = (uint32_t)rgb[0] << 2 | DISP_LOW2;
+		g = (uint32_t)rgb[1] << 2 | DISP_LOW2;
+		b = (uint32_t)rgb[2] << 2 | DISP_LOW2;
+		v = (fourcc == DISP_FMT_ARGB2101010 ||
+		     fourcc == DISP_FMT_ABGR2101010 ? DISP_A2 : DISP_X2) << 30 |
+		    g << 10;
+		if (fourcc == DISP_FMT_XBGR2101010 ||
+		    fourcc == DISP_FMT_ABGR2101010)
+			v |= b << 20 | r;
+		else
+			v |= r << 20 | b;
+		p[0] = (uint8_t)v;
+		p[1] = (uint8_t)(v >> 8);
+		p[2] = (uint8_t)(v >> 16);
+		p[3] = (uint8_t)(v >> 24);
+		break;
 	default:
 		break;
 	}
@@ -283,6 +325,9 @@ static inline uint32_t disp_rgb24_cpp(uint32_t fourcc)
 	case DISP_FMT_XBGR8888:
 	case DISP_FMT_ABGR8888:
 	case DISP_FMT_XRGB2101010:
+	case DISP_FMT_ARGB2101010:
+	case DISP_FMT_XBGR2101010:
+	case DISP_FMT_ABGR2101010:
 		return 4;
 	case DISP_FMT_RGB888:
 	case DISP_FMT_BGR888:
@@ -302,8 +347,9 @@ static inline uint32_t disp_rgb24_cpp(uint32_t fourcc)
  * @dst: 3 * @n bytes
  *
  * X and A are dropped (QEMU shows ARGB8888 with alpha ignored).  RGB565's
- * components are widened by repeating their top bits, XRGB2101010's keep
- * their top 8 bits, as pixman converts them to 8 bits per component.
+ * components are widened by repeating their top bits, the 2101010
+ * formats' keep their top 8 bits, as QEMU converts them to 8 bits per
+ * component.
  */
 static inline void disp_rgb24_row(uint32_t fourcc, const uint8_t *src,
 				  uint32_t n, uint8_t *dst)
@@ -336,16 +382,48 @@ static inline void disp_rgb24_row(uint32_t fourcc, const uint8_t *src,
 			dst[2] = (uint8_t)(b << 3 | b >> 2);
 			break;
 		case DISP_FMT_XRGB2101010:
+		case DISP_FMT_ARGB2101010:
 			v = src[0] | (uint32_t)src[1] << 8 |
 			    (uint32_t)src[2] << 16 | (uint32_t)src[3] << 24;
 			dst[0] = (uint8_t)(v >> 22);
 			dst[1] = (uint8_t)(v >> 12);
 			dst[2] = (uint8_t)(v >> 2);
 			break;
+		case DISP_FMT_XBGR2101010:
+		case DISP_FMT_ABGR2101010:
+			v = src[0] | (uint32_t)src[1] << 8 |
+			    (uint32_t)src[2] << 16 | (uint32_t)src[3] << 24;
+			dst[0] = (uint8_t)(v >> 2);
+			dst[1] = (uint8_t)(v >> 12);
+			dst[2] = (uint8_t)(v >> 22);
+			break;
 		default:
 			return;
 		}
 		src += disp_rgb24_cpp(fourcc);
+	}
+}
+
+/*
+ * Pixel (@x, @y) that a display shows for frame @seq of case @c: the
+ * picture's, stored in the case's format and converted back to 8 bits
+ * per component where disp_rgb24_row() knows the format (the packed
+ * formats lose bits), as it is otherwise.
+ */
+static inline void disp_frame_pixel(const struct disp_case *c, uint64_t seq,
+				    uint32_t x, uint32_t y, uint8_t rgb[3])
+{
+	uint32_t id = c->id;
+	uint8_t px[8];
+
+	if (seq == DISP_DAMAGE_SEQ + c->id &&
+	    x >= DISP_DAMAGE_X && x < DISP_DAMAGE_X + DISP_DAMAGE_W &&
+	    y >= DISP_DAMAGE_Y && y < DISP_DAMAGE_Y + DISP_DAMAGE_H)
+		id += DISP_DAMAGE_PICTURE;
+	disp_pixel(id, x, y, rgb);
+	if (disp_rgb24_cpp(c->fourcc)) {
+		disp_store(c->fourcc, px, rgb);
+		disp_rgb24_row(c->fourcc, px, 1, rgb);
 	}
 }
 

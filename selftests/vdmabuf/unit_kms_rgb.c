@@ -77,6 +77,20 @@ static uint32_t encode(uint32_t fourcc, const uint8_t rgb[3], uint8_t *p,
 		b = (uint32_t)rgb[2] << 2 | rgb[2] >> 6;
 		le32(p, 3u << 30 | r << 20 | g << 10 | b);
 		return 4;
+	case DISP_FMT_ARGB2101010:	/* 10 bits: the 8 and 2 low ones */
+		r = (uint32_t)rgb[0] << 2 | 1;
+		g = (uint32_t)rgb[1] << 2 | 2;
+		b = (uint32_t)rgb[2] << 2 | 3;
+		le32(p, 1u << 30 | r << 20 | g << 10 | b);
+		return 4;
+	case DISP_FMT_XBGR2101010:	/* X, B, G, R from the top */
+	case DISP_FMT_ABGR2101010:
+		r = (uint32_t)rgb[0] << 2 | 2;
+		g = (uint32_t)rgb[1] << 2 | 3;
+		b = (uint32_t)rgb[2] << 2 | 1;
+		le32(p, (fourcc == DISP_FMT_ABGR2101010 ? 0u : 3u) << 30 |
+		     b << 20 | g << 10 | r);
+		return 4;
 	}
 	return 0;
 }
@@ -94,7 +108,8 @@ TEST(rgb24_every_format)
 	static const uint32_t formats[] = {
 		DISP_FMT_XRGB8888, DISP_FMT_ARGB8888, DISP_FMT_XBGR8888,
 		DISP_FMT_ABGR8888, DISP_FMT_RGB888, DISP_FMT_BGR888,
-		DISP_FMT_RGB565, DISP_FMT_XRGB2101010,
+		DISP_FMT_RGB565, DISP_FMT_XRGB2101010, DISP_FMT_ARGB2101010,
+		DISP_FMT_XBGR2101010, DISP_FMT_ABGR2101010,
 	};
 	static uint8_t fb[PITCH * CH + 7], want[VW * VH * 3];
 	uint8_t rgb[3], show[3], row[VW * 3];
