@@ -31,7 +31,9 @@
  * Output: kselftest TAP.  Exit: 0 if every result passed, 1 otherwise, 4
  * (skip) without a vdmabuf DRM device.
  */
+#include <assert.h>
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -57,10 +59,12 @@
 #include "kselftest.h"
 #include "vgem_fence.h"
 #include "demo_pattern.h"	/* fnv1a64 */
+#include "display_proto.h"	/* disp_rgb24_row() */
 #include "example_common.h"	/* now_ms() */
 
 #define NR_OUTPUTS	2
 #define NR_FLIPS	10
+#define MAX_FB_WIDTH	8192	/* the driver's mode_config.max_width */
 #define EVENT_MS	60000	/* nested TCG: a host screendump takes seconds */
 #define AUX_DEV		"virtio_vdmabuf.display.0"
 #define AUX_DRV		"/sys/bus/auxiliary/drivers/vdmabuf_drm"
@@ -246,49 +250,31 @@ static uint32_t format_bpp(uint32_t format)
 	return format == DRM_FORMAT_RGB565 ? 16 : 32;
 }
 
-/* Pixel @x, @y of @b set to @xrgb (8 bits per component), packed */
+/*
+ * Pixel @x, @y of @b set to @xrgb (8 bits per component), packed in a
+ * little-endian word as DRM formats are.
+ */
 static void put_pixel(struct fb *b, uint32_t x, uint32_t y, uint32_t xrgb)
 {
 	uint8_t *row = (uint8_t *)b->map + (size_t)y * b->pitch;
 	uint32_t r = xrgb >> 16 & 0xff, g = xrgb >> 8 & 0xff, bl = xrgb & 0xff;
+	uint16_t v16;
+	uint32_t v;
 
 	switch (b->format) {
 	case DRM_FORMAT_RGB565:
-		((uint16_t *)row)[x] = (r >> 3) << 11 | (g >> 2) << 5 | bl >> 3;
-		break;
+		v16 = htole16((r >> 3) << 11 | (g >> 2) << 5 | bl >> 3);
+		memcpy(row + 2 * x, &v16, 2);
+		return;
 	case DRM_FORMAT_XRGB2101010:	/* 8 to 10 bits: the top bits again */
-		((uint32_t *)row)[x] = (r << 2 | r >> 6) << 20 |
-				       (g << 2 | g >> 6) << 10 | (bl << 2 | bl >> 6);
+		v = (r << 2 | r >> 6) << 20 | (g << 2 | g >> 6) << 10 |
+		    (bl << 2 | bl >> 6);
 		break;
 	default:
-		((uint32_t *)row)[x] = xrgb;
+		v = xrgb;
 	}
-}
-
-/*
- * Pixel @x, @y of @b as 8-bit components, as the host's display shows it:
- * 5 and 6 bits widened by repeating their top bits, 10 bits cut to 8.
- */
-static uint32_t get_pixel(const struct fb *b, uint32_t x, uint32_t y)
-{
-	const uint8_t *row = (const uint8_t *)b->map + (size_t)y * b->pitch;
-	uint32_t p, r, g, bl;
-
-	switch (b->format) {
-	case DRM_FORMAT_RGB565:
-		p = ((const uint16_t *)row)[x];
-		r = p >> 11;
-		g = p >> 5 & 0x3f;
-		bl = p & 0x1f;
-		return (r << 3 | r >> 2) << 16 | (g << 2 | g >> 4) << 8 |
-		       (bl << 3 | bl >> 2);
-	case DRM_FORMAT_XRGB2101010:
-		p = ((const uint32_t *)row)[x];
-		return (p >> 22 & 0xff) << 16 | (p >> 12 & 0xff) << 8 |
-		       (p >> 2 & 0xff);
-	default:
-		return ((const uint32_t *)row)[x] & 0xffffff;
-	}
+	v = htole32(v);
+	memcpy(row + 4 * x, &v, 4);
 }
 
 static void draw(struct fb *b, uint32_t seed)
@@ -300,21 +286,29 @@ static void draw(struct fb *b, uint32_t seed)
 			put_pixel(b, x, y, pixel(x, y, seed));
 }
 
-/* The frame's RGB bytes as a PPM screendump has them, hashed, printed */
+/*
+ * The frame's RGB bytes as a PPM screendump of the host's display has
+ * them (disp_rgb24_row(): 5 and 6 bits widened, 10 bits cut to 8), hashed.
+ */
+static uint64_t frame_hash(const struct fb *b)
+{
+	static uint8_t rgb[3 * MAX_FB_WIDTH];
+	uint64_t h = FNV1A64_INIT;
+	uint32_t y;
+
+	assert(b->width <= MAX_FB_WIDTH);
+	for (y = 0; y < b->height; y++) {
+		disp_rgb24_row(b->format, (const uint8_t *)b->map +
+			       (size_t)y * b->pitch, b->width, rgb);
+		h = fnv1a64_update(h, rgb, 3 * b->width);
+	}
+	return h;
+}
+
 static void print_frame(unsigned int output, const struct fb *b)
 {
-	uint64_t h = FNV1A64_INIT;
-	uint32_t x, y;
-
-	for (y = 0; y < b->height; y++)
-		for (x = 0; x < b->width; x++) {
-			uint32_t p = get_pixel(b, x, y);
-			uint8_t rgb[3] = { p >> 16, p >> 8, p };
-
-			h = fnv1a64_update(h, rgb, 3);
-		}
 	ksft_print_msg("kms-frame: output %u %ux%u fnv1a64 %016" PRIx64 "\n",
-		       output, b->width, b->height, h);
+		       output, b->width, b->height, frame_hash(b));
 }
 
 /*
@@ -1000,20 +994,9 @@ static void test_inactive(struct kms *k)
 			 b.fb_id);
 		r = atomic_commit(k, &flip, 0, 0);
 	}
-	if (!r) {
-		uint64_t h = FNV1A64_INIT;
-		uint32_t x, y;
-
-		for (y = 0; y < b.height; y++)
-			for (x = 0; x < b.width; x++) {
-				uint32_t p = b.map[y * (b.pitch / 4) + x];
-				uint8_t rgb[3] = { p >> 16, p >> 8, p };
-
-				h = fnv1a64_update(h, rgb, 3);
-			}
+	if (!r)
 		ksft_print_msg("kms-hidden: output 0 %ux%u fnv1a64 %016" PRIx64 "\n",
-			       b.width, b.height, h);
-	}
+			       b.width, b.height, frame_hash(&b));
 	ksft_test_result(!r,
 			 "output 0: turned off with ACTIVE 0, a new framebuffer set on its plane (%s)\n",
 			 r ? strerror(-r) : "the host must not show it");
@@ -1191,6 +1174,8 @@ static int readback(unsigned int output)
 		    f.pixel_format != DRM_FORMAT_RGB565 &&
 		    f.pixel_format != DRM_FORMAT_XRGB2101010) || !f.handles[0]))
 		r = -EOPNOTSUPP;
+	if (!r && f.width > MAX_FB_WIDTH)
+		r = -E2BIG;
 	if (!r) {
 		md.handle = f.handles[0];
 		r = drm_ioctl(k.fd, DRM_IOCTL_MODE_MAP_DUMB, &md);
