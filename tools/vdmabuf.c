@@ -731,7 +731,7 @@ static const char usage_main[] =
 	"Host (SOCKET: QEMU's -device vhost-vdmabuf-pci,importer-socket=PATH):\n"
 	"  list SOCKET                 every buffer the guest shares\n"
 	"  watch SOCKET                events as they happen, with frame rates\n"
-	"  snapshot SOCKET [UUID] -o FILE.png\n"
+	"  snapshot SOCKET [UUID | --head N] -o FILE.png\n"
 	"                              the next frame of a buffer as a PNG\n"
 	"Guest (/dev/virtio-vdmabuf):\n"
 	"  info                        the device's features, limits, counters\n"
@@ -772,7 +772,7 @@ static const char usage_watch[] =
 	"Exit status: 0 done, 1 error, 2 usage.\n";
 
 static const char usage_snapshot[] =
-	"usage: vdmabuf snapshot SOCKET [UUID] -o FILE.png [--head N] [--timeout MS] [--wait MS] [--json]\n"
+	"usage: vdmabuf snapshot SOCKET [UUID | --head N] -o FILE.png [--timeout MS] [--wait MS] [--json]\n"
 	"\n"
 	"Waits for the next frame of UUID (without UUID: of any buffer with image\n"
 	"metadata; with --head, of one shown on that output of the host's\n"
@@ -782,8 +782,8 @@ static const char usage_snapshot[] =
 	"during the copy is taken again (5 times at most, then exit 1).\n"
 	"\n"
 	"  -o, --output FILE  the PNG to write (through FILE.tmp)\n"
-	"  -H, --head N       only a frame whose metadata names output N (0-15)\n"
-	"                     (QEMU's screendump head=N)\n"
+	"      --head N       only a frame whose metadata names output N (0-15,\n"
+	"                     QEMU's screendump head=N); not with UUID\n"
 	"  -t, --timeout MS   wait this long for a frame (default 10000)\n"
 	"  -w, --wait MS      wait this long for the socket to appear (default 0)\n"
 	"  -j, --json         a JSON object\n"
@@ -1455,7 +1455,7 @@ done:
 		json_str(stdout, file);
 		fputs("}\n", stdout);
 	} else {
-		printf("%s seq %" PRIu64 " %ux%u %s output %u -> %s\n", us,
+		printf("%s seq %" PRIu64 " %ux%u %s out %u -> %s\n", us,
 		       ev->seq, img->width, img->height, name, img->output,
 		       file);
 	}
@@ -1499,7 +1499,15 @@ static int snap_timeout(struct htable *t, const struct snap_target *target,
 			  hbuf_find(t, target->uuid) ? "" : " (no such export)");
 		return EX_TIMEOUT;
 	}
-	if (target->head >= 0) {
+	for (i = 0; i < t->nr; i++) {
+		if (t->v[i]->displayable)
+			break;
+		if (t->v[i]->desc.kind != META_NONE &&
+		    t->v[i]->desc.kind != META_OPAQUE)
+			images++;
+	}
+	/* Displayable buffers, none of them on the output asked for */
+	if (target->head >= 0 && i < t->nr) {
 		for (i = 0; i < t->nr; i++)
 			if (snap_wanted(t->v[i], target))
 				break;
@@ -1507,13 +1515,6 @@ static int snap_timeout(struct htable *t, const struct snap_target *target,
 			  target->head, timeout_ms,
 			  i < t->nr ? "" : " (no displayable buffer names it)");
 		return EX_TIMEOUT;
-	}
-	for (i = 0; i < t->nr; i++) {
-		if (t->v[i]->displayable)
-			break;
-		if (t->v[i]->desc.kind != META_NONE &&
-		    t->v[i]->desc.kind != META_OPAQUE)
-			images++;
 	}
 	/* Buffers, none of them displayable: waiting longer cannot help. */
 	if (t->nr && i == t->nr) {
@@ -1555,7 +1556,7 @@ static int cmd_snapshot(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
-		{ "head", required_argument, NULL, 'H' },
+		{ "head", required_argument, NULL, 'O' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
@@ -1576,12 +1577,12 @@ static int cmd_snapshot(int argc, char **argv)
 	sigset_t waitmask;
 	struct hbuf *b;
 
-	while ((c = getopt_long(argc, argv, "o:H:t:w:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:t:w:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			file = optarg;
 			break;
-		case 'H':
+		case 'O':	/* --head: no short form (-H is export's --heap) */
 			if (parse_u32(optarg, &head) ||
 			    head >= VDMABUF_MAX_OUTPUTS)
 				return usage_error(usage_snapshot,
@@ -1617,6 +1618,9 @@ static int cmd_snapshot(int argc, char **argv)
 					   argv[optind + 1]);
 		target.uuid = &target_uuid;
 	}
+	if (target.uuid && target.head >= 0)
+		return usage_error(usage_snapshot,
+				   "UUID or --head, not both (a buffer's metadata names its output)");
 	if (!file)
 		return usage_error(usage_snapshot, "-o FILE.png is required");
 #ifdef VDMABUF_NO_PNG

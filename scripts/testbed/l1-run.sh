@@ -268,6 +268,28 @@ tool_tests() {
 	cat "$VM_OUT/vdmabuf-list.txt" >> "$log"
 	tres "$( [ $lrc = 0 ] && [ "$(echo "$uuids" | grep -c .)" -ge 3 ]; echo $?)" \
 		"list: exit 0 (got $lrc), the demo's three 1920x1080 XR24 buffers, with their metadata decoded"
+	# The demo's buffers name output 0 in their image metadata; nothing
+	# else presents while it runs (the e2e tests ran before it, modetest
+	# and weston run after it).
+	rm -f "$VM_OUT/head0.png"
+	timeout 60 "$vdmabuf" snapshot "$SOCK" --head 0 -o "$VM_OUT/head0.png" \
+		--json --timeout 45000 > "$VM_OUT/vdmabuf-snapshot-head0.json" 2>> "$log"
+	rc=$?
+	cat "$VM_OUT/vdmabuf-snapshot-head0.json" >> "$log"
+	jq -e '.output == 0' "$VM_OUT/vdmabuf-snapshot-head0.json" >> "$log" 2>&1 || rc=1
+	tres "$( [ $rc = 0 ] && [ -s "$VM_OUT/head0.png" ]; echo $?)" \
+		"snapshot --head 0: a frame of output 0, its output in the JSON"
+	timeout 60 "$vdmabuf" snapshot "$SOCK" --head 1 -o "$VM_OUT/head1.png" \
+		--timeout 3000 >> "$log" 2>&1
+	rc=$?
+	tres "$( [ $rc = 3 ] && [ ! -e "$VM_OUT/head1.png" ] &&
+		 tail -n 1 "$log" | grep -q 'no frame on output 1'; echo $?)" \
+		"snapshot --head 1 when every buffer names output 0: exit 3 (got $rc), no file"
+	timeout 60 "$vdmabuf" snapshot "$SOCK" "${uuids%%[[:space:]]*}" --head 0 \
+		-o "$VM_OUT/both.png" >> "$log" 2>&1
+	rc=$?
+	tres "$( [ $rc = 2 ] && [ ! -e "$VM_OUT/both.png" ]; echo $?)" \
+		"snapshot with a UUID and --head: a usage error, exit 2 (got $rc)"
 	# A pause is not a reset (QMP stop, cont with the demo's buffers
 	# exported and importer_demo holding them): the buffers stay live
 	# while the VM is stopped, and the frames go on after cont.
@@ -322,21 +344,6 @@ tool_tests() {
 	rc=$?
 	tres "$( [ $rc = 3 ] && [ ! -e "$VM_OUT/none.png" ]; echo $?)" \
 		"snapshot of a UUID nobody exported: exit 3 (timeout, got $rc), no file"
-	# The demo's buffers name output 0 in their image metadata.
-	rm -f "$VM_OUT/head0.png"
-	timeout 60 "$vdmabuf" snapshot "$SOCK" --head 0 -o "$VM_OUT/head0.png" \
-		--json --timeout 45000 > "$VM_OUT/vdmabuf-snapshot-head0.json" 2>> "$log"
-	rc=$?
-	cat "$VM_OUT/vdmabuf-snapshot-head0.json" >> "$log"
-	jq -e '.output == 0' "$VM_OUT/vdmabuf-snapshot-head0.json" >> "$log" 2>&1 || rc=1
-	tres "$( [ $rc = 0 ] && [ -s "$VM_OUT/head0.png" ]; echo $?)" \
-		"snapshot --head 0: a frame of output 0, its output in the JSON"
-	timeout 60 "$vdmabuf" snapshot "$SOCK" --head 1 -o "$VM_OUT/head1.png" \
-		--timeout 3000 >> "$log" 2>&1
-	rc=$?
-	tres "$( [ $rc = 3 ] && [ ! -e "$VM_OUT/head1.png" ] &&
-		 tail -n 1 "$log" | grep -q 'no frame on output 1'; echo $?)" \
-		"snapshot --head 1 when every buffer names output 0: exit 3 (got $rc), no file"
 	timeout 60 "$vdmabuf" list /run/no-such-vdmabuf.sock >> "$log" 2>&1
 	rc=$?
 	tres "$( [ $rc = 1 ]; echo $?)" "list of a socket that does not exist: exit 1 (got $rc)"
