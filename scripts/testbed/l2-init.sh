@@ -278,11 +278,14 @@ weston_stage() {
 	secs=10
 	if [ "$VM_MODE" = demo-weston ]; then
 		secs=30
+		set --
 		for _ in $(seq 60); do
+			[ -n "$f0" ] || break
 			set -- $(frames0 $frames)
-			[ "${1:-0}" -ge $((${f0:-0} + 3)) ] && break
+			[ "${1:-0}" -ge $((f0 + 3)) ] && break
 			sleep 0.5
 		done
+		echo "# demo-weston: output 0 at frame ${1:-unknown}, the client started at ${f0:-unknown}" > $R
 		echo "# demo-weston: animating" > $R
 	fi
 	sleep $secs
