@@ -246,26 +246,19 @@ static int submit(struct vmm *v, const void *req, size_t len,
 	return submit_wait(v, 10000, used);
 }
 
-/* The VMM's set-up on its open device @v->fd, as the current user. */
-static int vmm_setup(struct vmm *v, unsigned int nr_events)
+/*
+ * The vhost half of the set-up, on guest RAM already mapped: owner,
+ * features, memory table, the rings at their guest addresses (with kick
+ * and call eventfds, made the first time), running.  Done again after
+ * VHOST_RESET_OWNER, whose caller clears the rings first.
+ */
+static int vmm_vhost_setup(struct vmm *v)
 {
 	struct vhost_memory *mem;
 	uint64_t features;
 	unsigned int q;
 	uint32_t one = 1;
 
-	v->memfd = v->ram_path ?
-		   open(v->ram_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) :
-		   memfd_create("guest-ram", MFD_CLOEXEC);
-	if (v->memfd < 0 || ftruncate(v->memfd, RAM_SIZE))
-		return -1;
-	/* Two separate mappings: guest-adjacent, not host-adjacent. */
-	v->ram[1] = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 v->memfd, REGION);
-	v->ram[0] = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 v->memfd, 0);
-	if (v->ram[0] == MAP_FAILED || v->ram[1] == MAP_FAILED)
-		return -1;
 	if (ioctl(v->fd, VHOST_SET_OWNER))
 		return -1;
 	if (ioctl(v->fd, VHOST_GET_FEATURES, &features))
@@ -297,8 +290,10 @@ static int vmm_setup(struct vmm *v, unsigned int nr_events)
 		};
 		struct vhost_vring_file f = { .index = q };
 
-		v->kick[q] = eventfd(0, EFD_CLOEXEC);
-		v->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (v->kick[q] <= 0)
+			v->kick[q] = eventfd(0, EFD_CLOEXEC);
+		if (v->call[q] <= 0)
+			v->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (ioctl(v->fd, VHOST_SET_VRING_NUM, &num) ||
 		    ioctl(v->fd, VHOST_SET_VRING_BASE, &base) ||
 		    ioctl(v->fd, VHOST_SET_VRING_ADDR, &addr))
@@ -311,6 +306,26 @@ static int vmm_setup(struct vmm *v, unsigned int nr_events)
 			return -1;
 	}
 	if (ioctl(v->fd, VHOST_VDMABUF_SET_RUNNING, &one))
+		return -1;
+	return 0;
+}
+
+/* The VMM's set-up on its open device @v->fd, as the current user. */
+static int vmm_setup(struct vmm *v, unsigned int nr_events)
+{
+	v->memfd = v->ram_path ?
+		   open(v->ram_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) :
+		   memfd_create("guest-ram", MFD_CLOEXEC);
+	if (v->memfd < 0 || ftruncate(v->memfd, RAM_SIZE))
+		return -1;
+	/* Two separate mappings: guest-adjacent, not host-adjacent. */
+	v->ram[1] = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 v->memfd, REGION);
+	v->ram[0] = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 v->memfd, 0);
+	if (v->ram[0] == MAP_FAILED || v->ram[1] == MAP_FAILED)
+		return -1;
+	if (vmm_vhost_setup(v))
 		return -1;
 	if (nr_events)
 		post_events(v, nr_events);
