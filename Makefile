@@ -12,6 +12,8 @@
 #   make demo       set up the test bed and run the guest-to-host demo
 #   make demo-weston  the same with weston in the guest on the KMS driver
 #   make bench      set up the test bed and run the zero-copy vs copy benchmark
+#   make fuzz       the host fuzzer alone in the L1 VM: FUZZ_REQUESTS (10
+#                   million) requests from FUZZ_SEED (new each run, printed)
 #   make debug-kernel  the test bed's debug kernel (KASAN, lockdep, kmemleak,
 #                   ...) with both drivers built in its tree; VM_KERNEL=debug
 #                   boots the L1 VM of scripts/testbed/vmcheck.sh on it
@@ -44,7 +46,7 @@ MODULES		:= drivers/virtio/virtio_vdmabuf.ko drivers/vhost/vhost_vdmabuf.ko \
 KBUILD_OPTS	:= $(if $(shell command -v pahole),,CONFIG_DEBUG_INFO_BTF_MODULES=)
 
 .PHONY: all modules clean setup kernel qemu check lint unit selftests \
-	vmcheck demo demo-weston bench lib tools examples userspace install uninstall \
+	vmcheck demo demo-weston bench fuzz lib tools examples userspace install uninstall \
 	dkms-install dkms-uninstall debug-kernel FORCE
 
 all: modules
@@ -135,6 +137,11 @@ demo-weston:
 
 bench:
 	bash scripts/testbed/check.sh bench
+
+# The host fuzzer (selftests/vdmabuf/fuzz_host.c) for as long as asked, on
+# the test bed make check set up: scripts/testbed/fuzz.sh.
+fuzz: modules selftests
+	bash scripts/testbed/fuzz.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean 2>/dev/null

@@ -456,6 +456,20 @@ if [ "$HOST_TESTS" = 1 ]; then
 		check "l1: reload vhost_vdmabuf with its defaults" \
 			sh -c 'rmmod vhost_vdmabuf && insmod "$0"' "$HOSTMOD"
 	fi
+	# The host fuzzer (selftests/vdmabuf/fuzz_host.c), a fixed-seed
+	# portion at the module's defaults: about 25 s here.  make fuzz
+	# runs it alone for as long as asked (below).
+	run_host_prog fuzz_host "$BUILD/selftests/fuzz_host" --seed 1 \
+		--requests "${FUZZ_REQUESTS:-35000}" --time-limit 120
+fi
+# make fuzz (VM_MODE=fuzz, scripts/testbed/fuzz.sh): the host fuzzer
+# alone, with a progress line a minute in its TAP; FUZZ_ARGS adds options
+# (--memlock-kb N: an unprivileged VMM, its pins charged).
+if [ "$VM_MODE" = fuzz ]; then
+	# shellcheck disable=SC2086
+	run_host_prog fuzz_host "$BUILD/selftests/fuzz_host" \
+		--seed "${FUZZ_SEED:-1}" --requests "${FUZZ_REQUESTS:-10000000}" \
+		--time-limit "${FUZZ_TIME_LIMIT:-3600}" --progress 60 ${FUZZ_ARGS:-}
 fi
 
 # A QEMU that never runs a guest (-S): for what realize and QMP decide.

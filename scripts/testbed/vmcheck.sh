@@ -16,7 +16,10 @@
 # L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600);
 # VM_TAG=NAME keeps results and logs apart (build/vm-NAME, build/logs/NAME);
 # VM_MODE=demo-weston: weston in the guest on the KMS driver, QEMU's
-# display showing it (make demo-weston).
+# display showing it (make demo-weston).  VM_MODE=fuzz (make fuzz,
+# scripts/testbed/fuzz.sh): L1 only, and in it only the host fuzzer,
+# FUZZ_REQUESTS requests from FUZZ_SEED within FUZZ_TIME_LIMIT seconds,
+# with FUZZ_ARGS.
 # VM_TESTS="e2e_display e2e_kms" (a developer's quick run) runs only those
 # guest programs (and the KMS driver's modetest and weston stages), and
 # none of L1's own tests; WESTON_SCOPES=log,drm-backend adds weston's debug
@@ -42,6 +45,7 @@ LOGS=$BUILD/logs${VM_TAG:+/$VM_TAG}
 eval "$(bash "$TOP/scripts/testbed/setup.sh" env)"
 VM_STAGES=${VM_STAGES:-all}
 VM_MODE=${VM_MODE:-check}
+[ "$VM_MODE" = fuzz ] && VM_STAGES=l1
 if [ "$VM_MODE" = swiotlb ]; then
 	VM_L1_APPEND="swiotlb=force${VM_L1_APPEND:+ $VM_L1_APPEND}"
 fi
@@ -101,9 +105,13 @@ VM_INJECT=${VM_INJECT:-}
 VDMABUF_CACHE=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}
 CACHE=$VDMABUF_CACHE
 VM_TESTS=${VM_TESTS:-} WESTON_SCOPES=${WESTON_SCOPES:-} WESTON_LOG_LINES=${WESTON_LOG_LINES:-60}
+# The host fuzzer's run (empty: l1-run.sh's defaults)
+FUZZ_SEED=${FUZZ_SEED:-} FUZZ_REQUESTS=${FUZZ_REQUESTS:-} FUZZ_TIME_LIMIT=${FUZZ_TIME_LIMIT:-}
+FUZZ_ARGS=${FUZZ_ARGS:-}
 for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJECT VM_TESTS \
 	 VM_KERNEL HOSTMOD KMSMOD L2_TIMEOUT TEST_TIMEOUT expect_device expect_kms \
-	 KMS_HOLD_MS WESTON_SCOPES WESTON_LOG_LINES; do
+	 KMS_HOLD_MS WESTON_SCOPES WESTON_LOG_LINES FUZZ_SEED FUZZ_REQUESTS \
+	 FUZZ_TIME_LIMIT FUZZ_ARGS; do
 	w=${v/expect_device/EXPECT_DEVICE}
 	printf '%s=%q\n' "${w/expect_kms/EXPECT_KMS}" "${!v}"
 done > "$VM_OUT/env"
