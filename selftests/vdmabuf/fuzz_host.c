@@ -2132,7 +2132,7 @@ static void act_imp_read(struct fz *f, struct rng *r)
 	uint32_t s = below(r, NIMP), c = below(r, 100), sz, i, off;
 	struct mimp *m = &f->imp[s];
 	ssize_t n, want = 0;
-	int want_err = 0;
+	int want_err = 0, err;
 
 	sz = c < 60 ? VHOST_VDMABUF_EVENT_MAX : c < 85 ? 65536 :
 	     c < 90 ? sizeof(struct vhost_vdmabuf_event) : between(r, 1, 4096);
@@ -2157,11 +2157,12 @@ static void act_imp_read(struct fz *f, struct rng *r)
 			want += rec_len(&m->q[i]);
 	}
 	n = read(m->fd, f->rbuf, sz);
-	tally(f, A_IMP_READ, n < 0 ? errno : n ? 0 : ENODATA);
-	if (n != want || (n < 0 && errno != want_err)) {
+	err = n < 0 ? errno : 0;
+	tally(f, A_IMP_READ, n < 0 ? err : n ? 0 : ENODATA);
+	if (n != want || (n < 0 && err != want_err)) {
 		fail(f, "importer records",
 		     "read of %u bytes: %zd (%s), expected %zd (%s); %u queued",
-		     sz, n, n < 0 ? strerror(errno) : "-", want,
+		     sz, n, n < 0 ? strerror(err) : "-", want,
 		     want < 0 ? strerror(want_err) : "-", m->qn);
 		return;
 	}
@@ -3333,7 +3334,9 @@ static uint64_t run(struct fz *f, const struct opts *o, const uint64_t *list,
 				       (unsigned long long)n);
 				break;
 			}
-			if (o->progress && t - tp >= o->progress * 1000ULL) {
+			/* Not for a shrinking try: the last one is the run's */
+			if (o->progress && !f->quiet &&
+			    t - tp >= o->progress * 1000ULL) {
 				tp = t;
 				printf("# progress: %llu of %llu requests, %llu/s, %llu invariant checks\n",
 				       (unsigned long long)pos + 1,
@@ -3383,7 +3386,7 @@ static void shrink(const struct opts *o, const struct fz *f)
 	uint64_t end = now_ms() + o->shrink_time * 1000ULL, tries = 0;
 	uint64_t *list, *cand;
 	uint32_t parts = 2;
-	bool reduced;
+	bool reduced, suffix = false;
 	char d[512];
 	struct fz t;
 
@@ -3401,10 +3404,12 @@ static void shrink(const struct opts *o, const struct fz *f)
 		if (fails_like(o, list + len - clen, clen, f->inv, &pos, end)) {
 			memmove(list, list + len - clen, clen * sizeof(*list));
 			len = pos + 1 < clen ? pos + 1 : clen;
+			suffix = true;
 			break;
 		}
 	}
-	if (clen >= len) {
+	/* No failing suffix: the whole list must fail again to be shrunk */
+	if (!suffix) {
 		tries++;
 		if (!fails_like(o, list, len, f->inv, &pos, end)) {
 			printf("# a replay of the %llu actions did not fail the same way%s: not shrunk\n",
