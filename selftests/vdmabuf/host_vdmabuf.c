@@ -44,6 +44,7 @@
 
 #include "vdmabuf_util.h"
 #include "vgem_fence.h"
+#include "bad_requests.h"
 #include "vmm_standin.h"
 
 #include "kselftest_harness.h"
@@ -478,112 +479,17 @@ FIXTURE(bad) {
 	struct virtio_vdmabuf_config cfg;
 };
 
-enum { OVER_NONE, OVER_RANGES, OVER_META, OVER_SIZE };
+/* The list both back-ends answer alike (bad_requests.h). */
+_Static_assert(BAD_BUF == BUF_BASE && BAD_RAM_SIZE == RAM_SIZE,
+	       "bad_requests.h and vmm_standin.h agree on guest RAM");
 
 FIXTURE_VARIANT(bad) {
-	uint32_t type;
-	uint32_t flags;
-	int zero_uuid;
-	uint64_t addr;
-	uint64_t len;
-	uint64_t size;		/* 0: same as len */
-	int nr_delta;		/* nr_ranges field minus ranges sent */
-	int len_delta;		/* bytes sent minus the right length */
-	int over;
-	uint32_t status;
+	struct bad_req r;
 };
 
-FIXTURE_VARIANT_ADD(bad, short_header) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
-	.len_delta = -(int)sizeof(struct virtio_vdmabuf_export_req) - 16 + 10,
-	.status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, short_export) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
-	.len_delta = -16 - 8, .status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, wrong_type) {
-	.type = 99, .addr = BUF_BASE, .len = PAGE,
-	.status = VIRTIO_VDMABUF_S_UNSUPPORTED,
-};
-FIXTURE_VARIANT_ADD(bad, hdr_flags) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .flags = 1, .addr = BUF_BASE,
-	.len = PAGE, .status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, zero_uuid) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .zero_uuid = 1, .addr = BUF_BASE,
-	.len = PAGE, .status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, too_many_ranges) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
-	.over = OVER_RANGES, .status = VIRTIO_VDMABUF_S_LIMIT,
-};
-FIXTURE_VARIANT_ADD(bad, no_ranges) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
-	.nr_delta = -1, .len_delta = -16, .status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, ranges_missing) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
-	.nr_delta = 1, .status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, trailing_bytes) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
-	.len_delta = 8, .status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, meta_over_limit) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
-	.over = OVER_META, .status = VIRTIO_VDMABUF_S_LIMIT,
-};
-FIXTURE_VARIANT_ADD(bad, zero_size) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = 0,
-	.status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, unaligned_size) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
-	.size = PAGE + 512, .status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, size_over_limit) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
-	.over = OVER_SIZE, .status = VIRTIO_VDMABUF_S_LIMIT,
-};
-FIXTURE_VARIANT_ADD(bad, zero_length_range) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = 0,
-	.size = PAGE, .status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, unaligned_addr) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE + 512, .len = PAGE,
-	.status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, unaligned_len) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = 1536,
-	.size = PAGE, .status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, sum_mismatch) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = BUF_BASE, .len = PAGE,
-	.size = 2 * PAGE, .status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, addr_len_overflow) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = 0xfffffffffffff000ULL,
-	.len = 2 * PAGE, .status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, outside_guest_ram) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = 4 * RAM_SIZE, .len = PAGE,
-	.status = VIRTIO_VDMABUF_S_FAULT,
-};
-FIXTURE_VARIANT_ADD(bad, past_end_of_ram) {
-	.type = VIRTIO_VDMABUF_REQ_EXPORT, .addr = RAM_SIZE - PAGE,
-	.len = 2 * PAGE, .status = VIRTIO_VDMABUF_S_FAULT,
-};
-FIXTURE_VARIANT_ADD(bad, unexport_unknown) {
-	.type = VIRTIO_VDMABUF_REQ_UNEXPORT, .status = VIRTIO_VDMABUF_S_NOENT,
-};
-FIXTURE_VARIANT_ADD(bad, unexport_long) {
-	.type = VIRTIO_VDMABUF_REQ_UNEXPORT, .len_delta = 8,
-	.status = VIRTIO_VDMABUF_S_INVALID,
-};
-FIXTURE_VARIANT_ADD(bad, present_unknown) {
-	.type = VIRTIO_VDMABUF_REQ_PRESENT, .status = VIRTIO_VDMABUF_S_NOENT,
-};
+#define BAD_VARIANT(name, ...) \
+	FIXTURE_VARIANT_ADD(bad, name) { .r = { __VA_ARGS__ } };
+BAD_REQUESTS(BAD_VARIANT)
 
 FIXTURE_SETUP(bad)
 {
@@ -601,41 +507,13 @@ FIXTURE_TEARDOWN(bad)
 
 TEST_F(bad, request)
 {
-	const FIXTURE_VARIANT(bad) *var = variant;
-	static uint8_t buf[VHOST_VDMABUF_EVENT_MAX + 16 * 70000];
-	struct virtio_vdmabuf_export_req *req = (void *)buf;
-	struct virtio_vdmabuf_range *r = (void *)(req + 1);
+	const struct bad_req *var = &variant->r;
+	static uint8_t buf[BAD_REQ_BUF];
 	struct vhost_vdmabuf_stats s;
-	uint32_t nr = 1, meta_len = 0, used;
+	uint32_t used;
 	size_t len;
-	uint64_t size = var->size ? var->size : var->len;
 
-	memset(buf, 0, sizeof(buf));
-	if (var->over == OVER_RANGES)
-		nr = self->cfg.max_ranges + 1;
-	if (var->over == OVER_META)
-		meta_len = self->cfg.max_meta_len + 1;
-	if (var->over == OVER_SIZE)
-		size = self->cfg.max_export_size + PAGE;
-	req->hdr.type = var->type;
-	req->hdr.flags = var->flags;
-	if (!var->zero_uuid)
-		make_uuid(req->hdr.uuid, 100);
-	req->size = size;
-	req->nr_ranges = nr + var->nr_delta;
-	req->meta_len = meta_len;
-	for (uint32_t i = 0; i < nr; i++) {
-		r[i].addr = var->addr;
-		r[i].len = var->over == OVER_SIZE ? size : var->len;
-	}
-	if (var->over == OVER_RANGES)
-		r[0].len = size;	/* sum matches: only the count is bad */
-	len = sizeof(*req) + nr * 16 + meta_len;
-	if (var->type == VIRTIO_VDMABUF_REQ_UNEXPORT)
-		len = sizeof(req->hdr);
-	if (var->type == VIRTIO_VDMABUF_REQ_PRESENT)
-		len = sizeof(struct virtio_vdmabuf_present_req);
-	len += var->len_delta;
+	len = bad_req_build(var, &self->cfg, buf);
 	ASSERT_GT(REQ_BUF + len, REQ_BUF);
 	ASSERT_LT(len, BUF_BASE - REQ_BUF);
 
