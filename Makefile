@@ -5,6 +5,9 @@
 #   make            build both modules against KDIR
 #   make userspace  build libvdmabuf, the vdmabuf command, the examples and
 #                   the test programs (into build/)
+#   make vhost-user build the vhost-user back-end (build/vhost-user/), for
+#                   hosts without vhost_vdmabuf; QEMU_SRC=/path/to/qemu
+#                   for its libvhost-user (default: the test bed's tree)
 #   make install    install libvdmabuf (library, headers, pkg-config file,
 #                   man pages) and the vdmabuf command; PREFIX (/usr/local)
 #                   and DESTDIR are honoured
@@ -47,6 +50,7 @@ KBUILD_OPTS	:= $(if $(shell command -v pahole),,CONFIG_DEBUG_INFO_BTF_MODULES=)
 
 .PHONY: all modules clean setup kernel qemu check lint unit selftests \
 	vmcheck demo demo-weston bench fuzz lib tools examples userspace install uninstall \
+	vhost-user \
 	dkms-install dkms-uninstall debug-kernel FORCE
 
 all: modules
@@ -96,7 +100,15 @@ selftests: lib $(VDMABUF_CACHE)/kernel/KVER
 	$(MAKE) -C selftests/vdmabuf OUTPUT=$(BUILD)/selftests KSRC=$(KSRC) \
 		KDIR=$(KDIR) KBUILD_OPTS="$(KBUILD_OPTS)" $(USER_VARS)
 
-userspace: lib tools examples selftests
+# The vhost-user back-end, on QEMU's libvhost-user (source only): built
+# when QEMU_SRC has it, as the test bed's QEMU tree does.
+QEMU_SRC	?= $(VDMABUF_CACHE)/qemu/src
+vhost-user:
+	$(MAKE) -C tools/vhost-user-vdmabuf OUTPUT=$(BUILD)/vhost-user \
+		QEMU_SRC=$(QEMU_SRC) $(USER_VARS)
+
+userspace: lib tools examples selftests \
+	$(if $(wildcard $(QEMU_SRC)/subprojects/libvhost-user/libvhost-user.c),vhost-user)
 
 # The installed command is the dynamic one: tools' install target builds
 # only that (no static libc needed).
