@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The vhost-user back-end's device model (tools/vhost-user-vdmabuf/
+ * device.c), compiled in and driven directly, with memfds standing in
+ * for guest RAM and the real /dev/udmabuf making the host dma-bufs: the
+ * malformed requests of host_vdmabuf answered alike (bad_requests.h),
+ * exports compared byte for byte with guest RAM, events, limits, reset.
+ * Runs in the L1 VM, where udmabuf is loaded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <sys/mman.h>
+
+#include "bad_requests.h"
+#include "vud.h"
+
+#include "kselftest_harness.h"
+
+#define PAGE		BAD_PAGE
+/*
+ * Guest RAM is [0, RAM), as bad_requests.h has it: its first MiB in memfd
+ * B, the rest in memfd A (at the same offsets as the addresses) as two
+ * regions, split at HALF.  BAD_BUF is A's first page.
+ */
+#define RAM		BAD_RAM_SIZE
+#define HALF		(RAM / 2)
+#define B_SIZE		BAD_BUF
+
+struct ram {
+	int a, b;
+	uint8_t *amap, *bmap;
+};
+
+static int sealed_memfd(uint64_t size, unsigned int seals)
+{
+	int fd = memfd_create("vu-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, size) ||
+	    (seals && fcntl(fd, F_ADD_SEALS, seals))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Each page of guest RAM starts with its address, then a byte pattern. */
+static uint8_t ram_byte(uint64_t gpa)
+{
+	return (gpa * 7 + (gpa >> 12) * 13) & 0xff;
+}
+
+static void ram_fill(uint8_t *p, uint64_t gpa, uint64_t len)
+{
+	for (uint64_t i = 0; i < len; i++)
+		p[i] = ram_byte(gpa + i);
+}
+
+static int ram_init(struct vud_device *dev, struct ram *r)
+{
+	r->a = sealed_memfd(RAM, F_SEAL_SHRINK | F_SEAL_GROW);
+	r->b = sealed_memfd(B_SIZE, F_SEAL_SHRINK | F_SEAL_GROW);
+	if (r->a < 0 || r->b < 0)
+		return -1;
+	r->amap = mmap(NULL, RAM, PROT_READ | PROT_WRITE, MAP_SHARED, r->a, 0);
+	r->bmap = mmap(NULL, B_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, r->b, 0);
+	if (r->amap == MAP_FAILED || r->bmap == MAP_FAILED)
+		return -1;
+	ram_fill(r->amap, 0, RAM);
+	ram_fill(r->bmap, 0, B_SIZE);
+	/* The device keeps (and closes) its own copies, as main.c's do. */
+	if (vud_add_region(dev, 0, B_SIZE, dup(r->b), 0) ||
+	    vud_add_region(dev, B_SIZE, HALF - B_SIZE, dup(r->a), B_SIZE) ||
+	    vud_add_region(dev, HALF, HALF, dup(r->a), HALF))
+		return -1;
+	return 0;
+}
+
+static void ram_fini(struct ram *r)
+{
+	munmap(r->amap, RAM);
+	munmap(r->bmap, B_SIZE);
+	close(r->a);
+	close(r->b);
+}
+
+static int count_fds(void)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void make_uuid(uint8_t uuid[16], unsigned int n)
+{
+	memset(uuid, 0, 16);
+	uuid[0] = 0x5a;
+	uuid[6] = 0x40;
+	memcpy(uuid + 8, &n, sizeof(n));
+}
+
+static uint32_t send(struct vud_device *dev, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct vud_req req = { .iov = &iov, .niov = 1, .len = len };
+
+	return vud_request(dev, &req);
+}
+
+static size_t mk_export(uint8_t *buf, const uint8_t uuid[16],
+			const struct virtio_vdmabuf_range *r, uint32_t nr,
+			uint32_t meta_len)
+{
+	struct virtio_vdmabuf_export_req *req = (void *)buf;
+	uint64_t size = 0;
+
+	for (uint32_t i = 0; i < nr; i++)
+		size += r[i].len;
+	memset(req, 0, sizeof(*req));
+	req->hdr.type = VIRTIO_VDMABUF_REQ_EXPORT;
+	memcpy(req->hdr.uuid, uuid, 16);
+	req->size = size;
+	req->nr_ranges = nr;
+	req->meta_len = meta_len;
+	memcpy(buf + sizeof(*req), r, nr * sizeof(*r));
+	memset(buf + sizeof(*req) + nr * sizeof(*r), 0x6d, meta_len);
+	return sizeof(*req) + nr * sizeof(*r) + meta_len;
+}
+
+static uint32_t do_export(struct vud_device *dev, const uint8_t uuid[16],
+			  uint64_t addr, uint64_t len)
+{
+	struct virtio_vdmabuf_range r = { .addr = addr, .len = len };
+	uint8_t buf[128];
+
+	return send(dev, buf, mk_export(buf, uuid, &r, 1, 0));
+}
+
+static uint32_t do_hdr(struct vud_device *dev, uint32_t type,
+		       const uint8_t uuid[16])
+{
+	struct virtio_vdmabuf_req_hdr h = { .type = type };
+
+	memcpy(h.uuid, uuid, 16);
+	return send(dev, &h, sizeof(h));
+}
+
+static uint32_t do_present(struct vud_device *dev, const uint8_t uuid[16],
+			   uint64_t seq)
+{
+	struct virtio_vdmabuf_present_req p = {
+		.hdr.type = VIRTIO_VDMABUF_REQ_PRESENT, .seq = seq,
+	};
+
+	memcpy(p.hdr.uuid, uuid, 16);
+	return send(dev, &p, sizeof(p));
+}
+
+FIXTURE(vu) {
+	struct vud_device dev;
+	struct ram ram;
+	int fds;
+};
+
+FIXTURE_SETUP(vu)
+{
+	struct vud_limits lim;
+	char why[512];
+	int u;
+
+	self->fds = count_fds();
+	u = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	if (u < 0)
+		SKIP(return, "/dev/udmabuf is absent (udmabuf not loaded)");
+	ASSERT_EQ(0, vud_limits_from_udmabuf(&lim, why, sizeof(why)));
+	ASSERT_EQ(0, vud_device_init(&self->dev, &lim, u));
+	self->dev.features = 1ULL << VIRTIO_VDMABUF_F_PRESENT;
+	ASSERT_EQ(0, ram_init(&self->dev, &self->ram));
+}
+
+FIXTURE_TEARDOWN(vu)
+{
+	if (self->dev.udmabuf <= 0)
+		return;
+	vud_device_fini(&self->dev);
+	close(self->dev.udmabuf);
+	ram_fini(&self->ram);
+	/* Every udmabuf, region copy and memfd closed. */
+	EXPECT_EQ(self->fds, count_fds());
+}
+
+/* The advertised limits stay within udmabuf's. */
+TEST_F(vu, config)
+{
+	struct virtio_vdmabuf_config c;
+	uint8_t cfg[296];
+	long long list_limit = 0, size_mb = 0;
+	FILE *f;
+
+	vud_get_config(&self->dev, cfg, sizeof(cfg));
+	memcpy(&c, cfg, sizeof(c));
+	f = fopen("/sys/module/udmabuf/parameters/list_limit", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%lld", &list_limit));
+	fclose(f);
+	f = fopen("/sys/module/udmabuf/parameters/size_limit_mb", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%lld", &size_mb));
+	fclose(f);
+	EXPECT_LE(c.max_ranges, list_limit);
+	EXPECT_LE(c.max_export_size, (uint64_t)size_mb << 20);
+	EXPECT_EQ(1024, c.max_exports);
+	EXPECT_EQ(16, c.max_rects);
+	/* No outputs: every byte after the limits is zero. */
+	for (unsigned int i = sizeof(c); i < sizeof(cfg); i++)
+		ASSERT_EQ(0, cfg[i]);
+}
+
+/*
+ * The host dma-buf holds the guest's pages in buffer order: ranges out of
+ * address order, one across two regions of one memfd, one across two
+ * memfds; and it is the same memory, not a copy, both ways.
+ */
+TEST_F(vu, export_is_guest_ram)
+{
+	const struct virtio_vdmabuf_range r[] = {
+		{ .addr = B_SIZE - PAGE, .len = 3 * PAGE },	/* B into A */
+		{ .addr = HALF - 2 * PAGE, .len = 4 * PAGE },	/* regions */
+		{ .addr = BAD_BUF + 8 * PAGE, .len = 2 * PAGE },
+	};
+	uint8_t buf[256], uuid[16], *p;
+	struct vud_export *exp;
+	uint64_t off = 0;
+
+	make_uuid(uuid, 1);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  send(&self->dev, buf, mk_export(buf, uuid, r, 3, 40)));
+	exp = vud_find(&self->dev, uuid);
+	ASSERT_NE(NULL, exp);
+	EXPECT_EQ(9 * PAGE, exp->size);
+	EXPECT_EQ(40, exp->meta_len);
+	EXPECT_EQ(0x6d, exp->meta[39]);
+	EXPECT_EQ(9 * PAGE, self->dev.stats.pinned_bytes);
+	p = mmap(NULL, 9 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 exp->dmabuf, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (unsigned int i = 0; i < 3; i++) {
+		for (uint64_t b = 0; b < r[i].len; b++)
+			if (p[off + b] != ram_byte(r[i].addr + b)) {
+				ASSERT_EQ(ram_byte(r[i].addr + b), p[off + b])
+					TH_LOG("range %u byte %llu", i,
+					       (unsigned long long)b);
+			}
+		off += r[i].len;
+	}
+	/* Zero copy: a write through either side is seen by the other. */
+	p[5] = 0xa5;		/* range 0's first page: B's last */
+	EXPECT_EQ(0xa5, self->ram.bmap[B_SIZE - PAGE + 5]);
+	self->ram.amap[BAD_BUF + 8 * PAGE + 17] = 0x3c;
+	EXPECT_EQ(0x3c, p[7 * PAGE + 17]);
+	munmap(p, 9 * PAGE);
+}
+
+/* Request bytes split across many buffers read as one stream. */
+TEST_F(vu, request_split_anywhere)
+{
+	struct virtio_vdmabuf_range r = { .addr = BAD_BUF, .len = PAGE };
+	uint8_t buf[128], uuid[16];
+	struct iovec iov[128];
+	struct vud_req req;
+	size_t len;
+
+	make_uuid(uuid, 2);
+	len = mk_export(buf, uuid, &r, 1, 3);
+	for (size_t i = 0; i < len; i++)
+		iov[i] = (struct iovec) { .iov_base = buf + i, .iov_len = 1 };
+	req = (struct vud_req) { .iov = iov, .niov = len, .len = len };
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, vud_request(&self->dev, &req));
+	EXPECT_EQ(1, self->dev.stats.live_exports);
+}
+
+/*
+ * UNEXPORT releases at once (no host user): RELEASED is queued, the pages
+ * are let go; the UUID stays taken until the driver has the event.
+ */
+TEST_F(vu, unexport_releases)
+{
+	const struct virtio_vdmabuf_event *ev;
+	uint8_t uuid[16];
+	int fds = count_fds();
+
+	make_uuid(uuid, 3);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, 16 * PAGE));
+	EXPECT_EQ(fds + 1, count_fds());
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	EXPECT_EQ(fds, count_fds());
+	EXPECT_EQ(0, self->dev.stats.pinned_bytes);
+	EXPECT_EQ(0, self->dev.stats.live_exports);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_NOENT,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_NOENT, do_present(&self->dev, uuid, 1));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_EXISTS,
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+	ev = vud_peek_event(&self->dev);
+	ASSERT_NE(NULL, ev);
+	EXPECT_EQ(VIRTIO_VDMABUF_EVT_RELEASED, ev->type);
+	EXPECT_EQ(0, ev->flags);
+	EXPECT_EQ(0, ev->seq);
+	EXPECT_EQ(0, memcmp(ev->uuid, uuid, 16));
+	vud_pop_event(&self->dev);
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	EXPECT_EQ(0, self->dev.stats.held_exports);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+}
+
+/*
+ * With no importer every frame is done at once, in order, before the
+ * export's RELEASED; the backlog is capped with BUSY, never dropped.
+ */
+TEST_F(vu, present_frame_done)
+{
+	const struct virtio_vdmabuf_event *ev;
+	uint8_t uuid[16];
+	unsigned int i;
+
+	self->dev.limits.max_guest_events = 16;
+	make_uuid(uuid, 4);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+	for (i = 0; i < 16; i++)
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_present(&self->dev, uuid, 100 + i));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY, do_present(&self->dev, uuid, 99));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	for (i = 0; i < 17; i++) {
+		ev = vud_peek_event(&self->dev);
+		ASSERT_NE(NULL, ev);
+		EXPECT_EQ(i < 16 ? VIRTIO_VDMABUF_EVT_FRAME_DONE :
+			  VIRTIO_VDMABUF_EVT_RELEASED, ev->type);
+		EXPECT_EQ(i < 16 ? 100 + i : 0, ev->seq);
+		EXPECT_EQ(0, ev->flags);
+		vud_pop_event(&self->dev);
+	}
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+
+	/* PRESENT is a feature: without it, UNSUPPORTED. */
+	self->dev.features = 0;
+	make_uuid(uuid, 5);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_UNSUPPORTED,
+		  do_present(&self->dev, uuid, 1));
+}
+
+TEST_F(vu, limits)
+{
+	struct virtio_vdmabuf_range r[3];
+	uint8_t buf[256], uuid[16];
+	unsigned int i;
+
+	/* max_exports, then max_total_size, with LIMIT. */
+	self->dev.limits.max_exports = 4;
+	self->dev.limits.max_total_size = 6 * PAGE;
+	for (i = 0; i < 4; i++) {
+		make_uuid(uuid, 10 + i);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_export(&self->dev, uuid, BAD_BUF + i * PAGE, PAGE));
+	}
+	make_uuid(uuid, 20);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
+		  do_export(&self->dev, uuid, BAD_BUF + 8 * PAGE, PAGE));
+	make_uuid(uuid, 10);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	make_uuid(uuid, 21);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
+		  do_export(&self->dev, uuid, BAD_BUF + 8 * PAGE, 4 * PAGE));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF + 8 * PAGE, 3 * PAGE));
+	EXPECT_EQ(2, self->dev.stats.bad_requests);
+
+	/*
+	 * udmabuf's list_limit counts memfd pieces: ranges that cross
+	 * region borders into other memfds can exceed it (LIMIT); pieces
+	 * that go on in the same memfd merge.
+	 */
+	self->dev.limits.udmabuf_list_limit = 2;
+	r[0] = (struct virtio_vdmabuf_range) { B_SIZE - PAGE, 2 * PAGE };
+	r[1] = (struct virtio_vdmabuf_range) { BAD_BUF + 32 * PAGE, PAGE };
+	make_uuid(uuid, 22);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
+		  send(&self->dev, buf, mk_export(buf, uuid, r, 2, 0)));
+	r[0] = (struct virtio_vdmabuf_range) { HALF - PAGE, 2 * PAGE };
+	r[1] = (struct virtio_vdmabuf_range) { HALF + PAGE, PAGE };
+	r[2] = (struct virtio_vdmabuf_range) { BAD_BUF + 40 * PAGE, PAGE };
+	self->dev.limits.max_total_size = 1ULL << 30;
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  send(&self->dev, buf, mk_export(buf, uuid, r, 3, 0)));
+}
+
+/* A reset ends every export and drops every queued event, at once. */
+TEST_F(vu, reset)
+{
+	uint8_t uuid[16];
+	int fds = count_fds();
+
+	for (unsigned int i = 0; i < 3; i++) {
+		make_uuid(uuid, 30 + i);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_export(&self->dev, uuid, BAD_BUF + 4 * i * PAGE,
+				    4 * PAGE));
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, i));
+	}
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	EXPECT_EQ(fds + 2, count_fds());
+	vud_reset(&self->dev);
+	EXPECT_EQ(fds, count_fds());
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	EXPECT_EQ(0, self->dev.stats.live_exports);
+	EXPECT_EQ(0, self->dev.stats.held_exports);
+	EXPECT_EQ(0, self->dev.stats.pinned_bytes);
+	EXPECT_EQ(0, self->dev.stats.guest_events);
+	/* Every UUID is free again, guest RAM still known. */
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+}
+
+/* The overlapping-ranges cases of host_vdmabuf, answered alike. */
+TEST_F(vu, overlapping_ranges)
+{
+	static const struct {
+		uint64_t a0, l0, a1, l1;
+		uint32_t status;
+	} c[] = {
+		{ BAD_BUF, 4 * PAGE, BAD_BUF + 3 * PAGE, 4 * PAGE,
+		  VIRTIO_VDMABUF_S_INVALID },
+		{ BAD_BUF, 8 * PAGE, BAD_BUF + 2 * PAGE, 2 * PAGE,
+		  VIRTIO_VDMABUF_S_INVALID },
+		{ BAD_BUF + 2 * PAGE, 2 * PAGE, BAD_BUF, 8 * PAGE,
+		  VIRTIO_VDMABUF_S_INVALID },
+		{ BAD_BUF, PAGE, BAD_BUF, PAGE, VIRTIO_VDMABUF_S_INVALID },
+		{ BAD_BUF, 4 * PAGE, BAD_BUF + 4 * PAGE, 4 * PAGE,
+		  VIRTIO_VDMABUF_S_OK },
+		{ BAD_BUF + 4 * PAGE, 4 * PAGE, BAD_BUF, 4 * PAGE,
+		  VIRTIO_VDMABUF_S_OK },
+	};
+	struct virtio_vdmabuf_range r[2];
+	uint8_t buf[256], uuid[16];
+
+	for (unsigned int i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		make_uuid(uuid, 40 + i);
+		r[0] = (struct virtio_vdmabuf_range) { c[i].a0, c[i].l0 };
+		r[1] = (struct virtio_vdmabuf_range) { c[i].a1, c[i].l1 };
+		EXPECT_EQ(c[i].status,
+			  send(&self->dev, buf, mk_export(buf, uuid, r, 2, 0)))
+			TH_LOG("case %u", i);
+	}
+	EXPECT_EQ(2, self->dev.stats.live_exports);
+	EXPECT_EQ(16 * PAGE, self->dev.stats.pinned_bytes);
+}
+
+/* Guest RAM udmabuf cannot take is refused, saying what to change. */
+TEST(memfd_checks)
+{
+	char why[256] = "";
+	FILE *tmp = tmpfile();
+	int fd;
+
+	ASSERT_NE(NULL, tmp);
+	EXPECT_EQ(-EINVAL, vud_check_memfd(fileno(tmp), why, sizeof(why)));
+	EXPECT_NE(NULL, strstr(why, "memory-backend-memfd"));
+	fclose(tmp);
+	fd = sealed_memfd(PAGE, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, vud_check_memfd(fd, why, sizeof(why)));
+	EXPECT_NE(NULL, strstr(why, "shrinking"));
+	ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK));
+	EXPECT_EQ(0, vud_check_memfd(fd, why, sizeof(why)));
+	ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE));
+	EXPECT_EQ(-EINVAL, vud_check_memfd(fd, why, sizeof(why)));
+	EXPECT_NE(NULL, strstr(why, "writing"));
+	close(fd);
+}
+
+/* Malformed and over-limit requests: the kernel back-end's statuses. */
+FIXTURE(bad) {
+	struct vud_device dev;
+	struct ram ram;
+};
+
+FIXTURE_VARIANT(bad) {
+	struct bad_req r;
+};
+
+#define BAD_VARIANT(name, ...) \
+	FIXTURE_VARIANT_ADD(bad, name) { .r = { __VA_ARGS__ } };
+BAD_REQUESTS(BAD_VARIANT)
+
+FIXTURE_SETUP(bad)
+{
+	struct vud_limits lim;
+	char why[512];
+	int u = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+
+	if (u < 0)
+		SKIP(return, "/dev/udmabuf is absent (udmabuf not loaded)");
+	ASSERT_EQ(0, vud_limits_from_udmabuf(&lim, why, sizeof(why)));
+	ASSERT_EQ(0, vud_device_init(&self->dev, &lim, u));
+	self->dev.features = 1ULL << VIRTIO_VDMABUF_F_PRESENT;
+	ASSERT_EQ(0, ram_init(&self->dev, &self->ram));
+}
+
+FIXTURE_TEARDOWN(bad)
+{
+	if (self->dev.udmabuf <= 0)
+		return;
+	vud_device_fini(&self->dev);
+	close(self->dev.udmabuf);
+	ram_fini(&self->ram);
+}
+
+TEST_F(bad, request)
+{
+	static uint8_t buf[BAD_REQ_BUF];
+	struct virtio_vdmabuf_config cfg;
+	uint8_t uuid[16];
+	size_t len;
+
+	vud_get_config(&self->dev, (uint8_t *)&cfg, sizeof(cfg));
+	len = bad_req_build(&variant->r, &cfg, buf);
+	EXPECT_EQ(variant->r.status, send(&self->dev, buf, len));
+	EXPECT_EQ(1, self->dev.stats.requests);
+	EXPECT_EQ(1, self->dev.stats.bad_requests);
+	EXPECT_EQ(0, self->dev.stats.pinned_bytes);
+	EXPECT_EQ(0, self->dev.stats.live_exports);
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	/* And the device works after it. */
+	make_uuid(uuid, 99);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, 2 * PAGE));
+	EXPECT_EQ(1, self->dev.stats.bad_requests);
+}
+
+TEST_HARNESS_MAIN
