@@ -246,6 +246,12 @@ static void vud_take_region(struct vud_daemon *d, VhostUserMemoryRegion r,
 		    (unsigned long long)r.memory_size);
 }
 
+static void vud_log_reset(const struct vud_daemon *d, const char *what)
+{
+	fprintf(stderr, "vhost-user-vdmabuf: %s reset: %u live exports ended, %u held\n",
+		what, d->dev.stats.live_exports, d->dev.stats.held_exports);
+}
+
 /*
  * Seen before libvhost-user handles each message: the memory table's fds
  * for the device model, and the device reset libvhost-user does not know.
@@ -278,6 +284,7 @@ static int vud_process_msg(VuDev *vdev, VhostUserMsg *msg, int *do_reply)
 					  msg->payload.memreg.region.memory_size);
 		return 0;
 	case VHOST_USER_RESET_OWNER:
+		vud_log_reset(d, "owner");
 		vud_reset(&d->dev);
 		return 0;
 	case VUD_USER_RESET_DEVICE:
@@ -285,6 +292,7 @@ static int vud_process_msg(VuDev *vdev, VhostUserMsg *msg, int *do_reply)
 		 * The front-end stopped the rings before (GET_VRING_BASE) and
 		 * sets them up again after: disable them, as RESET_OWNER does.
 		 */
+		vud_log_reset(d, "device");
 		vud_reset(&d->dev);
 		for (i = 0; i < vdev->max_queues; i++)
 			vdev->vq[i].enable = false;
