@@ -25,9 +25,17 @@ check()  { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 stage()  { echo "VDMABUF-STAGE: $*"; }
 
 . /lib/vdmabuf/env
+# The guest tests again on the vhost-user back-end (l1-run.sh's
+# vhost_user_l2): no KMS driver, no lifecycle stages; each program's
+# name says the back-end.
+BACKEND=vhost
+grep -qw vdmabuf.backend=vhost-user /proc/cmdline && BACKEND=vhost-user
+SUFFIX=
+# Two devices there, each its own daemon (guest_vdmabuf's second_device).
+[ $BACKEND = vhost-user ] && SUFFIX=@vhost-user && export VDMABUF_DEVICES=2
 stage "l2: reached init"
 echo "# l2.tap" > $R
-ok "l2: booted the guest kernel under the patched QEMU to init"
+ok "l2: booted the guest kernel under the patched QEMU to init (back-end: $BACKEND)"
 
 stage "l2: loading modules"
 for m in $(cat /lib/vdmabuf/modules.load); do
@@ -55,6 +63,7 @@ fi
 # The KMS driver (check mode): bound to the first device's display before
 # e2e_display resizes an output, which e2e_kms checks was a hotplug.
 KMS=/lib/vdmabuf/vdmabuf_drm.ko
+[ $BACKEND = vhost-user ] && KMS=/none EXPECT_KMS=0
 if [ -f $KMS ]; then
 	check "l2: insmod vdmabuf_drm.ko" insmod $KMS
 	check "l2: vdmabuf_drm bound to the display of the first device" \
@@ -97,8 +106,9 @@ tests="/tests/guest_* /tests/e2e_*"
 # VM_TESTS (vmcheck.sh): only those programs, and none of check mode's
 # other stages but the KMS driver's (modetest, unloading).
 FULL=0
-[ "$VM_MODE" = check ] && [ -z "$VM_TESTS" ] && FULL=1
+[ "$VM_MODE" = check ] && [ -z "$VM_TESTS" ] && [ $BACKEND = vhost ] && FULL=1
 [ -n "$VM_TESTS" ] && tests=$(for t in $VM_TESTS; do echo "/tests/$t"; done)
+[ $BACKEND = vhost-user ] && tests=$(for t in $VU_TESTS; do echo "/tests/$t"; done)
 [ "$VM_MODE" = demo ] && tests=/tests/demo_producer
 [ "$VM_MODE" = demo-weston ] && tests=
 # bench: the second device has QEMU's display (l1-bench.sh).
@@ -117,7 +127,7 @@ fi
 export VDMABUF_STRESS_SECONDS=30
 for t in $tests; do
 	[ -x "$t" ] || continue
-	run_prog "$(basename "$t")" "$t" $args
+	run_prog "$(basename "$t")$SUFFIX" "$t" $args
 done
 
 # Check mode: the demo, while L1 points the vdmabuf command at its buffers

@@ -8,7 +8,9 @@
 # elapsed time; a stage that runs past its limit is killed and named, with
 # the tail of its console log.
 #
-# Environment: VM_STAGES=l1 (stop after the host tests), VM_MODE=demo (run
+# Environment: VM_STAGES=l1 (stop after the host tests) or vu (only the
+# L2 run on the vhost-user back-end, its programs VU_TESTS, default
+# guest_vdmabuf), VM_MODE=demo (run
 # the demo instead of the tests), bench (the benchmark) or swiotlb (L1
 # and L2 booted with swiotlb=force: L1 runs the one host test that needs
 # bouncing, L2 the one guest test that does), STAGE_LIMIT
@@ -108,10 +110,12 @@ VM_TESTS=${VM_TESTS:-} WESTON_SCOPES=${WESTON_SCOPES:-} WESTON_LOG_LINES=${WESTO
 # The host fuzzer's run (empty: l1-run.sh's defaults)
 FUZZ_SEED=${FUZZ_SEED:-} FUZZ_REQUESTS=${FUZZ_REQUESTS:-} FUZZ_TIME_LIMIT=${FUZZ_TIME_LIMIT:-}
 FUZZ_ARGS=${FUZZ_ARGS:-}
+# The guest programs the L2 run on the vhost-user back-end runs
+VU_TESTS=${VU_TESTS:-guest_vdmabuf}
 for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJECT VM_TESTS \
 	 VM_KERNEL HOSTMOD KMSMOD L2_TIMEOUT TEST_TIMEOUT expect_device expect_kms \
 	 KMS_HOLD_MS WESTON_SCOPES WESTON_LOG_LINES FUZZ_SEED FUZZ_REQUESTS \
-	 FUZZ_TIME_LIMIT FUZZ_ARGS; do
+	 FUZZ_TIME_LIMIT FUZZ_ARGS VU_TESTS; do
 	w=${v/expect_device/EXPECT_DEVICE}
 	printf '%s=%q\n' "${w/expect_kms/EXPECT_KMS}" "${!v}"
 done > "$VM_OUT/env"
