@@ -42,6 +42,8 @@ static const struct vud_limits vud_default_limits = {
 	.max_export_size = 512 * MIB,
 	.max_total_size = 2048 * MIB,
 	.max_guest_events = 8192,
+	.max_importer_events = 4096,
+	.max_importers = 64,
 };
 
 /* A udmabuf module parameter, or -1 if it cannot be read. */
@@ -279,7 +281,7 @@ static uint32_t vud_pieces(const struct vud_device *dev,
 }
 
 /* ---------------------------------------------------------------------- */
-/* Exports and events                                                     */
+/* Exports, their importers' records, and the driver's events             */
 /* ---------------------------------------------------------------------- */
 
 static unsigned int vud_hash(const uint8_t uuid[16])
@@ -314,6 +316,156 @@ const struct virtio_vdmabuf_event *vud_peek_event(const struct vud_device *dev)
 	return dev->events ? &dev->events->ev : NULL;
 }
 
+/* A record of @type about @uuid with @payload_len bytes of payload. */
+static struct vud_irec *vud_irec_alloc(uint32_t type, const uint8_t uuid[16],
+				       uint32_t payload_len)
+{
+	uint32_t len = (sizeof(struct vhost_vdmabuf_event) + payload_len + 7) & ~7U;
+	struct vud_irec *rec = calloc(1, sizeof(*rec) - sizeof(rec->hdr) + len);
+
+	if (!rec)
+		return NULL;
+	rec->hdr.type = type;
+	rec->hdr.len = len;
+	rec->hdr.payload_len = payload_len;
+	memcpy(rec->hdr.uuid, uuid, 16);
+	return rec;
+}
+
+static void vud_irec_queue(struct vud_importer *imp, struct vud_irec *rec)
+{
+	rec->next = NULL;
+	*imp->tail = rec;
+	imp->tail = &rec->next;
+	imp->nr_records++;
+}
+
+/* Where @imp's unsent record of @type about @uuid is linked, or NULL. */
+static struct vud_irec **vud_irec_find(struct vud_importer *imp,
+				       uint32_t type, const uint8_t uuid[16])
+{
+	struct vud_irec **p;
+
+	for (p = &imp->queue; *p; p = &(*p)->next)
+		if ((*p)->hdr.type == type && !memcmp((*p)->hdr.uuid, uuid, 16))
+			return p;
+	return NULL;
+}
+
+/* Take the record linked at @p out of @imp's queue. */
+static struct vud_irec *vud_irec_unlink(struct vud_importer *imp,
+					struct vud_irec **p)
+{
+	struct vud_irec *rec = *p;
+
+	*p = rec->next;
+	if (imp->tail == &rec->next)
+		imp->tail = p;
+	imp->nr_records--;
+	return rec;
+}
+
+static struct vud_part *vud_part_of(const struct vud_export *exp,
+				    const struct vud_importer *imp)
+{
+	struct vud_part *part;
+
+	for (part = exp->parts; part; part = part->next)
+		if (part->imp == imp)
+			return part;
+	return NULL;
+}
+
+static bool vud_held_by_importers(const struct vud_export *exp)
+{
+	const struct vud_part *part;
+
+	for (part = exp->parts; part; part = part->next)
+		if (part->holds)
+			return true;
+	return false;
+}
+
+/*
+ * A part and the EXPORTED record for a new importer, or for every
+ * importer when the export is new; the UNEXPORTED record is allocated
+ * now, so that an UNEXPORT cannot fail.
+ */
+static int vud_part_add(struct vud_export *exp, struct vud_importer *imp)
+{
+	struct vud_part *part = calloc(1, sizeof(*part));
+	struct vud_irec *rec;
+
+	if (!part)
+		return -ENOMEM;
+	part->unexported = vud_irec_alloc(VHOST_VDMABUF_EVENT_UNEXPORTED,
+					  exp->uuid, 0);
+	rec = vud_irec_alloc(VHOST_VDMABUF_EVENT_EXPORTED, exp->uuid,
+			     exp->meta_len);
+	if (!part->unexported || !rec) {
+		free(part->unexported);
+		free(part);
+		free(rec);
+		return -ENOMEM;
+	}
+	rec->hdr.size = exp->size;
+	if (exp->meta_len)
+		memcpy(rec->payload, exp->meta, exp->meta_len);
+	part->imp = imp;
+	part->next = exp->parts;
+	exp->parts = part;
+	vud_irec_queue(imp, rec);
+	return 0;
+}
+
+/* Remove @imp's part in @exp, and every unsent record about it. */
+static void vud_part_del(struct vud_export *exp, struct vud_importer *imp)
+{
+	struct vud_part **p = &exp->parts, *part;
+	struct vud_irec **r;
+
+	while (*p && (*p)->imp != imp)
+		p = &(*p)->next;
+	part = *p;
+	if (!part)
+		return;
+	*p = part->next;
+	while ((r = vud_irec_find(imp, VHOST_VDMABUF_EVENT_EXPORTED, exp->uuid)) ||
+	       (r = vud_irec_find(imp, VHOST_VDMABUF_EVENT_PRESENTED, exp->uuid)))
+		free(vud_irec_unlink(imp, r));
+	free(part->unexported);
+	free(part);
+}
+
+/* The export's frame is done: tell the driver, with @flags. */
+static void vud_frame_complete(struct vud_device *dev, struct vud_export *exp,
+			       uint32_t flags)
+{
+	struct vud_part *part;
+
+	if (!exp->frame_pending)
+		return;
+	for (part = exp->parts; part; part = part->next)
+		part->owes = 0;
+	exp->owing = 0;
+	exp->frame_pending = false;
+	exp->frame_done->ev.flags = htole32(flags);
+	dev->nr_frame_events++;
+	vud_queue_event(dev, exp->frame_done);
+	exp->frame_done = NULL;
+}
+
+/* @part no longer owes the pending frame. */
+static void vud_part_paid(struct vud_device *dev, struct vud_export *exp,
+			  struct vud_part *part)
+{
+	if (!part->owes)
+		return;
+	part->owes = 0;
+	if (!--exp->owing)
+		vud_frame_complete(dev, exp, 0);
+}
+
 /* The export whose RELEASED @gev is. */
 static struct vud_export *vud_released_export(struct vud_gevent *gev)
 {
@@ -330,8 +482,22 @@ static void vud_unhash(struct vud_device *dev, struct vud_export *exp)
 	*p = exp->next;
 }
 
-static void vud_export_free(struct vud_export *exp)
+/* Free an export that is out of the hash table (or never was in it). */
+static void vud_export_free(struct vud_device *dev, struct vud_export *exp)
 {
+	struct vud_part *part;
+
+	/* Records already queued about it stay: the importers read them. */
+	while ((part = exp->parts)) {
+		exp->parts = part->next;
+		free(part->unexported);
+		free(part);
+	}
+	if (exp->dmabuf >= 0) {
+		close(exp->dmabuf);
+		dev->stats.pinned_bytes -= exp->size;
+	}
+	free(exp->frame_done);
 	free(exp->meta);
 	free(exp);
 }
@@ -356,7 +522,7 @@ void vud_pop_event(struct vud_device *dev)
 
 		vud_unhash(dev, exp);
 		dev->stats.held_exports--;
-		vud_export_free(exp);
+		vud_export_free(dev, exp);
 	} else {
 		dev->nr_frame_events--;
 		free(gev);
@@ -364,15 +530,21 @@ void vud_pop_event(struct vud_device *dev)
 }
 
 /*
- * The export is unexported and no host user holds it: drop the device's
+ * The export is unexported and no importer holds it: drop the device's
  * host dma-buf (udmabuf unpins when its last user goes) and queue
- * RELEASED.
+ * RELEASED, or, for an export a reset took, just free it.
  */
 static void vud_release(struct vud_device *dev, struct vud_export *exp)
 {
 	close(exp->dmabuf);
 	exp->dmabuf = -1;
 	dev->stats.pinned_bytes -= exp->size;
+	if (exp->orphan) {
+		vud_unhash(dev, exp);
+		dev->stats.held_exports--;
+		vud_export_free(dev, exp);
+		return;
+	}
 	exp->released.ev = (struct virtio_vdmabuf_event) {
 		.type = htole32(VIRTIO_VDMABUF_EVT_RELEASED),
 	};
@@ -380,10 +552,31 @@ static void vud_release(struct vud_device *dev, struct vud_export *exp)
 	vud_queue_event(dev, &exp->released);
 }
 
+/*
+ * The export stops being live: importers are told (UNEXPORTED), except
+ * those that take no part in it and have not been handed its EXPORTED
+ * yet, whose queues lose every trace of it; the pending frame is done.
+ */
 static void vud_unexport(struct vud_device *dev, struct vud_export *exp)
 {
+	struct vud_part *part, *next;
+
 	exp->live = false;
 	dev->stats.live_exports--;
+	for (part = exp->parts; part; part = next) {
+		next = part->next;
+		if (!part->imp->all && !part->joined && !part->holds &&
+		    vud_irec_find(part->imp, VHOST_VDMABUF_EVENT_EXPORTED,
+				  exp->uuid)) {
+			vud_part_del(exp, part->imp);
+			continue;
+		}
+		vud_irec_queue(part->imp, part->unexported);
+		part->unexported = NULL;
+	}
+	vud_frame_complete(dev, exp, 0);
+	if (!vud_held_by_importers(exp))
+		vud_release(dev, exp);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -479,6 +672,9 @@ static uint32_t vud_export_admit(const struct vud_device *dev,
 	    dev->stats.held_exports - dev->stats.live_exports >=
 	    lim->max_exports)
 		return VIRTIO_VDMABUF_S_NOMEM;
+	for (const struct vud_importer *imp = dev->importers; imp; imp = imp->next)
+		if (imp->nr_records >= lim->max_importer_events)
+			return VIRTIO_VDMABUF_S_BUSY;
 	return VIRTIO_VDMABUF_S_OK;
 }
 
@@ -555,26 +751,38 @@ static uint32_t vud_req_export(struct vud_device *dev,
 	status = vud_check_ranges(ranges, nr, size);
 	if (status)
 		goto err_free;
+	exp->dmabuf = -1;
 	status = vud_export_make(dev, exp, ranges, nr);
 	if (status)
 		goto err_free;
+	dev->stats.pinned_bytes += size;
 	free(ranges);
+	ranges = NULL;
 
 	memcpy(exp->uuid, hdr->uuid, 16);
 	exp->size = size;
-	exp->live = true;
+	exp->nr_ranges = nr;
 	exp->meta_len = meta_len;
+	/* Every importer is told, or none: an EXPORTED record each. */
+	for (struct vud_importer *imp = dev->importers; imp; imp = imp->next) {
+		if (vud_part_add(exp, imp)) {
+			while (exp->parts)
+				vud_part_del(exp, exp->parts->imp);
+			status = VIRTIO_VDMABUF_S_NOMEM;
+			goto err_free;
+		}
+	}
+	exp->live = true;
 	exp->next = dev->exports[vud_hash(exp->uuid)];
 	dev->exports[vud_hash(exp->uuid)] = exp;
 	dev->stats.live_exports++;
 	dev->stats.held_exports++;
-	dev->stats.pinned_bytes += size;
 	return VIRTIO_VDMABUF_S_OK;
 
 err_free:
 	free(ranges);
 	if (exp)
-		vud_export_free(exp);
+		vud_export_free(dev, exp);
 	return status;
 }
 
@@ -590,18 +798,69 @@ static uint32_t vud_req_unexport(struct vud_device *dev,
 	if (!exp || !exp->live)
 		return VIRTIO_VDMABUF_S_NOENT;
 	vud_unexport(dev, exp);
-	vud_release(dev, exp);
 	return VIRTIO_VDMABUF_S_OK;
+}
+
+/*
+ * @imp's PRESENTED record of @exp's new frame, with @nr_rects rectangles
+ * of damage after those of the unsent record @old it replaces, if any:
+ * the whole buffer (no rectangles) if either is whole or both do not fit.
+ */
+static struct vud_irec *vud_presented_alloc(const struct vud_export *exp,
+					    const struct vud_irec *old,
+					    const struct vhost_vdmabuf_rect *rects,
+					    uint32_t nr_rects)
+{
+	uint32_t old_len = old ? old->hdr.payload_len : 0;
+	uint32_t len = nr_rects * sizeof(*rects);
+	struct vud_irec *rec;
+
+	if ((old && !old_len) || !len ||
+	    old_len + len > VIRTIO_VDMABUF_MAX_RECTS * sizeof(*rects)) {
+		old_len = 0;
+		len = 0;
+	}
+	rec = vud_irec_alloc(VHOST_VDMABUF_EVENT_PRESENTED, exp->uuid,
+			     old_len + len);
+	if (!rec)
+		return NULL;
+	if (old_len)
+		memcpy(rec->payload, old->payload, old_len);
+	if (len)
+		memcpy(rec->payload + old_len, rects, len);
+	rec->hdr.nr_frames = old ? old->hdr.nr_frames + 1 : 1;
+	return rec;
+}
+
+/*
+ * An importer's queue is full, and @exp's new PRESENTED would not replace
+ * an unsent one there: a queue never grows by a frame it already holds.
+ */
+static bool vud_present_busy(struct vud_device *dev, const struct vud_export *exp)
+{
+	struct vud_importer *imp;
+
+	if (dev->stats.guest_events >= dev->limits.max_guest_events)
+		return true;
+	for (imp = dev->importers; imp; imp = imp->next)
+		if (imp->nr_records >= dev->limits.max_importer_events &&
+		    !vud_irec_find(imp, VHOST_VDMABUF_EVENT_PRESENTED, exp->uuid))
+			return true;
+	return false;
 }
 
 static uint32_t vud_req_present(struct vud_device *dev,
 				const struct virtio_vdmabuf_req_hdr *hdr,
 				const struct vud_req *req)
 {
+	struct vhost_vdmabuf_rect rects[VIRTIO_VDMABUF_MAX_RECTS];
+	struct virtio_vdmabuf_rect wire[VIRTIO_VDMABUF_MAX_RECTS];
+	struct vud_irec **recs = NULL, **old;
 	struct virtio_vdmabuf_present_req pr;
+	struct vud_importer *imp;
 	struct vud_export *exp;
 	struct vud_gevent *gev;
-	uint32_t nr_rects;
+	uint32_t nr_rects, i;
 
 	if (!(dev->features & (1ULL << VIRTIO_VDMABUF_F_PRESENT)))
 		return VIRTIO_VDMABUF_S_UNSUPPORTED;
@@ -615,19 +874,75 @@ static uint32_t vud_req_present(struct vud_device *dev,
 		return VIRTIO_VDMABUF_S_LIMIT;
 	if (req->len != sizeof(pr) + nr_rects * sizeof(struct virtio_vdmabuf_rect))
 		return VIRTIO_VDMABUF_S_INVALID;
-	if (dev->stats.guest_events >= dev->limits.max_guest_events)
+	vud_req_read(req, sizeof(pr), wire, nr_rects * sizeof(wire[0]));
+	for (i = 0; i < nr_rects; i++)
+		rects[i] = (struct vhost_vdmabuf_rect) {
+			.x = le32toh(wire[i].x), .y = le32toh(wire[i].y),
+			.width = le32toh(wire[i].width),
+			.height = le32toh(wire[i].height),
+		};
+	if (vud_present_busy(dev, exp))
 		return VIRTIO_VDMABUF_S_BUSY;
-	gev = calloc(1, sizeof(*gev));
-	if (!gev)
-		return VIRTIO_VDMABUF_S_NOMEM;
 
-	/* No importer takes part in frames yet: the frame is done at once. */
+	/* Everything this frame needs, or nothing. */
+	gev = calloc(1, sizeof(*gev));
+	if (dev->nr_importers)
+		recs = calloc(dev->nr_importers, sizeof(*recs));
+	if (!gev || (dev->nr_importers && !recs))
+		goto err_nomem;
+	for (imp = dev->importers, i = 0; imp; imp = imp->next, i++) {
+		old = vud_irec_find(imp, VHOST_VDMABUF_EVENT_PRESENTED, exp->uuid);
+		recs[i] = vud_presented_alloc(exp, old ? *old : NULL, rects,
+					      nr_rects);
+		if (!recs[i])
+			goto err_nomem;
+	}
+
+	vud_frame_complete(dev, exp, VIRTIO_VDMABUF_EVT_F_REPLACED);
 	gev->ev.type = htole32(VIRTIO_VDMABUF_EVT_FRAME_DONE);
 	memcpy(gev->ev.uuid, exp->uuid, 16);
 	gev->ev.seq = pr.seq;
-	dev->nr_frame_events++;
-	vud_queue_event(dev, gev);
+	exp->frame_pending = true;
+	exp->frame_seq = le64toh(pr.seq);
+	exp->frame_no = ++dev->last_frame;
+	exp->frame_done = gev;
+	exp->last_seq = exp->frame_seq;
+	exp->last_frame = exp->frame_no;
+	for (imp = dev->importers, i = 0; imp; imp = imp->next, i++) {
+		struct vud_part *part = vud_part_of(exp, imp);
+		struct vud_irec *rec = recs[i];
+
+		rec->hdr.seq = exp->frame_seq;
+		rec->hdr.frame = exp->frame_no;
+		if (part && (imp->all || part->joined)) {
+			rec->hdr.flags = VHOST_VDMABUF_EVENT_F_OWED;
+			part->owes = exp->frame_no;
+			exp->owing++;
+		}
+		old = vud_irec_find(imp, VHOST_VDMABUF_EVENT_PRESENTED, exp->uuid);
+		if (old) {
+			/* In the old one's place in the queue. */
+			rec->next = (*old)->next;
+			if (imp->tail == &(*old)->next)
+				imp->tail = &rec->next;
+			free(*old);
+			*old = rec;
+		} else {
+			vud_irec_queue(imp, rec);
+		}
+	}
+	free(recs);
+	/* With no importer taking part, the frame is done at once. */
+	if (!exp->owing)
+		vud_frame_complete(dev, exp, 0);
 	return VIRTIO_VDMABUF_S_OK;
+
+err_nomem:
+	for (i = 0; recs && i < dev->nr_importers; i++)
+		free(recs[i]);
+	free(recs);
+	free(gev);
+	return VIRTIO_VDMABUF_S_NOMEM;
 }
 
 /**
@@ -658,6 +973,269 @@ uint32_t vud_request(struct vud_device *dev, const struct vud_req *req)
 	return status;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Importers                                                              */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * vud_importer_new() - a new importer, told of every live export
+ * @dev: the device
+ * @priv: for the caller (struct vud_importer.priv)
+ * @impp: the importer
+ *
+ * A late importer is at no disadvantage: its queue starts with an
+ * EXPORTED record of every buffer live now.
+ *
+ * Return: 0, -EUSERS at max_importers, or -ENOMEM.
+ */
+int vud_importer_new(struct vud_device *dev, void *priv,
+		     struct vud_importer **impp)
+{
+	struct vud_importer *imp;
+	struct vud_export *exp;
+	unsigned int b;
+
+	if (dev->nr_importers >= dev->limits.max_importers)
+		return -EUSERS;
+	imp = calloc(1, sizeof(*imp));
+	if (!imp)
+		return -ENOMEM;
+	imp->tail = &imp->queue;
+	imp->priv = priv;
+	for (b = 0; b < VUD_HASH_SIZE; b++)
+		for (exp = dev->exports[b]; exp; exp = exp->next)
+			if (exp->live && vud_part_add(exp, imp))
+				goto err_undo;
+	imp->next = dev->importers;
+	dev->importers = imp;
+	dev->nr_importers++;
+	*impp = imp;
+	return 0;
+
+err_undo:
+	for (b = 0; b < VUD_HASH_SIZE; b++)
+		for (exp = dev->exports[b]; exp; exp = exp->next)
+			vud_part_del(exp, imp);
+	free(imp);
+	return -ENOMEM;
+}
+
+/**
+ * vud_importer_free() - an importer is gone (closed, or its program died)
+ * @dev: the device
+ * @imp: the importer
+ *
+ * Every frame it owes counts as done and every import as returned, so
+ * that exports it was the last to hold are released.
+ */
+void vud_importer_free(struct vud_device *dev, struct vud_importer *imp)
+{
+	struct vud_importer **p = &dev->importers;
+	struct vud_export *exp, *next;
+	struct vud_part *part;
+	struct vud_irec *rec;
+	unsigned int b;
+
+	while (*p != imp)
+		p = &(*p)->next;
+	*p = imp->next;
+	dev->nr_importers--;
+	for (b = 0; b < VUD_HASH_SIZE; b++) {
+		for (exp = dev->exports[b]; exp; exp = next) {
+			next = exp->next;
+			part = vud_part_of(exp, imp);
+			if (!part)
+				continue;
+			vud_part_paid(dev, exp, part);
+			vud_part_del(exp, imp);
+			if (!exp->live && exp->dmabuf >= 0 &&
+			    !vud_held_by_importers(exp))
+				vud_release(dev, exp);
+		}
+	}
+	while ((rec = imp->queue)) {
+		imp->queue = rec->next;
+		free(rec);
+	}
+	free(imp);
+}
+
+/** vud_importer_peek() - the next record to hand @imp, or NULL */
+const struct vud_irec *vud_importer_peek(const struct vud_importer *imp)
+{
+	return imp->queue;
+}
+
+/** vud_importer_pop() - the next record was handed over: drop it */
+void vud_importer_pop(struct vud_importer *imp)
+{
+	if (imp->queue)
+		free(vud_irec_unlink(imp, &imp->queue));
+}
+
+/**
+ * vud_import() - VHOST_VDMABUF_IMPORT: the host dma-buf of a live export
+ * @dev: the device
+ * @imp: the importer
+ * @arg: in: uuid, flags; out: fd (the device's own: send a copy), size
+ *
+ * The importer holds the export from now on, until it returns it
+ * (vud_return()) or goes; and it takes part in the export's frames.
+ *
+ * Return: 0, -EINVAL for unknown flags, -ENOENT if no live export has
+ * the UUID.
+ */
+int vud_import(struct vud_device *dev, struct vud_importer *imp,
+	       struct vhost_vdmabuf_import *arg)
+{
+	struct vud_export *exp;
+	struct vud_part *part;
+
+	if (arg->flags & ~VHOST_VDMABUF_FD_KEEP_ON_EXEC)
+		return -EINVAL;
+	exp = vud_find(dev, arg->uuid);
+	part = exp && exp->live ? vud_part_of(exp, imp) : NULL;
+	if (!part)
+		return -ENOENT;
+	part->holds++;
+	part->joined = true;
+	arg->fd = exp->dmabuf;
+	arg->size = exp->size;
+	return 0;
+}
+
+/**
+ * vud_return() - the importer has let go of every dma-buf and mapping of
+ *	an export it imported
+ * @dev: the device
+ * @imp: the importer
+ * @uuid: the export
+ *
+ * udmabuf does not tell its creator when the last user of a dma-buf is
+ * gone, so the importer says so; an unexported export is released once
+ * every importer has returned it or gone.
+ *
+ * Return: 0, or -ENOENT if @imp holds no export with @uuid.
+ */
+int vud_return(struct vud_device *dev, struct vud_importer *imp,
+	       const uint8_t uuid[16])
+{
+	struct vud_export *exp = vud_find(dev, uuid);
+	struct vud_part *part = exp ? vud_part_of(exp, imp) : NULL;
+
+	if (!part || !part->holds)
+		return -ENOENT;
+	part->holds = 0;
+	if (!exp->live && !vud_held_by_importers(exp))
+		vud_release(dev, exp);
+	return 0;
+}
+
+/**
+ * vud_frame_done() - VHOST_VDMABUF_FRAME_DONE
+ * @dev: the device
+ * @imp: the importer
+ * @arg: the export and the frame number of its PRESENTED record
+ *
+ * Return: 0; -EINVAL for nonzero flags or padding, frame 0 or a frame
+ * never given; -ENOENT if no export has the UUID; -ESTALE if @imp does
+ * not owe that frame (answered, replaced or completed already).
+ */
+int vud_frame_done(struct vud_device *dev, struct vud_importer *imp,
+		   const struct vhost_vdmabuf_frame_done *arg)
+{
+	struct vud_export *exp;
+	struct vud_part *part;
+
+	if (arg->flags || arg->padding || !arg->frame ||
+	    arg->frame > dev->last_frame)
+		return -EINVAL;
+	exp = vud_find(dev, arg->uuid);
+	if (!exp)
+		return -ENOENT;
+	part = vud_part_of(exp, imp);
+	if (!part || part->owes != arg->frame)
+		return -ESTALE;
+	vud_part_paid(dev, exp, part);
+	return 0;
+}
+
+/**
+ * vud_frames() - VHOST_VDMABUF_FRAMES: take part in frames, or stop
+ * @dev: the device
+ * @imp: the importer
+ * @arg: one export, or all with VHOST_VDMABUF_FRAMES_F_ALL
+ *
+ * Return: 0, -EINVAL for a bad op or flags (or a UUID with F_ALL),
+ * -ENOENT if no live export has the UUID.
+ */
+int vud_frames(struct vud_device *dev, struct vud_importer *imp,
+	       const struct vhost_vdmabuf_frames *arg)
+{
+	static const uint8_t zero[16];
+	bool join = arg->op == VHOST_VDMABUF_FRAMES_JOIN;
+	struct vud_export *exp;
+	struct vud_part *part;
+	unsigned int b;
+
+	if ((!join && arg->op != VHOST_VDMABUF_FRAMES_LEAVE) ||
+	    (arg->flags & ~VHOST_VDMABUF_FRAMES_F_ALL))
+		return -EINVAL;
+	if (arg->flags & VHOST_VDMABUF_FRAMES_F_ALL) {
+		if (memcmp(arg->uuid, zero, 16))
+			return -EINVAL;
+		imp->all = join;
+		if (join)
+			return 0;
+		/* Leaving all: what it owes only for being joined to all. */
+		for (b = 0; b < VUD_HASH_SIZE; b++)
+			for (exp = dev->exports[b]; exp; exp = exp->next) {
+				part = vud_part_of(exp, imp);
+				if (part && !part->joined)
+					vud_part_paid(dev, exp, part);
+			}
+		return 0;
+	}
+	exp = vud_find(dev, arg->uuid);
+	part = exp && exp->live ? vud_part_of(exp, imp) : NULL;
+	if (!part)
+		return -ENOENT;
+	part->joined = join;
+	if (!join)
+		vud_part_paid(dev, exp, part);
+	return 0;
+}
+
+/**
+ * vud_query() - VHOST_VDMABUF_QUERY
+ * @dev: the device
+ * @arg: in: uuid; out: everything but the metadata
+ * @meta: the metadata, @arg->meta_len bytes
+ *
+ * Return: 0, -EINVAL for nonzero flags or padding, -ENOENT if no held
+ * export has the UUID.
+ */
+int vud_query(const struct vud_device *dev, struct vhost_vdmabuf_query *arg,
+	      const uint8_t **meta)
+{
+	const struct vud_export *exp;
+
+	if (arg->flags || arg->padding)
+		return -EINVAL;
+	exp = vud_find(dev, arg->uuid);
+	if (!exp || exp->dmabuf < 0)
+		return -ENOENT;
+	arg->size = exp->size;
+	arg->nr_ranges = exp->nr_ranges;
+	arg->state = exp->live ? VHOST_VDMABUF_STATE_LIVE :
+		     VHOST_VDMABUF_STATE_UNEXPORTED;
+	arg->last_seq = exp->last_seq;
+	arg->last_frame = exp->last_frame;
+	arg->meta_len = exp->meta_len;
+	*meta = exp->meta;
+	return 0;
+}
+
 /**
  * vud_reset() - the device is reset: end every export
  * @dev: the device
@@ -667,38 +1245,55 @@ uint32_t vud_request(struct vud_device *dev, const struct vud_req *req)
  */
 void vud_reset(struct vud_device *dev)
 {
+	struct vud_export *exp, *next;
+	struct vud_gevent *gev;
 	unsigned int b;
 
-	while (dev->events) {
-		struct vud_gevent *gev = dev->events;
-
+	/*
+	 * Every export ends as an UNEXPORT ends it, and none will be
+	 * RELEASED: those no importer holds go now, the others when their
+	 * importers let go.  Their pending frames end without FRAME_DONE.
+	 */
+	for (b = 0; b < VUD_HASH_SIZE; b++) {
+		for (exp = dev->exports[b]; exp; exp = next) {
+			next = exp->next;
+			if (exp->released.ev.type)
+				continue;	/* RELEASED queued: below */
+			exp->orphan = true;
+			if (exp->frame_pending) {
+				for (struct vud_part *p = exp->parts; p; p = p->next)
+					p->owes = 0;
+				exp->owing = 0;
+				exp->frame_pending = false;
+				free(exp->frame_done);
+				exp->frame_done = NULL;
+			}
+			if (exp->live)
+				vud_unexport(dev, exp);
+		}
+	}
+	while ((gev = dev->events)) {
 		dev->events = gev->next;
-		if (le32toh(gev->ev.type) != VIRTIO_VDMABUF_EVT_RELEASED)
+		if (le32toh(gev->ev.type) == VIRTIO_VDMABUF_EVT_RELEASED) {
+			exp = vud_released_export(gev);
+			vud_unhash(dev, exp);
+			dev->stats.held_exports--;
+			vud_export_free(dev, exp);
+		} else {
 			free(gev);
+		}
 	}
 	dev->events_tail = &dev->events;
 	dev->nr_frame_events = 0;
 	dev->stats.guest_events = 0;
-	for (b = 0; b < VUD_HASH_SIZE; b++) {
-		while (dev->exports[b]) {
-			struct vud_export *exp = dev->exports[b];
-
-			dev->exports[b] = exp->next;
-			if (exp->dmabuf >= 0) {
-				close(exp->dmabuf);
-				dev->stats.pinned_bytes -= exp->size;
-			}
-			vud_export_free(exp);
-		}
-	}
-	dev->stats.live_exports = 0;
-	dev->stats.held_exports = 0;
 }
 
 /** vud_device_fini() - the front-end is gone: free everything */
 void vud_device_fini(struct vud_device *dev)
 {
 	vud_reset(dev);
+	while (dev->importers)
+		vud_importer_free(dev, dev->importers);
 	vud_remove_all_regions(dev);
 }
 

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <linux/vhost_vdmabuf.h>
 #include <linux/virtio_vdmabuf.h>
 
 /* The most guest RAM regions: libvhost-user's VHOST_USER_MAX_RAM_SLOTS. */
@@ -33,6 +34,9 @@
  *	size_limit_mb
  * @max_total_size: most bytes exported and pinned at once
  * @max_guest_events: FRAME_DONE backlog before PRESENT gets BUSY
+ * @max_importer_events: records queued for one importer before EXPORT,
+ *	and a PRESENT that would add one, get BUSY
+ * @max_importers: most importers at once
  * @udmabuf_list_limit: udmabuf's list_limit: most memfd pieces in one
  *	host dma-buf, after ranges are split at region borders
  */
@@ -44,6 +48,8 @@ struct vud_limits {
 	uint64_t max_export_size;
 	uint64_t max_total_size;
 	uint32_t max_guest_events;
+	uint32_t max_importer_events;
+	uint32_t max_importers;
 	uint32_t udmabuf_list_limit;
 };
 
@@ -72,15 +78,79 @@ struct vud_gevent {
 };
 
 /**
+ * struct vud_irec - a record queued for an importer, as the kernel
+ *	back-end's importer fd reads it (struct vhost_vdmabuf_event, then
+ *	the payload, padded to 8 bytes)
+ * @next: the next in the importer's queue
+ * @hdr: the record's header; hdr.len is the record's length
+ * @payload: metadata (EXPORTED) or damage (PRESENTED)
+ */
+struct vud_irec {
+	struct vud_irec *next;
+	struct vhost_vdmabuf_event hdr;
+	uint8_t payload[];
+};
+
+struct vud_importer;
+
+/**
+ * struct vud_part - one importer's part in one held export
+ * @next: the next part of the export
+ * @imp: the importer
+ * @holds: imports it has not returned; the export is not released
+ *	while any part holds it
+ * @joined: takes part in the export's frames (IMPORT or FRAMES JOIN)
+ * @owes: the frame number it owes a FRAME_DONE for, 0 if none
+ * @unexported: the UNEXPORTED record, allocated with the part so that an
+ *	UNEXPORT never fails for want of memory; NULL once queued
+ */
+struct vud_part {
+	struct vud_part *next;
+	struct vud_importer *imp;
+	uint32_t holds;
+	bool joined;
+	uint64_t owes;
+	struct vud_irec *unexported;
+};
+
+/**
+ * struct vud_importer - a host program that follows the device's exports
+ * @next: the next of the device's importers
+ * @queue: records not yet handed over, oldest first
+ * @tail: where the next record goes
+ * @nr_records: records in @queue
+ * @all: takes part in the frames of every buffer (FRAMES_F_ALL)
+ * @priv: the connection's, for main.c
+ */
+struct vud_importer {
+	struct vud_importer *next;
+	struct vud_irec *queue;
+	struct vud_irec **tail;
+	uint32_t nr_records;
+	bool all;
+	void *priv;
+};
+
+/**
  * struct vud_export - a buffer the driver exported
  * @next: the next in its hash bucket
  * @uuid: its UUID
  * @size: its size in bytes
- * @dmabuf: the host dma-buf made from its memory (udmabuf); the
- *	daemon's reference, closed once the export is released
+ * @nr_ranges: ranges the EXPORT had
+ * @dmabuf: the host dma-buf made from its memory (udmabuf): importers get
+ *	copies; the daemon's own is closed once the export is released
  * @live: not unexported yet
+ * @orphan: a reset took it from the driver: no RELEASED when it goes
  * @meta_len: bytes at @meta
  * @meta: the metadata the EXPORT carried, for importers
+ * @parts: the importers' parts in it
+ * @frame_pending: a frame waits for importers' FRAME_DONE
+ * @frame_seq: the guest's sequence number of the pending frame
+ * @frame_no: the pending frame's number
+ * @owing: parts that owe a FRAME_DONE for the pending frame
+ * @frame_done: its FRAME_DONE event, allocated at PRESENT
+ * @last_seq: the newest PRESENT's sequence number, 0 if none
+ * @last_frame: the newest PRESENT's frame number, 0 if none
  * @released: the RELEASED event, allocated with the export so that an
  *	UNEXPORT can always queue it
  */
@@ -88,10 +158,20 @@ struct vud_export {
 	struct vud_export *next;
 	uint8_t uuid[16];
 	uint64_t size;
+	uint32_t nr_ranges;
 	int dmabuf;
 	bool live;
+	bool orphan;
 	uint32_t meta_len;
 	uint8_t *meta;
+	struct vud_part *parts;
+	bool frame_pending;
+	uint64_t frame_seq;
+	uint64_t frame_no;
+	uint32_t owing;
+	struct vud_gevent *frame_done;
+	uint64_t last_seq;
+	uint64_t last_frame;
 	struct vud_gevent released;
 };
 
@@ -127,6 +207,10 @@ struct vud_stats {
  * @events: queued for the driver, oldest first
  * @events_tail: where the next event goes
  * @nr_frame_events: FRAME_DONE events in @events
+ * @importers: host programs following the exports
+ * @nr_importers: how many
+ * @last_frame: the newest frame number given; frames of all exports are
+ *	numbered from 1 up, never reused
  * @stats: counters
  */
 struct vud_device {
@@ -139,6 +223,9 @@ struct vud_device {
 	struct vud_gevent *events;
 	struct vud_gevent **events_tail;
 	uint32_t nr_frame_events;
+	struct vud_importer *importers;
+	uint32_t nr_importers;
+	uint64_t last_frame;
 	struct vud_stats stats;
 };
 
@@ -175,5 +262,21 @@ struct vud_export *vud_find(const struct vud_device *dev,
 			    const uint8_t uuid[16]);
 const struct virtio_vdmabuf_event *vud_peek_event(const struct vud_device *dev);
 void vud_pop_event(struct vud_device *dev);
+
+int vud_importer_new(struct vud_device *dev, void *priv,
+		     struct vud_importer **impp);
+void vud_importer_free(struct vud_device *dev, struct vud_importer *imp);
+const struct vud_irec *vud_importer_peek(const struct vud_importer *imp);
+void vud_importer_pop(struct vud_importer *imp);
+int vud_import(struct vud_device *dev, struct vud_importer *imp,
+	       struct vhost_vdmabuf_import *arg);
+int vud_frame_done(struct vud_device *dev, struct vud_importer *imp,
+		   const struct vhost_vdmabuf_frame_done *arg);
+int vud_frames(struct vud_device *dev, struct vud_importer *imp,
+	       const struct vhost_vdmabuf_frames *arg);
+int vud_query(const struct vud_device *dev, struct vhost_vdmabuf_query *arg,
+	      const uint8_t **meta);
+int vud_return(struct vud_device *dev, struct vud_importer *imp,
+	       const uint8_t uuid[16]);
 
 #endif /* VUD_H */
