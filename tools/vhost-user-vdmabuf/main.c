@@ -26,6 +26,7 @@
 #include <sys/un.h>
 
 #include "libvhost-user.h"
+#include "vdmabuf/vu_importer.h"
 #include "vud.h"
 
 /* Requests answered per round of the loop before the socket is looked at. */
@@ -45,6 +46,21 @@
 			 (1ULL << VIRTIO_RING_F_EVENT_IDX) | \
 			 (1ULL << VIRTIO_VDMABUF_F_PRESENT))
 
+/* Importer connections: at most the hard cap of the kernel back-end. */
+#define VUD_MAX_CONNS	256
+
+/**
+ * struct vud_conn - an importer's connection
+ * @fd: the daemon's end of the importer's socket pair (non-blocking)
+ * @imp: the device model's importer
+ * @dead: a send failed for good: closed at the next turn of the loop
+ */
+struct vud_conn {
+	int fd;
+	struct vud_importer *imp;
+	bool dead;
+};
+
 struct vud_watch {
 	int fd;
 	int events;
@@ -60,6 +76,12 @@ struct vud_watch {
  * @watches: those fds
  * @more_requests: the requestq still had requests after VUD_WEIGHT
  * @verbose: log every request's status
+ * @listen_fd: the importer socket, -1 without --importer-socket
+ * @importer_uid: the user besides root and the daemon's own that gets
+ *	importers, -1 if none
+ * @peer_warned: a refused client was logged
+ * @nr_conns: importers connected
+ * @conns: their connections
  */
 struct vud_daemon {
 	VuDev vu;
@@ -68,6 +90,11 @@ struct vud_daemon {
 	struct vud_watch watches[VUD_MAX_WATCHES];
 	bool more_requests;
 	bool verbose;
+	int listen_fd;
+	long long importer_uid;
+	bool peer_warned;
+	unsigned int nr_conns;
+	struct vud_conn conns[VUD_MAX_CONNS];
 };
 
 #define vud_of(vdev) \
@@ -137,6 +164,8 @@ static void vud_deliver_events(struct vud_daemon *d)
 		vu_queue_notify(&d->vu, vq);
 }
 
+static void vud_flush_importers(struct vud_daemon *d);
+
 static void vud_handle_requests(VuDev *vdev, int qidx)
 {
 	struct vud_daemon *d = vud_of(vdev);
@@ -177,6 +206,7 @@ static void vud_handle_requests(VuDev *vdev, int qidx)
 	if (n)
 		vu_queue_notify(vdev, vq);
 	vud_deliver_events(d);
+	vud_flush_importers(d);
 }
 
 static void vud_handle_events(VuDev *vdev, int qidx)
@@ -348,24 +378,287 @@ static const VuDevIface vud_iface = {
 	.set_config = vud_set_config_cb,
 };
 
-/* Serve the front-end on @sock until it goes. */
+/* ---------------------------------------------------------------------- */
+/* Importers: the importer socket (include/vdmabuf/vu_importer.h)          */
+/* ---------------------------------------------------------------------- */
+
+/* Hand each importer what its queue holds, as far as its socket takes it. */
+static void vud_flush_importers(struct vud_daemon *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nr_conns; i++) {
+		struct vud_conn *c = &d->conns[i];
+		const struct vud_irec *rec;
+
+		while ((rec = vud_importer_peek(c->imp))) {
+			if (send(c->fd, &rec->hdr, rec->hdr.len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+				if (errno != EAGAIN && errno != EINTR)
+					c->dead = true;
+				break;
+			}
+			vud_importer_pop(c->imp);
+		}
+	}
+}
+
+static void vud_conn_close(struct vud_daemon *d, unsigned int i)
+{
+	vud_importer_free(&d->dev, d->conns[i].imp);
+	close(d->conns[i].fd);
+	d->conns[i] = d->conns[--d->nr_conns];
+}
+
+/* Root, the daemon's own user and --importer-uid get an importer. */
+static bool vud_peer_ok(struct vud_daemon *d, int sock)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return false;
+	if (!cred.uid || cred.uid == geteuid() ||
+	    (d->importer_uid >= 0 && cred.uid == (uid_t)d->importer_uid))
+		return true;
+	if (!d->peer_warned)
+		fprintf(stderr, "vhost-user-vdmabuf: refused an importer of uid %u (pid %d): see --importer-uid\n",
+			cred.uid, cred.pid);
+	d->peer_warned = true;
+	return false;
+}
+
+static int vud_send_fd(int sock, const void *buf, size_t len, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+
+	if (fd >= 0) {
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* A client on the importer socket: its importer, or nothing. */
+static void vud_accept(struct vud_daemon *d)
+{
+	int sock = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	struct vud_importer *imp;
+	int sv[2];
+
+	if (sock < 0)
+		return;
+	if (!vud_peer_ok(d, sock) || d->nr_conns == VUD_MAX_CONNS ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		close(sock);
+		return;
+	}
+	if (vud_importer_new(&d->dev, NULL, &imp)) {
+		/* max_importers reached: the client gets no descriptor. */
+		close(sv[0]);
+		close(sv[1]);
+		close(sock);
+		return;
+	}
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	d->conns[d->nr_conns++] = (struct vud_conn) { .fd = sv[0], .imp = imp };
+	vud_send_fd(sock, "v", 1, sv[1]);
+	close(sv[1]);
+	close(sock);
+	vud_flush_importers(d);
+}
+
+/* One request of an importer, answered on the reply socket it came with. */
+static void vud_conn_request(struct vud_daemon *d, struct vud_conn *c,
+			     const uint8_t *msg, size_t n, int reply_fd)
+{
+	struct vdmabuf_vu_req req;
+	union {
+		struct vhost_vdmabuf_import import;
+		struct vhost_vdmabuf_frame_done done;
+		struct vhost_vdmabuf_frames frames;
+		struct vhost_vdmabuf_query query;
+		struct vdmabuf_vu_return ret;
+	} arg = {};
+	uint8_t out[VDMABUF_VU_MSG_MAX];
+	struct vdmabuf_vu_reply *rep = (void *)out;
+	const uint8_t *meta = NULL;
+	size_t out_len = sizeof(*rep);
+	int err, fd = -1;
+
+	memcpy(&req, msg, sizeof(req));
+	memset(rep, 0, sizeof(*rep));
+	if (req.len != n - sizeof(req) || req.len != _IOC_SIZE(req.cmd) ||
+	    req.len > sizeof(arg)) {
+		err = -EINVAL;
+		goto reply;
+	}
+	memcpy(&arg, msg + sizeof(req), req.len);
+	switch (req.cmd) {
+	case VHOST_VDMABUF_IMPORT:
+		err = vud_import(&d->dev, c->imp, &arg.import);
+		if (!err) {
+			fd = arg.import.fd;
+			arg.import.fd = 0;
+		}
+		break;
+	case VHOST_VDMABUF_FRAME_DONE:
+		err = vud_frame_done(&d->dev, c->imp, &arg.done);
+		break;
+	case VHOST_VDMABUF_FRAMES:
+		err = vud_frames(&d->dev, c->imp, &arg.frames);
+		break;
+	case VHOST_VDMABUF_QUERY:
+		err = vud_query(&d->dev, &arg.query, &meta);
+		break;
+	case VDMABUF_VU_RETURN:
+		err = arg.ret.flags || arg.ret.padding ? -EINVAL :
+		      vud_return(&d->dev, c->imp, arg.ret.uuid);
+		break;
+	default:
+		err = -ENOTTY;
+	}
+	if (!err) {
+		rep->len = req.len;
+		memcpy(out + out_len, &arg, req.len);
+		out_len += req.len;
+		if (meta && arg.query.meta_len <= arg.query.meta_size) {
+			memcpy(out + out_len, meta, arg.query.meta_len);
+			out_len += arg.query.meta_len;
+		}
+	}
+reply:
+	rep->error = -err;
+	vud_send_fd(reply_fd, out, out_len, fd);
+}
+
+/* Messages from an importer; false once it is gone. */
+static bool vud_conn_input(struct vud_daemon *d, struct vud_conn *c)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} u;
+	uint8_t msg[sizeof(struct vdmabuf_vu_req) + 256];
+	struct iovec iov = { .iov_base = msg, .iov_len = sizeof(msg) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	unsigned int budget;
+
+	/* Bounded: other importers and the guest get their turn. */
+	for (budget = 0; budget < VUD_WEIGHT; budget++) {
+		struct cmsghdr *cm;
+		int fds[4], nfds = 0, i;
+		ssize_t n;
+
+		mh.msg_controllen = sizeof(u.buf);
+		n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR;
+		if (n == 0)
+			return false;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_RIGHTS) {
+				nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				nfds = nfds > 4 ? 4 : nfds;
+				memcpy(fds, CMSG_DATA(cm), nfds * sizeof(int));
+			}
+		/* No reply socket, a cut message: a broken client. */
+		if (nfds != 1 || (size_t)n < sizeof(struct vdmabuf_vu_req) ||
+		    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+			for (i = 0; i < nfds; i++)
+				close(fds[i]);
+			return false;
+		}
+		vud_conn_request(d, c, msg, n, fds[0]);
+		close(fds[0]);
+	}
+	return true;
+}
+
+/*
+ * The front-end is gone: end every export as a reset does, and give the
+ * importers a moment to read what is queued for them before the daemon
+ * exits and they read end of file.
+ */
+static void vud_drain_importers(struct vud_daemon *d)
+{
+	unsigned int i, tries;
+
+	vud_reset(&d->dev);
+	for (tries = 0; tries < 20; tries++) {
+		bool left = false;
+
+		vud_flush_importers(d);
+		for (i = 0; i < d->nr_conns; i++)
+			left |= !d->conns[i].dead &&
+				vud_importer_peek(d->conns[i].imp);
+		if (!left)
+			break;
+		poll(NULL, 0, 100);
+	}
+	while (d->nr_conns)
+		vud_conn_close(d, 0);
+}
+
+static int vud_listen_importers(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		die("importer socket path too long: %s", path);
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 16))
+		die("%s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Serve the front-end on @sock, and the importers, until the front-end goes. */
 static void vud_run(struct vud_daemon *d, int sock)
 {
-	struct pollfd pfd[1 + VUD_MAX_WATCHES];
-	unsigned int i, n;
+	struct pollfd pfd[2 + VUD_MAX_CONNS + VUD_MAX_WATCHES];
+	unsigned int i, nc, nw;
 
 	if (!vu_init(&d->vu, VIRTIO_VDMABUF_VQ_MAX, sock, vud_panic, NULL,
 		     vud_set_watch, vud_remove_watch, &vud_iface))
 		die("vu_init failed");
 	for (;;) {
 		pfd[0] = (struct pollfd) { .fd = sock, .events = POLLIN };
-		n = d->nr_watches;
-		for (i = 0; i < n; i++)
-			pfd[1 + i] = (struct pollfd) {
+		pfd[1] = (struct pollfd) { .fd = d->listen_fd, .events = POLLIN };
+		nc = d->nr_conns;
+		for (i = 0; i < nc; i++)
+			pfd[2 + i] = (struct pollfd) {
+				.fd = d->conns[i].fd,
+				.events = POLLIN |
+					  (vud_importer_peek(d->conns[i].imp) ?
+					   POLLOUT : 0),
+			};
+		nw = d->nr_watches;
+		for (i = 0; i < nw; i++)
+			pfd[2 + nc + i] = (struct pollfd) {
 				.fd = d->watches[i].fd,
 				.events = d->watches[i].events,
 			};
-		if (poll(pfd, 1 + n, d->more_requests ? 0 : -1) < 0) {
+		if (poll(pfd, 2 + nc + nw, d->more_requests ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			die("poll: %s", strerror(errno));
@@ -376,14 +669,27 @@ static void vud_run(struct vud_daemon *d, int sock)
 			/* The watches may have changed: poll again. */
 			continue;
 		}
-		for (i = 0; i < n && i < d->nr_watches; i++)
-			if (pfd[1 + i].revents &&
-			    d->watches[i].fd == pfd[1 + i].fd)
-				d->watches[i].cb(&d->vu, pfd[1 + i].revents,
+		for (i = 0; i < nw && i < d->nr_watches; i++)
+			if (pfd[2 + nc + i].revents &&
+			    d->watches[i].fd == pfd[2 + nc + i].fd)
+				d->watches[i].cb(&d->vu, pfd[2 + nc + i].revents,
 						 d->watches[i].data);
 		if (d->more_requests)
 			vud_handle_requests(&d->vu, VIRTIO_VDMABUF_VQ_REQ);
+		/* Importers: nothing above closed or moved a connection. */
+		for (i = 0; i < nc; i++)
+			if ((pfd[2 + i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    !vud_conn_input(d, &d->conns[i]))
+				d->conns[i].dead = true;
+		if (pfd[1].revents)
+			vud_accept(d);
+		for (i = d->nr_conns; i-- > 0;)
+			if (d->conns[i].dead)
+				vud_conn_close(d, i);
+		vud_deliver_events(d);
+		vud_flush_importers(d);
 	}
+	vud_drain_importers(d);
 	vu_deinit(&d->vu);
 }
 
@@ -423,6 +729,10 @@ static void usage(FILE *f)
 	      "                         udmabuf's list_limit)\n"
 	      "  --max-meta-len=N       most metadata bytes per export (default 1024)\n"
 	      "  --max-rects=N          most damage rectangles per frame (default 16)\n"
+	      "  --importer-socket=PATH host programs get importers here\n"
+	      "  --importer-uid=UID     besides root and this daemon's user, UID's\n"
+	      "                         programs get importers\n"
+	      "  --max-importers=N      most importers at once (default 64)\n"
 	      "  -v, --verbose          log every request\n", f);
 }
 
@@ -444,7 +754,7 @@ static uint64_t limit_arg(const char *name, const char *s, uint64_t lo,
 int main(int argc, char **argv)
 {
 	enum { O_FD = 256, O_EXPORTS, O_TOTAL, O_EXPORT_MB, O_RANGES, O_META,
-	       O_RECTS };
+	       O_RECTS, O_IMPORTER_SOCKET, O_IMPORTER_UID, O_IMPORTERS };
 	static const struct option opts[] = {
 		{ "socket-path", required_argument, NULL, 's' },
 		{ "fd", required_argument, NULL, O_FD },
@@ -454,17 +764,22 @@ int main(int argc, char **argv)
 		{ "max-ranges", required_argument, NULL, O_RANGES },
 		{ "max-meta-len", required_argument, NULL, O_META },
 		{ "max-rects", required_argument, NULL, O_RECTS },
+		{ "importer-socket", required_argument, NULL, O_IMPORTER_SOCKET },
+		{ "importer-uid", required_argument, NULL, O_IMPORTER_UID },
+		{ "max-importers", required_argument, NULL, O_IMPORTERS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	static struct vud_daemon d;
-	const char *path = NULL;
+	const char *path = NULL, *importer_path = NULL;
 	struct vud_limits lim;
 	uint64_t size_cap;
 	char why[512];
 	int c, fd = -1, udmabuf;
 
+	d.listen_fd = -1;
+	d.importer_uid = -1;
 	if (sysconf(_SC_PAGESIZE) != VIRTIO_VDMABUF_PAGE_SIZE)
 		die("the host's page size is not 4096 bytes: udmabuf cannot take the guest's 4 KiB ranges");
 	udmabuf = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
@@ -509,6 +824,17 @@ int main(int argc, char **argv)
 			lim.max_rects = limit_arg("max-rects", optarg, 0,
 						  VIRTIO_VDMABUF_MAX_RECTS, "");
 			break;
+		case O_IMPORTER_SOCKET:
+			importer_path = optarg;
+			break;
+		case O_IMPORTER_UID:
+			d.importer_uid = limit_arg("importer-uid", optarg, 0,
+						   0xfffffffe, "");
+			break;
+		case O_IMPORTERS:
+			lim.max_importers = limit_arg("max-importers", optarg,
+						      1, VUD_MAX_CONNS, "");
+			break;
 		case 'v':
 			d.verbose = true;
 			break;
@@ -529,6 +855,8 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	vud_device_init(&d.dev, &lim, udmabuf);
+	if (importer_path)
+		d.listen_fd = vud_listen_importers(importer_path);
 	if (path)
 		fd = vud_listen(path);
 	vud_run(&d, fd);
