@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/un.h>
 
 #include "internal.h"
+#include "vdmabuf/vu_importer.h"
 
 /* A read buffer that always holds the next record, and then some. */
 #define IMP_BUF_LEN	(16 * VHOST_VDMABUF_EVENT_MAX)
@@ -23,13 +25,28 @@
 /* Pause between connection attempts, in ms. */
 #define IMP_RETRY_MS	100
 
+/*
+ * @fd is the kernel back-end's importer fd, or (@sock) the importer
+ * socket of the vhost-user back-end's daemon, which reads alike.
+ */
 struct vdmabuf_importer {
 	int fd;
+	bool sock;
 	/* What the last read() returned, and where the next record starts. */
 	size_t len;
 	size_t off;
 	unsigned char buf[IMP_BUF_LEN] __attribute__((aligned(8)));
 };
+
+/* A SOCK_SEQPACKET socket: the vhost-user back-end's importer. */
+static bool vdb_is_seqpacket(int fd)
+{
+	int type;
+	socklen_t len = sizeof(type);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) &&
+	       type == SOCK_SEQPACKET;
+}
 
 VDMABUF_EXPORT int vdmabuf_importer_from_fd(int fd,
 					    struct vdmabuf_importer **impp)
@@ -49,6 +66,7 @@ VDMABUF_EXPORT int vdmabuf_importer_from_fd(int fd,
 	if (!imp)
 		return -ENOMEM;
 	imp->fd = fd;
+	imp->sock = vdb_is_seqpacket(fd);
 	imp->len = 0;
 	imp->off = 0;
 	*impp = imp;
@@ -290,6 +308,118 @@ VDMABUF_EXPORT int vdmabuf_importer_next_event(struct vdmabuf_importer *imp,
 	}
 }
 
+/* How long the vhost-user back-end's daemon may take to answer, in ms. */
+#define IMP_REPLY_MS	10000
+
+/*
+ * One ioctl of the importer fd, as a message to the vhost-user back-end's
+ * daemon (vdmabuf/vu_importer.h): the request with a reply socket, then
+ * the answer on it.  VHOST_VDMABUF_IMPORT's dma-buf comes back in
+ * @arg->fd; VHOST_VDMABUF_QUERY's metadata is copied to its meta_ptr.
+ */
+static int imp_sock_call(struct vdmabuf_importer *imp, uint32_t cmd, void *arg)
+{
+	uint32_t size = _IOC_SIZE(cmd);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	unsigned char msg[VDMABUF_VU_MSG_MAX] __attribute__((aligned(8)));
+	struct vdmabuf_vu_req req = { .cmd = cmd, .len = size };
+	struct vdmabuf_vu_reply rep;
+	struct iovec iov = { .iov_base = msg, .iov_len = sizeof(req) + size };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	int64_t deadline = vdb_deadline(IMP_REPLY_MS);
+	struct cmsghdr *c;
+	int sv[2], fd = -1, ret;
+	ssize_t n;
+
+	if (sizeof(req) + size > sizeof(msg))
+		return -EINVAL;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	memcpy(msg, &req, sizeof(req));
+	memcpy(msg + sizeof(req), arg, size);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
+	while (sendmsg(imp->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		ret = errno == EAGAIN ? vdb_wait_fd(imp->fd, POLLOUT, deadline) :
+		      errno == EINTR ? 0 : errno == EPIPE ? -ENODEV : -errno;
+		if (ret) {
+			close(sv[0]);
+			close(sv[1]);
+			return ret == -EAGAIN ? -ETIMEDOUT : ret;
+		}
+	}
+	close(sv[1]);
+
+	iov.iov_len = sizeof(msg);
+	for (;;) {
+		ret = vdb_wait_fd(sv[0], POLLIN, deadline);
+		if (ret)
+			break;
+		mh.msg_controllen = sizeof(u.buf);
+		n = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+			break;
+	}
+	close(sv[0]);
+	if (ret)
+		return ret == -EAGAIN ? -ETIMEDOUT : ret;
+	if (n < 0)
+		return -errno;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	/* The daemon went without answering: its VMM is gone. */
+	ret = -ENODEV;
+	if (n == 0)
+		goto out;
+	ret = -EPROTO;
+	if ((size_t)n < sizeof(rep) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+		goto out;
+	memcpy(&rep, msg, sizeof(rep));
+	if (rep.error) {
+		ret = -(int)rep.error;
+		goto out;
+	}
+	if (rep.len != size || (size_t)n < sizeof(rep) + size ||
+	    (cmd == VHOST_VDMABUF_IMPORT) != (fd >= 0))
+		goto out;
+	memcpy(arg, msg + sizeof(rep), size);
+	if (cmd == VHOST_VDMABUF_IMPORT) {
+		((struct vhost_vdmabuf_import *)arg)->fd = fd;
+		return 0;
+	}
+	if (cmd == VHOST_VDMABUF_QUERY) {
+		struct vhost_vdmabuf_query *q = arg;
+
+		if ((size_t)n - sizeof(rep) - size == q->meta_len &&
+		    q->meta_len && q->meta_len <= q->meta_size)
+			memcpy((void *)(uintptr_t)q->meta_ptr,
+			       msg + sizeof(rep) + size, q->meta_len);
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* An ioctl of the importer fd, on either back-end. */
+static int imp_call(struct vdmabuf_importer *imp, uint32_t cmd, void *arg)
+{
+	return imp->sock ? imp_sock_call(imp, cmd, arg) :
+	       vdb_ioctl(imp->fd, cmd, arg);
+}
+
 VDMABUF_EXPORT int vdmabuf_importer_import(struct vdmabuf_importer *imp,
 					   const struct vdmabuf_uuid *uuid,
 					   uint64_t *size)
@@ -300,7 +430,7 @@ VDMABUF_EXPORT int vdmabuf_importer_import(struct vdmabuf_importer *imp,
 	if (!imp || !uuid)
 		return -EINVAL;
 	memcpy(arg.uuid, uuid->b, sizeof(arg.uuid));
-	ret = vdb_ioctl(imp->fd, VHOST_VDMABUF_IMPORT, &arg);
+	ret = imp_call(imp, VHOST_VDMABUF_IMPORT, &arg);
 	if (ret < 0)
 		return ret;
 	if (size)
@@ -318,7 +448,7 @@ VDMABUF_EXPORT int vdmabuf_importer_frame_done(struct vdmabuf_importer *imp,
 	if (!imp || !uuid)
 		return -EINVAL;
 	memcpy(arg.uuid, uuid->b, sizeof(arg.uuid));
-	ret = vdb_ioctl(imp->fd, VHOST_VDMABUF_FRAME_DONE, &arg);
+	ret = imp_call(imp, VHOST_VDMABUF_FRAME_DONE, &arg);
 	/*
 	 * Replaced or already completed (ESTALE), or the export is gone
 	 * (ENOENT, which completes its frames): nothing is owed.
@@ -340,7 +470,7 @@ VDMABUF_EXPORT int vdmabuf_importer_frames(struct vdmabuf_importer *imp,
 		memcpy(arg.uuid, uuid->b, sizeof(arg.uuid));
 	else
 		arg.flags = VHOST_VDMABUF_FRAMES_F_ALL;
-	return vdb_ioctl(imp->fd, VHOST_VDMABUF_FRAMES, &arg);
+	return imp_call(imp, VHOST_VDMABUF_FRAMES, &arg);
 }
 
 VDMABUF_EXPORT int vdmabuf_importer_query(struct vdmabuf_importer *imp,
@@ -358,7 +488,7 @@ VDMABUF_EXPORT int vdmabuf_importer_query(struct vdmabuf_importer *imp,
 		q.meta_ptr = (uint64_t)(uintptr_t)meta;
 		q.meta_size = meta_size;
 	}
-	ret = vdb_ioctl(imp->fd, VHOST_VDMABUF_QUERY, &q);
+	ret = imp_call(imp, VHOST_VDMABUF_QUERY, &q);
 	if (ret < 0)
 		return ret;
 	memset(info, 0, sizeof(*info));
@@ -369,4 +499,18 @@ VDMABUF_EXPORT int vdmabuf_importer_query(struct vdmabuf_importer *imp,
 	info->state = q.state;
 	info->meta_len = q.meta_len;
 	return 0;
+}
+
+VDMABUF_EXPORT int vdmabuf_importer_return(struct vdmabuf_importer *imp,
+					   const struct vdmabuf_uuid *uuid)
+{
+	struct vdmabuf_vu_return arg = { 0 };
+
+	if (!imp || !uuid)
+		return -EINVAL;
+	/* The kernel back-end sees the last close of its dma-bufs itself. */
+	if (!imp->sock)
+		return 0;
+	memcpy(arg.uuid, uuid->b, sizeof(arg.uuid));
+	return imp_call(imp, VDMABUF_VU_RETURN, &arg);
 }

@@ -619,6 +619,24 @@ int vdmabuf_importer_import(struct vdmabuf_importer *imp,
 			    const struct vdmabuf_uuid *uuid, uint64_t *size);
 
 /**
+ * vdmabuf_importer_return() - this importer has let go of a buffer
+ * @imp: the handle
+ * @uuid: a buffer it imported
+ *
+ * Call it once every dma-buf of the buffer this program imported is
+ * closed and unmapped.  The vhost-user back-end (vhost-user-vdmabuf)
+ * cannot see that by itself: it releases an unexported buffer to the
+ * guest once every importer that imported it has returned it or closed
+ * its handle.  On the kernel back-end, which sees the last close, it does
+ * nothing.
+ *
+ * Return: 0, or a negative errno (-ENOENT: this importer holds no such
+ * buffer).
+ */
+int vdmabuf_importer_return(struct vdmabuf_importer *imp,
+			    const struct vdmabuf_uuid *uuid);
+
+/**
  * vdmabuf_importer_frame_done() - this importer is done with a frame
  * @imp: the handle
  * @uuid: the buffer
