@@ -168,11 +168,13 @@ static int connect_importer(const char *who, const char *path,
 	return ret;
 }
 
-static void drop_buf(struct ebuf *b)
+/* Let go of a buffer: unmapped, closed, and returned (vhost-user). */
+static void drop_buf(struct vdmabuf_importer *imp, struct ebuf *b)
 {
 	if (b->map)
 		munmap(b->map, b->size);
 	close(b->fd);
+	vdmabuf_importer_return(imp, &b->uuid);
 	b->map = NULL;
 	b->fd = -1;
 	b->close_at = 0;
@@ -586,7 +588,7 @@ static int on_event(void *ctx, const struct vdmabuf_host_event *ev)
 			tap_diag(&e->tap, "test %s: UNEXPORTED, holding the import for %u ms",
 				 test_name(b->meta.test_id), b->meta.hold_ms);
 		} else {
-			drop_buf(b);
+			drop_buf(e->imp, b);
 		}
 		return 0;
 	default:
@@ -638,7 +640,7 @@ static void run_timers(struct e2e *e)
 		if (b->fd >= 0 && b->close_at && now >= b->close_at) {
 			tap_diag(&e->tap, "test %s: closed the held import",
 				 test_name(b->meta.test_id));
-			drop_buf(b);
+			drop_buf(e->imp, b);
 		}
 	}
 	if (k->pid && k->ack_pending && !k->ready && now >= k->deadline) {
@@ -763,7 +765,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < MAX_BUFS; i++)
 		if (e.bufs[i].fd >= 0)
-			drop_buf(&e.bufs[i]);
+			drop_buf(e.imp, &e.bufs[i]);
 	vdmabuf_importer_close(e.imp);
 	tap_result(&e.tap, e.frames_verified > 0 && !e.frames_failed,
 		   "host: verified %llu e2e frame(s), %llu failed, acknowledged %llu other frame(s)",
