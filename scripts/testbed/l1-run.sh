@@ -84,11 +84,11 @@ fi
 SOCK=/run/vdmabuf-l2.sock
 declare -A imp_pid=()
 # A host program: the examples (demo, bench) or a test program.
-prog() {	# NAME
-	if [ -x "$BUILD/examples/$1" ]; then
-		echo "$BUILD/examples/$1"
+prog() {	# NAME[@BACKEND]
+	if [ -x "$BUILD/examples/${1%@*}" ]; then
+		echo "$BUILD/examples/${1%@*}"
 	else
-		echo "$BUILD/selftests/$1"
+		echo "$BUILD/selftests/${1%@*}"
 	fi
 }
 # Each frame the guest's KMS tests showed ("# kms-frame: output N WxH
@@ -992,8 +992,13 @@ vhost_user_l2() {
 	mkdir -p "$L2D"
 	# Two devices, a daemon each: the guest tells them apart
 	# (guest_vdmabuf's second_device).
+	# The first device serves importers: importer_e2e answers
+	# e2e_vdmabuf's buffers, as it does on the kernel back-end.
+	local SOCK=$L2D/vu0-importers.sock imp=(--importer-socket="$L2D/vu0-importers.sock")
 	for d in 0 1; do
-		"$vu" --socket-path="$L2D/vu$d.sock" > "$VM_OUT/vhost-user-vdmabuf$d.log" 2>&1 &
+		"$vu" --socket-path="$L2D/vu$d.sock" "${imp[@]}" \
+			> "$VM_OUT/vhost-user-vdmabuf$d.log" 2>&1 &
+		imp=()
 		vpids+=($!)
 		dev+=(-chardev "socket,id=vu$d,path=$L2D/vu$d.sock"
 		      -device "vhost-user-vdmabuf-pci,chardev=vu$d")
@@ -1002,6 +1007,7 @@ vhost_user_l2() {
 		[ -S "$L2D/vu0.sock" ] && [ -S "$L2D/vu1.sock" ] && break
 		sleep 0.1
 	done
+	[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e@vhost-user
 	timeout -k 10 "$L2_TIMEOUT" "$QEMU" -accel tcg -m 768M -smp 1 \
 		-object memory-backend-memfd,id=ram,size=768M,share=on \
 		-machine memory-backend=ram \
@@ -1016,6 +1022,8 @@ vhost_user_l2() {
 	rc=$?
 	cp -f "$L2D/l2-console.log" "$VM_OUT/l2-vu-console.log"
 	cp -f "$L2D/l2.tap" "$VM_OUT/l2-vu.tap"
+	[ -n "${imp_pid[importer_e2e@vhost-user]:-}" ] &&
+		stop_prog importer_e2e@vhost-user "${imp_pid[importer_e2e@vhost-user]}" TERM 40
 	if grep -q '^# l2: done' "$VM_OUT/l2-vu.tap"; then
 		ok "l2@vhost-user: guest ran to the end and powered off"
 	else
