@@ -4,7 +4,8 @@
  * device.c), compiled in and driven directly, with memfds standing in
  * for guest RAM and the real /dev/udmabuf making the host dma-bufs: the
  * malformed requests of host_vdmabuf answered alike (bad_requests.h),
- * exports compared byte for byte with guest RAM, events, limits, reset.
+ * exports compared byte for byte with guest RAM, events, limits, reset,
+ * and importers (records, frames owed, returns, bounds).
  * Runs in the L1 VM, where udmabuf is loaded.
  */
 #include <errno.h>
@@ -398,19 +399,29 @@ TEST_F(vu, limits)
 
 	/*
 	 * udmabuf's list_limit counts memfd pieces: ranges that cross
-	 * region borders into other memfds can exceed it (LIMIT); pieces
-	 * that go on in the same memfd merge.
+	 * region borders into other memfds can exceed it (NOMEM: the host
+	 * cannot make the dma-buf); pieces that go on in the same memfd, in
+	 * regions of their own, merge.
 	 */
+	self->dev.limits.max_exports = 1024;
+	self->dev.limits.max_total_size = 1ULL << 30;
 	self->dev.limits.udmabuf_list_limit = 2;
 	r[0] = (struct virtio_vdmabuf_range) { B_SIZE - PAGE, 2 * PAGE };
 	r[1] = (struct virtio_vdmabuf_range) { BAD_BUF + 32 * PAGE, PAGE };
 	make_uuid(uuid, 22);
-	EXPECT_EQ(VIRTIO_VDMABUF_S_LIMIT,
+	EXPECT_EQ(VIRTIO_VDMABUF_S_NOMEM,
 		  send(&self->dev, buf, mk_export(buf, uuid, r, 2, 0)));
+	/* Not all guest RAM: FAULT comes first, however many pieces. */
+	r[2] = (struct virtio_vdmabuf_range) { 4 * RAM, PAGE };
+	EXPECT_EQ(VIRTIO_VDMABUF_S_FAULT,
+		  send(&self->dev, buf, mk_export(buf, uuid, r, 3, 0)));
+	/* Two pieces: within the limit. */
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  send(&self->dev, buf, mk_export(buf, uuid, r, 1, 0)));
+	make_uuid(uuid, 23);
 	r[0] = (struct virtio_vdmabuf_range) { HALF - PAGE, 2 * PAGE };
 	r[1] = (struct virtio_vdmabuf_range) { HALF + PAGE, PAGE };
 	r[2] = (struct virtio_vdmabuf_range) { BAD_BUF + 40 * PAGE, PAGE };
-	self->dev.limits.max_total_size = 1ULL << 30;
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
 		  send(&self->dev, buf, mk_export(buf, uuid, r, 3, 0)));
 }
@@ -498,6 +509,415 @@ TEST(memfd_checks)
 	EXPECT_EQ(-EINVAL, vud_check_memfd(fd, why, sizeof(why)));
 	EXPECT_NE(NULL, strstr(why, "writing"));
 	close(fd);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Importers                                                              */
+/* ---------------------------------------------------------------------- */
+
+/* The next record queued for @imp, which must be of @type about @uuid. */
+static const struct vud_irec *next_rec(struct vud_importer *imp)
+{
+	return vud_importer_peek(imp);
+}
+
+static void take_rec(struct __test_metadata *_metadata,
+		     struct vud_importer *imp, uint32_t type,
+		     const uint8_t uuid[16], struct vhost_vdmabuf_event *out)
+{
+	const struct vud_irec *rec = next_rec(imp);
+
+	ASSERT_NE(NULL, rec);
+	EXPECT_EQ(type, rec->hdr.type);
+	EXPECT_EQ(0, memcmp(rec->hdr.uuid, uuid, 16));
+	EXPECT_EQ(0, rec->hdr.len % 8);
+	EXPECT_LE(sizeof(rec->hdr) + rec->hdr.payload_len, rec->hdr.len);
+	if (out)
+		*out = rec->hdr;
+	vud_importer_pop(imp);
+}
+
+/* The next driver event, which must be @type about @uuid with @seq. */
+static void take_event(struct __test_metadata *_metadata,
+		       struct vud_device *dev, uint32_t type,
+		       const uint8_t uuid[16], uint64_t seq, uint32_t flags)
+{
+	const struct virtio_vdmabuf_event *ev = vud_peek_event(dev);
+
+	ASSERT_NE(NULL, ev);
+	EXPECT_EQ(type, ev->type);
+	EXPECT_EQ(0, memcmp(ev->uuid, uuid, 16));
+	EXPECT_EQ(seq, ev->seq);
+	EXPECT_EQ(flags, ev->flags);
+	vud_pop_event(dev);
+}
+
+static int frame_done(struct vud_device *dev, struct vud_importer *imp,
+		      const uint8_t uuid[16], uint64_t frame)
+{
+	struct vhost_vdmabuf_frame_done a = { .frame = frame };
+
+	memcpy(a.uuid, uuid, 16);
+	return vud_frame_done(dev, imp, &a);
+}
+
+static int import(struct vud_device *dev, struct vud_importer *imp,
+		  const uint8_t uuid[16])
+{
+	struct vhost_vdmabuf_import a = {};
+
+	memcpy(a.uuid, uuid, 16);
+	return vud_import(dev, imp, &a);
+}
+
+/* A watching importer: every record, owes nothing, holds nothing. */
+TEST_F(vu, importer_watches)
+{
+	struct vhost_vdmabuf_event h;
+	struct virtio_vdmabuf_range r = { .addr = BAD_BUF, .len = 2 * PAGE };
+	struct vud_importer *imp;
+	uint8_t buf[128], uuid[16];
+
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &imp));
+	make_uuid(uuid, 50);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  send(&self->dev, buf, mk_export(buf, uuid, &r, 1, 12)));
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_EXPORTED, uuid, &h);
+	EXPECT_EQ(2 * PAGE, h.size);
+	EXPECT_EQ(12, h.payload_len);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, 7));
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_PRESENTED, uuid, &h);
+	EXPECT_EQ(7, h.seq);
+	EXPECT_EQ(1, h.frame);
+	EXPECT_EQ(1, h.nr_frames);
+	EXPECT_EQ(0, h.flags);
+	/* Nobody owes the frame: done at once. */
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_FRAME_DONE, uuid, 7, 0);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_UNEXPORTED, uuid, NULL);
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_RELEASED, uuid, 0, 0);
+	EXPECT_EQ(NULL, next_rec(imp));
+	vud_importer_free(&self->dev, imp);
+}
+
+/*
+ * An import holds the export past its UNEXPORT until returned, and owes
+ * each frame; a newer PRESENT replaces an unanswered frame (REPLACED) and
+ * an unsent PRESENTED record, whose damage it merges.
+ */
+TEST_F(vu, import_holds_and_owes)
+{
+	struct virtio_vdmabuf_present_req *p;
+	struct vhost_vdmabuf_event h;
+	struct vhost_vdmabuf_import a = {};
+	struct vud_importer *imp;
+	uint8_t buf[128], uuid[16];
+
+	make_uuid(uuid, 51);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, 4 * PAGE));
+	/* A late importer is told of the live export first. */
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &imp));
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_EXPORTED, uuid, NULL);
+	memcpy(a.uuid, uuid, 16);
+	a.flags = 2;
+	EXPECT_EQ(-EINVAL, vud_import(&self->dev, imp, &a));
+	a.flags = 0;
+	ASSERT_EQ(0, vud_import(&self->dev, imp, &a));
+	EXPECT_EQ(vud_find(&self->dev, uuid)->dmabuf, (int)a.fd);
+	EXPECT_EQ(4 * PAGE, a.size);
+
+	/* Frame 1 (seq 10), one rectangle; then frame 2 (seq 11), another. */
+	p = (void *)buf;
+	memset(buf, 0, sizeof(buf));
+	p->hdr.type = VIRTIO_VDMABUF_REQ_PRESENT;
+	memcpy(p->hdr.uuid, uuid, 16);
+	p->nr_rects = 1;
+	p->seq = 10;
+	((struct virtio_vdmabuf_rect *)(p + 1))->width = 3;
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, send(&self->dev, buf, sizeof(*p) + 16));
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	EXPECT_EQ(-EINVAL, frame_done(&self->dev, imp, uuid, 0));
+	EXPECT_EQ(-EINVAL, frame_done(&self->dev, imp, uuid, 2));
+	p->seq = 11;
+	((struct virtio_vdmabuf_rect *)(p + 1))->width = 5;
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, send(&self->dev, buf, sizeof(*p) + 16));
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_FRAME_DONE, uuid,
+		   10, VIRTIO_VDMABUF_EVT_F_REPLACED);
+	/* One record for both frames, in the first one's place. */
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_PRESENTED, uuid, &h);
+	EXPECT_EQ(11, h.seq);
+	EXPECT_EQ(2, h.frame);
+	EXPECT_EQ(2, h.nr_frames);
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_F_OWED, h.flags);
+	EXPECT_EQ(2 * sizeof(struct vhost_vdmabuf_rect), h.payload_len);
+	EXPECT_EQ(NULL, next_rec(imp));
+	EXPECT_EQ(-ESTALE, frame_done(&self->dev, imp, uuid, 1));
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	EXPECT_EQ(0, frame_done(&self->dev, imp, uuid, 2));
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_FRAME_DONE, uuid, 11, 0);
+
+	/* Unexported, but held: no RELEASED until returned. */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_UNEXPORTED, uuid, NULL);
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	EXPECT_EQ(4 * PAGE, self->dev.stats.pinned_bytes);
+	EXPECT_EQ(-ENOENT, import(&self->dev, imp, uuid));
+	ASSERT_EQ(0, vud_return(&self->dev, imp, uuid));
+	EXPECT_EQ(0, self->dev.stats.pinned_bytes);
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_RELEASED, uuid, 0, 0);
+	EXPECT_EQ(-ENOENT, vud_return(&self->dev, imp, uuid));
+	vud_importer_free(&self->dev, imp);
+}
+
+/* An importer that goes pays what it owes and returns what it holds. */
+TEST_F(vu, importer_gone_pays_and_returns)
+{
+	struct vud_importer *imp, *watcher;
+	uint8_t uuid[16];
+
+	make_uuid(uuid, 52);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &imp));
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &watcher));
+	ASSERT_EQ(0, import(&self->dev, imp, uuid));
+	/* Read: the watcher keeps the rest of the story (below). */
+	take_rec(_metadata, watcher, VHOST_VDMABUF_EVENT_EXPORTED, uuid, NULL);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, 3));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	/* UNEXPORT completes the frame; the import still holds it. */
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_FRAME_DONE, uuid, 3, 0);
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	vud_importer_free(&self->dev, imp);
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_RELEASED, uuid, 0, 0);
+	/* Records of a freed export stay for the watcher to read. */
+	take_rec(_metadata, watcher, VHOST_VDMABUF_EVENT_PRESENTED, uuid, NULL);
+	take_rec(_metadata, watcher, VHOST_VDMABUF_EVENT_UNEXPORTED, uuid, NULL);
+	vud_importer_free(&self->dev, watcher);
+}
+
+/*
+ * A watcher that was not handed an export's EXPORTED yet loses every
+ * trace of it at its UNEXPORT; and its full queue makes EXPORT BUSY,
+ * PRESENT too unless it replaces an unsent record.
+ */
+TEST_F(vu, importer_queue_bounded)
+{
+	struct vud_importer *imp;
+	uint8_t uuid[16];
+	unsigned int i;
+
+	self->dev.limits.max_importer_events = 16;
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &imp));
+	make_uuid(uuid, 60);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	EXPECT_EQ(NULL, next_rec(imp));
+	vud_pop_event(&self->dev);	/* its RELEASED */
+
+	for (i = 0; i < 15; i++) {
+		make_uuid(uuid, 61 + i);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_export(&self->dev, uuid, BAD_BUF + i * PAGE, PAGE));
+	}
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, 1));
+	EXPECT_EQ(16, imp->nr_records);
+	make_uuid(uuid, 90);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY,
+		  do_export(&self->dev, uuid, BAD_BUF + 20 * PAGE, PAGE));
+	make_uuid(uuid, 61 + 14);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, 2));
+	make_uuid(uuid, 61);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY, do_present(&self->dev, uuid, 1));
+	EXPECT_EQ(16, imp->nr_records);
+	vud_importer_pop(imp);
+	make_uuid(uuid, 90);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF + 20 * PAGE, PAGE));
+	vud_importer_free(&self->dev, imp);
+}
+
+/* Joined to every buffer: leaving one pays its frame, the next is owed. */
+TEST_F(vu, frames_all)
+{
+	struct vhost_vdmabuf_frames f = { .op = VHOST_VDMABUF_FRAMES_JOIN,
+					  .flags = VHOST_VDMABUF_FRAMES_F_ALL };
+	struct vhost_vdmabuf_event h;
+	struct vud_importer *imp;
+	uint8_t uuid[16];
+
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &imp));
+	ASSERT_EQ(0, vud_frames(&self->dev, imp, &f));
+	make_uuid(uuid, 70);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, 1));
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	f = (struct vhost_vdmabuf_frames) { .op = VHOST_VDMABUF_FRAMES_LEAVE };
+	memcpy(f.uuid, uuid, 16);
+	ASSERT_EQ(0, vud_frames(&self->dev, imp, &f));
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_FRAME_DONE, uuid, 1, 0);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, 2));
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_EXPORTED, uuid, NULL);
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_PRESENTED, uuid, &h);
+	EXPECT_EQ(VHOST_VDMABUF_EVENT_F_OWED, h.flags);
+	EXPECT_EQ(2, h.nr_frames);
+	/* Leaving all pays it, and the frames of imported buffers too. */
+	ASSERT_EQ(0, import(&self->dev, imp, uuid));
+	f = (struct vhost_vdmabuf_frames) { .op = VHOST_VDMABUF_FRAMES_LEAVE,
+					    .flags = VHOST_VDMABUF_FRAMES_F_ALL };
+	ASSERT_EQ(0, vud_frames(&self->dev, imp, &f));
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_FRAME_DONE, uuid, 2, 0);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, 3));
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_FRAME_DONE, uuid, 3, 0);
+	f.op = 3;
+	EXPECT_EQ(-EINVAL, vud_frames(&self->dev, imp, &f));
+	vud_importer_free(&self->dev, imp);
+}
+
+/* QUERY: a live export, then an unexported one still held. */
+TEST_F(vu, query)
+{
+	struct virtio_vdmabuf_range r = { .addr = BAD_BUF, .len = PAGE };
+	struct vhost_vdmabuf_query q = {};
+	struct vud_importer *imp;
+	uint8_t buf[128], uuid[16];
+	const uint8_t *meta = NULL;
+
+	make_uuid(uuid, 80);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  send(&self->dev, buf, mk_export(buf, uuid, &r, 1, 9)));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, 42));
+	memcpy(q.uuid, uuid, 16);
+	ASSERT_EQ(0, vud_query(&self->dev, &q, &meta));
+	EXPECT_EQ(PAGE, q.size);
+	EXPECT_EQ(1, q.nr_ranges);
+	EXPECT_EQ(VHOST_VDMABUF_STATE_LIVE, q.state);
+	EXPECT_EQ(42, q.last_seq);
+	EXPECT_EQ(1, q.last_frame);
+	EXPECT_EQ(9, q.meta_len);
+	EXPECT_EQ(0x6d, meta[8]);
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &imp));
+	ASSERT_EQ(0, import(&self->dev, imp, uuid));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	ASSERT_EQ(0, vud_query(&self->dev, &q, &meta));
+	EXPECT_EQ(VHOST_VDMABUF_STATE_UNEXPORTED, q.state);
+	q.flags = 1;
+	EXPECT_EQ(-EINVAL, vud_query(&self->dev, &q, &meta));
+	q.flags = 0;
+	vud_importer_free(&self->dev, imp);
+	vud_pop_event(&self->dev);	/* FRAME_DONE of 42 */
+	vud_pop_event(&self->dev);	/* RELEASED */
+	EXPECT_EQ(-ENOENT, vud_query(&self->dev, &q, &meta));
+}
+
+/*
+ * A reset takes imported exports from the driver without RELEASED; they
+ * stay until their importers let go, and their UUIDs with them.
+ */
+TEST_F(vu, reset_with_imports)
+{
+	struct vud_importer *imp;
+	uint8_t uuid[16];
+
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &imp));
+	make_uuid(uuid, 85);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, 2 * PAGE));
+	ASSERT_EQ(0, import(&self->dev, imp, uuid));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, 5));
+	vud_reset(&self->dev);
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	EXPECT_EQ(0, self->dev.stats.live_exports);
+	EXPECT_EQ(1, self->dev.stats.held_exports);
+	EXPECT_EQ(2 * PAGE, self->dev.stats.pinned_bytes);
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_EXPORTED, uuid, NULL);
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_PRESENTED, uuid, NULL);
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_UNEXPORTED, uuid, NULL);
+	/* The frame it owed ended with the reset: nothing to answer. */
+	EXPECT_EQ(-ENOENT, frame_done(&self->dev, imp, uuid, 1));
+	/* The driver may use the UUID again at once (a reset is RELEASED). */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF + 8 * PAGE, PAGE));
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_EXPORTED, uuid, NULL);
+	/* Returning gives back the import the reset took, not the new one. */
+	ASSERT_EQ(0, vud_return(&self->dev, imp, uuid));
+	EXPECT_NE(NULL, vud_find(&self->dev, uuid));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_RELEASED, uuid, 0, 0);
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	EXPECT_EQ(0, self->dev.stats.held_exports);
+	EXPECT_EQ(0, self->dev.stats.pinned_bytes);
+	EXPECT_EQ(NULL, vud_find(&self->dev, uuid));
+	vud_importer_free(&self->dev, imp);
+}
+
+/*
+ * A UUID used again after RELEASED is a new export: records of the old
+ * one still queued keep their place and are never taken for the new
+ * one's (the driver chooses UUIDs; nothing stops it reusing one).
+ */
+TEST_F(vu, uuid_reused_after_release)
+{
+	struct vhost_vdmabuf_event h;
+	struct vud_importer *imp;
+	uint8_t uuid[16];
+	struct vhost_vdmabuf_frames all = { .op = VHOST_VDMABUF_FRAMES_JOIN,
+					    .flags = VHOST_VDMABUF_FRAMES_F_ALL };
+
+	/* Joined to all: an unexport purges no unread record of it. */
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &imp));
+	ASSERT_EQ(0, vud_frames(&self->dev, imp, &all));
+	make_uuid(uuid, 95);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_EXPORTED, uuid, NULL);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, 1));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	vud_pop_event(&self->dev);	/* FRAME_DONE 1 */
+	vud_pop_event(&self->dev);	/* RELEASED */
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF + PAGE, PAGE));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, 2));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	/* Old: PRESENTED, UNEXPORTED; new: EXPORTED, PRESENTED, UNEXPORTED. */
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_PRESENTED, uuid, &h);
+	EXPECT_EQ(1, h.seq);
+	EXPECT_EQ(1, h.nr_frames);
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_UNEXPORTED, uuid, NULL);
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_EXPORTED, uuid, NULL);
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_PRESENTED, uuid, &h);
+	EXPECT_EQ(2, h.seq);
+	EXPECT_EQ(1, h.nr_frames);
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_UNEXPORTED, uuid, NULL);
+	EXPECT_EQ(NULL, next_rec(imp));
+	vud_importer_free(&self->dev, imp);
+}
+
+/* max_importers: one more gets EUSERS. */
+TEST_F(vu, importers_capped)
+{
+	struct vud_importer *imp[3];
+
+	self->dev.limits.max_importers = 2;
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &imp[0]));
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &imp[1]));
+	EXPECT_EQ(-EUSERS, vud_importer_new(&self->dev, NULL, &imp[2]));
+	vud_importer_free(&self->dev, imp[0]);
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &imp[2]));
+	vud_importer_free(&self->dev, imp[1]);
+	vud_importer_free(&self->dev, imp[2]);
 }
 
 /* Malformed and over-limit requests: the kernel back-end's statuses. */

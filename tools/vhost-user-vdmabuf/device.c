@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include <linux/udmabuf.h>
 
@@ -32,6 +33,8 @@
 #define PAGE		VIRTIO_VDMABUF_PAGE_SIZE
 #define ALIGNED(x)	(((x) & (PAGE - 1)) == 0)
 #define MIB		(1ULL << 20)
+/* Imports one importer holds of one export, unreturned: no wrap. */
+#define VUD_MAX_HOLDS	65535U
 
 /* The kernel backend's defaults (its module parameters). */
 static const struct vud_limits vud_default_limits = {
@@ -168,6 +171,7 @@ int vud_check_memfd(int fd, char *why, size_t why_len)
 int vud_add_region(struct vud_device *dev, uint64_t gpa, uint64_t size,
 		   int fd, uint64_t fd_offset)
 {
+	struct stat st;
 	unsigned int i;
 
 	if (dev->nr_regions == VUD_MAX_REGIONS)
@@ -181,8 +185,11 @@ int vud_add_region(struct vud_device *dev, uint64_t gpa, uint64_t size,
 		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
 			return -EINVAL;
 	}
+	if (fstat(fd, &st))
+		return -errno;
 	dev->regions[dev->nr_regions++] = (struct vud_region) {
 		.gpa = gpa, .size = size, .fd = fd, .fd_offset = fd_offset,
+		.file_dev = st.st_dev, .file_ino = st.st_ino,
 	};
 	return 0;
 }
@@ -238,10 +245,10 @@ static const struct vud_region *vud_region_of(const struct vud_device *dev,
  */
 static uint32_t vud_pieces(const struct vud_device *dev,
 			   const struct virtio_vdmabuf_range *ranges,
-			   uint32_t nr_ranges, struct udmabuf_create_item *list,
-			   uint32_t max)
+			   uint32_t nr_ranges, struct udmabuf_create_item *list)
 {
-	struct udmabuf_create_item last = { .memfd = (uint32_t)-1 };
+	struct udmabuf_create_item last = {};
+	const struct vud_region *last_r = NULL;
 	uint32_t i, n = 0;
 
 	for (i = 0; i < nr_ranges; i++) {
@@ -257,18 +264,18 @@ static uint32_t vud_pieces(const struct vud_device *dev,
 			off = addr - r->gpa;
 			len = r->size - off < left ? r->size - off : left;
 			off += r->fd_offset;
-			if (n && last.memfd == (uint32_t)r->fd &&
+			if (n && last_r->file_dev == r->file_dev &&
+			    last_r->file_ino == r->file_ino &&
 			    last.offset + last.size == off) {
 				last.size += len;
 			} else {
-				if (n == max)
-					return max + 1;
 				if (list && n)
 					list[n - 1] = last;
 				last = (struct udmabuf_create_item) {
 					.memfd = r->fd, .offset = off,
 					.size = len,
 				};
+				last_r = r;
 				n++;
 			}
 			addr += len;
@@ -284,10 +291,15 @@ static uint32_t vud_pieces(const struct vud_device *dev,
 /* Exports, their importers' records, and the driver's events             */
 /* ---------------------------------------------------------------------- */
 
+/* FNV-1a of the whole UUID: the guest chooses it, so no byte of it alone. */
 static unsigned int vud_hash(const uint8_t uuid[16])
 {
-	/* Version 4 UUIDs are random: their first byte is hash enough. */
-	return uuid[0] & (VUD_HASH_SIZE - 1);
+	uint32_t h = 2166136261u;
+	unsigned int i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ uuid[i]) * 16777619u;
+	return (h ^ (h >> 16)) & (VUD_HASH_SIZE - 1);
 }
 
 /** vud_find() - the held export with @uuid, or NULL */
@@ -335,34 +347,51 @@ static struct vud_irec *vud_irec_alloc(uint32_t type, const uint8_t uuid[16],
 static void vud_irec_queue(struct vud_importer *imp, struct vud_irec *rec)
 {
 	rec->next = NULL;
-	*imp->tail = rec;
-	imp->tail = &rec->next;
+	rec->prev = imp->tail;
+	if (imp->tail)
+		imp->tail->next = rec;
+	else
+		imp->queue = rec;
+	imp->tail = rec;
 	imp->nr_records++;
 }
 
-/* Where @imp's unsent record of @type about @uuid is linked, or NULL. */
-static struct vud_irec **vud_irec_find(struct vud_importer *imp,
-				       uint32_t type, const uint8_t uuid[16])
+/* Take @rec out of @imp's queue; it is no part's unsent record any more. */
+static struct vud_irec *vud_irec_unlink(struct vud_importer *imp,
+					struct vud_irec *rec)
 {
-	struct vud_irec **p;
-
-	for (p = &imp->queue; *p; p = &(*p)->next)
-		if ((*p)->hdr.type == type && !memcmp((*p)->hdr.uuid, uuid, 16))
-			return p;
-	return NULL;
+	if (rec->prev)
+		rec->prev->next = rec->next;
+	else
+		imp->queue = rec->next;
+	if (rec->next)
+		rec->next->prev = rec->prev;
+	else
+		imp->tail = rec->prev;
+	imp->nr_records--;
+	if (rec->part && rec->part->exported == rec)
+		rec->part->exported = NULL;
+	if (rec->part && rec->part->presented == rec)
+		rec->part->presented = NULL;
+	rec->part = NULL;
+	return rec;
 }
 
-/* Take the record linked at @p out of @imp's queue. */
-static struct vud_irec *vud_irec_unlink(struct vud_importer *imp,
-					struct vud_irec **p)
+/* @rec takes @old's place in @imp's queue; @old is freed. */
+static void vud_irec_replace(struct vud_importer *imp, struct vud_irec *old,
+			     struct vud_irec *rec)
 {
-	struct vud_irec *rec = *p;
-
-	*p = rec->next;
-	if (imp->tail == &rec->next)
-		imp->tail = p;
-	imp->nr_records--;
-	return rec;
+	rec->prev = old->prev;
+	rec->next = old->next;
+	if (rec->prev)
+		rec->prev->next = rec;
+	else
+		imp->queue = rec;
+	if (rec->next)
+		rec->next->prev = rec;
+	else
+		imp->tail = rec;
+	free(old);
 }
 
 static struct vud_part *vud_part_of(const struct vud_export *exp,
@@ -411,6 +440,8 @@ static int vud_part_add(struct vud_export *exp, struct vud_importer *imp)
 	rec->hdr.size = exp->size;
 	if (exp->meta_len)
 		memcpy(rec->payload, exp->meta, exp->meta_len);
+	rec->part = part;
+	part->exported = rec;
 	part->imp = imp;
 	part->next = exp->parts;
 	exp->parts = part;
@@ -418,11 +449,21 @@ static int vud_part_add(struct vud_export *exp, struct vud_importer *imp)
 	return 0;
 }
 
-/* Remove @imp's part in @exp, and every unsent record about it. */
+/* Free @part; its records still queued stay, as no part's. */
+static void vud_part_forget(struct vud_part *part)
+{
+	if (part->exported)
+		part->exported->part = NULL;
+	if (part->presented)
+		part->presented->part = NULL;
+	free(part->unexported);
+	free(part);
+}
+
+/* Remove @imp's part in @exp, and its unsent records. */
 static void vud_part_del(struct vud_export *exp, struct vud_importer *imp)
 {
 	struct vud_part **p = &exp->parts, *part;
-	struct vud_irec **r;
 
 	while (*p && (*p)->imp != imp)
 		p = &(*p)->next;
@@ -430,11 +471,11 @@ static void vud_part_del(struct vud_export *exp, struct vud_importer *imp)
 	if (!part)
 		return;
 	*p = part->next;
-	while ((r = vud_irec_find(imp, VHOST_VDMABUF_EVENT_EXPORTED, exp->uuid)) ||
-	       (r = vud_irec_find(imp, VHOST_VDMABUF_EVENT_PRESENTED, exp->uuid)))
-		free(vud_irec_unlink(imp, r));
-	free(part->unexported);
-	free(part);
+	if (part->exported)
+		free(vud_irec_unlink(imp, part->exported));
+	if (part->presented)
+		free(vud_irec_unlink(imp, part->presented));
+	vud_part_forget(part);
 }
 
 /* The export's frame is done: tell the driver, with @flags. */
@@ -490,8 +531,7 @@ static void vud_export_free(struct vud_device *dev, struct vud_export *exp)
 	/* Records already queued about it stay: the importers read them. */
 	while ((part = exp->parts)) {
 		exp->parts = part->next;
-		free(part->unexported);
-		free(part);
+		vud_part_forget(part);
 	}
 	if (exp->dmabuf >= 0) {
 		close(exp->dmabuf);
@@ -540,7 +580,11 @@ static void vud_release(struct vud_device *dev, struct vud_export *exp)
 	exp->dmabuf = -1;
 	dev->stats.pinned_bytes -= exp->size;
 	if (exp->orphan) {
-		vud_unhash(dev, exp);
+		struct vud_export **p = &dev->orphans;
+
+		while (*p != exp)
+			p = &(*p)->next;
+		*p = exp->next;
 		dev->stats.held_exports--;
 		vud_export_free(dev, exp);
 		return;
@@ -563,11 +607,11 @@ static void vud_unexport(struct vud_device *dev, struct vud_export *exp)
 
 	exp->live = false;
 	dev->stats.live_exports--;
+	dev->live_bytes -= exp->size;
 	for (part = exp->parts; part; part = next) {
 		next = part->next;
 		if (!part->imp->all && !part->joined && !part->holds &&
-		    vud_irec_find(part->imp, VHOST_VDMABUF_EVENT_EXPORTED,
-				  exp->uuid)) {
+		    part->exported) {
 			vud_part_del(exp, part->imp);
 			continue;
 		}
@@ -656,17 +700,11 @@ static uint32_t vud_export_admit(const struct vud_device *dev,
 				 const uint8_t uuid[16], uint64_t size)
 {
 	const struct vud_limits *lim = &dev->limits;
-	uint64_t live_bytes = 0;
-	unsigned int b;
 
 	if (vud_find(dev, uuid))
 		return VIRTIO_VDMABUF_S_EXISTS;
-	for (b = 0; b < VUD_HASH_SIZE; b++)
-		for (struct vud_export *e = dev->exports[b]; e; e = e->next)
-			if (e->live)
-				live_bytes += e->size;
 	if (dev->stats.live_exports >= lim->max_exports ||
-	    live_bytes + size > lim->max_total_size)
+	    dev->live_bytes + size > lim->max_total_size)
 		return VIRTIO_VDMABUF_S_LIMIT;
 	if (dev->stats.pinned_bytes + size > lim->max_total_size ||
 	    dev->stats.held_exports - dev->stats.live_exports >=
@@ -687,16 +725,21 @@ static uint32_t vud_export_make(struct vud_device *dev, struct vud_export *exp,
 	struct udmabuf_create_list *cl;
 	uint32_t n;
 
-	n = vud_pieces(dev, ranges, nr, NULL, max);
+	/*
+	 * Disjoint ranges cross each region border once at most: at most
+	 * nr + VUD_MAX_REGIONS pieces.  Past udmabuf's list_limit the host
+	 * cannot make the dma-buf: NOMEM (check 14), as a failed pin is.
+	 */
+	n = vud_pieces(dev, ranges, nr, NULL);
 	if (!n)
 		return VIRTIO_VDMABUF_S_FAULT;
 	if (n > max)
-		return VIRTIO_VDMABUF_S_LIMIT;
+		return VIRTIO_VDMABUF_S_NOMEM;
 	cl = calloc(1, sizeof(*cl) + n * sizeof(cl->list[0]));
 	if (!cl)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	cl->flags = UDMABUF_FLAGS_CLOEXEC;
-	cl->count = vud_pieces(dev, ranges, nr, cl->list, max);
+	cl->count = vud_pieces(dev, ranges, nr, cl->list);
 	exp->dmabuf = ioctl(dev->udmabuf, UDMABUF_CREATE_LIST, cl);
 	free(cl);
 	return exp->dmabuf < 0 ? VIRTIO_VDMABUF_S_NOMEM : VIRTIO_VDMABUF_S_OK;
@@ -740,6 +783,7 @@ static uint32_t vud_req_export(struct vud_device *dev,
 	exp = calloc(1, sizeof(*exp));
 	if (!ranges || !exp)
 		goto err_free;
+	exp->dmabuf = -1;
 	if (meta_len) {
 		exp->meta = malloc(meta_len);
 		if (!exp->meta)
@@ -751,7 +795,6 @@ static uint32_t vud_req_export(struct vud_device *dev,
 	status = vud_check_ranges(ranges, nr, size);
 	if (status)
 		goto err_free;
-	exp->dmabuf = -1;
 	status = vud_export_make(dev, exp, ranges, nr);
 	if (status)
 		goto err_free;
@@ -777,6 +820,7 @@ static uint32_t vud_req_export(struct vud_device *dev,
 	dev->exports[vud_hash(exp->uuid)] = exp;
 	dev->stats.live_exports++;
 	dev->stats.held_exports++;
+	dev->live_bytes += size;
 	return VIRTIO_VDMABUF_S_OK;
 
 err_free:
@@ -828,7 +872,8 @@ static struct vud_irec *vud_presented_alloc(const struct vud_export *exp,
 		memcpy(rec->payload, old->payload, old_len);
 	if (len)
 		memcpy(rec->payload + old_len, rects, len);
-	rec->hdr.nr_frames = old ? old->hdr.nr_frames + 1 : 1;
+	rec->hdr.nr_frames = !old ? 1 : old->hdr.nr_frames == UINT32_MAX ?
+			     UINT32_MAX : old->hdr.nr_frames + 1;
 	return rec;
 }
 
@@ -842,10 +887,13 @@ static bool vud_present_busy(struct vud_device *dev, const struct vud_export *ex
 
 	if (dev->stats.guest_events >= dev->limits.max_guest_events)
 		return true;
-	for (imp = dev->importers; imp; imp = imp->next)
+	for (imp = dev->importers; imp; imp = imp->next) {
+		const struct vud_part *part = vud_part_of(exp, imp);
+
 		if (imp->nr_records >= dev->limits.max_importer_events &&
-		    !vud_irec_find(imp, VHOST_VDMABUF_EVENT_PRESENTED, exp->uuid))
+		    !(part && part->presented))
 			return true;
+	}
 	return false;
 }
 
@@ -855,7 +903,7 @@ static uint32_t vud_req_present(struct vud_device *dev,
 {
 	struct vhost_vdmabuf_rect rects[VIRTIO_VDMABUF_MAX_RECTS];
 	struct virtio_vdmabuf_rect wire[VIRTIO_VDMABUF_MAX_RECTS];
-	struct vud_irec **recs = NULL, **old;
+	struct vud_irec **recs = NULL;
 	struct virtio_vdmabuf_present_req pr;
 	struct vud_importer *imp;
 	struct vud_export *exp;
@@ -891,9 +939,10 @@ static uint32_t vud_req_present(struct vud_device *dev,
 	if (!gev || (dev->nr_importers && !recs))
 		goto err_nomem;
 	for (imp = dev->importers, i = 0; imp; imp = imp->next, i++) {
-		old = vud_irec_find(imp, VHOST_VDMABUF_EVENT_PRESENTED, exp->uuid);
-		recs[i] = vud_presented_alloc(exp, old ? *old : NULL, rects,
-					      nr_rects);
+		const struct vud_part *part = vud_part_of(exp, imp);
+
+		recs[i] = vud_presented_alloc(exp, part ? part->presented : NULL,
+					      rects, nr_rects);
 		if (!recs[i])
 			goto err_nomem;
 	}
@@ -919,17 +968,16 @@ static uint32_t vud_req_present(struct vud_device *dev,
 			part->owes = exp->frame_no;
 			exp->owing++;
 		}
-		old = vud_irec_find(imp, VHOST_VDMABUF_EVENT_PRESENTED, exp->uuid);
-		if (old) {
-			/* In the old one's place in the queue. */
-			rec->next = (*old)->next;
-			if (imp->tail == &(*old)->next)
-				imp->tail = &rec->next;
-			free(*old);
-			*old = rec;
-		} else {
+		if (!part) {
 			vud_irec_queue(imp, rec);
+			continue;
 		}
+		if (part->presented)	/* in the old one's place */
+			vud_irec_replace(imp, part->presented, rec);
+		else
+			vud_irec_queue(imp, rec);
+		rec->part = part;
+		part->presented = rec;
 	}
 	free(recs);
 	/* With no importer taking part, the frame is done at once. */
@@ -1000,7 +1048,6 @@ int vud_importer_new(struct vud_device *dev, void *priv,
 	imp = calloc(1, sizeof(*imp));
 	if (!imp)
 		return -ENOMEM;
-	imp->tail = &imp->queue;
 	imp->priv = priv;
 	for (b = 0; b < VUD_HASH_SIZE; b++)
 		for (exp = dev->exports[b]; exp; exp = exp->next)
@@ -1040,8 +1087,9 @@ void vud_importer_free(struct vud_device *dev, struct vud_importer *imp)
 		p = &(*p)->next;
 	*p = imp->next;
 	dev->nr_importers--;
-	for (b = 0; b < VUD_HASH_SIZE; b++) {
-		for (exp = dev->exports[b]; exp; exp = next) {
+	for (b = 0; b <= VUD_HASH_SIZE; b++) {
+		exp = b < VUD_HASH_SIZE ? dev->exports[b] : dev->orphans;
+		for (; exp; exp = next) {
 			next = exp->next;
 			part = vud_part_of(exp, imp);
 			if (!part)
@@ -1053,10 +1101,8 @@ void vud_importer_free(struct vud_device *dev, struct vud_importer *imp)
 				vud_release(dev, exp);
 		}
 	}
-	while ((rec = imp->queue)) {
-		imp->queue = rec->next;
-		free(rec);
-	}
+	while ((rec = imp->queue))
+		free(vud_irec_unlink(imp, rec));
 	free(imp);
 }
 
@@ -1070,7 +1116,7 @@ const struct vud_irec *vud_importer_peek(const struct vud_importer *imp)
 void vud_importer_pop(struct vud_importer *imp)
 {
 	if (imp->queue)
-		free(vud_irec_unlink(imp, &imp->queue));
+		free(vud_irec_unlink(imp, imp->queue));
 }
 
 /**
@@ -1097,11 +1143,48 @@ int vud_import(struct vud_device *dev, struct vud_importer *imp,
 	part = exp && exp->live ? vud_part_of(exp, imp) : NULL;
 	if (!part)
 		return -ENOENT;
+	if (part->holds == VUD_MAX_HOLDS)
+		return -EMFILE;
 	part->holds++;
 	part->joined = true;
 	arg->fd = exp->dmabuf;
 	arg->size = exp->size;
 	return 0;
+}
+
+/**
+ * vud_unimport() - undo a vud_import() whose dma-buf never reached the
+ *	importer
+ * @dev: the device
+ * @imp: the importer
+ * @uuid: the export
+ */
+void vud_unimport(struct vud_device *dev, struct vud_importer *imp,
+		  const uint8_t uuid[16])
+{
+	struct vud_export *exp = vud_find(dev, uuid);
+	struct vud_part *part = exp ? vud_part_of(exp, imp) : NULL;
+
+	if (part && part->holds)
+		part->holds--;
+}
+
+/* The export with @uuid that @imp holds: a live one, or one a reset took. */
+static struct vud_export *vud_find_held(const struct vud_device *dev,
+					const struct vud_importer *imp,
+					const uint8_t uuid[16])
+{
+	struct vud_export *exp = vud_find(dev, uuid);
+	const struct vud_part *part = exp ? vud_part_of(exp, imp) : NULL;
+
+	if (part && part->holds)
+		return exp;
+	for (exp = dev->orphans; exp; exp = exp->next) {
+		part = vud_part_of(exp, imp);
+		if (part && part->holds && !memcmp(exp->uuid, uuid, 16))
+			return exp;
+	}
+	return NULL;
 }
 
 /**
@@ -1120,11 +1203,12 @@ int vud_import(struct vud_device *dev, struct vud_importer *imp,
 int vud_return(struct vud_device *dev, struct vud_importer *imp,
 	       const uint8_t uuid[16])
 {
-	struct vud_export *exp = vud_find(dev, uuid);
-	struct vud_part *part = exp ? vud_part_of(exp, imp) : NULL;
+	struct vud_export *exp = vud_find_held(dev, imp, uuid);
+	struct vud_part *part;
 
-	if (!part || !part->holds)
+	if (!exp)
 		return -ENOENT;
+	part = vud_part_of(exp, imp);
 	part->holds = 0;
 	if (!exp->live && !vud_held_by_importers(exp))
 		vud_release(dev, exp);
@@ -1138,8 +1222,9 @@ int vud_return(struct vud_device *dev, struct vud_importer *imp,
  * @arg: the export and the frame number of its PRESENTED record
  *
  * Return: 0; -EINVAL for nonzero flags or padding, frame 0 or a frame
- * never given; -ENOENT if no export has the UUID; -ESTALE if @imp does
- * not owe that frame (answered, replaced or completed already).
+ * never given; -ENOENT if no live export has the UUID (an UNEXPORT
+ * completes the frames); -ESTALE if @imp does not owe that frame
+ * (answered, replaced or completed already).
  */
 int vud_frame_done(struct vud_device *dev, struct vud_importer *imp,
 		   const struct vhost_vdmabuf_frame_done *arg)
@@ -1151,7 +1236,7 @@ int vud_frame_done(struct vud_device *dev, struct vud_importer *imp,
 	    arg->frame > dev->last_frame)
 		return -EINVAL;
 	exp = vud_find(dev, arg->uuid);
-	if (!exp)
+	if (!exp || !exp->live)
 		return -ENOENT;
 	part = vud_part_of(exp, imp);
 	if (!part || part->owes != arg->frame)
@@ -1187,12 +1272,14 @@ int vud_frames(struct vud_device *dev, struct vud_importer *imp,
 		imp->all = join;
 		if (join)
 			return 0;
-		/* Leaving all: what it owes only for being joined to all. */
+		/* Leaving all: the frames of none, imported ones included. */
 		for (b = 0; b < VUD_HASH_SIZE; b++)
 			for (exp = dev->exports[b]; exp; exp = exp->next) {
 				part = vud_part_of(exp, imp);
-				if (part && !part->joined)
-					vud_part_paid(dev, exp, part);
+				if (!part)
+					continue;
+				part->joined = false;
+				vud_part_paid(dev, exp, part);
 			}
 		return 0;
 	}
@@ -1224,6 +1311,10 @@ int vud_query(const struct vud_device *dev, struct vhost_vdmabuf_query *arg,
 		return -EINVAL;
 	exp = vud_find(dev, arg->uuid);
 	if (!exp || exp->dmabuf < 0)
+		for (exp = dev->orphans; exp; exp = exp->next)
+			if (!memcmp(exp->uuid, arg->uuid, 16))
+				break;
+	if (!exp)
 		return -ENOENT;
 	arg->size = exp->size;
 	arg->nr_ranges = exp->nr_ranges;
@@ -1251,15 +1342,24 @@ void vud_reset(struct vud_device *dev)
 
 	/*
 	 * Every export ends as an UNEXPORT ends it, and none will be
-	 * RELEASED: those no importer holds go now, the others when their
-	 * importers let go.  Their pending frames end without FRAME_DONE.
+	 * RELEASED: each leaves the UUID table for the orphans (the driver
+	 * may use its UUID again), and goes now if no importer holds it,
+	 * else when they let go.  Pending frames end without FRAME_DONE.
+	 * Exports whose RELEASED is queued go with the event, below.
 	 */
 	for (b = 0; b < VUD_HASH_SIZE; b++) {
-		for (exp = dev->exports[b]; exp; exp = next) {
+		exp = dev->exports[b];
+		dev->exports[b] = NULL;
+		for (; exp; exp = next) {
 			next = exp->next;
-			if (exp->released.ev.type)
-				continue;	/* RELEASED queued: below */
+			if (exp->released.ev.type) {
+				exp->next = dev->exports[b];
+				dev->exports[b] = exp;
+				continue;
+			}
 			exp->orphan = true;
+			exp->next = dev->orphans;
+			dev->orphans = exp;
 			if (exp->frame_pending) {
 				for (struct vud_part *p = exp->parts; p; p = p->next)
 					p->owes = 0;

@@ -59,12 +59,17 @@ struct vud_limits {
  * @size: its size in bytes
  * @fd: the memfd it lives in, the daemon's own copy
  * @fd_offset: where @gpa is in @fd
+ * @file_dev: the memfd's device number and...
+ * @file_ino: ...inode number: regions of one memfd (each with its own fd)
+ *	make one udmabuf piece where they go on
  */
 struct vud_region {
 	uint64_t gpa;
 	uint64_t size;
 	int fd;
 	uint64_t fd_offset;
+	uint64_t file_dev;
+	uint64_t file_ino;
 };
 
 /**
@@ -77,16 +82,24 @@ struct vud_gevent {
 	struct virtio_vdmabuf_event ev;
 };
 
+struct vud_part;
+
 /**
  * struct vud_irec - a record queued for an importer, as the kernel
  *	back-end's importer fd reads it (struct vhost_vdmabuf_event, then
  *	the payload, padded to 8 bytes)
  * @next: the next in the importer's queue
+ * @prev: the one before
+ * @part: the part whose unsent EXPORTED or PRESENTED this is, NULL once
+ *	neither (records of an export are told apart by this, not by the
+ *	UUID, which the driver may use again after RELEASED)
  * @hdr: the record's header; hdr.len is the record's length
  * @payload: metadata (EXPORTED) or damage (PRESENTED)
  */
 struct vud_irec {
 	struct vud_irec *next;
+	struct vud_irec *prev;
+	struct vud_part *part;
 	struct vhost_vdmabuf_event hdr;
 	uint8_t payload[];
 };
@@ -103,6 +116,8 @@ struct vud_importer;
  * @owes: the frame number it owes a FRAME_DONE for, 0 if none
  * @unexported: the UNEXPORTED record, allocated with the part so that an
  *	UNEXPORT never fails for want of memory; NULL once queued
+ * @exported: its EXPORTED record while not handed over yet
+ * @presented: its newest PRESENTED record while not handed over yet
  */
 struct vud_part {
 	struct vud_part *next;
@@ -111,13 +126,15 @@ struct vud_part {
 	bool joined;
 	uint64_t owes;
 	struct vud_irec *unexported;
+	struct vud_irec *exported;
+	struct vud_irec *presented;
 };
 
 /**
  * struct vud_importer - a host program that follows the device's exports
  * @next: the next of the device's importers
  * @queue: records not yet handed over, oldest first
- * @tail: where the next record goes
+ * @tail: the newest of them
  * @nr_records: records in @queue
  * @all: takes part in the frames of every buffer (FRAMES_F_ALL)
  * @priv: the connection's, for main.c
@@ -125,7 +142,7 @@ struct vud_part {
 struct vud_importer {
 	struct vud_importer *next;
 	struct vud_irec *queue;
-	struct vud_irec **tail;
+	struct vud_irec *tail;
 	uint32_t nr_records;
 	bool all;
 	void *priv;
@@ -133,14 +150,15 @@ struct vud_importer {
 
 /**
  * struct vud_export - a buffer the driver exported
- * @next: the next in its hash bucket
+ * @next: the next in its hash bucket, or in the device's orphans
  * @uuid: its UUID
  * @size: its size in bytes
  * @nr_ranges: ranges the EXPORT had
  * @dmabuf: the host dma-buf made from its memory (udmabuf): importers get
  *	copies; the daemon's own is closed once the export is released
  * @live: not unexported yet
- * @orphan: a reset took it from the driver: no RELEASED when it goes
+ * @orphan: a reset took it from the driver: out of the UUID table, on
+ *	the device's orphans until its importers let go; no RELEASED
  * @meta_len: bytes at @meta
  * @meta: the metadata the EXPORT carried, for importers
  * @parts: the importers' parts in it
@@ -207,6 +225,8 @@ struct vud_stats {
  * @events: queued for the driver, oldest first
  * @events_tail: where the next event goes
  * @nr_frame_events: FRAME_DONE events in @events
+ * @orphans: exports a reset took, still held by importers
+ * @live_bytes: the sizes of the live exports
  * @importers: host programs following the exports
  * @nr_importers: how many
  * @last_frame: the newest frame number given; frames of all exports are
@@ -223,6 +243,8 @@ struct vud_device {
 	struct vud_gevent *events;
 	struct vud_gevent **events_tail;
 	uint32_t nr_frame_events;
+	struct vud_export *orphans;
+	uint64_t live_bytes;
 	struct vud_importer *importers;
 	uint32_t nr_importers;
 	uint64_t last_frame;
@@ -270,6 +292,8 @@ const struct vud_irec *vud_importer_peek(const struct vud_importer *imp);
 void vud_importer_pop(struct vud_importer *imp);
 int vud_import(struct vud_device *dev, struct vud_importer *imp,
 	       struct vhost_vdmabuf_import *arg);
+void vud_unimport(struct vud_device *dev, struct vud_importer *imp,
+		  const uint8_t uuid[16]);
 int vud_frame_done(struct vud_device *dev, struct vud_importer *imp,
 		   const struct vhost_vdmabuf_frame_done *arg);
 int vud_frames(struct vud_device *dev, struct vud_importer *imp,
