@@ -173,6 +173,9 @@ static void vud_handle_requests(VuDev *vdev, int qidx)
 	unsigned int n;
 
 	d->more_requests = false;
+	/* A stopped ring is the front-end's again, a reset one gone. */
+	if (!vu_queue_started(vdev, vq) || !vu_queue_enabled(vdev, vq))
+		return;
 	for (n = 0; n < VUD_WEIGHT; n++) {
 		VuVirtqElement *elem = vu_queue_pop(vdev, vq, sizeof(*elem));
 		struct virtio_vdmabuf_resp resp = {};
@@ -223,6 +226,8 @@ static void vud_queue_set_started(VuDev *vdev, int qidx, bool started)
 
 	if (qidx < 0 || qidx >= VIRTIO_VDMABUF_VQ_MAX)
 		return;
+	if (!started && qidx == VIRTIO_VDMABUF_VQ_REQ)
+		vud_of(vdev)->more_requests = false;
 	vu_set_queue_handler(vdev, vu_get_queue(vdev, qidx),
 			     started ? handlers[qidx] : NULL);
 	if (started && qidx == VIRTIO_VDMABUF_VQ_EVENT)
@@ -244,17 +249,24 @@ static uint64_t vud_get_protocol_features(VuDev *vdev)
 	return 1ULL << VUD_PROTOCOL_F_RESET_DEVICE;
 }
 
+/* @config is libvhost-user's, VHOST_USER_MAX_CONFIG_SIZE bytes. */
 static int vud_get_config_cb(VuDev *vdev, uint8_t *config, uint32_t len)
 {
+	if (len > VHOST_USER_MAX_CONFIG_SIZE)
+		len = VHOST_USER_MAX_CONFIG_SIZE;
 	vud_get_config(&vud_of(vdev)->dev, config, len);
 	return 0;
 }
 
-/* The configuration space is read-only. */
+/*
+ * The configuration space is read-only: a write (which a front-end may
+ * pass on from the guest) changes nothing.  Not an error, which
+ * libvhost-user would make a panic.
+ */
 static int vud_set_config_cb(VuDev *vdev, const uint8_t *data,
 			     uint32_t offset, uint32_t size, uint32_t flags)
 {
-	return -1;
+	return 0;
 }
 
 /* Keep a copy of a region's memfd: libvhost-user closes its own. */
@@ -316,6 +328,7 @@ static int vud_process_msg(VuDev *vdev, VhostUserMsg *msg, int *do_reply)
 	case VHOST_USER_RESET_OWNER:
 		vud_log_reset(d, "owner");
 		vud_reset(&d->dev);
+		d->more_requests = false;
 		return 0;
 	case VUD_USER_RESET_DEVICE:
 		/*
@@ -324,6 +337,7 @@ static int vud_process_msg(VuDev *vdev, VhostUserMsg *msg, int *do_reply)
 		 */
 		vud_log_reset(d, "device");
 		vud_reset(&d->dev);
+		d->more_requests = false;
 		for (i = 0; i < vdev->max_queues; i++)
 			vdev->vq[i].enable = false;
 		*do_reply = false;
@@ -531,6 +545,7 @@ static void vud_conn_request(struct vud_daemon *d, struct vud_conn *c,
 	}
 	if (!err) {
 		rep->len = req.len;
+
 		memcpy(out + out_len, &arg, req.len);
 		out_len += req.len;
 		if (meta && arg.query.meta_len <= arg.query.meta_size) {
@@ -540,7 +555,9 @@ static void vud_conn_request(struct vud_daemon *d, struct vud_conn *c,
 	}
 reply:
 	rep->error = -err;
-	vud_send_fd(reply_fd, out, out_len, fd);
+	/* An import whose dma-buf never left holds nothing. */
+	if (vud_send_fd(reply_fd, out, out_len, fd) && fd >= 0)
+		vud_unimport(&d->dev, c->imp, arg.import.uuid);
 }
 
 /* Messages from an importer; false once it is gone. */
@@ -846,6 +863,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/*
+	 * The spec's promise to importers that read slowly: a queue limit
+	 * at least four times the export limit.
+	 */
+	if (lim.max_importer_events < 4 * lim.max_exports)
+		lim.max_importer_events = 4 * lim.max_exports;
 	if (optind != argc || !path == (fd < 0)) {
 		usage(stderr);
 		return 2;
