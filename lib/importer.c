@@ -374,10 +374,23 @@ static int imp_sock_call(struct vdmabuf_importer *imp, uint32_t cmd, void *arg)
 		return ret == -EAGAIN ? -ETIMEDOUT : ret;
 	if (n < 0)
 		return -errno;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	/* One fd at most is ours; close any other the daemon sent. */
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		size_t i, nfds;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfds; i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (fd < 0)
+				fd = f;
+			else
+				close(f);
+		}
+	}
 	/* The daemon went without answering: its VMM is gone. */
 	ret = -ENODEV;
 	if (n == 0)
@@ -393,7 +406,18 @@ static int imp_sock_call(struct vdmabuf_importer *imp, uint32_t cmd, void *arg)
 	if (rep.len != size || (size_t)n < sizeof(rep) + size ||
 	    (cmd == VHOST_VDMABUF_IMPORT) != (fd >= 0))
 		goto out;
-	memcpy(arg, msg + sizeof(rep), size);
+	if (cmd == VHOST_VDMABUF_QUERY) {
+		/* Where the metadata goes is the caller's to say, not the daemon's. */
+		struct vhost_vdmabuf_query *q = arg;
+		uint64_t meta_ptr = q->meta_ptr;
+		uint32_t meta_size = q->meta_size;
+
+		memcpy(arg, msg + sizeof(rep), size);
+		q->meta_ptr = meta_ptr;
+		q->meta_size = meta_size;
+	} else {
+		memcpy(arg, msg + sizeof(rep), size);
+	}
 	if (cmd == VHOST_VDMABUF_IMPORT) {
 		((struct vhost_vdmabuf_import *)arg)->fd = fd;
 		return 0;
