@@ -980,7 +980,7 @@ fi
 # user to.  VM_STAGES=vu runs this stage alone.
 vhost_user_l2() {
 	local vu=$BUILD/vhost-user/vhost-user-vdmabuf
-	local vpids=() dev=() qpid rc i d p=/sys/module/udmabuf/parameters
+	local vpids=() dev=() qpid rc i d p=/sys/module/udmabuf/parameters pause_pid
 	stage "l2: booting the guest on the vhost-user back-end"
 	if [ ! -x "$vu" ] || ! "$QEMU" -device help 2>/dev/null | grep -q '"vhost-user-vdmabuf-pci"'; then
 		not_ok "l1: vhost-user-vdmabuf (make vhost-user) and QEMU's vhost-user-vdmabuf-pci (make qemu) are built"
@@ -1008,6 +1008,20 @@ vhost_user_l2() {
 		sleep 0.1
 	done
 	[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e@vhost-user
+	# Pausing is not a reset: QEMU's stop and cont (the rings stopped
+	# and started again, the memory table sent again) while e2e_vdmabuf
+	# runs, with its exports live and imported, must lose nothing.
+	rm -f "$L2D/paused"
+	(
+		for _ in $(seq 2400); do
+			grep -q '^# program: e2e_vdmabuf@vhost-user' "$L2D/l2.tap" 2>/dev/null &&
+				break
+			sleep 0.5
+		done
+		sleep 5
+		qmp stop && sleep 2 && qmp cont && : > "$L2D/paused"
+	) &
+	pause_pid=$!
 	timeout -k 10 "$L2_TIMEOUT" "$QEMU" -accel tcg -m 768M -smp 1 \
 		-object memory-backend-memfd,id=ram,size=768M,share=on \
 		-machine memory-backend=ram \
@@ -1016,12 +1030,19 @@ vhost_user_l2() {
 		-append "$l2_append vdmabuf.backend=vhost-user" \
 		-display none -no-reboot \
 		-serial "file:$L2D/l2-console.log" -serial "file:$L2D/l2.tap" \
+		-qmp "unix:$L2D/qmp.sock,server=on,wait=off" \
 		"${dev[@]}" &
 	qpid=$!
 	wait "$qpid"
 	rc=$?
+	kill "$pause_pid" 2>/dev/null
+	wait "$pause_pid" 2>/dev/null
 	cp -f "$L2D/l2-console.log" "$VM_OUT/l2-vu-console.log"
 	cp -f "$L2D/l2.tap" "$VM_OUT/l2-vu.tap"
+	case " $VU_TESTS " in *" e2e_vdmabuf "*)
+		check "l1: QEMU stopped and went on (stop, cont) while e2e_vdmabuf@vhost-user ran" \
+			[ -f "$L2D/paused" ] ;;
+	esac
 	[ -n "${imp_pid[importer_e2e@vhost-user]:-}" ] &&
 		stop_prog importer_e2e@vhost-user "${imp_pid[importer_e2e@vhost-user]}" TERM 40
 	if grep -q '^# l2: done' "$VM_OUT/l2-vu.tap"; then
