@@ -990,6 +990,32 @@ vhost_user_l2() {
 		sh -c 'echo 16384 > "$0/list_limit" && echo 512 > "$0/size_limit_mb"' "$p"
 	L2D=/tmp/vdmabuf-l2-vu
 	mkdir -p "$L2D"
+	# What QEMU refuses, before any guest: no back-end, and an IOMMU in
+	# the way of a device that names guest-physical memory (with a
+	# daemon to talk to, which exits when QEMU does).
+	vu_refused() {	# NAME PATTERN QEMU-ARGS...: QEMU exits 1 saying PATTERN
+		local what=$1 pat=$2 out qrc
+		shift 2
+		out=$(qemu_stopped 60 -machine q35 "$@" 2>&1 < /dev/null)
+		qrc=$?
+		what+=" ($(oneline "${out##*: }"))"
+		if [ $qrc -eq 1 ] && [[ "$out" == *"$pat"* ]]; then
+			ok "$what"
+		else
+			not_ok "$what"
+		fi
+	}
+	vu_refused "l1: QEMU refuses vhost-user-vdmabuf-pci without a chardev" \
+		"missing chardev" -device vhost-user-vdmabuf-pci
+	"$vu" --socket-path="$L2D/refuse.sock" > "$VM_OUT/vhost-user-vdmabuf-refuse.log" 2>&1 &
+	d=$!
+	for i in $(seq 100); do [ -S "$L2D/refuse.sock" ] && break; sleep 0.1; done
+	vu_refused "l1: QEMU refuses vhost-user-vdmabuf-pci,iommu_platform=on" \
+		iommu_platform -chardev "socket,id=c,path=$L2D/refuse.sock" \
+		-device vhost-user-vdmabuf-pci,chardev=c,iommu_platform=on
+	for i in $(seq 50); do kill -0 "$d" 2>/dev/null || break; sleep 0.1; done
+	kill "$d" 2>/dev/null
+	wait "$d" 2>/dev/null
 	# Two devices, a daemon each: the guest tells them apart
 	# (guest_vdmabuf's second_device).
 	# The first device serves importers: importer_e2e answers
