@@ -335,6 +335,7 @@ static int imp_sock_call(struct vdmabuf_importer *imp, uint32_t cmd, void *arg)
 	int64_t deadline = vdb_deadline(IMP_REPLY_MS);
 	struct cmsghdr *c;
 	int sv[2], fd = -1, ret;
+	bool has_fd, import;
 	ssize_t n;
 
 	if (sizeof(req) + size > sizeof(msg))
@@ -403,8 +404,11 @@ static int imp_sock_call(struct vdmabuf_importer *imp, uint32_t cmd, void *arg)
 		ret = -(int)rep.error;
 		goto out;
 	}
+	/* A dma-buf with an import's answer, and only there. */
+	has_fd = fd >= 0;
+	import = cmd == VHOST_VDMABUF_IMPORT;
 	if (rep.len != size || (size_t)n < sizeof(rep) + size ||
-	    (cmd == VHOST_VDMABUF_IMPORT) != (fd >= 0))
+	    has_fd != import)
 		goto out;
 	if (cmd == VHOST_VDMABUF_QUERY) {
 		/* Where the metadata goes is the caller's to say, not the daemon's. */

@@ -113,6 +113,18 @@ static void die(const char *fmt, ...)
 	exit(EXIT_FAILURE);
 }
 
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vhost-user-vdmabuf: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 static size_t iov_size(const struct iovec *iov, unsigned int n)
 {
 	size_t len = 0;
@@ -199,8 +211,8 @@ static void vud_handle_requests(VuDev *vdev, int qidx)
 			iov_write(elem->in_sg, &resp, sizeof(resp));
 			used = sizeof(resp);
 			if (d->verbose)
-				fprintf(stderr, "vhost-user-vdmabuf: request of %zu bytes: status %u\n",
-					req.len, status);
+				note("request of %zu bytes: status %u", req.len,
+				     status);
 		}
 		vu_queue_push(vdev, vq, elem, used);
 		free(elem);
@@ -436,8 +448,8 @@ static bool vud_peer_ok(struct vud_daemon *d, int sock)
 	    (d->importer_uid >= 0 && cred.uid == (uid_t)d->importer_uid))
 		return true;
 	if (!d->peer_warned)
-		fprintf(stderr, "vhost-user-vdmabuf: refused an importer of uid %u (pid %d): see --importer-uid\n",
-			cred.uid, cred.pid);
+		note("refused an importer of uid %u (pid %d): see --importer-uid",
+		     cred.uid, cred.pid);
 	d->peer_warned = true;
 	return false;
 }
@@ -639,7 +651,7 @@ static int vud_listen_importers(const char *path)
 
 	if (strlen(path) >= sizeof(sun.sun_path))
 		die("importer socket path too long: %s", path);
-	strcpy(sun.sun_path, path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
@@ -717,7 +729,7 @@ static int vud_listen(const char *path)
 
 	if (strlen(path) >= sizeof(sun.sun_path))
 		die("socket path too long: %s", path);
-	strcpy(sun.sun_path, path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die("socket: %s", strerror(errno));
@@ -792,13 +804,14 @@ int main(int argc, char **argv)
 	const char *path = NULL, *importer_path = NULL;
 	struct vud_limits lim;
 	uint64_t size_cap;
+	bool have_path, have_fd;
 	char why[512];
 	int c, fd = -1, udmabuf;
 
 	d.listen_fd = -1;
 	d.importer_uid = -1;
 	if (sysconf(_SC_PAGESIZE) != VIRTIO_VDMABUF_PAGE_SIZE)
-		die("the host's page size is not 4096 bytes: udmabuf cannot take the guest's 4 KiB ranges");
+		die("the page size is not 4096: udmabuf cannot take 4 KiB ranges");
 	udmabuf = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
 	if (udmabuf < 0)
 		die("/dev/udmabuf: %s (modprobe udmabuf, and give this user access to it)",
@@ -869,7 +882,10 @@ int main(int argc, char **argv)
 	 */
 	if (lim.max_importer_events < 4 * lim.max_exports)
 		lim.max_importer_events = 4 * lim.max_exports;
-	if (optind != argc || !path == (fd < 0)) {
+	/* The front-end's socket: a path to listen on, or a connected fd. */
+	have_path = path;
+	have_fd = fd >= 0;
+	if (optind != argc || have_path == have_fd) {
 		usage(stderr);
 		return 2;
 	}
