@@ -146,6 +146,20 @@ static void iov_write(const struct iovec *iov, const void *src, size_t len)
 	}
 }
 
+/*
+ * A ring that can be used and signalled.  libvhost-user starts a ring at
+ * VHOST_USER_SET_VRING_KICK (and kicks it then itself) while its call fd,
+ * closed when the front-end stopped the ring, comes with the next
+ * message: until then a notification would write to fd -1, and
+ * libvhost-user panics on that.  vud_run() looks at the rings again
+ * after every message.
+ */
+static bool vud_ring_ready(VuDev *vdev, VuVirtq *vq)
+{
+	return vu_queue_started(vdev, vq) && vu_queue_enabled(vdev, vq) &&
+	       vq->call_fd >= 0;
+}
+
 /* Events for the driver into the eventq buffers it has posted. */
 static void vud_deliver_events(struct vud_daemon *d)
 {
@@ -154,7 +168,7 @@ static void vud_deliver_events(struct vud_daemon *d)
 	VuVirtqElement *elem;
 	bool pushed = false;
 
-	if (!vu_queue_started(&d->vu, vq) || !vu_queue_enabled(&d->vu, vq))
+	if (!vud_ring_ready(&d->vu, vq))
 		return;
 	while ((ev = vud_peek_event(&d->dev))) {
 		elem = vu_queue_pop(&d->vu, vq, sizeof(*elem));
@@ -186,7 +200,7 @@ static void vud_handle_requests(VuDev *vdev, int qidx)
 
 	d->more_requests = false;
 	/* A stopped ring is the front-end's again, a reset one gone. */
-	if (!vu_queue_started(vdev, vq) || !vu_queue_enabled(vdev, vq))
+	if (!vud_ring_ready(vdev, vq))
 		return;
 	for (n = 0; n < VUD_WEIGHT; n++) {
 		VuVirtqElement *elem = vu_queue_pop(vdev, vq, sizeof(*elem));
@@ -695,7 +709,13 @@ static void vud_run(struct vud_daemon *d, int sock)
 		if (pfd[0].revents) {
 			if (!vu_dispatch(&d->vu))
 				break;
-			/* The watches may have changed: poll again. */
+			/*
+			 * A ring may have become ready (its call fd came):
+			 * what waited for it goes now.  The watches may have
+			 * changed: poll again.
+			 */
+			vud_handle_requests(&d->vu, VIRTIO_VDMABUF_VQ_REQ);
+			vud_deliver_events(d);
 			continue;
 		}
 		for (i = 0; i < nw && i < d->nr_watches; i++)
