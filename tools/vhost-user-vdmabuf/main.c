@@ -100,17 +100,11 @@ struct vud_daemon {
 #define vud_of(vdev) \
 	((struct vud_daemon *)((char *)(vdev) - offsetof(struct vud_daemon, vu)))
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
+static void vnote(const char *fmt, va_list ap)
 {
-	va_list ap;
-
 	fputs("vhost-user-vdmabuf: ", stderr);
-	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
-	va_end(ap);
 	fputc('\n', stderr);
-	exit(EXIT_FAILURE);
 }
 
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -118,11 +112,20 @@ static void note(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("vhost-user-vdmabuf: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vnote(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vnote(fmt, ap);
+	va_end(ap);
+	exit(EXIT_FAILURE);
 }
 
 static size_t iov_size(const struct iovec *iov, unsigned int n)
