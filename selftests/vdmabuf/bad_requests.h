@@ -101,6 +101,32 @@ struct bad_req {
 	X(present_unknown, .type = VIRTIO_VDMABUF_REQ_PRESENT,		\
 	  .status = VIRTIO_VDMABUF_S_NOENT)
 
+/*
+ * Two ranges of one EXPORT that overlap (share a page) are INVALID: each
+ * would pin the shared pages once more.  Adjacent ranges are fine.
+ */
+static const struct bad_overlap {
+	uint64_t a0, l0, a1, l1;
+	uint32_t status;
+} bad_overlaps[] = {
+	/* The second starts on the first's last page. */
+	{ BAD_BUF, 4 * BAD_PAGE, BAD_BUF + 3 * BAD_PAGE, 4 * BAD_PAGE,
+	  VIRTIO_VDMABUF_S_INVALID },
+	/* The second is inside the first... */
+	{ BAD_BUF, 8 * BAD_PAGE, BAD_BUF + 2 * BAD_PAGE, 2 * BAD_PAGE,
+	  VIRTIO_VDMABUF_S_INVALID },
+	/* ...or the first inside the second. */
+	{ BAD_BUF + 2 * BAD_PAGE, 2 * BAD_PAGE, BAD_BUF, 8 * BAD_PAGE,
+	  VIRTIO_VDMABUF_S_INVALID },
+	/* The same page twice. */
+	{ BAD_BUF, BAD_PAGE, BAD_BUF, BAD_PAGE, VIRTIO_VDMABUF_S_INVALID },
+	/* Adjacent, in either order: OK. */
+	{ BAD_BUF, 4 * BAD_PAGE, BAD_BUF + 4 * BAD_PAGE, 4 * BAD_PAGE,
+	  VIRTIO_VDMABUF_S_OK },
+	{ BAD_BUF + 4 * BAD_PAGE, 4 * BAD_PAGE, BAD_BUF, 4 * BAD_PAGE,
+	  VIRTIO_VDMABUF_S_OK },
+};
+
 /* Big enough for the longest: one past 65536 ranges. */
 #define BAD_REQ_BUF	(sizeof(struct virtio_vdmabuf_export_req) + \
 			 16 * 70000 + VIRTIO_VDMABUF_MAX_META + 64)

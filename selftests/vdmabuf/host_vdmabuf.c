@@ -538,27 +538,7 @@ TEST_F(bad, request)
  */
 TEST_F(host, overlapping_ranges)
 {
-	static const struct {
-		uint64_t a0, l0, a1, l1;
-		uint32_t status;
-	} c[] = {
-		/* The second starts on the first's last page. */
-		{ BUF_BASE, 4 * PAGE, BUF_BASE + 3 * PAGE, 4 * PAGE,
-		  VIRTIO_VDMABUF_S_INVALID },
-		/* The second is inside the first... */
-		{ BUF_BASE, 8 * PAGE, BUF_BASE + 2 * PAGE, 2 * PAGE,
-		  VIRTIO_VDMABUF_S_INVALID },
-		/* ...or the first inside the second. */
-		{ BUF_BASE + 2 * PAGE, 2 * PAGE, BUF_BASE, 8 * PAGE,
-		  VIRTIO_VDMABUF_S_INVALID },
-		/* The same page twice. */
-		{ BUF_BASE, PAGE, BUF_BASE, PAGE, VIRTIO_VDMABUF_S_INVALID },
-		/* Adjacent, in either order: OK. */
-		{ BUF_BASE, 4 * PAGE, BUF_BASE + 4 * PAGE, 4 * PAGE,
-		  VIRTIO_VDMABUF_S_OK },
-		{ BUF_BASE + 4 * PAGE, 4 * PAGE, BUF_BASE, 4 * PAGE,
-		  VIRTIO_VDMABUF_S_OK },
-	};
+	const struct bad_overlap *c = bad_overlaps;
 	struct virtio_vdmabuf_range r[2];
 	struct virtio_vdmabuf_event ev;
 	struct vhost_vdmabuf_stats s;
@@ -567,7 +547,7 @@ TEST_F(host, overlapping_ranges)
 	size_t n;
 	int st;
 
-	for (i = 0; i < ARRAY_SIZE(c); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad_overlaps); i++) {
 		make_uuid(uuid, 20 + i);
 		r[0].addr = c[i].a0;
 		r[0].len = c[i].l0;

@@ -169,6 +169,34 @@ static uint32_t do_present(struct vud_device *dev, const uint8_t uuid[16],
 	return send(dev, &p, sizeof(p));
 }
 
+/*
+ * A device on udmabuf's limits, with F_PRESENT and the test's guest RAM.
+ * Return: 0, -ENODEV without /dev/udmabuf, -EIO if set-up failed.
+ */
+static int dev_init(struct vud_device *dev, struct ram *ram)
+{
+	struct vud_limits lim;
+	char why[512];
+	int u = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+
+	if (u < 0)
+		return -ENODEV;
+	if (vud_limits_from_udmabuf(&lim, why, sizeof(why)) ||
+	    vud_device_init(dev, &lim, u)) {
+		close(u);
+		return -EIO;
+	}
+	dev->features = 1ULL << VIRTIO_VDMABUF_F_PRESENT;
+	return ram_init(dev, ram) ? -EIO : 0;
+}
+
+static void dev_fini(struct vud_device *dev, struct ram *ram)
+{
+	vud_device_fini(dev);
+	close(dev->udmabuf);
+	ram_fini(ram);
+}
+
 FIXTURE(vu) {
 	struct vud_device dev;
 	struct ram ram;
@@ -177,27 +205,20 @@ FIXTURE(vu) {
 
 FIXTURE_SETUP(vu)
 {
-	struct vud_limits lim;
-	char why[512];
-	int u;
+	int ret;
 
 	self->fds = count_fds();
-	u = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
-	if (u < 0)
+	ret = dev_init(&self->dev, &self->ram);
+	if (ret == -ENODEV)
 		SKIP(return, "/dev/udmabuf is absent (udmabuf not loaded)");
-	ASSERT_EQ(0, vud_limits_from_udmabuf(&lim, why, sizeof(why)));
-	ASSERT_EQ(0, vud_device_init(&self->dev, &lim, u));
-	self->dev.features = 1ULL << VIRTIO_VDMABUF_F_PRESENT;
-	ASSERT_EQ(0, ram_init(&self->dev, &self->ram));
+	ASSERT_EQ(0, ret);
 }
 
 FIXTURE_TEARDOWN(vu)
 {
 	if (self->dev.udmabuf <= 0)
 		return;
-	vud_device_fini(&self->dev);
-	close(self->dev.udmabuf);
-	ram_fini(&self->ram);
+	dev_fini(&self->dev, &self->ram);
 	/* Every udmabuf, region copy and memfd closed. */
 	EXPECT_EQ(self->fds, count_fds());
 }
@@ -457,26 +478,11 @@ TEST_F(vu, reset)
 /* The overlapping-ranges cases of host_vdmabuf, answered alike. */
 TEST_F(vu, overlapping_ranges)
 {
-	static const struct {
-		uint64_t a0, l0, a1, l1;
-		uint32_t status;
-	} c[] = {
-		{ BAD_BUF, 4 * PAGE, BAD_BUF + 3 * PAGE, 4 * PAGE,
-		  VIRTIO_VDMABUF_S_INVALID },
-		{ BAD_BUF, 8 * PAGE, BAD_BUF + 2 * PAGE, 2 * PAGE,
-		  VIRTIO_VDMABUF_S_INVALID },
-		{ BAD_BUF + 2 * PAGE, 2 * PAGE, BAD_BUF, 8 * PAGE,
-		  VIRTIO_VDMABUF_S_INVALID },
-		{ BAD_BUF, PAGE, BAD_BUF, PAGE, VIRTIO_VDMABUF_S_INVALID },
-		{ BAD_BUF, 4 * PAGE, BAD_BUF + 4 * PAGE, 4 * PAGE,
-		  VIRTIO_VDMABUF_S_OK },
-		{ BAD_BUF + 4 * PAGE, 4 * PAGE, BAD_BUF, 4 * PAGE,
-		  VIRTIO_VDMABUF_S_OK },
-	};
+	const struct bad_overlap *c = bad_overlaps;
 	struct virtio_vdmabuf_range r[2];
 	uint8_t buf[256], uuid[16];
 
-	for (unsigned int i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+	for (unsigned int i = 0; i < ARRAY_SIZE(bad_overlaps); i++) {
 		make_uuid(uuid, 40 + i);
 		r[0] = (struct virtio_vdmabuf_range) { c[i].a0, c[i].l0 };
 		r[1] = (struct virtio_vdmabuf_range) { c[i].a1, c[i].l1 };
@@ -936,25 +942,18 @@ BAD_REQUESTS(BAD_VARIANT)
 
 FIXTURE_SETUP(bad)
 {
-	struct vud_limits lim;
-	char why[512];
-	int u = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	int ret = dev_init(&self->dev, &self->ram);
 
-	if (u < 0)
+	if (ret == -ENODEV)
 		SKIP(return, "/dev/udmabuf is absent (udmabuf not loaded)");
-	ASSERT_EQ(0, vud_limits_from_udmabuf(&lim, why, sizeof(why)));
-	ASSERT_EQ(0, vud_device_init(&self->dev, &lim, u));
-	self->dev.features = 1ULL << VIRTIO_VDMABUF_F_PRESENT;
-	ASSERT_EQ(0, ram_init(&self->dev, &self->ram));
+	ASSERT_EQ(0, ret);
 }
 
 FIXTURE_TEARDOWN(bad)
 {
 	if (self->dev.udmabuf <= 0)
 		return;
-	vud_device_fini(&self->dev);
-	close(self->dev.udmabuf);
-	ram_fini(&self->ram);
+	dev_fini(&self->dev, &self->ram);
 }
 
 TEST_F(bad, request)
