@@ -1016,24 +1016,65 @@ vhost_user_l2() {
 	for i in $(seq 50); do kill -0 "$d" 2>/dev/null || break; sleep 0.1; done
 	kill "$d" 2>/dev/null
 	wait "$d" 2>/dev/null
+	# QEMU's display takes its importer from the daemon's importer
+	# socket: without one, display=on says what to add.
+	rm -f "$L2D/refuse.sock"
+	"$vu" --socket-path="$L2D/refuse.sock" >> "$VM_OUT/vhost-user-vdmabuf-refuse.log" 2>&1 &
+	d=$!
+	for i in $(seq 100); do [ -S "$L2D/refuse.sock" ] && break; sleep 0.1; done
+	vu_refused "l1: QEMU refuses vhost-user-vdmabuf-pci,display=on without an importer" \
+		"needs importer" -chardev "socket,id=c,path=$L2D/refuse.sock" \
+		-device vhost-user-vdmabuf-pci,chardev=c,display=on
+	for i in $(seq 50); do kill -0 "$d" 2>/dev/null || break; sleep 0.1; done
+	kill "$d" 2>/dev/null
+	wait "$d" 2>/dev/null
+	# Guest RAM the daemon could not make udmabufs of: QEMU names the
+	# memory backend and what is wrong before it talks to any daemon
+	# (a chardev QEMU listens on itself stands in for one).
+	local nod=(-chardev "socket,id=c,path=$L2D/nodaemon.sock,server=on,wait=off"
+		   -device vhost-user-vdmabuf-pci,chardev=c)
+	vu_refused "l1: QEMU refuses vhost-user-vdmabuf-pci with guest RAM of no file" \
+		"has no file descriptor" "${nod[@]}"
+	vu_refused "l1: QEMU refuses vhost-user-vdmabuf-pci with a memfd of share=off" \
+		"(share=off)" -m 128M -machine memory-backend=m \
+		-object memory-backend-memfd,id=m,size=128M,share=off "${nod[@]}"
+	vu_refused "l1: QEMU refuses vhost-user-vdmabuf-pci with a memfd of seal=off" \
+		"not sealed against shrinking" -m 128M -machine memory-backend=m \
+		-object memory-backend-memfd,id=m,size=128M,share=on,seal=off "${nod[@]}"
+	vu_refused "l1: QEMU refuses vhost-user-vdmabuf-pci with a shared tmpfs file (no seals can be added)" \
+		"not sealed against shrinking" -m 128M -machine memory-backend=m \
+		-object memory-backend-file,id=m,size=128M,share=on,mem-path="$L2D/vu-ram" "${nod[@]}"
+	rm -f "$L2D/vu-ram"
 	# Two devices, a daemon each: the guest tells them apart
 	# (guest_vdmabuf's second_device).
 	# The first device serves importers: importer_e2e answers
-	# e2e_vdmabuf's buffers, as it does on the kernel back-end.
+	# e2e_vdmabuf's buffers, as it does on the kernel back-end, and
+	# QEMU's display (two outputs, as on the kernel back-end) takes an
+	# importer of its own, which importer_display checks through
+	# screendumps and QEMU's D-Bus display while e2e_display runs.
 	local SOCK=$L2D/vu0-importers.sock imp=(--importer-socket="$L2D/vu0-importers.sock")
 	for d in 0 1; do
+		rm -f "$L2D/vu$d.sock"
 		"$vu" --socket-path="$L2D/vu$d.sock" "${imp[@]}" \
 			> "$VM_OUT/vhost-user-vdmabuf$d.log" 2>&1 &
 		imp=()
 		vpids+=($!)
-		dev+=(-chardev "socket,id=vu$d,path=$L2D/vu$d.sock"
-		      -device "vhost-user-vdmabuf-pci,chardev=vu$d")
 	done
 	for i in $(seq 100); do
-		[ -S "$L2D/vu0.sock" ] && [ -S "$L2D/vu1.sock" ] && break
+		[ -S "$L2D/vu0.sock" ] && [ -S "$L2D/vu1.sock" ] && [ -S "$SOCK" ] && break
 		sleep 0.1
 	done
+	dev=(-chardev "socket,id=vu0,path=$L2D/vu0.sock"
+	     -chardev "socket,id=vuimp,path=$SOCK"
+	     -device "vhost-user-vdmabuf-pci,id=vd0,chardev=vu0,importer=vuimp,display=on,outputs=2,xres=320,yres=200"
+	     -chardev "socket,id=vu1,path=$L2D/vu1.sock"
+	     -device "vhost-user-vdmabuf-pci,chardev=vu1")
 	[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e@vhost-user
+	case " $VU_TESTS " in *" e2e_display "*)
+		[ -x "$BUILD/selftests/importer_display" ] &&
+			start_importer importer_display@vhost-user --device vd0 \
+			--qmp "$L2D/qmp-display.sock" --dir "$L2D" ;;
+	esac
 	# Pausing is not a reset: QEMU's stop and cont (the rings stopped
 	# and started again, the memory table sent again) while e2e_vdmabuf
 	# runs, with its exports live and imported, must lose nothing.  In
@@ -1058,9 +1099,10 @@ vhost_user_l2() {
 		-L /usr/share/seabios -L /usr/share/qemu -nic none \
 		-bios qboot.rom -kernel "$VMLINUX" -initrd "$VM_OUT/l2.cpio" \
 		-append "$l2_append vdmabuf.backend=vhost-user" \
-		-display none -no-reboot \
+		-display dbus,p2p=on -no-reboot \
 		-serial "file:$L2D/l2-console.log" -serial "file:$L2D/l2.tap" \
 		-qmp "unix:$L2D/qmp.sock,server=on,wait=off" \
+		-qmp "unix:$L2D/qmp-display.sock,server=on,wait=off" \
 		"${dev[@]}" &
 	qpid=$!
 	wait "$qpid"
@@ -1073,8 +1115,10 @@ vhost_user_l2() {
 		check "l1: QEMU stopped and went on (stop, cont) while e2e_vdmabuf@vhost-user ran" \
 			[ -f "$L2D/paused" ] ;;
 	esac
-	[ -n "${imp_pid[importer_e2e@vhost-user]:-}" ] &&
-		stop_prog importer_e2e@vhost-user "${imp_pid[importer_e2e@vhost-user]}" TERM 40
+	for i in importer_e2e importer_display; do
+		[ -n "${imp_pid[$i@vhost-user]:-}" ] &&
+			stop_prog "$i@vhost-user" "${imp_pid[$i@vhost-user]}" TERM 40
+	done
 	if grep -q '^# l2: done' "$VM_OUT/l2-vu.tap"; then
 		ok "l2@vhost-user: guest ran to the end and powered off"
 	else
