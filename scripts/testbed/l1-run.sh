@@ -1022,8 +1022,8 @@ vhost_user_l2() {
 	"$vu" --socket-path="$L2D/refuse.sock" >> "$VM_OUT/vhost-user-vdmabuf-refuse.log" 2>&1 &
 	d=$!
 	for i in $(seq 100); do [ -S "$L2D/refuse.sock" ] && break; sleep 0.1; done
-	vu_refused "l1: QEMU refuses vhost-user-vdmabuf-pci,display=on without an importer" \
-		"needs importer" -chardev "socket,id=c,path=$L2D/refuse.sock" \
+	vu_refused "l1: QEMU refuses vhost-user-vdmabuf-pci,display=on without display-importer" \
+		"needs display-importer" -chardev "socket,id=c,path=$L2D/refuse.sock" \
 		-device vhost-user-vdmabuf-pci,chardev=c,display=on
 	for i in $(seq 50); do kill -0 "$d" 2>/dev/null || break; sleep 0.1; done
 	kill "$d" 2>/dev/null
@@ -1065,8 +1065,7 @@ vhost_user_l2() {
 		sleep 0.1
 	done
 	dev=(-chardev "socket,id=vu0,path=$L2D/vu0.sock"
-	     -chardev "socket,id=vuimp,path=$SOCK"
-	     -device "vhost-user-vdmabuf-pci,id=vd0,chardev=vu0,importer=vuimp,display=on,outputs=2,xres=320,yres=200"
+	     -device "vhost-user-vdmabuf-pci,id=vd0,chardev=vu0,display=on,outputs=2,xres=320,yres=200,display-importer=$SOCK"
 	     -chardev "socket,id=vu1,path=$L2D/vu1.sock"
 	     -device "vhost-user-vdmabuf-pci,chardev=vu1")
 	[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e@vhost-user
