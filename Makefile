@@ -14,6 +14,7 @@
 #   make check      set up the test bed, lint, unit tests, VM tests
 #   make demo       set up the test bed and run the guest-to-host demo
 #   make demo-weston  the same with weston in the guest on the KMS driver
+#   make demo-vhost-user  the demo on the vhost-user back-end (no host module)
 #   make bench      set up the test bed and run the zero-copy vs copy benchmark
 #   make fuzz       the host fuzzer alone in the L1 VM: FUZZ_REQUESTS (10
 #                   million) requests from FUZZ_SEED (new each run, printed)
@@ -49,7 +50,7 @@ MODULES		:= drivers/virtio/virtio_vdmabuf.ko drivers/vhost/vhost_vdmabuf.ko \
 KBUILD_OPTS	:= $(if $(shell command -v pahole),,CONFIG_DEBUG_INFO_BTF_MODULES=)
 
 .PHONY: all modules clean setup kernel qemu check lint unit selftests \
-	vmcheck demo demo-weston bench fuzz lib tools examples userspace install uninstall \
+	vmcheck demo demo-weston demo-vhost-user bench fuzz lib tools examples userspace install uninstall \
 	vhost-user \
 	dkms-install dkms-uninstall debug-kernel FORCE
 
@@ -146,6 +147,9 @@ demo:
 
 demo-weston:
 	bash scripts/testbed/check.sh demo-weston
+
+demo-vhost-user:
+	VDMABUF_BACKEND=vhost-user bash scripts/testbed/check.sh demo
 
 bench:
 	bash scripts/testbed/check.sh bench

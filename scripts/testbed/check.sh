@@ -70,13 +70,18 @@ if [ "$MODE" = demo ]; then
 	say "stage: build"
 	make -s -j"$(nproc)" modules userspace > "$LOGS/build.log" 2>&1 || {
 		tail -n 40 "$LOGS/build.log"; exit 1; }
-	say "stage: demo (L1 host VM runs the importer, L2 guest the producer)"
-	VM_MODE=demo bash scripts/testbed/vmcheck.sh
+	# VDMABUF_BACKEND=vhost-user (make demo-vhost-user): the host side
+	# is the vhost-user-vdmabuf daemon, not the module.
+	sfx= l2tap=build/vm/l2.tap stages=all
+	[ "${VDMABUF_BACKEND:-}" = vhost-user ] &&
+		sfx=@vhost-user l2tap=build/vm/l2-vu.tap stages=vu
+	say "stage: demo (L1 host VM runs the importer, L2 guest the producer; back-end: ${VDMABUF_BACKEND:-vhost})"
+	VM_MODE=demo VM_STAGES=$stages bash scripts/testbed/vmcheck.sh
 	rc=$?
 	echo "---- guest producer (L2) ----"
-	sed -n '/^# program: demo_producer/,/^# exit:/p' build/vm/l2.tap | tr -d '\r'
+	sed -n "/^# program: demo_producer/,/^# exit:/p" "$l2tap" | tr -d '\r'
 	echo "---- host importer (L1) ----"
-	cat build/vm/importer_demo.log 2>/dev/null
+	cat "build/vm/importer_demo$sfx.log" 2>/dev/null
 	# QEMU's display showed the last frame (120, demo_producer's
 	# default) as the importer read it: both pictures are compared
 	# with the demo's picture of that frame.
@@ -85,8 +90,8 @@ if [ "$MODE" = demo ]; then
 		build/examples/importer_demo --check-png "$png" --seq 120 || same=no
 	done
 	say "demo: QEMU's screendump of the last frame is identical to the importer's: $same"
-	if [ $rc -eq 0 ] && grep -q '^# exit: demo_producer 0' build/vm/l2.tap &&
-	   grep -q '^# exit: importer_demo 0' build/vm/importer_demo.tap &&
+	if [ $rc -eq 0 ] && grep -q "^# exit: demo_producer$sfx 0" "$l2tap" &&
+	   grep -q "^# exit: importer_demo$sfx 0" "build/vm/importer_demo$sfx.tap" &&
 	   [ "$same" = yes ]; then
 		say "demo: done; the last frame the host imported: build/demo/last-frame.png, as QEMU showed it: build/demo/qemu-screendump.png"
 		exit 0

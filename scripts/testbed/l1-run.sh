@@ -972,24 +972,10 @@ if [ "$VM_STAGES" != l1 ] && [ "$VM_STAGES" != vu ]; then
 	fi
 fi
 
-# The guest tests again, on the vhost-user back-end (issue 19): the
-# daemon on udmabuf, guest RAM a shared memfd, the same guest driver and
-# the same test programs (VU_TESTS), each result named @vhost-user.
-# udmabuf's own caps (64 MiB, 1024 pieces) are below the kernel back-end's
-# defaults, which the guest tests assume: raised as the README tells a
-# user to.  VM_STAGES=vu runs this stage alone.
-vhost_user_l2() {
-	local vu=$BUILD/vhost-user/vhost-user-vdmabuf
-	local vpids=() dev=() qpid rc i d p=/sys/module/udmabuf/parameters pause_pid
-	stage "l2: booting the guest on the vhost-user back-end"
-	if [ ! -x "$vu" ] || ! "$QEMU" -device help 2>/dev/null | grep -q '"vhost-user-vdmabuf-pci"'; then
-		not_ok "l1: vhost-user-vdmabuf (make vhost-user) and QEMU's vhost-user-vdmabuf-pci (make qemu) are built"
-		return
-	fi
-	check "l1: udmabuf's list_limit 16384 and size_limit_mb 512 for the vhost-user back-end" \
-		sh -c 'echo 16384 > "$0/list_limit" && echo 512 > "$0/size_limit_mb"' "$p"
-	L2D=/tmp/vdmabuf-l2-vu
-	mkdir -p "$L2D"
+# What QEMU refuses of vhost-user-vdmabuf-pci, before any guest (in
+# vhost_user_l2's $L2D, with its daemon $vu).
+vhost_user_refusals() {
+	local d i
 	# What QEMU refuses, before any guest: no back-end, and an IOMMU in
 	# the way of a device that names guest-physical memory (with a
 	# daemon to talk to, which exits when QEMU does).
@@ -1045,29 +1031,12 @@ vhost_user_l2() {
 		"not sealed against shrinking" -m 128M -machine memory-backend=m \
 		-object memory-backend-file,id=m,size=128M,share=on,mem-path="$L2D/vu-ram" "${nod[@]}"
 	rm -f "$L2D/vu-ram"
-	# Two devices, a daemon each: the guest tells them apart
-	# (guest_vdmabuf's second_device).
-	# The first device serves importers: importer_e2e answers
-	# e2e_vdmabuf's buffers, as it does on the kernel back-end, and
-	# QEMU's display (two outputs, as on the kernel back-end) takes an
-	# importer of its own, which importer_display checks through
-	# screendumps and QEMU's D-Bus display while e2e_display runs.
-	local SOCK=$L2D/vu0-importers.sock imp=(--importer-socket="$L2D/vu0-importers.sock")
-	for d in 0 1; do
-		rm -f "$L2D/vu$d.sock"
-		"$vu" --socket-path="$L2D/vu$d.sock" "${imp[@]}" \
-			> "$VM_OUT/vhost-user-vdmabuf$d.log" 2>&1 &
-		imp=()
-		vpids+=($!)
-	done
-	for i in $(seq 100); do
-		[ -S "$L2D/vu0.sock" ] && [ -S "$L2D/vu1.sock" ] && [ -S "$SOCK" ] && break
-		sleep 0.1
-	done
-	dev=(-chardev "socket,id=vu0,path=$L2D/vu0.sock"
-	     -device "vhost-user-vdmabuf-pci,id=vd0,chardev=vu0,display=on,outputs=2,xres=320,yres=200,display-importer=$SOCK"
-	     -chardev "socket,id=vu1,path=$L2D/vu1.sock"
-	     -device "vhost-user-vdmabuf-pci,chardev=vu1")
+}
+
+# The check mode's host side of the vhost-user stage: importer_e2e and
+# importer_display on the first daemon's importer socket ($SOCK), and a
+# pause in the middle of e2e_vdmabuf (pause_pid).
+vhost_user_importers() {
 	[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e@vhost-user
 	case " $VU_TESTS " in *" e2e_display "*)
 		[ -x "$BUILD/selftests/importer_display" ] &&
@@ -1092,6 +1061,69 @@ vhost_user_l2() {
 		qmp stop && sleep 2 && qmp cont && : > "$L2D/paused"
 	) &
 	pause_pid=$!
+}
+
+# The guest tests again, on the vhost-user back-end (issue 19): the
+# daemon on udmabuf, guest RAM a shared memfd, the same guest driver and
+# the same test programs (VU_TESTS), each result named @vhost-user.
+# udmabuf's own caps (64 MiB, 1024 pieces) are below the kernel back-end's
+# defaults, which the guest tests assume: raised as the README tells a
+# user to.  VM_STAGES=vu runs this stage alone; with VM_MODE=demo, the
+# demo instead (make demo-vhost-user).
+vhost_user_l2() {
+	local vu=$BUILD/vhost-user/vhost-user-vdmabuf
+	local vpids=() dev=() qpid rc i d p=/sys/module/udmabuf/parameters pause_pid=
+	local disp=outputs=2,xres=320,yres=200 demo= seq=120
+	[ "$VM_MODE" = demo ] && disp=xres=1920,yres=1080 demo=$BUILD/demo
+	# check mode: 30 frames (l2-init.sh)
+	[ "$VM_MODE" = check ] && [[ " $VU_TESTS " = *" demo_producer "* ]] &&
+		demo=$VM_OUT/demo@vhost-user seq=30
+	stage "l2: booting the guest on the vhost-user back-end"
+	if [ ! -x "$vu" ] || ! "$QEMU" -device help 2>/dev/null | grep -q '"vhost-user-vdmabuf-pci"'; then
+		not_ok "l1: vhost-user-vdmabuf (make vhost-user) and QEMU's vhost-user-vdmabuf-pci (make qemu) are built"
+		return
+	fi
+	check "l1: udmabuf's list_limit 16384 and size_limit_mb 512 for the vhost-user back-end" \
+		sh -c 'echo 16384 > "$0/list_limit" && echo 512 > "$0/size_limit_mb"' "$p"
+	L2D=/tmp/vdmabuf-l2-vu
+	mkdir -p "$L2D"
+	[ "$VM_MODE" = check ] && vhost_user_refusals
+	# Two devices, a daemon each: the guest tells them apart
+	# (guest_vdmabuf's second_device).
+	# The first device serves importers: importer_e2e answers
+	# e2e_vdmabuf's buffers, as it does on the kernel back-end, and
+	# QEMU's display (two outputs, as on the kernel back-end; one of
+	# 1920x1080 for the demo) takes an importer of its own, which
+	# importer_display checks through screendumps and QEMU's D-Bus
+	# display while e2e_display runs.
+	local SOCK=$L2D/vu0-importers.sock imp=(--importer-socket="$L2D/vu0-importers.sock")
+	for d in 0 1; do
+		rm -f "$L2D/vu$d.sock"
+		"$vu" --socket-path="$L2D/vu$d.sock" "${imp[@]}" \
+			> "$VM_OUT/vhost-user-vdmabuf$d.log" 2>&1 &
+		imp=()
+		vpids+=($!)
+	done
+	for i in $(seq 100); do
+		[ -S "$L2D/vu0.sock" ] && [ -S "$L2D/vu1.sock" ] && [ -S "$SOCK" ] && break
+		sleep 0.1
+	done
+	dev=(-chardev "socket,id=vu0,path=$L2D/vu0.sock"
+	     -device "vhost-user-vdmabuf-pci,id=vd0,chardev=vu0,display=on,$disp,display-importer=$SOCK"
+	     -chardev "socket,id=vu1,path=$L2D/vu1.sock"
+	     -device "vhost-user-vdmabuf-pci,chardev=vu1")
+	# The demo: importer_demo checks every frame demo_producer draws
+	# (first of VU_TESTS: importer_demo joins every buffer's frames, and
+	# ends once the demo's three buffers are gone), and QEMU's display is
+	# screendumped at the last one ($seq), through a QMP socket of its
+	# own (importer_display keeps one).
+	[ -n "$demo" ] && mkdir -p "$demo" &&
+		rm -f "$demo/last-frame.png" "$demo/qemu-screendump.png" &&
+		[ -x "$BUILD/examples/importer_demo" ] &&
+		start_importer importer_demo@vhost-user --png "$demo/last-frame.png" \
+		--qmp "$L2D/qmp-demo.sock" --device vd0 --screendump-seq "$seq" \
+		--screendump "$demo/qemu-screendump.png"
+	[ "$VM_MODE" = check ] && vhost_user_importers
 	timeout -k 10 "$L2_TIMEOUT" "$QEMU" -accel tcg -m 768M -smp 1 \
 		-object memory-backend-memfd,id=ram,size=768M,share=on \
 		-machine memory-backend=ram \
@@ -1102,22 +1134,30 @@ vhost_user_l2() {
 		-serial "file:$L2D/l2-console.log" -serial "file:$L2D/l2.tap" \
 		-qmp "unix:$L2D/qmp.sock,server=on,wait=off" \
 		-qmp "unix:$L2D/qmp-display.sock,server=on,wait=off" \
+		-qmp "unix:$L2D/qmp-demo.sock,server=on,wait=off" \
 		"${dev[@]}" &
 	qpid=$!
 	wait "$qpid"
 	rc=$?
-	kill "$pause_pid" 2>/dev/null
-	wait "$pause_pid" 2>/dev/null
+	[ -n "$pause_pid" ] && { kill "$pause_pid" 2>/dev/null; wait "$pause_pid" 2>/dev/null; }
 	cp -f "$L2D/l2-console.log" "$VM_OUT/l2-vu-console.log"
 	cp -f "$L2D/l2.tap" "$VM_OUT/l2-vu.tap"
-	case " $VU_TESTS " in *" e2e_vdmabuf "*)
+	[ "$VM_MODE" = check ] && case " $VU_TESTS " in *" e2e_vdmabuf "*)
 		check "l1: QEMU stopped and went on (stop, cont) while e2e_vdmabuf@vhost-user ran" \
 			[ -f "$L2D/paused" ] ;;
 	esac
-	for i in importer_e2e importer_display; do
+	for i in importer_e2e importer_display importer_demo; do
 		[ -n "${imp_pid[$i@vhost-user]:-}" ] &&
 			stop_prog "$i@vhost-user" "${imp_pid[$i@vhost-user]}" TERM 40
 	done
+	# The demo's last frame as importer_demo read it and as QEMU's
+	# display showed it, each the demo's picture of that frame.
+	if [ "$VM_MODE" = check ] && [ -n "$demo" ]; then
+		for i in last-frame qemu-screendump; do
+			check "l1: the demo's frame $seq on the vhost-user back-end, $i.png, is the demo's picture" \
+				"$(prog importer_demo)" --check-png "$demo/$i.png" --seq "$seq"
+		done
+	fi
 	if grep -q '^# l2: done' "$VM_OUT/l2-vu.tap"; then
 		ok "l2@vhost-user: guest ran to the end and powered off"
 	else
