@@ -80,7 +80,8 @@
  * so delivering an event never fails.  While an opener has max_events
  * unread events, EXPORT and PRESENT fail with -ENOBUFS.
  *
- * A device reset (remove, freeze) counts as RELEASED of every export.
+ * A device reset (remove, freeze, or a device that asked for one) counts
+ * as RELEASED of every export.
  *
  * Lock order: state_sem, then lock, then vq_lock.  A dma-buf's reservation
  * lock is taken under state_sem alone (EXPORT maps its attachment), never
@@ -211,13 +212,14 @@ struct vdmabuf_limits {
  *	(&vdmabuf_deferred.node)
  * @deferred_wq: sends them, in order, once their fences have signalled
  * @acct: the ALLOC bytes of every opener's buffers (sysfs)
- * @gone: the device was removed: the open files only read what is queued
- *	(set with a release under @lock, after the last event was queued;
- *	read without the lock)
+ * @gone: the device was removed, or stopped because it broke: the open
+ *	files only read what is queued (set with a release under @lock,
+ *	after the last event was queued; read without the lock)
  * @out_lock: protects @outputs
  * @outputs: the device's outputs (VIRTIO_VDMABUF_F_OUTPUTS), as
  *	VDMABUF_IOCTL_OUTPUTS returns them; none without the feature
- * @config_work: reads the outputs again after a configuration change
+ * @config_work: reads the outputs again after a configuration change,
+ *	or stops the device if it asked for a reset
  * @display: the auxiliary device a display driver binds to
  *	(VDMABUF_AUX_DISPLAY), if the device has outputs; set in probe,
  *	removed first in remove
@@ -3119,13 +3121,45 @@ static void vdmabuf_read_config(struct vdmabuf_dev *dev)
  * last ones read, and then every opener's pollers hear EPOLLPRI.  Sleeps;
  * takes dev->lock.
  */
+/*
+ * Makes @now (its generation aside) the outputs and, if they changed,
+ * tells the openers (EPOLLPRI) and the display's client.
+ */
+static void vdmabuf_set_outputs(struct vdmabuf_dev *dev,
+				struct vdmabuf_outputs *now)
+{
+	struct vdmabuf_file *vf;
+	bool changed;
+
+	mutex_lock(&dev->out_lock);
+	now->generation = dev->outputs.generation;
+	changed = memcmp(now, &dev->outputs, sizeof(*now));
+	if (changed) {
+		now->generation++;
+		/* poll() reads the generation without the lock */
+		WRITE_ONCE(dev->outputs.nr_outputs, now->nr_outputs);
+		memcpy(dev->outputs.outputs, now->outputs, sizeof(now->outputs));
+		WRITE_ONCE(dev->outputs.generation, now->generation);
+	}
+	mutex_unlock(&dev->out_lock);
+	if (!changed)
+		return;
+
+	mutex_lock(&dev->lock);
+	list_for_each_entry(vf, &dev->files, node) {
+		if (vf->client)
+			queue_work(system_wq, &vf->client->work);
+		else
+			wake_up_interruptible_poll(&vf->ev_wq, EPOLLPRI);
+	}
+	mutex_unlock(&dev->lock);
+}
+
 static void vdmabuf_read_outputs(struct vdmabuf_dev *dev)
 {
 	struct virtio_device *vdev = dev->vdev;
 	struct virtio_vdmabuf_outputs outs = {};
 	struct vdmabuf_outputs now = {};
-	struct vdmabuf_file *vf;
-	bool changed;
 	u32 i, n = 0;
 
 	if (virtio_has_feature(vdev, VIRTIO_VDMABUF_F_OUTPUTS)) {
@@ -3149,45 +3183,7 @@ static void vdmabuf_read_outputs(struct vdmabuf_dev *dev)
 			now.outputs[i].height = h;
 		}
 	}
-
-	mutex_lock(&dev->out_lock);
-	now.generation = dev->outputs.generation;
-	changed = memcmp(&now, &dev->outputs, sizeof(now));
-	if (changed) {
-		now.generation++;
-		/* poll() reads the generation without the lock */
-		WRITE_ONCE(dev->outputs.nr_outputs, now.nr_outputs);
-		memcpy(dev->outputs.outputs, now.outputs, sizeof(now.outputs));
-		WRITE_ONCE(dev->outputs.generation, now.generation);
-	}
-	mutex_unlock(&dev->out_lock);
-	if (!changed)
-		return;
-
-	mutex_lock(&dev->lock);
-	list_for_each_entry(vf, &dev->files, node) {
-		if (vf->client)
-			queue_work(system_wq, &vf->client->work);
-		else
-			wake_up_interruptible_poll(&vf->ev_wq, EPOLLPRI);
-	}
-	mutex_unlock(&dev->lock);
-}
-
-static void vdmabuf_config_work(struct work_struct *work)
-{
-	struct vdmabuf_dev *dev = container_of(work, struct vdmabuf_dev,
-					       config_work);
-
-	vdmabuf_read_outputs(dev);
-}
-
-/* Only the outputs may change: read them from a worker, which may sleep */
-static void vdmabuf_config_changed(struct virtio_device *vdev)
-{
-	struct vdmabuf_dev *dev = vdev->priv;
-
-	schedule_work(&dev->config_work);
+	vdmabuf_set_outputs(dev, &now);
 }
 
 static int vdmabuf_init_vqs(struct vdmabuf_dev *dev)
@@ -3274,9 +3270,15 @@ static void vdmabuf_stop(struct vdmabuf_dev *dev)
 {
 	struct vdmabuf_req *req;
 
-	/* Already stopped: a failed restore left no virtqueues. */
-	if (!dev->evt_bufs)
+	/*
+	 * Already stopped (a failed restore left no virtqueues, or the
+	 * device broke): only a status set since needs a reset.
+	 */
+	if (!dev->evt_bufs) {
+		if (dev->vdev->config->get_status(dev->vdev))
+			virtio_reset_device(dev->vdev);
 		return;
+	}
 
 	mutex_lock(&dev->vq_lock);
 	dev->vq_ready = false;
@@ -3314,6 +3316,62 @@ static void vdmabuf_stop(struct vdmabuf_dev *dev)
 	kfree(dev->evt_bufs);
 	dev->evt_bufs = NULL;
 	up_write(&dev->state_sem);
+}
+
+/*
+ * The device is gone for the open files (removed, or broken): each reads
+ * its RELEASED events, then -ENODEV; every call fails with -ENODEV.
+ */
+static void vdmabuf_set_gone(struct vdmabuf_dev *dev)
+{
+	struct vdmabuf_file *vf;
+
+	mutex_lock(&dev->lock);
+	/* Pairs with vdmabuf_gone(): the RELEASED events, then -ENODEV. */
+	smp_store_release(&dev->gone, true);
+	list_for_each_entry(vf, &dev->files, node)
+		wake_up_interruptible_poll(&vf->ev_wq, EPOLLHUP | EPOLLERR);
+	mutex_unlock(&dev->lock);
+	vdmabuf_deferred_cancel(dev);
+}
+
+/*
+ * A configuration change: new outputs, or the device marked itself
+ * broken (DEVICE_NEEDS_RESET: on a vhost-user host, its daemon is gone).
+ * A broken device answers nothing more, so it is stopped and gone for
+ * the open files as at a removal: requests waiting for it and new calls
+ * fail with -ENODEV, every export is released, and the outputs are
+ * disconnected.  It stays so until the driver is bound again (restore
+ * refuses it).  remove and freeze cancel this work before they stop the
+ * device; a change that comes while it stops the device is ignored.
+ */
+static void vdmabuf_config_work(struct work_struct *work)
+{
+	struct vdmabuf_dev *dev = container_of(work, struct vdmabuf_dev,
+					       config_work);
+	struct virtio_device *vdev = dev->vdev;
+	struct vdmabuf_outputs none = {};
+
+	if (vdmabuf_gone(dev))
+		return;
+	if (!(vdev->config->get_status(vdev) & VIRTIO_CONFIG_S_NEEDS_RESET)) {
+		vdmabuf_read_outputs(dev);
+		return;
+	}
+	dev_err(&vdev->dev,
+		"the device needs a reset: stopped, its exports released, its calls failing with ENODEV\n");
+	vdmabuf_stop(dev);
+	none.nr_outputs = READ_ONCE(dev->outputs.nr_outputs);
+	vdmabuf_set_outputs(dev, &none);
+	vdmabuf_set_gone(dev);
+}
+
+/* Outputs or the device's status changed: read them from a worker */
+static void vdmabuf_config_changed(struct virtio_device *vdev)
+{
+	struct vdmabuf_dev *dev = vdev->priv;
+
+	schedule_work(&dev->config_work);
 }
 
 static int vdmabuf_validate(struct virtio_device *vdev)
@@ -3431,7 +3489,6 @@ err_free_dev:
 static void vdmabuf_remove(struct virtio_device *vdev)
 {
 	struct vdmabuf_dev *dev = vdev->priv;
-	struct vdmabuf_file *vf;
 
 	/* Its driver closes its client while the device still answers */
 	vdmabuf_remove_display(dev);
@@ -3441,13 +3498,7 @@ static void vdmabuf_remove(struct virtio_device *vdev)
 	cancel_work_sync(&dev->config_work);
 	vdmabuf_stop(dev);
 
-	mutex_lock(&dev->lock);
-	/* Pairs with vdmabuf_gone(): the RELEASED events, then -ENODEV. */
-	smp_store_release(&dev->gone, true);
-	list_for_each_entry(vf, &dev->files, node)
-		wake_up_interruptible_poll(&vf->ev_wq, EPOLLHUP | EPOLLERR);
-	mutex_unlock(&dev->lock);
-	vdmabuf_deferred_cancel(dev);
+	vdmabuf_set_gone(dev);
 	vdev->priv = NULL;
 	kref_put(&dev->ref, vdmabuf_dev_free);
 }
@@ -3467,6 +3518,9 @@ static int vdmabuf_restore(struct virtio_device *vdev)
 	struct vdmabuf_dev *dev = vdev->priv;
 	int ret;
 
+	/* It broke: it stays stopped until the driver is bound again */
+	if (vdmabuf_gone(dev))
+		return -ENODEV;
 	down_write(&dev->state_sem);
 	vdmabuf_read_config(dev);
 	up_write(&dev->state_sem);

@@ -1073,7 +1073,7 @@ vhost_user_importers() {
 vhost_user_l2() {
 	local vu=$BUILD/vhost-user/vhost-user-vdmabuf
 	local vpids=() dev=() qpid rc i d p=/sys/module/udmabuf/parameters pause_pid=
-	local disp=outputs=2,xres=320,yres=200 demo= seq=120
+	local disp=outputs=2,xres=320,yres=200 demo= seq=120 kill_pid=
 	[ "$VM_MODE" = demo ] && disp=xres=1920,yres=1080 demo=$BUILD/demo
 	# check mode: 30 frames (l2-init.sh)
 	[ "$VM_MODE" = check ] && [[ " $VU_TESTS " = *" demo_producer "* ]] &&
@@ -1123,7 +1123,22 @@ vhost_user_l2() {
 		start_importer importer_demo@vhost-user --png "$demo/last-frame.png" \
 		--qmp "$L2D/qmp-demo.sock" --device vd0 --screendump-seq "$seq" \
 		--screendump "$demo/qemu-screendump.png"
-	[ "$VM_MODE" = check ] && vhost_user_importers
+	if [ "$VM_MODE" = check ]; then
+		vhost_user_importers
+		# The guest's last test: it asks for the second daemon to be
+		# killed (l2-init.sh), and checks that its driver stops the
+		# broken device instead of waiting for it.
+		rm -f "$L2D/killed"
+		(
+			for _ in $(seq 24000); do
+				grep -q '^# vu-kill: daemon 1' "$L2D/l2.tap" 2>/dev/null &&
+					break
+				sleep 0.1
+			done
+			kill -KILL "${vpids[1]}" && : > "$L2D/killed"
+		) &
+		kill_pid=$!
+	fi
 	timeout -k 10 "$L2_TIMEOUT" "$QEMU" -accel tcg -m 768M -smp 1 \
 		-object memory-backend-memfd,id=ram,size=768M,share=on \
 		-machine memory-backend=ram \
@@ -1135,11 +1150,13 @@ vhost_user_l2() {
 		-qmp "unix:$L2D/qmp.sock,server=on,wait=off" \
 		-qmp "unix:$L2D/qmp-display.sock,server=on,wait=off" \
 		-qmp "unix:$L2D/qmp-demo.sock,server=on,wait=off" \
-		"${dev[@]}" &
+		"${dev[@]}" 2> "$VM_OUT/l2-vu-qemu.log" &
 	qpid=$!
 	wait "$qpid"
 	rc=$?
 	[ -n "$pause_pid" ] && { kill "$pause_pid" 2>/dev/null; wait "$pause_pid" 2>/dev/null; }
+	[ -n "$kill_pid" ] && { kill "$kill_pid" 2>/dev/null; wait "$kill_pid" 2>/dev/null; }
+	sed 's/^/# qemu: /' "$VM_OUT/l2-vu-qemu.log" | tail -n 20
 	cp -f "$L2D/l2-console.log" "$VM_OUT/l2-vu-console.log"
 	cp -f "$L2D/l2.tap" "$VM_OUT/l2-vu.tap"
 	[ "$VM_MODE" = check ] && case " $VU_TESTS " in *" e2e_vdmabuf "*)
@@ -1165,8 +1182,16 @@ vhost_user_l2() {
 		not_ok "l2@vhost-user: guest did not finish (qemu exit $rc, last stage: ${last#*: })"
 		tail -n 40 "$VM_OUT/l2-vu-console.log"
 	fi
+	# The second daemon killed at the guest's word: QEMU says so, and
+	# marks the device broken (l2-init.sh checks the guest's side).
+	if [ "$VM_MODE" = check ]; then
+		check "l1: vhost-user-vdmabuf 1 killed when the guest asked" [ -f "$L2D/killed" ]
+		check "l1: QEMU reported the killed daemon and marked its device broken" \
+			grep -q 'the backend disconnected, the device stays broken' "$VM_OUT/l2-vu-qemu.log"
+	fi
 	# A daemon serves one front-end and exits when it goes.
 	for d in 0 1; do
+		[ -f "$L2D/killed" ] && [ "$d" = 1 ] && { wait "${vpids[d]}" 2>/dev/null; continue; }
 		for i in $(seq 50); do
 			kill -0 "${vpids[d]}" 2>/dev/null || break
 			sleep 0.1

@@ -423,6 +423,28 @@ if [ "$FULL" = 1 ] && [ -x /tests/life_guest ] && [ -c /dev/virtio-vdmabuf ]; th
 	sleep 600
 fi
 
+# vhost-user, check mode: the second device's daemon killed (L1 kills it
+# when it reads the line below).  QEMU marks the device broken
+# (DEVICE_NEEDS_RESET) and the driver must stop it: an export fails at
+# once with ENODEV, where it used to wait for a daemon that was gone.
+if [ $BACKEND = vhost-user ] && [ "$VM_MODE" = check ] && [ -c /dev/virtio-vdmabuf1 ]; then
+	stage "l2: the second device's daemon killed"
+	echo "# vu-kill: daemon 1" > $R
+	for _ in $(seq 240); do
+		dmesg | grep -q 'the device needs a reset' && break
+		sleep 0.5
+	done
+	check "l2: the driver stopped the device whose daemon was killed (DEVICE_NEEDS_RESET)" \
+		sh -c "dmesg | grep -q 'the device needs a reset: stopped'"
+	# SIGKILL: the command catches SIGTERM, and the driver's waits
+	# are killable only.
+	out=$(timeout -s KILL 60 vdmabuf export --heap system --size 4096 \
+	      --device /dev/virtio-vdmabuf1 2>&1)
+	rc=$?
+	check "l2: an export on that device fails at once with ENODEV (exit $rc: $(echo "$out" | tail -n 1))" \
+		sh -c '[ "$0" = 1 ] && echo "$1" | grep -q "No such device"' "$rc" "$out"
+fi
+
 if [ -f $MOD ]; then
 	stage "l2: unloading"
 	check "l2: rmmod virtio_vdmabuf" rmmod virtio_vdmabuf
