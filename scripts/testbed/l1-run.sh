@@ -1033,6 +1033,27 @@ vhost_user_refusals() {
 	rm -f "$L2D/vu-ram"
 }
 
+# The guest's last words in check mode (l2-init.sh): it holds a live
+# export and asks for a machine reset.  Reset it (QMP system_reset, the
+# devices reset as at a reboot), wait for the first daemon to say that
+# the reset ended a live export, and stop QEMU before the guest boots
+# again (its init would run the tests again).
+vhost_user_reset() {
+	local log=$VM_OUT/vhost-user-vdmabuf0.log
+	for _ in $(seq 24000); do
+		grep -q '^# vu-reset: ' "$L2D/l2.tap" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q '^# vu-reset: ' "$L2D/l2.tap" 2>/dev/null || return
+	qmp system_reset || return
+	for _ in $(seq 600); do
+		grep -Eq '^vhost-user-vdmabuf: device reset: [1-9][0-9]* live exports ended' "$log" &&
+			{ : > "$L2D/reset-ended"; break; }
+		sleep 0.1
+	done
+	kill "$(cat "$L2D/qemu.pid")"
+}
+
 # The check mode's host side of the vhost-user stage: importer_e2e and
 # importer_display on the first daemon's importer socket ($SOCK), and a
 # pause in the middle of e2e_vdmabuf (pause_pid).
@@ -1074,6 +1095,9 @@ vhost_user_l2() {
 	local vu=$BUILD/vhost-user/vhost-user-vdmabuf
 	local vpids=() dev=() qpid rc i d p=/sys/module/udmabuf/parameters pause_pid=
 	local disp=outputs=2,xres=320,yres=200 demo= seq=120 kill_pid=
+	# check mode ends with a machine reset (vhost_user_reset)
+	local reboot=(-no-reboot)
+	[ "$VM_MODE" = check ] && reboot=()
 	[ "$VM_MODE" = demo ] && disp=xres=1920,yres=1080 demo=$BUILD/demo
 	# check mode: 30 frames (l2-init.sh)
 	[ "$VM_MODE" = check ] && [[ " $VU_TESTS " = *" demo_producer "* ]] &&
@@ -1136,6 +1160,7 @@ vhost_user_l2() {
 				sleep 0.1
 			done
 			kill -KILL "${vpids[1]}" && : > "$L2D/killed"
+			vhost_user_reset
 		) &
 		kill_pid=$!
 	fi
@@ -1145,7 +1170,7 @@ vhost_user_l2() {
 		-L /usr/share/seabios -L /usr/share/qemu -nic none \
 		-bios qboot.rom -kernel "$VMLINUX" -initrd "$VM_OUT/l2.cpio" \
 		-append "$l2_append vdmabuf.backend=vhost-user" \
-		-display dbus,p2p=on -no-reboot \
+		-display dbus,p2p=on "${reboot[@]}" -pidfile "$L2D/qemu.pid" \
 		-serial "file:$L2D/l2-console.log" -serial "file:$L2D/l2.tap" \
 		-qmp "unix:$L2D/qmp.sock,server=on,wait=off" \
 		-qmp "unix:$L2D/qmp-display.sock,server=on,wait=off" \
@@ -1176,15 +1201,18 @@ vhost_user_l2() {
 		done
 	fi
 	if grep -q '^# l2: done' "$VM_OUT/l2-vu.tap"; then
-		ok "l2@vhost-user: guest ran to the end and powered off"
+		ok "l2@vhost-user: guest ran to the end"
 	else
 		last=$(grep -a 'VDMABUF-STAGE' "$VM_OUT/l2-vu-console.log" | tail -n1)
 		not_ok "l2@vhost-user: guest did not finish (qemu exit $rc, last stage: ${last#*: })"
 		tail -n 40 "$VM_OUT/l2-vu-console.log"
 	fi
 	# The second daemon killed at the guest's word: QEMU says so, and
-	# marks the device broken (l2-init.sh checks the guest's side).
+	# marks the device broken (l2-init.sh checks the guest's side).  The
+	# machine reset ended the live export on the first daemon.
 	if [ "$VM_MODE" = check ]; then
+		check "l1: a machine reset (system_reset) ended the guest's live export on the daemon" \
+			[ -f "$L2D/reset-ended" ]
 		check "l1: vhost-user-vdmabuf 1 killed when the guest asked" [ -f "$L2D/killed" ]
 		check "l1: QEMU reported the killed daemon and marked its device broken" \
 			grep -q 'the backend disconnected, the device stays broken' "$VM_OUT/l2-vu-qemu.log"

@@ -445,6 +445,24 @@ if [ $BACKEND = vhost-user ] && [ "$VM_MODE" = check ] && [ -c /dev/virtio-vdmab
 		sh -c '[ "$0" = 1 ] && echo "$1" | grep -q "No such device"' "$rc" "$out"
 fi
 
+# vhost-user, check mode, last: a machine reset with a live export.  L1
+# resets the machine (QMP system_reset) once the guest holds one, checks
+# that the daemon ended it, and stops QEMU before this init runs again.
+if [ $BACKEND = vhost-user ] && [ "$VM_MODE" = check ] && [ -c /dev/virtio-vdmabuf ]; then
+	stage "l2: a machine reset with a live export"
+	vdmabuf export --heap system --size 65536 --hold 600 > /tmp/held.out 2>&1 &
+	for _ in $(seq 120); do
+		[ -s /tmp/held.out ] && break
+		sleep 0.5
+	done
+	check "l2: a buffer exported and held for the machine reset" [ -s /tmp/held.out ]
+	kernel_log_clean
+	echo "1..$n" > $R
+	echo "# l2: done" > $R
+	echo "# vu-reset: $(head -n 1 /tmp/held.out)" > $R
+	sleep 600
+fi
+
 if [ -f $MOD ]; then
 	stage "l2: unloading"
 	check "l2: rmmod virtio_vdmabuf" rmmod virtio_vdmabuf
