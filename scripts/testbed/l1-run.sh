@@ -94,11 +94,12 @@ prog() {	# NAME[@BACKEND]
 # Each frame the guest's KMS tests showed ("# kms-frame: output N WxH
 # fnv1a64 H" in l2.tap, e2e_kms's and modetest's read back) must be among
 # importer_display's screendumps of that output ("# kms-screendump: ...").
-kms_compare() {
+kms_compare() {	# [L2-TAP IMPORTER_DISPLAY-NAME]: l2.tap and importer_display
+	local tap=${1:-$VM_OUT/l2.tap} name=${2:-importer_display}
 	local frames dumps hidden f n=0 miss=0
 	# The guest's serial port ends its lines with CR LF
-	frames=$(tr -d '\r' < "$VM_OUT/l2.tap" | grep -a -o 'kms-frame: output .*' | sort -u)
-	dumps=$(cat "$VM_OUT"/importer_display.* | tr -d '\r' |
+	frames=$(tr -d '\r' < "$tap" | grep -a -o 'kms-frame: output .*' | sort -u)
+	dumps=$(cat "$VM_OUT/$name".* | tr -d '\r' |
 		grep -a -o 'kms-screendump: output .*' | sort -u)
 	[ "${EXPECT_KMS:-0}" = 1 ] || return
 	if [ ! -f "$KMSMOD" ]; then
@@ -118,7 +119,7 @@ kms_compare() {
 	fi
 	# A framebuffer set on the plane of an output turned off (ACTIVE 0,
 	# e2e_kms's "kms-hidden") must never have reached QEMU's display.
-	hidden=$(tr -d '\r' < "$VM_OUT/l2.tap" | grep -a -o 'kms-hidden: output .*' | sort -u)
+	hidden=$(tr -d '\r' < "$tap" | grep -a -o 'kms-hidden: output .*' | sort -u)
 	n=0 miss=0
 	while read -r f; do
 		[ -n "$f" ] || continue
@@ -1059,10 +1060,13 @@ vhost_user_reset() {
 # pause in the middle of e2e_vdmabuf (pause_pid).
 vhost_user_importers() {
 	[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e@vhost-user
+	# With e2e_kms, importer_display holds the KMS driver's frames too
+	local kms=()
+	[[ " $VU_TESTS " = *" e2e_kms "* ]] && kms=(--kms --kms-hold "$KMS_HOLD_MS")
 	case " $VU_TESTS " in *" e2e_display "*)
 		[ -x "$BUILD/selftests/importer_display" ] &&
 			start_importer importer_display@vhost-user --device vd0 \
-			--qmp "$L2D/qmp-display.sock" --dir "$L2D" ;;
+			--qmp "$L2D/qmp-display.sock" --dir "$L2D" "${kms[@]}" ;;
 	esac
 	# Pausing is not a reset: QEMU's stop and cont (the rings stopped
 	# and started again, the memory table sent again) while e2e_vdmabuf
@@ -1184,6 +1188,8 @@ vhost_user_l2() {
 	sed 's/^/# qemu: /' "$VM_OUT/l2-vu-qemu.log" | tail -n 20
 	cp -f "$L2D/l2-console.log" "$VM_OUT/l2-vu-console.log"
 	cp -f "$L2D/l2.tap" "$VM_OUT/l2-vu.tap"
+	[ "$VM_MODE" = check ] && [[ " $VU_TESTS " = *" e2e_kms "* ]] &&
+		kms_compare "$VM_OUT/l2-vu.tap" importer_display@vhost-user
 	[ "$VM_MODE" = check ] && case " $VU_TESTS " in *" e2e_vdmabuf "*)
 		check "l1: QEMU stopped and went on (stop, cont) while e2e_vdmabuf@vhost-user ran" \
 			[ -f "$L2D/paused" ] ;;

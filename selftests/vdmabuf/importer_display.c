@@ -1267,6 +1267,7 @@ static int kms_import(struct disp *d, struct kbuf *k, char *err,
 			 (unsigned long long)img->planes[0].offset,
 			 img->planes[0].stride, (unsigned long long)size);
 		close(fd);
+		vdmabuf_importer_return(d->imp, &k->uuid);
 		return -EINVAL;
 	}
 	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
@@ -1275,6 +1276,7 @@ static int kms_import(struct disp *d, struct kbuf *k, char *err,
 		snprintf(err, err_len, "mmap of %llu bytes: %s",
 			 (unsigned long long)size, strerror(errno));
 		close(fd);
+		vdmabuf_importer_return(d->imp, &k->uuid);
 		return ret;
 	}
 	k->fd = fd;
@@ -1283,7 +1285,11 @@ static int kms_import(struct disp *d, struct kbuf *k, char *err,
 	return 0;
 }
 
-static void kms_unimport(struct kbuf *k)
+/*
+ * Unmaps and closes the buffer, and says so to the back-end: the
+ * vhost-user daemon cannot see a dma-buf closed (a no-op on the module).
+ */
+static void kms_unimport(struct disp *d, struct kbuf *k)
 {
 	if (k->fd < 0)
 		return;
@@ -1291,6 +1297,7 @@ static void kms_unimport(struct kbuf *k)
 	close(k->fd);
 	k->fd = -1;
 	k->map = NULL;
+	vdmabuf_importer_return(d->imp, &k->uuid);
 }
 
 /*
@@ -1423,7 +1430,7 @@ static void kms_done(struct disp *d, struct kbuf *k)
 			   k->output, k->frames - 1,
 			   vdmabuf_uuid_format(&k->uuid, us),
 			   k->bad ? ": " : "", k->bad ? k->err : "");
-	kms_unimport(k);
+	kms_unimport(d, k);
 	k->used = 0;
 }
 
