@@ -973,6 +973,17 @@ if [ "$VM_STAGES" != l1 ] && [ "$VM_STAGES" != vu ]; then
 	fi
 fi
 
+# Polls FILE every 0.1 s, at most TRIES times, for a line that matches the
+# extended regular expression ERE: 0 once one is there, 1 if none came.
+wait_line() {	# TRIES ERE FILE
+	local _
+	for _ in $(seq "$1"); do
+		grep -Eq "$2" "$3" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # What QEMU refuses of vhost-user-vdmabuf-pci, before any guest (in
 # vhost_user_l2's $L2D, with its daemon $vu).
 vhost_user_refusals() {
@@ -1040,18 +1051,10 @@ vhost_user_refusals() {
 # the reset ended a live export, and stop QEMU before the guest boots
 # again (its init would run the tests again).
 vhost_user_reset() {
-	local log=$VM_OUT/vhost-user-vdmabuf0.log
-	for _ in $(seq 24000); do
-		grep -q '^# vu-reset: ' "$L2D/l2.tap" 2>/dev/null && break
-		sleep 0.1
-	done
-	grep -q '^# vu-reset: ' "$L2D/l2.tap" 2>/dev/null || return
+	wait_line 24000 '^# vu-reset: ' "$L2D/l2.tap" || return
 	qmp system_reset || return
-	for _ in $(seq 600); do
-		grep -Eq '^vhost-user-vdmabuf: device reset: [1-9][0-9]* live exports ended' "$log" &&
-			{ : > "$L2D/reset-ended"; break; }
-		sleep 0.1
-	done
+	wait_line 600 '^vhost-user-vdmabuf: device reset: [1-9][0-9]* live exports ended' \
+		"$VM_OUT/vhost-user-vdmabuf0.log" && : > "$L2D/reset-ended"
 	kill "$(cat "$L2D/qemu.pid")"
 }
 
@@ -1078,11 +1081,7 @@ vhost_user_importers() {
 	# after the program started).
 	rm -f "$L2D/paused"
 	(
-		for _ in $(seq 12000); do
-			grep -q '^#  RUN  *e2e\.udmabuf\.pixels_roundtrip' "$L2D/l2.tap" 2>/dev/null &&
-				break
-			sleep 0.1
-		done
+		wait_line 12000 '^#  RUN  *e2e\.udmabuf\.pixels_roundtrip' "$L2D/l2.tap"
 		qmp stop && sleep 2 && qmp cont && : > "$L2D/paused"
 	) &
 	pause_pid=$!
@@ -1158,11 +1157,7 @@ vhost_user_l2() {
 		# broken device instead of waiting for it.
 		rm -f "$L2D/killed"
 		(
-			for _ in $(seq 24000); do
-				grep -q '^# vu-kill: daemon 1' "$L2D/l2.tap" 2>/dev/null &&
-					break
-				sleep 0.1
-			done
+			wait_line 24000 '^# vu-kill: daemon 1' "$L2D/l2.tap"
 			kill -KILL "${vpids[1]}" && : > "$L2D/killed"
 			vhost_user_reset
 		) &
