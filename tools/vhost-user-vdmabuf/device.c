@@ -542,6 +542,101 @@ static void vud_export_free(struct vud_device *dev, struct vud_export *exp)
 	free(exp);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Fault injection (VUD_FAULTS builds, the test bed's only)               */
+/* ---------------------------------------------------------------------- */
+
+#ifdef VUD_FAULTS
+/*
+ * The vhost-user-vdmabuf-faults binary is a device that misbehaves when a
+ * test asks it to, so that the guest driver's defences against a device
+ * can be tested (Documentation/virtio-dmabuf.rst, "Driver requirements").
+ * An export asks through its metadata, which the device otherwise never
+ * reads: "vud-fault:" and then
+ *
+ * - "released-live": a RELEASED for the export right after its EXPORT,
+ *   while it is live (the driver must ignore it);
+ * - "unexport-nomem": its first UNEXPORT answered NOMEM, the export left
+ *   live (the driver must let the UNEXPORT be retried).
+ *
+ * A production build has none of this: a guest cannot make it misbehave.
+ */
+#define VUD_FAULT_PREFIX	"vud-fault:"
+
+static bool vud_fault_asked(const struct vud_export *exp, const char *name)
+{
+	size_t p = strlen(VUD_FAULT_PREFIX), n = strlen(name);
+
+	return exp->meta_len >= p + n &&
+	       !memcmp(exp->meta, VUD_FAULT_PREFIX, p) &&
+	       !memcmp(exp->meta + p, name, n);
+}
+
+static void vud_fault_note(const char *what, const uint8_t uuid[16])
+{
+	fprintf(stderr, "vhost-user-vdmabuf: fault injected: %s for ", what);
+	for (unsigned int i = 0; i < 16; i++)
+		fprintf(stderr, "%02x", uuid[i]);
+	fputc('\n', stderr);
+}
+
+/* @exp was just exported: arm what its metadata asks for. */
+static void vud_fault_exported(struct vud_device *dev, struct vud_export *exp)
+{
+	struct vud_gevent *gev;
+
+	if (vud_fault_asked(exp, "unexport-nomem"))
+		exp->refuse_unexports = 1;
+	if (!vud_fault_asked(exp, "released-live"))
+		return;
+	gev = calloc(1, sizeof(*gev));
+	if (!gev)
+		return;
+	gev->injected = true;
+	gev->ev.type = htole32(VIRTIO_VDMABUF_EVT_RELEASED);
+	memcpy(gev->ev.uuid, exp->uuid, 16);
+	vud_queue_event(dev, gev);
+	vud_fault_note("RELEASED of a live export", exp->uuid);
+}
+
+/* Answer this UNEXPORT of @exp NOMEM? */
+static bool vud_fault_refuse_unexport(struct vud_export *exp)
+{
+	if (!exp->refuse_unexports)
+		return false;
+	exp->refuse_unexports--;
+	vud_fault_note("UNEXPORT answered NOMEM", exp->uuid);
+	return true;
+}
+
+/* Is @gev an injected event? (Then it is freed.) */
+static bool vud_fault_event_free(struct vud_gevent *gev)
+{
+	if (!gev->injected)
+		return false;
+	free(gev);
+	return true;
+}
+#else
+static void vud_fault_exported(struct vud_device *dev, struct vud_export *exp)
+{
+	(void)dev;
+	(void)exp;
+}
+
+static bool vud_fault_refuse_unexport(struct vud_export *exp)
+{
+	(void)exp;
+	return false;
+}
+
+static bool vud_fault_event_free(struct vud_gevent *gev)
+{
+	(void)gev;
+	return false;
+}
+#endif
+
 /*
  * vud_pop_event() - the oldest event was delivered: drop it.  An export
  * is held until its RELEASED is delivered, so that max_exports bounds the
@@ -557,6 +652,8 @@ void vud_pop_event(struct vud_device *dev)
 	if (!dev->events)
 		dev->events_tail = &dev->events;
 	dev->stats.guest_events--;
+	if (vud_fault_event_free(gev))
+		return;
 	if (le32toh(gev->ev.type) == VIRTIO_VDMABUF_EVT_RELEASED) {
 		struct vud_export *exp = vud_released_export(gev);
 
@@ -821,6 +918,7 @@ static uint32_t vud_req_export(struct vud_device *dev,
 	dev->stats.live_exports++;
 	dev->stats.held_exports++;
 	dev->live_bytes += size;
+	vud_fault_exported(dev, exp);
 	return VIRTIO_VDMABUF_S_OK;
 
 err_free:
@@ -841,6 +939,8 @@ static uint32_t vud_req_unexport(struct vud_device *dev,
 	exp = vud_find(dev, hdr->uuid);
 	if (!exp || !exp->live)
 		return VIRTIO_VDMABUF_S_NOENT;
+	if (vud_fault_refuse_unexport(exp))
+		return VIRTIO_VDMABUF_S_NOMEM;
 	vud_unexport(dev, exp);
 	return VIRTIO_VDMABUF_S_OK;
 }
@@ -1374,6 +1474,8 @@ void vud_reset(struct vud_device *dev)
 	}
 	while ((gev = dev->events)) {
 		dev->events = gev->next;
+		if (vud_fault_event_free(gev))
+			continue;
 		if (le32toh(gev->ev.type) == VIRTIO_VDMABUF_EVT_RELEASED) {
 			exp = vud_released_export(gev);
 			vud_unhash(dev, exp);

@@ -80,6 +80,7 @@ struct vud_watch {
  * @importer_uid: the user besides root and the daemon's own that gets
  *	importers, -1 if none
  * @peer_warned: a refused client was logged
+ * @noted_long_chain: a chain longer than its queue was logged
  * @nr_conns: importers connected
  * @conns: their connections
  */
@@ -93,6 +94,7 @@ struct vud_daemon {
 	int listen_fd;
 	long long importer_uid;
 	bool peer_warned;
+	bool noted_long_chain;
 	unsigned int nr_conns;
 	struct vud_conn conns[VUD_MAX_CONNS];
 };
@@ -216,6 +218,22 @@ static void vud_handle_requests(VuDev *vdev, int qidx)
 			/* Nowhere to put a status: return it unanswered. */
 			d->dev.stats.requests++;
 			d->dev.stats.bad_requests++;
+		} else if (elem->out_num + elem->in_num > vq->vring.num) {
+			/*
+			 * "The driver MUST NOT create a descriptor chain
+			 * longer than the Queue Size of the device", indirect
+			 * descriptors included (virtio 1.2, "Indirect
+			 * Descriptors").  Noted once: a guest could flood.
+			 */
+			d->dev.stats.requests++;
+			d->dev.stats.bad_requests++;
+			resp.status = htole32(VIRTIO_VDMABUF_S_INVALID);
+			iov_write(elem->in_sg, &resp, sizeof(resp));
+			used = sizeof(resp);
+			if (!d->noted_long_chain)
+				note("a request of %u descriptors on a queue of %u: INVALID",
+				     elem->out_num + elem->in_num, vq->vring.num);
+			d->noted_long_chain = true;
 		} else {
 			struct vud_req req = {
 				.iov = elem->out_sg,
@@ -916,6 +934,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhost-user-vdmabuf: %s\n", why);
 
 	signal(SIGPIPE, SIG_IGN);
+#ifdef VUD_FAULTS
+	note("a build that injects faults when the guest asks: for tests only");
+#endif
 	vud_device_init(&d.dev, &lim, udmabuf);
 	if (importer_path)
 		d.listen_fd = vud_listen_importers(importer_path);

@@ -76,10 +76,15 @@ struct vud_region {
  * struct vud_gevent - an event queued for the driver
  * @next: the next in the device's queue
  * @ev: the event, little-endian, as the driver reads it
+ * @injected: (VUD_FAULTS builds) a bogus event of no export's, freed once
+ *	delivered or dropped
  */
 struct vud_gevent {
 	struct vud_gevent *next;
 	struct virtio_vdmabuf_event ev;
+#ifdef VUD_FAULTS
+	bool injected;
+#endif
 };
 
 struct vud_part;
@@ -171,6 +176,8 @@ struct vud_importer {
  * @last_frame: the newest PRESENT's frame number, 0 if none
  * @released: the RELEASED event, allocated with the export so that an
  *	UNEXPORT can always queue it
+ * @refuse_unexports: (VUD_FAULTS builds) UNEXPORTs of it still to be
+ *	answered NOMEM
  */
 struct vud_export {
 	struct vud_export *next;
@@ -191,6 +198,9 @@ struct vud_export {
 	uint64_t last_seq;
 	uint64_t last_frame;
 	struct vud_gevent released;
+#ifdef VUD_FAULTS
+	unsigned int refuse_unexports;
+#endif
 };
 
 #define VUD_HASH_BITS		8
