@@ -106,7 +106,14 @@ kernel_log_clean() {
 }
 MOD=/lib/vdmabuf/virtio_vdmabuf.ko
 
-tests="/tests/guest_* /tests/e2e_*"
+# After guest_faults: the driver said what the misbehaving device did.
+faults_log() {
+	check "l2: the driver logged the refused UNEXPORT (NOMEM)" \
+		sh -c "dmesg | grep -q 'UNEXPORT of .* refused: -12'"
+}
+
+# guest_faults needs the fault-injection device of the vhost-user stage.
+tests=$(ls /tests/guest_* /tests/e2e_* | grep -v '/guest_faults$')
 # VM_TESTS (vmcheck.sh): only those programs, and none of check mode's
 # other stages but the KMS driver's (modetest, unloading).
 FULL=0
@@ -137,6 +144,7 @@ for t in $tests; do
 	[ $BACKEND = vhost-user ] && [ "$VM_MODE" = check ] &&
 		[ "${t##*/}" = demo_producer ] && a="-n 30"
 	run_prog "$(basename "$t")$SUFFIX" "$t" $a
+	[ "${t##*/}" = guest_faults ] && faults_log
 done
 
 # Check mode: the demo, while L1 points the vdmabuf command at its buffers

@@ -10,8 +10,9 @@
 #
 # Environment: VM_STAGES=l1 (stop after the host tests) or vu (only the
 # L2 run on the vhost-user back-end, its programs VU_TESTS, default
-# "demo_producer guest_vdmabuf e2e_vdmabuf e2e_display e2e_kms"), VM_MODE=demo (run
-# the demo instead of the tests), bench (the benchmark) or swiotlb (L1
+# "demo_producer guest_vdmabuf guest_faults e2e_vdmabuf e2e_display
+# e2e_kms"), VM_MODE=demo (run the demo instead of the tests), bench
+# (the benchmark) or swiotlb (L1
 # and L2 booted with swiotlb=force: L1 runs the one host test that needs
 # bouncing, L2 the one guest test that does), STAGE_LIMIT
 # (seconds without a new stage, default 900), L1_TIMEOUT (default 3600),
@@ -111,7 +112,7 @@ VM_TESTS=${VM_TESTS:-} WESTON_SCOPES=${WESTON_SCOPES:-} WESTON_LOG_LINES=${WESTO
 FUZZ_SEED=${FUZZ_SEED:-} FUZZ_REQUESTS=${FUZZ_REQUESTS:-} FUZZ_TIME_LIMIT=${FUZZ_TIME_LIMIT:-}
 FUZZ_ARGS=${FUZZ_ARGS:-}
 # The guest programs the L2 run on the vhost-user back-end runs
-VU_TESTS=${VU_TESTS:-demo_producer guest_vdmabuf e2e_vdmabuf e2e_display e2e_kms}
+VU_TESTS=${VU_TESTS:-demo_producer guest_vdmabuf guest_faults e2e_vdmabuf e2e_display e2e_kms}
 for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJECT VM_TESTS \
 	 VM_KERNEL HOSTMOD KMSMOD L2_TIMEOUT TEST_TIMEOUT expect_device expect_kms \
 	 KMS_HOLD_MS WESTON_SCOPES WESTON_LOG_LINES FUZZ_SEED FUZZ_REQUESTS \

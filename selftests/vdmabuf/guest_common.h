@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers of the guest-side (L2) vdmabuf test programs: the next event
- * read straight from a /dev/virtio-vdmabuf fd (guest_vdmabuf tests the raw
- * ioctls; the other programs use libvdmabuf), and a udmabuf made from a
- * sealed memfd (a foreign dma-buf to export).
+ * read straight from a /dev/virtio-vdmabuf fd and the raw ioctls
+ * (guest_vdmabuf and guest_faults test those; the other programs use
+ * libvdmabuf), and a udmabuf made from a sealed memfd (a foreign dma-buf
+ * to export).
  */
 #ifndef VDMABUF_GUEST_COMMON_H
 #define VDMABUF_GUEST_COMMON_H
@@ -11,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -35,6 +38,68 @@ static inline int next_event(int dev, struct vdmabuf_event *ev, int ms)
 	if (n < 0)
 		return -errno;
 	return n == sizeof(*ev) ? 0 : -EIO;
+}
+
+/* How long the raw-ioctl helpers wait for an event: nested TCG is slow. */
+#define VD_EVT_TIMEOUT_MS	10000
+
+/* The raw ioctls, each returning 0 (ALLOC: the fd) or -errno. */
+static inline int vd_alloc(int dev, __u64 size, __u32 flags)
+{
+	struct vdmabuf_alloc a = { .size = size, .flags = flags };
+
+	if (ioctl(dev, VDMABUF_IOCTL_ALLOC, &a))
+		return -errno;
+	return a.fd;
+}
+
+static inline int vd_export(int dev, int fd, struct vdmabuf_export *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->fd = fd;
+	return ioctl(dev, VDMABUF_IOCTL_EXPORT, e) ? -errno : 0;
+}
+
+static inline int vd_unexport(int dev, const __u8 *uuid)
+{
+	struct vdmabuf_unexport u = {};
+
+	memcpy(u.uuid, uuid, 16);
+	return ioctl(dev, VDMABUF_IOCTL_UNEXPORT, &u) ? -errno : 0;
+}
+
+static inline int vd_info(int dev, struct vdmabuf_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return ioctl(dev, VDMABUF_IOCTL_INFO, info) ? -errno : 0;
+}
+
+static inline int vd_query(int dev, const __u8 *uuid, struct vdmabuf_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	memcpy(q->uuid, uuid, 16);
+	return ioctl(dev, VDMABUF_IOCTL_QUERY, q) ? -errno : 0;
+}
+
+/* Wait until the device released @uuid (the next event must say so). */
+static inline int wait_released(int dev, const __u8 *uuid)
+{
+	struct vdmabuf_event ev;
+	int r = next_event(dev, &ev, VD_EVT_TIMEOUT_MS);
+
+	if (r)
+		return r;
+	if (ev.type != VDMABUF_EVENT_RELEASED || memcmp(ev.uuid, uuid, 16))
+		return -EPROTO;
+	return 0;
+}
+
+static inline double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /*

@@ -55,64 +55,6 @@ static int open_dev(struct __test_metadata *_metadata)
 	return fd;
 }
 
-static int vd_alloc(int dev, __u64 size, __u32 flags)
-{
-	struct vdmabuf_alloc a = { .size = size, .flags = flags };
-
-	if (ioctl(dev, VDMABUF_IOCTL_ALLOC, &a))
-		return -errno;
-	return a.fd;
-}
-
-static int vd_export(int dev, int fd, struct vdmabuf_export *e)
-{
-	memset(e, 0, sizeof(*e));
-	e->fd = fd;
-	return ioctl(dev, VDMABUF_IOCTL_EXPORT, e) ? -errno : 0;
-}
-
-static int vd_unexport(int dev, const __u8 *uuid)
-{
-	struct vdmabuf_unexport u = {};
-
-	memcpy(u.uuid, uuid, 16);
-	return ioctl(dev, VDMABUF_IOCTL_UNEXPORT, &u) ? -errno : 0;
-}
-
-static int vd_info(int dev, struct vdmabuf_info *info)
-{
-	memset(info, 0, sizeof(*info));
-	return ioctl(dev, VDMABUF_IOCTL_INFO, info) ? -errno : 0;
-}
-
-static int vd_query(int dev, const __u8 *uuid, struct vdmabuf_query *q)
-{
-	memset(q, 0, sizeof(*q));
-	memcpy(q->uuid, uuid, 16);
-	return ioctl(dev, VDMABUF_IOCTL_QUERY, q) ? -errno : 0;
-}
-
-/* Wait until the device released @uuid (the next event must say so). */
-static int wait_released(int dev, const __u8 *uuid)
-{
-	struct vdmabuf_event ev;
-	int r = next_event(dev, &ev, EVT_TIMEOUT_MS);
-
-	if (r)
-		return r;
-	if (ev.type != VDMABUF_EVENT_RELEASED || memcmp(ev.uuid, uuid, 16))
-		return -EPROTO;
-	return 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* When the program started: the stress test fits in what is left. */
 static double prog_t0;
 

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * guest_faults: the guest driver against a device that misbehaves on
+ * purpose.  Runs in the L2 guest of the vhost-user stage, whose second
+ * device (/dev/virtio-vdmabuf1, or VDMABUF_FAULTS_DEVICE) is served by
+ * vhost-user-vdmabuf-faults (tools/vhost-user-vdmabuf/device.c,
+ * VUD_FAULTS): an export asks it for a fault through its metadata,
+ * "vud-fault:NAME".
+ *
+ * Each test is the failing test of a defect the driver once had
+ * (issue 15): a RELEASED for a live export freed it (item 8), a refused
+ * UNEXPORT left the export pinned and unreachable (item 7).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+
+#include <linux/vdmabuf.h>
+#include <linux/virtio_vdmabuf.h>
+
+#include "guest_common.h"
+
+#include "kselftest_harness.h"
+
+#define FAULTS_DEVICE	"/dev/virtio-vdmabuf1"
+/* No event is owed: how long to wait to be sure none comes. */
+#define QUIET_MS	3000
+
+static const char *faults_device(void)
+{
+	const char *p = getenv("VDMABUF_FAULTS_DEVICE");
+
+	return p ? p : FAULTS_DEVICE;
+}
+
+/* The device's total @name over every opener (sysfs, root only). */
+static long long dev_total(const char *name)
+{
+	const char *node = strrchr(faults_device(), '/') + 1;
+	char path[160], text[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/%s/device/%s", node, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	text[n] = 0;
+	return strtoll(text, NULL, 10);
+}
+
+static int wait_total(const char *name, long long want, int seconds)
+{
+	double end = now_s() + seconds;
+
+	do {
+		if (dev_total(name) == want)
+			return 0;
+		usleep(50000);
+	} while (now_s() < end);
+	return -ETIMEDOUT;
+}
+
+/* Export @buf asking the device for the fault @name. */
+static int export_fault(int dev, int buf, const char *name,
+			struct vdmabuf_export *e)
+{
+	static char meta[64];
+
+	memset(e, 0, sizeof(*e));
+	snprintf(meta, sizeof(meta), "vud-fault:%s", name);
+	e->fd = buf;
+	e->meta_len = strlen(meta);
+	e->meta_ptr = (uintptr_t)meta;
+	return ioctl(dev, VDMABUF_IOCTL_EXPORT, e) ? -errno : 0;
+}
+
+FIXTURE(faulty)
+{
+	int fd;
+	int buf;
+	struct vdmabuf_info info;
+};
+
+FIXTURE_SETUP(faulty)
+{
+	self->fd = open(faults_device(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", faults_device(),
+				      strerror(errno));
+	ASSERT_EQ(0, vd_info(self->fd, &self->info));
+	self->buf = vd_alloc(self->fd, 65536, 0);
+	ASSERT_LE(0, self->buf);
+}
+
+FIXTURE_TEARDOWN(faulty)
+{
+	close(self->buf);
+	close(self->fd);
+}
+
+/*
+ * Item 8: the device sends RELEASED for an export that is still live.
+ * The driver must ignore it (and say so in the kernel log, which
+ * l2-init.sh checks): no RELEASED reaches the opener, the export stays
+ * EXPORTED and usable (PRESENT, FRAME_DONE), and its real RELEASED after
+ * UNEXPORT is the only one.
+ */
+TEST_F_TIMEOUT(faulty, released_for_a_live_export, 60)
+{
+	struct vdmabuf_present pr = {};
+	struct vdmabuf_export e;
+	struct vdmabuf_event ev;
+	struct vdmabuf_query q;
+
+	ASSERT_EQ(0, export_fault(self->fd, self->buf, "released-live", &e));
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, QUIET_MS))
+		TH_LOG("event %u for a live export", ev.type);
+	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
+	EXPECT_EQ(VDMABUF_STATE_EXPORTED, q.state);
+
+	if (self->info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT)) {
+		memcpy(pr.uuid, e.uuid, 16);
+		EXPECT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
+		ASSERT_EQ(0, next_event(self->fd, &ev, VD_EVT_TIMEOUT_MS));
+		EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
+		EXPECT_EQ(0, memcmp(ev.uuid, e.uuid, 16));
+	}
+
+	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
+	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 500))
+		TH_LOG("a second event %u", ev.type);
+}
+
+/*
+ * Item 7, the opener waiting: the device refuses the first UNEXPORT
+ * (NOMEM).  The caller gets -ENOMEM, the export is EXPORTED again, and
+ * the retry unexports it.
+ */
+TEST_F_TIMEOUT(faulty, unexport_refused_then_retried, 60)
+{
+	struct vdmabuf_export e;
+	struct vdmabuf_query q;
+
+	ASSERT_EQ(0, export_fault(self->fd, self->buf, "unexport-nomem", &e));
+	EXPECT_EQ(-ENOMEM, vd_unexport(self->fd, e.uuid));
+	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
+	EXPECT_EQ(VDMABUF_STATE_EXPORTED, q.state);
+	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
+	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
+}
+
+/*
+ * Item 7, nobody waiting: the opener closes with a live export, so the
+ * driver sends the UNEXPORT itself; the device refuses it once.  The
+ * driver must send it again (after a second): the export is released,
+ * and the device's total of live exports comes back.
+ */
+TEST_F_TIMEOUT(faulty, unexport_refused_after_close, 60)
+{
+	long long live0 = dev_total("live_exports");
+	struct vdmabuf_export e;
+	int other;
+
+	ASSERT_LE(0, live0);
+	other = open(faults_device(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, export_fault(other, self->buf, "unexport-nomem", &e));
+	EXPECT_EQ(live0 + 1, dev_total("live_exports"));
+	close(other);
+	EXPECT_EQ(0, wait_total("live_exports", live0, 30))
+		TH_LOG("live_exports %lld, was %lld", dev_total("live_exports"),
+		       live0);
+}
+
+TEST_HARNESS_MAIN
