@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,6 +102,46 @@ static inline double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The total @name over every opener of the device whose node is @dev_path
+ * (/dev/virtio-vdmabuf, /dev/virtio-vdmabuf1, ...), which INFO does not
+ * give (it reports the caller's own): a sysfs attribute of the device,
+ * root only.  -errno if it cannot be read.
+ */
+static inline long long vd_dev_total(const char *dev_path, const char *name)
+{
+	const char *node = strrchr(dev_path, '/');
+	char path[160], text[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/%s/device/%s",
+		 node ? node + 1 : dev_path, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	text[n] = 0;
+	return strtoll(text, NULL, 10);
+}
+
+/* Poll vd_dev_total() until it is @want; 0 or -ETIMEDOUT. */
+static inline int vd_wait_total(const char *dev_path, const char *name,
+				long long want, int seconds)
+{
+	double end = now_s() + seconds;
+
+	do {
+		if (vd_dev_total(dev_path, name) == want)
+			return 0;
+		usleep(20000);
+	} while (now_s() < end);
+	return -ETIMEDOUT;
 }
 
 /*

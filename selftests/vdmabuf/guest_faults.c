@@ -37,36 +37,14 @@ static const char *faults_device(void)
 	return p ? p : FAULTS_DEVICE;
 }
 
-/* The device's total @name over every opener (sysfs, root only). */
 static long long dev_total(const char *name)
 {
-	const char *node = strrchr(faults_device(), '/') + 1;
-	char path[160], text[32];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/class/misc/%s/device/%s", node, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	text[n] = 0;
-	return strtoll(text, NULL, 10);
+	return vd_dev_total(faults_device(), name);
 }
 
 static int wait_total(const char *name, long long want, int seconds)
 {
-	double end = now_s() + seconds;
-
-	do {
-		if (dev_total(name) == want)
-			return 0;
-		usleep(50000);
-	} while (now_s() < end);
-	return -ETIMEDOUT;
+	return vd_wait_total(faults_device(), name, want, seconds);
 }
 
 /* Export @buf asking the device for the fault @name. */

@@ -63,41 +63,15 @@ static void __attribute__((constructor)) init_t0(void)
 	prog_t0 = now_s();
 }
 
-/*
- * The device's totals over every opener, which INFO does not give (it
- * reports the caller's own): sysfs attributes of the device, root only.
- */
-#define DEV_SYSFS "/sys/class/misc/virtio-vdmabuf/device/"
-
+/* DEV_PATH's totals over every opener (vd_dev_total()). */
 static long long dev_total(const char *name)
 {
-	char path[128], text[32];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), DEV_SYSFS "%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	text[n] = 0;
-	return strtoll(text, NULL, 10);
+	return vd_dev_total(DEV_PATH, name);
 }
 
-/* Poll the device's total @name until it is @want; 0 or -ETIMEDOUT. */
 static int wait_total(const char *name, long long want, int seconds)
 {
-	double end = now_s() + seconds;
-
-	do {
-		if (dev_total(name) == want)
-			return 0;
-		usleep(20000);
-	} while (now_s() < end);
-	return -ETIMEDOUT;
+	return vd_wait_total(DEV_PATH, name, want, seconds);
 }
 
 /* Poll INFO until live_exports drops to @want; 0 or -ETIMEDOUT. */
