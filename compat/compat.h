@@ -6,8 +6,10 @@
  *
  * Each block includes the kernel header that declares what it stands in
  * for before it defines anything, so that no macro here renames a kernel
- * declaration.  Built: Linux 6.1 (Debian 12) and 6.12 (scripts/testbed/
- * matrix.sh); run: 6.12.
+ * declaration.  A name the kernel has renamed, with the same meaning, is
+ * kept in the sources and mapped to its new name here for the kernels
+ * that renamed it.  Built: Linux 6.1 (Debian 12), 6.12 and the newest
+ * Debian ships, 7.3 (scripts/testbed/matrix.sh); run: 6.12.
  */
 #ifndef _VDMABUF_COMPAT_H
 #define _VDMABUF_COMPAT_H
@@ -170,6 +172,39 @@ static inline int vdmabuf_compat_find_vqs(struct virtio_device *vdev,
 #endif
 
 /*
+ * Linux 7.1 renamed dma-buf's move notification, with the same meaning
+ * and locking (the exporter holds the reservation lock): the importer's
+ * dma_buf_attach_ops.move_notify became .invalidate_mappings ("dma-buf:
+ * Rename .move_notify() callback to a clearer identifier"), and the
+ * exporter's dma_buf_move_notify() became dma_buf_invalidate_mappings().
+ * Neither old name is left in its headers: the macros rename nothing.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 1, 0)
+#include <linux/dma-buf.h>
+#define move_notify		invalidate_mappings
+#define dma_buf_move_notify	dma_buf_invalidate_mappings
+#endif
+
+/*
+ * Linux 6.13 added hrtimer_setup(), which sets the callback with the
+ * rest; Linux 6.15 removed hrtimer_init() ("hrtimers: Delete
+ * hrtimer_init()").  Before 6.13, the callback is set by hand.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
+#include <linux/hrtimer.h>
+static inline void
+vdmabuf_compat_hrtimer_setup(struct hrtimer *timer,
+			     enum hrtimer_restart (*function)(struct hrtimer *),
+			     clockid_t clock_id, enum hrtimer_mode mode)
+{
+	hrtimer_init(timer, clock_id, mode);
+	timer->function = function;
+}
+
+#define hrtimer_setup vdmabuf_compat_hrtimer_setup
+#endif
+
+/*
  * The vdmabuf KMS driver's.  Macros of names Linux 6.1 does not have, so
  * they rename nothing, and need no DRM header here.
  *
@@ -200,6 +235,37 @@ static inline int vdmabuf_compat_find_vqs(struct virtio_device *vdev,
 #define VDMABUF_COMPAT_DRM_DATE(d)	.date = (d),
 #else
 #define VDMABUF_COMPAT_DRM_DATE(d)
+#endif
+
+/*
+ * Linux 6.17 ("drm: Pass the format info to .fb_create()") gave
+ * drm_mode_config_funcs.fb_create the format info the core looked up, and
+ * drm_gem_fb_init_with_funcs() takes it (as its fourth argument) instead
+ * of looking it up again.  The KMS driver's fb_create declares the
+ * parameter with VDMABUF_COMPAT_FB_INFO(info) and passes it on; before
+ * 6.17 there is no such parameter, and the macro below drops the
+ * argument, a macro of the function's own name.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#define VDMABUF_COMPAT_FB_INFO(info)	const struct drm_format_info *info,
+#else
+#define VDMABUF_COMPAT_FB_INFO(info)
+#include <drm/drm_gem_framebuffer_helper.h>
+#define drm_gem_fb_init_with_funcs(dev, fb, file, info, mode_cmd, funcs) \
+	drm_gem_fb_init_with_funcs(dev, fb, file, mode_cmd, funcs)
+#endif
+
+/*
+ * Linux 7.2 renamed struct drm_atomic_state, the state of one atomic
+ * commit, to struct drm_atomic_commit ("drm: Rename struct
+ * drm_atomic_state to drm_atomic_commit"), in the DRM atomic helpers,
+ * the plane and CRTC helper vtables and atomic_commit_tail alike; the
+ * KMS driver keeps the old name.  The kernel's headers have no token of
+ * that name any more: the macro renames nothing of theirs, and needs no
+ * DRM header here.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0)
+#define drm_atomic_state	drm_atomic_commit
 #endif
 
 #endif /* _VDMABUF_COMPAT_H */

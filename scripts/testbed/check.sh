@@ -181,7 +181,7 @@ make -s modules > "$LOGS/modules.log" 2>&1
 result $? "build: the modules (make)" "$LOGS/modules.log"
 make -s -j"$(nproc)" userspace > "$LOGS/userspace.log" 2>&1
 result $? "build: libvdmabuf, vdmabuf, examples and test programs (make userspace)" "$LOGS/userspace.log"
-say "stage: kernel matrix (the modules with -Werror against Linux 6.12 and 6.1)"
+say "stage: kernel matrix (the modules with -Werror against Linux 6.12, 6.1 and Debian's newest)"
 bash scripts/testbed/matrix.sh > "$LOGS/matrix.log" 2>&1
 result $? "matrix: ran" "$LOGS/matrix.log"
 

@@ -9,6 +9,10 @@
 #   - Debian's 6.12 kernel for Debian 12 (bookworm-backports): image, headers,
 #     kbuild and linux-source, unpacked into the cache, never installed as a
 #     boot kernel;
+#   - for the build matrix, Debian 12's own 6.1 and the newest kernel Debian
+#     ships (Debian 13's backports, through a private Debian 13 apt
+#     configuration of its own) with a Debian 13 build root for it (its
+#     gcc-14; kernel-new below);
 #   - meson 1.7 and pycotap, unpacked into the cache;
 #   - Debian 13's QEMU 10.0.x source package, unpacked with dpkg-source.
 # Then builds QEMU with every patch in qemu-patches/ applied in order.
@@ -17,7 +21,7 @@
 # build is keyed on the QEMU version, the configure flags and the hashes of
 # the patches, so a second run (or a fresh clone) reuses it.
 #
-# Usage: setup.sh [all|host-packages|kernel|kernel-6.1|modetest|weston|kernel-source|qemu|env]
+# Usage: setup.sh [all|host-packages|kernel|kernel-6.1|kernel-new|modetest|weston|kernel-source|qemu|env]
 #   env prints shell assignments (KVER, KDIR, KSRC, QEMU, ...) for make;
 #   kernel-source prints the path of the linux-source-6.12 .deb of the
 #   same upload as the kernel (debug-kernel.sh builds a kernel from it).
@@ -236,6 +240,186 @@ kernel_61() {
 	say "kernel 6.1: $kver ready"
 }
 
+# The build matrix's newest kernel: the newest Debian ships, from Debian
+# 13's backports (trixie-backports), built with Debian 13's compiler.  A
+# private apt configuration of its own, $CACHE/apt-trixie (trixie and
+# trixie-backports only: the one above keeps resolving as before), and a
+# small Debian 13 build root in $CACHE/kernel-new/root, never booted and
+# never installed: the compiler the kernel was configured with (gcc-14;
+# this machine's gcc-12 rejects its flags, and a module is built with its
+# kernel's compiler), make, binutils, pahole and the few tools kbuild runs,
+# unpacked from their .debs, with the kernel's headers and kbuild at their
+# own /usr/src paths.  matrix.sh builds in it with chroot.  The version:
+# the newest linux-headers-*+deb13-amd64 of the newest series, remembered
+# in $CACHE/kernel-new/KVER so that later runs agree.
+TX_APTDIR=$CACHE/apt-trixie
+TX_APT_OPTS=()
+trixie_apt() {
+	mkdir -p "$TX_APTDIR/lists/partial" "$TX_APTDIR/archives/partial"
+	cat > "$TX_APTDIR/sources.list" <<-SRC
+	deb http://deb.debian.org/debian trixie main
+	deb http://deb.debian.org/debian trixie-backports main
+	SRC
+	# An empty dpkg status: apt resolves for the build root, not for
+	# this machine.
+	TX_APT_OPTS=(-o Dir::Etc::SourceList="$TX_APTDIR/sources.list"
+		     -o Dir::Etc::SourceParts=/dev/null
+		     -o Dir::State::Lists="$TX_APTDIR/lists"
+		     -o Dir::State::status=/dev/null
+		     -o Dir::State::extended_states=/dev/null
+		     -o Dir::Cache="$TX_APTDIR/cache"
+		     -o Dir::Cache::archives="$TX_APTDIR/archives"
+		     -o APT::Architecture=amd64
+		     -o APT::Architectures::=amd64
+		     -o APT::Get::List-Cleanup=0
+		     -o APT::Sandbox::User=root
+		     -o Debug::NoLocking=1)
+	if [ "${1:-}" = refresh ] ||
+	   ! ls "$TX_APTDIR"/lists/*_dists_trixie-backports_main_binary-amd64_Packages* >/dev/null 2>&1 ||
+	   ! ls "$TX_APTDIR"/lists/*_dists_trixie_main_binary-amd64_Packages* >/dev/null 2>&1; then
+		say "apt: updating the private Debian 13 lists (trixie, trixie-backports)"
+		apt-get "${TX_APT_OPTS[@]}" update -qq >/dev/null || die "private apt-get update (trixie)"
+	fi
+}
+
+tx_apt_cache() { apt-cache "${TX_APT_OPTS[@]}" "$@"; }
+
+# fetch_deb's twin for Debian 13: one package, no dependencies.
+tx_fetch_deb() {
+	local spec=$1 pkg=${1%%=*} ver='' f
+	[ "$spec" != "$pkg" ] && ver=${spec#*=}
+	f=("$TX_APTDIR/debs/${pkg}_${ver//:/%3a}"*.deb)
+	if [ -e "${f[0]}" ]; then echo "${f[0]}"; return 0; fi
+	mkdir -p "$TX_APTDIR/debs"
+	( cd "$TX_APTDIR/debs" && apt-get "${TX_APT_OPTS[@]}" download -qq "$spec" >/dev/null 2>&1 ) || {
+		trixie_apt refresh
+		( cd "$TX_APTDIR/debs" && apt-get "${TX_APT_OPTS[@]}" download -qq "$spec" >/dev/null ) ||
+			die "download $spec (trixie)"
+	}
+	f=("$TX_APTDIR/debs/${pkg}_${ver//:/%3a}"*.deb)
+	[ -e "${f[0]}" ] || die "download $spec (trixie): no .deb"
+	echo "${f[0]}"
+}
+
+# What kbuild runs to build a module: the compiler and binutils, make,
+# pahole (module BTF), a shell and the usual tools; apt adds the libraries.
+TX_ROOT_PKGS=(gcc-14 binutils make pahole libc6-dev libelf1t64 libssl3t64
+	      zlib1g dash bash coreutils sed grep mawk findutils diffutils)
+
+# Debian 13's toolchain into ROOT: the packages TX_ROOT_PKGS needs,
+# resolved against an empty system, downloaded by apt at once (into
+# $TX_APTDIR/archives, kept) and unpacked; what the maintainer scripts
+# would have made (merged /usr, /bin/sh, awk) made by hand.
+tx_build_root() {	# ROOT
+	local root=$1 specs f n=0
+	specs=$(apt-get "${TX_APT_OPTS[@]}" install -s -qq --no-install-recommends \
+		"${TX_ROOT_PKGS[@]}" 2>/dev/null |
+		sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*/\1=\2/p') ||
+		die "resolve the Debian 13 build root"
+	[ -n "$specs" ] || die "resolve the Debian 13 build root: no packages"
+	say "kernel-new: fetching Debian 13's gcc-14 toolchain ($(wc -w <<< "$specs") packages)"
+	apt-get "${TX_APT_OPTS[@]}" install -y -qq --download-only --no-install-recommends \
+		"${TX_ROOT_PKGS[@]}" >/dev/null 2>&1 || {
+		trixie_apt refresh
+		apt-get "${TX_APT_OPTS[@]}" install -y -qq --download-only --no-install-recommends \
+			"${TX_ROOT_PKGS[@]}" >/dev/null || die "download the Debian 13 build root"
+	}
+	mkdir -p "$root/usr/bin" "$root/usr/lib" "$root/usr/lib64" "$root/usr/sbin"
+	for f in bin lib lib64 sbin; do ln -sfn "usr/$f" "$root/$f"; done
+	for f in $specs; do
+		# apt names an archive NAME_VERSION_ARCH.deb, ':' as %3a
+		f=("$TX_APTDIR/archives/${f%%=*}_$(sed 's/:/%3a/g' <<< "${f#*=}")_"*.deb)
+		[ -e "${f[0]}" ] || die "no ${f[0]##*/} in $TX_APTDIR/archives"
+		dpkg-deb -x "${f[0]}" "$root" || die "unpack ${f[0]}"
+		n=$((n + 1))
+	done
+	[ -e "$root/usr/bin/sh" ] || ln -s dash "$root/usr/bin/sh"
+	[ -e "$root/usr/bin/awk" ] || ln -s mawk "$root/usr/bin/awk"
+	mkdir -p "$root/dev" "$root/tmp" "$root/build"
+	chmod 1777 "$root/tmp"
+	[ -c "$root/dev/null" ] || { rm -f "$root/dev/null"; mknod -m 666 "$root/dev/null" c 1 3; } ||
+		die "mknod $root/dev/null"
+	chroot "$root" x86_64-linux-gnu-gcc-14 --version >/dev/null ||
+		die "gcc-14 does not run in $root"
+	say "kernel-new: $n packages unpacked in $root"
+}
+
+# The newest kernel itself, for VM_KERNEL=new (an L1 VM on it,
+# scripts/testbed/vmcheck.sh): Debian packages 7.x's image as the kernel
+# (linux-binary-*, signed: the payload is the same), its modules and its
+# base files (config, System.map), unpacked in the build root too.
+kernel_new_image() {	# DIR KVER PKGVER
+	local d=$1 kver=$2 pkgver=$3 deb f
+	[ -s "$d/vmlinux-$kver" ] && [ -f "$d/.image-$kver" ] && return 0
+	say "kernel-new: fetching the image and modules of $kver"
+	for deb in "linux-binary-$kver=$pkgver" "linux-modules-$kver=$pkgver" \
+		   "linux-base-$kver=$pkgver"; do
+		deb=$(tx_fetch_deb "$deb")
+		dpkg-deb -x "$deb" "$d/root" || die "unpack $deb"
+	done
+	# 7.x ships them in the modules' directory; /boot as before 7.x
+	# (and as kernel_vmlinux and vmcheck.sh expect) links there.
+	for f in vmlinuz config System.map; do
+		[ -e "$d/root/usr/lib/modules/$kver/$f" ] ||
+			[ -e "$d/root/boot/$f-$kver" ] || die "no $f in the $kver packages"
+		[ -e "$d/root/boot/$f-$kver" ] ||
+			ln -s "../usr/lib/modules/$kver/$f" "$d/root/boot/$f-$kver"
+	done
+	depmod -b "$d/root" "$kver" || die "depmod $kver"
+	kernel_vmlinux "$d" "$kver"
+	touch "$d/.image-$kver"
+}
+
+kernel_new() {
+	trixie_apt
+	local d=$CACHE/kernel-new kver abi series deb pkgver
+	if [ -s "$d/KVER" ] && [ -f "$d/.done-$(cat "$d/KVER")" ]; then
+		kver=$(cat "$d/KVER")
+		[ -s "$d/vmlinux-$kver" ] && [ -f "$d/.image-$kver" ] && return 0
+		pkgver=$(tx_apt_cache show "linux-headers-$kver" |
+			 sed -n 's/^Version: //p' | sort -V | sed -n '$p')
+		[ -n "$pkgver" ] || die "no version for linux-headers-$kver"
+		kernel_new_image "$d" "$kver" "$pkgver"
+		return 0
+	fi
+	kver=$(cat "$d/KVER" 2>/dev/null) || kver=
+	if [ -z "$kver" ]; then
+		# The newest series, then its newest release
+		kver=$(tx_apt_cache pkgnames linux-headers- |
+		       sed -n 's/^linux-headers-\([0-9]*\.[0-9]*\.[0-9]*+deb13-amd64\)$/\1/p' |
+		       sort -V | sed -n '$p')
+	fi
+	[ -n "$kver" ] || die "no linux-headers-*+deb13-amd64 on the mirror"
+	abi=${kver%-amd64}
+	series=$(cut -d. -f1-2 <<< "$kver")
+	pkgver=$(tx_apt_cache show "linux-headers-$kver" |
+		 sed -n 's/^Version: //p' | sort -V | sed -n '$p')
+	[ -n "$pkgver" ] || die "no version for linux-headers-$kver"
+	say "kernel-new: Linux $kver ($pkgver) in a Debian 13 build root"
+	rm -rf "$d"; mkdir -p "$d/root" "$d/src"
+	tx_build_root "$d/root"
+	say "kernel-new: fetching the headers, kbuild and linux-source-$series of $kver"
+	for deb in "linux-headers-$kver=$pkgver" "linux-headers-$abi-common=$pkgver" \
+		   "linux-kbuild-$abi=$pkgver"; do
+		deb=$(tx_fetch_deb "$deb")
+		dpkg-deb -x "$deb" "$d/root" || die "unpack $deb"
+	done
+	[ -x "$d/root/usr/bin/$(sed -n 's/^CC = .*(CROSS_COMPILE)//p' \
+		"$d/root/usr/src/linux-headers-$kver/.kernelvariables")" ] ||
+		say "kernel-new: warning: $kver's compiler is not in the build root"
+	deb=$(tx_fetch_deb "linux-source-$series=$pkgver")
+	say "kernel-new: extracting vhost.h from linux-source-$series"
+	dpkg-deb --fsys-tarfile "$deb" |
+		tar -xOf - "./usr/src/linux-source-$series.tar.xz" |
+		tar -C "$d/src" --strip-components=1 -xJf - --wildcards \
+			'*/drivers/vhost/vhost.h' "linux-source-$series/Makefile" ||
+		die "extract from linux-source-$series"
+	echo "$kver" > "$d/KVER"
+	touch "$d/.done-$kver"
+	kernel_new_image "$d" "$kver" "$pkgver"
+	say "kernel-new: $kver ready"
+}
+
 # A Wayland compositor nobody here wrote, for the guest's KMS driver:
 # Debian 12's weston 10 (DRM backend, pixman renderer, fullscreen shell,
 # weston-simple-shm) and the libraries it needs beyond this machine's,
@@ -437,11 +621,15 @@ env_out() {
 	echo "QEMU=$CACHE/qemu/build/qemu-system-x86_64"
 	echo "QEMU_SRC=$CACHE/qemu/src"
 	# The build matrix: each further kernel's headers and source files
-	if [ -s "$CACHE/kernel-6.1/KVER" ]; then
-		kver=$(cat "$CACHE/kernel-6.1/KVER")
-		echo "MATRIX_KDIRS=$CACHE/kernel-6.1/root/usr/src/linux-headers-$kver"
-		echo "MATRIX_KSRCS=$CACHE/kernel-6.1/src"
-	fi
+	# (the newest kernel's headers inside its build root)
+	local k kdirs='' ksrcs=''
+	for k in kernel-6.1 kernel-new; do
+		[ -s "$CACHE/$k/KVER" ] || continue
+		kver=$(cat "$CACHE/$k/KVER")
+		kdirs+=" $CACHE/$k/root/usr/src/linux-headers-$kver"
+		ksrcs+=" $CACHE/$k/src"
+	done
+	[ -z "$kdirs" ] || printf 'MATRIX_KDIRS=%q\nMATRIX_KSRCS=%q\n' "${kdirs# }" "${ksrcs# }"
 }
 
 # One set-up at a time per cache (make check and a developer's make may race).
@@ -452,14 +640,15 @@ if [ "${1:-all}" != env ]; then
 fi
 
 case "${1:-all}" in
-all)		host_packages; kernel; kernel_61; modetest; weston; qemu ;;
+all)		host_packages; kernel; kernel_61; kernel_new; modetest; weston; qemu ;;
 host-packages)	host_packages ;;
 kernel)		host_packages; kernel ;;
 kernel-6.1)	kernel_61 ;;
+kernel-new)	kernel_new ;;
 modetest)	modetest ;;
 weston)		weston ;;
 kernel-source)	kernel >&2; kernel_source_deb ;;
 qemu)		qemu ;;
 env)		env_out ;;
-*)		die "usage: $0 [all|host-packages|kernel|kernel-6.1|modetest|weston|kernel-source|qemu|env]" ;;
+*)		die "usage: $0 [all|host-packages|kernel|kernel-6.1|kernel-new|modetest|weston|kernel-source|qemu|env]" ;;
 esac

@@ -35,7 +35,9 @@
 # for the checkers' reports (KASAN, UBSAN, lockdep, DMA-API, ...); any
 # report fails the run and is printed.  VM_KERNEL=6.1 boots L1 alone on
 # Debian 12's own 6.1 (setup.sh kernel-6.1) with the host module that
-# scripts/testbed/matrix.sh built for it.  Default VM_KERNEL=debian,
+# scripts/testbed/matrix.sh built for it.  VM_KERNEL=new, or the newest
+# kernel's series (VM_KERNEL=7.3), does the same on the newest kernel
+# Debian ships (setup.sh kernel-new).  Default VM_KERNEL=debian,
 # Debian's 6.12 with the modules of make modules.  L1's kernel log is saved as
 # l1-dmesg.log beside its console log.
 
@@ -85,7 +87,25 @@ debug)
 	GUESTMOD=$BUILD/matrix/$KVER/drivers/virtio/virtio_vdmabuf.ko
 	VM_STAGES=l1
 	say "Linux 6.1: L1 boots $KVER with the matrix's modules" ;;
-*)	echo "vmcheck.sh: VM_KERNEL is debian, debug or 6.1, not '$VM_KERNEL'" >&2
+new|[0-9]*.[0-9]*)
+	# The newest kernel Debian ships (setup.sh kernel-new), by name or
+	# by its series, with the matrix's modules; L1 only, as for 6.1.
+	cnew=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}/kernel-new
+	KVER=$(cat "$cnew/KVER" 2>/dev/null) ||
+		{ echo "vmcheck.sh: no newest kernel (setup.sh kernel-new)" >&2; exit 2; }
+	if [ "$VM_KERNEL" != new ] && [ "$(cut -d. -f1-2 <<< "$KVER")" != "$VM_KERNEL" ]; then
+		echo "vmcheck.sh: the newest kernel is $KVER, not Linux $VM_KERNEL (setup.sh kernel-new)" >&2
+		exit 2
+	fi
+	KROOT=$cnew/root
+	VMLINUX=$cnew/vmlinux-$KVER
+	[ -s "$VMLINUX" ] ||
+		{ echo "vmcheck.sh: no $VMLINUX (setup.sh kernel-new)" >&2; exit 2; }
+	HOSTMOD=$BUILD/matrix/$KVER/drivers/vhost/vhost_vdmabuf.ko
+	GUESTMOD=$BUILD/matrix/$KVER/drivers/virtio/virtio_vdmabuf.ko
+	VM_STAGES=l1
+	say "Linux $KVER: L1 boots it with the matrix's modules" ;;
+*)	echo "vmcheck.sh: VM_KERNEL is debian, debug, 6.1, new or the newest kernel's series, not '$VM_KERNEL'" >&2
 	exit 2 ;;
 esac
 

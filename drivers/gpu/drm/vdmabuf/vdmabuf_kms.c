@@ -700,6 +700,7 @@ static const struct drm_mode_config_helper_funcs vdmabuf_mode_config_helpers = {
 
 static struct drm_framebuffer *
 vdmabuf_drm_fb_create(struct drm_device *drm, struct drm_file *file,
+		      VDMABUF_COMPAT_FB_INFO(info)
 		      const struct drm_mode_fb_cmd2 *mode_cmd);
 
 static const struct drm_mode_config_funcs vdmabuf_mode_config_funcs = {
@@ -719,6 +720,7 @@ static const struct drm_framebuffer_funcs vdmabuf_fb_funcs = {
 /* A framebuffer of one GEM object per plane, with room for its exports */
 static struct drm_framebuffer *
 vdmabuf_drm_fb_create(struct drm_device *drm, struct drm_file *file,
+		      VDMABUF_COMPAT_FB_INFO(info)
 		      const struct drm_mode_fb_cmd2 *mode_cmd)
 {
 	struct vdmabuf_drm_fb *vfb;
@@ -727,7 +729,7 @@ vdmabuf_drm_fb_create(struct drm_device *drm, struct drm_file *file,
 	vfb = kzalloc(sizeof(*vfb), GFP_KERNEL);
 	if (!vfb)
 		return ERR_PTR(-ENOMEM);
-	ret = drm_gem_fb_init_with_funcs(drm, &vfb->base, file, mode_cmd,
+	ret = drm_gem_fb_init_with_funcs(drm, &vfb->base, file, info, mode_cmd,
 					 &vdmabuf_fb_funcs);
 	if (ret) {
 		kfree(vfb);
@@ -781,8 +783,8 @@ static int vdmabuf_drm_output_init(struct vdmabuf_drm *vd,
 	int ret;
 
 	spin_lock_init(&out->vblank_lock);
-	hrtimer_init(&out->vblank_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-	out->vblank_timer.function = vdmabuf_vblank_timer;
+	hrtimer_setup(&out->vblank_timer, vdmabuf_vblank_timer, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_REL);
 	ret = drmm_add_action_or_reset(drm, vdmabuf_drm_output_fini, out);
 	if (ret)
 		return ret;
