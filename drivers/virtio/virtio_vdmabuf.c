@@ -355,6 +355,9 @@ struct vdmabuf_deferred;
  * @frames_pending: entries in @frames; dev->lock
  * @released: the preallocated RELEASED record
  * @unexport_req: the preallocated UNEXPORT request, NULL once sent; dev->lock
+ * @unexport_ok: the device answered the UNEXPORT OK; dev->lock
+ * @released_early: a RELEASED came while the UNEXPORT was with the device,
+ *	before its answer; it counts once the answer is OK; dev->lock
  * @deferred: the PRESENT waiting for the buffer's write fences, if any;
  *	dev->lock
  * @deferred_seq: its sequence number; dev->lock
@@ -379,6 +382,8 @@ struct vdmabuf_exp {
 	u32 frames_pending;
 	struct vdmabuf_evt_node *released;
 	struct vdmabuf_req *unexport_req;
+	bool unexport_ok;
+	bool released_early;
 	struct vdmabuf_deferred *deferred;
 	u64 deferred_seq;
 	u8 uuid[16];
@@ -1360,37 +1365,50 @@ static void vdmabuf_req_reinit(struct vdmabuf_req *req)
 
 /*
  * The device answered @err to the UNEXPORT @req of @uuid, or was reset
- * first (@req->err).  If it does not know the buffer (-ENOENT), nothing
- * of it is left on the host: it is released here (the opener reads
- * RELEASED), and 0 is returned.  Any other refusal: if the opener waits
- * for the answer (@waited), the export is live again, with @req as its
- * UNEXPORT, and the opener can retry; otherwise (the opener is gone, or
- * UNEXPORT returned when the request was queued) the request is sent
- * again later, so that the export does not stay pinned for nothing.
- * Frees @req if it is not kept.
+ * first (@req->err).  OK: the export is released when its RELEASED comes,
+ * or now if it came before this answer.  -ENOENT: the device does not know
+ * the buffer, so nothing of it is left on the host: it is released here
+ * (the opener reads RELEASED), and 0 is returned.  Any other refusal: the
+ * export is live on the device, and a RELEASED that came first is a
+ * device bug, ignored.  If the opener waits for the answer (@waited), the
+ * export is live again, with @req as its UNEXPORT, and the opener can
+ * retry; otherwise (the opener is gone, or UNEXPORT returned when the
+ * request was queued) the request is sent again later, so that the export
+ * does not stay pinned for nothing.  Frees @req if it is not kept.
  */
-static int vdmabuf_unexport_refused(struct vdmabuf_dev *dev, const u8 *uuid,
-				    struct vdmabuf_req *req, int err,
-				    bool waited)
+static int vdmabuf_unexport_answered(struct vdmabuf_dev *dev, const u8 *uuid,
+				     struct vdmabuf_req *req, int err,
+				     bool waited)
 {
 	struct vdmabuf_exp *exp;
+	bool released;
 
 	mutex_lock(&dev->lock);
 	exp = vdmabuf_find(dev, uuid);
-	/* Released or reset meanwhile: nothing to undo. */
+	/* Reset meanwhile: nothing to undo. */
 	if (req->err || !exp || exp->state != VDMABUF_STATE_UNEXPORTED ||
 	    exp->unexport_req) {
 		mutex_unlock(&dev->lock);
 		vdmabuf_req_free(req);
 		return err;
 	}
-	if (err == -ENOENT) {
-		vdmabuf_exp_unlink(dev, exp);
-		mutex_unlock(&dev->lock);
-		vdmabuf_exp_destroy(exp);
+	released = exp->released_early;
+	exp->released_early = false;
+	if (!err || err == -ENOENT) {
+		exp->unexport_ok = true;
+		if (released || err) {
+			vdmabuf_exp_unlink(dev, exp);
+			mutex_unlock(&dev->lock);
+			vdmabuf_exp_destroy(exp);
+		} else {
+			mutex_unlock(&dev->lock);
+		}
 		vdmabuf_req_free(req);
 		return 0;
 	}
+	if (released)
+		dev_warn_once(&dev->vdev->dev,
+			      "RELEASED for a live buffer %pUb\n", uuid);
 	dev_warn_ratelimited(&dev->vdev->dev, "UNEXPORT of %pUb refused: %d\n",
 			     uuid, err);
 	vdmabuf_req_reinit(req);
@@ -1432,12 +1450,9 @@ static void vdmabuf_req_orphan(struct vdmabuf_dev *dev, struct vdmabuf_req *req)
 			vdmabuf_present_undo(dev, req->hdr.hdr.uuid);
 		break;
 	case VIRTIO_VDMABUF_REQ_UNEXPORT:
-		if (err) {
-			vdmabuf_unexport_refused(dev, req->hdr.hdr.uuid, req,
-						 err, false);
-			return;
-		}
-		break;
+		vdmabuf_unexport_answered(dev, req->hdr.hdr.uuid, req, err,
+					  false);
+		return;
 	default:
 		break;
 	}
@@ -1544,13 +1559,23 @@ static void vdmabuf_handle_event(struct vdmabuf_dev *dev,
 	switch (type) {
 	case VIRTIO_VDMABUF_EVT_RELEASED:
 		/*
-		 * Only what was unexported: a live export's memory is still
-		 * the producer's and in use by the EXPORT and PRESENT paths.
+		 * Only what was unexported, and only once the device took
+		 * the UNEXPORT: until then the export is live on the
+		 * device, and its memory still the producer's and in use
+		 * by the EXPORT and PRESENT paths.  Its UNEXPORT not sent
+		 * yet, or refused: ignored.  Sent and not answered yet
+		 * (the eventq can overtake the requestq): the answer
+		 * decides (vdmabuf_unexport_answered()).
 		 */
-		if (exp->state != VDMABUF_STATE_UNEXPORTED) {
+		if (exp->state != VDMABUF_STATE_UNEXPORTED ||
+		    exp->unexport_req) {
 			dev_warn_once(&dev->vdev->dev,
 				      "RELEASED for a live buffer %pUb\n",
 				      ev->uuid);
+			break;
+		}
+		if (!exp->unexport_ok) {
+			exp->released_early = true;
 			break;
 		}
 		vdmabuf_exp_unlink(dev, exp);
@@ -2059,11 +2084,8 @@ static int vdmabuf_unexport(struct vdmabuf_file *vf, const u8 *uuid)
 	ret = vdmabuf_req_wait(dev, req);
 	if (ret)
 		goto out_unlock_state;	/* req abandoned */
-	ret = vdmabuf_req_result(req);
-	if (ret)
-		ret = vdmabuf_unexport_refused(dev, uuid, req, ret, true);
-	else
-		vdmabuf_req_free(req);
+	ret = vdmabuf_unexport_answered(dev, uuid, req,
+					vdmabuf_req_result(req), true);
 out_unlock_state:
 	up_read(&dev->state_sem);
 	return ret;
