@@ -2167,50 +2167,56 @@ static void vdmabuf_deferred_cb(struct dma_fence *fence, struct dma_fence_cb *cb
 /*
  * Send @d's PRESENT if it is still its export's waiting frame (an
  * UNEXPORT drops it, vdmabuf_exp_set_state()), the export live and the
- * device there; drop its frame otherwise.  The export stays marked until
- * the request is queued, so that no later frame overtakes it.  (An
- * UNEXPORT in that short window drops the frame as it is sent; the
- * device's FRAME_DONE for it then finds no frame and is ignored.)
+ * device there; drop its frame otherwise.  Queued under dev->lock, as an
+ * UNEXPORT is: the frame is either dropped before it is sent or on the
+ * ring ahead of the UNEXPORT, never both (the device would answer it
+ * NOENT, and its frame would be dropped twice).  A full ring is waited
+ * for with the lock dropped.
  */
 static void vdmabuf_deferred_send(struct vdmabuf_deferred *d)
 {
 	struct vdmabuf_dev *dev = d->dev;
 	struct vdmabuf_req *req = d->req;
 	struct vdmabuf_exp *exp;
-	bool mine;
+	unsigned long gen;
 	u8 uuid[16];
-	int ret = 0;
+	int ret;
 
 	memcpy(uuid, req->hdr.hdr.uuid, sizeof(uuid));
 	down_read(&dev->state_sem);
-	mutex_lock(&dev->lock);
-	exp = vdmabuf_find(dev, uuid);
-	mine = exp && exp->deferred == d;
-	if (mine && (exp->state != VDMABUF_STATE_EXPORTED || !dev->ready)) {
-		vdmabuf_exp_drop_deferred(dev, exp);
-		mine = false;
-	}
-	mutex_unlock(&dev->lock);
-	if (mine) {
-		/* Nobody waits for it: vdmabuf_req_orphan() finishes it. */
-		req->abandoned = true;
-		ret = vdmabuf_req_submit(dev, req, true);
-		if (!ret)
+	for (;;) {
+		gen = READ_ONCE(dev->req_gen);
+		mutex_lock(&dev->lock);
+		exp = vdmabuf_find(dev, uuid);
+		if (!exp || exp->deferred != d) {
+			/* Dropped already, by an UNEXPORT or a reset */
+			mutex_unlock(&dev->lock);
+			break;
+		}
+		ret = -ENODEV;
+		if (exp->state == VDMABUF_STATE_EXPORTED && dev->ready) {
+			/* Nobody waits: vdmabuf_req_orphan() finishes it. */
+			req->abandoned = true;
+			ret = vdmabuf_req_submit(dev, req, false);
+			if (ret)
+				req->abandoned = false;
+		}
+		if (ret == -ENOSPC) {
+			mutex_unlock(&dev->lock);
+			wait_event(dev->req_wq, READ_ONCE(dev->req_gen) != gen ||
+				   !READ_ONCE(dev->vq_ready));
+			continue;
+		}
+		if (ret) {
+			vdmabuf_exp_drop_deferred(dev, exp);
+		} else {
 			d->req = NULL;
+			exp->deferred = NULL;
+		}
+		mutex_unlock(&dev->lock);
+		break;
 	}
 	up_read(&dev->state_sem);
-	if (!mine)
-		return;
-
-	mutex_lock(&dev->lock);
-	exp = vdmabuf_find(dev, uuid);
-	if (exp && exp->deferred == d) {
-		if (ret)
-			vdmabuf_exp_drop_deferred(dev, exp);
-		else
-			exp->deferred = NULL;
-	}
-	mutex_unlock(&dev->lock);
 }
 
 static void vdmabuf_deferred_work(struct work_struct *work)
@@ -2252,10 +2258,11 @@ static int vdmabuf_present_defer(struct vdmabuf_dev *dev, const u8 *uuid,
 
 	mutex_lock(&dev->lock);
 	exp = vdmabuf_find(dev, uuid);
-	if (!exp || exp->deferred) {
+	/* Unexported meanwhile: its frame gets no FRAME_DONE from the device */
+	if (!exp || exp->state != VDMABUF_STATE_EXPORTED || exp->deferred) {
 		mutex_unlock(&dev->lock);
 		kfree(d);
-		return exp ? -EBUSY : -ENOENT;
+		return exp && exp->deferred ? -EBUSY : -ENOENT;
 	}
 	exp->deferred = d;
 	exp->deferred_seq = le64_to_cpu(req->hdr.present.seq);
