@@ -180,6 +180,8 @@ struct vdmabuf_limits {
  * @ref: openers and the bound device each hold one
  * @state_sem: write: probe/remove/freeze/restore tear down or set up the
  *	virtqueues; read: held by ioctls for as long as they use the device
+ * @dma_translated: a test mapping at probe did not give the device the
+ *	page's guest-physical address: no EXPORT can work
  * @ready: the device is set up; protected by @state_sem
  * @features: negotiated features; written under @state_sem (write)
  * @cfg: the device's limits, clamped to the header's hard bounds; written
@@ -222,7 +224,7 @@ struct vdmabuf_limits {
  *	or stops the device if it asked for a reset
  * @display: the auxiliary device a display driver binds to
  *	(VDMABUF_AUX_DISPLAY), if the device has outputs; set in probe,
- *	removed first in remove
+ *	removed in remove, after the reset
  */
 struct vdmabuf_dev {
 	struct virtio_device *vdev;
@@ -232,6 +234,7 @@ struct vdmabuf_dev {
 	struct kref ref;
 
 	struct rw_semaphore state_sem;
+	bool dma_translated;
 	bool ready;
 	u64 features;
 	struct vdmabuf_limits cfg;
@@ -1666,14 +1669,39 @@ static bool vdmabuf_events_full(struct vdmabuf_file *vf)
 /*
  * Is DMA for the device untranslated, i.e. DMA addresses guest-physical?
  * VIRTIO_F_ACCESS_PLATFORM was refused in vdmabuf_validate(); a guest's
- * IOMMU or forced bounce buffering may still sit in front of the device.
+ * IOMMU, bounce buffering (forced, or for a device that cannot address
+ * all memory) or DMA ops of the platform's own (Xen grants) may still sit
+ * in front of the device.
  */
 static bool vdmabuf_dma_is_physical(struct vdmabuf_dev *dev)
 {
 	struct device *dma_dev = dev->vdev->dev.parent;
 
-	return !device_iommu_mapped(dma_dev) &&
-	       !is_swiotlb_force_bounce(dma_dev);
+	return !dev->dma_translated && !device_iommu_mapped(dma_dev) &&
+	       !is_swiotlb_force_bounce(dma_dev) &&
+	       !dma_addressing_limited(dma_dev);
+}
+
+/*
+ * Does the DMA API give @dma_dev an address other than the guest-physical
+ * one (an offset of the platform's, DMA ops of its own)?  Tried once, at
+ * probe, with a page of our own.
+ */
+static bool vdmabuf_dma_translated(struct device *dma_dev)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+	dma_addr_t addr;
+	bool translated = true;
+
+	if (!page)
+		return true;
+	addr = dma_map_page(dma_dev, page, 0, PAGE_SIZE, DMA_TO_DEVICE);
+	if (!dma_mapping_error(dma_dev, addr)) {
+		translated = addr != page_to_phys(page);
+		dma_unmap_page(dma_dev, addr, PAGE_SIZE, DMA_TO_DEVICE);
+	}
+	__free_page(page);
+	return translated;
 }
 
 /*
@@ -3441,12 +3469,7 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	dev->vdev = vdev;
 	vdev->priv = dev;
 	kref_init(&dev->ref);
-	dev->acct = vdmabuf_acct_new(NULL);
-	dev->deferred_wq = alloc_ordered_workqueue("vdmabuf-present", 0);
-	if (!dev->acct || !dev->deferred_wq) {
-		ret = -ENOMEM;
-		goto err_free_dev;
-	}
+	/* All of it before the first failure: vdmabuf_dev_free() uses it */
 	init_rwsem(&dev->state_sem);
 	mutex_init(&dev->vq_lock);
 	init_waitqueue_head(&dev->req_wq);
@@ -3460,7 +3483,14 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	INIT_LIST_HEAD(&dev->deferred);
 	mutex_init(&dev->out_lock);
 	INIT_WORK(&dev->config_work, vdmabuf_config_work);
+	dev->acct = vdmabuf_acct_new(NULL);
+	dev->deferred_wq = alloc_ordered_workqueue("vdmabuf-present", 0);
+	if (!dev->acct || !dev->deferred_wq) {
+		ret = -ENOMEM;
+		goto err_free_dev;
+	}
 
+	dev->dma_translated = vdmabuf_dma_translated(vdev->dev.parent);
 	vdmabuf_read_config(dev);
 	ret = vdmabuf_init_vqs(dev);
 	if (ret)
@@ -3488,23 +3518,25 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	dev->misc.name = dev->name;
 	dev->misc.fops = &vdmabuf_fops;
 	dev->misc.parent = &vdev->dev;
-	ret = misc_register(&dev->misc);
-	if (ret)
-		goto err_free_index;
+	/* The node last: nothing undone under an opener's feet */
 	ret = vdmabuf_add_display(dev);
 	if (ret)
-		goto err_deregister;
+		goto err_free_index;
+	ret = misc_register(&dev->misc);
+	if (ret)
+		goto err_remove_display;
 
 	dev_info(&vdev->dev,
-		 "/dev/%s: ranges %u, metadata %u, exports %u, rects %u, export %llu MiB, total %llu MiB, outputs %u\n",
-		 dev->name, dev->cfg.max_ranges, dev->cfg.max_meta_len,
+		 "/dev/%s: requestq %u, ranges %u, metadata %u, exports %u, rects %u, export %llu MiB, total %llu MiB, outputs %u\n",
+		 dev->name, virtqueue_get_vring_size(dev->req_vq),
+		 dev->cfg.max_ranges, dev->cfg.max_meta_len,
 		 dev->cfg.max_exports, dev->cfg.max_rects,
 		 dev->cfg.max_export_size >> 20, dev->cfg.max_total_size >> 20,
 		 dev->outputs.nr_outputs);
 	return 0;
 
-err_deregister:
-	misc_deregister(&dev->misc);
+err_remove_display:
+	vdmabuf_remove_display(dev);
 err_free_index:
 	ida_free(&vdmabuf_ida, dev->index);
 err_stop:
@@ -3519,13 +3551,18 @@ static void vdmabuf_remove(struct virtio_device *vdev)
 {
 	struct vdmabuf_dev *dev = vdev->priv;
 
-	/* Its driver closes its client while the device still answers */
+	/* The core no longer calls config_changed */
+	cancel_work_sync(&dev->config_work);
+	/*
+	 * The reset first: it answers every request (-ENODEV), so that a
+	 * device that stopped answering cannot hold up the display
+	 * driver's unbind, whose commits may wait for a PRESENT's answer.
+	 * The display driver is bound through a reset already at freeze.
+	 */
+	vdmabuf_stop(dev);
 	vdmabuf_remove_display(dev);
 	misc_deregister(&dev->misc);
 	ida_free(&vdmabuf_ida, dev->index);
-	/* The core no longer calls config_changed */
-	cancel_work_sync(&dev->config_work);
-	vdmabuf_stop(dev);
 
 	vdmabuf_set_gone(dev);
 	vdev->priv = NULL;
@@ -3554,8 +3591,11 @@ static int vdmabuf_restore(struct virtio_device *vdev)
 	vdmabuf_read_config(dev);
 	up_write(&dev->state_sem);
 	ret = vdmabuf_init_vqs(dev);
-	if (ret)
+	if (ret) {
+		/* Stopped for good, as when it broke: openers see it gone */
+		vdmabuf_set_gone(dev);
 		return ret;
+	}
 	vdmabuf_start(dev);
 	/* After DRIVER_OK, as in probe */
 	vdmabuf_read_outputs(dev);
