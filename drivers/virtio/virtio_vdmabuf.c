@@ -84,9 +84,11 @@
  * as RELEASED of every export.
  *
  * Lock order: state_sem, then lock, then vq_lock.  A dma-buf's reservation
- * lock is taken under state_sem alone (EXPORT maps its attachment), never
- * with lock held.  An opener's read_lock comes before its ev_lock, which
- * is also taken under lock.
+ * lock is taken under state_sem (EXPORT maps its attachment) or under no
+ * lock of ours (an export's teardown, from the works and the UNEXPORT
+ * paths), never with lock held.  An opener's read_lock comes before its
+ * ev_lock, which is also taken under lock.  The virtqueues are used under
+ * vq_lock, and only while vq_ready says they exist.
  */
 
 #define VDMABUF_EVT_BUFS	64	/* most event buffers kept posted */
@@ -757,8 +759,9 @@ static long vdmabuf_ioctl_alloc(struct vdmabuf_file *vf, void __user *uarg)
 		return -EFAULT;
 	if (arg.flags & ~VDMABUF_FD_CLOEXEC)
 		return -EINVAL;
+	/* SIZE_MAX: buf->size and a dma-buf's size are size_t (32-bit) */
 	if (!arg.size || !PAGE_ALIGNED(arg.size) ||
-	    arg.size > (u64)max_alloc_mb * SZ_1M)
+	    arg.size > (u64)max_alloc_mb * SZ_1M || arg.size > SIZE_MAX)
 		return -EINVAL;
 
 	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
@@ -1048,7 +1051,8 @@ static void vdmabuf_exp_queue_unexport(struct vdmabuf_dev *dev,
 	lockdep_assert_held(&dev->lock);
 	vdmabuf_exp_set_state(dev, exp, VDMABUF_STATE_UNEXPORTED);
 	list_add_tail(&exp->unexport_node, &dev->unexport_list);
-	queue_delayed_work(system_wq, &dev->unexport_work, 0);
+	/* Now, even while a refused UNEXPORT waits for its retry */
+	mod_delayed_work(system_wq, &dev->unexport_work, 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1498,6 +1502,10 @@ static void vdmabuf_req_work(struct work_struct *work)
 	if (n == VDMABUF_WORK_BUDGET)
 		schedule_work(&dev->req_work);
 
+	/*
+	 * Ring space was freed.  Not mod_delayed_work(): a refused
+	 * UNEXPORT's retry, answered just now, must keep its delay.
+	 */
 	mutex_lock(&dev->lock);
 	if (!list_empty(&dev->unexport_list))
 		queue_delayed_work(system_wq, &dev->unexport_work, 0);
@@ -1629,10 +1637,15 @@ static void vdmabuf_evt_work(struct work_struct *work)
 		memset(ev, 0, sizeof(*ev));
 		sg_init_one(&sg, ev, sizeof(*ev));
 		mutex_lock(&dev->vq_lock);
-		/* A slot was just freed: this cannot fail. */
-		if (dev->vq_ready)
-			WARN_ON(virtqueue_add_inbuf(dev->evt_vq, &sg, 1, ev,
-						    GFP_KERNEL));
+		/*
+		 * A slot was just freed: this fails only on a queue the
+		 * transport marked broken (a surprise removal), which a
+		 * device can cause: no WARN.
+		 */
+		if (dev->vq_ready &&
+		    virtqueue_add_inbuf(dev->evt_vq, &sg, 1, ev, GFP_KERNEL))
+			dev_warn_ratelimited(&dev->vdev->dev,
+					     "cannot give the eventq a buffer back\n");
 		mutex_unlock(&dev->vq_lock);
 	}
 	mutex_lock(&dev->vq_lock);
