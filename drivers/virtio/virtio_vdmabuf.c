@@ -1503,8 +1503,8 @@ static void vdmabuf_req_work(struct work_struct *work)
 		schedule_work(&dev->req_work);
 
 	/*
-	 * Ring space was freed.  Not mod_delayed_work(): a refused
-	 * UNEXPORT's retry, answered just now, must keep its delay.
+	 * Ring space was freed.  Not mod_delayed_work(): the device does
+	 * not get to hurry a refused UNEXPORT's retry by answering.
 	 */
 	mutex_lock(&dev->lock);
 	if (!list_empty(&dev->unexport_list))
@@ -1686,35 +1686,49 @@ static bool vdmabuf_events_full(struct vdmabuf_file *vf)
  * all memory) or DMA ops of the platform's own (Xen grants) may still sit
  * in front of the device.
  */
+static bool vdmabuf_dma_bounced(struct device *dma_dev)
+{
+	return device_iommu_mapped(dma_dev) ||
+	       is_swiotlb_force_bounce(dma_dev) ||
+	       dma_addressing_limited(dma_dev);
+}
+
 static bool vdmabuf_dma_is_physical(struct vdmabuf_dev *dev)
 {
-	struct device *dma_dev = dev->vdev->dev.parent;
-
-	return !dev->dma_translated && !device_iommu_mapped(dma_dev) &&
-	       !is_swiotlb_force_bounce(dma_dev) &&
-	       !dma_addressing_limited(dma_dev);
+	return !dev->dma_translated &&
+	       !vdmabuf_dma_bounced(dev->vdev->dev.parent);
 }
 
 /*
- * Does the DMA API give @dma_dev an address other than the guest-physical
- * one (an offset of the platform's, DMA ops of its own)?  Tried once, at
- * probe, with a page of our own.
+ * Does the DMA API give the device an address other than the
+ * guest-physical one (an offset of the platform's, DMA ops of its own)?
+ * Tried once, at probe, with a page of our own, unless the checks of
+ * every EXPORT refuse already.  -ENOMEM, or 0 with dev->dma_translated
+ * set.
  */
-static bool vdmabuf_dma_translated(struct device *dma_dev)
+static int vdmabuf_dma_test(struct vdmabuf_dev *dev)
 {
-	struct page *page = alloc_page(GFP_KERNEL);
+	struct device *dma_dev = dev->vdev->dev.parent;
+	struct page *page;
 	dma_addr_t addr;
-	bool translated = true;
 
+	if (vdmabuf_dma_bounced(dma_dev))
+		return 0;
+	page = alloc_page(GFP_KERNEL);
 	if (!page)
-		return true;
+		return -ENOMEM;
 	addr = dma_map_page(dma_dev, page, 0, PAGE_SIZE, DMA_TO_DEVICE);
-	if (!dma_mapping_error(dma_dev, addr)) {
-		translated = addr != page_to_phys(page);
-		dma_unmap_page(dma_dev, addr, PAGE_SIZE, DMA_TO_DEVICE);
+	if (dma_mapping_error(dma_dev, addr)) {
+		__free_page(page);
+		return -ENOMEM;
 	}
+	dev->dma_translated = addr != page_to_phys(page);
+	dma_unmap_page(dma_dev, addr, PAGE_SIZE, DMA_TO_DEVICE);
 	__free_page(page);
-	return translated;
+	if (dev->dma_translated)
+		dev_warn(&dev->vdev->dev,
+			 "DMA addresses are not guest-physical: every EXPORT fails (EOPNOTSUPP)\n");
+	return 0;
 }
 
 /*
@@ -2109,7 +2123,7 @@ static int vdmabuf_unexport(struct vdmabuf_file *vf, const u8 *uuid)
 	ret = vdmabuf_req_submit(dev, req, false);
 	if (ret == -ENOSPC) {
 		list_add_tail(&exp->unexport_node, &dev->unexport_list);
-		queue_delayed_work(system_wq, &dev->unexport_work, 0);
+		mod_delayed_work(system_wq, &dev->unexport_work, 0);
 		mutex_unlock(&dev->lock);
 		ret = 0;
 		goto out_unlock_state;
@@ -2244,8 +2258,10 @@ static void vdmabuf_deferred_send(struct vdmabuf_deferred *d)
 		}
 		if (ret == -ENOSPC) {
 			mutex_unlock(&dev->lock);
-			wait_event(dev->req_wq, READ_ONCE(dev->req_gen) != gen ||
-				   !READ_ONCE(dev->vq_ready));
+			/* Killable, as vdmabuf_req_submit()'s: no hung task */
+			wait_event_killable(dev->req_wq,
+					    READ_ONCE(dev->req_gen) != gen ||
+					    !READ_ONCE(dev->vq_ready));
 			continue;
 		}
 		if (ret) {
@@ -2851,9 +2867,10 @@ static const struct file_operations vdmabuf_fops = {
  * /dev/virtio-vdmabuf, with the same limits, accounting and rules, whose
  * events go to callbacks instead of read().  The driver adds an auxiliary
  * device, VDMABUF_AUX_DISPLAY, for each device with outputs; a display
- * driver binds to it and opens its client there.  The auxiliary device is
- * removed before the device is, so its driver closes its client while the
- * device still answers the UNEXPORTs that closing sends.
+ * driver binds to it and opens its client there.  At removal the device
+ * is reset first (so that one that stopped answering cannot hold up the
+ * display driver's unbind), then the auxiliary device removed: the
+ * client's exports are released by the reset before its driver closes it.
  *
  * A client's exports are accounted to the client, as a process's are to
  * its open file (its live exports and bytes, within the device's
@@ -3074,7 +3091,8 @@ EXPORT_SYMBOL_GPL(vdmabuf_client_unexport);
  *
  * As VDMABUF_IOCTL_PRESENT: the frame is sent once the buffer's write
  * fences have signalled, and gets exactly one FRAME_DONE event if this
- * returns 0.
+ * returns 0, unless the device is reset first (freeze, remove), which
+ * counts as the RELEASED of the export.
  *
  * Return: 0, or the errors of VDMABUF_IOCTL_PRESENT (-ENOENT, -EBUSY,
  * -E2BIG, -ENOBUFS, -EOPNOTSUPP, ...).
@@ -3406,6 +3424,19 @@ static void vdmabuf_set_gone(struct vdmabuf_dev *dev)
 }
 
 /*
+ * The device is stopped for good (it asked for a reset, or a restore
+ * failed): its outputs are disconnected and the open files see it gone.
+ */
+static void vdmabuf_set_broken(struct vdmabuf_dev *dev)
+{
+	struct vdmabuf_outputs none = {};
+
+	none.nr_outputs = READ_ONCE(dev->outputs.nr_outputs);
+	vdmabuf_set_outputs(dev, &none);
+	vdmabuf_set_gone(dev);
+}
+
+/*
  * A configuration change: new outputs, or the device marked itself
  * broken (DEVICE_NEEDS_RESET: on a vhost-user host, its daemon is gone).
  * A broken device answers nothing more, so it is stopped and gone for
@@ -3420,7 +3451,6 @@ static void vdmabuf_config_work(struct work_struct *work)
 	struct vdmabuf_dev *dev = container_of(work, struct vdmabuf_dev,
 					       config_work);
 	struct virtio_device *vdev = dev->vdev;
-	struct vdmabuf_outputs none = {};
 
 	if (vdmabuf_gone(dev))
 		return;
@@ -3431,9 +3461,7 @@ static void vdmabuf_config_work(struct work_struct *work)
 	dev_err(&vdev->dev,
 		"the device needs a reset: stopped, its exports released, its calls failing with ENODEV\n");
 	vdmabuf_stop(dev);
-	none.nr_outputs = READ_ONCE(dev->outputs.nr_outputs);
-	vdmabuf_set_outputs(dev, &none);
-	vdmabuf_set_gone(dev);
+	vdmabuf_set_broken(dev);
 }
 
 /* Outputs or the device's status changed: read them from a worker */
@@ -3503,7 +3531,9 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 		goto err_free_dev;
 	}
 
-	dev->dma_translated = vdmabuf_dma_translated(vdev->dev.parent);
+	ret = vdmabuf_dma_test(dev);
+	if (ret)
+		goto err_free_dev;
 	vdmabuf_read_config(dev);
 	ret = vdmabuf_init_vqs(dev);
 	if (ret)
@@ -3605,8 +3635,7 @@ static int vdmabuf_restore(struct virtio_device *vdev)
 	up_write(&dev->state_sem);
 	ret = vdmabuf_init_vqs(dev);
 	if (ret) {
-		/* Stopped for good, as when it broke: openers see it gone */
-		vdmabuf_set_gone(dev);
+		vdmabuf_set_broken(dev);
 		return ret;
 	}
 	vdmabuf_start(dev);

@@ -28,8 +28,10 @@ struct vdmabuf_client;
  *	the character device's read() returns them (struct vdmabuf_event).
  *	Every export gets exactly one RELEASED, after all its FRAME_DONEs;
  *	every successful vdmabuf_client_present() gets exactly one
- *	FRAME_DONE.  A device reset (freeze, restore) counts as RELEASED of
- *	every export.
+ *	FRAME_DONE, unless the device is reset first.  A device reset
+ *	(freeze, remove, a device that asked for one) counts as RELEASED of
+ *	every export: a frame in flight then gets no FRAME_DONE, or one
+ *	flagged VDMABUF_EVENT_F_DROPPED before that RELEASED.
  * @outputs_changed: the device's outputs differ from those the client
  *	last read with vdmabuf_client_outputs(); may be NULL
  *

@@ -455,7 +455,9 @@ err_close:
 
 /*
  * Unplug first: from then on nothing uses the client (drm_dev_enter()
- * fails), so it can be closed, which unexports every framebuffer.  The
+ * fails), so it can be closed.  At the virtio device's removal the device
+ * was reset before this runs, which released every framebuffer's export
+ * and answered every request; otherwise closing unexports them.  The
  * flips still waiting are completed.
  */
 static void vdmabuf_drm_remove(struct auxiliary_device *adev)
