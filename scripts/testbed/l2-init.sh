@@ -58,6 +58,8 @@ if [ -f /lib/vdmabuf/virtio_vdmabuf.ko ]; then
 				[ "$(basename "$(readlink "$d/driver")")" = virtio_vdmabuf ]
 		done
 		check "l2: /dev/virtio-vdmabuf exists" [ -c /dev/virtio-vdmabuf ]
+		# What each device offers, as the driver took it
+		dmesg | grep -a ': /dev/virtio-vdmabuf[0-9]*: ' | sed 's/^/# /'
 	fi
 fi
 # The KMS driver (check mode): bound to the first device's display before
@@ -110,6 +112,8 @@ MOD=/lib/vdmabuf/virtio_vdmabuf.ko
 faults_log() {
 	check "l2: the driver logged the refused UNEXPORT (NOMEM)" \
 		sh -c "dmesg | grep -q 'UNEXPORT of .* refused: -12'"
+	check "l2: the driver logged the RELEASED for a live export it ignored" \
+		sh -c "dmesg | grep -q 'RELEASED for a live buffer'"
 }
 
 # guest_faults needs the fault-injection device of the vhost-user stage.

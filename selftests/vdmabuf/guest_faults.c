@@ -8,8 +8,9 @@
  * "vud-fault:NAME".
  *
  * Each test is the failing test of a defect the driver once had
- * (issue 15): a RELEASED for a live export freed it (item 8), a refused
- * UNEXPORT left the export pinned and unreachable (item 7).
+ * (issue 15): a RELEASED for a live export freed it (item 8), also when
+ * it came after the UNEXPORT's refusal or before it, a refused UNEXPORT
+ * left the export pinned and unreachable (item 7).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,11 +86,12 @@ FIXTURE_TEARDOWN(faulty)
 }
 
 /*
- * Item 8: the device sends RELEASED for an export that is still live.
- * The driver must ignore it (and say so in the kernel log, which
- * l2-init.sh checks): no RELEASED reaches the opener, the export stays
- * EXPORTED and usable (PRESENT, FRAME_DONE), and its real RELEASED after
- * UNEXPORT is the only one.
+ * Item 8: the device sends RELEASED for an export that is still live,
+ * right after the FRAME_DONE of its first PRESENT (when the export is
+ * certainly known to the driver).  The driver must ignore it (and say so
+ * in the kernel log, which l2-init.sh checks): the FRAME_DONE reaches the
+ * opener and no RELEASED does, the export stays EXPORTED, and its real
+ * RELEASED after UNEXPORT is the only one.
  */
 TEST_F_TIMEOUT(faulty, released_for_a_live_export, 60)
 {
@@ -98,19 +100,20 @@ TEST_F_TIMEOUT(faulty, released_for_a_live_export, 60)
 	struct vdmabuf_event ev;
 	struct vdmabuf_query q;
 
+	if (!(self->info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT)))
+		SKIP(return, "device lacks VIRTIO_VDMABUF_F_PRESENT");
 	ASSERT_EQ(0, export_fault(self->fd, self->buf, "released-live", &e));
+	memcpy(pr.uuid, e.uuid, 16);
+	pr.seq = 7;
+	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
+	ASSERT_EQ(0, next_event(self->fd, &ev, VD_EVT_TIMEOUT_MS));
+	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
+	EXPECT_EQ(0, memcmp(ev.uuid, e.uuid, 16));
+	EXPECT_EQ(7, ev.seq);
 	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, QUIET_MS))
 		TH_LOG("event %u for a live export", ev.type);
 	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
 	EXPECT_EQ(VDMABUF_STATE_EXPORTED, q.state);
-
-	if (self->info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT)) {
-		memcpy(pr.uuid, e.uuid, 16);
-		EXPECT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
-		ASSERT_EQ(0, next_event(self->fd, &ev, VD_EVT_TIMEOUT_MS));
-		EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
-		EXPECT_EQ(0, memcmp(ev.uuid, e.uuid, 16));
-	}
 
 	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
 	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
@@ -157,6 +160,68 @@ TEST_F_TIMEOUT(faulty, unexport_refused_after_close, 60)
 	EXPECT_EQ(0, wait_total("live_exports", live0, 30))
 		TH_LOG("live_exports %lld, was %lld", dev_total("live_exports"),
 		       live0);
+}
+
+/*
+ * Item 8, with the UNEXPORT refused: the device answers the opener's
+ * UNEXPORT NOMEM three times, each time with a RELEASED, which may reach
+ * the driver before the answer or after it.  The export is live on the
+ * device all along: each UNEXPORT fails with ENOMEM and leaves it
+ * EXPORTED, none of those RELEASEDs reaches the opener, and the fourth
+ * UNEXPORT releases it once.
+ */
+TEST_F_TIMEOUT(faulty, released_with_a_refusal, 60)
+{
+	struct vdmabuf_export e;
+	struct vdmabuf_event ev;
+	struct vdmabuf_query q;
+	int i;
+
+	ASSERT_EQ(0, export_fault(self->fd, self->buf, "released-refused", &e));
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(-ENOMEM, vd_unexport(self->fd, e.uuid))
+			TH_LOG("UNEXPORT %d", i + 1);
+		ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q))
+			TH_LOG("the export is gone after UNEXPORT %d", i + 1);
+		EXPECT_EQ(VDMABUF_STATE_EXPORTED, q.state);
+	}
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 500))
+		TH_LOG("event %u for a live export", ev.type);
+	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
+	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 500))
+		TH_LOG("a second event %u", ev.type);
+}
+
+/*
+ * Item 8, nobody waiting: the opener closes with a live export, and the
+ * device answers the driver's own UNEXPORT NOMEM three times, each time
+ * with a RELEASED.  The driver must ignore them and send the UNEXPORT
+ * again (a second after each refusal) until the device takes it: the
+ * export is released no sooner than the third retry, and the device's
+ * total of live exports comes back.  A driver that believed the first
+ * RELEASED dropped the export at once, while the device still had it.
+ */
+TEST_F_TIMEOUT(faulty, released_with_a_refusal_after_close, 60)
+{
+	long long live0 = dev_total("live_exports");
+	struct vdmabuf_export e;
+	double t0;
+	int other;
+
+	ASSERT_LE(0, live0);
+	other = open(faults_device(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, export_fault(other, self->buf, "released-refused", &e));
+	EXPECT_EQ(live0 + 1, dev_total("live_exports"));
+	t0 = now_s();
+	close(other);
+	EXPECT_EQ(0, wait_total("live_exports", live0, 30))
+		TH_LOG("live_exports %lld, was %lld", dev_total("live_exports"),
+		       live0);
+	EXPECT_LE(2.5, now_s() - t0)
+		TH_LOG("released %.2f s after the close, before the third retry",
+		       now_s() - t0);
 }
 
 TEST_HARNESS_MAIN

@@ -554,10 +554,16 @@ static void vud_export_free(struct vud_device *dev, struct vud_export *exp)
  * An export asks through its metadata, which the device otherwise never
  * reads: "vud-fault:" and then
  *
- * - "released-live": a RELEASED for the export right after its EXPORT,
- *   while it is live (the driver must ignore it);
+ * - "released-live": a RELEASED for the export after the FRAME_DONE of its
+ *   first PRESENT, while it is live (the driver must ignore it).  Not at
+ *   EXPORT: the driver may take that event before its EXPORT ioctl has
+ *   made the export known, and drop it as of an unknown buffer, which
+ *   would test nothing;
  * - "unexport-nomem": its first UNEXPORT answered NOMEM, the export left
- *   live (the driver must let the UNEXPORT be retried).
+ *   live (the driver must let the UNEXPORT be retried);
+ * - "released-refused": its first three UNEXPORTs answered NOMEM, each
+ *   followed by a RELEASED while the export is live (the driver must
+ *   ignore those, and retry until the UNEXPORT is taken).
  *
  * A production build has none of this: a guest cannot make it misbehave.
  */
@@ -581,15 +587,22 @@ static void vud_fault_note(const char *what, const uint8_t uuid[16])
 }
 
 /* @exp was just exported: arm what its metadata asks for. */
-static void vud_fault_exported(struct vud_device *dev, struct vud_export *exp)
+static void vud_fault_exported(struct vud_export *exp)
 {
-	struct vud_gevent *gev;
-
 	if (vud_fault_asked(exp, "unexport-nomem"))
 		exp->refuse_unexports = 1;
-	if (!vud_fault_asked(exp, "released-live"))
-		return;
-	gev = calloc(1, sizeof(*gev));
+	if (vud_fault_asked(exp, "released-refused")) {
+		exp->refuse_unexports = 3;
+		exp->released_refused = true;
+	}
+	exp->bogus_released = vud_fault_asked(exp, "released-live");
+}
+
+/* Queue a RELEASED of @exp, which is live. */
+static void vud_fault_release(struct vud_device *dev, struct vud_export *exp)
+{
+	struct vud_gevent *gev = calloc(1, sizeof(*gev));
+
 	if (!gev)
 		return;
 	gev->injected = true;
@@ -599,13 +612,25 @@ static void vud_fault_exported(struct vud_device *dev, struct vud_export *exp)
 	vud_fault_note("RELEASED of a live export", exp->uuid);
 }
 
+/* @exp, live, was just presented, its FRAME_DONE queued or owed. */
+static void vud_fault_presented(struct vud_device *dev, struct vud_export *exp)
+{
+	if (!exp->bogus_released)
+		return;
+	exp->bogus_released = false;
+	vud_fault_release(dev, exp);
+}
+
 /* Answer this UNEXPORT of @exp NOMEM? */
-static bool vud_fault_refuse_unexport(struct vud_export *exp)
+static bool vud_fault_refuse_unexport(struct vud_device *dev,
+				      struct vud_export *exp)
 {
 	if (!exp->refuse_unexports)
 		return false;
 	exp->refuse_unexports--;
 	vud_fault_note("UNEXPORT answered NOMEM", exp->uuid);
+	if (exp->released_refused)
+		vud_fault_release(dev, exp);
 	return true;
 }
 
@@ -618,14 +643,21 @@ static bool vud_fault_event_free(struct vud_gevent *gev)
 	return true;
 }
 #else
-static void vud_fault_exported(struct vud_device *dev, struct vud_export *exp)
+static void vud_fault_exported(struct vud_export *exp)
+{
+	(void)exp;
+}
+
+static void vud_fault_presented(struct vud_device *dev, struct vud_export *exp)
 {
 	(void)dev;
 	(void)exp;
 }
 
-static bool vud_fault_refuse_unexport(struct vud_export *exp)
+static bool vud_fault_refuse_unexport(struct vud_device *dev,
+				      struct vud_export *exp)
 {
+	(void)dev;
 	(void)exp;
 	return false;
 }
@@ -918,7 +950,7 @@ static uint32_t vud_req_export(struct vud_device *dev,
 	dev->stats.live_exports++;
 	dev->stats.held_exports++;
 	dev->live_bytes += size;
-	vud_fault_exported(dev, exp);
+	vud_fault_exported(exp);
 	return VIRTIO_VDMABUF_S_OK;
 
 err_free:
@@ -939,7 +971,7 @@ static uint32_t vud_req_unexport(struct vud_device *dev,
 	exp = vud_find(dev, hdr->uuid);
 	if (!exp || !exp->live)
 		return VIRTIO_VDMABUF_S_NOENT;
-	if (vud_fault_refuse_unexport(exp))
+	if (vud_fault_refuse_unexport(dev, exp))
 		return VIRTIO_VDMABUF_S_NOMEM;
 	vud_unexport(dev, exp);
 	return VIRTIO_VDMABUF_S_OK;
@@ -1083,6 +1115,7 @@ static uint32_t vud_req_present(struct vud_device *dev,
 	/* With no importer taking part, the frame is done at once. */
 	if (!exp->owing)
 		vud_frame_complete(dev, exp, 0);
+	vud_fault_presented(dev, exp);
 	return VIRTIO_VDMABUF_S_OK;
 
 err_nomem:

@@ -197,6 +197,23 @@ static void vud_deliver_events(struct vud_daemon *d)
 
 static void vud_flush_importers(struct vud_daemon *d);
 
+/*
+ * The number of descriptors in @elem's indirect table, 0 for a chain of
+ * the ring's own descriptors: libvhost-user bounds those by the queue size
+ * itself, and an element's iovecs are no count of descriptors (one is
+ * split where it crosses a memory region).  Read again from the ring: a
+ * guest that changes it meanwhile changes only which answer it gets.
+ */
+static unsigned int vud_indirect_len(const VuVirtq *vq,
+				     const VuVirtqElement *elem)
+{
+	const struct vring_desc *head = &vq->vring.desc[elem->index];
+
+	if (!(le16toh(head->flags) & VRING_DESC_F_INDIRECT))
+		return 0;
+	return le32toh(head->len) / sizeof(*head);
+}
+
 static void vud_handle_requests(VuDev *vdev, int qidx)
 {
 	struct vud_daemon *d = vud_of(vdev);
@@ -218,7 +235,7 @@ static void vud_handle_requests(VuDev *vdev, int qidx)
 			/* Nowhere to put a status: return it unanswered. */
 			d->dev.stats.requests++;
 			d->dev.stats.bad_requests++;
-		} else if (elem->out_num + elem->in_num > vq->vring.num) {
+		} else if (vud_indirect_len(vq, elem) > vq->vring.num) {
 			/*
 			 * "The driver MUST NOT create a descriptor chain
 			 * longer than the Queue Size of the device", indirect
@@ -232,7 +249,7 @@ static void vud_handle_requests(VuDev *vdev, int qidx)
 			used = sizeof(resp);
 			if (!d->noted_long_chain)
 				note("a request of %u descriptors on a queue of %u: INVALID",
-				     elem->out_num + elem->in_num, vq->vring.num);
+				     vud_indirect_len(vq, elem), vq->vring.num);
 			d->noted_long_chain = true;
 		} else {
 			struct vud_req req = {

@@ -178,6 +178,10 @@ struct vud_importer {
  *	UNEXPORT can always queue it
  * @refuse_unexports: (VUD_FAULTS builds) UNEXPORTs of it still to be
  *	answered NOMEM
+ * @bogus_released: (VUD_FAULTS builds) a RELEASED to send, while it is
+ *	live, after its first PRESENT's FRAME_DONE
+ * @released_refused: (VUD_FAULTS builds) a RELEASED is sent after each
+ *	UNEXPORT answered NOMEM
  */
 struct vud_export {
 	struct vud_export *next;
@@ -200,6 +204,8 @@ struct vud_export {
 	struct vud_gevent released;
 #ifdef VUD_FAULTS
 	unsigned int refuse_unexports;
+	bool bogus_released;
+	bool released_refused;
 #endif
 };
 
