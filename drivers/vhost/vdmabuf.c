@@ -1217,7 +1217,8 @@ vhost_vdmabuf_dmabuf_export(struct dma_buf *dmabuf)
  * A dynamic exporter, so that a revoke can reach every attachment: the
  * core calls map_dma_buf, pin and unpin under the dma-buf's reservation
  * lock, which the revoke takes after setting &vhost_vdmabuf_export.revoked.  A
- * static importer's attachment is pinned and mapped once, at attach.
+ * static importer's attachment is pinned and mapped once: at attach on
+ * Linux 6.1 and 6.12, at its first mapping on 7.3.
  */
 static struct sg_table *vhost_vdmabuf_map_dma_buf(struct dma_buf_attachment *at,
 						  enum dma_data_direction dir)
@@ -1238,6 +1239,15 @@ static void vhost_vdmabuf_unmap_dma_buf(struct dma_buf_attachment *at,
 	dma_unmap_sgtable(at->dev, sgt, dir, 0);
 	sg_free_table(sgt);
 	kfree(sgt);
+}
+
+/* No new attachment of a revoked export: nothing could map it. */
+static int vhost_vdmabuf_attach(struct dma_buf *dmabuf,
+				struct dma_buf_attachment *at)
+{
+	struct vhost_vdmabuf_export *exp = vhost_vdmabuf_dmabuf_export(dmabuf);
+
+	return READ_ONCE(exp->revoked) ? -ENODEV : 0;
 }
 
 /*
@@ -1341,6 +1351,7 @@ static void vhost_vdmabuf_dmabuf_release(struct dma_buf *dmabuf)
 }
 
 static const struct dma_buf_ops vhost_vdmabuf_dmabuf_ops = {
+	.attach = vhost_vdmabuf_attach,
 	.pin = vhost_vdmabuf_pin,
 	.unpin = vhost_vdmabuf_unpin,
 	.map_dma_buf = vhost_vdmabuf_map_dma_buf,
