@@ -50,10 +50,11 @@ summary() {
 	[ "$swiotlb_ran" = 1 ] && [ -f "$swiotlb_tap" ] && files+=("$swiotlb_tap")
 	[ "$swiotlb_ran" = 1 ] && [ -f "$swiotlb_l2_tap" ] &&
 		files+=("$swiotlb_l2_tap")
-	[ "$kern_ran" = 1 ] && [ -d "$TOP/build/vm-k61" ] &&
-		files+=("$TOP"/build/vm-k61/*.tap)
-	[ "$kern_ran" = 1 ] && [ -d "$TOP/build/vm-knew" ] &&
-		files+=("$TOP"/build/vm-knew/*.tap)
+	local d
+	for d in k61 knew k61-l2 knew-l2; do
+		[ "$kern_ran" = 1 ] && [ -d "$TOP/build/vm-$d" ] &&
+			files+=("$TOP/build/vm-$d"/*.tap)
+	done
 	say "results in $RES and build/vm; logs in $LOGS"
 	awk -f "$TOP/scripts/testbed/tap-summary.awk" "${files[@]}" > "$RES/summary.txt"
 	cat "$RES/summary.txt"
@@ -177,7 +178,7 @@ if [ "$MODE" = bench ]; then
 	exit 1
 fi
 
-rm -rf build/vm build/vm-swiotlb build/vm-k61 build/vm-knew
+rm -rf build/vm build/vm-swiotlb build/vm-k61 build/vm-knew build/vm-k61-l2 build/vm-knew-l2
 say "stage: build"
 make -s modules > "$LOGS/modules.log" 2>&1
 result $? "build: the modules (make)" "$LOGS/modules.log"
@@ -249,6 +250,18 @@ for k in 6.1 new; do
 	[ $rc -eq 0 ] && ! grep -q '^ok [0-9]* memcg\.charged[[:space:]]*$' \
 		"$TOP/build/vm-$tag/host_vdmabuf.tap" && rc=1
 	result $rc "vm: the host tests on Linux $k ran, memcg.charged among them" "$LOGS/$tag.log"
+	# And the guest module there: an L2 on that kernel runs the smoke
+	# test (l2-init.sh, VM_MODE=smoke), which must have run to its end,
+	# every test of it (a skip would count as no failure).
+	VM_TAG=$tag-l2 VM_KERNEL=$k VM_MODE=smoke bash scripts/testbed/vmcheck.sh \
+		> "$LOGS/$tag-l2.log" 2>&1
+	rc=$?
+	l2tap=$TOP/build/vm-$tag-l2/l2.tap
+	if [ $rc -eq 0 ] && { ! tr -d '\r' < "$l2tap" | grep -q '^# exit: guest_vdmabuf@.* 0$' ||
+			      grep -qi '# *SKIP' "$l2tap"; }; then
+		rc=1
+	fi
+	result $rc "vm: the guest smoke test on Linux $k ran, nothing skipped" "$LOGS/$tag-l2.log"
 done
 
 summary

@@ -900,8 +900,8 @@ if [ "$VM_STAGES" != l1 ] && [ "$VM_STAGES" != vu ]; then
 			rm -f "$BUILD"/demo/weston-*
 		elif [ "$VM_MODE" = bench ]; then
 			. "$TOP/scripts/testbed/l1-bench.sh"
-		elif [ "$VM_MODE" = swiotlb ]; then
-			:	# one guest test, no importer
+		elif [ "$VM_MODE" = swiotlb ] || [ "$VM_MODE" = smoke ]; then
+			:	# a few guest tests, no importer
 		else
 			[ -x "$BUILD/selftests/importer_e2e" ] && start_importer importer_e2e
 			# e2e_display's pictures against QEMU's screendumps,

@@ -136,6 +136,15 @@ if [ "$VM_MODE" = swiotlb ]; then
 	run_prog guest_vdmabuf_swiotlb /tests/guest_vdmabuf \
 		-t export_refused_when_bounced
 fi
+# The guest module on another kernel of the matrix (VM_MODE=smoke,
+# check.sh): it loads, exports (its own ALLOC buffers and vgem's), presents
+# and gets FRAME_DONE then RELEASED, and lets go when its opener closes.
+if [ "$VM_MODE" = smoke ]; then
+	tests=
+	check "l2: the guest runs Linux $KVER" [ "$(uname -r)" = "$KVER" ]
+	run_prog "guest_vdmabuf@$KVER" /tests/guest_vdmabuf -t info -t export \
+		-t export_vgem -t present_frame_done -t close_with_live_exports
+fi
 # guest_vdmabuf's stress_cycles: 30 s (about 3400 cycles here, each
 # queue overflow reached at least once), not up to 10000 cycles in 88 s:
 # make check's time.  Unset, as a developer runs it, it does them all.

@@ -35,9 +35,11 @@
 # for the checkers' reports (KASAN, UBSAN, lockdep, DMA-API, ...); any
 # report fails the run and is printed.  VM_KERNEL=6.1 boots L1 alone on
 # Debian 12's own 6.1 (setup.sh kernel-6.1) with the host module that
-# scripts/testbed/matrix.sh built for it.  VM_KERNEL=new, or the newest
-# kernel's series (VM_KERNEL=7.3), does the same on the newest kernel
-# Debian ships (setup.sh kernel-new).  Default VM_KERNEL=debian,
+# scripts/testbed/matrix.sh built for it; with VM_MODE=smoke, L1 and an
+# L2 on it, which runs the guest module's smoke test (l2-init.sh).
+# VM_KERNEL=new, or the newest kernel's series (VM_KERNEL=7.3), does the
+# same on the newest kernel Debian ships (setup.sh kernel-new).
+# Default VM_KERNEL=debian,
 # Debian's 6.12 with the modules of make modules.  L1's kernel log is saved as
 # l1-dmesg.log beside its console log.
 
@@ -76,8 +78,9 @@ debug)
 	HOSTMOD=$DEBUG_HOSTMOD GUESTMOD=$DEBUG_GUESTMOD
 	say "debug kernel: L1 boots $KVER, our modules built in its tree" ;;
 6.1)
-	# Debian 12's own kernel (setup.sh kernel-6.1), with the host module
-	# scripts/testbed/matrix.sh built for it; L1 only: no L2 guest yet.
+	# Debian 12's own kernel (setup.sh kernel-6.1), with the modules
+	# scripts/testbed/matrix.sh built for it: L1 only, or with
+	# VM_MODE=smoke an L2 on it too, for the guest module's smoke test.
 	c61=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}/kernel-6.1
 	KVER=$(cat "$c61/KVER" 2>/dev/null) ||
 		{ echo "vmcheck.sh: no 6.1 kernel (setup.sh kernel-6.1)" >&2; exit 2; }
@@ -85,11 +88,11 @@ debug)
 	VMLINUX=$c61/vmlinux-$KVER
 	HOSTMOD=$BUILD/matrix/$KVER/drivers/vhost/vhost_vdmabuf.ko
 	GUESTMOD=$BUILD/matrix/$KVER/drivers/virtio/virtio_vdmabuf.ko
-	VM_STAGES=l1
+	[ "$VM_MODE" = smoke ] || VM_STAGES=l1
 	say "Linux 6.1: L1 boots $KVER with the matrix's modules" ;;
 new|[0-9]*.[0-9]*)
 	# The newest kernel Debian ships (setup.sh kernel-new), by name or
-	# by its series, with the matrix's modules; L1 only, as for 6.1.
+	# by its series, with the matrix's modules; as for 6.1.
 	cnew=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}/kernel-new
 	KVER=$(cat "$cnew/KVER" 2>/dev/null) ||
 		{ echo "vmcheck.sh: no newest kernel (setup.sh kernel-new)" >&2; exit 2; }
@@ -103,7 +106,7 @@ new|[0-9]*.[0-9]*)
 		{ echo "vmcheck.sh: no $VMLINUX (setup.sh kernel-new)" >&2; exit 2; }
 	HOSTMOD=$BUILD/matrix/$KVER/drivers/vhost/vhost_vdmabuf.ko
 	GUESTMOD=$BUILD/matrix/$KVER/drivers/virtio/virtio_vdmabuf.ko
-	VM_STAGES=l1
+	[ "$VM_MODE" = smoke ] || VM_STAGES=l1
 	say "Linux $KVER: L1 boots it with the matrix's modules" ;;
 *)	echo "vmcheck.sh: VM_KERNEL is debian, debug, 6.1, new or the newest kernel's series, not '$VM_KERNEL'" >&2
 	exit 2 ;;
@@ -178,7 +181,7 @@ if [ "$VM_STAGES" != l1 ]; then
 	demo)  progs=("$BUILD"/examples/demo_producer) ;;
 	demo-weston) progs=("$BUILD"/selftests/e2e_kms) ;;
 	bench) progs=("$BUILD"/examples/bench_guest) ;;
-	swiotlb) progs=("$BUILD"/selftests/guest_vdmabuf) ;;
+	swiotlb|smoke) progs=("$BUILD"/selftests/guest_vdmabuf) ;;
 	*)     progs=("$BUILD"/selftests/{guest,e2e,life}_* "$BUILD"/examples/demo_producer) ;;
 	esac
 	for t in "${progs[@]}"; do
@@ -198,7 +201,7 @@ if [ "$VM_STAGES" != l1 ]; then
 	[ "$VM_MODE" = bench ] && l2files+=(-m vmw_vsock_virtio_transport)
 	bash "$TOP/scripts/testbed/mkinitramfs.sh" "$VM_OUT/l2.cpio" \
 		"$TOP/scripts/testbed/l2-init.sh" "$KROOT" "$KVER" \
-		-m vgem -m pvpanic-pci "${l2files[@]}" || exit 1
+		-m virtio_pci -m vgem -m pvpanic-pci "${l2files[@]}" || exit 1
 fi
 
 # The DKMS build for L1's DKMS tests, natively, while L1 boots and runs
