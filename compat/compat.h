@@ -62,63 +62,6 @@ static inline void vdmabuf_compat_vm_flags_set(struct vm_area_struct *vma,
 #define vhost_vq_work_queue(vq, work)	vhost_work_queue((vq)->dev, (work))
 #endif
 
-/*
- * Before Linux 6.4 ("vhost: use vhost_tasks for worker threads") the vhost
- * worker is a kthread, and memcg charges no __GFP_ACCOUNT allocation of a
- * kthread (memcg_kmem_bypass()): what the handlers allocate for the guest
- * would be charged to no one, where 6.4+ charges the VMM's memcg.  The
- * worker's active_memcg, set to the owner's memcg once at SET_OWNER (the
- * worker is idle then: vhost_dev_set_owner() has flushed its cgroup
- * attach), makes those allocations charged there; the reference is
- * dropped once vhost_dev_cleanup() or vhost_dev_reset_owner() has stopped
- * the worker.  Only in the host module (drivers/vhost/Kbuild defines
- * VDMABUF_COMPAT_VHOST), where vhost.h is on the include path.
- */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0) && \
-	defined(VDMABUF_COMPAT_VHOST) && defined(CONFIG_MEMCG)
-#include <linux/memcontrol.h>
-#include <linux/sched.h>
-#include "vhost.h"
-
-static inline long vdmabuf_compat_vhost_dev_set_owner(struct vhost_dev *dev)
-{
-	long ret = vhost_dev_set_owner(dev);
-
-	if (!ret && dev->worker)
-		WRITE_ONCE(dev->worker->active_memcg,
-			   get_mem_cgroup_from_mm(dev->mm));
-	return ret;
-}
-
-static inline struct mem_cgroup *
-vdmabuf_compat_worker_memcg(struct vhost_dev *dev)
-{
-	return dev->worker ? READ_ONCE(dev->worker->active_memcg) : NULL;
-}
-
-static inline void vdmabuf_compat_vhost_dev_cleanup(struct vhost_dev *dev)
-{
-	struct mem_cgroup *memcg = vdmabuf_compat_worker_memcg(dev);
-
-	vhost_dev_cleanup(dev);
-	mem_cgroup_put(memcg);
-}
-
-static inline void
-vdmabuf_compat_vhost_dev_reset_owner(struct vhost_dev *dev,
-				     struct vhost_iotlb *umem)
-{
-	struct mem_cgroup *memcg = vdmabuf_compat_worker_memcg(dev);
-
-	vhost_dev_reset_owner(dev, umem);
-	mem_cgroup_put(memcg);
-}
-
-#define vhost_dev_set_owner	vdmabuf_compat_vhost_dev_set_owner
-#define vhost_dev_cleanup	vdmabuf_compat_vhost_dev_cleanup
-#define vhost_dev_reset_owner	vdmabuf_compat_vhost_dev_reset_owner
-#endif
-
 /* kvmemdup(), kmemdup() into kvmalloc() memory, came in Linux 6.3 */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
 #include <linux/slab.h>

@@ -105,6 +105,7 @@
 #include <linux/dma-resv.h>
 #include <linux/file.h>
 #include <linux/kref.h>
+#include <linux/memcontrol.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -499,12 +500,19 @@ struct vhost_vdmabuf_part {
  *	as is @user)
  * @user: the owner's user, charged for pinned pages; NULL if the owner had
  *	CAP_IPC_LOCK at VHOST_SET_OWNER
+ * @memcg: the owner's memory cgroup at VHOST_SET_OWNER, referenced: what
+ *	the handlers allocate for the guest is charged to it (set under
+ *	@dev.mutex while the queues are stopped, as @owner)
  * @limits_frozen: the device was started (SET_FEATURES or SET_RUNNING 1)
  *	since it was opened or last reset, so the guest may have read the
  *	limits: SET_LIMITS is refused (@dev.mutex)
  *
  * As in VFIO and iommufd, the limit and the capability are the owner's,
- * not those of the vhost worker, which may be a kernel thread.
+ * not those of the vhost worker, which may be a kernel thread; so is the
+ * memory cgroup, which memcg does not charge for a kernel thread (before
+ * Linux 6.4 the worker always is one, and later a VMM can still ask for
+ * one with VHOST_SET_FORK_FROM_OWNER).  The handlers run with it as
+ * their active memcg, as the loop driver's workers do.
  */
 struct vhost_vdmabuf {
 	struct vhost_dev dev;
@@ -513,6 +521,7 @@ struct vhost_vdmabuf {
 	struct vhost_vdmabuf_ctx *ctx;
 	struct task_struct *owner;
 	struct user_struct *user;
+	struct mem_cgroup *memcg;
 	bool limits_frozen;
 };
 
@@ -2696,12 +2705,9 @@ static u32 vhost_vdmabuf_request(struct vhost_vdmabuf *vdb,
 	}
 }
 
-static void vhost_vdmabuf_handle_req_kick(struct vhost_work *work)
+static void vhost_vdmabuf_handle_requests(struct vhost_vdmabuf *vdb,
+					  struct vhost_virtqueue *vq)
 {
-	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
-						  poll.work);
-	struct vhost_vdmabuf *vdb = container_of(vq->dev, struct vhost_vdmabuf,
-						 dev);
 	struct virtio_vdmabuf_resp resp = {};
 	struct vhost_vdmabuf_ctx *ctx = vdb->ctx;
 	size_t out_len, in_len;
@@ -2847,19 +2853,44 @@ out:
 	mutex_unlock(&vq->mutex);
 }
 
+/*
+ * The works, run by the vhost worker: charged to the owner's memcg (see
+ * struct vhost_vdmabuf).  Only while the device has an owner are they
+ * queued, and none runs once vhost_dev_cleanup() or
+ * vhost_dev_reset_owner() returned, before @memcg is put.
+ */
+static void vhost_vdmabuf_handle_req_kick(struct vhost_work *work)
+{
+	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
+						  poll.work);
+	struct vhost_vdmabuf *vdb = container_of(vq->dev, struct vhost_vdmabuf,
+						 dev);
+	struct mem_cgroup *old = set_active_memcg(vdb->memcg);
+
+	vhost_vdmabuf_handle_requests(vdb, vq);
+	set_active_memcg(old);
+}
+
 static void vhost_vdmabuf_handle_event_kick(struct vhost_work *work)
 {
 	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
 						  poll.work);
+	struct vhost_vdmabuf *vdb = container_of(vq->dev, struct vhost_vdmabuf,
+						 dev);
+	struct mem_cgroup *old = set_active_memcg(vdb->memcg);
 
-	vhost_vdmabuf_send_events(container_of(vq->dev, struct vhost_vdmabuf,
-					       dev));
+	vhost_vdmabuf_send_events(vdb);
+	set_active_memcg(old);
 }
 
 static void vhost_vdmabuf_event_work(struct vhost_work *work)
 {
-	vhost_vdmabuf_send_events(container_of(work, struct vhost_vdmabuf,
-					       event_work));
+	struct vhost_vdmabuf *vdb = container_of(work, struct vhost_vdmabuf,
+						 event_work);
+	struct mem_cgroup *old = set_active_memcg(vdb->memcg);
+
+	vhost_vdmabuf_send_events(vdb);
+	set_active_memcg(old);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -2935,6 +2966,8 @@ static void vhost_vdmabuf_put_owner(struct vhost_vdmabuf *vdb)
 	vdb->owner = NULL;
 	free_uid(vdb->user);
 	vdb->user = NULL;
+	mem_cgroup_put(vdb->memcg);
+	vdb->memcg = NULL;
 }
 
 static int vhost_vdmabuf_open(struct inode *inode, struct file *file)
@@ -3046,6 +3079,7 @@ static long vhost_vdmabuf_set_owner(struct vhost_vdmabuf *vdb)
 		vdb->owner = get_task_struct(current->group_leader);
 		if (!capable(CAP_IPC_LOCK))
 			vdb->user = get_uid(current_user());
+		vdb->memcg = get_mem_cgroup_from_mm(current->mm);
 	}
 	mutex_unlock(&vdb->dev.mutex);
 	return ret;

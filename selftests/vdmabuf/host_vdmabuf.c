@@ -839,8 +839,34 @@ static int cgroup2_root(char *root, size_t len, bool *mounted)
 	return 0;
 }
 
+#ifndef VHOST_SET_FORK_FROM_OWNER	/* newer <linux/vhost.h>: 6.12.118, 7.3 */
+#define VHOST_SET_FORK_FROM_OWNER	_IOW(VHOST_VIRTIO, 0x84, __u8)
+#define VHOST_FORK_OWNER_KTHREAD	0
+#endif
+
+/*
+ * The VMM's set-up, with a kernel-thread vhost worker if @kthread (which
+ * VHOST_SET_FORK_FROM_OWNER asks for before VHOST_SET_OWNER, where the
+ * kernel lets a VMM choose): 0, MEMCG_NO_KTHREAD if it cannot, < 0.
+ */
+#define MEMCG_NO_KTHREAD	-100
+static int memcg_vmm_init(struct vmm *v, bool kthread)
+{
+	__u8 fork_owner = VHOST_FORK_OWNER_KTHREAD;
+
+	if (!kthread)
+		return vmm_init(v, NUM);
+	memset(v, 0, sizeof(*v));
+	v->fd = open(DEV_PATH, O_RDWR);
+	if (v->fd < 0)
+		return -1;
+	if (ioctl(v->fd, VHOST_SET_FORK_FROM_OWNER, &fork_owner))
+		return MEMCG_NO_KTHREAD;
+	return vmm_setup(v, NUM);
+}
+
 /* In the child, in cgroup @cg: bytes charged for the exports, or < 0. */
-static long long memcg_exports(const char *cg, uint32_t meta_len)
+static long long memcg_exports(const char *cg, uint32_t meta_len, bool kthread)
 {
 	static uint8_t buf[sizeof(struct virtio_vdmabuf_export_req) + 16 +
 			   VIRTIO_VDMABUF_MAX_META];
@@ -852,13 +878,15 @@ static long long memcg_exports(const char *cg, uint32_t meta_len)
 	struct vmm v;
 	unsigned int i;
 	size_t n;
+	int ret;
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
 	snprintf(pid, sizeof(pid), "%d", getpid());
 	if (write_file(path, pid))
 		return -2;
-	if (vmm_init(&v, NUM))
-		return -3;
+	ret = memcg_vmm_init(&v, kthread);
+	if (ret)
+		return ret == MEMCG_NO_KTHREAD ? ret : -3;
 	memset(gpa(&v, BUF_BASE), 0, REGION - BUF_BASE);
 	snprintf(path, sizeof(path), "%s/memory.current", cg);
 	c0 = read_ll(path);
@@ -891,7 +919,17 @@ FIXTURE_TEARDOWN(memcg)
 {
 }
 
-TEST_F_TIMEOUT(memcg, charged, 300)
+/*
+ * The export bookkeeping the host module allocates for the guest, in the
+ * vhost worker, is charged to the VMM's memory cgroup, whether the worker
+ * is a task of the VMM's (Linux 6.4 on, by default) or a kernel thread
+ * (before 6.4, or by the VMM's choice where the kernel lets it choose):
+ * SKIP_KTHREAD when the kernel does not, else the bytes charged for
+ * MEMCG_EXPORTS exports, or < 0.
+ */
+#define SKIP_KTHREAD	-200
+static long long memcg_charge_of(struct __test_metadata *_metadata,
+				 bool kthread)
 {
 	uint32_t meta_len = param("max_meta_len", MEMCG_META);
 	char root[256], cg[320], path[384];
@@ -900,13 +938,8 @@ TEST_F_TIMEOUT(memcg, charged, 300)
 	int pfd[2], status;
 	pid_t pid;
 
-	if (access(DEV_PATH, F_OK))
-		SKIP(return, DEV_PATH " is absent (vhost_vdmabuf not loaded)");
-	if (param("max_exports", 1024) < MEMCG_EXPORTS ||
-	    meta_len < MEMCG_META)
-		SKIP(return, "max_exports or max_meta_len is too small");
 	if (cgroup2_root(root, sizeof(root), &mounted))
-		SKIP(return, "cannot mount cgroup2");
+		return -1;
 	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", root);
 	snprintf(cg, sizeof(cg), "%s/vdmabuf-memcg-test", root);
 	if (write_file(path, "+memory") || (mkdir(cg, 0755) && errno != EEXIST)) {
@@ -914,14 +947,16 @@ TEST_F_TIMEOUT(memcg, charged, 300)
 			umount2(root, MNT_DETACH);
 			rmdir(root);
 		}
-		SKIP(return, "no memory controller in cgroup2");
+		return -1;
 	}
-	ASSERT_EQ(0, pipe(pfd));
+	if (pipe(pfd))
+		return -1;
 	pid = fork();
-	ASSERT_LE(0, pid);
+	if (pid < 0)
+		return -1;
 	if (!pid) {
 		close(pfd[0]);
-		delta = memcg_exports(cg, MEMCG_META);
+		delta = memcg_exports(cg, meta_len, kthread);
 		_exit(write(pfd[1], &delta, sizeof(delta)) != sizeof(delta));
 	}
 	close(pfd[1]);
@@ -933,7 +968,48 @@ TEST_F_TIMEOUT(memcg, charged, 300)
 		umount2(root, MNT_DETACH);
 		rmdir(root);
 	}
-	ASSERT_LE(0, delta);
+	return delta == MEMCG_NO_KTHREAD ? SKIP_KTHREAD : delta;
+}
+
+static const char *memcg_unusable(void)
+{
+	if (access(DEV_PATH, F_OK))
+		return DEV_PATH " is absent (vhost_vdmabuf not loaded)";
+	if (param("max_exports", 1024) < MEMCG_EXPORTS ||
+	    param("max_meta_len", MEMCG_META) < MEMCG_META)
+		return "max_exports or max_meta_len is too small";
+	return NULL;
+}
+
+TEST_F_TIMEOUT(memcg, charged, 300)
+{
+	const char *why = memcg_unusable();
+	long long delta;
+
+	if (why)
+		SKIP(return, "%s", why);
+	delta = memcg_charge_of(_metadata, false);
+	ASSERT_LE(0, delta) TH_LOG("no memory cgroup to test in (%lld)", delta);
+	TH_LOG("memory.current grew by %lld bytes for %d exports", delta,
+	       MEMCG_EXPORTS);
+	EXPECT_LE((long long)MEMCG_EXPORTS * MEMCG_META / 2, delta);
+}
+
+#define NO_FORK_OWNER	"no VHOST_SET_FORK_FROM_OWNER in this kernel, or not " \
+	"with CONFIG_VHOST_ENABLE_FORK_OWNER_CONTROL"
+
+/* The same with a kernel-thread worker, which memcg charges nothing. */
+TEST_F_TIMEOUT(memcg, charged_kthread_worker, 300)
+{
+	const char *why = memcg_unusable();
+	long long delta;
+
+	if (why)
+		SKIP(return, "%s", why);
+	delta = memcg_charge_of(_metadata, true);
+	if (delta == SKIP_KTHREAD)
+		SKIP(return, "%s", NO_FORK_OWNER);
+	ASSERT_LE(0, delta) TH_LOG("no memory cgroup to test in (%lld)", delta);
 	TH_LOG("memory.current grew by %lld bytes for %d exports", delta,
 	       MEMCG_EXPORTS);
 	EXPECT_LE((long long)MEMCG_EXPORTS * MEMCG_META / 2, delta);
