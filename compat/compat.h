@@ -115,17 +115,21 @@ static inline int vdmabuf_compat_find_vqs(struct virtio_device *vdev,
 #endif
 
 /*
- * Linux 7.1 renamed dma-buf's move notification, with the same meaning
- * and locking (the exporter holds the reservation lock): the importer's
- * dma_buf_attach_ops.move_notify became .invalidate_mappings ("dma-buf:
- * Rename .move_notify() callback to a clearer identifier"), and the
- * exporter's dma_buf_move_notify() became dma_buf_invalidate_mappings().
- * Neither old name is left in its headers: the macros rename nothing.
+ * Linux 7.1 renamed dma-buf's move notification: the exporter's
+ * dma_buf_move_notify() became dma_buf_invalidate_mappings(), with the
+ * same meaning for the host module's revoke, and the importer's
+ * dma_buf_attach_ops.move_notify became .invalidate_mappings, with a
+ * stronger one: an importer that has it promises to unmap within bounded
+ * time (dma_buf_attach_revocable()), which the guest driver's pinned
+ * attachment never does.  So from 7.1 the guest driver gives no callback,
+ * which 7.1 allows (before, dma_buf_dynamic_attach() required one).
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 1, 0)
 #include <linux/dma-buf.h>
-#define move_notify		invalidate_mappings
 #define dma_buf_move_notify	dma_buf_invalidate_mappings
+#define VDMABUF_COMPAT_MOVE_NOTIFY(fn)
+#else
+#define VDMABUF_COMPAT_MOVE_NOTIFY(fn)	.move_notify = (fn),
 #endif
 
 /*
@@ -205,7 +209,9 @@ vdmabuf_compat_hrtimer_setup(struct hrtimer *timer,
  * the plane and CRTC helper vtables and atomic_commit_tail alike; the
  * KMS driver keeps the old name.  The kernel's headers have no token of
  * that name any more: the macro renames nothing of theirs, and needs no
- * DRM header here.
+ * DRM header here.  It covers the struct only: the KMS driver calls none
+ * of the functions renamed with it (drm_atomic_state_alloc(), _put(),
+ * _clear()).
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0)
 #define drm_atomic_state	drm_atomic_commit

@@ -72,8 +72,8 @@
  * everything without telling the guest and revokes the host dma-bufs
  * before the ioctl returns, since the guest may reuse its memory as soon
  * as the reset completes: their CPU mappings are zapped and fault SIGBUS,
- * new mappings, attachment maps and CPU access are refused, and
- * dynamic importers get move_notify.  The host dma-bufs have no kernel
+ * new mappings, attachments, attachment maps and CPU access are refused,
+ * and dynamic importers get move_notify.  The host dma-bufs have no kernel
  * mapping (vmap) at all: one could not be taken back.  The pages stay
  * pinned until the last host user lets go, so nothing reads freed memory.
  * Closing the vhost file (the VMM exited) unexports everything but
@@ -1016,8 +1016,8 @@ static int vhost_vdmabuf_fence_wait_killable(struct dma_fence *fence)
 
 /*
  * Take host access to @exp's pages away: CPU mappings are zapped and fault
- * SIGBUS from now on, new mmap, attachment maps, pins and CPU access are
- * refused, and dynamic importers are told to let go (a reset then waits
+ * SIGBUS from now on, new mmap, attachments, attachment maps, pins and CPU
+ * access are refused, and dynamic importers are told to let go (a reset then waits
  * for the work already queued on the dma-bufs,
  * vhost_vdmabuf_ctx_wait_revoked()).  The pages stay pinned until the last
  * dma-buf is released: a pinned attachment (every static importer's) cannot be

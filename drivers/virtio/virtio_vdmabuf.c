@@ -1085,7 +1085,8 @@ static struct vdmabuf_exp *vdmabuf_find(struct vdmabuf_dev *dev, const u8 *uuid)
  * fences; a notification then is no news.  One while the mapping exists
  * means the exporter moved a buffer the device is using.
  */
-static void vdmabuf_move_notify(struct dma_buf_attachment *attach)
+static void __maybe_unused
+vdmabuf_move_notify(struct dma_buf_attachment *attach)
 {
 	struct vdmabuf_exp *exp = attach->importer_priv;
 
@@ -1096,7 +1097,7 @@ static void vdmabuf_move_notify(struct dma_buf_attachment *attach)
 
 static const struct dma_buf_attach_ops vdmabuf_importer_ops = {
 	.allow_peer2peer = false,
-	.move_notify = vdmabuf_move_notify,
+	VDMABUF_COMPAT_MOVE_NOTIFY(vdmabuf_move_notify)
 };
 
 static void vdmabuf_free_nodes(struct list_head *list)
