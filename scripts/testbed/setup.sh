@@ -90,24 +90,29 @@ private_apt() {
 
 papt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
 
-# Download a binary package into the cache; refresh the lists once if the
-# mirror has moved on.
-fetch_deb() {
-	local spec=$1 pkg=${1%%=*} ver= f
+# Download a binary package SPEC (NAME or NAME=VERSION) into DIR/debs with
+# the apt options of the array named OPTS, and print its path; if the
+# mirror has moved on, REFRESH (the lists' set-up function) refreshes the
+# lists once.
+apt_fetch_deb() {	# DIR OPTS REFRESH SPEC
+	local dir=$1 refresh=$3 spec=$4 pkg=${4%%=*} ver= f
+	local -n opts=$2
 	[ "$spec" != "$pkg" ] && ver=${spec#*=}
 	# apt-get download names files NAME_VERSION_ARCH.deb with ':' as %3a.
-	f=("$APTDIR/debs/${pkg}_${ver//:/%3a}"*.deb)
+	f=("$dir/debs/${pkg}_${ver//:/%3a}"*.deb)
 	if [ -e "${f[0]}" ]; then echo "${f[0]}"; return 0; fi
-	mkdir -p "$APTDIR/debs"
-	( cd "$APTDIR/debs" && apt-get "${APT_OPTS[@]}" download -qq "$spec" >/dev/null 2>&1 ) || {
-		private_apt refresh
-		( cd "$APTDIR/debs" && apt-get "${APT_OPTS[@]}" download -qq "$spec" >/dev/null ) ||
+	mkdir -p "$dir/debs"
+	( cd "$dir/debs" && apt-get "${opts[@]}" download -qq "$spec" >/dev/null 2>&1 ) || {
+		"$refresh" refresh
+		( cd "$dir/debs" && apt-get "${opts[@]}" download -qq "$spec" >/dev/null ) ||
 			die "download $spec"
 	}
-	f=("$APTDIR/debs/${pkg}_${ver//:/%3a}"*.deb)
+	f=("$dir/debs/${pkg}_${ver//:/%3a}"*.deb)
 	[ -e "${f[0]}" ] || die "download $spec: no .deb"
 	echo "${f[0]}"
 }
+
+fetch_deb() { apt_fetch_deb "$APTDIR" APT_OPTS private_apt "$1"; }
 
 # The newest Debian-12 6.12 kernel flavour "amd64" that has headers, image
 # and source on the mirror; remembered in the cache so later runs agree.
@@ -284,22 +289,8 @@ trixie_apt() {
 
 tx_apt_cache() { apt-cache "${TX_APT_OPTS[@]}" "$@"; }
 
-# fetch_deb's twin for Debian 13: one package, no dependencies.
-tx_fetch_deb() {
-	local spec=$1 pkg=${1%%=*} ver='' f
-	[ "$spec" != "$pkg" ] && ver=${spec#*=}
-	f=("$TX_APTDIR/debs/${pkg}_${ver//:/%3a}"*.deb)
-	if [ -e "${f[0]}" ]; then echo "${f[0]}"; return 0; fi
-	mkdir -p "$TX_APTDIR/debs"
-	( cd "$TX_APTDIR/debs" && apt-get "${TX_APT_OPTS[@]}" download -qq "$spec" >/dev/null 2>&1 ) || {
-		trixie_apt refresh
-		( cd "$TX_APTDIR/debs" && apt-get "${TX_APT_OPTS[@]}" download -qq "$spec" >/dev/null ) ||
-			die "download $spec (trixie)"
-	}
-	f=("$TX_APTDIR/debs/${pkg}_${ver//:/%3a}"*.deb)
-	[ -e "${f[0]}" ] || die "download $spec (trixie): no .deb"
-	echo "${f[0]}"
-}
+# fetch_deb for Debian 13: one package, no dependencies.
+tx_fetch_deb() { apt_fetch_deb "$TX_APTDIR" TX_APT_OPTS trixie_apt "$1"; }
 
 # What kbuild runs to build a module: the compiler and binutils, make,
 # pahole (module BTF), a shell and the usual tools; apt adds the libraries.
