@@ -114,6 +114,17 @@ apt_fetch_deb() {	# DIR OPTS REFRESH SPEC
 
 fetch_deb() { apt_fetch_deb "$APTDIR" APT_OPTS private_apt "$1"; }
 
+# Fetch each package SPEC with FETCH (fetch_deb, tx_fetch_deb) and unpack it
+# into ROOT.
+unpack_debs() {	# FETCH ROOT SPEC...
+	local fetch=$1 root=$2 deb
+	shift 2
+	for deb in "$@"; do
+		deb=$("$fetch" "$deb") || exit 1
+		dpkg-deb -x "$deb" "$root" || die "unpack $deb"
+	done
+}
+
 # The newest Debian-12 6.12 kernel flavour "amd64" that has headers, image
 # and source on the mirror; remembered in the cache so later runs agree.
 kernel_version() {
@@ -227,12 +238,9 @@ kernel_61() {
 		 sed -n 's/^Version: //p' | sort -V | sed -n '$p')
 	say "kernel 6.1: fetching the headers of $kver ($pkgver) and its vhost.h"
 	rm -rf "$d"; mkdir -p "$d/root" "$d/src"
-	for deb in "linux-headers-$kver" "linux-headers-$abi-common" \
-		   "linux-kbuild-6.1=$pkgver" "linux-source-6.1=$pkgver" \
-		   "linux-image-$kver-unsigned"; do
-		deb=$(fetch_deb "$deb")
-		dpkg-deb -x "$deb" "$d/root"
-	done
+	unpack_debs fetch_deb "$d/root" "linux-headers-$kver" \
+		"linux-headers-$abi-common" "linux-kbuild-6.1=$pkgver" \
+		"linux-source-6.1=$pkgver" "linux-image-$kver-unsigned"
 	tar -C "$d/src" --strip-components=1 -xf "$d"/root/usr/src/linux-source-6.1.tar.xz \
 		--wildcards '*/drivers/vhost/vhost.h' 'linux-source-6.1/Makefile' ||
 		die "extract from linux-source-6.1"
@@ -343,11 +351,8 @@ kernel_new_image() {	# DIR KVER PKGVER
 	local d=$1 kver=$2 pkgver=$3 deb f
 	[ -s "$d/vmlinux-$kver" ] && [ -f "$d/.image-$kver" ] && return 0
 	say "kernel-new: fetching the image and modules of $kver"
-	for deb in "linux-binary-$kver=$pkgver" "linux-modules-$kver=$pkgver" \
-		   "linux-base-$kver=$pkgver"; do
-		deb=$(tx_fetch_deb "$deb")
-		dpkg-deb -x "$deb" "$d/root" || die "unpack $deb"
-	done
+	unpack_debs tx_fetch_deb "$d/root" "linux-binary-$kver=$pkgver" \
+		"linux-modules-$kver=$pkgver" "linux-base-$kver=$pkgver"
 	# 7.x ships them in the modules' directory; /boot as before 7.x
 	# (and as kernel_vmlinux and vmcheck.sh expect) links there.
 	for f in vmlinuz config System.map; do
@@ -361,15 +366,22 @@ kernel_new_image() {	# DIR KVER PKGVER
 	touch "$d/.image-$kver"
 }
 
+# The newest version of linux-headers-KVER on the Debian 13 mirror.
+tx_headers_version() {	# KVER
+	local v
+	v=$(tx_apt_cache show "linux-headers-$1" |
+	    sed -n 's/^Version: //p' | sort -V | sed -n '$p')
+	[ -n "$v" ] || die "no version for linux-headers-$1"
+	echo "$v"
+}
+
 kernel_new() {
 	trixie_apt
 	local d=$CACHE/kernel-new kver abi series deb pkgver
 	if [ -s "$d/KVER" ] && [ -f "$d/.done-$(cat "$d/KVER")" ]; then
 		kver=$(cat "$d/KVER")
 		[ -s "$d/vmlinux-$kver" ] && [ -f "$d/.image-$kver" ] && return 0
-		pkgver=$(tx_apt_cache show "linux-headers-$kver" |
-			 sed -n 's/^Version: //p' | sort -V | sed -n '$p')
-		[ -n "$pkgver" ] || die "no version for linux-headers-$kver"
+		pkgver=$(tx_headers_version "$kver") || exit 1
 		kernel_new_image "$d" "$kver" "$pkgver"
 		return 0
 	fi
@@ -383,18 +395,13 @@ kernel_new() {
 	[ -n "$kver" ] || die "no linux-headers-*+deb13-amd64 on the mirror"
 	abi=${kver%-amd64}
 	series=$(cut -d. -f1-2 <<< "$kver")
-	pkgver=$(tx_apt_cache show "linux-headers-$kver" |
-		 sed -n 's/^Version: //p' | sort -V | sed -n '$p')
-	[ -n "$pkgver" ] || die "no version for linux-headers-$kver"
+	pkgver=$(tx_headers_version "$kver") || exit 1
 	say "kernel-new: Linux $kver ($pkgver) in a Debian 13 build root"
 	rm -rf "$d"; mkdir -p "$d/root" "$d/src"
 	tx_build_root "$d/root"
 	say "kernel-new: fetching the headers, kbuild and linux-source-$series of $kver"
-	for deb in "linux-headers-$kver=$pkgver" "linux-headers-$abi-common=$pkgver" \
-		   "linux-kbuild-$abi=$pkgver"; do
-		deb=$(tx_fetch_deb "$deb")
-		dpkg-deb -x "$deb" "$d/root" || die "unpack $deb"
-	done
+	unpack_debs tx_fetch_deb "$d/root" "linux-headers-$kver=$pkgver" \
+		"linux-headers-$abi-common=$pkgver" "linux-kbuild-$abi=$pkgver"
 	[ -x "$d/root/usr/bin/$(sed -n 's/^CC = .*(CROSS_COMPILE)//p' \
 		"$d/root/usr/src/linux-headers-$kver/.kernelvariables")" ] ||
 		say "kernel-new: warning: $kver's compiler is not in the build root"
