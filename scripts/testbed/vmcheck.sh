@@ -68,6 +68,24 @@ VM_KERNEL=${VM_KERNEL:-debian}
 HOSTMOD=$TOP/drivers/vhost/vhost_vdmabuf.ko
 GUESTMOD=$TOP/drivers/virtio/virtio_vdmabuf.ko
 KMSMOD=$TOP/drivers/gpu/drm/vdmabuf/vdmabuf_drm.ko
+# A kernel of the matrix beside Debian's 6.12 (scripts/testbed/setup.sh
+# kernel-6.1 or kernel-new: its cache directory DIR), with the modules
+# scripts/testbed/matrix.sh built for it: L1 only, or with VM_MODE=smoke
+# an L2 on it too, for the guest module's smoke test.
+matrix_kernel() {	# DIR WHAT
+	local dir=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}/$1
+	KVER=$(cat "$dir/KVER" 2>/dev/null) ||
+		{ echo "vmcheck.sh: no $2 (setup.sh $1)" >&2; exit 2; }
+	KROOT=$dir/root
+	VMLINUX=$dir/vmlinux-$KVER
+	[ -s "$VMLINUX" ] ||
+		{ echo "vmcheck.sh: no $VMLINUX (setup.sh $1)" >&2; exit 2; }
+	HOSTMOD=$BUILD/matrix/$KVER/drivers/vhost/vhost_vdmabuf.ko
+	GUESTMOD=$BUILD/matrix/$KVER/drivers/virtio/virtio_vdmabuf.ko
+	[ "$VM_MODE" = smoke ] || VM_STAGES=l1
+	say "Linux $KVER, $2: L1 boots it with the matrix's modules"
+}
+
 case "$VM_KERNEL" in
 debian)	;;
 debug)
@@ -78,36 +96,14 @@ debug)
 	HOSTMOD=$DEBUG_HOSTMOD GUESTMOD=$DEBUG_GUESTMOD
 	say "debug kernel: L1 boots $KVER, our modules built in its tree" ;;
 6.1)
-	# Debian 12's own kernel (setup.sh kernel-6.1), with the modules
-	# scripts/testbed/matrix.sh built for it: L1 only, or with
-	# VM_MODE=smoke an L2 on it too, for the guest module's smoke test.
-	c61=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}/kernel-6.1
-	KVER=$(cat "$c61/KVER" 2>/dev/null) ||
-		{ echo "vmcheck.sh: no 6.1 kernel (setup.sh kernel-6.1)" >&2; exit 2; }
-	KROOT=$c61/root
-	VMLINUX=$c61/vmlinux-$KVER
-	HOSTMOD=$BUILD/matrix/$KVER/drivers/vhost/vhost_vdmabuf.ko
-	GUESTMOD=$BUILD/matrix/$KVER/drivers/virtio/virtio_vdmabuf.ko
-	[ "$VM_MODE" = smoke ] || VM_STAGES=l1
-	say "Linux 6.1: L1 boots $KVER with the matrix's modules" ;;
+	matrix_kernel kernel-6.1 "Debian 12's own 6.1" ;;
 new|[0-9]*.[0-9]*)
-	# The newest kernel Debian ships (setup.sh kernel-new), by name or
-	# by its series, with the matrix's modules; as for 6.1.
-	cnew=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}/kernel-new
-	KVER=$(cat "$cnew/KVER" 2>/dev/null) ||
-		{ echo "vmcheck.sh: no newest kernel (setup.sh kernel-new)" >&2; exit 2; }
+	matrix_kernel kernel-new "the newest kernel Debian ships"
+	# By its series too
 	if [ "$VM_KERNEL" != new ] && [ "$(cut -d. -f1-2 <<< "$KVER")" != "$VM_KERNEL" ]; then
 		echo "vmcheck.sh: the newest kernel is $KVER, not Linux $VM_KERNEL (setup.sh kernel-new)" >&2
 		exit 2
-	fi
-	KROOT=$cnew/root
-	VMLINUX=$cnew/vmlinux-$KVER
-	[ -s "$VMLINUX" ] ||
-		{ echo "vmcheck.sh: no $VMLINUX (setup.sh kernel-new)" >&2; exit 2; }
-	HOSTMOD=$BUILD/matrix/$KVER/drivers/vhost/vhost_vdmabuf.ko
-	GUESTMOD=$BUILD/matrix/$KVER/drivers/virtio/virtio_vdmabuf.ko
-	[ "$VM_MODE" = smoke ] || VM_STAGES=l1
-	say "Linux $KVER: L1 boots it with the matrix's modules" ;;
+	fi ;;
 *)	echo "vmcheck.sh: VM_KERNEL is debian, debug, 6.1, new or the newest kernel's series, not '$VM_KERNEL'" >&2
 	exit 2 ;;
 esac
