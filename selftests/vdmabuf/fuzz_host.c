@@ -29,6 +29,11 @@
  *
  * A "request" is one action: one virtqueue request, or one call on the
  * device, an importer or a dma-buf.  The output is TAP with one result.
+ *
+ * With --faults the caller has the kernel fail some of the module's
+ * allocations (scripts/testbed/l1-debug.sh): a deviation from the model is
+ * then counted, everything is closed and must come back to its start, and
+ * the run goes on with a fresh device.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -417,6 +422,12 @@ struct fz {
 	/* answers by request type (EXPORT, UNEXPORT, PRESENT, other) */
 	uint64_t n_status[4][10];	/* [9]: no room for one */
 	uint64_t n_ok[NR_KINDS], n_err[NR_KINDS];
+	/* --faults: deviations from the model, by invariant */
+	uint64_t n_dev;
+	struct {
+		char inv[32];
+		uint64_t n;
+	} dev_by[8];
 	/* the first failure */
 	bool failed;
 	uint64_t n_run;		/* actions run */
@@ -3199,6 +3210,7 @@ struct opts {
 	uint32_t progress;	/* seconds between progress lines, 0: none */
 	uint32_t memlock_kb;	/* an unprivileged VMM with this limit */
 	bool verbose;
+	bool faults;		/* the kernel fails some of the module's allocations */
 	bool list;		/* only print the actions */
 	uint64_t *replay;
 	uint64_t nreplay;
@@ -3287,6 +3299,51 @@ static void describe(struct fz *f, uint64_t i, char *out, size_t len)
 }
 
 /*
+ * --faults: the kernel fails some of the module's allocations (failslab
+ * and fail_page_alloc, set up by the caller), so an answer, a call or a
+ * count may differ from what the model says.  Such a deviation is
+ * counted; then everything is closed, which must bring every pin and
+ * locked page back (teardown's invariant, still a failure), and the run
+ * goes on with a fresh device at the next action.  A hang is still ended
+ * by the watchdog, and the caller checks the kernel's log.
+ */
+static void deviate(struct fz *f)
+{
+	char why[256];
+	uint32_t i;
+
+	if (!strcmp(f->inv, "teardown"))
+		return;
+	f->n_dev++;
+	for (i = 0; i < ARRAY_SIZE(f->dev_by) - 1; i++)
+		if (!f->dev_by[i].n || !strcmp(f->dev_by[i].inv, f->inv))
+			break;
+	snprintf(f->dev_by[i].inv, sizeof(f->dev_by[i].inv), "%s", f->inv);
+	f->dev_by[i].n++;
+	if (f->n_dev <= 5 || f->verbose)
+		printf("# deviation %llu at action %llu: invariant '%s': %s\n",
+		       (unsigned long long)f->n_dev,
+		       (unsigned long long)f->cur_index, f->inv, f->msg);
+	/* f->failed still set: closing checks nothing against the model */
+	for (i = 0; i < NBUF; i++)
+		buf_drop(f, &f->buf[i]);
+	for (i = 0; i < NIMP; i++)
+		imp_close(f, &f->imp[i]);
+	if (f->open)
+		dev_close(f);
+	else if (f->v.fd >= 0 || f->v.memfd > 0)
+		vmm_fini(&f->v);	/* a set-up that failed half-way */
+	while (f->nexps)
+		m_exp_free(f, f->exps[0]);
+	f->failed = false;
+	as_root(f, true);
+	if (baseline_check(&f->base, why, sizeof(why)))
+		fail(f, "teardown", "after closing everything at deviation %llu: %s",
+		     (unsigned long long)f->n_dev, why);
+	as_root(f, false);
+}
+
+/*
  * Run the actions @list[0..@n) (or 0..@n-1 with no list) on a fresh
  * device, checking every @every actions, until @deadline (ms, 0: none).
  * Returns the actions run.
@@ -3304,6 +3361,8 @@ static uint64_t run(struct fz *f, const struct opts *o, const uint64_t *list,
 	f->cur_pos = 0;
 	f->cur_index = 0;
 	dev_open(f, NULL);
+	if (o->faults && f->failed)
+		deviate(f);
 	for (pos = 0; pos < n && !f->failed; pos++) {
 		f->cur_pos = pos;
 		f->cur_index = list ? list[pos] : pos;
@@ -3313,7 +3372,10 @@ static uint64_t run(struct fz *f, const struct opts *o, const uint64_t *list,
 		f->aimed[0] = 0;
 		f->out[0] = 0;
 		action_make(f->seed, f->cur_index, &a);
-		act_run(f, &a);
+		if (o->faults && !f->open)
+			dev_open(f, NULL);
+		if (!f->failed)
+			act_run(f, &a);
 		if (f->verbose)
 			printf("# [%llu] %s%s%s\n",
 			       (unsigned long long)f->cur_index, d,
@@ -3322,6 +3384,8 @@ static uint64_t run(struct fz *f, const struct opts *o, const uint64_t *list,
 		/* The FOLL_PIN balance costs more: every 8th check, or all. */
 		if (every && (pos + 1) % every == 0)
 			check(f, every == 1 || (pos + 1) % (every * 8) == 0);
+		if (o->faults && f->failed)
+			deviate(f);
 		if ((pos & 63) == 63 || o->progress) {
 			uint64_t t = now_ms();
 
@@ -3352,6 +3416,8 @@ static uint64_t run(struct fz *f, const struct opts *o, const uint64_t *list,
 	f->cur_pos = pos;
 	f->cur_index = list && pos < n ? list[pos] : pos;
 	teardown(f);
+	if (o->faults && f->failed)
+		deviate(f);
 	return pos;
 }
 
@@ -3544,7 +3610,7 @@ static void usage(void)
 		"usage: fuzz_host --seed S --requests N [--verbose] [--check-every K]\n"
 		"                 [--wait-ms MS] [--time-limit S] [--shrink-time S]\n"
 		"                 [--progress S] [--replay I,J,...] [--list]\n"
-		"                 [--memlock-kb KB]\n");
+		"                 [--memlock-kb KB] [--faults]\n");
 	exit(2);
 }
 
@@ -3581,6 +3647,7 @@ int main(int argc, char **argv)
 		{ "replay", required_argument, NULL, 'r' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "memlock-kb", required_argument, NULL, 'm' },
+		{ "faults", no_argument, NULL, 'f' },
 		{ }
 	};
 	struct opts o = {
@@ -3626,6 +3693,9 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			o.memlock_kb = strtoul(optarg, NULL, 0);
+			break;
+		case 'f':
+			o.faults = true;
 			break;
 		default:
 			usage();
@@ -3693,6 +3763,18 @@ int main(int argc, char **argv)
 	       (unsigned long long)f.n_events,
 	       (unsigned long long)f.n_checks);
 	summary(&f);
+	if (o.faults) {
+		uint32_t i;
+
+		printf("# --faults: %llu deviation(s) from the model:",
+		       (unsigned long long)f.n_dev);
+		for (i = 0; i < ARRAY_SIZE(f.dev_by) && f.dev_by[i].n; i++)
+			printf(" '%s' %llu", f.dev_by[i].inv,
+			       (unsigned long long)f.dev_by[i].n);
+		printf("\n");
+		/* Injected failures are random: nothing to shrink */
+		o.shrink_time = 0;
+	}
 	if (!f.failed) {
 		printf("ok 1 - fuzz_host: seed %llu, %llu requests, %llu invariant checks, %llu req/s\n",
 		       (unsigned long long)o.seed,
