@@ -42,6 +42,7 @@ HOST_PACKAGES=(
 	sparse busybox-static qemu-system-data seabios
 	libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
 	libpng-dev libdrm-dev rsync groff-base jq dkms
+	libelf-dev libssl-dev
 )
 
 host_packages() {
@@ -645,7 +646,7 @@ kernel-6.1)	kernel_61 ;;
 kernel-new)	kernel_new ;;
 modetest)	modetest ;;
 weston)		weston ;;
-kernel-source)	kernel >&2; kernel_source_deb ;;
+kernel-source)	host_packages; kernel >&2; kernel_source_deb ;;
 qemu)		qemu ;;
 env)		env_out ;;
 *)		die "usage: $0 [all|host-packages|kernel|kernel-6.1|kernel-new|modetest|weston|kernel-source|qemu|env]" ;;
