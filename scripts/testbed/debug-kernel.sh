@@ -10,7 +10,9 @@
 # (vmcheck.sh) boots L1 on it.
 #
 # The kernel is cached in $VDMABUF_CACHE/kernel-debug/KEY/, KEY a hash of
-# the source package's version, debug.config and this script: a cold
+# the source package's version, debug.config and the functions of this
+# script that unpack, configure and build it (not those that handle our
+# modules, which every run rebuilds when they changed): a cold
 # build takes ~40 min or more on 2 cores (niced, make -j2), a warm run
 # seconds.  Each run copies this checkout's drivers into the cached tree,
 # rebuilds them there when they changed, and leaves them with an env file
@@ -45,10 +47,6 @@ mkdir -p "$OUT" "$(dirname "$LOG")" "$CACHE/kernel-debug"
 DEB=$(bash "$TOP/scripts/testbed/setup.sh" kernel-source 2>> "$LOG") ||
 	die "no linux-source-6.12 .deb (log: $LOG)"
 PKGVER=$(dpkg-deb -f "$DEB" Version) || die "dpkg-deb -f $DEB"
-KEY=$( { echo "$PKGVER"; cat "$FRAGMENT" "$SELF"; } | sha256sum | cut -c1-16)
-D=$CACHE/kernel-debug/$KEY
-S=$D/src
-
 # cp, but only when the contents differ: unchanged files keep their
 # mtime, so make rebuilds only what changed.
 put() {	# SRC DST
@@ -214,6 +212,23 @@ build_kernel() {
 	find "$S" -name '*.o' | wc -l > "$CACHE/kernel-debug/objects"
 }
 
+# The guest tests' moving exporter (selftests/vdmabuf/dmabuf_mover), a
+# test module: built against the tree, out of it, as against Debian's
+# kernel, in a copy that keeps its Kbuild's relative compat.h path.
+build_mover() {
+	local m=$S/vdmabuf-test/selftests/vdmabuf/dmabuf_mover f
+	for f in "$TOP"/selftests/vdmabuf/dmabuf_mover/{Kbuild,*.[ch]}; do
+		case $f in *.mod.c) continue ;; esac
+		put "$f" "$m/$(basename "$f")"
+	done
+	put "$TOP/compat/compat.h" "$S/vdmabuf-test/compat/compat.h"
+	kmake M="$m" modules || {
+		tail -n 60 "$LOG"
+		die "dmabuf_mover against the debug kernel (full log: $LOG)"
+	}
+	cp "$m/dmabuf_mover.ko" "$OUT/"
+}
+
 # Our drivers must build clean in the tree.
 check_warnings() {
 	local w
@@ -234,19 +249,25 @@ modules_install() {
 export_modules() {
 	local krel m
 	krel=$(cat "$D/KRELEASE")
-	for m in drivers/vhost/vhost_vdmabuf.ko drivers/virtio/virtio_vdmabuf.ko; do
+	for m in drivers/vhost/vhost_vdmabuf.ko drivers/virtio/virtio_vdmabuf.ko \
+		 drivers/gpu/drm/vdmabuf/vdmabuf_drm.ko; do
 		[ "$(/sbin/modinfo -F intree "$S/$m" 2>/dev/null)" = Y ] ||
 			die "$m is not an in-tree module (modinfo intree)"
 		[ "$(/sbin/modinfo -F vermagic "$S/$m" | cut -d' ' -f1)" = "$krel" ] ||
 			die "$m is not built for $krel"
 		cp "$S/$m" "$OUT/"
 	done
+	# Where vmcheck.sh reads the kernel's dma-buf options, as Debian's.
+	mkdir -p "$D/root/boot"
+	cp "$S/.config" "$D/root/boot/config-$krel"
 	cat > "$OUT/env" <<-ENV
 	DEBUG_KVER=$krel
 	DEBUG_KROOT=$D/root
 	DEBUG_VMLINUX=$S/vmlinux
 	DEBUG_HOSTMOD=$OUT/vhost_vdmabuf.ko
 	DEBUG_GUESTMOD=$OUT/virtio_vdmabuf.ko
+	DEBUG_KMSMOD=$OUT/vdmabuf_drm.ko
+	DEBUG_MOVERMOD=$OUT/dmabuf_mover.ko
 	ENV
 }
 
@@ -256,9 +277,18 @@ inputs_key() {
 		echo "$KEY"
 		cat "$TOP"/drivers/vhost/vdmabuf.c "$TOP"/drivers/virtio/virtio_vdmabuf.c \
 		    "$TOP"/drivers/*/Kbuild "$TOP"/Kconfig "$TOP"/compat/compat.h \
-		    "$TOP"/include/uapi/linux/*.h
+		    "$TOP"/include/uapi/linux/*.h "$TOP"/include/linux/vdmabuf_client.h \
+		    "$TOP"/drivers/gpu/drm/vdmabuf/{Kbuild,*.[ch]} \
+		    "$TOP"/selftests/vdmabuf/dmabuf_mover/{Kbuild,dmabuf_mover.[ch]}
 	} | sha256sum | cut -c1-16
 }
+
+# The cache key: what decides the kernel the tree builds.
+KEY=$( { echo "$PKGVER"; cat "$FRAGMENT"
+	 sed -n '/^\(unpack\|configure\|verify_config\|build_kernel\)() {/,/^}/p' "$SELF"
+       } | sha256sum | cut -c1-16)
+D=$CACHE/kernel-debug/$KEY
+S=$D/src
 
 # One build at a time per cache: the tree is shared by every checkout.
 exec 9> "$CACHE/kernel-debug/.lock"
@@ -277,6 +307,7 @@ if [ -f "$D/.done" ]; then
 		die "modules (full log: $LOG)"
 	}
 	check_warnings
+	build_mover
 	export_modules
 	inputs_key > "$OUT/.inputs"
 	say "modules ready in $OUT"
@@ -293,6 +324,7 @@ build_kernel
 check_warnings
 make -s -C "$S" kernelrelease > "$D/KRELEASE" 2>> "$LOG" || die "make kernelrelease"
 modules_install
+build_mover
 export_modules
 echo $((SECONDS - t)) > "$D/BUILD_SECONDS"
 cp "$LOG" "$D/build.log"
