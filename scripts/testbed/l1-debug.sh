@@ -49,6 +49,8 @@ kernel_reports() {	# DMESG COUNTS
 			return "DMA-API"
 		if (l ~ /BUG:|WARNING:|ODEBUG:|list_(add|del) corruption|Oops|general protection/)
 			return "BUG/WARNING"
+		if (l ~ /blocked for more than [0-9]+ seconds|detected stalls? on CPU|self-detected stall/)
+			return "hung/stall"
 		return ""
 	}
 	{
@@ -77,21 +79,38 @@ kernel_reports() {	# DMESG COUNTS
 	' "$1"
 }
 
+# The verdicts on one VM's kernel log and kmemleak report (none: "-"), as
+# TAP results named "VM: debug kernel: ...", with the reports appended to
+# REP.
+debug_verdicts() {	# VM DMESG KMEMLEAK REP
+	local c k leaks
+	if [ "$3" != - ]; then
+		leaks=$(grep -c '^unreferenced object' "$3")
+		[ "$leaks" -gt 0 ] && {
+			echo "==== kmemleak ($1): $leaks object(s) leaked during the tests (all of them: $3) ===="
+			head -n 200 "$3"
+		} >> "$4"
+		check "$1: debug kernel: kmemleak found no leak after the tests ($leaks)" \
+			[ "$leaks" = 0 ]
+	fi
+	: > "$2.count"
+	kernel_reports "$2" "$2.count" >> "$4"
+	for k in KASAN UBSAN lockdep DMA-API BUG/WARNING hung/stall; do
+		c=$(awk -v k="$k" '$1 == k { print $2 }' "$2.count")
+		check "$1: debug kernel: no $k report in the kernel log (${c:-0})" \
+			[ -z "$c" ]
+	done
+}
+
 # After the tests and the module's unload.  The reports, kmemleak's first,
 # go to kernel-reports.txt, which vmcheck.sh prints.
 debug_checks() {
-	local rep=$VM_OUT/kernel-reports.txt c k leaks
+	local rep=$VM_OUT/kernel-reports.txt leaks=-
 	stage "l1: debug kernel: kmemleak scan, kernel log"
 	: > "$rep"
 	if [ -w "$KMEMLEAK" ]; then
 		kmemleak_scan "$VM_OUT/kmemleak.txt"
-		leaks=$(grep -c '^unreferenced object' "$VM_OUT/kmemleak.txt")
-		[ "$leaks" -gt 0 ] && {
-			echo "==== kmemleak: $leaks object(s) leaked during the tests (all of them: kmemleak.txt) ===="
-			head -n 200 "$VM_OUT/kmemleak.txt"
-		} >> "$rep"
-		check "l1: debug kernel: kmemleak found no leak after the tests ($leaks)" \
-			[ "$leaks" = 0 ]
+		leaks=$VM_OUT/kmemleak.txt
 	fi
 	# Our drivers' gcov data, for vmcheck.sh's coverage report; the
 	# kernel keeps an unloaded module's (gcov_persist).
@@ -101,12 +120,85 @@ debug_checks() {
 	check "l1: debug kernel: gcov data of vhost_vdmabuf" \
 		[ -s "$VM_OUT/gcov/vdmabuf.gcda" ]
 	dmesg > "$VM_OUT/l1-dmesg.log"
-	: > "$VM_OUT/kernel-reports.count"
-	kernel_reports "$VM_OUT/l1-dmesg.log" "$VM_OUT/kernel-reports.count" >> "$rep"
-	for k in KASAN UBSAN lockdep DMA-API BUG/WARNING; do
-		c=$(awk -v k="$k" '$1 == k { print $2 }' "$VM_OUT/kernel-reports.count")
-		check "l1: debug kernel: no $k report in the kernel log (${c:-0})" \
-			[ -z "$c" ]
-	done
+	debug_verdicts l1 "$VM_OUT/l1-dmesg.log" "$leaks" "$rep"
 	[ -s "$rep" ] && head -n 120 "$rep"
+}
+
+# What an L2 on the debug kernel sent through its third serial port
+# (l2-init.sh's debug_collect: a gzipped tar, in base64, of its kernel
+# log, kmemleak's report and our drivers' gcov data): the same verdicts
+# as L1's, named VM (l2, l2-vu), its reports in VM-kernel-reports.txt,
+# which vmcheck.sh prints, its gcov data in gcov-VM/.
+l2_debug_results() {	# VM FILE
+	local dir=$VM_OUT/$1-debug rep=$VM_OUT/$1-kernel-reports.txt
+	rm -rf "$dir" "$VM_OUT/gcov-$1"
+	mkdir -p "$dir"
+	: > "$rep"
+	tr -d '\r' < "$2" | base64 -d 2>/dev/null | tar -xz -C "$dir" 2>/dev/null
+	check "$1: debug kernel: the guest sent its kernel log, kmemleak's report and gcov data" \
+		test -s "$dir/dmesg.log" -a -f "$dir/kmemleak.txt"
+	[ -s "$dir/dmesg.log" ] || return
+	debug_verdicts "$1" "$dir/dmesg.log" "$dir/kmemleak.txt" "$rep"
+	mkdir -p "$VM_OUT/gcov-$1"
+	cp "$dir"/*.gcda "$VM_OUT/gcov-$1/" 2>/dev/null
+	check "$1: debug kernel: gcov data of virtio_vdmabuf" \
+		[ -s "$VM_OUT/gcov-$1/virtio_vdmabuf.gcda" ]
+	[ -s "$rep" ] && head -n 120 "$rep"
+}
+
+# Fault injection: failslab and fail_page_alloc fail FAULT_PERCENT (default
+# 1) percent of the allocations made with vhost_vdmabuf's code on the
+# stack (require-start/require-end: the module's text, from kallsyms and
+# the longest of its functions), sleeping ones and order-0 pages included,
+# while the host fuzzer runs with --faults for FAULT_REQUESTS actions: a
+# deviation from its model starts it over on a fresh device, and closing
+# everything must bring every pin back each time.  Then injection stops;
+# debug_checks finds what leaked or splatted.  gcov shows which error
+# paths were taken.
+FAILS="failslab fail_page_alloc"
+
+faults_set() {	# PERCENT START END
+	local a d
+	for a in $FAILS; do
+		d=/sys/kernel/debug/$a
+		echo 0 > "$d/probability" || return 1
+		echo "$2" > "$d/require-start" &&
+			echo "$3" > "$d/require-end" &&
+			echo 32 > "$d/stacktrace-depth" &&
+			echo N > "$d/task-filter" &&
+			echo N > "$d/ignore-gfp-wait" &&
+			echo 1 > "$d/interval" &&
+			echo -1 > "$d/times" &&
+			echo 0 > "$d/space" &&
+			echo 0 > "$d/verbose" || return 1
+	done
+	echo N > /sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem &&
+		echo 0 > /sys/kernel/debug/fail_page_alloc/min-order || return 1
+	for a in $FAILS; do
+		echo "$1" > "/sys/kernel/debug/$a/probability" || return 1
+	done
+}
+
+debug_faults() {
+	local lo hi len pct=${FAULT_PERCENT:-1} rc
+	stage "l1: debug kernel: fault injection in vhost_vdmabuf"
+	# The module's functions: the lowest address, the highest plus the
+	# longest function (nm's sizes).
+	lo=$(awk '$4 == "[vhost_vdmabuf]" && $2 ~ /^[tT]$/ { print $1 }' /proc/kallsyms | sort | head -n1)
+	hi=$(awk '$4 == "[vhost_vdmabuf]" && $2 ~ /^[tT]$/ { print $1 }' /proc/kallsyms | sort | tail -n1)
+	len=$(nm -S "$HOSTMOD" | awk '$3 ~ /^[tT]$/ { print $2 }' | sort | tail -n1)
+	# x86-64 loads modules in the top 2 GiB: the upper 32 bits are ones.
+	if [ "${lo:0:8}" != ffffffff ] || [ "${hi:0:8}" != ffffffff ] || [ -z "$len" ] ||
+	   ! faults_set "$pct" "0x$lo" "$(printf '0xffffffff%08x' $((0x${hi:8} + 0x$len)))"; then
+		not_ok "l1: debug kernel: fault injection set up (text ${lo:-?}..${hi:-?}, longest ${len:-?})"
+		faults_set 0 0 0
+		return
+	fi
+	echo "# fault injection: $pct% of the allocations with 0x$lo..0x$hi (+0x$len) on the stack"
+	run_host_prog fuzz_host_faults "$BUILD/selftests/fuzz_host" --faults \
+		--seed 2 --requests "${FAULT_REQUESTS:-4000}" --time-limit 240 \
+		--shrink-time 0
+	faults_set 0 0 0
+	rc=$?
+	check "l1: debug kernel: fault injection off again" [ $rc = 0 ]
 }

@@ -68,6 +68,7 @@ VM_KERNEL=${VM_KERNEL:-debian}
 HOSTMOD=$TOP/drivers/vhost/vhost_vdmabuf.ko
 GUESTMOD=$TOP/drivers/virtio/virtio_vdmabuf.ko
 KMSMOD=$TOP/drivers/gpu/drm/vdmabuf/vdmabuf_drm.ko
+MOVERMOD=$BUILD/selftests/dmabuf_mover.ko
 # A kernel of the matrix beside Debian's 6.12 (scripts/testbed/setup.sh
 # kernel-6.1 or kernel-new: its cache directory DIR), with the modules
 # scripts/testbed/matrix.sh built for it: L1 only, or with VM_MODE=smoke
@@ -94,6 +95,7 @@ debug)
 	. "$BUILD/debug-kernel/env"
 	KVER=$DEBUG_KVER KROOT=$DEBUG_KROOT VMLINUX=$DEBUG_VMLINUX
 	HOSTMOD=$DEBUG_HOSTMOD GUESTMOD=$DEBUG_GUESTMOD
+	KMSMOD=$DEBUG_KMSMOD MOVERMOD=$DEBUG_MOVERMOD
 	say "debug kernel: L1 boots $KVER, our modules built in its tree" ;;
 6.1)
 	matrix_kernel kernel-6.1 "Debian 12's own 6.1" ;;
@@ -107,6 +109,9 @@ new|[0-9]*.[0-9]*)
 *)	echo "vmcheck.sh: VM_KERNEL is debian, debug, 6.1, new or the newest kernel's series, not '$VM_KERNEL'" >&2
 	exit 2 ;;
 esac
+# The kernels check mode runs every test on: Debian's and the debug one.
+FULL_KERNEL=0
+case "$VM_KERNEL" in debian|debug) FULL_KERNEL=1 ;; esac
 
 rm -rf "$VM_OUT"
 mkdir -p "$VM_OUT" "$LOGS"
@@ -119,7 +124,7 @@ expect_device=0
 # KMS_HOLD_MS: importer_display answers each of its frames no sooner,
 # which bounds the page flip rate L2 checks.
 expect_kms=0
-[ "$expect_device" = 1 ] && [ "$VM_MODE" = check ] && [ "$VM_KERNEL" = debian ] &&
+[ "$expect_device" = 1 ] && [ "$VM_MODE" = check ] && [ "$FULL_KERNEL" = 1 ] &&
 	[ -d "$TOP/drivers/gpu/drm/vdmabuf" ] && expect_kms=1
 KMS_HOLD_MS=60
 
@@ -154,12 +159,12 @@ if [ "$VM_STAGES" != l1 ]; then
 	# kernel, with the DRM helpers it needs (e2e_kms, modetest and weston
 	# drive it).
 	kms_mode=0
-	case $VM_MODE in check|demo-weston) [ "$VM_KERNEL" = debian ] && kms_mode=1 ;; esac
+	case $VM_MODE in check|demo-weston) [ "$FULL_KERNEL" = 1 ] && kms_mode=1 ;; esac
 	[ $kms_mode = 1 ] && [ -f "$KMSMOD" ] &&
 		l2files+=(-m drm_kms_helper -m drm_shmem_helper
 			  -f "$KMSMOD:lib/vdmabuf/vdmabuf_drm.ko")
 	mt=$CACHE/modetest/root
-	[ "$VM_MODE" = check ] && [ "$VM_KERNEL" = debian ] && [ -x "$mt/usr/bin/modetest" ] &&
+	[ "$VM_MODE" = check ] && [ "$FULL_KERNEL" = 1 ] && [ -x "$mt/usr/bin/modetest" ] &&
 		l2files+=(-L "$mt/usr/lib/x86_64-linux-gnu" -e "$mt/usr/bin/modetest:tests/modetest")
 	# And weston (setup.sh weston): its libraries from the -L directories
 	# (libexec_weston.so.0 too, which its RUNPATH would find in .../weston),
@@ -294,34 +299,60 @@ fi
 say "VM run complete"
 
 # The debug kernel: its results, and what its checkers reported in L1
-# (l1-run.sh's debug_checks), which fails the run.
+# (l1-run.sh's debug_checks) and in each L2 (l2_debug_results), which
+# fails the run.
+# Line and branch coverage of a driver from a run's gcov data (DIR/*.gcda,
+# one directory or several, summed with gcov-tool), printed, with the
+# lines no test ran in DIR/<file>.gcov ('#####').  gcov finds the sources
+# by the tree-relative names the kernel compiled them with, in the tree
+# the kernel was built in (vmlinux is at its top).
+coverage() {	# OUT SRC.c GCDA-DIR...
+	local out=$1 c=$2 src o d
+	src=$(dirname "$VMLINUX")
+	shift 2
+	rm -rf "$out"
+	mkdir -p "$out"
+	o=$(basename "${c%.c}")
+	for d in "$@"; do
+		[ -s "$d/$o.gcda" ] || continue
+		if [ -s "$out/$o.gcda" ]; then
+			gcov-tool merge -o "$out/merged" "$out" "$d" > /dev/null 2>&1 &&
+				mv "$out/merged/$o.gcda" "$out/$o.gcda"
+			rm -rf "$out/merged"
+		else
+			cp "$d/$o.gcda" "$out/"
+		fi
+	done
+	[ -s "$out/$o.gcda" ] || return 0
+	cp "$src/${c%.c}.gcno" "$out/"
+	for d in drivers include arch; do
+		ln -sfn "$src/$d" "$out/$d"
+	done
+	( cd "$out" && gcov -b -o . "$c" ) > "$out/coverage.txt" 2>&1
+	sed -n "/$(basename "$c" | sed 's/\./\\./')'/,/^\$/p" "$out/coverage.txt" |
+		sed 's/^/    /'
+	say "debug kernel: $(grep -c '#####' "$out/$(basename "$c").gcov" 2>/dev/null) lines of $c not run (build/${out##*/build/}/$(basename "$c").gcov)"
+}
+
 if [ "$VM_KERNEL" = debug ]; then
 	awk -f "$TOP/scripts/testbed/tap-summary.awk" "$VM_OUT"/*.tap
-	if [ -s "$VM_OUT/kernel-reports.txt" ]; then
-		say "FAILED: the debug kernel's checkers reported in L1 (kernel log: $LOGS/l1-dmesg.log)"
-		cat "$VM_OUT/kernel-reports.txt"
-		exit 1
-	fi
+	failed=0
+	for r in "$VM_OUT"/kernel-reports.txt "$VM_OUT"/l2*-kernel-reports.txt; do
+		[ -s "$r" ] || continue
+		say "FAILED: the debug kernel's checkers reported ($(basename "$r"); kernel logs: $LOGS/l1-dmesg.log, $VM_OUT/l2*-debug/dmesg.log)"
+		cat "$r"
+		failed=1
+	done
+	[ $failed = 1 ] && exit 1
 	if ! grep -q '^ok .* - l1: debug kernel: ' "$VM_OUT/l1.tap"; then
 		say "FAILED: L1 did not run the debug kernel's checks"
 		exit 1
 	fi
-	say "debug kernel: no report from KASAN, UBSAN, lockdep, DMA-API, kmemleak, ... in L1"
-	# Line and branch coverage of the host driver by L1's tests, with
-	# the lines no test ran (build/<run>/gcov/vdmabuf.c.gcov, '#####').
-	# The tree the kernel was built in: vmlinux is at its top.
-	src=$(dirname "$VMLINUX")
-	if [ -s "$VM_OUT/gcov/vdmabuf.gcda" ]; then
-		cp "$src/drivers/vhost/vdmabuf.gcno" "$VM_OUT/gcov/"
-		# gcov finds the sources by the tree-relative names the
-		# kernel compiled them with.
-		for d in drivers include arch; do
-			ln -sfn "$src/$d" "$VM_OUT/gcov/$d"
-		done
-		( cd "$VM_OUT/gcov" && gcov -b -o . drivers/vhost/vdmabuf.c ) \
-			> "$VM_OUT/coverage.txt" 2>&1
-		sed -n "/vdmabuf\.c'/,/^\$/p" "$VM_OUT/coverage.txt" |
-			sed 's/^/    /'
-		say "debug kernel: $(grep -c '#####' "$VM_OUT/gcov/vdmabuf.c.gcov" 2>/dev/null) lines of drivers/vhost/vdmabuf.c not run (build/${VM_OUT##*/build/}/gcov/vdmabuf.c.gcov)"
-	fi
+	say "debug kernel: no report from KASAN, UBSAN, lockdep, DMA-API, kmemleak, ... in L1 and in every L2 it ran"
+	coverage "$VM_OUT/coverage/vhost" drivers/vhost/vdmabuf.c "$VM_OUT/gcov"
+	for c in drivers/virtio/virtio_vdmabuf.c drivers/gpu/drm/vdmabuf/vdmabuf_drv.c \
+		 drivers/gpu/drm/vdmabuf/vdmabuf_kms.c; do
+		coverage "$VM_OUT/coverage/$(basename "${c%.c}")" "$c" \
+			"$VM_OUT/gcov-l2" "$VM_OUT/gcov-l2-vu"
+	done
 fi
