@@ -471,6 +471,8 @@ if [ "$HOST_TESTS" = 1 ]; then
 	# runs it alone for as long as asked (below).
 	run_host_prog fuzz_host "$BUILD/selftests/fuzz_host" --seed 1 \
 		--requests 35000 --time-limit 120
+	# On the debug kernel: the fuzzer again, with allocations failing.
+	[ "${VM_KERNEL:-debian}" = debug ] && debug_faults
 fi
 # make fuzz (VM_MODE=fuzz, scripts/testbed/fuzz.sh): the host fuzzer
 # alone, with a progress line a minute in its TAP; FUZZ_ARGS adds options
