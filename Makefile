@@ -20,7 +20,10 @@
 #                   million) requests from FUZZ_SEED (new each run, printed)
 #   make debug-kernel  the test bed's debug kernel (KASAN, lockdep, kmemleak,
 #                   ...) with both drivers built in its tree; VM_KERNEL=debug
-#                   boots the L1 VM of scripts/testbed/vmcheck.sh on it
+#                   boots the VMs of scripts/testbed/vmcheck.sh on it
+#   make check-debug  every VM test on the debug kernel, L1 and L2, with
+#                   fault injection into both modules (make check runs the
+#                   host side of it); one summary line
 #
 # KDIR defaults to the Debian 6.12 headers the test bed unpacks into the
 # cache; any configured kernel tree works:
@@ -52,7 +55,7 @@ KBUILD_OPTS	:= $(if $(shell command -v pahole),,CONFIG_DEBUG_INFO_BTF_MODULES=)
 .PHONY: all modules clean setup kernel qemu check lint unit selftests \
 	vmcheck demo demo-weston demo-vhost-user bench fuzz lib tools examples userspace install uninstall \
 	vhost-user \
-	dkms-install dkms-uninstall debug-kernel FORCE
+	dkms-install dkms-uninstall debug-kernel check-debug FORCE
 
 all: modules
 
@@ -144,6 +147,10 @@ check:
 
 demo:
 	bash scripts/testbed/check.sh demo
+
+# Every VM test on the debug kernel: scripts/testbed/check.sh debug.
+check-debug:
+	bash scripts/testbed/check.sh debug
 
 demo-weston:
 	bash scripts/testbed/check.sh demo-weston
