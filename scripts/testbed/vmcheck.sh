@@ -25,8 +25,11 @@
 # with FUZZ_ARGS.
 # VM_TESTS="e2e_display e2e_kms" (a developer's quick run) runs only those
 # guest programs (and the KMS driver's modetest and weston stages), and
-# none of L1's own tests; WESTON_SCOPES=log,drm-backend adds weston's debug
-# scopes to its log, of which l2.tap gets WESTON_LOG_LINES (default 60);
+# none of L1's own tests (VM_TESTS=fuzz_guest: the guest fuzzer, from
+# FUZZ_SEED for FUZZ_REQUESTS requests within FUZZ_TIME_LIMIT seconds,
+# each by default check mode's fixed-seed portion; TEST_TIMEOUT bounds
+# it); WESTON_SCOPES=log,drm-backend adds weston's debug scopes to its
+# log, of which l2.tap gets WESTON_LOG_LINES (default 60);
 # VM_INJECT=panic:STAGE or hang:STAGE makes L1 panic or hang when it enters
 # STAGE (the runner's own test); VM_L1_APPEND adds to L1's kernel command
 # line.  VM_KERNEL=debug boots L1 on the debug kernel (debug-kernel.sh
@@ -132,6 +135,11 @@ VM_INJECT=${VM_INJECT:-}
 VDMABUF_CACHE=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}
 CACHE=$VDMABUF_CACHE
 VM_TESTS=${VM_TESTS:-} WESTON_SCOPES=${WESTON_SCOPES:-} WESTON_LOG_LINES=${WESTON_LOG_LINES:-60}
+# The debug kernel's fault injection in L2 (l2-init.sh) needs the guest
+# module's longest function, which nm finds here.
+GUEST_FN_MAX=
+[ "$VM_KERNEL" = debug ] && [ -f "$GUESTMOD" ] &&
+	GUEST_FN_MAX=0x$(nm -S "$GUESTMOD" | awk '$3 ~ /^[tT]$/ { print $2 }' | sort | tail -n1)
 # The host fuzzer's run (empty: l1-run.sh's defaults)
 FUZZ_SEED=${FUZZ_SEED:-} FUZZ_REQUESTS=${FUZZ_REQUESTS:-} FUZZ_TIME_LIMIT=${FUZZ_TIME_LIMIT:-}
 FUZZ_ARGS=${FUZZ_ARGS:-}
@@ -140,7 +148,7 @@ VU_TESTS=${VU_TESTS:-demo_producer guest_vdmabuf guest_faults e2e_vdmabuf e2e_di
 for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJECT VM_TESTS \
 	 VM_KERNEL HOSTMOD KMSMOD L2_TIMEOUT TEST_TIMEOUT expect_device expect_kms \
 	 KMS_HOLD_MS WESTON_SCOPES WESTON_LOG_LINES FUZZ_SEED FUZZ_REQUESTS \
-	 FUZZ_TIME_LIMIT FUZZ_ARGS VU_TESTS; do
+	 FUZZ_TIME_LIMIT FUZZ_ARGS VU_TESTS GUEST_FN_MAX; do
 	w=${v/expect_device/EXPECT_DEVICE}
 	printf '%s=%q\n' "${w/expect_kms/EXPECT_KMS}" "${!v}"
 done > "$VM_OUT/env"
@@ -183,16 +191,17 @@ if [ "$VM_STAGES" != l1 ]; then
 	demo-weston) progs=("$BUILD"/selftests/e2e_kms) ;;
 	bench) progs=("$BUILD"/examples/bench_guest) ;;
 	swiotlb|smoke) progs=("$BUILD"/selftests/guest_vdmabuf) ;;
-	*)     progs=("$BUILD"/selftests/{guest,e2e,life}_* "$BUILD"/examples/demo_producer) ;;
+	*)     progs=("$BUILD"/selftests/{guest,e2e,life}_* "$BUILD"/selftests/fuzz_guest
+		"$BUILD"/examples/demo_producer) ;;
 	esac
 	for t in "${progs[@]}"; do
 		[ -x "$t" ] && l2files+=(-f "$t:tests/$(basename "$t")")
 	done
-	# The guest tests' moving exporter, built for Debian's kernel only,
-	# and the kernel's dma-buf options the tests count pins by.
-	[ "$VM_MODE" = check ] && [ "$VM_KERNEL" = debian ] &&
-		[ -f "$BUILD/selftests/dmabuf_mover.ko" ] &&
-		l2files+=(-f "$BUILD/selftests/dmabuf_mover.ko:lib/vdmabuf/dmabuf_mover.ko")
+	# The guest tests' moving exporter, built for Debian's kernel and
+	# the debug one, and the kernel's dma-buf options the tests count
+	# pins by.
+	[ "$VM_MODE" = check ] && [ "$FULL_KERNEL" = 1 ] && [ -f "$MOVERMOD" ] &&
+		l2files+=(-f "$MOVERMOD:lib/vdmabuf/dmabuf_mover.ko")
 	grep -E 'CONFIG_DMABUF_' "$KROOT/boot/config-$KVER" > "$VM_OUT/kconfig" 2>/dev/null &&
 		l2files+=(-f "$VM_OUT/kconfig:lib/vdmabuf/kconfig")
 	# The vdmabuf command, built static for the guest.
