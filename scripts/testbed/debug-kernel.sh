@@ -232,7 +232,7 @@ build_mover() {
 # Our drivers must build clean in the tree.
 check_warnings() {
 	local w
-	w=$(grep -E '(drivers/vhost/vdmabuf|drivers/virtio/virtio_vdmabuf)\.c:[0-9]+:[0-9]+: (warning|error)|modpost: .*(vhost|virtio)_vdmabuf' "$LOG")
+	w=$(grep -E '(drivers/vhost/vdmabuf|drivers/virtio/virtio_vdmabuf|drivers/gpu/drm/vdmabuf/[a-z_]+|dmabuf_mover/dmabuf_mover)\.c:[0-9]+:[0-9]+: (warning|error)|modpost: .*((vhost|virtio)_vdmabuf|vdmabuf_drm|dmabuf_mover)' "$LOG")
 	[ -z "$w" ] && return 0
 	echo "$w"
 	die "warnings in our drivers' in-tree build (log: $LOG)"

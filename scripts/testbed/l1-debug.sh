@@ -41,7 +41,7 @@ kernel_reports() {	# DMESG COUNTS
 			return "KASAN"
 		if (l ~ /UBSAN:/)
 			return "UBSAN"
-		if (l ~ /possible circular locking|inconsistent lock state|suspicious RCU usage|possible recursive locking|bad unlock balance|held lock freed|lock held when returning to user space|irq lock inversion|lock order detected/)
+		if (l ~ /possible circular locking|inconsistent lock state|suspicious RCU usage|possible recursive locking|bad unlock balance|held lock freed|lock held when returning to user space|irq lock inversion|lock order detected|trying to register non-static key/)
 			return "lockdep"
 		# DMA-API debugging prints a few lines of its own at boot.
 		if (l ~ /DMA-API: / &&
@@ -49,7 +49,7 @@ kernel_reports() {	# DMESG COUNTS
 			return "DMA-API"
 		if (l ~ /BUG:|WARNING:|ODEBUG:|list_(add|del) corruption|Oops|general protection/)
 			return "BUG/WARNING"
-		if (l ~ /blocked for more than [0-9]+ seconds|detected stalls? on CPU|self-detected stall/)
+		if (l ~ /blocked for more than [0-9]+ seconds|detected (expedited )?stalls? on CPU|self-detected stall/)
 			return "hung/stall"
 		return ""
 	}

@@ -1311,9 +1311,9 @@ if [ "${VM_KERNEL:-debian}" = debug ]; then
 else
 	dmesg > "$VM_OUT/l1-dmesg.log"
 fi
-# On the debug kernel the fault injection makes the allocator print a
-# Call Trace with each failure it reports; debug_checks classifies every
-# report there.
+# On the debug kernel the fault injection makes vmalloc print a Call
+# Trace with each failure it reports ("vmalloc error:"); debug_checks
+# classifies every report there.
 kpat='BUG:|WARNING:|Oops|Call Trace|general protection'
 [ "${VM_KERNEL:-debian}" = debug ] && kpat='BUG:|WARNING:|Oops|general protection'
 if dmesg | grep -E -q "$kpat"; then

@@ -123,9 +123,9 @@ run_prog() {	# NAME CMD...: one program's TAP, framed for tap-summary.awk
 	cat /tmp/out.tap > $R
 	echo "# exit: $name $rc" > $R
 }
-# On the debug kernel the fault injection makes the allocator print a
-# Call Trace with each failure it reports; L1 classifies every report of
-# the log debug_collect sends.
+# On the debug kernel the fault injection makes vmalloc print a Call
+# Trace with each failure it reports ("vmalloc error:"); L1 classifies
+# every report of the log debug_collect sends.
 KPAT='BUG:|WARNING:|Oops|Call Trace|general protection'
 [ "$VM_KERNEL" = debug ] && KPAT='BUG:|WARNING:|Oops|general protection'
 kernel_log_clean() {
@@ -561,6 +561,8 @@ fi
 # that the daemon ended it, and stops QEMU before this init runs again.
 if [ $BACKEND = vhost-user ] && [ "$VM_MODE" = check ] && [ -c /dev/virtio-vdmabuf ]; then
 	stage "l2: a machine reset with a live export"
+	# Before the export, which is held for 600 s only.
+	debug_collect
 	vdmabuf export --heap system --size 65536 --hold 600 > /tmp/held.out 2>&1 &
 	for _ in $(seq 120); do
 		[ -s /tmp/held.out ] && break
@@ -568,7 +570,6 @@ if [ $BACKEND = vhost-user ] && [ "$VM_MODE" = check ] && [ -c /dev/virtio-vdmab
 	done
 	check "l2: a buffer exported and held for the machine reset" [ -s /tmp/held.out ]
 	kernel_log_clean
-	debug_collect
 	echo "1..$n" > $R
 	echo "# l2: done" > $R
 	echo "# vu-reset: $(head -n 1 /tmp/held.out)" > $R

@@ -137,7 +137,7 @@ CACHE=$VDMABUF_CACHE
 VM_TESTS=${VM_TESTS:-} WESTON_SCOPES=${WESTON_SCOPES:-} WESTON_LOG_LINES=${WESTON_LOG_LINES:-60}
 # The debug kernel's fault injection in L2 (l2-init.sh) needs the guest
 # module's longest function, which nm finds here.
-GUEST_FN_MAX=
+GUEST_FN_MAX= FAULT_PERCENT=${FAULT_PERCENT:-} FAULT_REQUESTS=${FAULT_REQUESTS:-}
 [ "$VM_KERNEL" = debug ] && [ -f "$GUESTMOD" ] &&
 	GUEST_FN_MAX=0x$(nm -S "$GUESTMOD" | awk '$3 ~ /^[tT]$/ { print $2 }' | sort | tail -n1)
 # The host fuzzer's run (empty: l1-run.sh's defaults)
@@ -148,7 +148,7 @@ VU_TESTS=${VU_TESTS:-demo_producer guest_vdmabuf guest_faults e2e_vdmabuf e2e_di
 for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJECT VM_TESTS \
 	 VM_KERNEL HOSTMOD KMSMOD L2_TIMEOUT TEST_TIMEOUT expect_device expect_kms \
 	 KMS_HOLD_MS WESTON_SCOPES WESTON_LOG_LINES FUZZ_SEED FUZZ_REQUESTS \
-	 FUZZ_TIME_LIMIT FUZZ_ARGS VU_TESTS GUEST_FN_MAX; do
+	 FUZZ_TIME_LIMIT FUZZ_ARGS VU_TESTS GUEST_FN_MAX FAULT_PERCENT FAULT_REQUESTS; do
 	w=${v/expect_device/EXPECT_DEVICE}
 	printf '%s=%q\n' "${w/expect_kms/EXPECT_KMS}" "${!v}"
 done > "$VM_OUT/env"

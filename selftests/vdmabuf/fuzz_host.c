@@ -427,7 +427,7 @@ struct fz {
 	struct {
 		char inv[32];
 		uint64_t n;
-	} dev_by[8];
+	} dev_by[32];
 	/* the first failure */
 	bool failed;
 	uint64_t n_run;		/* actions run */

@@ -275,8 +275,10 @@ static int vmm_vhost_setup(struct vmm *v)
 		mem->regions[q].memory_size = REGION;
 		mem->regions[q].userspace_addr = (uintptr_t)v->ram[q];
 	}
-	if (ioctl(v->fd, VHOST_SET_MEM_TABLE, mem))
+	if (ioctl(v->fd, VHOST_SET_MEM_TABLE, mem)) {
+		free(mem);
 		return -1;
+	}
 	free(mem);
 
 	for (q = 0; q < 2; q++) {
