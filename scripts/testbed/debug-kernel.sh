@@ -132,8 +132,18 @@ hook_drm() {
 		[ -f "$S/$f.vdmabuf-orig" ] || cp "$S/$f" "$S/$f.vdmabuf-orig"
 	done
 	for f in "$TOP"/drivers/gpu/drm/vdmabuf/*.[ch]; do
+		# Not the out-of-tree build's generated modinfo: the tree's
+		# own says intree.
+		case $f in *.mod.c) continue ;; esac
 		put "$f" "$S/drivers/gpu/drm/vdmabuf/$(basename "$f")"
 	done
+	# One copied there before this check existed: modpost writes the
+	# tree's own again once an object is newer than its last run.
+	f=$S/drivers/gpu/drm/vdmabuf/vdmabuf_drm
+	if [ -f "$f.o" ] && ! grep -qs 'MODULE_INFO(intree' "$f.mod.c"; then
+		rm -f "$f.mod.c" "$f.mod.o" "$f.ko"
+		touch "$f.o"
+	fi
 	{
 		cat "$TOP/drivers/gpu/drm/vdmabuf/Kbuild"
 		echo "ccflags-y += -include \$(srctree)/vdmabuf-compat/compat.h"
