@@ -76,6 +76,7 @@
 #include <linux/virtio_vdmabuf.h>
 
 #include "dmabuf_mover/dmabuf_mover.h"
+#include "fuzz_rng.h"
 #include "guest_common.h"
 #include "vdmabuf_util.h"
 #include "vgem_fence.h"
@@ -121,76 +122,12 @@
 /* PRNG                                                                   */
 /* ---------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* xorshift64*: small, fast, and the same everywhere (not rand()) */
-struct rng {
-	uint64_t s;
-};
-
-static void rng_init(struct rng *r, uint64_t seed)
-{
-	uint64_t x = seed;
-
-	r->s = splitmix64(&x) | 1;
-}
-
 /* Action @i of the run of @seed */
 static void rng_action(struct rng *r, uint64_t seed, uint64_t i)
 {
 	uint64_t x = seed ^ (i * 0xd1342543de82ef95ULL);
 
 	rng_init(r, splitmix64(&x));
-}
-
-static uint64_t rnd(struct rng *r)
-{
-	uint64_t x = r->s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	r->s = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
-/* 0..n-1 */
-static uint32_t below(struct rng *r, uint32_t n)
-{
-	return (uint32_t)(((rnd(r) >> 32) * (uint64_t)n) >> 32);
-}
-
-/* lo..hi */
-static uint32_t between(struct rng *r, uint32_t lo, uint32_t hi)
-{
-	return lo + below(r, hi - lo + 1);
-}
-
-static bool pct(struct rng *r, uint32_t p)
-{
-	return below(r, 100) < p;
-}
-
-static void rnd_bytes(struct rng *r, void *p, size_t n)
-{
-	uint8_t *b = p;
-	uint64_t x;
-
-	while (n >= 8) {
-		x = rnd(r);
-		memcpy(b, &x, 8);
-		b += 8;
-		n -= 8;
-	}
-	x = rnd(r);
-	memcpy(b, &x, n);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1541,6 +1478,34 @@ static bool stayed_live(const struct xrec *x, const struct snap *s,
 	       x->unexp_tries == s->tries + mine && !x->unexp_inflight;
 }
 
+/*
+ * The UUID an UNEXPORT or QUERY names: one of an opener's exports (@x,
+ * @s its state now), 85 times in a hundred, or another UUID (@x NULL,
+ * @what says which), which the driver must not know.  Returns the
+ * opener, held (opener_put()), or NULL if none is open.
+ */
+static struct opener *pick_target(struct rng *r, struct xrec **x,
+				  uint8_t *uuid, struct snap *s, char *what,
+				  size_t wlen)
+{
+	struct opener *o = opener_get(r);
+
+	*x = NULL;
+	if (!o)
+		return NULL;
+	pthread_mutex_lock(&o->mu);
+	if (pct(r, 85))
+		*x = m_pick(o, r);
+	if (*x) {
+		memcpy(uuid, (*x)->uuid, 16);
+		take_snap(*x, s);
+	}
+	pthread_mutex_unlock(&o->mu);
+	if (!*x)
+		other_uuid(r, o, uuid, what, wlen);
+	return o;
+}
+
 static void act_unexport(struct worker *w, struct rng *r)
 {
 	struct vdmabuf_unexport u = {}, *up = &u;
@@ -1550,21 +1515,11 @@ static void act_unexport(struct worker *w, struct rng *r)
 	struct snap s = {};
 	int ret, want = 0;
 
-	o = opener_get(r);
+	o = pick_target(r, &x, u.uuid, &s, what, sizeof(what));
 	if (!o)
 		return;
-	pthread_mutex_lock(&o->mu);
-	if (pct(r, 85))
-		x = m_pick(o, r);
-	if (x) {
-		memcpy(u.uuid, x->uuid, 16);
-		take_snap(x, &s);
-	}
-	pthread_mutex_unlock(&o->mu);
-	if (!x) {
-		other_uuid(r, o, u.uuid, what, sizeof(what));
-		want = -ENOENT;
-	} else if (pct(r, 12)) {
+	want = x ? 0 : -ENOENT;
+	if (x && pct(r, 12)) {
 		x = NULL;	/* nothing changes */
 		switch (below(r, 3)) {
 		case 0:
@@ -1755,21 +1710,11 @@ static void act_query(struct worker *w, struct rng *r)
 	struct snap s = {};
 	int ret, want = 0;
 
-	o = opener_get(r);
+	o = pick_target(r, &x, q.uuid, &s, what, sizeof(what));
 	if (!o)
 		return;
-	pthread_mutex_lock(&o->mu);
-	if (pct(r, 85))
-		x = m_pick(o, r);
-	if (x) {
-		memcpy(q.uuid, x->uuid, 16);
-		take_snap(x, &s);
-	}
-	pthread_mutex_unlock(&o->mu);
-	if (!x) {
-		other_uuid(r, o, q.uuid, what, sizeof(what));
-		want = -ENOENT;
-	} else if (pct(r, 10)) {
+	want = x ? 0 : -ENOENT;
+	if (x && pct(r, 10)) {
 		x = NULL;
 		qp = bad_ptr(w, r, sizeof(q), what, sizeof(what));
 		want = -EFAULT;
@@ -2825,22 +2770,6 @@ static void monitor(void)
 /* ---------------------------------------------------------------------- */
 /* The end: everything back where it was                                  */
 /* ---------------------------------------------------------------------- */
-
-static long meminfo_kb(const char *key)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)) &&
-		    sscanf(line + strlen(key), " %ld", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
 
 /* What the kernel's memory is in, for the numbers of the memory check */
 static const char * const mem_keys[] = {

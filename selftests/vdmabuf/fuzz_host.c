@@ -59,6 +59,7 @@
 #include <linux/virtio_ring.h>
 
 #include "vdmabuf_util.h"
+#include "fuzz_rng.h"
 #include "vmm_standin.h"
 
 #define KSFT_SKIP	4
@@ -106,55 +107,6 @@ static const char *sname(uint32_t s)
 /* PRNG and hash                                                          */
 /* ---------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* xorshift64*: small, fast, and the same everywhere (not rand()) */
-struct rng {
-	uint64_t s;
-};
-
-static void rng_init(struct rng *r, uint64_t seed)
-{
-	uint64_t x = seed;
-
-	r->s = splitmix64(&x) | 1;
-}
-
-static uint64_t rnd(struct rng *r)
-{
-	uint64_t x = r->s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	r->s = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
-/* 0..n-1 */
-static uint32_t below(struct rng *r, uint32_t n)
-{
-	return (uint32_t)(((rnd(r) >> 32) * (uint64_t)n) >> 32);
-}
-
-/* lo..hi */
-static uint32_t between(struct rng *r, uint32_t lo, uint32_t hi)
-{
-	return lo + below(r, hi - lo + 1);
-}
-
-static bool pct(struct rng *r, uint32_t p)
-{
-	return below(r, 100) < p;
-}
-
 static uint32_t pick(struct rng *r, const uint32_t *v, uint32_t n)
 {
 	return v[below(r, n)];
@@ -167,21 +119,6 @@ static uint32_t pick(struct rng *r, const uint32_t *v, uint32_t n)
 	static const uint32_t __v[] = { __VA_ARGS__ };			\
 	pick(r, __v, ARRAY_SIZE(__v));					\
 })
-
-static void rnd_bytes(struct rng *r, void *p, size_t n)
-{
-	uint8_t *b = p;
-	uint64_t x;
-
-	while (n >= 8) {
-		x = rnd(r);
-		memcpy(b, &x, 8);
-		b += 8;
-		n -= 8;
-	}
-	x = rnd(r);
-	memcpy(b, &x, n);
-}
 
 #define FNV_BASIS	0xcbf29ce484222325ULL
 

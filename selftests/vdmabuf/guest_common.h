@@ -3,8 +3,8 @@
  * Helpers of the guest-side (L2) vdmabuf test programs: the next event
  * read straight from a /dev/virtio-vdmabuf fd and the raw ioctls
  * (guest_vdmabuf and guest_faults test those; the other programs use
- * libvdmabuf), and a udmabuf made from a sealed memfd (a foreign dma-buf
- * to export).
+ * libvdmabuf), a udmabuf made from a sealed memfd (a foreign dma-buf
+ * to export), and a value of /proc/meminfo.
  */
 #ifndef VDMABUF_GUEST_COMMON_H
 #define VDMABUF_GUEST_COMMON_H
@@ -23,6 +23,23 @@
 #include <linux/udmabuf.h>
 #include <linux/vdmabuf.h>
 #include <linux/virtio_vdmabuf.h>
+
+/* @key's value in /proc/meminfo ("MemFree:", in kB), or -1 */
+static inline long meminfo_kb(const char *key)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) &&
+		    sscanf(line + strlen(key), " %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
 
 /* The next event on @dev within @ms: 0, -ETIMEDOUT or -errno. */
 static inline int next_event(int dev, struct vdmabuf_event *ev, int ms)

@@ -112,22 +112,6 @@ static int wait_alloc(int dev, __u64 want, int seconds)
 	return -ETIMEDOUT;
 }
 
-static long meminfo_kb(const char *key)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)) &&
-		    sscanf(line + strlen(key), " %ld", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
 static int is_uuid_v4(const __u8 *u)
 {
 	return (u[6] >> 4) == 4 && (u[8] & 0xc0) == 0x80;
