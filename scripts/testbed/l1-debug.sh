@@ -32,8 +32,11 @@ debug_baseline() {
 # names it and what follows, to the end of its trace (KASAN's closing
 # rule, "end trace" or the end of the stack dump; at most 150 lines: a
 # lockdep splat takes about 115) or to the next report.  The WARN() that
-# carries a DMA-API report is part of it.  Writes "CATEGORY COUNT" lines
-# to COUNTS.
+# carries a DMA-API report is part of it.  A Call Trace outside a report
+# is one too (Call-Trace), unless it comes within 5 lines of an
+# allocation failure's report (warn_alloc(): "vmalloc error:", "page
+# allocation failure:"), which the fault injection makes.  Writes
+# "CATEGORY COUNT" lines to COUNTS.
 kernel_reports() {	# DMESG COUNTS
 	awk -v counts="$2" '
 	function category(l) {
@@ -51,14 +54,19 @@ kernel_reports() {	# DMESG COUNTS
 			return "BUG/WARNING"
 		if (l ~ /blocked for more than [0-9]+ seconds|detected (expedited )?stalls? on CPU|self-detected stall/)
 			return "hung/stall"
+		if (l ~ /Call Trace:/ && NR > excused)
+			return "Call-Trace"
 		return ""
 	}
 	{
 		l = $0
 		sub(/^\[ *[0-9]+\.[0-9]+\] /, "", l)
+		if (l ~ /vmalloc error:|page allocation failure:/)
+			excused = NR + 5
 		c = category(l)
 	}
-	left > 0 && (c == "" || l ~ /^WARNING: CPU: [0-9]+ PID: [0-9]+ at /) {
+	left > 0 && (c == "" || c == "Call-Trace" ||
+		     l ~ /^WARNING: CPU: [0-9]+ PID: [0-9]+ at /) {
 		print
 		if (cur == "KASAN" ? l ~ /^={20,}$/ : l ~ /---\[ end trace|<\/TASK>/)
 			left = 0
@@ -95,7 +103,7 @@ debug_verdicts() {	# VM DMESG KMEMLEAK REP
 	fi
 	: > "$2.count"
 	kernel_reports "$2" "$2.count" >> "$4"
-	for k in KASAN UBSAN lockdep DMA-API BUG/WARNING hung/stall; do
+	for k in KASAN UBSAN lockdep DMA-API BUG/WARNING hung/stall Call-Trace; do
 		c=$(awk -v k="$k" '$1 == k { print $2 }' "$2.count")
 		check "$1: debug kernel: no $k report in the kernel log (${c:-0})" \
 			[ -z "$c" ]
@@ -146,59 +154,37 @@ l2_debug_results() {	# VM FILE
 	[ -s "$rep" ] && head -n 120 "$rep"
 }
 
-# Fault injection: failslab and fail_page_alloc fail FAULT_PERCENT (default
-# 1) percent of the allocations made with vhost_vdmabuf's code on the
-# stack (require-start/require-end: the module's text, from kallsyms and
-# the longest of its functions), sleeping ones and order-0 pages included,
-# while the host fuzzer runs with --faults for FAULT_REQUESTS actions: a
-# deviation from its model starts it over on a fresh device, and closing
-# everything must bring every pin back each time.  Then injection stops;
-# debug_checks finds what leaked or splatted.  gcov shows which error
-# paths were taken.
-FAILS="failslab fail_page_alloc"
-
-faults_set() {	# PERCENT START END
-	local a d
-	for a in $FAILS; do
-		d=/sys/kernel/debug/$a
-		echo 0 > "$d/probability" || return 1
-		echo "$2" > "$d/require-start" &&
-			echo "$3" > "$d/require-end" &&
-			echo 32 > "$d/stacktrace-depth" &&
-			echo N > "$d/task-filter" &&
-			echo N > "$d/ignore-gfp-wait" &&
-			echo 1 > "$d/interval" &&
-			echo -1 > "$d/times" &&
-			echo 0 > "$d/space" &&
-			echo 0 > "$d/verbose" || return 1
-	done
-	echo N > /sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem &&
-		echo 0 > /sys/kernel/debug/fail_page_alloc/min-order || return 1
-	for a in $FAILS; do
-		echo "$1" > "/sys/kernel/debug/$a/probability" || return 1
-	done
-}
+# Fault injection (faults.sh): failslab and fail_page_alloc fail
+# FAULT_PERCENT (default 1) percent of the allocations made with
+# vhost_vdmabuf's code on the stack, while the host fuzzer runs with
+# --faults for FAULT_REQUESTS actions: a deviation from its model that an
+# allocation failure explains starts it over on a fresh device, and
+# closing everything must bring every pin back each time.  The kernel
+# must have failed some (fault attributes' times), and the knobs go back
+# to their defaults.  debug_checks finds what leaked or splatted; gcov
+# shows which error paths were taken.
+. "$TOP/scripts/testbed/faults.sh"
 
 debug_faults() {
-	local lo hi len pct=${FAULT_PERCENT:-1} rc
+	local len range n pct=${FAULT_PERCENT:-1} rc
 	stage "l1: debug kernel: fault injection in vhost_vdmabuf"
-	# The module's functions: the lowest address, the highest plus the
-	# longest function (nm's sizes).
-	lo=$(awk '$4 == "[vhost_vdmabuf]" && $2 ~ /^[tT]$/ { print $1 }' /proc/kallsyms | sort | head -n1)
-	hi=$(awk '$4 == "[vhost_vdmabuf]" && $2 ~ /^[tT]$/ { print $1 }' /proc/kallsyms | sort | tail -n1)
 	len=$(nm -S "$HOSTMOD" | awk '$3 ~ /^[tT]$/ { print $2 }' | sort | tail -n1)
-	# x86-64 loads modules in the top 2 GiB: the upper 32 bits are ones.
-	if [ "${lo:0:8}" != ffffffff ] || [ "${hi:0:8}" != ffffffff ] || [ -z "$len" ] ||
-	   ! faults_set "$pct" "0x$lo" "$(printf '0xffffffff%08x' $((0x${hi:8} + 0x$len)))"; then
-		not_ok "l1: debug kernel: fault injection set up (text ${lo:-?}..${hi:-?}, longest ${len:-?})"
-		faults_set 0 0 0
+	# shellcheck disable=SC2086 # range is two words
+	if [ -z "$len" ] || ! range=$(faults_range vhost_vdmabuf "0x$len") ||
+	   ! faults_on "$pct" $range; then
+		not_ok "l1: debug kernel: fault injection set up (text ${range:-?}, longest ${len:-?})"
+		faults_off
 		return
 	fi
-	echo "# fault injection: $pct% of the allocations with 0x$lo..0x$hi (+0x$len) on the stack"
+	echo "# fault injection: $pct% of the allocations with 0x${range% *}..0x${range#* } on the stack"
 	run_host_prog fuzz_host_faults "$BUILD/selftests/fuzz_host" --faults \
 		--seed 2 --requests "${FAULT_REQUESTS:-4000}" --time-limit 240 \
 		--shrink-time 0
-	faults_set 0 0 0
+	n=$(faults_count)
+	# shellcheck disable=SC2086,SC2016 # "failslab N fail_page_alloc M"
+	check "l1: debug kernel: the kernel failed allocations of the module (${n:-?})" \
+		sh -c '[ $(($2 + $4)) -gt 0 ]' - $n
+	faults_off
 	rc=$?
-	check "l1: debug kernel: fault injection off again" [ $rc = 0 ]
+	check "l1: debug kernel: fault injection off, its knobs at their defaults" [ $rc = 0 ]
 }

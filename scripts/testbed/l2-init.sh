@@ -205,42 +205,35 @@ for t in $tests; do
 	[ "${t##*/}" = guest_faults ] && faults_log
 done
 
-# The debug kernel, check mode: failslab and fail_page_alloc fail
-# FAULT_PERCENT (1) percent of the allocations made with virtio_vdmabuf's
-# code on the stack (its text, from kallsyms, plus its longest function,
-# GUEST_FN_MAX from vmcheck.sh), sleeping ones and order-0 pages
-# included, while the guest fuzzer runs with --faults: a call may then
-# fail where the model says it succeeds, and what must hold is that every
-# call returns and that everything closed brings the driver's counters
-# back.  debug_collect's kernel log and kmemleak report say the rest.
+# The debug kernel, check mode (faults.sh): failslab and fail_page_alloc
+# fail FAULT_PERCENT (1) percent of the allocations made with
+# virtio_vdmabuf's code on the stack (its text, from kallsyms, plus its
+# longest function, GUEST_FN_MAX from vmcheck.sh), sleeping ones and
+# order-0 pages included, while the guest fuzzer runs with --faults: a
+# call may then fail where the model says it succeeds, and what must hold
+# is that every call returns and that everything closed brings the
+# driver's counters back.  The kernel must have failed some, and the
+# knobs go back to their defaults.  debug_collect's kernel log and
+# kmemleak report say the rest.
 guest_fault_injection() {
 	stage "l2: debug kernel: fault injection in virtio_vdmabuf"
-	lo=$(awk '$4 == "[virtio_vdmabuf]" && $2 ~ /^[tT]$/ { print $1 }' /proc/kallsyms | sort | head -n1)
-	hi=$(awk '$4 == "[virtio_vdmabuf]" && $2 ~ /^[tT]$/ { print $1 }' /proc/kallsyms | sort | tail -n1)
-	# x86-64 loads modules in the top 2 GiB: the upper 32 bits are ones.
-	case "$lo$hi" in
-	ffffffff????????ffffffff????????) ;;
-	*) not_ok "l2: debug kernel: fault injection set up (text ${lo:-?}..${hi:-?})"; return ;;
-	esac
-	end=$(printf 'ffffffff%08x' $((0x${hi#ffffffff} + ${GUEST_FN_MAX:-0})))
-	for a in failslab fail_page_alloc; do
-		d=/sys/kernel/debug/$a
-		echo 0 > $d/probability
-		echo 0x$lo > $d/require-start; echo 0x$end > $d/require-end
-		echo 32 > $d/stacktrace-depth; echo N > $d/task-filter
-		echo N > $d/ignore-gfp-wait; echo 1 > $d/interval
-		echo -1 > $d/times; echo 0 > $d/space; echo 0 > $d/verbose
-	done
-	echo N > /sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem
-	echo 0 > /sys/kernel/debug/fail_page_alloc/min-order
-	check "l2: debug kernel: fault injection set up ($lo..$end)" \
-		sh -c '[ "$(cat /sys/kernel/debug/failslab/require-end)" != 0 ]'
-	echo ${FAULT_PERCENT:-1} > /sys/kernel/debug/failslab/probability
-	echo ${FAULT_PERCENT:-1} > /sys/kernel/debug/fail_page_alloc/probability
+	. /lib/vdmabuf/faults.sh
+	# shellcheck disable=SC2086 # range is two words
+	if ! range=$(faults_range virtio_vdmabuf "${GUEST_FN_MAX:-0}") ||
+	   ! faults_on "${FAULT_PERCENT:-1}" $range; then
+		not_ok "l2: debug kernel: fault injection set up (text $range)"
+		faults_off
+		return
+	fi
+	echo "# fault injection: ${FAULT_PERCENT:-1}% of the allocations with 0x${range% *}..0x${range#* } on the stack"
 	run_prog fuzz_guest_faults fuzz_guest --faults --seed 2 \
 		--requests ${FAULT_REQUESTS:-3000} --time-limit 240
-	echo 0 > /sys/kernel/debug/failslab/probability
-	echo 0 > /sys/kernel/debug/fail_page_alloc/probability
+	n=$(faults_count)
+	# shellcheck disable=SC2086,SC2016 # "failslab N fail_page_alloc M"
+	check "l2: debug kernel: the kernel failed allocations of the module (${n:-?})" \
+		sh -c '[ $(($2 + $4)) -gt 0 ]' - $n
+	check "l2: debug kernel: fault injection off, its knobs at their defaults" \
+		faults_off
 }
 [ "$VM_KERNEL" = debug ] && [ "$FULL" = 1 ] && [ -x /tests/fuzz_guest ] &&
 	guest_fault_injection

@@ -163,6 +163,9 @@ if [ "$VM_STAGES" != l1 ]; then
 	l2files=(-f "$VM_OUT/env:lib/vdmabuf/env")
 	[ -f "$GUESTMOD" ] &&
 		l2files+=(-f "$GUESTMOD:lib/vdmabuf/virtio_vdmabuf.ko")
+	# Its fault injection, on the debug kernel (l2-init.sh).
+	[ "$VM_KERNEL" = debug ] &&
+		l2files+=(-f "$TOP/scripts/testbed/faults.sh:lib/vdmabuf/faults.sh")
 	# The KMS driver, in check mode and the compositor demo on Debian's
 	# kernel, with the DRM helpers it needs (e2e_kms, modetest and weston
 	# drive it).
