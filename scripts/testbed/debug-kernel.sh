@@ -42,6 +42,13 @@ mins() { printf '%d min %d s' $(($1 / 60)) $(($1 % 60)); }
 renice -n 19 -p $$ > /dev/null
 
 mkdir -p "$OUT" "$(dirname "$LOG")" "$CACHE/kernel-debug"
+
+# One run at a time per cache: the tree is shared by every checkout.  A
+# cold build took 58 min here beside the VM tests; who waits longer than
+# DEBUG_KERNEL_LOCK_WAIT (default 75 min) for the lock gives up.
+exec 9> "$CACHE/kernel-debug/.lock"
+flock -w "${DEBUG_KERNEL_LOCK_WAIT:-4500}" 9 ||
+	die "another debug-kernel.sh held $CACHE/kernel-debug/.lock for ${DEBUG_KERNEL_LOCK_WAIT:-4500} s"
 : > "$LOG"
 
 DEB=$(bash "$TOP/scripts/testbed/setup.sh" kernel-source 2>> "$LOG") ||
@@ -278,13 +285,26 @@ export_modules() {
 	DEBUG_GUESTMOD=$OUT/virtio_vdmabuf.ko
 	DEBUG_KMSMOD=$OUT/vdmabuf_drm.ko
 	DEBUG_MOVERMOD=$OUT/dmabuf_mover.ko
+	DEBUG_GCNO=$OUT/gcno
 	ENV
+	# What gcov needs of this build to read the runs' data (the notes
+	# file and the source, at their paths in the tree), kept here: the
+	# tree is shared, and another checkout may build in it later.
+	rm -rf "$OUT/gcno"
+	for m in drivers/vhost/vdmabuf drivers/virtio/virtio_vdmabuf \
+		 drivers/gpu/drm/vdmabuf/vdmabuf_drv drivers/gpu/drm/vdmabuf/vdmabuf_kms; do
+		mkdir -p "$OUT/gcno/$(dirname "$m")"
+		cp "$S/$m.gcno" "$S/$m.c" "$OUT/gcno/$(dirname "$m")/" ||
+			die "$m.gcno: our drivers are built with gcov (debug.config, Kbuild)"
+	done
 }
 
-# What the modules are built from, to skip make when nothing changed.
+# What the modules are built from, to skip make when nothing changed:
+# their sources and this script's functions that build them.
 inputs_key() {
 	{
 		echo "$KEY"
+		sed -n '/^\(kconfig_entry\|hook[a-z_]*\|build_mover\|check_warnings\|export_modules\)() {/,/^}/p' "$SELF"
 		cat "$TOP"/drivers/vhost/vdmabuf.c "$TOP"/drivers/virtio/virtio_vdmabuf.c \
 		    "$TOP"/drivers/*/Kbuild "$TOP"/Kconfig "$TOP"/compat/compat.h \
 		    "$TOP"/include/uapi/linux/*.h "$TOP"/include/linux/vdmabuf_client.h \
@@ -300,11 +320,13 @@ KEY=$( { echo "$PKGVER"; cat "$FRAGMENT"
 D=$CACHE/kernel-debug/$KEY
 S=$D/src
 
-# One build at a time per cache: the tree is shared by every checkout.
-exec 9> "$CACHE/kernel-debug/.lock"
-flock 9
-
 if [ -f "$D/.done" ]; then
+	# A compiler other than the tree's: Kbuild notices (CC_VERSION_TEXT)
+	# and rebuilds all of it at the next make, as it should.  Said here,
+	# since that takes as long as a cold build.
+	cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\(.*\)"$/\1/p' "$S/.config")
+	[ "$cc" = "$(gcc --version | head -n1)" ] ||
+		say "the compiler is now '$(gcc --version | head -n1)', the tree's '$cc': the whole tree is rebuilt"
 	if [ "$(cat "$OUT/.inputs" 2>/dev/null)" = "$(inputs_key)" ] &&
 	   [ -f "$OUT/env" ]; then
 		say "$(cat "$D/KRELEASE") ($KEY): cached, modules up to date"

@@ -98,7 +98,7 @@ debug)
 	. "$BUILD/debug-kernel/env"
 	KVER=$DEBUG_KVER KROOT=$DEBUG_KROOT VMLINUX=$DEBUG_VMLINUX
 	HOSTMOD=$DEBUG_HOSTMOD GUESTMOD=$DEBUG_GUESTMOD
-	KMSMOD=$DEBUG_KMSMOD MOVERMOD=$DEBUG_MOVERMOD
+	KMSMOD=$DEBUG_KMSMOD MOVERMOD=$DEBUG_MOVERMOD GCNO=$DEBUG_GCNO
 	say "debug kernel: L1 boots $KVER, our modules built in its tree" ;;
 6.1)
 	matrix_kernel kernel-6.1 "Debian 12's own 6.1" ;;
@@ -316,8 +316,9 @@ say "VM run complete"
 # Line and branch coverage of a driver from a run's gcov data (DIR/*.gcda,
 # one directory or several, summed with gcov-tool), printed, with the
 # lines no test ran in DIR/<file>.gcov ('#####').  gcov finds the sources
-# by the tree-relative names the kernel compiled them with, in the tree
-# the kernel was built in (vmlinux is at its top).
+# by the tree-relative names the kernel compiled them with: our drivers'
+# as debug-kernel.sh kept them with their notes files (GCNO), the
+# kernel's headers in the tree it was built in (vmlinux is at its top).
 coverage() {	# OUT SRC.c GCDA-DIR...
 	local out=$1 c=$2 src o d
 	src=$(dirname "$VMLINUX")
@@ -328,16 +329,18 @@ coverage() {	# OUT SRC.c GCDA-DIR...
 	for d in "$@"; do
 		[ -s "$d/$o.gcda" ] || continue
 		if [ -s "$out/$o.gcda" ]; then
-			gcov-tool merge -o "$out/merged" "$out" "$d" > /dev/null 2>&1 &&
-				mv "$out/merged/$o.gcda" "$out/$o.gcda"
+			gcov-tool merge -o "$out/merged" "$out" "$d" > "$out/merge.log" 2>&1 &&
+				mv "$out/merged/$o.gcda" "$out/$o.gcda" ||
+				say "WARNING: gcov-tool merge failed; $d/$o.gcda is left out ($out/merge.log)"
 			rm -rf "$out/merged"
 		else
 			cp "$d/$o.gcda" "$out/"
 		fi
 	done
 	[ -s "$out/$o.gcda" ] || return 0
-	cp "$src/${c%.c}.gcno" "$out/"
-	for d in drivers include arch; do
+	cp "$GCNO/${c%.c}.gcno" "$out/"
+	ln -sfn "$GCNO/drivers" "$out/drivers"
+	for d in include arch; do
 		ln -sfn "$src/$d" "$out/$d"
 	done
 	( cd "$out" && gcov -b -o . "$c" ) > "$out/coverage.txt" 2>&1
