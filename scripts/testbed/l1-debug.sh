@@ -138,13 +138,17 @@ debug_checks() {
 # as L1's, named VM (l2, l2-vu), its reports in VM-kernel-reports.txt,
 # which vmcheck.sh prints, its gcov data in gcov-VM/.
 l2_debug_results() {	# VM FILE
-	local dir=$VM_OUT/$1-debug rep=$VM_OUT/$1-kernel-reports.txt
+	local dir=$VM_OUT/$1-debug rep=$VM_OUT/$1-kernel-reports.txt untar
 	rm -rf "$dir" "$VM_OUT/gcov-$1"
 	mkdir -p "$dir"
 	: > "$rep"
-	tr -d '\r' < "$2" | base64 -d 2>/dev/null | tar -xz -C "$dir" 2>/dev/null
-	check "$1: debug kernel: the guest sent its kernel log, kmemleak's report and gcov data" \
-		test -s "$dir/dmesg.log" -a -f "$dir/kmemleak.txt"
+	# A stream cut short (the guest stopped, or the port lost bytes)
+	# ends the gzip early: tar fails.
+	tr -d '\r' < "$2" | base64 -d 2> "$dir.err" | tar -xz -C "$dir" 2>> "$dir.err"
+	untar=${PIPESTATUS[2]}
+	check "$1: debug kernel: the guest sent its kernel log, kmemleak's report and gcov data, whole" \
+		test "$untar" = 0 -a -s "$dir/dmesg.log" -a -f "$dir/kmemleak.txt"
+	[ -s "$dir.err" ] && sed 's/^/# /' "$dir.err"
 	[ -s "$dir/dmesg.log" ] || return
 	debug_verdicts "$1" "$dir/dmesg.log" "$dir/kmemleak.txt" "$rep"
 	mkdir -p "$VM_OUT/gcov-$1"
