@@ -816,10 +816,12 @@ l2_append+=" cryptomgr.notests watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout
 # keeps everything, and a third serial port that brings its kernel log,
 # kmemleak's report and gcov's data here (l2-init.sh's debug_collect,
 # l1-debug.sh's l2_debug_results).
+# Its boot is not quiet there: in nested TCG it takes many minutes, and
+# the console shows how far it got.
 L2_MEM=768M
 if [ "${VM_KERNEL:-debian}" = debug ]; then
 	L2_MEM=1G
-	l2_append+=" log_buf_len=16M"
+	l2_append="${l2_append/ quiet loglevel=4/ loglevel=6} log_buf_len=16M"
 fi
 l2_debug_port() {	# FILE: QEMU's arguments for it, on the debug kernel
 	[ "${VM_KERNEL:-debian}" = debug ] || return 0

@@ -16,7 +16,8 @@
 # and L2 booted with swiotlb=force: L1 runs the one host test that needs
 # bouncing, L2 the one guest test that does), STAGE_LIMIT
 # (seconds without a new stage, default 900), L1_TIMEOUT (default 3600),
-# L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600);
+# L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600),
+# each three times that on the debug kernel;
 # VM_TAG=NAME keeps results and logs apart (build/vm-NAME, build/logs/NAME);
 # VM_MODE=demo-weston: weston in the guest on the KMS driver, QEMU's
 # display showing it (make demo-weston).  VM_MODE=fuzz (make fuzz,
@@ -59,15 +60,19 @@ VM_MODE=${VM_MODE:-check}
 if [ "$VM_MODE" = swiotlb ]; then
 	VM_L1_APPEND="swiotlb=force${VM_L1_APPEND:+ $VM_L1_APPEND}"
 fi
-STAGE_LIMIT=${STAGE_LIMIT:-900}
-L1_TIMEOUT=${L1_TIMEOUT:-3600}
-L2_TIMEOUT=${L2_TIMEOUT:-2400}
-TEST_TIMEOUT=${TEST_TIMEOUT:-600}
+VM_KERNEL=${VM_KERNEL:-debian}
+# The debug kernel runs about five times slower (KASAN, lockdep,
+# kmemleak), in nested TCG more: three times the limits.
+slow=1
+[ "$VM_KERNEL" = debug ] && slow=3
+STAGE_LIMIT=${STAGE_LIMIT:-$((900 * slow))}
+L1_TIMEOUT=${L1_TIMEOUT:-$((3600 * slow))}
+L2_TIMEOUT=${L2_TIMEOUT:-$((2400 * slow))}
+TEST_TIMEOUT=${TEST_TIMEOUT:-$((600 * slow))}
 T0=$(date +%s)
 
 say() { printf '[vm %5ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 
-VM_KERNEL=${VM_KERNEL:-debian}
 HOSTMOD=$TOP/drivers/vhost/vhost_vdmabuf.ko
 GUESTMOD=$TOP/drivers/virtio/virtio_vdmabuf.ko
 KMSMOD=$TOP/drivers/gpu/drm/vdmabuf/vdmabuf_drm.ko
