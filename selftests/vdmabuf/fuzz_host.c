@@ -31,9 +31,10 @@
  * device, an importer or a dma-buf.  The output is TAP with one result.
  *
  * With --faults the caller has the kernel fail some of the module's
- * allocations (scripts/testbed/l1-debug.sh): a deviation from the model is
- * then counted, everything is closed and must come back to its start, and
- * the run goes on with a fresh device.
+ * allocations (scripts/testbed/l1-debug.sh): a deviation from the model
+ * that such a failure explains is then counted, everything is closed and
+ * must come back to its start, and the run goes on with a fresh device;
+ * any other one fails the run as without --faults (see deviate()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -325,6 +326,7 @@ struct fz {
 	uint64_t requests, bad_requests;
 	/* a request posted while the device was paused */
 	bool pending;
+	bool may_nomem;		/* the request reached the checks that allocate */
 	uint8_t *pend_req;
 	uint32_t pend_len;
 	struct chain pend_chain;
@@ -361,6 +363,7 @@ struct fz {
 	uint64_t n_ok[NR_KINDS], n_err[NR_KINDS];
 	/* --faults: deviations from the model, by invariant */
 	uint64_t n_dev;
+	bool fault_fatal;	/* a failure no allocation failure explains */
 	struct {
 		char inv[32];
 		uint64_t n;
@@ -869,6 +872,8 @@ static uint32_t m_export(struct fz *f, const uint8_t *b, uint32_t len)
 		return S_NOMEM;
 	if (m_importers_full(f))
 		return S_BUSY;
+	/* Checks 1 to 9 allocate nothing; from here on NOMEM may come. */
+	f->may_nomem = true;
 
 	rg = xrealloc(NULL, nr * sizeof(*rg));
 	memcpy(rg, b + sizeof(rq), nr * sizeof(*rg));
@@ -986,6 +991,8 @@ static uint32_t m_present(struct fz *f, const uint8_t *b, uint32_t len)
 			return S_BUSY;
 	if (f->gq_n >= f->lim.max_guest_events)
 		return S_BUSY;
+	/* Only the frame's memory is allocated, after check 6. */
+	f->may_nomem = true;
 
 	/* OK: the pending frame is replaced, every importer told. */
 	m_frame_finish(f, e, VIRTIO_VDMABUF_EVT_F_REPLACED, true);
@@ -1176,8 +1183,14 @@ static void answer_check(struct fz *f, const uint8_t *req, uint32_t len,
 	struct vring_used_elem e;
 	uint32_t in = chain_in(c), i, status, padding, type = 0;
 	const uint8_t *resp;
+	uint16_t got;
 
-	if (wait_used(f, 0, f->v.req_avail - 1, 1) != 1) {
+	got = wait_used(f, 0, f->v.req_avail - 1, 1);
+	if (got > 1) {
+		fail(f, "answered", "request answered %u times", got);
+		return;
+	}
+	if (!got) {
 		fail(f, "answered", "request not answered within %d ms",
 		     f->wait_ms);
 		return;
@@ -1201,8 +1214,15 @@ static void answer_check(struct fz *f, const uint8_t *req, uint32_t len,
 	if (want_used) {
 		memcpy(&status, resp, 4);
 		memcpy(&padding, resp + 4, 4);
+		/*
+		 * NOMEM where the model expected another status is the one
+		 * an allocation failure explains, and only once the request
+		 * passed the checks that allocate nothing.
+		 */
 		if (status != want) {
-			fail(f, "status", "expected %s, got %s (%u)%s",
+			fail(f, status == S_NOMEM && f->may_nomem ?
+			     "status NOMEM" : "status",
+			     "expected %s, got %s (%u)%s",
 			     sname(want), sname(status), status,
 			     status_allowed(req, len, status) ? "" :
 			     ", not a status the spec allows for it");
@@ -1228,6 +1248,7 @@ static void m_take(struct fz *f, const uint8_t *req, uint32_t len,
 		   const struct chain *c, uint32_t *used, uint32_t *status)
 {
 	f->requests++;
+	f->may_nomem = false;
 	*status = S_INVALID;
 	*used = 0;
 	if (chain_in(c) >= sizeof(struct virtio_vdmabuf_resp)) {
@@ -1978,7 +1999,7 @@ static void act_imp_open(struct fz *f, struct rng *r)
 	uint32_t s = below(r, NIMP), c = below(r, 100), flags, n, i;
 	struct vhost_vdmabuf_importer arg = {};
 	struct mimp *imps[NIMP], *m = &f->imp[s];
-	int ret, want, fl;
+	int ret, want, fl, err;
 
 	flags = c < 85 ? 0 : c < 95 ? VHOST_VDMABUF_FD_KEEP_ON_EXEC :
 		1u << between(r, 1, 31);
@@ -1993,15 +2014,19 @@ static void act_imp_open(struct fz *f, struct rng *r)
 	       n >= f->lim.max_importers ? EUSERS : 0;
 	arg.flags = flags;
 	ret = ioctl(f->v.fd, VHOST_VDMABUF_GET_IMPORTER, &arg);
-	if (ret ? errno != want : want) {
-		fail(f, "importer", "GET_IMPORTER: %s, expected %s",
-		     ret ? strerror(errno) : "success",
+	err = ret ? errno : 0;
+	if (err != want) {
+		/* It allocates after the flags are checked. */
+		fail(f, err == ENOMEM && want != EINVAL ?
+		     "importer ENOMEM" : "importer",
+		     "GET_IMPORTER: %s, expected %s",
+		     ret ? strerror(err) : "success",
 		     want ? strerror(want) : "success");
 		if (!ret)
 			close(arg.fd);
 		return;
 	}
-	tally(f, A_IMP_OPEN, ret ? errno : 0);
+	tally(f, A_IMP_OPEN, err);
 	if (ret)
 		return;
 	fl = fcntl(arg.fd, F_GETFD);
@@ -2140,7 +2165,7 @@ static void act_import(struct fz *f, struct rng *r)
 	struct mexp *e;
 	uint64_t sel;
 	char u[16];
-	int ret, want;
+	int ret, want, err;
 
 	sel = gen_imp_uuid(r, arg.uuid, u, sizeof(u));
 	flags = pct(r, 90) ? 0 : pct(r, 70) ? VHOST_VDMABUF_FD_KEEP_ON_EXEC :
@@ -2160,15 +2185,18 @@ static void act_import(struct fz *f, struct rng *r)
 	       !e ? ENOENT : 0;
 	arg.flags = flags;
 	ret = ioctl(m->fd, VHOST_VDMABUF_IMPORT, &arg);
-	if (ret ? errno != want : want) {
-		fail(f, "import", "IMPORT of %s: %s, expected %s", u,
-		     ret ? strerror(errno) : "success",
+	err = ret ? errno : 0;
+	if (err != want) {
+		/* It allocates (the fd too) before it looks the UUID up. */
+		fail(f, err == ENOMEM && want != EINVAL ?
+		     "import ENOMEM" : "import", "IMPORT of %s: %s, expected %s",
+		     u, ret ? strerror(err) : "success",
 		     want ? strerror(want) : "success");
 		if (!ret)
 			close(arg.fd);
 		return;
 	}
-	tally(f, A_IMPORT, ret ? errno : 0);
+	tally(f, A_IMPORT, err);
 	if (ret)
 		return;
 	fl = fcntl(arg.fd, F_GETFD);
@@ -2288,7 +2316,7 @@ static void act_frames(struct fz *f, struct rng *r)
 	struct mimp *m = &f->imp[s];
 	bool join, all;
 	struct mexp *e;
-	int ret, want, p;
+	int ret, want, p, err;
 	uint64_t sel;
 	char u[16];
 
@@ -2327,13 +2355,17 @@ static void act_frames(struct fz *f, struct rng *r)
 	else
 		want = 0;
 	ret = ioctl(m->fd, VHOST_VDMABUF_FRAMES, &arg);
-	if (ret ? errno != want : want) {
-		fail(f, "frames", "FRAMES op %u flags %#x of %s: %s, expected %s",
-		     arg.op, arg.flags, u, ret ? strerror(errno) : "success",
+	err = ret ? errno : 0;
+	if (err != want) {
+		/* Only JOIN of one buffer allocates, before the look-up. */
+		fail(f, err == ENOMEM && join && !all && want != EINVAL ?
+		     "frames ENOMEM" : "frames",
+		     "FRAMES op %u flags %#x of %s: %s, expected %s",
+		     arg.op, arg.flags, u, ret ? strerror(err) : "success",
 		     want ? strerror(want) : "success");
 		return;
 	}
-	tally(f, A_FRAMES, ret ? errno : 0);
+	tally(f, A_FRAMES, err);
 	if (ret)
 		return;
 	if (all) {
@@ -2363,7 +2395,7 @@ static void act_query(struct fz *f, struct rng *r)
 	struct mimp *m = &f->imp[s];
 	static uint8_t meta[VIRTIO_VDMABUF_MAX_META];
 	struct mexp *e;
-	int ret, want;
+	int ret, want, err;
 	uint64_t sel;
 	char u[16];
 
@@ -2384,13 +2416,17 @@ static void act_query(struct fz *f, struct rng *r)
 	e = m_find(f, m->gen, arg.uuid, false);
 	want = arg.flags ? EINVAL : !e ? ENOENT : 0;
 	ret = ioctl(m->fd, VHOST_VDMABUF_QUERY, &arg);
-	if (ret ? errno != want : want) {
-		fail(f, "query", "QUERY of %s: %s, expected %s", u,
-		     ret ? strerror(errno) : "success",
+	err = ret ? errno : 0;
+	if (err != want) {
+		/* Only a copy of the metadata allocates. */
+		fail(f, err == ENOMEM && !want && arg.meta_size &&
+		     arg.meta_size >= e->meta_len && e->meta_len ?
+		     "query ENOMEM" : "query", "QUERY of %s: %s, expected %s",
+		     u, ret ? strerror(err) : "success",
 		     want ? strerror(want) : "success");
 		return;
 	}
-	tally(f, A_QUERY, ret ? errno : 0);
+	tally(f, A_QUERY, err);
 	if (ret)
 		return;
 	if (arg.size != e->size || arg.nr_ranges != e->nr_ranges ||
@@ -2621,11 +2657,17 @@ static void act_imp_kill(struct fz *f, struct rng *r)
 		/* A watchdog that kills the fuzzer must not leave it holding pins */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
 			_exit(1);
+		/*
+		 * Written first: the kernel's copy of a page shared with the
+		 * parent would be allocated with the module on the stack.
+		 */
+		ia.fd = ~0u;
+		arg.fd = ~0u;
 		imp = ioctl(f->v.fd, VHOST_VDMABUF_GET_IMPORTER, &ia);
 		if (imp) {
-			c = errno == EUSERS ? 'U' : 'E';
+			c = errno == EUSERS ? 'U' : errno == ENOMEM ? 'A' : 'E';
 		} else if (ioctl(ia.fd, VHOST_VDMABUF_IMPORT, &arg)) {
-			c = errno == ENOENT ? 'N' : 'E';
+			c = errno == ENOENT ? 'N' : errno == ENOMEM ? 'A' : 'E';
 		} else {
 			fd = arg.fd;
 			map = mmap(NULL, arg.size, PROT_READ, MAP_SHARED, fd, 0);
@@ -2656,7 +2698,8 @@ static void act_imp_kill(struct fz *f, struct rng *r)
 	else
 		tally(f, A_IMP_KILL, want != 'M' ? EPERM : 0);
 	if (got != want)
-		fail(f, "importer killed", "the importer process got '%c', expected '%c' (U: EUSERS, N: no export, R: revoked, M: mapped, F: faulted, E: error)",
+		fail(f, got == 'A' ? "importer killed ENOMEM" : "importer killed",
+		     "the importer process got '%c', expected '%c' (U: EUSERS, N: no export, R: revoked, M: mapped, F: faulted, A: ENOMEM, E: error)",
 		     got ? got : '-', want);
 }
 
@@ -2811,6 +2854,18 @@ static void dev_configure(struct fz *f, struct rng *r, bool start)
 }
 
 /*
+ * The invariant of a set-up (open, VHOST_SET_OWNER, VHOST_SET_MEM_TABLE,
+ * ...) that failed with @err.  An allocation failure gives ENOMEM, or
+ * EFAULT from VHOST_SET_MEM_TABLE, which vhost answers when it cannot
+ * allocate an entry of the new memory table.
+ */
+static const char *setup_inv(int err)
+{
+	return err == ENOMEM ? "setup ENOMEM" :
+	       err == EFAULT ? "setup EFAULT" : "setup";
+}
+
+/*
  * The device is set up and running with VERSION_1 and PRESENT: stop it and
  * let its limits change (RESET_DEVICE), configure it as @r says (no @r:
  * every feature, the limits as they are), start it and post event buffers.
@@ -2858,8 +2913,8 @@ static void dev_open(struct fz *f, struct rng *r)
 	f->v.fd = open(DEV_PATH, O_RDWR);
 	as_root(f, false);
 	if (f->v.fd < 0 || vmm_setup(&f->v, 0)) {
-		fail(f, "setup", "opening and setting up %s: %s", DEV_PATH,
-		     strerror(errno));
+		fail(f, setup_inv(errno), "opening and setting up %s: %s",
+		     DEV_PATH, strerror(errno));
 		return;
 	}
 	f->open = true;
@@ -2891,7 +2946,9 @@ static void dev_reset_owner(struct fz *f, struct rng *r)
 	if (f->failed)
 		return;
 	if (ioctl(f->v.fd, VHOST_RESET_OWNER)) {
-		fail(f, "ioctl", "VHOST_RESET_OWNER: %s", strerror(errno));
+		/* ENOMEM: the new memory table, before anything changes */
+		fail(f, errno == ENOMEM ? "ioctl ENOMEM" : "ioctl",
+		     "VHOST_RESET_OWNER: %s", strerror(errno));
 		return;
 	}
 	m_reset(f, false);
@@ -2901,7 +2958,8 @@ static void dev_reset_owner(struct fz *f, struct rng *r)
 	f->v.ev_avail = 0;
 	f->v.ev_used = 0;
 	if (vmm_vhost_setup(&f->v)) {
-		fail(f, "setup", "setting up again after VHOST_RESET_OWNER: %s",
+		fail(f, setup_inv(errno),
+		     "setting up again after VHOST_RESET_OWNER: %s",
 		     strerror(errno));
 		return;
 	}
@@ -3165,6 +3223,11 @@ static void fz_init(struct fz *f, const struct opts *o)
 	f->req = xrealloc(NULL, REQ_MAX + 4096);
 	f->pend_req = xrealloc(NULL, REQ_MAX + 4096);
 	f->rbuf = xrealloc(NULL, 65536);
+	/*
+	 * Faulted in now: a read's copy_to_user() that did it would have
+	 * the page allocated with the module on the stack (--faults).
+	 */
+	memset(f->rbuf, 0, 65536);
 	f->charged = true;
 	f->memlock = o->memlock_kb / (PAGE / 1024);
 	st = fopen("/proc/self/status", "re");
@@ -3237,20 +3300,66 @@ static void describe(struct fz *f, uint64_t i, char *out, size_t len)
 
 /*
  * --faults: the kernel fails some of the module's allocations (failslab
- * and fail_page_alloc, set up by the caller), so an answer, a call or a
- * count may differ from what the model says.  Such a deviation is
- * counted; then everything is closed, which must bring every pin and
- * locked page back (teardown's invariant, still a failure), and the run
- * goes on with a fresh device at the next action.  A hang is still ended
- * by the watchdog, and the caller checks the kernel's log.
+ * and fail_page_alloc, set up by the caller).  The module reports each
+ * failure at once, as the call's or the request's failure, so the model
+ * never goes astray unnoticed, and only a failure of the invariants of
+ * fault_ok[] is what one explains, as an out-of-memory error where the
+ * driver allocates:
+ *
+ * - "setup ENOMEM", "setup EFAULT": opening and setting up the device, or
+ *   setting it up again after VHOST_RESET_OWNER (see setup_inv());
+ * - "ioctl ENOMEM": VHOST_RESET_OWNER, which allocates the next memory
+ *   table before it changes anything;
+ * - "status NOMEM": a request answered NOMEM where the model expected
+ *   another status, once it passed the checks that allocate nothing
+ *   (EXPORT's checks 1 to 9, PRESENT's 1 to 6);
+ * - "importer ENOMEM", "import ENOMEM", "frames ENOMEM", "query ENOMEM":
+ *   GET_IMPORTER, IMPORT, FRAMES JOIN of one buffer and QUERY copying the
+ *   metadata failed with ENOMEM, where the model expected neither EINVAL
+ *   nor any error but one checked after the allocation;
+ * - "importer killed ENOMEM": the same in the importer process killed.
+ *
+ * Such a deviation is counted; then everything is closed, which must bring
+ * every pin and locked page back (teardown's invariant, a failure), and
+ * the run goes on with a fresh device at the next action.  Any other
+ * failure stays one, as without --faults: a request unanswered, answered
+ * twice or with a wrong used length, another status, nonzero padding,
+ * bytes written outside the answer, a paused device that answers, an
+ * event, record, mapping or count that differs, an ioctl that fails
+ * where nothing allocates, an importer process that does not die, pins,
+ * VmLck or VmPin not brought back.  A hang is still ended by the
+ * watchdog, and the caller checks the kernel's log.
  */
+static const char * const fault_ok[] = {
+	"setup ENOMEM", "setup EFAULT", "ioctl ENOMEM", "status NOMEM",
+	"importer ENOMEM", "import ENOMEM", "frames ENOMEM", "query ENOMEM",
+	"importer killed ENOMEM",
+};
+
+static bool fault_explains(const char *inv)
+{
+	uint32_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fault_ok); i++)
+		if (!strcmp(inv, fault_ok[i]))
+			return true;
+	return false;
+}
+
 static void deviate(struct fz *f)
 {
 	char why[256];
 	uint32_t i;
 
-	if (!strcmp(f->inv, "teardown"))
+	/* f->failed stays set: the run fails as it would without --faults */
+	if (!fault_explains(f->inv)) {
+		if (f->fault_fatal)
+			return;
+		f->fault_fatal = true;
+		printf("# --faults: invariant '%s' is not one an allocation failure explains\n",
+		       f->inv);
 		return;
+	}
 	f->n_dev++;
 	for (i = 0; i < ARRAY_SIZE(f->dev_by) - 1; i++)
 		if (!f->dev_by[i].n || !strcmp(f->dev_by[i].inv, f->inv))
