@@ -3,17 +3,24 @@
 #
 # Fault injection into one module's allocations, on the debug kernel:
 # sourced by l1-debug.sh (L1, bash: vhost_vdmabuf) and l2-init.sh (L2,
-# busybox sh: virtio_vdmabuf), so POSIX sh.  failslab and
+# busybox sh: virtio_vdmabuf), so POSIX sh, and every name it sets starts
+# with fault_ (both callers keep their TAP counter in n).  failslab and
 # fail_page_alloc fail a percentage of the allocations made with the
 # module's code on the stack (require-start..require-end, searched
 # stacktrace-depth frames deep), sleeping ones and order-0 pages
-# included.  The knobs: Documentation/fault-injection/fault-injection.rst.
+# included, but none made by DMA-API debugging (reject-start..reject-end:
+# kernel/dma/debug.c's text), which the module's DMA mappings call and
+# which turns itself off, for good, when one of its allocations fails.
+# The knobs: Documentation/fault-injection/fault-injection.rst.
 
 FAULT_ATTRS="failslab fail_page_alloc"
 FAULT_DIR=/sys/kernel/debug
 # times: how many failures may still be injected, one less after each.
 # Started at this, what it lost is how many were.
 FAULT_TIMES=1000000000
+# What the kernel log says around the injection (l1-debug.sh's
+# kernel_reports excuses the allocation failures' reports between them).
+FAULT_MARK="vdmabuf-testbed: fault injection"
 
 # The text of MODULE, as "START END" in hex without 0x, from one read of
 # /proc/kallsyms: its lowest function's address, and its highest plus
@@ -21,70 +28,100 @@ FAULT_TIMES=1000000000
 # in the top 2 GiB, where the upper 32 bits are ones; what is not there
 # is printed with a status of 1.
 faults_range() {	# MODULE FNMAX
-	fr=$(awk -v m="[$1]" '$4 == m && $2 ~ /^[tT]$/ {
+	fault_r=$(awk -v m="[$1]" '$4 == m && $2 ~ /^[tT]$/ {
 		a = $1 ""
 		if (lo == "" || a < lo)
 			lo = a
 		if (a > hi)
 			hi = a
 	} END { print lo, hi }' /proc/kallsyms)
-	fr_lo=${fr% *}
-	fr_hi=${fr#* }
-	case "$fr_lo$fr_hi" in
+	fault_lo=${fault_r% *}
+	fault_hi=${fault_r#* }
+	case "$fault_lo$fault_hi" in
 	ffffffff????????ffffffff????????) ;;
-	*) echo "${fr_lo:-?} ${fr_hi:-?}"; return 1 ;;
+	*) echo "${fault_lo:-?} ${fault_hi:-?}"; return 1 ;;
 	esac
-	printf '%s ffffffff%08x\n' "$fr_lo" $((0x${fr_hi#ffffffff} + $2))
+	printf '%s ffffffff%08x\n' "$fault_lo" $((0x${fault_hi#ffffffff} + $2))
 }
 
-# Fail PERCENT of the allocations with START..END on the stack.
-faults_on() {	# PERCENT START END
-	for fa in $FAULT_ATTRS; do
-		fd=$FAULT_DIR/$fa
-		echo 0 > "$fd/probability" &&
-			echo "0x$2" > "$fd/require-start" &&
-			echo "0x$3" > "$fd/require-end" &&
-			echo 32 > "$fd/stacktrace-depth" &&
-			echo N > "$fd/task-filter" &&
-			echo N > "$fd/ignore-gfp-wait" &&
-			echo 1 > "$fd/interval" &&
-			echo $FAULT_TIMES > "$fd/times" &&
-			echo 0 > "$fd/space" &&
-			echo 0 > "$fd/verbose" || return 1
+# The kernel's text from function FIRST to the end of function LAST, SIZE
+# bytes long (the first and last of an object's .text, debug-kernel.sh's
+# DEBUG_DMA_TEXT), as "START END" like faults_range.
+faults_text() {	# FIRST LAST SIZE
+	fault_r=$(awk -v f="$1" -v l="$2" '$2 ~ /^[tT]$/ && NF == 3 {
+		if ($3 == f)
+			lo = $1
+		if ($3 == l)
+			hi = $1
+	} END { print lo, hi }' /proc/kallsyms)
+	fault_lo=${fault_r% *}
+	fault_hi=${fault_r#* }
+	case "$fault_lo$fault_hi" in
+	ffffffff????????ffffffff????????) ;;
+	*) echo "${fault_lo:-?} ${fault_hi:-?}"; return 1 ;;
+	esac
+	[ $((0x${fault_lo#ffffffff})) -lt $((0x${fault_hi#ffffffff})) ] ||
+		{ echo "$fault_lo $fault_hi"; return 1; }
+	printf '%s ffffffff%08x\n' "$fault_lo" $((0x${fault_hi#ffffffff} + $3))
+}
+
+# Fail PERCENT of the allocations with START..END on the stack and none
+# with RSTART..REND on it.
+faults_on() {	# PERCENT START END RSTART REND
+	for fault_a in $FAULT_ATTRS; do
+		fault_d=$FAULT_DIR/$fault_a
+		echo 0 > "$fault_d/probability" &&
+			echo "0x$2" > "$fault_d/require-start" &&
+			echo "0x$3" > "$fault_d/require-end" &&
+			echo "0x$4" > "$fault_d/reject-start" &&
+			echo "0x$5" > "$fault_d/reject-end" &&
+			echo 32 > "$fault_d/stacktrace-depth" &&
+			echo N > "$fault_d/task-filter" &&
+			echo N > "$fault_d/ignore-gfp-wait" &&
+			echo 1 > "$fault_d/interval" &&
+			echo $FAULT_TIMES > "$fault_d/times" &&
+			echo 0 > "$fault_d/space" &&
+			echo 0 > "$fault_d/verbose" || return 1
 	done
 	echo N > $FAULT_DIR/fail_page_alloc/ignore-gfp-highmem &&
 		echo 0 > $FAULT_DIR/fail_page_alloc/min-order || return 1
-	for fa in $FAULT_ATTRS; do
-		echo "$1" > "$FAULT_DIR/$fa/probability" || return 1
+	echo "$FAULT_MARK on" > /dev/kmsg
+	for fault_a in $FAULT_ATTRS; do
+		echo "$1" > "$FAULT_DIR/$fault_a/probability" || return 1
 	done
 }
 
 # How many failures each attribute injected since faults_on, as
 # "failslab N fail_page_alloc M".
 faults_count() {
-	fc=
-	for fa in $FAULT_ATTRS; do
-		ft=$(cat "$FAULT_DIR/$fa/times") || return 1
-		fc="$fc${fc:+ }$fa $((FAULT_TIMES - ft))"
+	fault_c=
+	for fault_a in $FAULT_ATTRS; do
+		fault_t=$(cat "$FAULT_DIR/$fault_a/times") || return 1
+		fault_c="$fault_c${fault_c:+ }$fault_a $((FAULT_TIMES - fault_t))"
 	done
-	echo "$fc"
+	echo "$fault_c"
 }
 
 # No more failures, and every knob back to the kernel's default
 # (FAULT_ATTR_INITIALIZER, mm/failslab.c, mm/fail_page_alloc.c).
 faults_off() {
-	for fa in $FAULT_ATTRS; do
-		fd=$FAULT_DIR/$fa
-		echo 0 > "$fd/probability" &&
-			echo 0 > "$fd/require-start" &&
-			echo 0xffffffffffffffff > "$fd/require-end" &&
-			echo 32 > "$fd/stacktrace-depth" &&
-			echo N > "$fd/task-filter" &&
-			echo Y > "$fd/ignore-gfp-wait" &&
-			echo 1 > "$fd/interval" &&
-			echo 1 > "$fd/times" &&
-			echo 0 > "$fd/space" &&
-			echo 2 > "$fd/verbose" || return 1
+	for fault_a in $FAULT_ATTRS; do
+		echo 0 > "$FAULT_DIR/$fault_a/probability" || return 1
+	done
+	echo "$FAULT_MARK off" > /dev/kmsg
+	for fault_a in $FAULT_ATTRS; do
+		fault_d=$FAULT_DIR/$fault_a
+		echo 0 > "$fault_d/require-start" &&
+			echo 0xffffffffffffffff > "$fault_d/require-end" &&
+			echo 0 > "$fault_d/reject-start" &&
+			echo 0 > "$fault_d/reject-end" &&
+			echo 32 > "$fault_d/stacktrace-depth" &&
+			echo N > "$fault_d/task-filter" &&
+			echo Y > "$fault_d/ignore-gfp-wait" &&
+			echo 1 > "$fault_d/interval" &&
+			echo 1 > "$fault_d/times" &&
+			echo 0 > "$fault_d/space" &&
+			echo 2 > "$fault_d/verbose" || return 1
 	done
 	echo Y > $FAULT_DIR/fail_page_alloc/ignore-gfp-highmem &&
 		echo 1 > $FAULT_DIR/fail_page_alloc/min-order

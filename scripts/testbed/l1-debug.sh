@@ -32,11 +32,14 @@ debug_baseline() {
 # names it and what follows, to the end of its trace (KASAN's closing
 # rule, "end trace" or the end of the stack dump; at most 150 lines: a
 # lockdep splat takes about 115) or to the next report.  The WARN() that
-# carries a DMA-API report is part of it.  A Call Trace outside a report
-# is one too (Call-Trace), unless it comes within 5 lines of an
-# allocation failure's report (warn_alloc(): "vmalloc error:", "page
-# allocation failure:"), which the fault injection makes.  Writes
-# "CATEGORY COUNT" lines to COUNTS.
+# carries a DMA-API report is part of it.  While faults.sh injects
+# failures (its "fault injection on" and "off" lines), an allocation
+# failure's report (warn_alloc(): "vmalloc error:", "page allocation
+# failure:") is expected, and so is the first Call Trace within 12 lines
+# of it (the task's, tainted and hardware lines come between, or another
+# CPU's line); outside, such a report is one (alloc-failure).  Any other
+# Call Trace outside a report is one too (Call-Trace).  Writes "CATEGORY
+# COUNT" lines to COUNTS.
 kernel_reports() {	# DMESG COUNTS
 	awk -v counts="$2" '
 	function category(l) {
@@ -54,16 +57,26 @@ kernel_reports() {	# DMESG COUNTS
 			return "BUG/WARNING"
 		if (l ~ /blocked for more than [0-9]+ seconds|detected (expedited )?stalls? on CPU|self-detected stall/)
 			return "hung/stall"
-		if (l ~ /Call Trace:/ && NR > excused)
+		if (l ~ /vmalloc error:|page allocation failure:/)
+			return injecting ? "" : "alloc-failure"
+		if (l ~ /Call Trace:/)
 			return "Call-Trace"
 		return ""
 	}
 	{
 		l = $0
 		sub(/^\[ *[0-9]+\.[0-9]+\] /, "", l)
-		if (l ~ /vmalloc error:|page allocation failure:/)
-			excused = NR + 5
+		if (l ~ /vdmabuf-testbed: fault injection on$/)
+			injecting = 1
+		if (l ~ /vdmabuf-testbed: fault injection off$/)
+			injecting = 0
 		c = category(l)
+		if (injecting && l ~ /vmalloc error:|page allocation failure:/)
+			excuse = NR + 12
+		if (c == "Call-Trace" && left == 0 && NR <= excuse) {
+			excuse = 0
+			c = ""
+		}
 	}
 	left > 0 && (c == "" || c == "Call-Trace" ||
 		     l ~ /^WARNING: CPU: [0-9]+ PID: [0-9]+ at /) {
@@ -89,9 +102,13 @@ kernel_reports() {	# DMESG COUNTS
 
 # The verdicts on one VM's kernel log and kmemleak report (none: "-"), as
 # TAP results named "VM: debug kernel: ...", with the reports appended to
-# REP.
+# REP.  Beside the log, dma-api-disabled holds what DMA-API debugging's
+# "disabled" said at the end: it turns itself off for good when it runs
+# out of memory, and checks nothing from then on.
 debug_verdicts() {	# VM DMESG KMEMLEAK REP
 	local c k leaks
+	check "$1: debug kernel: DMA-API debugging still on at the end" \
+		[ "$(cat "$(dirname "$2")/dma-api-disabled" 2>/dev/null)" = N ]
 	if [ "$3" != - ]; then
 		leaks=$(grep -c '^unreferenced object' "$3")
 		[ "$leaks" -gt 0 ] && {
@@ -103,7 +120,7 @@ debug_verdicts() {	# VM DMESG KMEMLEAK REP
 	fi
 	: > "$2.count"
 	kernel_reports "$2" "$2.count" >> "$4"
-	for k in KASAN UBSAN lockdep DMA-API BUG/WARNING hung/stall Call-Trace; do
+	for k in KASAN UBSAN lockdep DMA-API BUG/WARNING hung/stall alloc-failure Call-Trace; do
 		c=$(awk -v k="$k" '$1 == k { print $2 }' "$2.count")
 		check "$1: debug kernel: no $k report in the kernel log (${c:-0})" \
 			[ -z "$c" ]
@@ -117,9 +134,13 @@ debug_checks() {
 	stage "l1: debug kernel: kmemleak scan, kernel log"
 	: > "$rep"
 	if [ -w "$KMEMLEAK" ]; then
-		kmemleak_scan "$VM_OUT/kmemleak.txt"
+		# kmemleak turns itself off for good if it runs out of memory:
+		# then the scan fails, and so does this.
+		check "l1: debug kernel: kmemleak still scanning at the end" \
+			kmemleak_scan "$VM_OUT/kmemleak.txt"
 		leaks=$VM_OUT/kmemleak.txt
 	fi
+	cat /sys/kernel/debug/dma-api/disabled > "$VM_OUT/dma-api-disabled"
 	# Our drivers' gcov data, for vmcheck.sh's coverage report; the
 	# kernel keeps an unloaded module's (gcov_persist).
 	mkdir -p "$VM_OUT/gcov"
@@ -170,13 +191,13 @@ l2_debug_results() {	# VM FILE
 . "$TOP/scripts/testbed/faults.sh"
 
 debug_faults() {
-	local len range n pct=${FAULT_PERCENT:-1} rc
+	local len range dma injected pct=${FAULT_PERCENT:-1} rc
 	stage "l1: debug kernel: fault injection in vhost_vdmabuf"
 	len=$(nm -S "$HOSTMOD" | awk '$3 ~ /^[tT]$/ { print $2 }' | sort | tail -n1)
-	# shellcheck disable=SC2086 # range is two words
+	# shellcheck disable=SC2086 # two words each, DMA_TEXT three
 	if [ -z "$len" ] || ! range=$(faults_range vhost_vdmabuf "0x$len") ||
-	   ! faults_on "$pct" $range; then
-		not_ok "l1: debug kernel: fault injection set up (text ${range:-?}, longest ${len:-?})"
+	   ! dma=$(faults_text $DMA_TEXT) || ! faults_on "$pct" $range $dma; then
+		not_ok "l1: debug kernel: fault injection set up (text ${range:-?}, longest ${len:-?}, DMA-API debugging ${dma:-?})"
 		faults_off
 		return
 	fi
@@ -184,10 +205,10 @@ debug_faults() {
 	run_host_prog fuzz_host_faults "$BUILD/selftests/fuzz_host" --faults \
 		--seed 2 --requests "${FAULT_REQUESTS:-4000}" --time-limit 240 \
 		--shrink-time 0
-	n=$(faults_count)
+	injected=$(faults_count)
 	# shellcheck disable=SC2086,SC2016 # "failslab N fail_page_alloc M"
-	check "l1: debug kernel: the kernel failed allocations of the module (${n:-?})" \
-		sh -c '[ $(($2 + $4)) -gt 0 ]' - $n
+	check "l1: debug kernel: the kernel failed allocations of the module (${injected:-?})" \
+		sh -c '[ $(($2 + $4)) -gt 0 ]' - $injected
 	faults_off
 	rc=$?
 	check "l1: debug kernel: fault injection off, its knobs at their defaults" [ $rc = 0 ]

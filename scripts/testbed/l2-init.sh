@@ -54,8 +54,11 @@ debug_collect() {
 	[ "$VM_KERNEL" = debug ] || return 0
 	stage "l2: debug kernel: kmemleak scan, kernel log, gcov data to L1"
 	mkdir -p /tmp/dbg
-	echo scan > $KMEMLEAK; echo scan > $KMEMLEAK
-	cat $KMEMLEAK > /tmp/dbg/kmemleak.txt
+	# No kmemleak.txt if kmemleak turned itself off (out of memory):
+	# L1's check of what came fails then.
+	echo scan > $KMEMLEAK && echo scan > $KMEMLEAK &&
+		cat $KMEMLEAK > /tmp/dbg/kmemleak.txt
+	cat /sys/kernel/debug/dma-api/disabled > /tmp/dbg/dma-api-disabled
 	find /sys/kernel/debug/gcov -name '*vdmabuf*.gcda' -exec cp {} /tmp/dbg/ \;
 	dmesg > /tmp/dbg/dmesg.log
 	tar -cz -C /tmp/dbg . | base64 > /dev/ttyS2
@@ -218,20 +221,21 @@ done
 guest_fault_injection() {
 	stage "l2: debug kernel: fault injection in virtio_vdmabuf"
 	. /lib/vdmabuf/faults.sh
-	# shellcheck disable=SC2086 # range is two words
-	if ! range=$(faults_range virtio_vdmabuf "${GUEST_FN_MAX:-0}") ||
-	   ! faults_on "${FAULT_PERCENT:-1}" $range; then
-		not_ok "l2: debug kernel: fault injection set up (text $range)"
+	# shellcheck disable=SC2086 # two words each, DMA_TEXT three
+	if ! fault_range=$(faults_range virtio_vdmabuf "${GUEST_FN_MAX:-0}") ||
+	   ! fault_dma=$(faults_text $DMA_TEXT) ||
+	   ! faults_on "${FAULT_PERCENT:-1}" $fault_range $fault_dma; then
+		not_ok "l2: debug kernel: fault injection set up (text $fault_range, DMA-API debugging $fault_dma)"
 		faults_off
 		return
 	fi
-	echo "# fault injection: ${FAULT_PERCENT:-1}% of the allocations with 0x${range% *}..0x${range#* } on the stack"
+	echo "# fault injection: ${FAULT_PERCENT:-1}% of the allocations with 0x${fault_range% *}..0x${fault_range#* } on the stack"
 	run_prog fuzz_guest_faults fuzz_guest --faults --seed 2 \
 		--requests ${FAULT_REQUESTS:-3000} --time-limit 240
-	n=$(faults_count)
+	fault_n=$(faults_count)
 	# shellcheck disable=SC2086,SC2016 # "failslab N fail_page_alloc M"
-	check "l2: debug kernel: the kernel failed allocations of the module (${n:-?})" \
-		sh -c '[ $(($2 + $4)) -gt 0 ]' - $n
+	check "l2: debug kernel: the kernel failed allocations of the module (${fault_n:-?})" \
+		sh -c '[ $(($2 + $4)) -gt 0 ]' - $fault_n
 	check "l2: debug kernel: fault injection off, its knobs at their defaults" \
 		faults_off
 }

@@ -104,6 +104,7 @@ debug)
 	KVER=$DEBUG_KVER KROOT=$DEBUG_KROOT VMLINUX=$DEBUG_VMLINUX
 	HOSTMOD=$DEBUG_HOSTMOD GUESTMOD=$DEBUG_GUESTMOD
 	KMSMOD=$DEBUG_KMSMOD MOVERMOD=$DEBUG_MOVERMOD GCNO=$DEBUG_GCNO
+	DMA_TEXT=$DEBUG_DMA_TEXT
 	say "debug kernel: L1 boots $KVER, our modules built in its tree" ;;
 6.1)
 	matrix_kernel kernel-6.1 "Debian 12's own 6.1" ;;
@@ -141,8 +142,10 @@ VDMABUF_CACHE=${VDMABUF_CACHE:-$HOME/.cache/vdmabuf}
 CACHE=$VDMABUF_CACHE
 VM_TESTS=${VM_TESTS:-} WESTON_SCOPES=${WESTON_SCOPES:-} WESTON_LOG_LINES=${WESTON_LOG_LINES:-60}
 # The debug kernel's fault injection in L2 (l2-init.sh) needs the guest
-# module's longest function, which nm finds here.
+# module's longest function, which nm finds here; in both VMs, where
+# DMA-API debugging's text is (faults.sh).
 GUEST_FN_MAX= FAULT_PERCENT=${FAULT_PERCENT:-} FAULT_REQUESTS=${FAULT_REQUESTS:-}
+DMA_TEXT=${DMA_TEXT:-}
 [ "$VM_KERNEL" = debug ] && [ -f "$GUESTMOD" ] &&
 	GUEST_FN_MAX=0x$(nm -S "$GUESTMOD" | awk '$3 ~ /^[tT]$/ { print $2 }' | sort | tail -n1)
 # The host fuzzer's run (empty: l1-run.sh's defaults)
@@ -153,7 +156,8 @@ VU_TESTS=${VU_TESTS:-demo_producer guest_vdmabuf guest_faults e2e_vdmabuf e2e_di
 for v in TOP BUILD VM_OUT CACHE KVER KROOT VMLINUX QEMU VM_STAGES VM_MODE VM_INJECT VM_TESTS \
 	 VM_KERNEL HOSTMOD KMSMOD L2_TIMEOUT TEST_TIMEOUT expect_device expect_kms \
 	 KMS_HOLD_MS WESTON_SCOPES WESTON_LOG_LINES FUZZ_SEED FUZZ_REQUESTS \
-	 FUZZ_TIME_LIMIT FUZZ_ARGS VU_TESTS GUEST_FN_MAX FAULT_PERCENT FAULT_REQUESTS; do
+	 FUZZ_TIME_LIMIT FUZZ_ARGS VU_TESTS GUEST_FN_MAX FAULT_PERCENT FAULT_REQUESTS \
+	 DMA_TEXT; do
 	w=${v/expect_device/EXPECT_DEVICE}
 	printf '%s=%q\n' "${w/expect_kms/EXPECT_KMS}" "${!v}"
 done > "$VM_OUT/env"
