@@ -47,8 +47,11 @@ mkdir -p "$OUT" "$(dirname "$LOG")" "$CACHE/kernel-debug"
 # cold build took 58 min here beside the VM tests; who waits longer than
 # DEBUG_KERNEL_LOCK_WAIT (default 75 min) for the lock gives up.
 exec 9> "$CACHE/kernel-debug/.lock"
-flock -w "${DEBUG_KERNEL_LOCK_WAIT:-4500}" 9 ||
-	die "another debug-kernel.sh held $CACHE/kernel-debug/.lock for ${DEBUG_KERNEL_LOCK_WAIT:-4500} s"
+if ! flock -n 9; then
+	say "waiting for another debug-kernel.sh (at most ${DEBUG_KERNEL_LOCK_WAIT:-4500} s)"
+	flock -w "${DEBUG_KERNEL_LOCK_WAIT:-4500}" 9 ||
+		die "another debug-kernel.sh held $CACHE/kernel-debug/.lock for ${DEBUG_KERNEL_LOCK_WAIT:-4500} s"
+fi
 : > "$LOG"
 
 DEB=$(bash "$TOP/scripts/testbed/setup.sh" kernel-source 2>> "$LOG") ||
@@ -261,6 +264,15 @@ modules_install() {
 		die "make modules_install (log: $LOG)"
 }
 
+# DMA-API debugging's text (kernel/dma/debug.c), for the fault injection
+# to leave alone (faults.sh): "FIRST LAST SIZE", its first and last
+# function and the last one's size, in hex.
+dma_debug_text() {
+	objdump -t "$S/kernel/dma/debug.o" |
+		awk '$4 == ".text" && $3 == "F" { print $1, $NF, $5 }' | sort |
+		awk 'NR == 1 { f = $2 } { l = $2; z = $3 } END { if (f != "") print f, l, "0x" z }'
+}
+
 # This checkout's two modules, built in the tree, and what vmcheck.sh
 # needs to boot the kernel.
 export_modules() {
@@ -286,16 +298,20 @@ export_modules() {
 	DEBUG_KMSMOD=$OUT/vdmabuf_drm.ko
 	DEBUG_MOVERMOD=$OUT/dmabuf_mover.ko
 	DEBUG_GCNO=$OUT/gcno
+	DEBUG_DMA_TEXT="$(dma_debug_text)"
 	ENV
 	# What gcov needs of this build to read the runs' data (the notes
-	# file and the source, at their paths in the tree), kept here: the
-	# tree is shared, and another checkout may build in it later.
+	# file, the source and its directory's headers, such as vhost.h, at
+	# their paths in the tree), kept here: the tree is shared, and
+	# another checkout may build in it later.
 	rm -rf "$OUT/gcno"
 	for m in drivers/vhost/vdmabuf drivers/virtio/virtio_vdmabuf \
 		 drivers/gpu/drm/vdmabuf/vdmabuf_drv drivers/gpu/drm/vdmabuf/vdmabuf_kms; do
 		mkdir -p "$OUT/gcno/$(dirname "$m")"
 		cp "$S/$m.gcno" "$S/$m.c" "$OUT/gcno/$(dirname "$m")/" ||
 			die "$m.gcno: our drivers are built with gcov (debug.config, Kbuild)"
+		find "$S/$(dirname "$m")" -maxdepth 1 -name '*.h' \
+			-exec cp {} "$OUT/gcno/$(dirname "$m")/" \;
 	done
 }
 
@@ -304,7 +320,8 @@ export_modules() {
 inputs_key() {
 	{
 		echo "$KEY"
-		sed -n '/^\(kconfig_entry\|hook[a-z_]*\|build_mover\|check_warnings\|export_modules\)() {/,/^}/p' "$SELF"
+		sed -n '/^\(put\|kconfig_entry\|hook[a-z_]*\|build_mover\|check_warnings\|export_modules\|dma_debug_text\)() {/,/^}/p' "$SELF"
+		grep '^kmake()' "$SELF"
 		cat "$TOP"/drivers/vhost/vdmabuf.c "$TOP"/drivers/virtio/virtio_vdmabuf.c \
 		    "$TOP"/drivers/*/Kbuild "$TOP"/Kconfig "$TOP"/compat/compat.h \
 		    "$TOP"/include/uapi/linux/*.h "$TOP"/include/linux/vdmabuf_client.h \
@@ -321,14 +338,18 @@ D=$CACHE/kernel-debug/$KEY
 S=$D/src
 
 if [ -f "$D/.done" ]; then
-	# A compiler other than the tree's: Kbuild notices (CC_VERSION_TEXT)
-	# and rebuilds all of it at the next make, as it should.  Said here,
-	# since that takes as long as a cold build.
+	# A compiler other than the one that built the cached kernel: our
+	# modules would be built by another than vmlinux, which the cache
+	# key does not see.  Build afresh.
 	cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\(.*\)"$/\1/p' "$S/.config")
-	[ "$cc" = "$(gcc --version | head -n1)" ] ||
-		say "the compiler is now '$(gcc --version | head -n1)', the tree's '$cc': the whole tree is rebuilt"
+	if [ "$cc" != "$(gcc --version | head -n1)" ]; then
+		say "the cached kernel was built by '$cc', the compiler is now '$(gcc --version | head -n1)': building it again"
+		rm -f "$D/.done" "$S/.unpacked"
+	fi
+fi
+if [ -f "$D/.done" ]; then
 	if [ "$(cat "$OUT/.inputs" 2>/dev/null)" = "$(inputs_key)" ] &&
-	   [ -f "$OUT/env" ]; then
+	   [ -f "$OUT/env" ] && [ -d "$OUT/gcno" ]; then
 		say "$(cat "$D/KRELEASE") ($KEY): cached, modules up to date"
 		exit 0
 	fi
