@@ -62,10 +62,13 @@ else
 		pids+=($!)
 	done
 	# A line a minute: each VM's last progress.
-	while sleep 60; do
+	tick=0
+	while sleep 5; do
 		running=0
 		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && running=1; done
 		[ $running = 1 ] || break
+		tick=$((tick + 1))
+		[ $((tick % 12)) = 0 ] || continue
 		for t in "${tags[@]}"; do
 			printf '[fuzz %5ss] %s: %s\n' $(( $(date +%s) - T0 )) "$t" "$(last_line "$t")"
 		done
@@ -87,9 +90,11 @@ for t in "${tags[@]}"; do
 	grep '^# progress' "$out/fuzz_host.tap" 2>/dev/null | tail -n 1
 	taps+=("$out"/*.tap)
 done
-# All the VMs' requests: the result line says "N requests".
+# All the VMs' requests: the result line, passed or failed, says "N
+# requests".
 secs=$(( $(date +%s) - T0 ))
-total=$(cat "${taps[@]}" 2>/dev/null | sed -n 's/^ok 1 - fuzz_host: .*, \([0-9]*\) requests,.*/\1/p' |
+total=$(cat "${taps[@]}" 2>/dev/null |
+	sed -n 's/^\(not \)\{0,1\}ok 1 - fuzz_host: .*, \([0-9]*\) requests,.*/\2/p' |
 	awk '{ n += $1 } END { print n + 0 }')
 echo "make fuzz: $total requests in $FUZZ_VMS VM(s), $secs s in all ($(( total / (secs + 1) )) a second, boot included)"
 mkdir -p "$TOP/build/vm-$TAG"

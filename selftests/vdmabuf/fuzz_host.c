@@ -2855,14 +2855,18 @@ static void dev_configure(struct fz *f, struct rng *r, bool start)
 
 /*
  * The invariant of a set-up (open, VHOST_SET_OWNER, VHOST_SET_MEM_TABLE,
- * ...) that failed with @err.  An allocation failure gives ENOMEM, or
- * EFAULT from VHOST_SET_MEM_TABLE, which vhost answers when it cannot
- * allocate an entry of the new memory table.
+ * ...) whose call @step failed with @err.  An allocation failure gives
+ * ENOMEM, or EFAULT from VHOST_SET_MEM_TABLE, which vhost answers when it
+ * cannot allocate an entry of the new memory table.  (The rings' pages
+ * are in memory before the device writes them: vmm_setup().)
  */
-static const char *setup_inv(int err)
+static const char *setup_inv(int err, const char *step)
 {
-	return err == ENOMEM ? "setup ENOMEM" :
-	       err == EFAULT ? "setup EFAULT" : "setup";
+	if (err == ENOMEM)
+		return "setup ENOMEM";
+	if (err == EFAULT && step && !strcmp(step, "VHOST_SET_MEM_TABLE"))
+		return "setup EFAULT";
+	return "setup";
 }
 
 /*
@@ -2913,8 +2917,9 @@ static void dev_open(struct fz *f, struct rng *r)
 	f->v.fd = open(DEV_PATH, O_RDWR);
 	as_root(f, false);
 	if (f->v.fd < 0 || vmm_setup(&f->v, 0)) {
-		fail(f, setup_inv(errno), "opening and setting up %s: %s",
-		     DEV_PATH, strerror(errno));
+		fail(f, setup_inv(errno, f->v.step),
+		     "opening and setting up %s: %s: %s", DEV_PATH,
+		     f->v.fd < 0 ? "open" : f->v.step, strerror(errno));
 		return;
 	}
 	f->open = true;
@@ -2958,9 +2963,9 @@ static void dev_reset_owner(struct fz *f, struct rng *r)
 	f->v.ev_avail = 0;
 	f->v.ev_used = 0;
 	if (vmm_vhost_setup(&f->v)) {
-		fail(f, setup_inv(errno),
-		     "setting up again after VHOST_RESET_OWNER: %s",
-		     strerror(errno));
+		fail(f, setup_inv(errno, f->v.step),
+		     "setting up again after VHOST_RESET_OWNER: %s: %s",
+		     f->v.step, strerror(errno));
 		return;
 	}
 	dev_bringup(f, r);

@@ -72,6 +72,7 @@ struct vmm {
 	uint16_t ev_used;
 	bool no_features;	/* vmm_setup() skips VHOST_SET_FEATURES */
 	const char *ram_path;	/* guest RAM in this file, not a memfd */
+	const char *step;	/* the set-up's last call, which failed if any */
 };
 
 static void *gpa(struct vmm *v, uint64_t a)
@@ -252,6 +253,15 @@ static int submit(struct vmm *v, const void *req, size_t len,
  * and call eventfds, made the first time), running.  Done again after
  * VHOST_RESET_OWNER, whose caller clears the rings first.
  */
+static int vmm_ioctl(struct vmm *v, const char *name, unsigned long req,
+		     void *arg)
+{
+	v->step = name;
+	return ioctl(v->fd, req, arg);
+}
+
+#define VMM_IOCTL(v, req, arg)	vmm_ioctl(v, #req, req, arg)
+
 static int vmm_vhost_setup(struct vmm *v)
 {
 	struct vhost_memory *mem;
@@ -259,13 +269,13 @@ static int vmm_vhost_setup(struct vmm *v)
 	unsigned int q;
 	uint32_t one = 1;
 
-	if (ioctl(v->fd, VHOST_SET_OWNER))
+	if (VMM_IOCTL(v, VHOST_SET_OWNER, NULL))
 		return -1;
-	if (ioctl(v->fd, VHOST_GET_FEATURES, &features))
+	if (VMM_IOCTL(v, VHOST_GET_FEATURES, &features))
 		return -1;
 	features &= (1ULL << VIRTIO_F_VERSION_1) |
 		    (1ULL << VIRTIO_VDMABUF_F_PRESENT);
-	if (!v->no_features && ioctl(v->fd, VHOST_SET_FEATURES, &features))
+	if (!v->no_features && VMM_IOCTL(v, VHOST_SET_FEATURES, &features))
 		return -1;
 
 	mem = calloc(1, sizeof(*mem) + 2 * sizeof(mem->regions[0]));
@@ -275,7 +285,7 @@ static int vmm_vhost_setup(struct vmm *v)
 		mem->regions[q].memory_size = REGION;
 		mem->regions[q].userspace_addr = (uintptr_t)v->ram[q];
 	}
-	if (ioctl(v->fd, VHOST_SET_MEM_TABLE, mem)) {
+	if (VMM_IOCTL(v, VHOST_SET_MEM_TABLE, mem)) {
 		free(mem);
 		return -1;
 	}
@@ -296,25 +306,30 @@ static int vmm_vhost_setup(struct vmm *v)
 			v->kick[q] = eventfd(0, EFD_CLOEXEC);
 		if (v->call[q] <= 0)
 			v->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (ioctl(v->fd, VHOST_SET_VRING_NUM, &num) ||
-		    ioctl(v->fd, VHOST_SET_VRING_BASE, &base) ||
-		    ioctl(v->fd, VHOST_SET_VRING_ADDR, &addr))
+		if (VMM_IOCTL(v, VHOST_SET_VRING_NUM, &num) ||
+		    VMM_IOCTL(v, VHOST_SET_VRING_BASE, &base) ||
+		    VMM_IOCTL(v, VHOST_SET_VRING_ADDR, &addr))
 			return -1;
 		f.fd = v->kick[q];
-		if (ioctl(v->fd, VHOST_SET_VRING_KICK, &f))
+		if (VMM_IOCTL(v, VHOST_SET_VRING_KICK, &f))
 			return -1;
 		f.fd = v->call[q];
-		if (ioctl(v->fd, VHOST_SET_VRING_CALL, &f))
+		if (VMM_IOCTL(v, VHOST_SET_VRING_CALL, &f))
 			return -1;
 	}
-	if (ioctl(v->fd, VHOST_VDMABUF_SET_RUNNING, &one))
+	if (VMM_IOCTL(v, VHOST_VDMABUF_SET_RUNNING, &one))
 		return -1;
 	return 0;
 }
 
-/* The VMM's set-up on its open device @v->fd, as the current user. */
+/*
+ * The VMM's set-up on its open device @v->fd, as the current user.  The
+ * rings' pages are touched here, as a guest's are: the device's first
+ * writes to them then fault in no page.
+ */
 static int vmm_setup(struct vmm *v, unsigned int nr_events)
 {
+	v->step = "guest RAM";
 	v->memfd = v->ram_path ?
 		   open(v->ram_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) :
 		   memfd_create("guest-ram", MFD_CLOEXEC);
@@ -327,6 +342,7 @@ static int vmm_setup(struct vmm *v, unsigned int nr_events)
 			 v->memfd, 0);
 	if (v->ram[0] == MAP_FAILED || v->ram[1] == MAP_FAILED)
 		return -1;
+	memset(gpa(v, REQ_RING), 0, EV_BUFS - REQ_RING);
 	if (vmm_vhost_setup(v))
 		return -1;
 	if (nr_events)
