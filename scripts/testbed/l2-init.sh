@@ -182,17 +182,15 @@ fi
 # queue overflow reached at least once), not up to 10000 cycles in 88 s:
 # make check's time.  Unset, as a developer runs it, it does them all.
 export VDMABUF_STRESS_SECONDS=30
-# The guest fuzzer (selftests/vdmabuf/fuzz_guest.c), last in check mode on
-# the debug kernel (make check-debug): a fixed-seed portion,
-# FUZZ_GUEST_REQUESTS requests, 20 to 45 s on Debian's kernel after the
-# other tests (33 to 73 a second, as loaded as the machine is), about
-# twice that as the first program after boot.  Not yet in make check's
-# run on Debian's kernel, where it has run only alone (VM_TESTS).
+# The guest fuzzer (selftests/vdmabuf/fuzz_guest.c), last in check mode:
+# a fixed-seed portion, FUZZ_GUEST_REQUESTS requests, 20 to 45 s on
+# Debian's kernel after the other tests (33 to 73 a second, as loaded as
+# the machine is), about twice that as the first program after boot.
 # VM_TESTS=fuzz_guest runs it from FUZZ_SEED for FUZZ_REQUESTS requests
 # within FUZZ_TIME_LIMIT seconds (vmcheck.sh passes them on), check mode's
 # portion by default.
 FUZZ_GUEST_REQUESTS=1500
-[ "$FULL" = 1 ] && [ "$VM_KERNEL" = debug ] && tests="$tests /tests/fuzz_guest"
+[ "$FULL" = 1 ] && tests="$tests /tests/fuzz_guest"
 fuzz_guest_args="--seed 1 --requests $FUZZ_GUEST_REQUESTS --time-limit 240"
 [ "$FULL" = 1 ] ||
 	fuzz_guest_args="--seed ${FUZZ_SEED:-1} --requests ${FUZZ_REQUESTS:-$FUZZ_GUEST_REQUESTS} --time-limit ${FUZZ_TIME_LIMIT:-240}"
@@ -239,7 +237,9 @@ guest_fault_injection() {
 	check "l2: debug kernel: fault injection off, its knobs at their defaults" \
 		faults_off
 }
-[ "$VM_KERNEL" = debug ] && [ "$FULL" = 1 ] && [ -x /tests/fuzz_guest ] &&
+# Also with VM_TESTS=fuzz_guest: the fuzzer, and then again under faults.
+[ "$VM_KERNEL" = debug ] && [ -x /tests/fuzz_guest ] &&
+	{ [ "$FULL" = 1 ] || [ "$VM_TESTS" = fuzz_guest ]; } &&
 	guest_fault_injection
 
 # Check mode: the demo, while L1 points the vdmabuf command at its buffers
