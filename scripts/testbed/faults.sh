@@ -22,47 +22,45 @@ FAULT_TIMES=1000000000
 # kernel_reports excuses the allocation failures' reports between them).
 FAULT_MARK="vdmabuf-testbed: fault injection"
 
-# The text of MODULE, as "START END" in hex without 0x, from one read of
-# /proc/kallsyms: its lowest function's address, and its highest plus
-# FNMAX, the size of its longest function (nm -S).  x86-64 loads modules
-# in the top 2 GiB, where the upper 32 bits are ones; what is not there
-# is printed with a status of 1.
+# "START END" in hex without 0x, from the addresses "LO HI" (of kallsyms)
+# and SIZE, the size of what starts at HI.  x86-64 has the kernel and its
+# modules in the top 2 GiB, where the upper 32 bits are ones; what is not
+# there, or not in order, is printed with a status of 1.
+faults_span() {	# "LO HI" SIZE
+	fault_lo=${1% *}
+	fault_hi=${1#* }
+	case "$fault_lo$fault_hi" in
+	ffffffff????????ffffffff????????) ;;
+	*) echo "${fault_lo:-?} ${fault_hi:-?}"; return 1 ;;
+	esac
+	[ $((0x${fault_lo#ffffffff})) -le $((0x${fault_hi#ffffffff})) ] ||
+		{ echo "$fault_lo $fault_hi"; return 1; }
+	printf '%s ffffffff%08x\n' "$fault_lo" $((0x${fault_hi#ffffffff} + $2))
+}
+
+# The text of MODULE, from one read of /proc/kallsyms: its lowest
+# function's address to its highest plus FNMAX, the size of its longest
+# function (nm -S).
 faults_range() {	# MODULE FNMAX
-	fault_r=$(awk -v m="[$1]" '$4 == m && $2 ~ /^[tT]$/ {
+	faults_span "$(awk -v m="[$1]" '$4 == m && $2 ~ /^[tT]$/ {
 		a = $1 ""
 		if (lo == "" || a < lo)
 			lo = a
 		if (a > hi)
 			hi = a
-	} END { print lo, hi }' /proc/kallsyms)
-	fault_lo=${fault_r% *}
-	fault_hi=${fault_r#* }
-	case "$fault_lo$fault_hi" in
-	ffffffff????????ffffffff????????) ;;
-	*) echo "${fault_lo:-?} ${fault_hi:-?}"; return 1 ;;
-	esac
-	printf '%s ffffffff%08x\n' "$fault_lo" $((0x${fault_hi#ffffffff} + $2))
+	} END { print lo, hi }' /proc/kallsyms)" "$2"
 }
 
 # The kernel's text from function FIRST to the end of function LAST, SIZE
 # bytes long (the first and last of an object's .text, debug-kernel.sh's
-# DEBUG_DMA_TEXT), as "START END" like faults_range.
+# DEBUG_DMA_TEXT).
 faults_text() {	# FIRST LAST SIZE
-	fault_r=$(awk -v f="$1" -v l="$2" '$2 ~ /^[tT]$/ && NF == 3 {
+	faults_span "$(awk -v f="$1" -v l="$2" '$2 ~ /^[tT]$/ && NF == 3 {
 		if ($3 == f)
 			lo = $1
 		if ($3 == l)
 			hi = $1
-	} END { print lo, hi }' /proc/kallsyms)
-	fault_lo=${fault_r% *}
-	fault_hi=${fault_r#* }
-	case "$fault_lo$fault_hi" in
-	ffffffff????????ffffffff????????) ;;
-	*) echo "${fault_lo:-?} ${fault_hi:-?}"; return 1 ;;
-	esac
-	[ $((0x${fault_lo#ffffffff})) -lt $((0x${fault_hi#ffffffff})) ] ||
-		{ echo "$fault_lo $fault_hi"; return 1; }
-	printf '%s ffffffff%08x\n' "$fault_lo" $((0x${fault_hi#ffffffff} + $3))
+	} END { print lo, hi }' /proc/kallsyms)" "$3"
 }
 
 # Fail PERCENT of the allocations with START..END on the stack and none
