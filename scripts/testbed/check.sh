@@ -307,8 +307,8 @@ done
 say "stage: waiting for the debug kernel"
 wait "$dk_pid"
 rc=$?
-# timeout's status: 124, or 137 when it had to kill.
-case $rc in 124|137) echo "debug-kernel.sh: stopped after DEBUG_KERNEL_LIMIT=${DEBUG_KERNEL_LIMIT:-4800} s" >> "$LOGS/debug-kernel-run.log" ;; esac
+# timeout's status: 124, or 137 when it had to kill (as for any SIGKILL).
+case $rc in 124|137) echo "debug-kernel.sh: stopped (DEBUG_KERNEL_LIMIT=${DEBUG_KERNEL_LIMIT:-4800} s, or killed)" >> "$LOGS/debug-kernel-run.log" ;; esac
 grep '^\[debug-kernel\|^debug-kernel.sh: stopped' "$LOGS/debug-kernel-run.log" | tail -n 3 | sed 's/^/    /'
 result $rc "debug kernel: built (or cached)" "$LOGS/debug-kernel-run.log"
 if [ $rc -eq 0 ]; then

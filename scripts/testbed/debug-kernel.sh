@@ -10,8 +10,9 @@
 # (vmcheck.sh) boots L1 on it.
 #
 # The kernel is cached in $VDMABUF_CACHE/kernel-debug/KEY/, KEY a hash of
-# the source package's version, debug.config and the functions of this
-# script that unpack, configure and build it (not those that handle our
+# the source package's version, debug.config, the compiler's version and
+# the functions of this script that unpack, configure and build it (not
+# those that handle our
 # modules, which every run rebuilds when they changed): a cold
 # build takes ~40 min or more on 2 cores (niced, make -j2), a warm run
 # seconds.  Each run copies this checkout's drivers into the cached tree,
@@ -276,8 +277,12 @@ dma_debug_text() {
 # This checkout's two modules, built in the tree, and what vmcheck.sh
 # needs to boot the kernel.
 export_modules() {
-	local krel m
+	local krel m dma
 	krel=$(cat "$D/KRELEASE")
+	dma=$(dma_debug_text)
+	# shellcheck disable=SC2086 # three words
+	[ "$(echo $dma | wc -w)" = 3 ] ||
+		die "no first and last function in kernel/dma/debug.o's .text ('$dma')"
 	for m in drivers/vhost/vhost_vdmabuf.ko drivers/virtio/virtio_vdmabuf.ko \
 		 drivers/gpu/drm/vdmabuf/vdmabuf_drm.ko; do
 		[ "$(/sbin/modinfo -F intree "$S/$m" 2>/dev/null)" = Y ] ||
@@ -298,7 +303,7 @@ export_modules() {
 	DEBUG_KMSMOD=$OUT/vdmabuf_drm.ko
 	DEBUG_MOVERMOD=$OUT/dmabuf_mover.ko
 	DEBUG_GCNO=$OUT/gcno
-	DEBUG_DMA_TEXT="$(dma_debug_text)"
+	DEBUG_DMA_TEXT="$dma"
 	ENV
 	# What gcov needs of this build to read the runs' data (the notes
 	# file, the source and its directory's headers, such as vhost.h, at
@@ -313,6 +318,8 @@ export_modules() {
 		find "$S/$(dirname "$m")" -maxdepth 1 -name '*.h' \
 			-exec cp {} "$OUT/gcno/$(dirname "$m")/" \;
 	done
+	mkdir -p "$OUT/gcno/vdmabuf-compat"
+	cp "$S/vdmabuf-compat/compat.h" "$OUT/gcno/vdmabuf-compat/"
 }
 
 # What the modules are built from, to skip make when nothing changed:
@@ -330,23 +337,28 @@ inputs_key() {
 	} | sha256sum | cut -c1-16
 }
 
-# The cache key: what decides the kernel the tree builds.
-KEY=$( { echo "$PKGVER"; cat "$FRAGMENT"
-	 sed -n '/^\(unpack\|configure\|verify_config\|build_kernel\)() {/,/^}/p' "$SELF"
-       } | sha256sum | cut -c1-16)
+# The cache key: what decides the kernel the tree builds, the compiler
+# included (our modules must be built by vmlinux's).
+CC_TEXT=$(gcc --version | head -n1)
+key_of() {	# [COMPILER]
+	{ echo "$PKGVER"; cat "$FRAGMENT"
+	  sed -n '/^\(unpack\|configure\|verify_config\|build_kernel\)() {/,/^}/p' "$SELF"
+	  [ -z "${1:-}" ] || echo "$1"
+	} | sha256sum | cut -c1-16
+}
+KEY=$(key_of "$CC_TEXT")
 D=$CACHE/kernel-debug/$KEY
 S=$D/src
 
-if [ -f "$D/.done" ]; then
-	# A compiler other than the one that built the cached kernel: our
-	# modules would be built by another than vmlinux, which the cache
-	# key does not see.  Build afresh.
-	cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\(.*\)"$/\1/p' "$S/.config")
-	if [ "$cc" != "$(gcc --version | head -n1)" ]; then
-		say "the cached kernel was built by '$cc', the compiler is now '$(gcc --version | head -n1)': building it again"
-		rm -f "$D/.done" "$S/.unpacked"
-	fi
+# A cache made before the key had the compiler in it (2026-12-07) is
+# taken, linked under the new key, when its .config names this compiler.
+old=$CACHE/kernel-debug/$(key_of)
+if [ ! -e "$D" ] && [ -f "$old/.done" ] &&
+   grep -qxF "CONFIG_CC_VERSION_TEXT=\"$CC_TEXT\"" "$old/src/.config"; then
+	ln -s "$(basename "$old")" "$D"
+	say "the cache $(basename "$old"), built by $CC_TEXT, is now $KEY"
 fi
+
 if [ -f "$D/.done" ]; then
 	if [ "$(cat "$OUT/.inputs" 2>/dev/null)" = "$(inputs_key)" ] &&
 	   [ -f "$OUT/env" ] && [ -d "$OUT/gcno" ]; then

@@ -827,8 +827,16 @@ L2_MEM=768M
 if [ "${VM_KERNEL:-debian}" = debug ]; then
 	L2_MEM=1G
 	l2_append="${l2_append/ quiet loglevel=4/ loglevel=7} log_buf_len=16M"
-	tsc_khz=$(dmesg | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]\{3\}\) MHz processor.*/\1\2/p' | head -n1)
-	[ -n "$tsc_khz" ] && l2_append+=" tsc_early_khz=$tsc_khz tsc=reliable"
+	# "Detected ... MHz TSC" when the TSC's frequency is not the CPU's,
+	# "Detected ... MHz processor" for both otherwise.
+	tsc_khz=$(dmesg | sed -n -e 's/.*tsc: Detected \([0-9]*\)\.\([0-9]\{3\}\) MHz TSC$/1 \1\2/p' \
+		-e 's/.*tsc: Detected \([0-9]*\)\.\([0-9]\{3\}\) MHz processor$/2 \1\2/p' |
+		sort | head -n1 | cut -d' ' -f2)
+	if [ -n "$tsc_khz" ]; then
+		l2_append+=" tsc_early_khz=$tsc_khz tsc=reliable"
+	else
+		echo "# L1 did not say its TSC's frequency: L2 calibrates its own (slow)"
+	fi
 fi
 l2_debug_port() {	# FILE: QEMU's arguments for it, on the debug kernel
 	[ "${VM_KERNEL:-debian}" = debug ] || return 0

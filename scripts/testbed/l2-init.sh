@@ -238,7 +238,7 @@ guest_fault_injection() {
 		faults_off
 }
 # Also with VM_TESTS=fuzz_guest: the fuzzer, and then again under faults.
-[ "$VM_KERNEL" = debug ] && [ -x /tests/fuzz_guest ] &&
+[ "$VM_KERNEL" = debug ] && [ -x /tests/fuzz_guest ] && [ $BACKEND = vhost ] &&
 	{ [ "$FULL" = 1 ] || [ "$VM_TESTS" = fuzz_guest ]; } &&
 	guest_fault_injection
 

@@ -349,6 +349,7 @@ coverage() {	# OUT SRC.c GCDA-DIR...
 	[ -s "$out/$o.gcda" ] || return 0
 	cp "$GCNO/${c%.c}.gcno" "$out/"
 	ln -sfn "$GCNO/drivers" "$out/drivers"
+	ln -sfn "$GCNO/vdmabuf-compat" "$out/vdmabuf-compat"
 	for d in include arch; do
 		ln -sfn "$src/$d" "$out/$d"
 	done

@@ -3622,9 +3622,9 @@ static pid_t watchdog(uint64_t seed, uint32_t secs)
 		sleep(1);
 	if (getppid() != parent)
 		_exit(0);
-	printf("not ok 1 - fuzz_host: seed %llu: hung at action %llu (whole-run timeout of %u s)\n",
+	printf("not ok 1 - fuzz_host: seed %llu: hung at action %llu, %llu requests, (whole-run timeout of %u s)\n",
 	       (unsigned long long)seed, (unsigned long long)*alarm_index,
-	       secs);
+	       (unsigned long long)*alarm_index, secs);
 	fflush(stdout);
 	kill(parent, SIGKILL);
 	_exit(0);
