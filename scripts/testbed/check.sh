@@ -300,10 +300,11 @@ done
 # fuzzer's fixed-seed portion and the fault injection into the host
 # module under the fuzzer.  A KASAN, UBSAN, lockdep, DMA-API or other
 # kernel report, or a kmemleak leak, fails it; it prints the host
-# driver's coverage: about 17 min here, against 1.5 min on Debian's
-# kernel.  The guest side on the debug kernel (an L2 on it too, the
-# guest tests under KASAN in nested TCG) is make check-debug (README,
-# "The debug kernel").
+# driver's coverage: 9.5 min on an idle machine, 18 min beside another
+# VM run, against 1.5 min on Debian's kernel.  The guest side on the
+# debug kernel (an L2 on it too, the guest tests under KASAN in nested
+# TCG) is make check-debug, which nested TCG makes impractical here
+# (README, "The debug kernel").
 say "stage: waiting for the debug kernel"
 wait "$dk_pid"
 rc=$?
