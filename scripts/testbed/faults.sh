@@ -21,6 +21,8 @@ FAULT_TIMES=1000000000
 # What the kernel log says around the injection (l1-debug.sh's
 # kernel_reports excuses the allocation failures' reports between them).
 FAULT_MARK="vdmabuf-testbed: fault injection"
+# The kernel's symbols (another file: unit_testbed.sh).
+FAULT_KALLSYMS=${FAULT_KALLSYMS:-/proc/kallsyms}
 
 # "START END" in hex without 0x, from the addresses "LO HI" (of kallsyms)
 # and SIZE, the size of what starts at HI.  x86-64 has the kernel and its
@@ -38,7 +40,7 @@ faults_span() {	# "LO HI" SIZE
 	printf '%s ffffffff%08x\n' "$fault_lo" $((0x${fault_hi#ffffffff} + $2))
 }
 
-# The text of MODULE, from one read of /proc/kallsyms: its lowest
+# The text of MODULE, from one read of kallsyms: its lowest
 # function's address to its highest plus FNMAX, the size of its longest
 # function (nm -S).
 faults_range() {	# MODULE FNMAX
@@ -48,7 +50,7 @@ faults_range() {	# MODULE FNMAX
 			lo = a
 		if (a > hi)
 			hi = a
-	} END { print lo, hi }' /proc/kallsyms)" "$2"
+	} END { print lo, hi }' "$FAULT_KALLSYMS")" "$2"
 }
 
 # The kernel's text from function FIRST to the end of function LAST, SIZE
@@ -60,7 +62,7 @@ faults_text() {	# FIRST LAST SIZE
 			lo = $1
 		if ($3 == l)
 			hi = $1
-	} END { print lo, hi }' /proc/kallsyms)" "$3"
+	} END { print lo, hi }' "$FAULT_KALLSYMS")" "$3"
 }
 
 # Fail PERCENT of the allocations with START..END on the stack and none

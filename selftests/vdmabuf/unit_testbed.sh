@@ -1,0 +1,135 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The debug kernel's judges, on made-up input (nothing here needs a VM):
+# scripts/testbed/faults.sh's address ranges, in every shell that sources
+# it (bash in L1, busybox sh in L2, and dash), from a kallsyms file; and
+# l1-debug.sh's kernel_reports, which decides what in a kernel log is a
+# report and what the fault injection explains.  TAP output.
+#
+# Environment: VDMABUF_TOP or TOP (the checkout; default: two levels up
+# from here).
+
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+TOP=${VDMABUF_TOP:-${TOP:-$(cd "$here/../.." && pwd)}}
+FAULTS=$TOP/scripts/testbed/faults.sh
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+shells="bash dash"
+command -v busybox > /dev/null && shells="$shells busybox"
+nshells=$(echo "$shells" | wc -w)
+echo "TAP version 13"
+echo "1..$((4 * nshells + 9))"
+t=0
+ok() {	# WHAT CONDITION...
+	local what=$1
+	shift
+	t=$((t + 1))
+	if "$@"; then
+		echo "ok $t $what"
+	else
+		echo "not ok $t $what"
+	fi
+}
+
+# ---- faults.sh ---------------------------------------------------------
+cat > "$tmp/kallsyms" <<'EOF'
+ffffffff81000000 T _stext
+ffffffff813a4280 t __pfx_dump_open
+ffffffff813a4290 t dump_open
+ffffffff813adf10 T debug_dma_free_pages
+ffffffff813adf10 t debug_dma_free_pages.cold
+ffffffffc0200000 t vdmabuf_open	[vhost_vdmabuf]
+ffffffffc0200400 d vdmabuf_data	[vhost_vdmabuf]
+ffffffffc0201000 T vdmabuf_release	[vhost_vdmabuf]
+ffffffffc0300000 t other_fn	[other]
+0000000000000000 t hidden	[hidden]
+EOF
+# SHELL FUNCTION ARGS...: what it prints and its status, as "OUT rc N"
+run() {
+	local sh=$1
+	shift
+	[ "$sh" = busybox ] && sh="busybox sh"
+	# shellcheck disable=SC2086,SC2016 # "busybox sh" is two words
+	FAULT_KALLSYMS=$tmp/kallsyms $sh -c '. "$0"; "$@"; echo "rc $?"' "$FAULTS" "$@" |
+		tr '\n' ' '
+}
+for sh in $shells; do
+	out=$(run "$sh" faults_range vhost_vdmabuf 0x0000000000000100)
+	ok "$sh: a module's text, its longest function past its last ($out)" \
+		[ "$out" = "ffffffffc0200000 ffffffffc0201100 rc 0 " ]
+	out=$(run "$sh" faults_text dump_open debug_dma_free_pages 0x0000000000000153)
+	ok "$sh: an object's text in the kernel, from two names ($out)" \
+		[ "$out" = "ffffffff813a4290 ffffffff813ae063 rc 0 " ]
+	out=$(run "$sh" faults_text debug_dma_free_pages dump_open 0x10)
+	ok "$sh: names out of order are refused ($out)" [ "${out##* rc }" = "1 " ]
+	out=$(run "$sh" faults_range hidden 0x10)$(run "$sh" faults_text nosuch dump_open 0x10)
+	ok "$sh: hidden addresses and a missing name are refused ($out)" \
+		[ "$out" = "0000000000000000 0000000000000000 rc 1 ? ffffffff813a4290 rc 1 " ]
+done
+
+# ---- kernel_reports ----------------------------------------------------
+# shellcheck disable=SC2317 # called by l1-debug.sh
+stage() { :; }
+# shellcheck disable=SC1091 # the checkout's
+. "$TOP/scripts/testbed/l1-debug.sh"
+# LOG: the counts kernel_reports writes, as "CATEGORY N" sorted, one line
+counts() {
+	: > "$1.count"
+	kernel_reports "$1" "$1.count" > "$1.out"
+	sort "$1.count" | tr '\n' ' '
+}
+on='[ 9.0] vdmabuf-testbed: fault injection on'
+off='[ 9.9] vdmabuf-testbed: fault injection off'
+failure() {	# the report warn_alloc() makes, with LINES lines before its trace
+	echo "[ 9.1] fuzz_host: page allocation failure: order:0, mode:0x40cc0(GFP_KERNEL|__GFP_COMP)"
+	for i in $(seq 1 "$1"); do echo "[ 9.1] line $i"; done
+	printf '[ 9.2] Call Trace:\n[ 9.2]  <TASK>\n[ 9.2]  dump_stack_lvl+0x5d/0x80\n[ 9.2]  </TASK>\n'
+}
+trace() {
+	printf '[ 9.5] CPU: 0 PID: 1 Comm: sh\n[ 9.5] Call Trace:\n[ 9.5]  <TASK>\n[ 9.5]  foo+0x1/0x2\n[ 9.5]  </TASK>\n'
+}
+
+{ echo "$on"; failure 4; echo "$off"; } > "$tmp/excused"
+ok "an allocation failure and its trace during fault injection: no report ($(counts "$tmp/excused"))" \
+	[ ! -s "$tmp/excused.count" ]
+{ echo "$on"; failure 10; echo "$off"; } > "$tmp/far"
+ok "its trace 11 lines on (a split line, another CPU's) still excused ($(counts "$tmp/far"))" \
+	[ ! -s "$tmp/far.count" ]
+{ echo "$on"; failure 13; echo "$off"; } > "$tmp/farther"
+ok "a trace 14 lines on is a report ($(counts "$tmp/farther"))" \
+	[ "$(counts "$tmp/farther")" = "Call-Trace 1 " ]
+{ echo "$on"; failure 2; trace; echo "$off"; } > "$tmp/second"
+ok "a second trace after an excused one is a report ($(counts "$tmp/second"))" \
+	[ "$(counts "$tmp/second")" = "Call-Trace 1 " ]
+failure 2 > "$tmp/outside"
+ok "an allocation failure outside fault injection is a report, its trace in it ($(counts "$tmp/outside"))" \
+	[ "$(counts "$tmp/outside")" = "alloc-failure 1 " ]
+trace > "$tmp/stray"
+ok "a stray Call Trace is a report ($(counts "$tmp/stray"))" \
+	[ "$(counts "$tmp/stray")" = "Call-Trace 1 " ]
+{
+	echo "[ 1.0] BUG: KASAN: slab-use-after-free in vdmabuf_release+0x1/0x2"
+	echo "[ 1.0] Call Trace:"
+	echo "[ 1.0]  <TASK>"
+	echo "[ 1.0]  </TASK>"
+	echo "[ 1.0] =================================================================="
+} > "$tmp/kasan"
+ok "KASAN's report, its trace part of it ($(counts "$tmp/kasan"))" \
+	[ "$(counts "$tmp/kasan")" = "KASAN 1 " ]
+{
+	echo "[ 0.1] DMA-API: preallocated 65536 debug entries"
+	echo "[ 0.1] DMA-API: debugging enabled by kernel config"
+} > "$tmp/boot"
+ok "DMA-API debugging's boot lines are none ($(counts "$tmp/boot"))" \
+	[ ! -s "$tmp/boot.count" ]
+{
+	echo "[ 2.0] DMA-API: cacheline tracking ENOMEM, dma-debug disabled"
+	echo "[ 2.1] WARNING: possible circular locking dependency detected"
+	echo "[ 2.2] INFO: task kworker/0:1:12 blocked for more than 120 seconds."
+} > "$tmp/three"
+ok "DMA-API, lockdep and a hung task, one report each ($(counts "$tmp/three"))" \
+	[ "$(counts "$tmp/three")" = "DMA-API 1 hung/stall 1 lockdep 1 " ]
