@@ -1190,7 +1190,10 @@ static struct kbuf *find_kbuf(struct disp *d,
  * An export with an image and nothing after it, for an output of ours and
  * of that output's size: the KMS driver's (its planes show a framebuffer
  * of the mode's size, and its modes are the host's preferred size).  The
- * demo's 1920x1080 images and the vdmabuf command's are of other sizes.
+ * demo's 1920x1080 images and the vdmabuf command's are of other sizes;
+ * the guest fuzzer's metadata is random, and need not decode at all.
+ * The KMS driver's images are judged by their frames (kms_same_picture(),
+ * and l1-run.sh's kms_compare()).
  */
 static void kms_exported(struct disp *d, const struct vdmabuf_host_event *ev)
 {
@@ -1204,11 +1207,8 @@ static void kms_exported(struct disp *d, const struct vdmabuf_host_event *ev)
 	ret = vdmabuf_image_decode(ev->payload, ev->payload_len, ev->size,
 				   &img);
 	vdmabuf_uuid_format(&ev->uuid, us);
-	if (ret || img.output >= DISP_NR_OUTPUTS) {
-		tap_result(&d->tap, 0, "kms: export %s has a good image for an output (%s, output %u)",
-			   us, ret ? strerror(-ret) : "ok", img.output);
+	if (ret || img.output >= DISP_NR_OUTPUTS)
 		return;
-	}
 	if (img.width != d->out_w[img.output] ||
 	    img.height != d->out_h[img.output])
 		return;
