@@ -271,6 +271,9 @@ while kill -0 "$qpid" 2>/dev/null; do
 		mapfile -t marks < <(gawk 'RT == "\n"' 2>/dev/null < "${consoles[$vm]}" |
 				     tr -d '\r' | grep -a '^VDMABUF-STAGE: ' |
 				     sed 's/^VDMABUF-STAGE: //')
+		# Fewer marks than seen: a new L2 (the vhost-user stage's,
+		# the swiotlb run's) started its console afresh.
+		[ "${#marks[@]}" -lt "${seen[$vm]}" ] && seen[$vm]=0
 		while [ "${seen[$vm]}" -lt "${#marks[@]}" ]; do
 			stage=${marks[${seen[$vm]}]}; stage_t=$now
 			seen[$vm]=$((seen[$vm] + 1))
