@@ -14,14 +14,16 @@
 # The knobs: Documentation/fault-injection/fault-injection.rst.
 
 FAULT_ATTRS="failslab fail_page_alloc"
-FAULT_DIR=/sys/kernel/debug
+FAULT_DIR=${FAULT_DIR:-/sys/kernel/debug}
 # times: how many failures may still be injected, one less after each.
 # Started at this, what it lost is how many were.
 FAULT_TIMES=1000000000
 # What the kernel log says around the injection (l1-debug.sh's
 # kernel_reports excuses the allocation failures' reports between them).
 FAULT_MARK="vdmabuf-testbed: fault injection"
-# The kernel's symbols (another file: unit_testbed.sh).
+FAULT_KMSG=${FAULT_KMSG:-/dev/kmsg}
+# The kernel's symbols.  (Other files for debugfs, the kernel log and the
+# symbols: unit_testbed.sh.)
 FAULT_KALLSYMS=${FAULT_KALLSYMS:-/proc/kallsyms}
 
 # "START END" in hex without 0x, from the addresses "LO HI" (of kallsyms)
@@ -83,9 +85,9 @@ faults_on() {	# PERCENT START END RSTART REND
 			echo 0 > "$fault_d/space" &&
 			echo 0 > "$fault_d/verbose" || return 1
 	done
-	echo N > $FAULT_DIR/fail_page_alloc/ignore-gfp-highmem &&
-		echo 0 > $FAULT_DIR/fail_page_alloc/min-order || return 1
-	echo "$FAULT_MARK on" > /dev/kmsg
+	echo N > "$FAULT_DIR/fail_page_alloc/ignore-gfp-highmem" &&
+		echo 0 > "$FAULT_DIR/fail_page_alloc/min-order" || return 1
+	echo "$FAULT_MARK on" >> "$FAULT_KMSG"
 	for fault_a in $FAULT_ATTRS; do
 		echo "$1" > "$FAULT_DIR/$fault_a/probability" || return 1
 	done
@@ -108,7 +110,7 @@ faults_off() {
 	for fault_a in $FAULT_ATTRS; do
 		echo 0 > "$FAULT_DIR/$fault_a/probability" || return 1
 	done
-	echo "$FAULT_MARK off" > /dev/kmsg
+	echo "$FAULT_MARK off" >> "$FAULT_KMSG"
 	for fault_a in $FAULT_ATTRS; do
 		fault_d=$FAULT_DIR/$fault_a
 		echo 0 > "$fault_d/require-start" &&
@@ -123,6 +125,34 @@ faults_off() {
 			echo 0 > "$fault_d/space" &&
 			echo 2 > "$fault_d/verbose" || return 1
 	done
-	echo Y > $FAULT_DIR/fail_page_alloc/ignore-gfp-highmem &&
-		echo 1 > $FAULT_DIR/fail_page_alloc/min-order
+	echo Y > "$FAULT_DIR/fail_page_alloc/ignore-gfp-highmem" &&
+		echo 1 > "$FAULT_DIR/fail_page_alloc/min-order"
+}
+
+# Runs CMD... while PERCENT of the allocations with MODULE's text on the
+# stack fail (FNMAX, its longest function: faults_range), none of DMA-API
+# debugging's (DMA_TEXT, "FIRST LAST SIZE": faults_text).  Then, as the
+# caller's TAP results (its check and not_ok) named for WHO: the set-up
+# worked, the kernel failed some allocations, and every knob is back.
+faults_run() {	# WHO MODULE FNMAX PERCENT CMD...
+	fault_who=$1 fault_mod=$2 fault_len=$3 fault_pct=$4
+	shift 4
+	fault_range='' fault_dma=''
+	# shellcheck disable=SC2086 # two words each, DMA_TEXT three
+	if [ -z "$fault_len" ] ||
+	   ! fault_range=$(faults_range "$fault_mod" "$fault_len") ||
+	   ! fault_dma=$(faults_text $DMA_TEXT) ||
+	   ! faults_on "$fault_pct" $fault_range $fault_dma; then
+		not_ok "$fault_who: debug kernel: fault injection set up (text ${fault_range:-?}, longest ${fault_len:-?}, DMA-API debugging ${fault_dma:-?})"
+		faults_off
+		return
+	fi
+	echo "# fault injection: $fault_pct% of the allocations with 0x${fault_range% *}..0x${fault_range#* } on the stack"
+	"$@"
+	fault_n=$(faults_count)
+	# shellcheck disable=SC2086,SC2016 # "failslab N fail_page_alloc M"
+	check "$fault_who: debug kernel: the kernel failed allocations of the module (${fault_n:-?})" \
+		sh -c '[ $(($2 + $4)) -gt 0 ]' - $fault_n
+	check "$fault_who: debug kernel: fault injection off, its knobs at their defaults" \
+		faults_off
 }

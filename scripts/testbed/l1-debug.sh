@@ -191,25 +191,11 @@ l2_debug_results() {	# VM FILE
 . "$TOP/scripts/testbed/faults.sh"
 
 debug_faults() {
-	local len range dma injected pct=${FAULT_PERCENT:-1} rc
+	local len
 	stage "l1: debug kernel: fault injection in vhost_vdmabuf"
 	len=$(nm -S "$HOSTMOD" | awk '$3 ~ /^[tT]$/ { print $2 }' | sort | tail -n1)
-	# shellcheck disable=SC2086 # two words each, DMA_TEXT three
-	if [ -z "$len" ] || ! range=$(faults_range vhost_vdmabuf "0x$len") ||
-	   ! dma=$(faults_text $DMA_TEXT) || ! faults_on "$pct" $range $dma; then
-		not_ok "l1: debug kernel: fault injection set up (text ${range:-?}, longest ${len:-?}, DMA-API debugging ${dma:-?})"
-		faults_off
-		return
-	fi
-	echo "# fault injection: $pct% of the allocations with 0x${range% *}..0x${range#* } on the stack"
-	run_host_prog fuzz_host_faults "$BUILD/selftests/fuzz_host" --faults \
+	faults_run l1 vhost_vdmabuf "${len:+0x$len}" "${FAULT_PERCENT:-1}" \
+		run_host_prog fuzz_host_faults "$BUILD/selftests/fuzz_host" --faults \
 		--seed 2 --requests "${FAULT_REQUESTS:-4000}" --time-limit 240 \
 		--shrink-time 0
-	injected=$(faults_count)
-	# shellcheck disable=SC2086,SC2016 # "failslab N fail_page_alloc M"
-	check "l1: debug kernel: the kernel failed allocations of the module (${injected:-?})" \
-		sh -c '[ $(($2 + $4)) -gt 0 ]' - $injected
-	faults_off
-	rc=$?
-	check "l1: debug kernel: fault injection off, its knobs at their defaults" [ $rc = 0 ]
 }

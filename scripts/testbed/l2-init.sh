@@ -223,23 +223,9 @@ done
 guest_fault_injection() {
 	stage "l2: debug kernel: fault injection in virtio_vdmabuf"
 	. /lib/vdmabuf/faults.sh
-	# shellcheck disable=SC2086 # two words each, DMA_TEXT three
-	if ! fault_range=$(faults_range virtio_vdmabuf "${GUEST_FN_MAX:-0}") ||
-	   ! fault_dma=$(faults_text $DMA_TEXT) ||
-	   ! faults_on "${FAULT_PERCENT:-1}" $fault_range $fault_dma; then
-		not_ok "l2: debug kernel: fault injection set up (text $fault_range, DMA-API debugging $fault_dma)"
-		faults_off
-		return
-	fi
-	echo "# fault injection: ${FAULT_PERCENT:-1}% of the allocations with 0x${fault_range% *}..0x${fault_range#* } on the stack"
-	run_prog fuzz_guest_faults fuzz_guest --faults --seed 2 \
-		--requests ${FAULT_REQUESTS:-3000} --time-limit 240
-	fault_n=$(faults_count)
-	# shellcheck disable=SC2086,SC2016 # "failslab N fail_page_alloc M"
-	check "l2: debug kernel: the kernel failed allocations of the module (${fault_n:-?})" \
-		sh -c '[ $(($2 + $4)) -gt 0 ]' - $fault_n
-	check "l2: debug kernel: fault injection off, its knobs at their defaults" \
-		faults_off
+	faults_run l2 virtio_vdmabuf "$GUEST_FN_MAX" "${FAULT_PERCENT:-1}" \
+		run_prog fuzz_guest_faults fuzz_guest --faults --seed 2 \
+		--requests "${FAULT_REQUESTS:-3000}" --time-limit 240
 }
 # Also with VM_TESTS=fuzz_guest: the fuzzer, and then again under faults.
 [ "$VM_KERNEL" = debug ] && [ -x /tests/fuzz_guest ] && [ $BACKEND = vhost ] &&

@@ -22,7 +22,7 @@ shells="bash dash"
 command -v busybox > /dev/null && shells="$shells busybox"
 nshells=$(echo "$shells" | wc -w)
 echo "TAP version 13"
-echo "1..$((4 * nshells + 9))"
+echo "1..$((7 * nshells + 9))"
 t=0
 ok() {	# WHAT CONDITION...
 	local what=$1
@@ -71,6 +71,56 @@ for sh in $shells; do
 		[ "$out" = "0000000000000000 0000000000000000 rc 1 ? ffffffff813a4290 rc 1 " ]
 done
 
+# faults_run on a made-up debugfs and kernel log: SHELL WHO MODULE FNMAX
+# PERCENT CMD..., where CMD may be "inject N", which takes N failures off
+# failslab's times and notes what the knobs were meanwhile.  What it
+# printed, one line; the knobs and the kernel log stay in $tmp/SHELL.
+run_faults() {
+	local sh=$1 d=$tmp/debugfs-$1
+	shift
+	[ "$sh" = busybox ] && sh="busybox sh"
+	rm -rf "$d"
+	mkdir -p "$d/failslab" "$d/fail_page_alloc"
+	# shellcheck disable=SC2086,SC2016 # "busybox sh" is two words
+	FAULT_KALLSYMS=$tmp/kallsyms FAULT_DIR=$d FAULT_KMSG=$d/kmsg \
+	DMA_TEXT="dump_open debug_dma_free_pages 0x153" $sh -c '
+		. "$0"
+		ok() { echo "ok - $*"; }
+		not_ok() { echo "not ok - $*"; }
+		check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+		inject() {
+			cat "$FAULT_DIR/failslab/probability" "$FAULT_DIR/failslab/reject-start" \
+				"$FAULT_DIR/fail_page_alloc/min-order" | tr "\n" " " > "$FAULT_DIR/during"
+			echo $((FAULT_TIMES - $1)) > "$FAULT_DIR/failslab/times"
+		}
+		faults_run "$@"' "$FAULTS" "$@" | tr '\n' ' '
+}
+# The knobs faults_run must leave: the kernel's defaults.
+knobs() {	# DIR
+	(cd "$1" && cat failslab/probability failslab/times failslab/require-end \
+		failslab/verbose fail_page_alloc/ignore-gfp-wait fail_page_alloc/min-order) |
+		tr '\n' ' '
+}
+defaults="0 1 0xffffffffffffffff 2 Y 1 "
+mark="vdmabuf-testbed: fault injection"
+head="# fault injection: 1% of the allocations with 0xffffffffc0200000..0xffffffffc0201100 on the stack"
+for sh in $shells; do
+	d=$tmp/debugfs-$sh
+	# What it printed | the knobs while the command ran | the knobs
+	# after | the kernel log.
+	out=$(run_faults "$sh" l1 vhost_vdmabuf 0x100 1 inject 5)
+	out="$out|$(cat "$d/during")|$(knobs "$d")|$(tr '\n' ' ' < "$d/kmsg")"
+	ok "$sh: faults_run: the command under faults, 5 injected, the knobs back ($out)" \
+		[ "$out" = "$head ok - l1: debug kernel: the kernel failed allocations of the module (failslab 5 fail_page_alloc 0) ok - l1: debug kernel: fault injection off, its knobs at their defaults |1 0xffffffff813a4290 0 |$defaults|$mark on $mark off " ]
+	out=$(run_faults "$sh" l2 vhost_vdmabuf 0x100 1 inject 0)
+	ok "$sh: faults_run: none injected is a failure ($out)" \
+		[ "$out" = "$head not ok - l2: debug kernel: the kernel failed allocations of the module (failslab 0 fail_page_alloc 0) ok - l2: debug kernel: fault injection off, its knobs at their defaults " ]
+	out=$(run_faults "$sh" l2 hidden 0x10 1 inject 5)$(run_faults "$sh" l2 vhost_vdmabuf "" 1 inject 5)
+	out="$out|$(cat "$d/during" 2>&1)|$(knobs "$d")"
+	ok "$sh: faults_run: a module not found, or no FNMAX, is a failed set-up, the command not run ($out)" \
+		[ "$out" = "not ok - l2: debug kernel: fault injection set up (text 0000000000000000 0000000000000000, longest 0x10, DMA-API debugging ?) not ok - l2: debug kernel: fault injection set up (text ?, longest ?, DMA-API debugging ?) |cat: $d/during: No such file or directory|$defaults" ]
+done
+
 # ---- kernel_reports ----------------------------------------------------
 # shellcheck disable=SC2317 # called by l1-debug.sh
 stage() { :; }
@@ -81,6 +131,11 @@ counts() {
 	: > "$1.count"
 	kernel_reports "$1" "$1.count" > "$1.out"
 	sort "$1.count" | tr '\n' ' '
+}
+judged() {	# WHAT LOG WANT: LOG's counts are WANT ("" for no report)
+	local c
+	c=$(counts "$2")
+	ok "$1 ($c)" [ "$c" = "$3" ]
 }
 on='[ 9.0] vdmabuf-testbed: fault injection on'
 off='[ 9.9] vdmabuf-testbed: fault injection off'
@@ -94,23 +149,17 @@ trace() {
 }
 
 { echo "$on"; failure 4; echo "$off"; } > "$tmp/excused"
-ok "an allocation failure and its trace during fault injection: no report ($(counts "$tmp/excused"))" \
-	[ ! -s "$tmp/excused.count" ]
+judged "an allocation failure and its trace during fault injection: no report" "$tmp/excused" ""
 { echo "$on"; failure 10; echo "$off"; } > "$tmp/far"
-ok "its trace 11 lines on (a split line, another CPU's) still excused ($(counts "$tmp/far"))" \
-	[ ! -s "$tmp/far.count" ]
+judged "its trace 11 lines on (a split line, another CPU's) still excused" "$tmp/far" ""
 { echo "$on"; failure 13; echo "$off"; } > "$tmp/farther"
-ok "a trace 14 lines on is a report ($(counts "$tmp/farther"))" \
-	[ "$(counts "$tmp/farther")" = "Call-Trace 1 " ]
+judged "a trace 14 lines on is a report" "$tmp/farther" "Call-Trace 1 "
 { echo "$on"; failure 2; trace; echo "$off"; } > "$tmp/second"
-ok "a second trace after an excused one is a report ($(counts "$tmp/second"))" \
-	[ "$(counts "$tmp/second")" = "Call-Trace 1 " ]
+judged "a second trace after an excused one is a report" "$tmp/second" "Call-Trace 1 "
 failure 2 > "$tmp/outside"
-ok "an allocation failure outside fault injection is a report, its trace in it ($(counts "$tmp/outside"))" \
-	[ "$(counts "$tmp/outside")" = "alloc-failure 1 " ]
+judged "an allocation failure outside fault injection is a report, its trace in it" "$tmp/outside" "alloc-failure 1 "
 trace > "$tmp/stray"
-ok "a stray Call Trace is a report ($(counts "$tmp/stray"))" \
-	[ "$(counts "$tmp/stray")" = "Call-Trace 1 " ]
+judged "a stray Call Trace is a report" "$tmp/stray" "Call-Trace 1 "
 {
 	echo "[ 1.0] BUG: KASAN: slab-use-after-free in vdmabuf_release+0x1/0x2"
 	echo "[ 1.0] Call Trace:"
@@ -118,18 +167,15 @@ ok "a stray Call Trace is a report ($(counts "$tmp/stray"))" \
 	echo "[ 1.0]  </TASK>"
 	echo "[ 1.0] =================================================================="
 } > "$tmp/kasan"
-ok "KASAN's report, its trace part of it ($(counts "$tmp/kasan"))" \
-	[ "$(counts "$tmp/kasan")" = "KASAN 1 " ]
+judged "KASAN's report, its trace part of it" "$tmp/kasan" "KASAN 1 "
 {
 	echo "[ 0.1] DMA-API: preallocated 65536 debug entries"
 	echo "[ 0.1] DMA-API: debugging enabled by kernel config"
 } > "$tmp/boot"
-ok "DMA-API debugging's boot lines are none ($(counts "$tmp/boot"))" \
-	[ ! -s "$tmp/boot.count" ]
+judged "DMA-API debugging's boot lines are none" "$tmp/boot" ""
 {
 	echo "[ 2.0] DMA-API: cacheline tracking ENOMEM, dma-debug disabled"
 	echo "[ 2.1] WARNING: possible circular locking dependency detected"
 	echo "[ 2.2] INFO: task kworker/0:1:12 blocked for more than 120 seconds."
 } > "$tmp/three"
-ok "DMA-API, lockdep and a hung task, one report each ($(counts "$tmp/three"))" \
-	[ "$(counts "$tmp/three")" = "DMA-API 1 hung/stall 1 lockdep 1 " ]
+judged "DMA-API, lockdep and a hung task, one report each" "$tmp/three" "DMA-API 1 hung/stall 1 lockdep 1 "
