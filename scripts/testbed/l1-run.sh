@@ -386,12 +386,22 @@ stop_tool_tests() {
 	[ -f "$VM_OUT/vdmabuf_tool.tap" ] ||
 		not_ok "l1: the vdmabuf command tests finished"
 }
-follow_l2() {
-	local nap deadline= killed= qemu f
-	# read -t on a FIFO nobody writes: a sleep without a fork.  (Not
-	# <(:): L1 has no /dev/fd.)
+# A second's sleep without a fork: read -t on a FIFO nobody writes, opened
+# by nap_open into $nap (sleep(1) when that fails).  (Not <(:): L1 has no
+# /dev/fd.)
+nap_open() {
 	rm -f "$L2D/nap"
 	mkfifo "$L2D/nap" && exec {nap}<> "$L2D/nap" || nap=
+}
+nap_1s() {
+	if [ -n "$nap" ]; then read -r -t 1 -u "$nap"; else sleep 1; fi
+}
+nap_close() {
+	[ -n "$nap" ] && exec {nap}<&-
+}
+follow_l2() {
+	local nap deadline= killed= qemu f
+	nap_open
 	while kill -0 "$qpid" 2>/dev/null; do
 		for f in l2-console.log l2.tap; do
 			[ "$L2D/$f" -nt "$L2D/$f.copied" ] || continue
@@ -416,12 +426,24 @@ follow_l2() {
 			kill -KILL "$qemu"
 			killed=1
 		fi
-		if [ -n "$nap" ]; then read -r -t 1 -u "$nap"; else sleep 1; fi
+		nap_1s
 	done
-	[ -n "$nap" ] && exec {nap}<&-
+	nap_close
 	for f in l2-console.log l2.tap; do
 		cp -f "$L2D/$f" "$VM_OUT/$f"
 	done
+}
+# FILE copied to COPY as it changes, until $qpid ends: vmcheck reads an
+# L2's stages from its console in $VM_OUT, and times each one.
+follow_console() {	# FILE COPY
+	local nap
+	nap_open
+	while kill -0 "$qpid" 2>/dev/null; do
+		[ "$1" -nt "$2" ] && cp -f "$1" "$2"
+		nap_1s
+	done
+	nap_close
+	cp -f "$1" "$2"
 }
 stop_holder() {
 	stop_prog importer_holder "$holder_pid" USR1 120 "$VM_OUT/l2-qemu.kill"
@@ -1248,13 +1270,13 @@ vhost_user_l2() {
 		-qmp "unix:$L2D/qmp-demo.sock,server=on,wait=off" \
 		"${dev[@]}" 2> "$VM_OUT/l2-vu-qemu.log" &
 	qpid=$!
+	follow_console "$L2D/l2-console.log" "$VM_OUT/l2-vu-console.log"
 	wait "$qpid"
 	rc=$?
 	[ "${VM_KERNEL:-debian}" = debug ] && l2_debug_results l2-vu "$L2D/l2-debug.b64"
 	[ -n "$pause_pid" ] && { kill "$pause_pid" 2>/dev/null; wait "$pause_pid" 2>/dev/null; }
 	[ -n "$kill_pid" ] && { kill "$kill_pid" 2>/dev/null; wait "$kill_pid" 2>/dev/null; }
 	sed 's/^/# qemu: /' "$VM_OUT/l2-vu-qemu.log" | tail -n 20
-	cp -f "$L2D/l2-console.log" "$VM_OUT/l2-vu-console.log"
 	cp -f "$L2D/l2.tap" "$VM_OUT/l2-vu.tap"
 	[ "$VM_MODE" = check ] && [[ " $VU_TESTS " = *" e2e_kms "* ]] &&
 		kms_compare "$VM_OUT/l2-vu.tap" importer_display@vhost-user

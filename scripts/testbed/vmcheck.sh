@@ -124,7 +124,8 @@ case "$VM_KERNEL" in debian|debug) FULL_KERNEL=1 ;; esac
 
 rm -rf "$VM_OUT"
 mkdir -p "$VM_OUT" "$LOGS"
-rm -f "$LOGS"/l1-console.log "$LOGS"/l2-console.log "$LOGS"/l1-dmesg.log
+rm -f "$LOGS"/l1-console.log "$LOGS"/l2-console.log "$LOGS"/l2-vu-console.log \
+	"$LOGS"/l1-dmesg.log
 
 expect_device=0
 [ -n "$(ls "$TOP"/qemu-patches/*.patch 2>/dev/null)" ] && expect_device=1
@@ -257,25 +258,29 @@ say "booting L1 (TCG, 2 vCPUs, 6 GiB)"
 	-serial "file:$LOGS/l1-console.log" &
 qpid=$!
 
-stage="l1: boot" stage_t=$(date +%s) reason=
-declare -A seen=([l1]=0 [l2]=0)
+stage="l1: boot" stage_t=$(date +%s) stage_vm=l1 reason=
+declare -A seen=([l1]=0 [l2]=0 [vu]=0)
 # L1 writes its stages to a file of their own (see stage() in l1-run.sh);
-# L2's come from its console, which L1's QEMU writes over 9p.
-declare -A consoles=([l1]="$VM_OUT/l1-stages" [l2]="$VM_OUT/l2-console.log")
+# each L2's come from its console, which L1 copies over 9p as it grows
+# (follow_l2, follow_console): the main L2's, then the vhost-user one's.
+declare -A consoles=([l1]="$VM_OUT/l1-stages" [l2]="$VM_OUT/l2-console.log"
+		     [vu]="$VM_OUT/l2-vu-console.log")
+declare -A logs=([l1]=l1-console.log [l2]=l2-console.log [vu]=l2-vu-console.log)
 while kill -0 "$qpid" 2>/dev/null; do
 	sleep 2
 	now=$(date +%s)
 	# New stage markers from L1 and, live over 9p, from L2.
-	for vm in l1 l2; do
+	for vm in l1 l2 vu; do
 		# Whole lines only: the guest may be half-way through one.
 		mapfile -t marks < <(gawk 'RT == "\n"' 2>/dev/null < "${consoles[$vm]}" |
 				     tr -d '\r' | grep -a '^VDMABUF-STAGE: ' |
 				     sed 's/^VDMABUF-STAGE: //')
-		# Fewer marks than seen: a new L2 (the vhost-user stage's,
-		# the swiotlb run's) started its console afresh.
+		# Fewer marks than seen: the console was started afresh.
 		[ "${#marks[@]}" -lt "${seen[$vm]}" ] && seen[$vm]=0
 		while [ "${seen[$vm]}" -lt "${#marks[@]}" ]; do
-			stage=${marks[${seen[$vm]}]}; stage_t=$now
+			stage=${marks[${seen[$vm]}]}; stage_t=$now stage_vm=$vm
+			# The same l2-init.sh: its stages named for their L2.
+			[ $vm = vu ] && stage=l2@vhost-user${stage#l2}
 			seen[$vm]=$((seen[$vm] + 1))
 			say "$stage"
 		done
@@ -292,6 +297,7 @@ while kill -0 "$qpid" 2>/dev/null; do
 done
 wait "$qpid" 2>/dev/null
 cp -f "$VM_OUT/l2-console.log" "$LOGS/l2-console.log" 2>/dev/null
+cp -f "$VM_OUT/l2-vu-console.log" "$LOGS/l2-vu-console.log" 2>/dev/null
 cp -f "$VM_OUT/l1-dmesg.log" "$LOGS/l1-dmesg.log" 2>/dev/null
 
 fatal=$(tr -d '\r' < "$LOGS/l1-console.log" | grep -a '^VDMABUF-FATAL' | head -n1)
@@ -308,8 +314,7 @@ if [ -z "$reason" ] && [ -n "$shellerr" ]; then
 fi
 if [ -n "$reason" ]; then
 	say "FAILED: $reason"
-	log=$LOGS/l1-console.log
-	case "$stage" in l2:*) log=$LOGS/l2-console.log ;; esac
+	log=$LOGS/${logs[$stage_vm]}
 	echo "---- last 40 lines of $log ----"
 	tail -n 40 "$log" | tr -d '\r'
 	echo "---- full logs: $LOGS ----"
