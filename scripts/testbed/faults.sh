@@ -105,28 +105,28 @@ faults_count() {
 }
 
 # No more failures, and every knob back to the kernel's default
-# (FAULT_ATTR_INITIALIZER, mm/failslab.c, mm/fail_page_alloc.c).
+# (FAULT_ATTR_INITIALIZER, mm/failslab.c, mm/fail_page_alloc.c): every
+# one tried, the status 1 if any write failed.  The kernel log's mark
+# first, whatever follows: an 'on' with no 'off' after it would excuse
+# every later allocation failure (kernel_reports).
 faults_off() {
-	for fault_a in $FAULT_ATTRS; do
-		echo 0 > "$FAULT_DIR/$fault_a/probability" || return 1
-	done
 	echo "$FAULT_MARK off" >> "$FAULT_KMSG"
+	fault_rc=0
+	for fault_a in $FAULT_ATTRS; do
+		echo 0 > "$FAULT_DIR/$fault_a/probability" || fault_rc=1
+	done
 	for fault_a in $FAULT_ATTRS; do
 		fault_d=$FAULT_DIR/$fault_a
-		echo 0 > "$fault_d/require-start" &&
-			echo 0xffffffffffffffff > "$fault_d/require-end" &&
-			echo 0 > "$fault_d/reject-start" &&
-			echo 0 > "$fault_d/reject-end" &&
-			echo 32 > "$fault_d/stacktrace-depth" &&
-			echo N > "$fault_d/task-filter" &&
-			echo Y > "$fault_d/ignore-gfp-wait" &&
-			echo 1 > "$fault_d/interval" &&
-			echo 1 > "$fault_d/times" &&
-			echo 0 > "$fault_d/space" &&
-			echo 2 > "$fault_d/verbose" || return 1
+		for fault_kv in require-start=0 require-end=0xffffffffffffffff \
+				reject-start=0 reject-end=0 stacktrace-depth=32 \
+				task-filter=N ignore-gfp-wait=Y interval=1 times=1 \
+				space=0 verbose=2; do
+			echo "${fault_kv#*=}" > "$fault_d/${fault_kv%%=*}" || fault_rc=1
+		done
 	done
-	echo Y > "$FAULT_DIR/fail_page_alloc/ignore-gfp-highmem" &&
-		echo 1 > "$FAULT_DIR/fail_page_alloc/min-order"
+	echo Y > "$FAULT_DIR/fail_page_alloc/ignore-gfp-highmem" || fault_rc=1
+	echo 1 > "$FAULT_DIR/fail_page_alloc/min-order" || fault_rc=1
+	return $fault_rc
 }
 
 # Runs CMD... while PERCENT of the allocations with MODULE's text on the
@@ -138,13 +138,20 @@ faults_run() {	# WHO MODULE FNMAX PERCENT CMD...
 	fault_who=$1 fault_mod=$2 fault_len=$3 fault_pct=$4
 	shift 4
 	fault_range='' fault_dma=''
+	# A hex number, or none (nm found no function)
+	case "$fault_len" in
+	0x | 0x*[!0-9a-fA-F]*) fault_len='' ;;
+	0x*) ;;
+	*) fault_len='' ;;
+	esac
 	# shellcheck disable=SC2086 # two words each, DMA_TEXT three
 	if [ -z "$fault_len" ] ||
 	   ! fault_range=$(faults_range "$fault_mod" "$fault_len") ||
 	   ! fault_dma=$(faults_text $DMA_TEXT) ||
 	   ! faults_on "$fault_pct" $fault_range $fault_dma; then
 		not_ok "$fault_who: debug kernel: fault injection set up (text ${fault_range:-?}, longest ${fault_len:-?}, DMA-API debugging ${fault_dma:-?})"
-		faults_off
+		check "$fault_who: debug kernel: fault injection off, its knobs at their defaults" \
+			faults_off
 		return
 	fi
 	echo "# fault injection: $fault_pct% of the allocations with 0x${fault_range% *}..0x${fault_range#* } on the stack"

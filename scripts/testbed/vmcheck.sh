@@ -148,7 +148,7 @@ VM_TESTS=${VM_TESTS:-} WESTON_SCOPES=${WESTON_SCOPES:-} WESTON_LOG_LINES=${WESTO
 GUEST_FN_MAX= FAULT_PERCENT=${FAULT_PERCENT:-} FAULT_REQUESTS=${FAULT_REQUESTS:-}
 DMA_TEXT=${DMA_TEXT:-}
 [ "$VM_KERNEL" = debug ] && [ -f "$GUESTMOD" ] &&
-	GUEST_FN_MAX=0x$(nm -S "$GUESTMOD" | awk '$3 ~ /^[tT]$/ { print $2 }' | sort | tail -n1)
+	GUEST_FN_MAX=$(nm -S "$GUESTMOD" | awk '$3 ~ /^[tT]$/ { print "0x" $2 }' | sort | tail -n1)
 # The host fuzzer's run (empty: l1-run.sh's defaults)
 FUZZ_SEED=${FUZZ_SEED:-} FUZZ_REQUESTS=${FUZZ_REQUESTS:-} FUZZ_TIME_LIMIT=${FUZZ_TIME_LIMIT:-}
 FUZZ_ARGS=${FUZZ_ARGS:-}

@@ -22,7 +22,7 @@ shells="bash dash"
 command -v busybox > /dev/null && shells="$shells busybox"
 nshells=$(echo "$shells" | wc -w)
 echo "TAP version 13"
-echo "1..$((7 * nshells + 9))"
+echo "1..$((11 * nshells + 9))"
 t=0
 ok() {	# WHAT CONDITION...
 	local what=$1
@@ -75,12 +75,14 @@ done
 # PERCENT CMD..., where CMD may be "inject N", which takes N failures off
 # failslab's times and notes what the knobs were meanwhile.  What it
 # printed, one line; the knobs and the kernel log stay in $tmp/SHELL.
+# FAULTS_BROKEN=KNOB makes fail_page_alloc's KNOB one no write reaches.
 run_faults() {
 	local sh=$1 d=$tmp/debugfs-$1
 	shift
 	[ "$sh" = busybox ] && sh="busybox sh"
 	rm -rf "$d"
 	mkdir -p "$d/failslab" "$d/fail_page_alloc"
+	[ -n "${FAULTS_BROKEN:-}" ] && mkdir "$d/fail_page_alloc/$FAULTS_BROKEN"
 	# shellcheck disable=SC2086,SC2016 # "busybox sh" is two words
 	FAULT_KALLSYMS=$tmp/kallsyms FAULT_DIR=$d FAULT_KMSG=$d/kmsg \
 	DMA_TEXT="dump_open debug_dma_free_pages 0x153" $sh -c '
@@ -93,17 +95,26 @@ run_faults() {
 				"$FAULT_DIR/fail_page_alloc/min-order" | tr "\n" " " > "$FAULT_DIR/during"
 			echo $((FAULT_TIMES - $1)) > "$FAULT_DIR/failslab/times"
 		}
-		faults_run "$@"' "$FAULTS" "$@" | tr '\n' ' '
+		faults_run "$@"' "$FAULTS" "$@" 2>/dev/null | tr '\n' ' '
 }
-# The knobs faults_run must leave: the kernel's defaults.
+# The knobs faults_run must leave, of both attributes: the kernel's
+# defaults, and whether the command ran.
 knobs() {	# DIR
-	(cd "$1" && cat failslab/probability failslab/times failslab/require-end \
-		failslab/verbose fail_page_alloc/ignore-gfp-wait fail_page_alloc/min-order) |
-		tr '\n' ' '
+	local a
+	for a in failslab fail_page_alloc; do
+		(cd "$1/$a" && cat probability times require-start require-end \
+			reject-start reject-end stacktrace-depth task-filter \
+			ignore-gfp-wait interval space verbose) | tr '\n' ' '
+	done
+	(cd "$1/fail_page_alloc" && cat ignore-gfp-highmem min-order) | tr '\n' ' '
+	[ -e "$1/during" ] && echo "ran"
 }
-defaults="0 1 0xffffffffffffffff 2 Y 1 "
+d1="0 1 0 0xffffffffffffffff 0 0 32 N Y 1 0 2 "
+defaults="$d1$d1""Y 1 "
 mark="vdmabuf-testbed: fault injection"
 head="# fault injection: 1% of the allocations with 0xffffffffc0200000..0xffffffffc0201100 on the stack"
+setup="not ok - l2: debug kernel: fault injection set up"
+back="ok - l2: debug kernel: fault injection off, its knobs at their defaults "
 for sh in $shells; do
 	d=$tmp/debugfs-$sh
 	# What it printed | the knobs while the command ran | the knobs
@@ -111,14 +122,24 @@ for sh in $shells; do
 	out=$(run_faults "$sh" l1 vhost_vdmabuf 0x100 1 inject 5)
 	out="$out|$(cat "$d/during")|$(knobs "$d")|$(tr '\n' ' ' < "$d/kmsg")"
 	ok "$sh: faults_run: the command under faults, 5 injected, the knobs back ($out)" \
-		[ "$out" = "$head ok - l1: debug kernel: the kernel failed allocations of the module (failslab 5 fail_page_alloc 0) ok - l1: debug kernel: fault injection off, its knobs at their defaults |1 0xffffffff813a4290 0 |$defaults|$mark on $mark off " ]
+		[ "$out" = "$head ok - l1: debug kernel: the kernel failed allocations of the module (failslab 5 fail_page_alloc 0) ok - l1: debug kernel: fault injection off, its knobs at their defaults |1 0xffffffff813a4290 0 |${defaults}ran|$mark on $mark off " ]
 	out=$(run_faults "$sh" l2 vhost_vdmabuf 0x100 1 inject 0)
 	ok "$sh: faults_run: none injected is a failure ($out)" \
-		[ "$out" = "$head not ok - l2: debug kernel: the kernel failed allocations of the module (failslab 0 fail_page_alloc 0) ok - l2: debug kernel: fault injection off, its knobs at their defaults " ]
-	out=$(run_faults "$sh" l2 hidden 0x10 1 inject 5)$(run_faults "$sh" l2 vhost_vdmabuf "" 1 inject 5)
-	out="$out|$(cat "$d/during" 2>&1)|$(knobs "$d")"
-	ok "$sh: faults_run: a module not found, or no FNMAX, is a failed set-up, the command not run ($out)" \
-		[ "$out" = "not ok - l2: debug kernel: fault injection set up (text 0000000000000000 0000000000000000, longest 0x10, DMA-API debugging ?) not ok - l2: debug kernel: fault injection set up (text ?, longest ?, DMA-API debugging ?) |cat: $d/during: No such file or directory|$defaults" ]
+		[ "$out" = "$head not ok - l2: debug kernel: the kernel failed allocations of the module (failslab 0 fail_page_alloc 0) $back" ]
+	out=$(run_faults "$sh" l2 hidden 0x10 1 inject 5)
+	out="$out|$(knobs "$d")"
+	ok "$sh: faults_run: a module not found is a failed set-up, the command not run ($out)" \
+		[ "$out" = "$setup (text 0000000000000000 0000000000000000, longest 0x10, DMA-API debugging ?) $back|$defaults" ]
+	for len in "" 0x 0xz1; do
+		out=$(run_faults "$sh" l2 vhost_vdmabuf "$len" 1 inject 5)
+		out="$out|$(knobs "$d")"
+		ok "$sh: faults_run: FNMAX '$len' is a failed set-up, the command not run ($out)" \
+			[ "$out" = "$setup (text ?, longest ?, DMA-API debugging ?) $back|$defaults" ]
+	done
+	out=$(FAULTS_BROKEN=verbose run_faults "$sh" l2 vhost_vdmabuf 0x100 1 inject 5)
+	out="$out|$(knobs "$d" 2>/dev/null)|$(tr '\n' ' ' < "$d/kmsg")"
+	ok "$sh: faults_run: a knob that cannot be set fails the set-up and the knobs' return, the rest put back ($out)" \
+		[ "$out" = "$setup (text ffffffffc0200000 ffffffffc0201100, longest 0x100, DMA-API debugging ffffffff813a4290 ffffffff813ae063) not ok - l2: debug kernel: fault injection off, its knobs at their defaults |0 1 0 0xffffffffffffffff 0 0 32 N Y 1 0 2 0 1 0 0xffffffffffffffff 0 0 32 N Y 1 0 Y 1 |$mark off " ]
 done
 
 # ---- kernel_reports ----------------------------------------------------
