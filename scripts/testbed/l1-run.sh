@@ -406,7 +406,7 @@ follow_l2() {
 		for f in l2-console.log l2.tap; do
 			[ "$L2D/$f" -nt "$L2D/$f.copied" ] || continue
 			: > "$L2D/$f.copied"
-			cp -f "$L2D/$f" "$VM_OUT/$f"
+			copy_whole "$L2D/$f" "$VM_OUT/$f"
 			[ $f = l2.tap ] && [ -z "$deadline" ] &&
 				grep -q '^# l2: done' "$VM_OUT/l2.tap" &&
 				deadline=$((SECONDS + 180))
@@ -430,20 +430,31 @@ follow_l2() {
 	done
 	nap_close
 	for f in l2-console.log l2.tap; do
-		cp -f "$L2D/$f" "$VM_OUT/$f"
+		copy_whole "$L2D/$f" "$VM_OUT/$f"
 	done
 }
+# FILE as COPY, which a reader (vmcheck, over 9p) never sees half
+# written: a new file renamed over the old.
+copy_whole() {	# FILE COPY
+	cp -f "$1" "$2.part" && mv -f "$2.part" "$2"
+}
 # FILE copied to COPY as it changes, until $qpid ends: vmcheck reads an
-# L2's stages from its console in $VM_OUT, and times each one.
+# L2's stages from its console in $VM_OUT, and times each one.  Changed
+# since the last copy by the stamp FILE.copied, on FILE's filesystem and
+# clock (COPY's, over 9p, are the host's).
 follow_console() {	# FILE COPY
 	local nap
 	nap_open
+	: > "$1.copied"
 	while kill -0 "$qpid" 2>/dev/null; do
-		[ "$1" -nt "$2" ] && cp -f "$1" "$2"
+		if [ "$1" -nt "$1.copied" ]; then
+			: > "$1.copied"
+			copy_whole "$1" "$2"
+		fi
 		nap_1s
 	done
 	nap_close
-	cp -f "$1" "$2"
+	copy_whole "$1" "$2"
 }
 stop_holder() {
 	stop_prog importer_holder "$holder_pid" USR1 120 "$VM_OUT/l2-qemu.kill"
@@ -1185,7 +1196,7 @@ vhost_user_l2() {
 	# check mode: 30 frames (l2-init.sh)
 	[ "$VM_MODE" = check ] && [[ " $VU_TESTS " = *" demo_producer "* ]] &&
 		demo=$VM_OUT/demo@vhost-user seq=30
-	stage "l2: booting the guest on the vhost-user back-end"
+	stage "l2@vhost-user: booting the guest"
 	if [ ! -x "$vu" ] || ! "$QEMU" -device help 2>/dev/null | grep -q '"vhost-user-vdmabuf-pci"'; then
 		not_ok "l1: vhost-user-vdmabuf (make vhost-user) and QEMU's vhost-user-vdmabuf-pci (make qemu) are built"
 		return

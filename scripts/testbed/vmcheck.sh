@@ -258,27 +258,26 @@ say "booting L1 (TCG, 2 vCPUs, 6 GiB)"
 	-serial "file:$LOGS/l1-console.log" &
 qpid=$!
 
-stage="l1: boot" stage_t=$(date +%s) stage_vm=l1 reason=
+stage="l1: boot" stage_t=$(date +%s) reason=
 declare -A seen=([l1]=0 [l2]=0 [vu]=0)
 # L1 writes its stages to a file of their own (see stage() in l1-run.sh);
-# each L2's come from its console, which L1 copies over 9p as it grows
-# (follow_l2, follow_console): the main L2's, then the vhost-user one's.
+# each L2's come from its console, which L1 copies over 9p as it grows,
+# never half written (follow_l2, follow_console): the main L2's, then the
+# vhost-user one's.
 declare -A consoles=([l1]="$VM_OUT/l1-stages" [l2]="$VM_OUT/l2-console.log"
 		     [vu]="$VM_OUT/l2-vu-console.log")
-declare -A logs=([l1]=l1-console.log [l2]=l2-console.log [vu]=l2-vu-console.log)
 while kill -0 "$qpid" 2>/dev/null; do
 	sleep 2
 	now=$(date +%s)
-	# New stage markers from L1 and, live over 9p, from L2.
-	for vm in l1 l2 vu; do
+	# New stage markers, live over 9p.  L1's last: its stage after an
+	# L2 ends is the newer when both come in one poll.
+	for vm in l2 vu l1; do
 		# Whole lines only: the guest may be half-way through one.
 		mapfile -t marks < <(gawk 'RT == "\n"' 2>/dev/null < "${consoles[$vm]}" |
 				     tr -d '\r' | grep -a '^VDMABUF-STAGE: ' |
 				     sed 's/^VDMABUF-STAGE: //')
-		# Fewer marks than seen: the console was started afresh.
-		[ "${#marks[@]}" -lt "${seen[$vm]}" ] && seen[$vm]=0
 		while [ "${seen[$vm]}" -lt "${#marks[@]}" ]; do
-			stage=${marks[${seen[$vm]}]}; stage_t=$now stage_vm=$vm
+			stage=${marks[${seen[$vm]}]}; stage_t=$now
 			# The same l2-init.sh: its stages named for their L2.
 			[ $vm = vu ] && stage=l2@vhost-user${stage#l2}
 			seen[$vm]=$((seen[$vm] + 1))
@@ -314,9 +313,18 @@ if [ -z "$reason" ] && [ -n "$shellerr" ]; then
 fi
 if [ -n "$reason" ]; then
 	say "FAILED: $reason"
-	log=$LOGS/${logs[$stage_vm]}
+	# The console of the stage's VM; L1's too, which may have died.
+	log=$LOGS/l1-console.log
+	case "$stage" in
+	l2@vhost-user:*) log=$LOGS/l2-vu-console.log ;;
+	l2:*) log=$LOGS/l2-console.log ;;
+	esac
 	echo "---- last 40 lines of $log ----"
 	tail -n 40 "$log" | tr -d '\r'
+	if [ "$log" != "$LOGS/l1-console.log" ]; then
+		echo "---- last 20 lines of $LOGS/l1-console.log ----"
+		tail -n 20 "$LOGS/l1-console.log" | tr -d '\r'
+	fi
 	echo "---- full logs: $LOGS ----"
 	{
 		echo "# vm.tap"
