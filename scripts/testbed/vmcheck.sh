@@ -228,9 +228,11 @@ if [ "$VM_STAGES" != l1 ]; then
 fi
 
 # The DKMS build for L1's DKMS tests, natively, while L1 boots and runs
-# its first tests (check mode's host tests, Debian's kernel)
-rm -rf "$BUILD/dkms"
+# its first tests (check mode's host tests, Debian's kernel).  Only such a
+# run touches build/dkms: make fuzz's, beside it in this tree, once
+# removed it under the build.
 if [ "$VM_MODE" = check ] && [ -z "$VM_TESTS" ] && [ "$VM_KERNEL" = debian ]; then
+	rm -rf "$BUILD/dkms"
 	bash "$TOP/scripts/testbed/dkms-build.sh" "$VM_OUT/dkms.tap" \
 		> "$LOGS/dkms-build.log" 2>&1 &
 fi
