@@ -182,19 +182,16 @@ fi
 # queue overflow reached at least once), not up to 10000 cycles in 88 s:
 # make check's time.  Unset, as a developer runs it, it does them all.
 export VDMABUF_STRESS_SECONDS=30
-# The guest fuzzer (selftests/vdmabuf/fuzz_guest.c), last in check mode
-# on the debug kernel (make check-debug): a fixed-seed portion,
+# The guest fuzzer (selftests/vdmabuf/fuzz_guest.c), after the guest and
+# end-to-end tests in check mode, on either kernel: a fixed-seed portion,
 # FUZZ_GUEST_REQUESTS requests, 20 to 45 s on Debian's kernel after the
 # other tests (33 to 73 a second, as loaded as the machine is), about
-# twice that as the first program after boot.  In make check's run on
-# Debian's kernel (2026-12-07) it passed (54 a second), but its random
-# images of a KMS framebuffer's length failed importer_display's KMS
-# checks (since mended, not yet run again there).
+# twice that as the first program after boot.
 # VM_TESTS=fuzz_guest runs it from FUZZ_SEED for FUZZ_REQUESTS requests
 # within FUZZ_TIME_LIMIT seconds (vmcheck.sh passes them on), check mode's
 # portion by default.
 FUZZ_GUEST_REQUESTS=1500
-[ "$FULL" = 1 ] && [ "$VM_KERNEL" = debug ] && tests="$tests /tests/fuzz_guest"
+[ "$FULL" = 1 ] && tests="$tests /tests/fuzz_guest"
 fuzz_guest_args="--seed 1 --requests $FUZZ_GUEST_REQUESTS --time-limit 240"
 [ "$FULL" = 1 ] ||
 	fuzz_guest_args="--seed ${FUZZ_SEED:-1} --requests ${FUZZ_REQUESTS:-$FUZZ_GUEST_REQUESTS} --time-limit ${FUZZ_TIME_LIMIT:-240}"
