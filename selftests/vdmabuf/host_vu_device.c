@@ -6,7 +6,9 @@
  * malformed requests of host_vdmabuf answered alike (bad_requests.h),
  * exports compared byte for byte with guest RAM, events, limits, reset,
  * and importers (records, frames owed, returns, bounds).
- * Runs in the L1 VM, where udmabuf is loaded.
+ * Runs in the L1 VM, where udmabuf is loaded.  The device that makes no
+ * dma-buf (the daemon's --no-dmabuf) needs no udmabuf: its tests (nodmabuf,
+ * bad_nodmabuf) run on any host.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -170,20 +172,27 @@ static uint32_t do_present(struct vud_device *dev, const uint8_t uuid[16],
 }
 
 /*
- * A device on udmabuf's limits, with F_PRESENT and the test's guest RAM.
+ * A device with F_PRESENT and the test's guest RAM: on /dev/udmabuf and
+ * its limits, or, without @udmabuf, the device that makes no dma-buf, on
+ * the defaults.
  * Return: 0, -ENODEV without /dev/udmabuf, -EIO if set-up failed.
  */
-static int dev_init(struct vud_device *dev, struct ram *ram)
+static int dev_init(struct vud_device *dev, struct ram *ram, bool udmabuf)
 {
 	struct vud_limits lim;
 	char why[512];
-	int u = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	int u = -1;
 
-	if (u < 0)
-		return -ENODEV;
-	if (vud_limits_from_udmabuf(&lim, why, sizeof(why)) ||
+	if (udmabuf) {
+		u = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+		if (u < 0)
+			return -ENODEV;
+	}
+	vud_limits_default(&lim);
+	if ((udmabuf && vud_limits_from_udmabuf(&lim, why, sizeof(why))) ||
 	    vud_device_init(dev, &lim, u)) {
-		close(u);
+		if (udmabuf)
+			close(u);
 		return -EIO;
 	}
 	dev->features = 1ULL << VIRTIO_VDMABUF_F_PRESENT;
@@ -193,7 +202,8 @@ static int dev_init(struct vud_device *dev, struct ram *ram)
 static void dev_fini(struct vud_device *dev, struct ram *ram)
 {
 	vud_device_fini(dev);
-	close(dev->udmabuf);
+	if (dev->udmabuf >= 0)
+		close(dev->udmabuf);
 	ram_fini(ram);
 }
 
@@ -208,7 +218,7 @@ FIXTURE_SETUP(vu)
 	int ret;
 
 	self->fds = count_fds();
-	ret = dev_init(&self->dev, &self->ram);
+	ret = dev_init(&self->dev, &self->ram, true);
 	if (ret == -ENODEV)
 		SKIP(return, "/dev/udmabuf is absent (udmabuf not loaded)");
 	ASSERT_EQ(0, ret);
@@ -942,7 +952,7 @@ BAD_REQUESTS(BAD_VARIANT)
 
 FIXTURE_SETUP(bad)
 {
-	int ret = dev_init(&self->dev, &self->ram);
+	int ret = dev_init(&self->dev, &self->ram, true);
 
 	if (ret == -ENODEV)
 		SKIP(return, "/dev/udmabuf is absent (udmabuf not loaded)");
@@ -956,26 +966,243 @@ FIXTURE_TEARDOWN(bad)
 	dev_fini(&self->dev, &self->ram);
 }
 
-TEST_F(bad, request)
+/* @r answered with its status, changing nothing, on a new @dev. */
+static void check_bad_request(struct __test_metadata *_metadata,
+			      struct vud_device *dev, const struct bad_req *r)
 {
 	static uint8_t buf[BAD_REQ_BUF];
 	struct virtio_vdmabuf_config cfg;
 	uint8_t uuid[16];
 	size_t len;
 
-	vud_get_config(&self->dev, (uint8_t *)&cfg, sizeof(cfg));
-	len = bad_req_build(&variant->r, &cfg, buf);
-	EXPECT_EQ(variant->r.status, send(&self->dev, buf, len));
-	EXPECT_EQ(1, self->dev.stats.requests);
-	EXPECT_EQ(1, self->dev.stats.bad_requests);
-	EXPECT_EQ(0, self->dev.stats.pinned_bytes);
-	EXPECT_EQ(0, self->dev.stats.live_exports);
-	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	vud_get_config(dev, (uint8_t *)&cfg, sizeof(cfg));
+	len = bad_req_build(r, &cfg, buf);
+	EXPECT_EQ(r->status, send(dev, buf, len));
+	EXPECT_EQ(1, dev->stats.requests);
+	EXPECT_EQ(1, dev->stats.bad_requests);
+	EXPECT_EQ(0, dev->stats.pinned_bytes);
+	EXPECT_EQ(0, dev->stats.live_exports);
+	EXPECT_EQ(NULL, vud_peek_event(dev));
 	/* And the device works after it. */
 	make_uuid(uuid, 99);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, do_export(dev, uuid, BAD_BUF, 2 * PAGE));
+	EXPECT_EQ(1, dev->stats.bad_requests);
+}
+
+TEST_F(bad, request)
+{
+	check_bad_request(_metadata, &self->dev, &variant->r);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The device that makes no dma-buf: no /dev/udmabuf needed                */
+/* ---------------------------------------------------------------------- */
+
+FIXTURE(nodmabuf) {
+	struct vud_device dev;
+	struct ram ram;
+	int fds;
+};
+
+FIXTURE_SETUP(nodmabuf)
+{
+	self->fds = count_fds();
+	ASSERT_EQ(0, dev_init(&self->dev, &self->ram, false));
+	ASSERT_EQ(-1, self->dev.udmabuf);
+}
+
+FIXTURE_TEARDOWN(nodmabuf)
+{
+	dev_fini(&self->dev, &self->ram);
+	EXPECT_EQ(self->fds, count_fds());
+}
+
+/* The kernel back-end's defaults, and no list_limit (nothing to cap). */
+TEST_F(nodmabuf, config)
+{
+	struct virtio_vdmabuf_config c;
+
+	vud_get_config(&self->dev, (uint8_t *)&c, sizeof(c));
+	EXPECT_EQ(16384, c.max_ranges);
+	EXPECT_EQ(1024, c.max_meta_len);
+	EXPECT_EQ(1024, c.max_exports);
+	EXPECT_EQ(16, c.max_rects);
+	EXPECT_EQ(512ULL << 20, c.max_export_size);
+	EXPECT_EQ(2048ULL << 20, c.max_total_size);
+	EXPECT_EQ(0, self->dev.limits.udmabuf_list_limit);
+}
+
+/*
+ * An export is held and counted as with udmabuf, with no dma-buf and no
+ * fd; UNEXPORT releases it at once, and it is gone once the driver has
+ * the RELEASED.
+ */
+TEST_F(nodmabuf, export_unexport)
+{
+	struct virtio_vdmabuf_range r = { .addr = BAD_BUF, .len = 16 * PAGE };
+	struct vhost_vdmabuf_query q = {};
+	const uint8_t *meta = NULL;
+	uint8_t buf[128], uuid[16];
+	struct vud_export *exp;
+	int fds = count_fds();
+
+	make_uuid(uuid, 100);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  send(&self->dev, buf, mk_export(buf, uuid, &r, 1, 5)));
+	exp = vud_find(&self->dev, uuid);
+	ASSERT_NE(NULL, exp);
+	EXPECT_EQ(-1, exp->dmabuf);
+	EXPECT_TRUE(exp->held);
+	EXPECT_EQ(fds, count_fds());
+	EXPECT_EQ(16 * PAGE, self->dev.stats.pinned_bytes);
+	EXPECT_EQ(1, self->dev.stats.live_exports);
+	EXPECT_EQ(1, self->dev.stats.held_exports);
+	memcpy(q.uuid, uuid, 16);
+	ASSERT_EQ(0, vud_query(&self->dev, &q, &meta));
+	EXPECT_EQ(VHOST_VDMABUF_STATE_LIVE, q.state);
+	EXPECT_EQ(5, q.meta_len);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, 7));
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_FRAME_DONE, uuid, 7, 0);
+
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	EXPECT_FALSE(exp->held);
+	EXPECT_EQ(0, self->dev.stats.pinned_bytes);
+	EXPECT_EQ(0, self->dev.stats.live_exports);
+	EXPECT_EQ(-ENOENT, vud_query(&self->dev, &q, &meta));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_NOENT,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_EXISTS,
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_RELEASED, uuid, 0, 0);
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	EXPECT_EQ(0, self->dev.stats.held_exports);
+	EXPECT_EQ(NULL, vud_find(&self->dev, uuid));
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
-		  do_export(&self->dev, uuid, BAD_BUF, 2 * PAGE));
-	EXPECT_EQ(1, self->dev.stats.bad_requests);
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+	EXPECT_EQ(PAGE, self->dev.stats.pinned_bytes);
+}
+
+/* Check 13 stays: a range not all guest RAM is FAULT. */
+TEST_F(nodmabuf, not_guest_ram)
+{
+	uint8_t uuid[16];
+
+	make_uuid(uuid, 101);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_FAULT,
+		  do_export(&self->dev, uuid, 4 * RAM, PAGE));
+	EXPECT_EQ(VIRTIO_VDMABUF_S_FAULT,
+		  do_export(&self->dev, uuid, RAM - PAGE, 2 * PAGE));
+	EXPECT_EQ(2, self->dev.stats.bad_requests);
+	EXPECT_EQ(0, self->dev.stats.pinned_bytes);
+	EXPECT_EQ(0, self->dev.stats.held_exports);
+	EXPECT_EQ(NULL, vud_find(&self->dev, uuid));
+}
+
+/*
+ * 2048 ranges a page apart, 2048 memfd pieces: twice udmabuf's default
+ * list_limit (1024), which would have the udmabuf device answer NOMEM.
+ */
+TEST_F(nodmabuf, pieces_uncapped)
+{
+	const uint32_t nr = 2048;
+	struct virtio_vdmabuf_range *r = calloc(nr, sizeof(*r));
+	uint8_t *buf = malloc(sizeof(struct virtio_vdmabuf_export_req) +
+			      nr * sizeof(*r));
+	uint8_t uuid[16];
+
+	ASSERT_NE(NULL, r);
+	ASSERT_NE(NULL, buf);
+	for (uint32_t i = 0; i < nr; i++)
+		r[i] = (struct virtio_vdmabuf_range) {
+			.addr = BAD_BUF + 2 * i * PAGE, .len = PAGE,
+		};
+	make_uuid(uuid, 102);
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  send(&self->dev, buf, mk_export(buf, uuid, r, nr, 0)));
+	EXPECT_EQ(nr * PAGE, self->dev.stats.pinned_bytes);
+	free(buf);
+	free(r);
+}
+
+/* A reset ends live exports, and drops queued RELEASEDs, as with udmabuf. */
+TEST_F(nodmabuf, reset)
+{
+	uint8_t uuid[16];
+
+	for (unsigned int i = 0; i < 3; i++) {
+		make_uuid(uuid, 110 + i);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_export(&self->dev, uuid, BAD_BUF + 4 * i * PAGE,
+				    4 * PAGE));
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, i));
+	}
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	EXPECT_EQ(8 * PAGE, self->dev.stats.pinned_bytes);
+	EXPECT_EQ(3, self->dev.stats.held_exports);
+	vud_reset(&self->dev);
+	EXPECT_EQ(NULL, vud_peek_event(&self->dev));
+	EXPECT_EQ(0, self->dev.stats.live_exports);
+	EXPECT_EQ(0, self->dev.stats.held_exports);
+	EXPECT_EQ(0, self->dev.stats.pinned_bytes);
+	EXPECT_EQ(0, self->dev.stats.guest_events);
+	EXPECT_EQ(NULL, self->dev.orphans);
+	/* Every UUID is free again, guest RAM still known. */
+	EXPECT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+}
+
+/*
+ * No dma-buf, no import (main.c serves no importer here; the model says
+ * so too), and an importer that tried holds nothing.
+ */
+TEST_F(nodmabuf, import_refused)
+{
+	struct vud_importer *imp;
+	uint8_t uuid[16];
+
+	ASSERT_EQ(0, vud_importer_new(&self->dev, NULL, &imp));
+	make_uuid(uuid, 120);
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_export(&self->dev, uuid, BAD_BUF, PAGE));
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_EXPORTED, uuid, NULL);
+	EXPECT_EQ(-EOPNOTSUPP, import(&self->dev, imp, uuid));
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	take_rec(_metadata, imp, VHOST_VDMABUF_EVENT_UNEXPORTED, uuid, NULL);
+	take_event(_metadata, &self->dev, VIRTIO_VDMABUF_EVT_RELEASED, uuid, 0, 0);
+	EXPECT_EQ(0, self->dev.stats.pinned_bytes);
+	vud_importer_free(&self->dev, imp);
+}
+
+/* The malformed and over-limit requests, answered as with udmabuf. */
+FIXTURE(bad_nodmabuf) {
+	struct vud_device dev;
+	struct ram ram;
+};
+
+FIXTURE_VARIANT(bad_nodmabuf) {
+	struct bad_req r;
+};
+
+#define BAD_NODMABUF_VARIANT(name, ...) \
+	FIXTURE_VARIANT_ADD(bad_nodmabuf, name) { .r = { __VA_ARGS__ } };
+BAD_REQUESTS(BAD_NODMABUF_VARIANT)
+
+FIXTURE_SETUP(bad_nodmabuf)
+{
+	ASSERT_EQ(0, dev_init(&self->dev, &self->ram, false));
+}
+
+FIXTURE_TEARDOWN(bad_nodmabuf)
+{
+	dev_fini(&self->dev, &self->ram);
+}
+
+TEST_F(bad_nodmabuf, request)
+{
+	check_bad_request(_metadata, &self->dev, &variant->r);
 }
 
 TEST_HARNESS_MAIN

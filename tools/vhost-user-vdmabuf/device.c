@@ -14,7 +14,12 @@
  *   RLIMIT_MEMLOCK: udmabuf charges no one.
  * - udmabuf's list_limit and size_limit_mb cap max_ranges and
  *   max_export_size; an export whose ranges cross so many region borders
- *   that its pieces exceed list_limit gets LIMIT.
+ *   that its pieces exceed list_limit gets NOMEM.
+ * - On a host without udmabuf the device can make no dma-buf
+ *   (vud_device_init() with udmabuf -1, the daemon's --no-dmabuf), for
+ *   testing the guest alone: every request is checked and answered as
+ *   above, and each export held and counted as if pinned, but nothing
+ *   pins its pages, no list_limit applies and no importer can import it.
  */
 #include <endian.h>
 #include <errno.h>
@@ -67,13 +72,22 @@ static long long udmabuf_param(const char *name)
 }
 
 /**
- * vud_limits_from_udmabuf() - the defaults, within what udmabuf allows
+ * vud_limits_default() - the kernel back-end's defaults, no udmabuf cap
  * @lim: filled in
+ */
+void vud_limits_default(struct vud_limits *lim)
+{
+	*lim = vud_default_limits;
+}
+
+/**
+ * vud_limits_from_udmabuf() - lower limits to what udmabuf allows
+ * @lim: max_ranges and max_export_size lowered, udmabuf_list_limit set
  * @why: what was lowered and why, for the log; empty if nothing was
  * @why_len: its size
  *
  * Return: 0, or -ENOENT if udmabuf's parameters cannot be read (the
- * module is not loaded).
+ * module is not loaded); then @lim is left as it was.
  */
 int vud_limits_from_udmabuf(struct vud_limits *lim, char *why,
 			    size_t why_len)
@@ -81,7 +95,6 @@ int vud_limits_from_udmabuf(struct vud_limits *lim, char *why,
 	long long list_limit = udmabuf_param("list_limit");
 	long long size_mb = udmabuf_param("size_limit_mb");
 
-	*lim = vud_default_limits;
 	why[0] = 0;
 	if (list_limit < 1 || size_mb < 1)
 		return -ENOENT;
@@ -106,7 +119,11 @@ int vud_limits_from_udmabuf(struct vud_limits *lim, char *why,
  * vud_device_init() - a device with no memory and no exports
  * @dev: the device
  * @lim: its limits, within the spec's bounds (checked by the caller)
- * @udmabuf: an open /dev/udmabuf, which @dev keeps
+ * @udmabuf: an open /dev/udmabuf, which @dev keeps; or -1 on a host
+ *	without udmabuf: exports are then checked, answered and held as
+ *	with it (pinned_bytes counts them), but no host dma-buf is made
+ *	(struct vud_export.dmabuf stays -1), nothing caps their memfd
+ *	pieces, and vud_import() refuses
  *
  * Return: 0
  */
@@ -200,7 +217,8 @@ int vud_add_region(struct vud_device *dev, uint64_t gpa, uint64_t size,
  * @gpa: its guest-physical address
  * @size: its size
  *
- * Exports made from it keep their pages: the udmabuf holds them.
+ * Exports made from it keep their pages: the udmabuf holds them (with
+ * no udmabuf, nothing reads them).
  *
  * Return: 0, or -ENOENT if no region matches.
  */
@@ -523,6 +541,19 @@ static void vud_unhash(struct vud_device *dev, struct vud_export *exp)
 	*p = exp->next;
 }
 
+/*
+ * The device lets go of a held export: its host dma-buf, if any, is closed
+ * (udmabuf unpins when its last user goes).
+ */
+static void vud_unhold(struct vud_device *dev, struct vud_export *exp)
+{
+	if (exp->dmabuf >= 0)
+		close(exp->dmabuf);
+	exp->dmabuf = -1;
+	exp->held = false;
+	dev->stats.pinned_bytes -= exp->size;
+}
+
 /* Free an export that is out of the hash table (or never was in it). */
 static void vud_export_free(struct vud_device *dev, struct vud_export *exp)
 {
@@ -533,10 +564,8 @@ static void vud_export_free(struct vud_device *dev, struct vud_export *exp)
 		exp->parts = part->next;
 		vud_part_forget(part);
 	}
-	if (exp->dmabuf >= 0) {
-		close(exp->dmabuf);
-		dev->stats.pinned_bytes -= exp->size;
-	}
+	if (exp->held)
+		vud_unhold(dev, exp);
 	free(exp->frame_done);
 	free(exp->meta);
 	free(exp);
@@ -699,15 +728,12 @@ void vud_pop_event(struct vud_device *dev)
 }
 
 /*
- * The export is unexported and no importer holds it: drop the device's
- * host dma-buf (udmabuf unpins when its last user goes) and queue
- * RELEASED, or, for an export a reset took, just free it.
+ * The export is unexported and no importer holds it: the device lets go
+ * of it and queues RELEASED, or, for an export a reset took, frees it.
  */
 static void vud_release(struct vud_device *dev, struct vud_export *exp)
 {
-	close(exp->dmabuf);
-	exp->dmabuf = -1;
-	dev->stats.pinned_bytes -= exp->size;
+	vud_unhold(dev, exp);
 	if (exp->orphan) {
 		struct vud_export **p = &dev->orphans;
 
@@ -845,7 +871,10 @@ static uint32_t vud_export_admit(const struct vud_device *dev,
 	return VIRTIO_VDMABUF_S_OK;
 }
 
-/* Checks 13-14: the memfd pieces of the ranges as one udmabuf. */
+/*
+ * Checks 13-14: the memfd pieces of the ranges as one udmabuf.  With no
+ * udmabuf there is no dma-buf to make, so nothing to fail after check 13.
+ */
 static uint32_t vud_export_make(struct vud_device *dev, struct vud_export *exp,
 				const struct virtio_vdmabuf_range *ranges,
 				uint32_t nr)
@@ -862,6 +891,8 @@ static uint32_t vud_export_make(struct vud_device *dev, struct vud_export *exp,
 	n = vud_pieces(dev, ranges, nr, NULL);
 	if (!n)
 		return VIRTIO_VDMABUF_S_FAULT;
+	if (dev->udmabuf < 0)
+		return VIRTIO_VDMABUF_S_OK;
 	if (n > max)
 		return VIRTIO_VDMABUF_S_NOMEM;
 	cl = calloc(1, sizeof(*cl) + n * sizeof(cl->list[0]));
@@ -927,12 +958,13 @@ static uint32_t vud_req_export(struct vud_device *dev,
 	status = vud_export_make(dev, exp, ranges, nr);
 	if (status)
 		goto err_free;
+	exp->size = size;
+	exp->held = true;
 	dev->stats.pinned_bytes += size;
 	free(ranges);
 	ranges = NULL;
 
 	memcpy(exp->uuid, hdr->uuid, 16);
-	exp->size = size;
 	exp->nr_ranges = nr;
 	exp->meta_len = meta_len;
 	/* Every importer is told, or none: an EXPORTED record each. */
@@ -1229,7 +1261,7 @@ void vud_importer_free(struct vud_device *dev, struct vud_importer *imp)
 				continue;
 			vud_part_paid(dev, exp, part);
 			vud_part_del(exp, imp);
-			if (!exp->live && exp->dmabuf >= 0 &&
+			if (!exp->live && exp->held &&
 			    !vud_held_by_importers(exp))
 				vud_release(dev, exp);
 		}
@@ -1261,8 +1293,8 @@ void vud_importer_pop(struct vud_importer *imp)
  * The importer holds the export from now on, until it returns it
  * (vud_return()) or goes; and it takes part in the export's frames.
  *
- * Return: 0, -EINVAL for unknown flags, -ENOENT if no live export has
- * the UUID.
+ * Return: 0, -EOPNOTSUPP on a device that makes no host dma-buf, -EINVAL
+ * for unknown flags, -ENOENT if no live export has the UUID.
  */
 int vud_import(struct vud_device *dev, struct vud_importer *imp,
 	       struct vhost_vdmabuf_import *arg)
@@ -1270,6 +1302,8 @@ int vud_import(struct vud_device *dev, struct vud_importer *imp,
 	struct vud_export *exp;
 	struct vud_part *part;
 
+	if (dev->udmabuf < 0)
+		return -EOPNOTSUPP;
 	if (arg->flags & ~VHOST_VDMABUF_FD_KEEP_ON_EXEC)
 		return -EINVAL;
 	exp = vud_find(dev, arg->uuid);
@@ -1443,7 +1477,7 @@ int vud_query(const struct vud_device *dev, struct vhost_vdmabuf_query *arg,
 	if (arg->flags || arg->padding)
 		return -EINVAL;
 	exp = vud_find(dev, arg->uuid);
-	if (!exp || exp->dmabuf < 0)
+	if (!exp || !exp->held)
 		for (exp = dev->orphans; exp; exp = exp->next)
 			if (!memcmp(exp->uuid, arg->uuid, 16))
 				break;

@@ -3,7 +3,9 @@
  * vhost-user-vdmabuf: a vhost-user back-end for the virtio dma-buf device,
  * for hosts without the vhost_vdmabuf module.  Guest RAM comes from the
  * front-end's memfds; every export becomes a host dma-buf through
- * /dev/udmabuf.
+ * /dev/udmabuf.  With --no-dmabuf, on a host without udmabuf, exports are
+ * checked and held but none becomes a dma-buf: a device for testing the
+ * guest alone, with no importers.
  *
  * One process per device, one front-end connection: the daemon exits when
  * the front-end goes.  libvhost-user (QEMU's subprojects/libvhost-user)
@@ -820,6 +822,9 @@ static void usage(FILE *f)
 	      "  --importer-uid=UID     besides root and this daemon's user, UID's\n"
 	      "                         programs get importers\n"
 	      "  --max-importers=N      most importers at once (default 64)\n"
+	      "  --no-dmabuf            without /dev/udmabuf: exports are checked and\n"
+	      "                         held, but no host dma-buf is made (to test the\n"
+	      "                         guest alone; no --importer-socket)\n"
 	      "  -v, --verbose          log every request\n", f);
 }
 
@@ -838,10 +843,24 @@ static uint64_t limit_arg(const char *name, const char *s, uint64_t lo,
 	return v;
 }
 
+/* /dev/udmabuf, with @lim lowered to what udmabuf allows. */
+static int vud_open_udmabuf(struct vud_limits *lim, char *why, size_t why_len)
+{
+	int fd = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		die("/dev/udmabuf: %s (modprobe udmabuf and give this user access, or --no-dmabuf)",
+		    strerror(errno));
+	if (vud_limits_from_udmabuf(lim, why, why_len))
+		die("cannot read /sys/module/udmabuf/parameters: is udmabuf loaded?");
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_FD = 256, O_EXPORTS, O_TOTAL, O_EXPORT_MB, O_RANGES, O_META,
-	       O_RECTS, O_IMPORTER_SOCKET, O_IMPORTER_UID, O_IMPORTERS };
+	       O_RECTS, O_IMPORTER_SOCKET, O_IMPORTER_UID, O_IMPORTERS,
+	       O_NO_DMABUF };
 	static const struct option opts[] = {
 		{ "socket-path", required_argument, NULL, 's' },
 		{ "fd", required_argument, NULL, O_FD },
@@ -854,29 +873,24 @@ int main(int argc, char **argv)
 		{ "importer-socket", required_argument, NULL, O_IMPORTER_SOCKET },
 		{ "importer-uid", required_argument, NULL, O_IMPORTER_UID },
 		{ "max-importers", required_argument, NULL, O_IMPORTERS },
+		{ "no-dmabuf", no_argument, NULL, O_NO_DMABUF },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	static struct vud_daemon d;
 	const char *path = NULL, *importer_path = NULL;
+	const char *export_mb = NULL, *ranges = NULL;
 	struct vud_limits lim;
-	uint64_t size_cap;
-	bool have_path, have_fd;
-	char why[512];
-	int c, fd = -1, udmabuf;
+	bool have_path, have_fd, no_dmabuf = false;
+	char why[512] = "";
+	int c, fd = -1, udmabuf = -1;
 
 	d.listen_fd = -1;
 	d.importer_uid = -1;
 	if (sysconf(_SC_PAGESIZE) != VIRTIO_VDMABUF_PAGE_SIZE)
 		die("the page size is not 4096: udmabuf cannot take 4 KiB ranges");
-	udmabuf = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
-	if (udmabuf < 0)
-		die("/dev/udmabuf: %s (modprobe udmabuf, and give this user access to it)",
-		    strerror(errno));
-	if (vud_limits_from_udmabuf(&lim, why, sizeof(why)))
-		die("cannot read /sys/module/udmabuf/parameters: is udmabuf loaded?");
-	size_cap = lim.max_export_size;
+	vud_limits_default(&lim);
 
 	while ((c = getopt_long(argc, argv, "s:vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -895,14 +909,10 @@ int main(int argc, char **argv)
 						       1, 1 << 20, "") << 20;
 			break;
 		case O_EXPORT_MB:
-			lim.max_export_size = limit_arg("max-export-mb", optarg,
-							1, size_cap >> 20,
-							" (udmabuf's size_limit_mb)") << 20;
+			export_mb = optarg;
 			break;
 		case O_RANGES:
-			lim.max_ranges = limit_arg("max-ranges", optarg, 1,
-						   lim.udmabuf_list_limit,
-						   " (udmabuf's list_limit)");
+			ranges = optarg;
 			break;
 		case O_META:
 			lim.max_meta_len = limit_arg("max-meta-len", optarg, 0,
@@ -923,6 +933,9 @@ int main(int argc, char **argv)
 			lim.max_importers = limit_arg("max-importers", optarg,
 						      1, VUD_MAX_CONNS, "");
 			break;
+		case O_NO_DMABUF:
+			no_dmabuf = true;
+			break;
 		case 'v':
 			d.verbose = true;
 			break;
@@ -934,12 +947,6 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	/*
-	 * The spec's promise to importers that read slowly: a queue limit
-	 * at least four times the export limit.
-	 */
-	if (lim.max_importer_events < 4 * lim.max_exports)
-		lim.max_importer_events = 4 * lim.max_exports;
 	/* The front-end's socket: a path to listen on, or a connected fd. */
 	have_path = path;
 	have_fd = fd >= 0;
@@ -947,6 +954,30 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (no_dmabuf && importer_path)
+		die("--no-dmabuf serves no importer (no dma-buf to hand): drop --importer-socket");
+	if (!no_dmabuf)
+		udmabuf = vud_open_udmabuf(&lim, why, sizeof(why));
+	/*
+	 * Bounded by udmabuf's limits where there is udmabuf, so taken once
+	 * they are known.  The export size is never raised past its default.
+	 */
+	if (export_mb)
+		lim.max_export_size = limit_arg("max-export-mb", export_mb, 1,
+						lim.max_export_size >> 20,
+						no_dmabuf ? "" :
+						" (udmabuf's size_limit_mb)") << 20;
+	if (ranges)
+		lim.max_ranges = limit_arg("max-ranges", ranges, 1,
+					   no_dmabuf ? VIRTIO_VDMABUF_MAX_RANGES :
+					   lim.udmabuf_list_limit,
+					   no_dmabuf ? "" : " (udmabuf's list_limit)");
+	/*
+	 * The spec's promise to importers that read slowly: a queue limit
+	 * at least four times the export limit.
+	 */
+	if (lim.max_importer_events < 4 * lim.max_exports)
+		lim.max_importer_events = 4 * lim.max_exports;
 	if (why[0])
 		fprintf(stderr, "vhost-user-vdmabuf: %s\n", why);
 
@@ -954,6 +985,8 @@ int main(int argc, char **argv)
 #ifdef VUD_FAULTS
 	note("a build that injects faults when the guest asks: for tests only");
 #endif
+	if (no_dmabuf)
+		note("--no-dmabuf: exports checked and held, no dma-buf made, no importer served");
 	vud_device_init(&d.dev, &lim, udmabuf);
 	if (importer_path)
 		d.listen_fd = vud_listen_importers(importer_path);

@@ -5,8 +5,10 @@
  * The device model, apart from vhost-user: guest RAM as memfd pieces,
  * requests parsed and checked in the spec's order
  * (Documentation/virtio-dmabuf.rst), exports made host dma-bufs with
- * UDMABUF_CREATE_LIST, and the events owed to the driver.  main.c feeds
- * it from libvhost-user's queues; the unit tests feed it directly.
+ * UDMABUF_CREATE_LIST (or, on a host without udmabuf, checked and held
+ * with no dma-buf, for testing the guest alone), and the events owed to
+ * the driver.  main.c feeds it from libvhost-user's queues; the unit tests
+ * feed it directly.
  *
  * Single-threaded: every function runs on the daemon's main loop.
  */
@@ -38,7 +40,8 @@
  *	and a PRESENT that would add one, get BUSY
  * @max_importers: most importers at once
  * @udmabuf_list_limit: udmabuf's list_limit: most memfd pieces in one
- *	host dma-buf, after ranges are split at region borders
+ *	host dma-buf, after ranges are split at region borders; 0 without
+ *	udmabuf (vud_limits_default()), where nothing caps the pieces
  */
 struct vud_limits {
 	uint32_t max_ranges;
@@ -160,7 +163,12 @@ struct vud_importer {
  * @size: its size in bytes
  * @nr_ranges: ranges the EXPORT had
  * @dmabuf: the host dma-buf made from its memory (udmabuf): importers get
- *	copies; the daemon's own is closed once the export is released
+ *	copies; the daemon's own is closed once the export is released.
+ *	-1 on a device with no udmabuf, which makes none
+ * @held: the device holds the export, its size counted in pinned_bytes,
+ *	with or without a dma-buf: set once it is made, cleared when it is
+ *	released (unexported, or ended by a reset, and held by no importer);
+ *	an export whose RELEASED is queued is no longer held
  * @live: not unexported yet
  * @orphan: a reset took it from the driver: out of the UUID table, on
  *	the device's orphans until its importers let go; no RELEASED
@@ -189,6 +197,7 @@ struct vud_export {
 	uint64_t size;
 	uint32_t nr_ranges;
 	int dmabuf;
+	bool held;
 	bool live;
 	bool orphan;
 	uint32_t meta_len;
@@ -218,7 +227,8 @@ struct vud_export {
  * @bad_requests: requests answered with INVALID, or unanswerable
  * @live_exports: exports not unexported
  * @held_exports: exports not released (live ones included)
- * @pinned_bytes: bytes of guest RAM the device's host dma-bufs hold
+ * @pinned_bytes: bytes of guest RAM the device holds for the guest: the
+ *	sizes of the held exports (which their host dma-bufs pin, if any)
  * @guest_events: events queued for the driver, not delivered yet
  */
 struct vud_stats {
@@ -234,7 +244,9 @@ struct vud_stats {
  * struct vud_device - one device
  * @limits: advertised and enforced
  * @features: negotiated virtio features
- * @udmabuf: /dev/udmabuf
+ * @udmabuf: /dev/udmabuf, or -1 for a device that makes no host dma-buf
+ *	(on a host without udmabuf): exports are checked and held alike, but
+ *	cannot be imported
  * @nr_regions: regions in @regions
  * @regions: guest RAM, in no particular order
  * @exports: held exports by UUID hash
@@ -279,6 +291,7 @@ struct vud_req {
 	size_t len;
 };
 
+void vud_limits_default(struct vud_limits *lim);
 int vud_limits_from_udmabuf(struct vud_limits *lim, char *why,
 			    size_t why_len);
 int vud_device_init(struct vud_device *dev, const struct vud_limits *lim,
