@@ -597,7 +597,16 @@ static struct sg_table *vdmabuf_buf_map(struct dma_buf_attachment *attach,
 						GFP_KERNEL);
 	if (ret)
 		goto err_free_sgt;
-	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
+	/*
+	 * No cache maintenance at map and unmap: the same pages may be
+	 * mapped for several devices at once (a buffer exported twice, or on
+	 * two devices, or imported by another driver too), which the DMA
+	 * API's syncs at map and unmap cannot keep coherent, and DMA-API
+	 * debugging reports as overlapping mappings.  begin_cpu_access and
+	 * end_cpu_access sync every mapped attachment instead, as with
+	 * drm_gem_map_dma_buf() and udmabuf.
+	 */
+	ret = dma_map_sgtable(attach->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	if (ret)
 		goto err_free_table;
 
@@ -624,7 +633,7 @@ static void vdmabuf_buf_unmap(struct dma_buf_attachment *attach,
 	a->sgt = NULL;
 	mutex_unlock(&buf->lock);
 
-	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
+	dma_unmap_sgtable(attach->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	sg_free_table(sgt);
 	kfree(sgt);
 }

@@ -1016,6 +1016,22 @@ TEST_F(dev, export_twice)
 	close(buf);
 }
 
+/*
+ * DMA-API debugging's error count (the debug kernel), or -1 on a kernel
+ * without it.  Its reports (the first is printed) are what the debug
+ * kernel's runs fail on; a test that counts them names the culprit.
+ */
+#define DMA_API_ERRORS	"/sys/kernel/debug/dma-api/error_count"
+
+static long dma_api_errors(void)
+{
+	char line[32];
+
+	if (read_line(DMA_API_ERRORS, line, sizeof(line)))
+		return -1;
+	return strtol(line, NULL, 10);
+}
+
 static void export_foreign(struct __test_metadata *_metadata, int dev,
 			   int buf, __u64 size)
 {
@@ -1029,6 +1045,41 @@ static void export_foreign(struct __test_metadata *_metadata, int dev,
 	close(buf);
 	EXPECT_EQ(0, vd_unexport(dev, e.uuid));
 	EXPECT_EQ(0, wait_released(dev, e.uuid));
+}
+
+/*
+ * DMA-API debugging tracks the cache lines a device may write, and
+ * reports a line mapped twice at once unless the mappings skip the CPU
+ * syncs, which cannot keep overlapping mappings coherent.  The driver's
+ * own buffer, exported twice on the first device and once on the second,
+ * is mapped three times at once: its mappings must skip them
+ * (begin_cpu_access and end_cpu_access sync instead).  Skipped on a
+ * kernel without DMA-API debugging.
+ */
+TEST_F(dev, own_buffer_mapped_thrice)
+{
+	long errors = dma_api_errors();
+	struct vdmabuf_export e[3];
+	int buf, fd1, i;
+
+	if (errors < 0)
+		SKIP(return, "no DMA-API debugging (" DMA_API_ERRORS ")");
+	buf = vd_alloc(self->fd, 1 << 20, 0);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vd_export(self->fd, buf, &e[0]));
+	ASSERT_EQ(0, vd_export(self->fd, buf, &e[1]));
+	fd1 = open(DEV_PATH "1", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd1) TH_LOG("open " DEV_PATH "1: %s", strerror(errno));
+	ASSERT_EQ(0, vd_export(fd1, buf, &e[2]));
+	EXPECT_EQ(errors, dma_api_errors()) TH_LOG("DMA-API errors (dmesg: DMA-API)");
+	for (i = 0; i < 3; i++) {
+		int fd = i < 2 ? self->fd : fd1;
+
+		EXPECT_EQ(0, vd_unexport(fd, e[i].uuid));
+		EXPECT_EQ(0, wait_released(fd, e[i].uuid));
+	}
+	close(fd1);
+	close(buf);
 }
 
 TEST_F(dev, export_vgem)
