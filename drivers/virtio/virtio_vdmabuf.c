@@ -3541,6 +3541,16 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 		goto err_free_dev;
 	}
 
+	/*
+	 * The device takes guest-physical ranges of any length, so a
+	 * buffer's mapping for it need not be cut into the PCI default's
+	 * 64 KiB segments: exporters that keep to that (ours) would send
+	 * needless ranges, and those that do not (the system heap's 1 MiB
+	 * pages) break the device's DMA parameters.  As virtio-gpu does for
+	 * the same parent device.
+	 */
+	dma_set_max_seg_size(vdev->dev.parent,
+			     dma_max_mapping_size(vdev->dev.parent) ?: UINT_MAX);
 	ret = vdmabuf_dma_test(dev);
 	if (ret)
 		goto err_free_dev;
