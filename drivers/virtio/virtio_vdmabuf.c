@@ -483,11 +483,13 @@ struct vdmabuf_buf {
  * @node: in vdmabuf_buf.attachments
  * @dev: the attached device
  * @sgt: its mapping, NULL while not mapped
+ * @dir: the direction it was mapped for, which its syncs must give
  */
 struct vdmabuf_buf_attach {
 	struct list_head node;
 	struct device *dev;
 	struct sg_table *sgt;
+	enum dma_data_direction dir;
 };
 
 static void vdmabuf_buf_free_pages(struct vdmabuf_buf *buf, pgoff_t nr)
@@ -598,20 +600,25 @@ static struct sg_table *vdmabuf_buf_map(struct dma_buf_attachment *attach,
 	if (ret)
 		goto err_free_sgt;
 	/*
-	 * No cache maintenance at map and unmap: the same pages may be
-	 * mapped for several devices at once (a buffer exported twice, or on
-	 * two devices, or imported by another driver too), which the DMA
-	 * API's syncs at map and unmap cannot keep coherent, and DMA-API
-	 * debugging reports as overlapping mappings.  begin_cpu_access and
+	 * The same pages may be mapped for several devices at once (a buffer
+	 * exported twice, or on two devices, or imported by another driver
+	 * too).  The DMA API's syncs at map and unmap cannot keep such
+	 * mappings coherent, and DMA-API debugging reports them as
+	 * overlapping: map and unmap skip them, and begin_cpu_access and
 	 * end_cpu_access sync every mapped attachment instead, as with
-	 * drm_gem_map_dma_buf() and udmabuf.
+	 * drm_gem_map_dma_buf() and udmabuf.  What the CPU wrote before the
+	 * first mapping (the pages' zeroing, writes through mmap) is still
+	 * written back for the device here: a clean, harmless to the other
+	 * mappings, where the unmap's invalidation would not be.
 	 */
 	ret = dma_map_sgtable(attach->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	if (ret)
 		goto err_free_table;
+	dma_sync_sgtable_for_device(attach->dev, sgt, dir);
 
 	mutex_lock(&buf->lock);
 	a->sgt = sgt;
+	a->dir = dir;
 	mutex_unlock(&buf->lock);
 	return sgt;
 
@@ -649,7 +656,7 @@ static int vdmabuf_buf_begin_cpu(struct dma_buf *dmabuf,
 		invalidate_kernel_vmap_range(buf->vaddr, buf->size);
 	list_for_each_entry(a, &buf->attachments, node)
 		if (a->sgt)
-			dma_sync_sgtable_for_cpu(a->dev, a->sgt, dir);
+			dma_sync_sgtable_for_cpu(a->dev, a->sgt, a->dir);
 	mutex_unlock(&buf->lock);
 	return 0;
 }
@@ -665,7 +672,7 @@ static int vdmabuf_buf_end_cpu(struct dma_buf *dmabuf,
 		flush_kernel_vmap_range(buf->vaddr, buf->size);
 	list_for_each_entry(a, &buf->attachments, node)
 		if (a->sgt)
-			dma_sync_sgtable_for_device(a->dev, a->sgt, dir);
+			dma_sync_sgtable_for_device(a->dev, a->sgt, a->dir);
 	mutex_unlock(&buf->lock);
 	return 0;
 }
@@ -3549,8 +3556,10 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	 * pages) break the device's DMA parameters.  As virtio-gpu does for
 	 * the same parent device.
 	 */
-	dma_set_max_seg_size(vdev->dev.parent,
-			     dma_max_mapping_size(vdev->dev.parent) ?: UINT_MAX);
+	if (vdev->dev.parent->dma_parms)
+		dma_set_max_seg_size(vdev->dev.parent,
+				     min_t(size_t, dma_max_mapping_size(vdev->dev.parent),
+					   UINT_MAX));
 	ret = vdmabuf_dma_test(dev);
 	if (ret)
 		goto err_free_dev;
