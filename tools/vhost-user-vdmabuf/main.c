@@ -882,7 +882,7 @@ int main(int argc, char **argv)
 	const char *path = NULL, *importer_path = NULL;
 	const char *export_mb = NULL, *ranges = NULL;
 	struct vud_limits lim;
-	bool have_path, have_fd, no_dmabuf = false;
+	bool have_path, have_fd, no_dmabuf = false, importer_opts = false;
 	char why[512] = "";
 	int c, fd = -1, udmabuf = -1;
 
@@ -924,14 +924,17 @@ int main(int argc, char **argv)
 			break;
 		case O_IMPORTER_SOCKET:
 			importer_path = optarg;
+			importer_opts = true;
 			break;
 		case O_IMPORTER_UID:
 			d.importer_uid = limit_arg("importer-uid", optarg, 0,
 						   0xfffffffe, "");
+			importer_opts = true;
 			break;
 		case O_IMPORTERS:
 			lim.max_importers = limit_arg("max-importers", optarg,
 						      1, VUD_MAX_CONNS, "");
+			importer_opts = true;
 			break;
 		case O_NO_DMABUF:
 			no_dmabuf = true;
@@ -954,8 +957,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (no_dmabuf && importer_path)
-		die("--no-dmabuf serves no importer (no dma-buf to hand): drop --importer-socket");
+	if (no_dmabuf && importer_opts)
+		die("--no-dmabuf serves no importer (no dma-buf to hand): drop %s",
+		    "--importer-socket, --importer-uid and --max-importers");
 	if (!no_dmabuf)
 		udmabuf = vud_open_udmabuf(&lim, why, sizeof(why));
 	/*
