@@ -457,21 +457,34 @@ TEST_F(vu, limits)
 		  send(&self->dev, buf, mk_export(buf, uuid, r, 3, 0)));
 }
 
+/*
+ * What a reset must end: three exports of 4 pages, IDs @id.., each with a
+ * frame presented, the last also unexported (its RELEASED queued).  @uuid:
+ * the last one's.
+ */
+static void exports_for_reset(struct __test_metadata *_metadata,
+			      struct vud_device *dev, unsigned int id,
+			      uint8_t uuid[16])
+{
+	for (unsigned int i = 0; i < 3; i++) {
+		make_uuid(uuid, id + i);
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+			  do_export(dev, uuid, BAD_BUF + 4 * i * PAGE, 4 * PAGE));
+		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(dev, uuid, i));
+	}
+	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
+		  do_hdr(dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+}
+
 /* A reset ends every export and drops every queued event, at once. */
 TEST_F(vu, reset)
 {
 	uint8_t uuid[16];
 	int fds = count_fds();
 
-	for (unsigned int i = 0; i < 3; i++) {
-		make_uuid(uuid, 30 + i);
-		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
-			  do_export(&self->dev, uuid, BAD_BUF + 4 * i * PAGE,
-				    4 * PAGE));
-		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, i));
-	}
-	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
-		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	exports_for_reset(_metadata, &self->dev, 30, uuid);
+	if (_metadata->exit_code)
+		return;
 	EXPECT_EQ(fds + 2, count_fds());
 	vud_reset(&self->dev);
 	EXPECT_EQ(fds, count_fds());
@@ -1130,15 +1143,9 @@ TEST_F(nodmabuf, reset)
 {
 	uint8_t uuid[16];
 
-	for (unsigned int i = 0; i < 3; i++) {
-		make_uuid(uuid, 110 + i);
-		ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
-			  do_export(&self->dev, uuid, BAD_BUF + 4 * i * PAGE,
-				    4 * PAGE));
-		ASSERT_EQ(VIRTIO_VDMABUF_S_OK, do_present(&self->dev, uuid, i));
-	}
-	ASSERT_EQ(VIRTIO_VDMABUF_S_OK,
-		  do_hdr(&self->dev, VIRTIO_VDMABUF_REQ_UNEXPORT, uuid));
+	exports_for_reset(_metadata, &self->dev, 110, uuid);
+	if (_metadata->exit_code)
+		return;
 	EXPECT_EQ(8 * PAGE, self->dev.stats.pinned_bytes);
 	EXPECT_EQ(3, self->dev.stats.held_exports);
 	vud_reset(&self->dev);
