@@ -20,6 +20,9 @@ not_ok() { n=$((n + 1)); echo "not ok $n - $*" >> "$R"; echo "not ok - $*"; }
 check()  { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 # A message on one line, for a test's name (QEMU's hints add lines).
 oneline() { tr '\n' ' ' <<< "$1" | sed 's/ *$//'; }
+# QMP, and the host's side of the vhost-user stage's guest (vu-host.sh)
+VU_HOST=l1
+. "$TOP/scripts/testbed/vu-host.sh"
 # The runner reads the stages from a file over 9p, written before the
 # stage begins; the console's copy is only for the log, since a kernel
 # message or a panic can land in the middle of it.
@@ -211,27 +214,6 @@ start_holder() {
 # follow_l2 starts it when the guest starts the demo.  TAP in
 # $VM_OUT/vdmabuf_tool.tap.
 tool_pid=
-qmp() {	# qmp COMMAND [NAME VALUE]...: one QMP command to L2's QEMU, its
-	# arguments string-valued; fails on an error
-	python3 -c '
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(30)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-f.readline()
-args = dict(zip(sys.argv[3::2], sys.argv[4::2]))
-for cmd, a in (("qmp_capabilities", {}), (sys.argv[2], args)):
-    f.write(json.dumps({"execute": cmd, "arguments": a}) + "\n")
-    f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if "error" in r:
-            sys.exit("qmp %s: %s" % (cmd, r["error"]))
-        if "return" in r:
-            break
-' "$L2D/qmp.sock" "$@"
-}
 # make demo-weston: when weston animates in the guest, a frame as a host
 # program imports it (vdmabuf snapshot, through QEMU's importer socket);
 # when it is still, QEMU's screendump of its display (PPM for check.sh's
@@ -1048,17 +1030,6 @@ if [ "$VM_STAGES" != l1 ] && [ "$VM_STAGES" != vu ]; then
 	fi
 fi
 
-# Polls FILE every 0.1 s, at most TRIES times, for a line that matches the
-# extended regular expression ERE: 0 once one is there, 1 if none came.
-wait_line() {	# TRIES ERE FILE
-	local _
-	for _ in $(seq "$1"); do
-		grep -Eq "$2" "$3" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # What QEMU refuses of vhost-user-vdmabuf-pci, before any guest (in
 # vhost_user_l2's $L2D, with its daemon $vu).
 vhost_user_refusals() {
@@ -1120,19 +1091,6 @@ vhost_user_refusals() {
 	rm -f "$L2D/vu-ram"
 }
 
-# The guest's last words in check mode (l2-init.sh): it holds a live
-# export and asks for a machine reset.  Reset it (QMP system_reset, the
-# devices reset as at a reboot), wait for the first daemon to say that
-# the reset ended a live export, and stop QEMU before the guest boots
-# again (its init would run the tests again).
-vhost_user_reset() {
-	wait_line 24000 '^# vu-reset: ' "$L2D/l2.tap" || return
-	qmp system_reset || return
-	wait_line 600 '^vhost-user-vdmabuf: device reset: [1-9][0-9]* live exports ended' \
-		"$VM_OUT/vhost-user-vdmabuf0.log" && : > "$L2D/reset-ended"
-	kill "$(cat "$L2D/qemu.pid")"
-}
-
 # The check mode's host side of the vhost-user stage: importer_e2e and
 # importer_display on the first daemon's importer socket ($SOCK), and a
 # pause in the middle of e2e_vdmabuf (pause_pid).
@@ -1160,22 +1118,6 @@ vhost_user_importers() {
 		qmp stop && sleep 2 && qmp cont && : > "$L2D/paused"
 	) &
 	pause_pid=$!
-}
-
-# What the fault-injection daemon $1 (the second device's) logged while
-# guest_faults ran: the faults the guest asked for were injected, and no
-# request chain was longer than the queue.
-vhost_user_faults_log() {
-	[[ " $VU_TESTS " = *" guest_faults "* ]] || return 0
-	# released_for_a_live_export 1, the two released_with_a_refusal 3
-	# each; unexport_refused_* 1 each and released_with_a_refusal* 3
-	# each.
-	check "l1: vhost-user-vdmabuf-faults sent 7 RELEASEDs for live exports" \
-		sh -c '[ "$(grep -c "fault injected: RELEASED of a live export" "$0")" -eq 7 ]' "$1"
-	check "l1: vhost-user-vdmabuf-faults refused 8 UNEXPORTs with NOMEM" \
-		sh -c '[ "$(grep -c "fault injected: UNEXPORT answered NOMEM" "$0")" -eq 8 ]' "$1"
-	check "l1: vhost-user-vdmabuf-faults saw no request chain longer than its queue" \
-		sh -c '! grep "descriptors on a queue of" "$0"' "$1"
 }
 
 # The guest tests again, on the vhost-user back-end (issue 19): the
@@ -1259,11 +1201,7 @@ vhost_user_l2() {
 		# killed (l2-init.sh), and checks that its driver stops the
 		# broken device instead of waiting for it.
 		rm -f "$L2D/killed"
-		(
-			wait_line 24000 '^# vu-kill: daemon 1' "$L2D/l2.tap"
-			kill -KILL "${vpids[1]}" && : > "$L2D/killed"
-			vhost_user_reset
-		) &
+		vhost_user_kill_then_reset "${vpids[1]}" &
 		kill_pid=$!
 	fi
 	# shellcheck disable=SC2046 # the port's two words
@@ -1307,44 +1245,8 @@ vhost_user_l2() {
 				"$(prog importer_demo)" --check-png "$demo/$i.png" --seq "$seq"
 		done
 	fi
-	if grep -q '^# l2: done' "$VM_OUT/l2-vu.tap"; then
-		ok "l2@vhost-user: guest ran to the end"
-	else
-		last=$(grep -a 'VDMABUF-STAGE' "$VM_OUT/l2-vu-console.log" | tail -n1)
-		not_ok "l2@vhost-user: guest did not finish (qemu exit $rc, last stage: ${last#*: })"
-		tail -n 40 "$VM_OUT/l2-vu-console.log"
-	fi
-	# The second daemon killed at the guest's word: QEMU says so, and
-	# marks the device broken (l2-init.sh checks the guest's side).  The
-	# machine reset ended the live export on the first daemon.
-	if [ "$VM_MODE" = check ]; then
-		check "l1: a machine reset (system_reset) ended the guest's live export on the daemon" \
-			[ -f "$L2D/reset-ended" ]
-		check "l1: vhost-user-vdmabuf 1 killed when the guest asked" [ -f "$L2D/killed" ]
-		check "l1: QEMU reported the killed daemon and marked its device broken" \
-			grep -q 'the backend disconnected, the device stays broken' "$VM_OUT/l2-vu-qemu.log"
-		vhost_user_faults_log "$VM_OUT/vhost-user-vdmabuf1.log"
-	fi
-	# A daemon serves one front-end and exits when it goes.
-	for d in 0 1; do
-		[ -f "$L2D/killed" ] && [ "$d" = 1 ] && { wait "${vpids[d]}" 2>/dev/null; continue; }
-		for i in $(seq 50); do
-			kill -0 "${vpids[d]}" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "${vpids[d]}" 2>/dev/null; then
-			kill -KILL "${vpids[d]}"
-			not_ok "l1: vhost-user-vdmabuf $d exits when QEMU has gone"
-		else
-			wait "${vpids[d]}"
-			check "l1: vhost-user-vdmabuf $d exits 0 when QEMU has gone" [ $? = 0 ]
-		fi
-		sed "s/^/# vhost-user-vdmabuf $d: /" "$VM_OUT/vhost-user-vdmabuf$d.log" | tail -n 20
-	done
-	# The guest's resets (probe, rmmod) reach the daemon as
-	# VHOST_USER_RESET_DEVICE, which libvhost-user alone would refuse.
-	check "l1: QEMU passed the guest's device resets on to the daemon" \
-		grep -q '^vhost-user-vdmabuf: device reset: ' "$VM_OUT/vhost-user-vdmabuf0.log"
+	vhost_user_end l2@vhost-user "$VM_OUT/l2-vu.tap" "$VM_OUT/l2-vu-console.log" \
+		"$VM_OUT/l2-vu-qemu.log"
 }
 if [ "$VM_STAGES" = vu ] || { [ "$VM_STAGES" = all ] && [ "$HOST_TESTS" = 1 ]; }; then
 	vhost_user_l2
