@@ -24,6 +24,9 @@
 #   make check-debug  every VM test on the debug kernel, L1 and L2, with
 #                   fault injection into both modules (make check runs the
 #                   host side of it); one summary line
+#   make check-guest-debug  the guest tests, the guest fuzzer and fault
+#                   injection on the debug kernel, in one level of TCG on
+#                   this machine (README, "The debug kernel")
 #
 # KDIR defaults to the Debian 6.12 headers the test bed unpacks into the
 # cache; any configured kernel tree works:
@@ -55,7 +58,7 @@ KBUILD_OPTS	:= $(if $(shell command -v pahole),,CONFIG_DEBUG_INFO_BTF_MODULES=)
 .PHONY: all modules clean setup kernel qemu check lint unit selftests \
 	vmcheck demo demo-weston demo-vhost-user bench fuzz lib tools examples userspace install uninstall \
 	vhost-user \
-	dkms-install dkms-uninstall debug-kernel check-debug FORCE
+	dkms-install dkms-uninstall debug-kernel check-debug check-guest-debug FORCE
 
 all: modules
 
@@ -151,6 +154,12 @@ demo:
 # Every VM test on the debug kernel: scripts/testbed/check.sh debug.
 check-debug:
 	bash scripts/testbed/check.sh debug
+
+# The guest tests, the guest fuzzer and fault injection into the guest
+# module on the debug kernel, booted here with the vhost-user back-end
+# making no host dma-bufs: scripts/testbed/guest-debug.sh.
+check-guest-debug: userspace
+	bash scripts/testbed/guest-debug.sh
 
 demo-weston:
 	bash scripts/testbed/check.sh demo-weston
