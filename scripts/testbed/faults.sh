@@ -3,7 +3,9 @@
 #
 # Fault injection into one module's allocations, on the debug kernel:
 # sourced by l1-debug.sh (L1, bash: vhost_vdmabuf) and l2-init.sh (L2,
-# busybox sh: virtio_vdmabuf), so POSIX sh, and every name it sets starts
+# busybox sh: virtio_vdmabuf), and by vmcheck.sh and guest-debug.sh (this
+# machine: faults_fn_max for L2, which has no nm), so POSIX sh, and every
+# name it sets starts
 # with fault_ (both callers keep their TAP counter in n).  failslab and
 # fail_page_alloc fail a percentage of the allocations made with the
 # module's code on the stack (require-start..require-end, searched
@@ -40,6 +42,12 @@ faults_span() {	# "LO HI" SIZE
 	[ $((0x${fault_lo#ffffffff})) -le $((0x${fault_hi#ffffffff})) ] ||
 		{ echo "$fault_lo $fault_hi"; return 1; }
 	printf '%s ffffffff%08x\n' "$fault_lo" $((0x${fault_hi#ffffffff} + $2))
+}
+
+# The size of the longest function of MODULE.ko (nm -S), in hex as
+# faults_run's FNMAX takes it, or nothing if nm finds none.
+faults_fn_max() {	# MODULE.ko
+	nm -S "$1" | awk '$3 ~ /^[tT]$/ { print "0x" $2 }' | sort | tail -n1
 }
 
 # The text of MODULE, from one read of kallsyms: its lowest

@@ -82,7 +82,7 @@ grep -q '^not ok' "$R" && finish 1
 # The guest's image: l2-init.sh's environment, the debug kernel's
 # modules, the guest-only programs, and what their stages use.
 say "building the guest's image"
-GUEST_FN_MAX=$(nm -S "$DEBUG_GUESTMOD" | awk '$3 ~ /^[tT]$/ { print "0x" $2 }' | sort | tail -n1)
+GUEST_FN_MAX=$(faults_fn_max "$DEBUG_GUESTMOD")
 VM_KERNEL=debug VM_TESTS= EXPECT_DEVICE=1 EXPECT_KMS=0 GUEST_ONLY=1
 TEST_TIMEOUT=${TEST_TIMEOUT:-1800} DMA_TEXT=$DEBUG_DMA_TEXT
 FAULT_PERCENT=${FAULT_PERCENT:-} FAULT_REQUESTS=${FAULT_REQUESTS:-}

@@ -191,10 +191,8 @@ l2_debug_results() {	# VM FILE
 . "$TOP/scripts/testbed/faults.sh"
 
 debug_faults() {
-	local len
 	stage "l1: debug kernel: fault injection in vhost_vdmabuf"
-	len=$(nm -S "$HOSTMOD" | awk '$3 ~ /^[tT]$/ { print $2 }' | sort | tail -n1)
-	faults_run l1 vhost_vdmabuf "${len:+0x$len}" "${FAULT_PERCENT:-1}" \
+	faults_run l1 vhost_vdmabuf "$(faults_fn_max "$HOSTMOD")" "${FAULT_PERCENT:-1}" \
 		run_host_prog fuzz_host_faults "$BUILD/selftests/fuzz_host" --faults \
 		--seed 2 --requests "${FAULT_REQUESTS:-4000}" --time-limit 240 \
 		--shrink-time 0

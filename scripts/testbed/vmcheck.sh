@@ -147,8 +147,10 @@ VM_TESTS=${VM_TESTS:-} WESTON_SCOPES=${WESTON_SCOPES:-} WESTON_LOG_LINES=${WESTO
 # DMA-API debugging's text is (faults.sh).
 GUEST_FN_MAX= FAULT_PERCENT=${FAULT_PERCENT:-} FAULT_REQUESTS=${FAULT_REQUESTS:-}
 DMA_TEXT=${DMA_TEXT:-}
-[ "$VM_KERNEL" = debug ] && [ -f "$GUESTMOD" ] &&
-	GUEST_FN_MAX=$(nm -S "$GUESTMOD" | awk '$3 ~ /^[tT]$/ { print "0x" $2 }' | sort | tail -n1)
+if [ "$VM_KERNEL" = debug ] && [ -f "$GUESTMOD" ]; then
+	. "$TOP/scripts/testbed/faults.sh"
+	GUEST_FN_MAX=$(faults_fn_max "$GUESTMOD")
+fi
 # The host fuzzer's run (empty: l1-run.sh's defaults)
 FUZZ_SEED=${FUZZ_SEED:-} FUZZ_REQUESTS=${FUZZ_REQUESTS:-} FUZZ_TIME_LIMIT=${FUZZ_TIME_LIMIT:-}
 FUZZ_ARGS=${FUZZ_ARGS:-}
