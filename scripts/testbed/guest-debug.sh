@@ -74,7 +74,7 @@ KVER=$DEBUG_KVER KROOT=$DEBUG_KROOT VMLINUX=$DEBUG_VMLINUX GCNO=$DEBUG_GCNO
 
 vu=$BUILD/vhost-user/vhost-user-vdmabuf
 check "host: vhost-user-vdmabuf and its fault-injection build (make vhost-user)" \
-	test -x "$vu" && test -x "$vu-faults"
+	sh -c 'test -x "$0" && test -x "$0-faults"' "$vu"
 check "host: QEMU has vhost-user-vdmabuf-pci (make qemu)" \
 	sh -c '"$0" -device help 2>/dev/null | grep -q "\"vhost-user-vdmabuf-pci\""' "$QEMU"
 grep -q '^not ok' "$R" && finish 1
