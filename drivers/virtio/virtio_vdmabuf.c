@@ -63,7 +63,8 @@
  * dma-buf reference, the pinned attachment and its mapping until the device
  * says RELEASED (or is reset), whatever the producer does meanwhile:
  * unexport, close /dev/virtio-vdmabuf (which unexports its live exports),
- * or die.
+ * or die.  Exports of one dma-buf on one device share one attachment and
+ * mapping (struct vdmabuf_map), kept until the last of them is released.
  *
  * Requests are single descriptor chains on the requestq: the readable part
  * is the header, the ranges and the metadata (or damage rectangles), the
@@ -83,10 +84,14 @@
  * A device reset (remove, freeze, or a device that asked for one) counts
  * as RELEASED of every export.
  *
- * Lock order: state_sem, then lock, then vq_lock.  A dma-buf's reservation
- * lock is taken under state_sem (EXPORT maps its attachment) or under no
- * lock of ours (an export's teardown, from the works and the UNEXPORT
- * paths), never with lock held.  An opener's read_lock comes before its
+ * Lock order: state_sem, then lock, then vq_lock; state_sem, then
+ * map_lock, then a dma-buf's reservation lock, then map_ref_lock.  The
+ * reservation lock is taken under map_lock (a mapping's creation and
+ * teardown) or under no lock of ours (EXPORT's wait for the exporter's
+ * kernel fences), never with lock held.  The event and request works,
+ * which deliver FRAME_DONE and RELEASED, take neither map_lock nor a
+ * reservation lock: an export's last user queues its mapping's teardown
+ * to unmap_work.  An opener's read_lock comes before its
  * ev_lock, which is also taken under lock.  The virtqueues are used under
  * vq_lock, and only while vq_ready says they exist.
  */
@@ -219,6 +224,14 @@ struct vdmabuf_limits {
  * @gone: the device was removed, or stopped because it broke: the open
  *	files only read what is queued (set with a release under @lock,
  *	after the last event was queued; read without the lock)
+ * @map_lock: protects @maps; held while a map is made or torn down;
+ *	taken under @state_sem (read: EXPORT; write: vdmabuf_stop()) or
+ *	by @unmap_work, never with @lock held
+ * @maps: the device's maps (&vdmabuf_map.hnode), by dma-buf: at most one
+ *	per dma-buf, live or waiting for its teardown
+ * @map_ref_lock: protects every map's users and @dead_maps
+ * @dead_maps: maps no export uses, to tear down (&vdmabuf_map.dead)
+ * @unmap_work: tears them down
  * @out_lock: protects @outputs
  * @outputs: the device's outputs (VIRTIO_VDMABUF_F_OUTPUTS), as
  *	VDMABUF_IOCTL_OUTPUTS returns them; none without the feature
@@ -264,6 +277,12 @@ struct vdmabuf_dev {
 	struct workqueue_struct *deferred_wq;
 	struct vdmabuf_acct *acct;
 	bool gone;
+
+	struct mutex map_lock;		/* maps */
+	DECLARE_HASHTABLE(maps, VDMABUF_HASH_BITS);
+	spinlock_t map_ref_lock;	/* users of every map, dead_maps */
+	struct list_head dead_maps;
+	struct work_struct unmap_work;
 
 	struct mutex out_lock;		/* outputs */
 	struct vdmabuf_outputs outputs;
@@ -349,6 +368,39 @@ struct vdmabuf_req;
 struct vdmabuf_deferred;
 
 /**
+ * struct vdmabuf_map - a dma-buf attached, pinned and mapped for the device
+ * @hnode: in dev->maps; dev->map_lock
+ * @dead: in dev->dead_maps once @users is 0; dev->map_ref_lock
+ * @dev: the device, which outlives its maps (vdmabuf_stop() flushes
+ *	unmap_work)
+ * @dmabuf: the dma-buf, referenced
+ * @attach: the pinned dynamic attachment to the virtio device's DMA device
+ * @sgt: the attachment's mapping; set and cleared under the dma-buf's
+ *	reservation lock (vdmabuf_move_notify() reads it there), read
+ *	without a lock by the exports that use it
+ * @users: the exports using it; dev->map_ref_lock
+ *
+ * One per dma-buf and device, however many exports of the buffer there
+ * are, as DRM PRIME imports a dma-buf once per file
+ * (drm_gem_prime_fd_to_handle()).  An exporter that maps with CPU syncs
+ * (the system heap) cannot keep two mappings of a page coherent for
+ * devices that may write it, and DMA-API debugging reports the second
+ * ("cacheline tracking EEXIST").  That holds across devices too, which a
+ * map per device cannot help: a heap buffer exported on two devices at
+ * once is mapped twice.  Made and torn down under dev->map_lock, so a new
+ * map of a dma-buf never overlaps its old one's teardown.
+ */
+struct vdmabuf_map {
+	struct hlist_node hnode;
+	struct list_head dead;
+	struct vdmabuf_dev *dev;
+	struct dma_buf *dmabuf;
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt;
+	unsigned int users;
+};
+
+/**
  * struct vdmabuf_exp - one buffer shared with the device
  * @hnode: in dev->exports once the device accepted it; dev->lock
  * @owner_node: in owner->exports; dev->lock
@@ -373,9 +425,8 @@ struct vdmabuf_deferred;
  *	(NULL: not charged, the caller had CAP_IPC_LOCK)
  * @charged: pages charged to @user
  * @dmabuf: the shared dma-buf, referenced
- * @attach: the pinned dynamic attachment to the virtio device's DMA device
- * @sgt: the attachment's mapping; the dma-buf's reservation lock (read
- *	without it only by the export's own steps)
+ * @map: its mapping for the device, shared with every other export of the
+ *	same dma-buf; NULL until vdmabuf_exp_map()
  */
 struct vdmabuf_exp {
 	struct hlist_node hnode;
@@ -397,8 +448,7 @@ struct vdmabuf_exp {
 	struct user_struct *user;
 	unsigned long charged;
 	struct dma_buf *dmabuf;
-	struct dma_buf_attachment *attach;
-	struct sg_table *sgt;
+	struct vdmabuf_map *map;
 };
 
 /**
@@ -601,15 +651,15 @@ static struct sg_table *vdmabuf_buf_map(struct dma_buf_attachment *attach,
 		goto err_free_sgt;
 	/*
 	 * The same pages may be mapped for several devices at once (a buffer
-	 * exported twice, or on two devices, or imported by another driver
-	 * too).  The DMA API's syncs at map and unmap cannot keep such
-	 * mappings coherent, and DMA-API debugging reports them as
-	 * overlapping: map and unmap skip them, and begin_cpu_access and
-	 * end_cpu_access sync every mapped attachment instead, as with
-	 * drm_gem_map_dma_buf() and udmabuf.  What the CPU wrote before the
-	 * first mapping (the pages' zeroing, writes through mmap) is still
-	 * written back for the device here: a clean, harmless to the other
-	 * mappings, where the unmap's invalidation would not be.
+	 * exported on two devices, or imported by another driver too).  The
+	 * DMA API's syncs at map and unmap cannot keep such mappings
+	 * coherent, and DMA-API debugging reports them as overlapping: map
+	 * and unmap skip them, and begin_cpu_access and end_cpu_access sync
+	 * every mapped attachment instead, as with drm_gem_map_dma_buf() and
+	 * udmabuf.  What the CPU wrote before the first mapping (the pages'
+	 * zeroing, writes through mmap) is still written back for the device
+	 * here: a clean, harmless to the other mappings, where the unmap's
+	 * invalidation would not be.
 	 */
 	ret = dma_map_sgtable(attach->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	if (ret)
@@ -1093,7 +1143,7 @@ static struct vdmabuf_exp *vdmabuf_find(struct vdmabuf_dev *dev, const u8 *uuid)
 
 /*
  * An exporter that can move its buffers (a TTM driver) keeps this one in
- * place while vdmabuf_exp_map()'s pin holds, from before the mapping is
+ * place while vdmabuf_map_new()'s pin holds, from before the mapping is
  * made until after it is gone: the dma-buf contract forbids moving a
  * pinned buffer.  It may move it while we pin it (amdgpu's pin migrates a
  * buffer from VRAM to GTT and notifies every dynamic attachment), before
@@ -1104,10 +1154,10 @@ static struct vdmabuf_exp *vdmabuf_find(struct vdmabuf_dev *dev, const u8 *uuid)
 static void __maybe_unused
 vdmabuf_move_notify(struct dma_buf_attachment *attach)
 {
-	struct vdmabuf_exp *exp = attach->importer_priv;
+	struct vdmabuf_map *map = attach->importer_priv;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
-	WARN_ONCE(exp->sgt, "virtio_vdmabuf: %s moved a pinned buffer\n",
+	WARN_ONCE(map->sgt, "virtio_vdmabuf: %s moved a pinned buffer\n",
 		  attach->dmabuf->exp_name);
 }
 
@@ -1115,6 +1165,138 @@ static const struct dma_buf_attach_ops vdmabuf_importer_ops = {
 	.allow_peer2peer = false,
 	VDMABUF_COMPAT_MOVE_NOTIFY(vdmabuf_move_notify)
 };
+
+static struct vdmabuf_map *vdmabuf_map_find(struct vdmabuf_dev *dev,
+					    struct dma_buf *dmabuf)
+{
+	struct vdmabuf_map *map;
+
+	lockdep_assert_held(&dev->map_lock);
+	hash_for_each_possible(dev->maps, map, hnode, (unsigned long)dmabuf)
+		if (map->dmabuf == dmabuf)
+			return map;
+	return NULL;
+}
+
+/* Attach to, pin and map @dmabuf for the device, in a new map. */
+static struct vdmabuf_map *vdmabuf_map_new(struct vdmabuf_dev *dev,
+					   struct dma_buf *dmabuf)
+{
+	struct dma_buf_attachment *attach;
+	struct vdmabuf_map *map;
+	struct sg_table *sgt;
+	int ret;
+
+	lockdep_assert_held(&dev->map_lock);
+	map = kzalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
+	if (!map)
+		return ERR_PTR(-ENOMEM);
+	attach = dma_buf_dynamic_attach(dmabuf, dev->vdev->dev.parent,
+					&vdmabuf_importer_ops, map);
+	if (IS_ERR(attach)) {
+		ret = PTR_ERR(attach);
+		goto err_free;
+	}
+	ret = dma_resv_lock_interruptible(dmabuf->resv, NULL);
+	if (ret)
+		goto err_detach;
+	ret = dma_buf_pin(attach);
+	if (ret)
+		goto err_unlock;
+	sgt = dma_buf_map_attachment(attach, DMA_BIDIRECTIONAL);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		goto err_unpin;
+	}
+	map->attach = attach;
+	map->sgt = sgt;
+	dma_resv_unlock(dmabuf->resv);
+	get_dma_buf(dmabuf);
+	map->dmabuf = dmabuf;
+	map->dev = dev;
+	map->users = 1;
+	return map;
+
+err_unpin:
+	dma_buf_unpin(attach);
+err_unlock:
+	dma_resv_unlock(dmabuf->resv);
+err_detach:
+	dma_buf_detach(dmabuf, attach);
+err_free:
+	kfree(map);
+	return ERR_PTR(ret);
+}
+
+/* Take a user of @map, unless its last one is gone (it is dead_maps'). */
+static bool vdmabuf_map_tryget(struct vdmabuf_map *map)
+{
+	struct vdmabuf_dev *dev = map->dev;
+	bool live;
+
+	spin_lock(&dev->map_ref_lock);
+	live = map->users;
+	if (live)
+		map->users++;
+	spin_unlock(&dev->map_ref_lock);
+	return live;
+}
+
+/*
+ * An export stops using @map; the last one queues its teardown, so that
+ * the works that deliver events never wait for a reservation lock.
+ */
+static void vdmabuf_map_put(struct vdmabuf_map *map)
+{
+	struct vdmabuf_dev *dev = map->dev;
+	bool last;
+
+	spin_lock(&dev->map_ref_lock);
+	WARN_ON(!map->users);
+	last = !--map->users;
+	if (last)
+		list_add_tail(&map->dead, &dev->dead_maps);
+	spin_unlock(&dev->map_ref_lock);
+	if (last)
+		queue_work(system_wq, &dev->unmap_work);
+}
+
+/* Unmap, unpin and detach the maps no export uses.  May sleep. */
+static void vdmabuf_map_reap(struct vdmabuf_dev *dev)
+{
+	struct vdmabuf_map *map, *tmp;
+	LIST_HEAD(dead);
+
+	lockdep_assert_held(&dev->map_lock);
+	spin_lock(&dev->map_ref_lock);
+	list_splice_init(&dev->dead_maps, &dead);
+	spin_unlock(&dev->map_ref_lock);
+
+	list_for_each_entry_safe(map, tmp, &dead, dead) {
+		struct dma_buf *dmabuf = map->dmabuf;
+
+		hash_del(&map->hnode);
+		dma_resv_lock(dmabuf->resv, NULL);
+		dma_buf_unmap_attachment(map->attach, map->sgt,
+					 DMA_BIDIRECTIONAL);
+		map->sgt = NULL;
+		dma_buf_unpin(map->attach);
+		dma_resv_unlock(dmabuf->resv);
+		dma_buf_detach(dmabuf, map->attach);
+		dma_buf_put(dmabuf);
+		kfree(map);
+	}
+}
+
+static void vdmabuf_unmap_work(struct work_struct *work)
+{
+	struct vdmabuf_dev *dev = container_of(work, struct vdmabuf_dev,
+					       unmap_work);
+
+	mutex_lock(&dev->map_lock);
+	vdmabuf_map_reap(dev);
+	mutex_unlock(&dev->map_lock);
+}
 
 static void vdmabuf_free_nodes(struct list_head *list)
 {
@@ -1146,23 +1328,16 @@ static int vdmabuf_charge(struct user_struct *user, unsigned long pages)
 	return 0;
 }
 
-/* Drop the attachment and the dma-buf reference; frees @exp.  May sleep. */
+/*
+ * Drop the mapping (torn down later if it was the last user) and the
+ * dma-buf reference; frees @exp.  May sleep; takes no lock of ours.
+ */
 static void vdmabuf_exp_destroy(struct vdmabuf_exp *exp)
 {
-	struct dma_buf *dmabuf = exp->dmabuf;
-
-	if (exp->sgt) {
-		dma_resv_lock(dmabuf->resv, NULL);
-		dma_buf_unmap_attachment(exp->attach, exp->sgt,
-					 DMA_BIDIRECTIONAL);
-		exp->sgt = NULL;
-		dma_buf_unpin(exp->attach);
-		dma_resv_unlock(dmabuf->resv);
-	}
-	if (exp->attach)
-		dma_buf_detach(dmabuf, exp->attach);
-	if (dmabuf)
-		dma_buf_put(dmabuf);
+	if (exp->map)
+		vdmabuf_map_put(exp->map);
+	if (exp->dmabuf)
+		dma_buf_put(exp->dmabuf);
 	if (exp->user) {
 		atomic_long_sub(exp->charged, &exp->user->locked_vm);
 		free_uid(exp->user);
@@ -1813,55 +1988,43 @@ err_free:
 }
 
 /*
- * Attach to, pin and map @exp->dmabuf for the device, then wait for the
- * exporter's kernel work on it (a TTM exporter may still be moving the
- * buffer to where the mapping says it is), as virtio-gpu's import does.
+ * Give @exp the device's map of its dma-buf, made now if no other export
+ * has one, then wait for the exporter's kernel work on the buffer (a TTM
+ * exporter may still be moving it to where the mapping says it is), as
+ * virtio-gpu's import does.  On failure @exp may hold the map already:
+ * vdmabuf_exp_destroy() drops it.
  */
 static int vdmabuf_exp_map(struct vdmabuf_dev *dev, struct vdmabuf_exp *exp)
 {
 	struct dma_buf *dmabuf = exp->dmabuf;
-	struct dma_buf_attachment *attach;
-	struct sg_table *sgt;
+	struct vdmabuf_map *map;
 	long wait;
 	int ret;
 
-	attach = dma_buf_dynamic_attach(dmabuf, dev->vdev->dev.parent,
-					&vdmabuf_importer_ops, exp);
-	if (IS_ERR(attach))
-		return PTR_ERR(attach);
-
-	ret = dma_resv_lock_interruptible(dmabuf->resv, NULL);
+	ret = mutex_lock_interruptible(&dev->map_lock);
 	if (ret)
-		goto err_detach;
-	ret = dma_buf_pin(attach);
-	if (ret)
-		goto err_unlock;
-	sgt = dma_buf_map_attachment(attach, DMA_BIDIRECTIONAL);
-	if (IS_ERR(sgt)) {
-		ret = PTR_ERR(sgt);
-		goto err_unpin;
+		return ret;
+	map = vdmabuf_map_find(dev, dmabuf);
+	if (map && !vdmabuf_map_tryget(map)) {
+		/* Its last user is gone: tear it down before a new one */
+		vdmabuf_map_reap(dev);
+		map = NULL;
 	}
-	/* The time left (a long), or -ERESTARTSYS. */
+	if (!map) {
+		map = vdmabuf_map_new(dev, dmabuf);
+		if (IS_ERR(map)) {
+			mutex_unlock(&dev->map_lock);
+			return PTR_ERR(map);
+		}
+		hash_add(dev->maps, &map->hnode, (unsigned long)dmabuf);
+	}
+	mutex_unlock(&dev->map_lock);
+	exp->map = map;
+
+	/* The time left (a long), or -ERESTARTSYS; needs no lock */
 	wait = dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_KERNEL, true,
 				     MAX_SCHEDULE_TIMEOUT);
-	if (wait < 0) {
-		ret = wait;
-		goto err_unmap;
-	}
-	exp->attach = attach;
-	exp->sgt = sgt;
-	dma_resv_unlock(dmabuf->resv);
-	return 0;
-
-err_unmap:
-	dma_buf_unmap_attachment(attach, sgt, DMA_BIDIRECTIONAL);
-err_unpin:
-	dma_buf_unpin(attach);
-err_unlock:
-	dma_resv_unlock(dmabuf->resv);
-err_detach:
-	dma_buf_detach(dmabuf, attach);
-	return ret;
+	return wait < 0 ? wait : 0;
 }
 
 /*
@@ -2004,7 +2167,7 @@ static int vdmabuf_export(struct vdmabuf_file *vf, struct dma_buf *dmabuf,
 	ret = vdmabuf_exp_map(dev, exp);
 	if (ret)
 		goto err_unreserve;
-	nr = vdmabuf_build_ranges(exp->sgt, dev->cfg.max_ranges, &ranges,
+	nr = vdmabuf_build_ranges(exp->map->sgt, dev->cfg.max_ranges, &ranges,
 				  &size);
 	if (nr < 0) {
 		ret = nr;
@@ -2648,6 +2811,9 @@ static void vdmabuf_dev_free(struct kref *ref)
 		vdmabuf_acct_put(dev->acct);
 	if (dev->deferred_wq)
 		destroy_workqueue(dev->deferred_wq);
+	flush_work(&dev->unmap_work);
+	WARN_ON(!hash_empty(dev->maps));
+	mutex_destroy(&dev->map_lock);
 	mutex_destroy(&dev->lock);
 	kfree(dev);
 }
@@ -3417,6 +3583,9 @@ static void vdmabuf_stop(struct vdmabuf_dev *dev)
 	down_write(&dev->state_sem);
 	dev->ready = false;
 	vdmabuf_drop_all(dev);
+	/* The maps' teardowns it queued, before the device goes */
+	flush_work(&dev->unmap_work);
+	WARN_ON(!hash_empty(dev->maps));
 	dev->vdev->config->del_vqs(dev->vdev);
 	kfree(dev->evt_bufs);
 	dev->evt_bufs = NULL;
@@ -3536,6 +3705,11 @@ static int vdmabuf_probe(struct virtio_device *vdev)
 	INIT_DELAYED_WORK(&dev->unexport_work, vdmabuf_unexport_work);
 	mutex_init(&dev->lock);
 	hash_init(dev->exports);
+	mutex_init(&dev->map_lock);
+	hash_init(dev->maps);
+	spin_lock_init(&dev->map_ref_lock);
+	INIT_LIST_HEAD(&dev->dead_maps);
+	INIT_WORK(&dev->unmap_work, vdmabuf_unmap_work);
 	INIT_LIST_HEAD(&dev->unexport_list);
 	INIT_LIST_HEAD(&dev->files);
 	INIT_LIST_HEAD(&dev->deferred);

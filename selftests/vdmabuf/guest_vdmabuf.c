@@ -1058,12 +1058,13 @@ static void export_foreign(struct __test_metadata *_metadata, int dev,
  * DMA-API debugging tracks the cache lines a device may write, and
  * reports a line mapped twice at once unless the mappings skip the CPU
  * syncs, which cannot keep overlapping mappings coherent.  The driver's
- * own buffer, exported twice on the first device and once on the second,
- * is mapped three times at once: its mappings must skip them
- * (begin_cpu_access and end_cpu_access sync instead).  Skipped on a
- * kernel without DMA-API debugging.
+ * own buffer, exported twice on the first device (one mapping, which the
+ * two exports share) and once on the second, is mapped twice at once,
+ * once per device: its mappings must skip them (begin_cpu_access and
+ * end_cpu_access sync instead).  Skipped on a kernel without DMA-API
+ * debugging.
  */
-TEST_F(dev, own_buffer_mapped_thrice)
+TEST_F(dev, own_buffer_on_two_devices)
 {
 	long errors = dma_api_errors();
 	struct vdmabuf_export e[3];
@@ -1086,6 +1087,92 @@ TEST_F(dev, own_buffer_mapped_thrice)
 		EXPECT_EQ(0, wait_released(fd, e[i].uuid));
 	}
 	close(fd1);
+	close(buf);
+}
+
+/*
+ * The DMA-API debugging entries of the first device's PCI function (its
+ * mappings: the virtqueues, with VIRTIO_F_ACCESS_PLATFORM refused, use
+ * none), or -1 without DMA-API debugging or with it turned off.
+ */
+#define DMA_API_DUMP	"/sys/kernel/debug/dma-api/dump"
+
+static int dma_api_mappings(void)
+{
+	char path[PATH_MAX], line[512], drv[64], name[64];
+	const char *pci;
+	int n = 0;
+	FILE *f;
+
+	if (read_line("/sys/kernel/debug/dma-api/disabled", line, sizeof(line)) ||
+	    line[0] != 'N')
+		return -1;
+	if (!realpath("/sys/class/misc/virtio-vdmabuf/device/..", path))
+		return -1;
+	pci = strrchr(path, '/') + 1;
+	f = fopen(DMA_API_DUMP, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %63s", drv, name) == 2 && !strcmp(name, pci))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* Wait up to 5 s for the device's mappings to number @want; the last count. */
+static int dma_api_mappings_settle(int want)
+{
+	int i, n = dma_api_mappings();
+
+	for (i = 0; i < 250 && n != want; i++) {
+		usleep(20000);
+		n = dma_api_mappings();
+	}
+	return n;
+}
+
+/*
+ * A foreign buffer exported three times at once on one device is mapped
+ * for it once, as DRM PRIME imports a dma-buf once per file: the system
+ * heap maps with CPU syncs, so a second mapping of its lines for a device
+ * that may write them is one DMA-API debugging reports.  The mapping goes
+ * soon after the last of the three is released, and a new export maps
+ * the buffer anew.  Skipped on a kernel without DMA-API debugging or the
+ * system heap.
+ */
+TEST_F(dev, foreign_buffer_exported_thrice)
+{
+	long errors = dma_api_errors();
+	int before = dma_api_mappings(), once, buf, i;
+	struct vdmabuf_export e[3];
+
+	if (errors < 0 || before < 0)
+		SKIP(return, "no DMA-API debugging (" DMA_API_DUMP ")");
+	buf = heap_dmabuf(1 << 20);
+	if (buf == -ENOENT)
+		SKIP(return, "/dev/dma_heap/system is absent");
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vd_export(self->fd, buf, &e[0]));
+	once = dma_api_mappings();
+	EXPECT_LT(before, once);
+	for (i = 1; i < 3; i++)
+		ASSERT_EQ(0, vd_export(self->fd, buf, &e[i]));
+	EXPECT_EQ(once, dma_api_mappings()) TH_LOG("mapped more than once");
+	EXPECT_EQ(errors, dma_api_errors()) TH_LOG("DMA-API errors (dmesg: DMA-API)");
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(e[0].nr_ranges, e[i].nr_ranges);
+		EXPECT_EQ(1 << 20, e[i].size);
+		EXPECT_EQ(0, vd_unexport(self->fd, e[i].uuid));
+		EXPECT_EQ(0, wait_released(self->fd, e[i].uuid));
+	}
+	EXPECT_EQ(before, dma_api_mappings_settle(before)) TH_LOG("not unmapped");
+	ASSERT_EQ(0, vd_export(self->fd, buf, &e[0]));
+	EXPECT_EQ(once, dma_api_mappings());
+	EXPECT_EQ(0, vd_unexport(self->fd, e[0].uuid));
+	EXPECT_EQ(0, wait_released(self->fd, e[0].uuid));
+	EXPECT_EQ(before, dma_api_mappings_settle(before)) TH_LOG("not unmapped");
+	EXPECT_EQ(errors, dma_api_errors()) TH_LOG("DMA-API errors (dmesg: DMA-API)");
 	close(buf);
 }
 
