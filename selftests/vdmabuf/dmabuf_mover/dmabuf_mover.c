@@ -177,7 +177,12 @@ static struct sg_table *mover_map(struct dma_buf_attachment *attach,
 					GFP_KERNEL);
 	if (ret)
 		goto err_free;
-	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
+	/*
+	 * As amdgpu_dma_buf_map() and xe_dma_buf_map(): no CPU syncs at
+	 * map, which could not keep mappings of one page for several devices
+	 * coherent (DMA-API debugging reports them as overlapping).
+	 */
+	ret = dma_map_sgtable(attach->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	if (ret)
 		goto err_free_table;
 	return sgt;
