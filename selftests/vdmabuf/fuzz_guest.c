@@ -1203,6 +1203,18 @@ static uint32_t make_meta(struct rng *r, uint8_t *m, uint32_t max,
 }
 
 /* An fd that is no dma-buf, and what EXPORT of it must say */
+/*
+ * The system heap maps with CPU syncs, so two mappings of its pages for
+ * devices that may write them cannot be kept coherent, and DMA-API
+ * debugging reports the second ("cacheline tracking EEXIST").  The driver
+ * maps a dma-buf once per device, however many exports share it; across
+ * devices it cannot help.  So heap buffers are exported on one device
+ * only, this one, and so is any fd another thread may have just opened,
+ * and vgem imports none (every other kind of buffer maps without CPU
+ * syncs).
+ */
+#define HEAP_DEV	0
+
 static int not_a_dmabuf(struct worker *w, struct rng *r, struct opener *o,
 			int *want, char *what, size_t wlen)
 {
@@ -1239,6 +1251,11 @@ static int not_a_dmabuf(struct worker *w, struct rng *r, struct opener *o,
 		snprintf(what, wlen, "stdin");
 		return 0;
 	default:
+		if (o->dev != HEAP_DEV) {
+			/* It might be another thread's heap buffer */
+			snprintf(what, wlen, "/dev/null");
+			return null_fd;
+		}
 		/* Closed just now: another thread may have it again */
 		fd = dup(null_fd);
 		close(fd);
@@ -1264,6 +1281,11 @@ static void act_export(struct worker *w, struct rng *r)
 	o = opener_get(r);
 	if (!o)
 		return;
+	/* A heap buffer only on the first device (HEAP_DEV) */
+	if (b && b->kind == B_HEAP && o->dev != HEAP_DEV) {
+		opener_put(o);
+		return;
+	}
 	d = &devs[o->dev];
 	meta = w->guard - 4096;
 	meta_len = make_meta(r, meta, d->info.max_meta_len,
@@ -2120,7 +2142,9 @@ static int fence_signal(struct worker *w, uint32_t i)
 
 /*
  * A write (or read) fence of vgem on a buffer, which PRESENT then waits
- * for; or one signalled.  A buffer vgem did not make is imported first.
+ * for; or one signalled.  A buffer vgem did not make is imported first,
+ * but for a heap buffer (HEAP_DEV): vgem's import maps it for vgem's
+ * device.
  */
 static void act_fence(struct worker *w, struct rng *r)
 {
@@ -2132,7 +2156,7 @@ static void act_fence(struct worker *w, struct rng *r)
 
 	if (w->card < 0 || !b)
 		return;
-	if (pct(r, 40)) {
+	if (pct(r, 40) || (!b->handle && b->kind == B_HEAP)) {
 		say(w, "FENCE signal %u", w->fences[i]);
 		ret = fence_signal(w, i);
 		count(K_FENCE, ret);
