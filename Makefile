@@ -157,8 +157,12 @@ check-debug:
 
 # The guest tests, the guest fuzzer and fault injection into the guest
 # module on the debug kernel, booted here with the vhost-user back-end
-# making no host dma-bufs: scripts/testbed/guest-debug.sh.
-check-guest-debug: userspace
+# making no host dma-bufs: scripts/testbed/guest-debug.sh.  The patched
+# QEMU first (cached: seconds), then the userspace with the back-end,
+# which builds against QEMU's libvhost-user.
+check-guest-debug:
+	bash $(SETUP) qemu
+	$(MAKE) userspace
 	bash scripts/testbed/guest-debug.sh
 
 demo-weston:
