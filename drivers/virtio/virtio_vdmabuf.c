@@ -64,7 +64,8 @@
  * says RELEASED (or is reset), whatever the producer does meanwhile:
  * unexport, close /dev/virtio-vdmabuf (which unexports its live exports),
  * or die.  Exports of one dma-buf on one device share one attachment and
- * mapping (struct vdmabuf_map), kept until the last of them is released.
+ * mapping (struct vdmabuf_map), kept until just after the last of them
+ * is released (unmap_work tears it down).
  *
  * Requests are single descriptor chains on the requestq: the readable part
  * is the header, the ranges and the metadata (or damage rectangles), the
@@ -84,16 +85,17 @@
  * A device reset (remove, freeze, or a device that asked for one) counts
  * as RELEASED of every export.
  *
- * Lock order: state_sem, then lock, then vq_lock; state_sem, then
- * map_lock, then a dma-buf's reservation lock, then map_ref_lock.  The
+ * Lock order: state_sem, then lock, then vq_lock; state_sem (or
+ * unmap_work), then map_lock, then a dma-buf's reservation lock.
+ * map_ref_lock is innermost, taken under map_lock or alone.  A
  * reservation lock is taken under map_lock (a mapping's creation and
- * teardown) or under no lock of ours (EXPORT's wait for the exporter's
- * kernel fences), never with lock held.  The event and request works,
- * which deliver FRAME_DONE and RELEASED, take neither map_lock nor a
- * reservation lock: an export's last user queues its mapping's teardown
- * to unmap_work.  An opener's read_lock comes before its
- * ev_lock, which is also taken under lock.  The virtqueues are used under
- * vq_lock, and only while vq_ready says they exist.
+ * teardown) or under state_sem alone (PRESENT's fence check), never with
+ * lock held.  The event and request works, which deliver FRAME_DONE and
+ * RELEASED, take neither map_lock nor a reservation lock: an export's
+ * last user queues its mapping's teardown to unmap_work.  An opener's
+ * read_lock comes before its ev_lock, which is also taken under lock.
+ * The virtqueues are used under vq_lock, and only while vq_ready says
+ * they exist.
  */
 
 #define VDMABUF_EVT_BUFS	64	/* most event buffers kept posted */
@@ -225,8 +227,9 @@ struct vdmabuf_limits {
  *	files only read what is queued (set with a release under @lock,
  *	after the last event was queued; read without the lock)
  * @map_lock: protects @maps; held while a map is made or torn down;
- *	taken under @state_sem (read: EXPORT; write: vdmabuf_stop()) or
- *	by @unmap_work, never with @lock held
+ *	taken by EXPORT under @state_sem (read) and by @unmap_work, which
+ *	vdmabuf_stop() flushes under @state_sem (write); never with @lock
+ *	held
  * @maps: the device's maps (&vdmabuf_map.hnode), by dma-buf: at most one
  *	per dma-buf, live or waiting for its teardown
  * @map_ref_lock: protects every map's users and @dead_maps
@@ -387,8 +390,10 @@ struct vdmabuf_deferred;
  * devices that may write it, and DMA-API debugging reports the second
  * ("cacheline tracking EEXIST").  That holds across devices too, which a
  * map per device cannot help: a heap buffer exported on two devices at
- * once is mapped twice.  Made and torn down under dev->map_lock, so a new
- * map of a dma-buf never overlaps its old one's teardown.
+ * once is mapped twice, and so is one the display driver imported (its
+ * PRIME import, drm_gem_prime_import_dev(), maps the buffer for this
+ * device as well).  Made and torn down under dev->map_lock, so a new map
+ * of a dma-buf never overlaps its old one's teardown.
  */
 struct vdmabuf_map {
 	struct hlist_node hnode;
@@ -1261,31 +1266,36 @@ static void vdmabuf_map_put(struct vdmabuf_map *map)
 		queue_work(system_wq, &dev->unmap_work);
 }
 
-/* Unmap, unpin and detach the maps no export uses.  May sleep. */
+/* Unmap, unpin and detach @map, which no export uses, and free it. */
+static void vdmabuf_map_free(struct vdmabuf_map *map)
+{
+	struct dma_buf *dmabuf = map->dmabuf;
+
+	lockdep_assert_held(&map->dev->map_lock);
+	hash_del(&map->hnode);
+	dma_resv_lock(dmabuf->resv, NULL);
+	dma_buf_unmap_attachment(map->attach, map->sgt, DMA_BIDIRECTIONAL);
+	map->sgt = NULL;
+	dma_buf_unpin(map->attach);
+	dma_resv_unlock(dmabuf->resv);
+	dma_buf_detach(dmabuf, map->attach);
+	dma_buf_put(dmabuf);
+	kfree(map);
+}
+
+/* Tear down the maps no export uses.  May sleep. */
 static void vdmabuf_map_reap(struct vdmabuf_dev *dev)
 {
 	struct vdmabuf_map *map, *tmp;
-	LIST_HEAD(dead);
+	LIST_HEAD(list);
 
 	lockdep_assert_held(&dev->map_lock);
 	spin_lock(&dev->map_ref_lock);
-	list_splice_init(&dev->dead_maps, &dead);
+	list_splice_init(&dev->dead_maps, &list);
 	spin_unlock(&dev->map_ref_lock);
 
-	list_for_each_entry_safe(map, tmp, &dead, dead) {
-		struct dma_buf *dmabuf = map->dmabuf;
-
-		hash_del(&map->hnode);
-		dma_resv_lock(dmabuf->resv, NULL);
-		dma_buf_unmap_attachment(map->attach, map->sgt,
-					 DMA_BIDIRECTIONAL);
-		map->sgt = NULL;
-		dma_buf_unpin(map->attach);
-		dma_resv_unlock(dmabuf->resv);
-		dma_buf_detach(dmabuf, map->attach);
-		dma_buf_put(dmabuf);
-		kfree(map);
-	}
+	list_for_each_entry_safe(map, tmp, &list, dead)
+		vdmabuf_map_free(map);
 }
 
 static void vdmabuf_unmap_work(struct work_struct *work)
@@ -1329,8 +1339,9 @@ static int vdmabuf_charge(struct user_struct *user, unsigned long pages)
 }
 
 /*
- * Drop the mapping (torn down later if it was the last user) and the
- * dma-buf reference; frees @exp.  May sleep; takes no lock of ours.
+ * Drop the mapping (torn down by unmap_work if this was its last user)
+ * and the dma-buf reference; frees @exp.  May sleep; of our locks, takes
+ * only map_ref_lock.
  */
 static void vdmabuf_exp_destroy(struct vdmabuf_exp *exp)
 {
@@ -2007,7 +2018,10 @@ static int vdmabuf_exp_map(struct vdmabuf_dev *dev, struct vdmabuf_exp *exp)
 	map = vdmabuf_map_find(dev, dmabuf);
 	if (map && !vdmabuf_map_tryget(map)) {
 		/* Its last user is gone: tear it down before a new one */
-		vdmabuf_map_reap(dev);
+		spin_lock(&dev->map_ref_lock);
+		list_del(&map->dead);
+		spin_unlock(&dev->map_ref_lock);
+		vdmabuf_map_free(map);
 		map = NULL;
 	}
 	if (!map) {
@@ -3139,8 +3153,8 @@ EXPORT_SYMBOL_GPL(vdmabuf_client_open);
  * vdmabuf_client_close() - close a client
  * @client: from vdmabuf_client_open()
  *
- * Its live exports are unexported; each stays pinned until the device
- * releases it.  No callback runs once this returns.  Must not be called
+ * Its live exports are unexported; each stays pinned until just after
+ * the device releases it.  No callback runs once this returns.  Must not be called
  * from a callback.
  */
 void vdmabuf_client_close(struct vdmabuf_client *client)
