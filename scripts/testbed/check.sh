@@ -307,7 +307,7 @@ done
 # it, not nested (guest-debug.sh, make check-guest-debug): the debug
 # kernel booted on this machine, its devices served by vhost-user-vdmabuf
 # --no-dmabuf, runs the guest tests, the guest fuzzer's portion and the
-# fault injection into the guest module (5.5 min idle).  What needs a
+# fault injection into the guest module (2 min 10 s idle).  What needs a
 # host importer runs on the debug kernel only in make check-debug, an L2
 # nested in the debug L1, which nested TCG makes impractical here
 # (README, "The debug kernel").

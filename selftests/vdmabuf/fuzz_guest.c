@@ -1202,7 +1202,6 @@ static uint32_t make_meta(struct rng *r, uint8_t *m, uint32_t max,
 	return len;
 }
 
-/* An fd that is no dma-buf, and what EXPORT of it must say */
 /*
  * The system heap maps with CPU syncs, so two mappings of its pages for
  * devices that may write them cannot be kept coherent, and DMA-API
@@ -1215,6 +1214,7 @@ static uint32_t make_meta(struct rng *r, uint8_t *m, uint32_t max,
  */
 #define HEAP_DEV	0
 
+/* An fd that is no dma-buf, and what EXPORT of it must say */
 static int not_a_dmabuf(struct worker *w, struct rng *r, struct opener *o,
 			int *want, char *what, size_t wlen)
 {
@@ -2156,7 +2156,7 @@ static void act_fence(struct worker *w, struct rng *r)
 
 	if (w->card < 0 || !b)
 		return;
-	if (pct(r, 40) || (!b->handle && b->kind == B_HEAP)) {
+	if (pct(r, 40) || b->kind == B_HEAP) {
 		say(w, "FENCE signal %u", w->fences[i]);
 		ret = fence_signal(w, i);
 		count(K_FENCE, ret);

@@ -180,7 +180,8 @@ static struct sg_table *mover_map(struct dma_buf_attachment *attach,
 	/*
 	 * As amdgpu_dma_buf_map() and xe_dma_buf_map(): no CPU syncs at
 	 * map, which could not keep mappings of one page for several devices
-	 * coherent (DMA-API debugging reports them as overlapping).
+	 * coherent (DMA-API debugging reports them as overlapping); their
+	 * unmap syncs, and so does mover_unmap().
 	 */
 	ret = dma_map_sgtable(attach->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	if (ret)
