@@ -3154,8 +3154,8 @@ EXPORT_SYMBOL_GPL(vdmabuf_client_open);
  * @client: from vdmabuf_client_open()
  *
  * Its live exports are unexported; each stays pinned until just after
- * the device releases it.  No callback runs once this returns.  Must not be called
- * from a callback.
+ * the device releases it.  No callback runs once this returns.  Must not
+ * be called from a callback.
  */
 void vdmabuf_client_close(struct vdmabuf_client *client)
 {

@@ -5,14 +5,14 @@
 # sourced by l1-debug.sh (L1, bash: vhost_vdmabuf) and l2-init.sh (L2,
 # busybox sh: virtio_vdmabuf), and by vmcheck.sh and guest-debug.sh (this
 # machine: faults_fn_max for L2, which has no nm), so POSIX sh, and every
-# name it sets starts
-# with fault_ (both callers keep their TAP counter in n).  failslab and
-# fail_page_alloc fail a percentage of the allocations made with the
-# module's code on the stack (require-start..require-end, searched
-# stacktrace-depth frames deep), sleeping ones and order-0 pages
-# included, but none made by DMA-API debugging (reject-start..reject-end:
-# kernel/dma/debug.c's text), which the module's DMA mappings call and
-# which turns itself off, for good, when one of its allocations fails.
+# name it sets starts with fault_ (the two that call faults_run keep
+# their TAP counter in n).  failslab and fail_page_alloc fail a
+# percentage of the allocations made with the module's code on the stack
+# (require-start..require-end, searched stacktrace-depth frames deep),
+# sleeping ones and order-0 pages included, but none made by DMA-API
+# debugging (reject-start..reject-end: kernel/dma/debug.c's text), which
+# the module's DMA mappings call and which turns itself off, for good,
+# when one of its allocations fails.
 # The knobs: Documentation/fault-injection/fault-injection.rst.
 
 FAULT_ATTRS="failslab fail_page_alloc"
