@@ -3189,7 +3189,9 @@ static void check(struct fz *f, bool pins)
 	}
 	if (pins) {
 		as_root(f, true);
-		read_foll_pins(&acq, &rel);
+		foll_pins_settle(&acq, &rel, f->base.pins.acquired -
+				 f->base.pins.released + (long long)pages,
+				 PINS_SETTLE_MS);
 		as_root(f, false);
 		if ((acq - f->base.pins.acquired) - (rel - f->base.pins.released) !=
 		    (long long)pages) {

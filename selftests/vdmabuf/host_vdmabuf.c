@@ -68,7 +68,7 @@ static void vmm_done(struct __test_metadata *_metadata, struct vmm *v,
 	if (imp >= 0)
 		close(imp);
 	vmm_fini(v);
-	read_foll_pins(&p.acquired, &p.released);
+	pins_since(&b->pins, &p);
 	EXPECT_EQ(p.acquired - b->pins.acquired,
 		  p.released - b->pins.released);
 	EXPECT_EQ(b->vmlck, vmlck_kb(0));
@@ -1023,7 +1023,7 @@ TEST(memlock_rlimit)
 
 	if (access(DEV_PATH, F_OK))
 		SKIP(return, DEV_PATH " is absent");
-	read_foll_pins(&before.acquired, &before.released);
+	pins_take(&before);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
@@ -1059,7 +1059,7 @@ TEST(memlock_rlimit)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
-	read_foll_pins(&after.acquired, &after.released);
+	pins_since(&before, &after);
 	EXPECT_EQ(after.acquired - before.acquired,
 		  after.released - before.released);
 }
@@ -1119,7 +1119,7 @@ TEST(memlock_per_user)
 
 	if (access(DEV_PATH, F_OK))
 		SKIP(return, DEV_PATH " is absent");
-	read_foll_pins(&before.acquired, &before.released);
+	pins_take(&before);
 	ASSERT_EQ(0, pipe(ready));
 	ASSERT_EQ(0, pipe(go));
 	a = fork();
@@ -1177,7 +1177,7 @@ TEST(memlock_per_user)
 	EXPECT_EQ(VIRTIO_VDMABUF_S_OK, WEXITSTATUS(status));
 	close(ready[0]);
 	close(go[1]);
-	read_foll_pins(&after.acquired, &after.released);
+	pins_since(&before, &after);
 	EXPECT_EQ(after.acquired - before.acquired,
 		  after.released - before.released);
 }
@@ -1229,7 +1229,7 @@ TEST(memlock_after_exec)
 
 	if (access(DEV_PATH, F_OK))
 		SKIP(return, DEV_PATH " is absent");
-	read_foll_pins(&before.acquired, &before.released);
+	pins_take(&before);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
@@ -1260,7 +1260,7 @@ TEST(memlock_after_exec)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
-	read_foll_pins(&after.acquired, &after.released);
+	pins_since(&before, &after);
 	EXPECT_EQ(after.acquired - before.acquired,
 		  after.released - before.released);
 }
@@ -1355,7 +1355,7 @@ TEST_F(host, vmm_closed_while_imported)
 	munmap(m, 4 * PAGE);
 	close(fd);
 	EXPECT_EQ(self->base.vmpin, vmpin_kb(0));
-	read_foll_pins(&p.acquired, &p.released);
+	pins_since(&self->base.pins, &p);
 	EXPECT_EQ(p.acquired - self->base.pins.acquired,
 		  p.released - self->base.pins.released);
 }

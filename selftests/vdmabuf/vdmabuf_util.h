@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,40 @@ static inline void read_foll_pins(long long *acquired, long long *released)
 		sscanf(line, "nr_foll_pin_released %lld", released);
 	}
 	fclose(f);
+}
+
+/**
+ * foll_pins_settle() - read_foll_pins() once the pins in flight are released
+ * @acquired: nr_foll_pin_acquired, as read_foll_pins() gives it
+ * @released: nr_foll_pin_released, likewise
+ * @held: the pins the caller knows to stay held meanwhile
+ * @ms: how long to wait at most, in milliseconds
+ *
+ * The counters are the whole machine's, and not every pin is released
+ * before the call that took it returns: a read or write of a file on 9p
+ * without the page cache (the test VM's results directory, where a test
+ * program's output goes) pins the caller's pages, and netfs unpins them
+ * from a worker once the request is done, under load well after the
+ * write returned.  A test that compares the counters across its run
+ * would count such a release as its own.  So read them until exactly
+ * @held more pins were acquired than released, for at most @ms.
+ *
+ * Return: true if they settled there, else false; either way the last
+ * reading is in @acquired and @released.
+ */
+static inline bool foll_pins_settle(long long *acquired, long long *released,
+				    long long held, unsigned int ms)
+{
+	uint64_t end = now_ms() + ms;
+
+	for (;;) {
+		read_foll_pins(acquired, released);
+		if (*acquired - *released == held)
+			return true;
+		if (now_ms() >= end)
+			return false;
+		usleep(10 * 1000);
+	}
 }
 
 /* @key ("VmLck", ...) of /proc/@pid/status (0: this process) in kB, or -1. */

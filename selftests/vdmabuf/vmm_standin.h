@@ -517,6 +517,29 @@ struct pins {
 	long long released;
 };
 
+/*
+ * How long pins_take() and pins_since() wait for pins in flight
+ * (foll_pins_settle()): a pin of a test's own never released still fails
+ * its check, an unrelated release landing mid-test no longer does.
+ */
+#define PINS_SETTLE_MS	2000
+
+/* The pin counters, taken once no one's pins are in flight. */
+static void pins_take(struct pins *p)
+{
+	foll_pins_settle(&p->acquired, &p->released, 0, PINS_SETTLE_MS);
+}
+
+/*
+ * The pin counters in @p once as many were released since @before as
+ * acquired (the caller compares the two), bar what @before found held.
+ */
+static void pins_since(const struct pins *before, struct pins *p)
+{
+	foll_pins_settle(&p->acquired, &p->released,
+			 before->acquired - before->released, PINS_SETTLE_MS);
+}
+
 static void fill(struct vmm *v, uint64_t addr, uint64_t len, uint8_t seed)
 {
 	uint64_t i;
@@ -537,7 +560,7 @@ struct baseline {
 
 static void baseline_take(struct baseline *b)
 {
-	read_foll_pins(&b->pins.acquired, &b->pins.released);
+	pins_take(&b->pins);
 	b->vmlck = vmlck_kb(0);
 	b->vmpin = vmpin_kb(0);
 }
@@ -592,7 +615,7 @@ static int baseline_check(const struct baseline *b, char *why, size_t len)
 	struct pins p;
 	long vmlck, vmpin;
 
-	read_foll_pins(&p.acquired, &p.released);
+	pins_since(&b->pins, &p);
 	vmlck = vmlck_kb(0);
 	vmpin = vmpin_kb(0);
 	if (p.acquired - b->pins.acquired != p.released - b->pins.released) {
