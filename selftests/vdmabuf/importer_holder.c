@@ -434,13 +434,7 @@ int main(int argc, char **argv)
 	}
 	vdmabuf_importer_close(h.imp);
 	/* Other kernel users may hold a pin for a moment: allow 5 s. */
-	for (i = 0; i < 50; i++) {
-		read_foll_pins(&acq, &rel);
-		if (acq == rel)
-			break;
-		usleep(100 * 1000);
-	}
-	tap_result(&tap, acq == rel,
+	tap_result(&tap, foll_pins_settle(&acq, &rel, 0, 5000),
 		   "holder: after close every page pin in the host is released (nr_foll_pin_acquired %lld, released %lld)",
 		   acq, rel);
 	ret = tap.failed ? 1 : 0;

@@ -31,14 +31,17 @@
  */
 static inline void read_foll_pins(long long *acquired, long long *released)
 {
+	static bool refresh_failed;
 	char line[128];
 	FILE *f;
 	int fd;
 
 	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0)
+		if (write(fd, "1", 1) < 0 && !refresh_failed) {
 			perror("vm.stat_refresh");
+			refresh_failed = true;
+		}
 		close(fd);
 	}
 	*acquired = -1;
@@ -62,13 +65,17 @@ static inline void read_foll_pins(long long *acquired, long long *released)
  * @ms: how long to wait at most, in milliseconds
  *
  * The counters are the whole machine's, and not every pin is released
- * before the call that took it returns: a read or write of a file on 9p
+ * before the call that took it returns.  A read or write of a file on 9p
  * without the page cache (the test VM's results directory, where a test
- * program's output goes) pins the caller's pages, and netfs unpins them
- * from a worker once the request is done, under load well after the
- * write returned.  A test that compares the counters across its run
- * would count such a release as its own.  So read them until exactly
- * @held more pins were acquired than released, for at most @ms.
+ * program's output goes) is netfs's unbuffered I/O: it pins the caller's
+ * pages, and the last reference to the request unpins them.  On 6.12 that
+ * is the writer or netfs's collector worker, whichever comes last; in
+ * today's mainline always a worker, so the release lands after the write
+ * returned, how long after depending on the load.  A test that compares the counters
+ * across its run would count such a release as its own.  So read them
+ * until exactly @held more pins were acquired than released and neither
+ * counter moved over the last 10 ms (one reading may fold the CPUs'
+ * counts while others pin), for at most @ms.
  *
  * Return: true if they settled there, else false; either way the last
  * reading is in @acquired and @released.
@@ -77,13 +84,17 @@ static inline bool foll_pins_settle(long long *acquired, long long *released,
 				    long long held, unsigned int ms)
 {
 	uint64_t end = now_ms() + ms;
+	long long last_acq = -1, last_rel = -1;
 
 	for (;;) {
 		read_foll_pins(acquired, released);
-		if (*acquired - *released == held)
+		if (*acquired - *released == held &&
+		    *acquired == last_acq && *released == last_rel)
 			return true;
 		if (now_ms() >= end)
 			return false;
+		last_acq = *acquired;
+		last_rel = *released;
 		usleep(10 * 1000);
 	}
 }
