@@ -3149,7 +3149,7 @@ static void act_run(struct fz *f, const struct action *a)
 static void check(struct fz *f, bool pins)
 {
 	struct vhost_vdmabuf_stats s, w;
-	long long acq, rel;
+	struct pins p;
 	uint64_t pages;
 	long vmpin;
 
@@ -3189,16 +3189,14 @@ static void check(struct fz *f, bool pins)
 	}
 	if (pins) {
 		as_root(f, true);
-		foll_pins_settle(&acq, &rel, f->base.pins.acquired -
-				 f->base.pins.released + (long long)pages,
-				 PINS_SETTLE_MS);
+		pins_held(&f->base.pins, &p, pages);
 		as_root(f, false);
-		if ((acq - f->base.pins.acquired) - (rel - f->base.pins.released) !=
-		    (long long)pages) {
+		if ((p.acquired - f->base.pins.acquired) -
+		    (p.released - f->base.pins.released) != (long long)pages) {
 			fail(f, "nr_foll_pin",
 			     "%lld page pins held, expected %llu",
-			     (acq - f->base.pins.acquired) -
-			     (rel - f->base.pins.released),
+			     (p.acquired - f->base.pins.acquired) -
+			     (p.released - f->base.pins.released),
 			     (unsigned long long)pages);
 			return;
 		}

@@ -2541,7 +2541,7 @@ TEST_F_TIMEOUT(host, busy_export_pins_nothing, 300)
 	const uint64_t big = 8ULL << 20;
 	struct vhost_vdmabuf_limits lim;
 	struct vhost_vdmabuf_stats s;
-	long long acq0, rel0, acq, rel;
+	struct pins p0, p;
 	uint8_t uuid[16], uuid2[16];
 	unsigned int n, try;
 	uint32_t one = 1;
@@ -2565,16 +2565,15 @@ TEST_F_TIMEOUT(host, busy_export_pins_nothing, 300)
 	}
 
 	/* From a quiet start: the pins of the cap exports alone held. */
-	foll_pins_settle(&acq0, &rel0, self->base.pins.acquired -
-			 self->base.pins.released + cap, PINS_SETTLE_MS);
-	ASSERT_LE(0, acq0);
+	pins_held(&self->base.pins, &p0, cap);
+	ASSERT_LE(0, p0.acquired);
 	for (try = 0; try < 3; try++)
 		EXPECT_EQ(VIRTIO_VDMABUF_S_BUSY,
 			  do_export(&self->v, uuid2, BUF_BASE + (1ULL << 20),
 				    big, NULL));
-	read_foll_pins(&acq, &rel);
-	EXPECT_EQ(0, acq - acq0);
-	EXPECT_EQ(0, rel - rel0);
+	read_foll_pins(&p.acquired, &p.released);
+	EXPECT_EQ(0, p.acquired - p0.acquired);
+	EXPECT_EQ(0, p.released - p0.released);
 	ASSERT_EQ(0, get_stats(&self->v, &s));
 	EXPECT_EQ(cap, s.pinned_pages);
 	EXPECT_EQ(cap, s.live_exports);
@@ -3750,7 +3749,7 @@ TEST_F(limits, held_exports)
 {
 	struct virtio_vdmabuf_event ev;
 	struct vhost_vdmabuf_stats s;
-	long long a0, r0, a1, r1;
+	struct pins p0, p1;
 	int imp, bufs[LIMIT_EXPORTS];
 	uint8_t u[16], x[16];
 	int i;
@@ -3775,14 +3774,12 @@ TEST_F(limits, held_exports)
 
 	make_uuid(x, 799);
 	/* From a quiet start: the held exports' pins alone held. */
-	foll_pins_settle(&a0, &r0, self->base.pins.acquired -
-			 self->base.pins.released + LIMIT_EXPORTS,
-			 PINS_SETTLE_MS);
+	pins_held(&self->base.pins, &p0, LIMIT_EXPORTS);
 	EXPECT_EQ(VIRTIO_VDMABUF_S_NOMEM,
 		  do_export(&self->v, x, BUF_BASE + LIMIT_EXPORTS * PAGE, PAGE,
 			    NULL));
-	read_foll_pins(&a1, &r1);
-	EXPECT_EQ(a0, a1);
+	read_foll_pins(&p1.acquired, &p1.released);
+	EXPECT_EQ(p0.acquired, p1.acquired);
 	ASSERT_EQ(0, get_stats(&self->v, &s));
 	EXPECT_EQ(LIMIT_EXPORTS, s.held_exports);
 	EXPECT_EQ(LIMIT_EXPORTS, s.pinned_pages);

@@ -71,11 +71,11 @@ static inline void read_foll_pins(long long *acquired, long long *released)
  * pages, and the last reference to the request unpins them.  On 6.12 that
  * is the writer or netfs's collector worker, whichever comes last; in
  * today's mainline always a worker, so the release lands after the write
- * returned, how long after depending on the load.  A test that compares the counters
- * across its run would count such a release as its own.  So read them
- * until exactly @held more pins were acquired than released and neither
- * counter moved over the last 10 ms (one reading may fold the CPUs'
- * counts while others pin), for at most @ms.
+ * returned, how long after depending on the load.  A test that compares
+ * the counters across its run would count such a release as its own.  So
+ * read them until exactly @held more pins were acquired than released and
+ * neither counter moved over the last 10 ms (one reading may fold the
+ * CPUs' counts while others pin), for at most @ms.
  *
  * Return: true if they settled there, else false; either way the last
  * reading is in @acquired and @released.

@@ -518,7 +518,7 @@ struct pins {
 };
 
 /*
- * How long pins_take() and pins_since() wait for pins in flight
+ * How long pins_take() and pins_held() wait for pins in flight
  * (foll_pins_settle()): a pin of a test's own never released still fails
  * its check, an unrelated release landing mid-test no longer does.
  */
@@ -533,18 +533,25 @@ struct pins {
 static void pins_take(struct pins *p)
 {
 	if (!foll_pins_settle(&p->acquired, &p->released, 0, PINS_SETTLE_MS))
-		fprintf(stderr, "# pins: %lld held machine-wide after %d ms; the baseline is taken as it is\n",
+		fprintf(stderr, "# pins: %lld held after %d ms, the baseline\n",
 			p->acquired - p->released, PINS_SETTLE_MS);
 }
 
 /*
- * The pin counters in @p once as many were released since @before as
- * acquired (the caller compares the two), bar what @before found held.
+ * The pin counters in @p once exactly @n more are held than @before found
+ * held (the caller compares them).
  */
-static void pins_since(const struct pins *before, struct pins *p)
+static void pins_held(const struct pins *before, struct pins *p, long long n)
 {
 	foll_pins_settle(&p->acquired, &p->released,
-			 before->acquired - before->released, PINS_SETTLE_MS);
+			 before->acquired - before->released + n,
+			 PINS_SETTLE_MS);
+}
+
+/* The pin counters in @p once as many were released since @before as taken. */
+static void pins_since(const struct pins *before, struct pins *p)
+{
+	pins_held(before, p, 0);
 }
 
 static void fill(struct vmm *v, uint64_t addr, uint64_t len, uint8_t seed)
