@@ -255,6 +255,7 @@ int main(int argc, char **argv)
 	struct holder h = { 0 };
 	uint64_t deadline, held_pages;
 	long long acq, rel;
+	bool settled;
 	sigset_t block, orig;
 	struct tap tap;
 
@@ -433,8 +434,12 @@ int main(int argc, char **argv)
 		close(h.bufs[i].fd);
 	}
 	vdmabuf_importer_close(h.imp);
-	/* Other kernel users may hold a pin for a moment: allow 5 s. */
-	tap_result(&tap, foll_pins_settle(&acq, &rel, 0, 5000),
+	/*
+	 * Other kernel users may hold a pin for a moment: allow 5 s.  (Read
+	 * before the call: its arguments may be evaluated in any order.)
+	 */
+	settled = foll_pins_settle(&acq, &rel, 0, 5000);
+	tap_result(&tap, settled,
 		   "holder: after close every page pin in the host is released (nr_foll_pin_acquired %lld, released %lld)",
 		   acq, rel);
 	ret = tap.failed ? 1 : 0;

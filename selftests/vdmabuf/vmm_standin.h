@@ -533,7 +533,8 @@ struct pins {
 static void pins_take(struct pins *p)
 {
 	if (!foll_pins_settle(&p->acquired, &p->released, 0, PINS_SETTLE_MS))
-		fprintf(stderr, "# pins: %lld held after %d ms, the baseline\n",
+		fprintf(stderr,
+			"# pins: %lld held machine-wide after %d ms; the baseline taken as it is\n",
 			p->acquired - p->released, PINS_SETTLE_MS);
 }
 
