@@ -476,7 +476,12 @@ starved_host_tests() {
 		sh -c 'while :; do :; done' &
 	hog=$!
 	sleep 1
-	check "l1: a busy loop at nice -20 on CPU 1" kill -0 "$hog"
+	if ! kill -0 "$hog" 2> /dev/null; then
+		not_ok "l1: a busy loop at nice -20 on CPU 1"
+		echo "$mask" > "$wq"
+		return 0
+	fi
+	ok "l1: a busy loop at nice -20 on CPU 1"
 	run_host_prog host_vdmabuf_starved taskset -c 0 \
 		"$BUILD/selftests/host_vdmabuf" -F limits -T cpu_access_sees_guest_writes
 	kill "$hog"
