@@ -39,6 +39,7 @@
 #include "dmabuf_mover/dmabuf_mover.h"
 #include "guest_common.h"
 #include "vdmabuf_util.h"
+#include "vgem_fence.h"
 
 #include "kselftest_harness.h"
 
@@ -1662,6 +1663,131 @@ TEST_F_TIMEOUT(dev, present_frame_done, 120)
 	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
 	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 200));
 	close(buf);
+}
+
+/*
+ * Suspend to idle with pm_test=devices: every device is frozen and
+ * restored, which resets it, and nothing else happens; the kernel's
+ * pm_test_delay (5 s by default) is 0 meanwhile, then put back.  0, or
+ * -errno of the write that failed (-ENOENT: a kernel without PM_DEBUG).
+ */
+#define PM_TEST		"/sys/power/pm_test"
+#define PM_TEST_DELAY	"/sys/module/suspend/parameters/pm_test_delay"
+static int suspend_devices(void)
+{
+	char delay_was[16] = "";
+	int r;
+
+	if (access(PM_TEST, W_OK))
+		return -ENOENT;
+	read_line(PM_TEST_DELAY, delay_was, sizeof(delay_was));
+	r = sysfs_write_timed(PM_TEST_DELAY, "0", 5000);
+	if (!r)
+		r = sysfs_write_timed(PM_TEST, "devices", 5000);
+	if (!r)
+		r = sysfs_write_timed("/sys/power/state", "freeze", 60000);
+	sysfs_write_timed(PM_TEST, "none", 5000);
+	if (delay_was[0])
+		sysfs_write_timed(PM_TEST_DELAY, delay_was, 5000);
+	return r;
+}
+
+/*
+ * A suspend ends every export (freeze resets the device, restore starts
+ * it again): asserts that, with a buffer of the driver's exported and a
+ * vgem buffer exported whose PRESENT waits for an unsignalled write fence,
+ * a suspend with pm_test=devices leaves the opener a RELEASED for each,
+ * the waiting frame's FRAME_DONE (if any: the spec allows one, flagged
+ * dropped unless vgem's 10 s timeout sent the frame first) before its
+ * buffer's RELEASED, and no live export; that the fence signalling after
+ * the resume sends nothing; and that the device works after it: the same
+ * buffer exports again, is presented and released.
+ */
+TEST_F_TIMEOUT(dev, suspend_ends_exports, 180)
+{
+	struct drm_vgem_fence_attach fa = { .flags = VGEM_FENCE_WRITE };
+	struct drm_vgem_fence_signal fs = {};
+	struct vdmabuf_present pr = {};
+	bool released[2] = {}, done = false;
+	struct vdmabuf_export e[2];
+	struct vdmabuf_event ev;
+	struct vdmabuf_query q;
+	int card, buf[2], r, i;
+	double t0;
+
+	if (!(self->info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT)))
+		SKIP(return, "device lacks VIRTIO_VDMABUF_F_PRESENT");
+	if (access(PM_TEST, W_OK))
+		SKIP(return, PM_TEST " is absent (no CONFIG_PM_DEBUG)");
+	card = vgem_open();
+	if (card < 0)
+		SKIP(return, "vgem is not loaded");
+	buf[0] = vd_alloc(self->fd, 1 << 20, 0);
+	ASSERT_LE(0, buf[0]);
+	buf[1] = vgem_dmabuf(card, 256, 256, &fa.handle);
+	ASSERT_LE(0, buf[1]);
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, vd_export(self->fd, buf[i], &e[i]));
+
+	ASSERT_EQ(0, ioctl(card, DRM_IOCTL_VGEM_FENCE_ATTACH, &fa));
+	t0 = now_s();
+	memcpy(pr.uuid, e[1].uuid, 16);
+	pr.seq = 77;
+	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr));
+	ASSERT_EQ(0, vd_query(self->fd, e[1].uuid, &q));
+	EXPECT_EQ(1, q.frames_pending) TH_LOG("the frame does not wait for the fence");
+
+	r = suspend_devices();
+	ASSERT_EQ(0, r) TH_LOG("suspend (pm_test=devices): %s", strerror(-r));
+	TH_LOG("the frame waited %.1f s, the suspend included (vgem gives up at 10 s)",
+	       now_s() - t0);
+
+	/* Three events at most, in an order the spec allows. */
+	for (i = 0; i < 3 && !(released[0] && released[1]); i++) {
+		ASSERT_EQ(0, next_event(self->fd, &ev, EVT_TIMEOUT_MS))
+			TH_LOG("event %d after the resume", i);
+		if (ev.type == VDMABUF_EVENT_FRAME_DONE) {
+			EXPECT_EQ(0, memcmp(ev.uuid, e[1].uuid, 16));
+			EXPECT_EQ(77, ev.seq);
+			EXPECT_FALSE(done) TH_LOG("two FRAME_DONEs for one PRESENT");
+			EXPECT_FALSE(released[1]) TH_LOG("FRAME_DONE after RELEASED");
+			TH_LOG("the waiting frame: FRAME_DONE, flags %#x", ev.flags);
+			done = true;
+			continue;
+		}
+		ASSERT_EQ(VDMABUF_EVENT_RELEASED, ev.type);
+		r = !memcmp(ev.uuid, e[1].uuid, 16);
+		ASSERT_EQ(0, memcmp(ev.uuid, e[r].uuid, 16)) TH_LOG("a RELEASED of no export");
+		EXPECT_FALSE(released[r]) TH_LOG("RELEASED twice");
+		released[r] = true;
+	}
+	EXPECT_TRUE(released[0] && released[1]);
+	EXPECT_EQ(0, wait_live(self->fd, 0, 5));
+	EXPECT_EQ(0, dev_total("live_exports"));
+	EXPECT_EQ(-ENOENT, vd_query(self->fd, e[1].uuid, &q));
+
+	/* The fence the dropped frame waited for signals: nothing is sent. */
+	fs.fence = fa.out_fence;
+	r = ioctl(card, DRM_IOCTL_VGEM_FENCE_SIGNAL, &fs) ? -errno : 0;
+	EXPECT_TRUE(r == 0 || (r == -ETIMEDOUT && now_s() - t0 >= 10))
+		TH_LOG("signalling the fence: %s", strerror(-r));
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 500))
+		TH_LOG("an event (type %u) after every RELEASED", ev.type);
+
+	/* The device works after the resume. */
+	ASSERT_EQ(0, vd_export(self->fd, buf[0], &e[0]));
+	memcpy(pr.uuid, e[0].uuid, 16);
+	pr.seq = 78;
+	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr));
+	ASSERT_EQ(0, next_event(self->fd, &ev, EVT_TIMEOUT_MS));
+	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
+	EXPECT_EQ(78, ev.seq);
+	EXPECT_EQ(0, ev.flags);
+	EXPECT_EQ(0, vd_unexport(self->fd, e[0].uuid));
+	EXPECT_EQ(0, wait_released(self->fd, e[0].uuid));
+	for (i = 0; i < 2; i++)
+		close(buf[i]);
+	close(card);
 }
 
 /*
