@@ -1441,6 +1441,92 @@ TEST_F(mover, moved_while_pinning)
 	close(buf);
 }
 
+/* DMABUF_MOVER_IOC_VMAP: @bytes to @offset of @buf, the old ones back. */
+static int mover_vmap(int mover, int buf, __u64 offset, void *bytes,
+		      __u32 len)
+{
+	struct dmabuf_mover_vmap v = {
+		.fd = buf, .len = len, .offset = offset, .ptr = (uintptr_t)bytes,
+	};
+
+	return ioctl(mover, DMABUF_MOVER_IOC_VMAP, &v) ? -errno : 0;
+}
+
+/*
+ * Swap @len bytes at @off of @buf (mapped at @map) through the kernel's
+ * mapping: asserts that the kernel read what user space wrote there (the
+ * pattern of (@off + i) * 7) and that user space then reads the kernel's
+ * bytes, (@off + i) ^ 0xa5.
+ */
+static void vmap_swap(struct __test_metadata *_metadata, int mover, int buf,
+		      __u8 *map, __u64 off, __u32 len)
+{
+	__u8 bytes[DMABUF_MOVER_VMAP_MAX];
+	__u32 i;
+
+	for (i = 0; i < len; i++)
+		bytes[i] = (__u8)((off + i) ^ 0xa5);
+	ASSERT_EQ(0, mover_vmap(mover, buf, off, bytes, len)) TH_LOG("at %llu", off);
+	for (i = 0; i < len; i++)
+		ASSERT_EQ((__u8)((off + i) * 7), bytes[i])
+			TH_LOG("the kernel read byte %llu wrong", off + i);
+	ASSERT_EQ(0, dmabuf_sync(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW));
+	for (i = 0; i < len; i++) {
+		ASSERT_EQ((__u8)((off + i) ^ 0xa5), map[off + i])
+			TH_LOG("user space read byte %llu wrong", off + i);
+		map[off + i] = (__u8)((off + i) * 7);
+	}
+	ASSERT_EQ(0, dmabuf_sync(buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW));
+}
+
+/*
+ * A kernel importer that draws with the CPU (fbdev emulation, a cursor
+ * plane) maps the driver's buffer with dma_buf_vmap(): asserts, at its
+ * start, across a page boundary and at its end, that the kernel's mapping
+ * reads what user space wrote through mmap() and that user space reads
+ * what the kernel wrote, before the buffer is exported, while it is and
+ * after; that a range past the end is refused; and that the mapping goes
+ * with the buffer (its memory is given back).
+ */
+TEST_F(mover, vmap_own_buffer)
+{
+	const __u64 size = 64 << 10;
+	const __u64 at[] = { 0, 3 * 4096 - 100, size - 4096 };
+	struct vdmabuf_export e;
+	__u8 *map, byte = 0;
+	unsigned int i, round;
+	__u64 alloc0 = self->info.alloc_bytes;
+	int buf;
+
+	buf = vd_alloc(self->fd, size, VDMABUF_FD_CLOEXEC);
+	ASSERT_LE(0, buf);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, dmabuf_sync(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE));
+	for (i = 0; i < size; i++)
+		map[i] = (__u8)(i * 7);
+	ASSERT_EQ(0, dmabuf_sync(buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE));
+
+	for (round = 0; round < 3; round++) {
+		if (round == 1)
+			ASSERT_EQ(0, vd_export(self->fd, buf, &e));
+		for (i = 0; i < ARRAY_SIZE(at); i++)
+			vmap_swap(_metadata, self->mover, buf, map, at[i],
+				  i == 1 ? 200 : DMABUF_MOVER_VMAP_MAX);
+		if (round == 1) {
+			ASSERT_EQ(0, vd_unexport(self->fd, e.uuid));
+			ASSERT_EQ(0, wait_released(self->fd, e.uuid));
+		}
+	}
+	EXPECT_EQ(-EINVAL, mover_vmap(self->mover, buf, size - 1, &byte, 2));
+	EXPECT_EQ(-EINVAL, mover_vmap(self->mover, buf, ~0ULL, &byte, 1));
+	EXPECT_EQ(0, mover_vmap(self->mover, buf, size - 1, &byte, 1));
+	EXPECT_EQ((__u8)((size - 1) * 7), byte);
+	munmap(map, size);
+	close(buf);
+	EXPECT_EQ(0, wait_alloc(self->fd, alloc0, 5));
+}
+
 /*
  * An ALLOC buffer imports into vgem (PRIME): vgem attaches and maps it,
  * and exporting the handle again gives back the same dma-buf.

@@ -3,12 +3,15 @@
  * dmabuf_mover: a dma-buf exporter whose buffers move, standing in for a
  * TTM driver in the vdmabuf guest tests (see dmabuf_mover.h).  A TCG
  * guest has no GPU whose driver moves buffers; this module does what such
- * a driver does to its importers, through the same dma-buf calls.
+ * a driver does to its importers, through the same dma-buf calls.  It
+ * also maps others' buffers into the kernel, as a CPU-drawing importer
+ * (fbdev emulation, a cursor plane) does.
  */
 #include <linux/dma-buf.h>
 #include <linux/dma-fence.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
+#include <linux/iosys-map.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -344,6 +347,54 @@ out_put:
 	return ret;
 }
 
+/* Swap bytes of any dma-buf through a kernel mapping (dmabuf_mover.h). */
+static int mover_ioctl_vmap(struct dmabuf_mover_vmap __user *argp)
+{
+	struct dmabuf_mover_vmap v;
+	struct dma_buf *dmabuf;
+	struct iosys_map map;
+	void *old, *new;
+	int ret;
+
+	if (copy_from_user(&v, argp, sizeof(v)))
+		return -EFAULT;
+	if (!v.len || v.len > DMABUF_MOVER_VMAP_MAX)
+		return -EINVAL;
+	dmabuf = dma_buf_get(v.fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	ret = -EINVAL;
+	if (v.offset > dmabuf->size || v.len > dmabuf->size - v.offset)
+		goto out_put;
+	ret = -ENOMEM;
+	old = kmalloc(2 * v.len, GFP_KERNEL);
+	if (!old)
+		goto out_put;
+	new = old + v.len;
+	ret = -EFAULT;
+	if (copy_from_user(new, u64_to_user_ptr(v.ptr), v.len))
+		goto out_free;
+
+	ret = dma_buf_vmap_unlocked(dmabuf, &map);
+	if (ret)
+		goto out_free;
+	ret = dma_buf_begin_cpu_access(dmabuf, DMA_BIDIRECTIONAL);
+	if (ret)
+		goto out_vunmap;
+	iosys_map_memcpy_from(old, &map, v.offset, v.len);
+	iosys_map_memcpy_to(&map, v.offset, new, v.len);
+	ret = dma_buf_end_cpu_access(dmabuf, DMA_BIDIRECTIONAL);
+	if (!ret && copy_to_user(u64_to_user_ptr(v.ptr), old, v.len))
+		ret = -EFAULT;
+out_vunmap:
+	dma_buf_vunmap_unlocked(dmabuf, &map);
+out_free:
+	kfree(old);
+out_put:
+	dma_buf_put(dmabuf);
+	return ret;
+}
+
 static long mover_ioctl(struct file *file, unsigned int cmd,
 			unsigned long arg)
 {
@@ -356,6 +407,8 @@ static long mover_ioctl(struct file *file, unsigned int cmd,
 	case DMABUF_MOVER_IOC_SIGNAL:
 	case DMABUF_MOVER_IOC_QUERY:
 		return mover_ioctl_op(cmd, argp);
+	case DMABUF_MOVER_IOC_VMAP:
+		return mover_ioctl_vmap(argp);
 	}
 	return -ENOTTY;
 }

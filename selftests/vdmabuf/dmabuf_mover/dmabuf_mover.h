@@ -16,6 +16,10 @@
  *   one with EBUSY.
  *
  * The pages never really change: a move only tells the importers.
+ *
+ * It is also a kernel importer that draws with the CPU, as fbdev emulation
+ * or a cursor plane does: DMABUF_MOVER_IOC_VMAP maps any dma-buf into the
+ * kernel and reads and writes it there.
  */
 #ifndef _DMABUF_MOVER_H
 #define _DMABUF_MOVER_H
@@ -67,9 +71,33 @@ struct dmabuf_mover_op {
 	__u32 padding2;
 };
 
+/* At most this many bytes per DMABUF_MOVER_IOC_VMAP */
+#define DMABUF_MOVER_VMAP_MAX		4096
+
+/**
+ * struct dmabuf_mover_vmap - DMABUF_MOVER_IOC_VMAP
+ * @fd: a dma-buf, of any exporter
+ * @len: bytes at @offset, 1 to DMABUF_MOVER_VMAP_MAX
+ * @offset: where in the buffer; @offset + @len at most its size
+ * @ptr: @len bytes of the caller's: in, what to write at @offset; out, what
+ *	was there before
+ *
+ * Maps the buffer into the kernel (dma_buf_vmap_unlocked()), and within
+ * dma_buf_begin_cpu_access() and dma_buf_end_cpu_access() reads the @len
+ * bytes at @offset, writes the caller's there, and unmaps it.  EINVAL for
+ * a range outside the buffer, or the exporter's error.
+ */
+struct dmabuf_mover_vmap {
+	__u32 fd;
+	__u32 len;
+	__u64 offset;
+	__u64 ptr;
+};
+
 #define DMABUF_MOVER_IOC_CREATE	_IOWR(0xB9, 0xE0, struct dmabuf_mover_create)
 #define DMABUF_MOVER_IOC_MOVE	_IOWR(0xB9, 0xE1, struct dmabuf_mover_op)
 #define DMABUF_MOVER_IOC_SIGNAL	_IOWR(0xB9, 0xE2, struct dmabuf_mover_op)
 #define DMABUF_MOVER_IOC_QUERY	_IOWR(0xB9, 0xE3, struct dmabuf_mover_op)
+#define DMABUF_MOVER_IOC_VMAP	_IOWR(0xB9, 0xE4, struct dmabuf_mover_vmap)
 
 #endif /* _DMABUF_MOVER_H */
