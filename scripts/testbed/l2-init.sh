@@ -536,6 +536,23 @@ if [ "$FULL" = 1 ] && [ -x /tests/life_guest ] && [ -c /dev/virtio-vdmabuf ]; th
 	sleep 600
 fi
 
+# vhost-user, check mode: the module unloaded and loaded again, both
+# devices idle (the lifecycle stage does it with exports held, where a
+# host program imports them): every device is removed, then probed again.
+if [ $BACKEND = vhost-user ] && [ "$VM_MODE" = check ] && [ -f $MOD ]; then
+	stage "l2: module reload"
+	nodes=$(ls /dev/virtio-vdmabuf*)
+	check "l2: rmmod virtio_vdmabuf, no export live" rmmod virtio_vdmabuf
+	check "l2: insmod virtio_vdmabuf.ko again" insmod $MOD
+	for _ in $(seq 100); do
+		[ "$(ls /dev/virtio-vdmabuf* 2>/dev/null)" = "$nodes" ] && break
+		sleep 0.1
+	done
+	check "l2: every device is back after the reload ($(echo $nodes))" \
+		[ "$(ls /dev/virtio-vdmabuf* 2>/dev/null)" = "$nodes" ]
+	kernel_log_clean
+fi
+
 # vhost-user, check mode: the second device's daemon killed (L1 kills it
 # when it reads the line below).  QEMU marks the device broken
 # (DEVICE_NEEDS_RESET) and the driver must stop it: an export fails at
