@@ -1067,7 +1067,8 @@ if [ "$VM_STAGES" != l1 ] && [ "$VM_STAGES" != vu ]; then
 fi
 
 # What QEMU refuses of vhost-user-vdmabuf-pci, before any guest (in
-# vhost_user_l2's $L2D, with its daemon $vu).
+# vhost_user_l2's $L2D, with its daemon $vu), and what the daemon refuses
+# of its options.
 vhost_user_refusals() {
 	local d i
 	# What QEMU refuses, before any guest: no back-end, and an IOMMU in
@@ -1125,6 +1126,38 @@ vhost_user_refusals() {
 		"not sealed against shrinking" -m 128M -machine memory-backend=m \
 		-object memory-backend-file,id=m,size=128M,share=on,mem-path="$L2D/vu-ram" "${nod[@]}"
 	rm -f "$L2D/vu-ram"
+	# What the daemon refuses of its options, and the bound it names:
+	# udmabuf's parameter only where that is the bound (root may set
+	# size_limit_mb either side of the daemon's default, 512 MiB).  Put
+	# back as vhost_user_l2 set it.
+	vu_opt_refused() {	# NAME PATTERN DAEMON-ARGS...: it exits 1 saying PATTERN
+		local what=$1 pat=$2 out drc
+		shift 2
+		out=$(timeout 10 "$vu" --fd=0 "$@" 2>&1 < /dev/null)
+		drc=$?
+		what+=" ($(oneline "${out#vhost-user-vdmabuf: }"))"
+		if [ $drc -eq 1 ] && [[ "$out" == *"$pat"* ]]; then
+			ok "$what"
+		else
+			not_ok "$what"
+		fi
+	}
+	local p=/sys/module/udmabuf/parameters was
+	was=$(cat "$p/size_limit_mb")
+	echo 64 > "$p/size_limit_mb"
+	vu_opt_refused "l1: vhost-user-vdmabuf refuses --max-export-mb past udmabuf's size_limit_mb of 64" \
+		"not between 1 and 64 (udmabuf's size_limit_mb)" --max-export-mb=65
+	echo 1024 > "$p/size_limit_mb"
+	vu_opt_refused "l1: vhost-user-vdmabuf refuses --max-export-mb past its default, 512, under udmabuf's 1024" \
+		"not between 1 and 512 (the default is the most)" --max-export-mb=600
+	echo "$was" > "$p/size_limit_mb"
+	vu_opt_refused "l1: vhost-user-vdmabuf refuses --max-ranges past udmabuf's list_limit of $(cat "$p/list_limit")" \
+		"not between 1 and $(cat "$p/list_limit") (udmabuf's list_limit)" \
+		--max-ranges=$(($(cat "$p/list_limit") + 1))
+	vu_opt_refused "l1: vhost-user-vdmabuf refuses --max-exports=0" \
+		"not between 1 and 65536" --max-exports=0
+	vu_opt_refused "l1: vhost-user-vdmabuf refuses an importer socket with --no-dmabuf" \
+		"serves no importer" --no-dmabuf --importer-socket="$L2D/none.sock"
 }
 
 # The check mode's host side of the vhost-user stage: importer_e2e and

@@ -881,7 +881,7 @@ int main(int argc, char **argv)
 	static struct vud_daemon d;
 	const char *path = NULL, *importer_path = NULL;
 	const char *export_mb = NULL, *ranges = NULL;
-	struct vud_limits lim;
+	struct vud_limits lim, def;
 	bool have_path, have_fd, no_dmabuf = false, importer_opts = false;
 	char why[512] = "";
 	int c, fd = -1, udmabuf = -1;
@@ -890,7 +890,8 @@ int main(int argc, char **argv)
 	d.importer_uid = -1;
 	if (sysconf(_SC_PAGESIZE) != VIRTIO_VDMABUF_PAGE_SIZE)
 		die("the page size is not 4096: udmabuf cannot take 4 KiB ranges");
-	vud_limits_default(&lim);
+	vud_limits_default(&def);
+	lim = def;
 
 	while ((c = getopt_long(argc, argv, "s:vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -964,18 +965,24 @@ int main(int argc, char **argv)
 		udmabuf = vud_open_udmabuf(&lim, why, sizeof(why));
 	/*
 	 * Bounded by udmabuf's limits where there is udmabuf, so taken once
-	 * they are known.  The export size is never raised past its default.
+	 * they are known; a refusal names udmabuf's parameter only where it
+	 * is the bound.  The export size is never raised past its default,
+	 * the ranges never past the spec's most.
 	 */
 	if (export_mb)
 		lim.max_export_size = limit_arg("max-export-mb", export_mb, 1,
 						lim.max_export_size >> 20,
-						no_dmabuf ? "" :
-						" (udmabuf's size_limit_mb)") << 20;
+						lim.max_export_size < def.max_export_size ?
+						" (udmabuf's size_limit_mb)" :
+						" (the default is the most)") << 20;
 	if (ranges)
 		lim.max_ranges = limit_arg("max-ranges", ranges, 1,
 					   no_dmabuf ? VIRTIO_VDMABUF_MAX_RANGES :
 					   lim.udmabuf_list_limit,
-					   no_dmabuf ? "" : " (udmabuf's list_limit)");
+					   !no_dmabuf &&
+					   lim.udmabuf_list_limit < VIRTIO_VDMABUF_MAX_RANGES ?
+					   " (udmabuf's list_limit)" :
+					   " (the spec's most)");
 	/*
 	 * The spec's promise to importers that read slowly: a queue limit
 	 * at least four times the export limit.
