@@ -1751,6 +1751,103 @@ TEST_F_TIMEOUT(dev, present_frame_done, 120)
 	close(buf);
 }
 
+/* A write fence on vgem buffer @handle, as a GPU still drawing: its id. */
+static __u32 vgem_write_fence(struct __test_metadata *_metadata, int card,
+			      __u32 handle)
+{
+	struct drm_vgem_fence_attach fa = {
+		.handle = handle, .flags = VGEM_FENCE_WRITE,
+	};
+
+	EXPECT_EQ(0, ioctl(card, DRM_IOCTL_VGEM_FENCE_ATTACH, &fa))
+		TH_LOG("vgem fence attach: %s", strerror(errno));
+	return fa.out_fence;
+}
+
+static int vgem_signal(int card, __u32 fence)
+{
+	struct drm_vgem_fence_signal fs = { .fence = fence };
+
+	return ioctl(card, DRM_IOCTL_VGEM_FENCE_SIGNAL, &fs) ? -errno : 0;
+}
+
+/*
+ * PRESENT syncs implicitly with the buffer's writers: asserts, with a
+ * vgem buffer exported, that a frame whose buffer has an unsignalled
+ * write fence waits for it (PRESENT returns at once, the frame is pending
+ * and no FRAME_DONE comes) and completes once it signals; that a second
+ * PRESENT meanwhile is refused with EBUSY, so that frames stay in order;
+ * that a fence signalled before PRESENT holds nothing; and that an
+ * UNEXPORT drops the waiting frame: its FRAME_DONE, flagged dropped,
+ * comes before the RELEASED, and the fence signalling after sends
+ * nothing.  vgem signals a fence by itself after 10 s: each wait here is
+ * shorter.
+ */
+TEST_F_TIMEOUT(dev, present_waits_for_writes, 120)
+{
+	struct vdmabuf_present pr = {};
+	struct vdmabuf_export e;
+	struct vdmabuf_event ev;
+	struct vdmabuf_query q;
+	__u32 handle, fence;
+	int card, buf;
+
+	if (!(self->info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT)))
+		SKIP(return, "device lacks VIRTIO_VDMABUF_F_PRESENT");
+	card = vgem_open();
+	if (card < 0)
+		SKIP(return, "vgem is not loaded");
+	buf = vgem_dmabuf(card, 64, 64, &handle);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vd_export(self->fd, buf, &e));
+	memcpy(pr.uuid, e.uuid, 16);
+
+	/* The frame waits for the writer; a second one is refused. */
+	fence = vgem_write_fence(_metadata, card, handle);
+	pr.seq = 1;
+	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr));
+	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
+	EXPECT_EQ(1, q.frames_pending);
+	pr.seq = 2;
+	EXPECT_EQ(-EBUSY, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 300))
+		TH_LOG("an event (type %u, seq %llu) before the fence signalled",
+		       ev.type, (unsigned long long)ev.seq);
+	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
+	EXPECT_EQ(1, q.frames_pending) TH_LOG("the refused PRESENT was counted");
+	ASSERT_EQ(0, vgem_signal(card, fence));
+	ASSERT_EQ(0, next_event(self->fd, &ev, EVT_TIMEOUT_MS));
+	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
+	EXPECT_EQ(1, ev.seq);
+	EXPECT_EQ(0, ev.flags);
+
+	/* A writer done before PRESENT holds nothing. */
+	fence = vgem_write_fence(_metadata, card, handle);
+	ASSERT_EQ(0, vgem_signal(card, fence));
+	pr.seq = 3;
+	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr));
+	ASSERT_EQ(0, next_event(self->fd, &ev, EVT_TIMEOUT_MS));
+	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
+	EXPECT_EQ(3, ev.seq);
+	EXPECT_EQ(0, ev.flags);
+
+	/* UNEXPORT while a frame waits: dropped, then RELEASED. */
+	fence = vgem_write_fence(_metadata, card, handle);
+	pr.seq = 4;
+	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr));
+	ASSERT_EQ(0, vd_unexport(self->fd, e.uuid));
+	ASSERT_EQ(0, next_event(self->fd, &ev, EVT_TIMEOUT_MS));
+	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
+	EXPECT_EQ(4, ev.seq);
+	EXPECT_EQ(VDMABUF_EVENT_F_DROPPED, ev.flags);
+	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
+	EXPECT_EQ(0, vgem_signal(card, fence));
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 300))
+		TH_LOG("an event (type %u) after RELEASED", ev.type);
+	close(buf);
+	close(card);
+}
+
 /*
  * Suspend to idle with pm_test=devices: every device is frozen and
  * restored, which resets it, and nothing else happens; the kernel's
@@ -1791,14 +1888,13 @@ static int suspend_devices(void)
  */
 TEST_F_TIMEOUT(dev, suspend_ends_exports, 180)
 {
-	struct drm_vgem_fence_attach fa = { .flags = VGEM_FENCE_WRITE };
-	struct drm_vgem_fence_signal fs = {};
-	struct vdmabuf_present pr = {};
 	bool released[2] = {}, done = false;
+	struct vdmabuf_present pr = {};
 	struct vdmabuf_export e[2];
 	struct vdmabuf_event ev;
 	struct vdmabuf_query q;
 	int card, buf[2], r, i;
+	__u32 handle, fence;
 	double t0;
 
 	if (!(self->info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT)))
@@ -1810,12 +1906,12 @@ TEST_F_TIMEOUT(dev, suspend_ends_exports, 180)
 		SKIP(return, "vgem is not loaded");
 	buf[0] = vd_alloc(self->fd, 1 << 20, 0);
 	ASSERT_LE(0, buf[0]);
-	buf[1] = vgem_dmabuf(card, 256, 256, &fa.handle);
+	buf[1] = vgem_dmabuf(card, 256, 256, &handle);
 	ASSERT_LE(0, buf[1]);
 	for (i = 0; i < 2; i++)
 		ASSERT_EQ(0, vd_export(self->fd, buf[i], &e[i]));
 
-	ASSERT_EQ(0, ioctl(card, DRM_IOCTL_VGEM_FENCE_ATTACH, &fa));
+	fence = vgem_write_fence(_metadata, card, handle);
 	t0 = now_s();
 	memcpy(pr.uuid, e[1].uuid, 16);
 	pr.seq = 77;
@@ -1853,8 +1949,7 @@ TEST_F_TIMEOUT(dev, suspend_ends_exports, 180)
 	EXPECT_EQ(-ENOENT, vd_query(self->fd, e[1].uuid, &q));
 
 	/* The fence the dropped frame waited for signals: nothing is sent. */
-	fs.fence = fa.out_fence;
-	r = ioctl(card, DRM_IOCTL_VGEM_FENCE_SIGNAL, &fs) ? -errno : 0;
+	r = vgem_signal(card, fence);
 	EXPECT_TRUE(r == 0 || (r == -ETIMEDOUT && now_s() - t0 >= 10))
 		TH_LOG("signalling the fence: %s", strerror(-r));
 	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 500))
