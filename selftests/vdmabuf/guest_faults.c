@@ -10,7 +10,8 @@
  * Each test is the failing test of a defect the driver once had
  * (issue 15): a RELEASED for a live export freed it (item 8), also when
  * it came after the UNEXPORT's refusal or before it, a refused UNEXPORT
- * left the export pinned and unreachable (item 7).
+ * left the export pinned and unreachable (item 7); and events the
+ * driver must ignore.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +116,50 @@ TEST_F_TIMEOUT(faulty, released_for_a_live_export, 60)
 	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
 	EXPECT_EQ(VDMABUF_STATE_EXPORTED, q.state);
 
+	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
+	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 500))
+		TH_LOG("a second event %u", ev.type);
+}
+
+/*
+ * Events the driver must ignore (Documentation/virtio-dmabuf.rst, "Driver
+ * requirements"): right after the FRAME_DONE of the export's first
+ * PRESENT, the device sends a RELEASED of a UUID no export has, an event
+ * of a type the spec does not define, and a FRAME_DONE of the export with
+ * no frame pending.  None reaches the opener, the export stays EXPORTED
+ * with no frame pending, its next frame completes as usual, and its
+ * RELEASED after UNEXPORT is the only one.
+ */
+TEST_F_TIMEOUT(faulty, bogus_events_ignored, 60)
+{
+	struct vdmabuf_present pr = {};
+	struct vdmabuf_export e;
+	struct vdmabuf_event ev;
+	struct vdmabuf_query q;
+
+	if (!(self->info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT)))
+		SKIP(return, "device lacks VIRTIO_VDMABUF_F_PRESENT");
+	ASSERT_EQ(0, export_fault(self->fd, self->buf, "bogus-events", &e));
+	memcpy(pr.uuid, e.uuid, 16);
+	pr.seq = 7;
+	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
+	ASSERT_EQ(0, next_event(self->fd, &ev, VD_EVT_TIMEOUT_MS));
+	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
+	EXPECT_EQ(7, ev.seq);
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, QUIET_MS))
+		TH_LOG("event %u (seq %llu) passed on", ev.type,
+		       (unsigned long long)ev.seq);
+	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
+	EXPECT_EQ(VDMABUF_STATE_EXPORTED, q.state);
+	EXPECT_EQ(0, q.frames_pending);
+
+	pr.seq = 8;
+	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
+	ASSERT_EQ(0, next_event(self->fd, &ev, VD_EVT_TIMEOUT_MS));
+	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
+	EXPECT_EQ(8, ev.seq);
+	EXPECT_EQ(0, ev.flags);
 	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
 	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
 	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 500))

@@ -592,7 +592,10 @@ static void vud_export_free(struct vud_device *dev, struct vud_export *exp)
  *   live (the driver must let the UNEXPORT be retried);
  * - "released-refused": its first three UNEXPORTs answered NOMEM, each
  *   followed by a RELEASED while the export is live (the driver must
- *   ignore those, and retry until the UNEXPORT is taken).
+ *   ignore those, and retry until the UNEXPORT is taken);
+ * - "bogus-events": after the FRAME_DONE of its first PRESENT, three
+ *   events the driver must ignore: one of a UUID no export has, one of a
+ *   type the spec does not define, and a FRAME_DONE of no frame.
  *
  * A production build has none of this: a guest cannot make it misbehave.
  */
@@ -625,25 +628,46 @@ static void vud_fault_exported(struct vud_export *exp)
 		exp->released_refused = true;
 	}
 	exp->bogus_released = vud_fault_asked(exp, "released-live");
+	exp->bogus_events = vud_fault_asked(exp, "bogus-events");
 }
 
-/* Queue a RELEASED of @exp, which is live. */
-static void vud_fault_release(struct vud_device *dev, struct vud_export *exp)
+/* Queue an event of @type of @uuid, no export's to answer for. */
+static void vud_fault_event(struct vud_device *dev, uint32_t type,
+			    const uint8_t uuid[16], const char *what)
 {
 	struct vud_gevent *gev = calloc(1, sizeof(*gev));
 
 	if (!gev)
 		return;
 	gev->injected = true;
-	gev->ev.type = htole32(VIRTIO_VDMABUF_EVT_RELEASED);
-	memcpy(gev->ev.uuid, exp->uuid, 16);
+	gev->ev.type = htole32(type);
+	memcpy(gev->ev.uuid, uuid, 16);
 	vud_queue_event(dev, gev);
-	vud_fault_note("RELEASED of a live export", exp->uuid);
+	vud_fault_note(what, uuid);
+}
+
+/* Queue a RELEASED of @exp, which is live. */
+static void vud_fault_release(struct vud_device *dev, struct vud_export *exp)
+{
+	vud_fault_event(dev, VIRTIO_VDMABUF_EVT_RELEASED, exp->uuid,
+			"RELEASED of a live export");
 }
 
 /* @exp, live, was just presented, its FRAME_DONE queued or owed. */
 static void vud_fault_presented(struct vud_device *dev, struct vud_export *exp)
 {
+	uint8_t unknown[16];
+
+	if (exp->bogus_events) {
+		exp->bogus_events = false;
+		memcpy(unknown, exp->uuid, 16);
+		unknown[15] ^= 0xff;
+		vud_fault_event(dev, VIRTIO_VDMABUF_EVT_RELEASED, unknown,
+				"RELEASED of an unknown UUID");
+		vud_fault_event(dev, 0x7f, exp->uuid, "an event of type 0x7f");
+		vud_fault_event(dev, VIRTIO_VDMABUF_EVT_FRAME_DONE, exp->uuid,
+				"FRAME_DONE of no frame");
+	}
 	if (!exp->bogus_released)
 		return;
 	exp->bogus_released = false;

@@ -190,6 +190,8 @@ struct vud_importer {
  *	live, after its first PRESENT's FRAME_DONE
  * @released_refused: (VUD_FAULTS builds) a RELEASED is sent after each
  *	UNEXPORT answered NOMEM
+ * @bogus_events: (VUD_FAULTS builds) three events to ignore to send after
+ *	its first PRESENT's FRAME_DONE
  */
 struct vud_export {
 	struct vud_export *next;
@@ -215,6 +217,7 @@ struct vud_export {
 	unsigned int refuse_unexports;
 	bool bogus_released;
 	bool released_refused;
+	bool bogus_events;
 #endif
 };
 
