@@ -118,43 +118,6 @@ static int is_uuid_v4(const __u8 *u)
 	return (u[6] >> 4) == 4 && (u[8] & 0xc0) == 0x80;
 }
 
-/* A dumb buffer from vgem as a dma-buf fd; -errno if vgem is absent. */
-static int vgem_open(void)
-{
-	char path[32], name[16];
-	int i, fd;
-
-	for (i = 0; i < 16; i++) {
-		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
-
-		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(name, 0, sizeof(name));
-		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
-			return fd;
-		close(fd);
-	}
-	return -ENOENT;
-}
-
-static int vgem_dmabuf(int card, __u32 w, __u32 h, __u32 *handle)
-{
-	struct drm_mode_create_dumb c = { .width = w, .height = h, .bpp = 32 };
-	struct drm_prime_handle p = {};
-
-	if (ioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, &c))
-		return -errno;
-	p.handle = c.handle;
-	p.flags = DRM_CLOEXEC | DRM_RDWR;
-	if (ioctl(card, DRM_IOCTL_PRIME_HANDLE_TO_FD, &p))
-		return -errno;
-	if (handle)
-		*handle = c.handle;
-	return p.fd;
-}
-
 static int heap_dmabuf(size_t size)
 {
 	struct dma_heap_allocation_data d = {
@@ -1452,11 +1415,17 @@ static int mover_vmap(int mover, int buf, __u64 offset, void *bytes,
 	return ioctl(mover, DMABUF_MOVER_IOC_VMAP, &v) ? -errno : 0;
 }
 
+/* Byte @i of the pattern user space writes: a page's differs from the next's. */
+static __u8 vmap_pattern(__u64 i)
+{
+	return (__u8)(i * 7 + (i >> 12) * 13);
+}
+
 /*
  * Swap @len bytes at @off of @buf (mapped at @map) through the kernel's
- * mapping: asserts that the kernel read what user space wrote there (the
- * pattern of (@off + i) * 7) and that user space then reads the kernel's
- * bytes, (@off + i) ^ 0xa5.
+ * mapping: asserts that the kernel read what user space wrote there
+ * (vmap_pattern()) and that user space then reads the kernel's bytes,
+ * (@off + i) ^ 0xa5; then writes the pattern back.
  */
 static void vmap_swap(struct __test_metadata *_metadata, int mover, int buf,
 		      __u8 *map, __u64 off, __u32 len)
@@ -1468,13 +1437,13 @@ static void vmap_swap(struct __test_metadata *_metadata, int mover, int buf,
 		bytes[i] = (__u8)((off + i) ^ 0xa5);
 	ASSERT_EQ(0, mover_vmap(mover, buf, off, bytes, len)) TH_LOG("at %llu", off);
 	for (i = 0; i < len; i++)
-		ASSERT_EQ((__u8)((off + i) * 7), bytes[i])
+		ASSERT_EQ(vmap_pattern(off + i), bytes[i])
 			TH_LOG("the kernel read byte %llu wrong", off + i);
 	ASSERT_EQ(0, dmabuf_sync(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW));
 	for (i = 0; i < len; i++) {
 		ASSERT_EQ((__u8)((off + i) ^ 0xa5), map[off + i])
 			TH_LOG("user space read byte %llu wrong", off + i);
-		map[off + i] = (__u8)((off + i) * 7);
+		map[off + i] = vmap_pattern(off + i);
 	}
 	ASSERT_EQ(0, dmabuf_sync(buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW));
 }
@@ -1493,7 +1462,7 @@ TEST_F(mover, vmap_own_buffer)
 	const __u64 size = 64 << 10;
 	const __u64 at[] = { 0, 3 * 4096 - 100, size - 4096 };
 	struct vdmabuf_export e;
-	__u8 *map, byte = 0;
+	__u8 *map, two[2] = {};
 	unsigned int i, round;
 	__u64 alloc0 = self->info.alloc_bytes;
 	int buf;
@@ -1504,7 +1473,7 @@ TEST_F(mover, vmap_own_buffer)
 	ASSERT_NE(MAP_FAILED, map);
 	ASSERT_EQ(0, dmabuf_sync(buf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE));
 	for (i = 0; i < size; i++)
-		map[i] = (__u8)(i * 7);
+		map[i] = vmap_pattern(i);
 	ASSERT_EQ(0, dmabuf_sync(buf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE));
 
 	for (round = 0; round < 3; round++) {
@@ -1518,10 +1487,10 @@ TEST_F(mover, vmap_own_buffer)
 			ASSERT_EQ(0, wait_released(self->fd, e.uuid));
 		}
 	}
-	EXPECT_EQ(-EINVAL, mover_vmap(self->mover, buf, size - 1, &byte, 2));
-	EXPECT_EQ(-EINVAL, mover_vmap(self->mover, buf, ~0ULL, &byte, 1));
-	EXPECT_EQ(0, mover_vmap(self->mover, buf, size - 1, &byte, 1));
-	EXPECT_EQ((__u8)((size - 1) * 7), byte);
+	EXPECT_EQ(-EINVAL, mover_vmap(self->mover, buf, size - 1, two, 2));
+	EXPECT_EQ(-EINVAL, mover_vmap(self->mover, buf, ~0ULL, two, 1));
+	EXPECT_EQ(0, mover_vmap(self->mover, buf, size - 1, two, 1));
+	EXPECT_EQ(vmap_pattern(size - 1), two[0]);
 	munmap(map, size);
 	close(buf);
 	EXPECT_EQ(0, wait_alloc(self->fd, alloc0, 5));
@@ -1751,37 +1720,24 @@ TEST_F_TIMEOUT(dev, present_frame_done, 120)
 	close(buf);
 }
 
-/* A write fence on vgem buffer @handle, as a GPU still drawing: its id. */
-static __u32 vgem_write_fence(struct __test_metadata *_metadata, int card,
-			      __u32 handle)
-{
-	struct drm_vgem_fence_attach fa = {
-		.handle = handle, .flags = VGEM_FENCE_WRITE,
-	};
-
-	EXPECT_EQ(0, ioctl(card, DRM_IOCTL_VGEM_FENCE_ATTACH, &fa))
-		TH_LOG("vgem fence attach: %s", strerror(errno));
-	return fa.out_fence;
-}
-
-static int vgem_signal(int card, __u32 fence)
-{
-	struct drm_vgem_fence_signal fs = { .fence = fence };
-
-	return ioctl(card, DRM_IOCTL_VGEM_FENCE_SIGNAL, &fs) ? -errno : 0;
-}
+/*
+ * vgem signals a fence by itself 10 s after it was attached: a test that
+ * saw that much time go by cannot tell a frame that waited for its fence
+ * from one vgem's timeout let through.
+ */
+#define VGEM_FENCE_LIFE_S	9.5
 
 /*
- * PRESENT syncs implicitly with the buffer's writers: asserts, with a
- * vgem buffer exported, that a frame whose buffer has an unsignalled
- * write fence waits for it (PRESENT returns at once, the frame is pending
- * and no FRAME_DONE comes) and completes once it signals; that a second
- * PRESENT meanwhile is refused with EBUSY, so that frames stay in order;
- * that a fence signalled before PRESENT holds nothing; and that an
+ * PRESENT syncs implicitly with the buffer's writers (e2e_vdmabuf checks
+ * it with a host importer; this runs where the guest has none): asserts,
+ * with a vgem buffer exported, that a frame whose buffer has an
+ * unsignalled write fence waits for it (PRESENT returns with the fence
+ * unsignalled, the frame is pending and no FRAME_DONE comes) and
+ * completes once it signals; that a second PRESENT meanwhile is refused
+ * with EBUSY and not counted, so that frames stay in order; and that an
  * UNEXPORT drops the waiting frame: its FRAME_DONE, flagged dropped,
  * comes before the RELEASED, and the fence signalling after sends
- * nothing.  vgem signals a fence by itself after 10 s: each wait here is
- * shorter.
+ * nothing.  Skipped if vgem's timeout may have signalled a fence first.
  */
 TEST_F_TIMEOUT(dev, present_waits_for_writes, 120)
 {
@@ -1789,8 +1745,9 @@ TEST_F_TIMEOUT(dev, present_waits_for_writes, 120)
 	struct vdmabuf_export e;
 	struct vdmabuf_event ev;
 	struct vdmabuf_query q;
-	__u32 handle, fence;
-	int card, buf;
+	__u32 handle, fence = 0;
+	int card, buf, r;
+	double t0;
 
 	if (!(self->info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT)))
 		SKIP(return, "device lacks VIRTIO_VDMABUF_F_PRESENT");
@@ -1803,9 +1760,12 @@ TEST_F_TIMEOUT(dev, present_waits_for_writes, 120)
 	memcpy(pr.uuid, e.uuid, 16);
 
 	/* The frame waits for the writer; a second one is refused. */
-	fence = vgem_write_fence(_metadata, card, handle);
+	t0 = now_s();
+	ASSERT_EQ(0, vgem_write_fence(card, handle, &fence));
 	pr.seq = 1;
 	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr));
+	ASSERT_GT(VGEM_FENCE_LIFE_S, now_s() - t0)
+		TH_LOG("PRESENT returned only %.1f s on", now_s() - t0);
 	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
 	EXPECT_EQ(1, q.frames_pending);
 	pr.seq = 2;
@@ -1815,64 +1775,118 @@ TEST_F_TIMEOUT(dev, present_waits_for_writes, 120)
 		       ev.type, (unsigned long long)ev.seq);
 	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
 	EXPECT_EQ(1, q.frames_pending) TH_LOG("the refused PRESENT was counted");
-	ASSERT_EQ(0, vgem_signal(card, fence));
+	r = vgem_signal(card, fence);
+	if (r == -ETIMEDOUT && now_s() - t0 >= VGEM_FENCE_LIFE_S)
+		SKIP(return, "vgem's fence signalled by itself after %.1f s",
+		     now_s() - t0);
+	ASSERT_EQ(0, r);
 	ASSERT_EQ(0, next_event(self->fd, &ev, EVT_TIMEOUT_MS));
 	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
 	EXPECT_EQ(1, ev.seq);
 	EXPECT_EQ(0, ev.flags);
 
-	/* A writer done before PRESENT holds nothing. */
-	fence = vgem_write_fence(_metadata, card, handle);
-	ASSERT_EQ(0, vgem_signal(card, fence));
-	pr.seq = 3;
-	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr));
-	ASSERT_EQ(0, next_event(self->fd, &ev, EVT_TIMEOUT_MS));
-	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
-	EXPECT_EQ(3, ev.seq);
-	EXPECT_EQ(0, ev.flags);
-
 	/* UNEXPORT while a frame waits: dropped, then RELEASED. */
-	fence = vgem_write_fence(_metadata, card, handle);
-	pr.seq = 4;
+	t0 = now_s();
+	ASSERT_EQ(0, vgem_write_fence(card, handle, &fence));
+	pr.seq = 3;
 	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr));
 	ASSERT_EQ(0, vd_unexport(self->fd, e.uuid));
 	ASSERT_EQ(0, next_event(self->fd, &ev, EVT_TIMEOUT_MS));
+	if (now_s() - t0 >= VGEM_FENCE_LIFE_S)
+		SKIP(return, "vgem's fence may have signalled by itself (%.1f s)",
+		     now_s() - t0);
 	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
-	EXPECT_EQ(4, ev.seq);
+	EXPECT_EQ(3, ev.seq);
 	EXPECT_EQ(VDMABUF_EVENT_F_DROPPED, ev.flags);
 	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
-	EXPECT_EQ(0, vgem_signal(card, fence));
+	r = vgem_signal(card, fence);
+	EXPECT_TRUE(r == 0 || (r == -ETIMEDOUT && now_s() - t0 >= VGEM_FENCE_LIFE_S))
+		TH_LOG("signalling the fence: %s", strerror(-r));
 	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 300))
 		TH_LOG("an event (type %u) after RELEASED", ev.type);
 	close(buf);
 	close(card);
 }
 
-/*
- * Suspend to idle with pm_test=devices: every device is frozen and
- * restored, which resets it, and nothing else happens; the kernel's
- * pm_test_delay (5 s by default) is 0 meanwhile, then put back.  0, or
- * -errno of the write that failed (-ENOENT: a kernel without PM_DEBUG).
- */
 #define PM_TEST		"/sys/power/pm_test"
 #define PM_TEST_DELAY	"/sys/module/suspend/parameters/pm_test_delay"
+
+/*
+ * Whether the PCI function of DEV_PATH's device keeps its state through a
+ * suspend (No_Soft_Reset in its power management capability), when
+ * virtio-pci neither freezes nor restores it: 1, 0, or -errno.
+ */
+static int dev_no_soft_reset(void)
+{
+	__u8 cfg[256];
+	unsigned int ptr, hops;
+	ssize_t n;
+	int fd;
+
+	fd = open("/sys/class/misc/virtio-vdmabuf/device/../config",
+		  O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, cfg, sizeof(cfg));
+	close(fd);
+	if (n < 0x40)
+		return -EIO;
+	if (!(cfg[0x06] & 0x10))	/* no capability list */
+		return 0;
+	ptr = cfg[0x34] & ~3u;
+	for (hops = 0; ptr >= 0x40 && ptr + 6 <= (size_t)n && hops < 48; hops++) {
+		if (cfg[ptr] == 0x01)	/* power management: PMCSR bit 3 */
+			return !!(cfg[ptr + 4] & 0x08);
+		ptr = cfg[ptr + 1] & ~3u;
+	}
+	return 0;
+}
+
+/* The bracketed word of /sys/power/pm_test, the test level in force. */
+static int pm_test_level(char *level, size_t len)
+{
+	char line[128], *l, *r;
+	int ret = read_line(PM_TEST, line, sizeof(line));
+
+	if (ret)
+		return ret;
+	l = strchr(line, '[');
+	r = l ? strchr(l, ']') : NULL;
+	if (!r)
+		return -EPROTO;
+	*r = 0;
+	snprintf(level, len, "%s", l + 1);
+	return 0;
+}
+
+/*
+ * Suspend to idle with pm_test=devices: every device is frozen and
+ * restored, and nothing else happens; the kernel's pm_test_delay (5 s by
+ * default) is 0 meanwhile.  Both knobs are put back once the suspend has
+ * returned; if it never does (-ETIMEDOUT), they are left as they are, as
+ * is the writer.  0, or the first -errno.
+ */
 static int suspend_devices(void)
 {
-	char delay_was[16] = "";
-	int r;
+	char level[32], delay[16];
+	int r, r2;
 
-	if (access(PM_TEST, W_OK))
-		return -ENOENT;
-	read_line(PM_TEST_DELAY, delay_was, sizeof(delay_was));
+	r = pm_test_level(level, sizeof(level));
+	if (!r)
+		r = read_line(PM_TEST_DELAY, delay, sizeof(delay));
+	if (r)
+		return r;
 	r = sysfs_write_timed(PM_TEST_DELAY, "0", 5000);
 	if (!r)
 		r = sysfs_write_timed(PM_TEST, "devices", 5000);
 	if (!r)
 		r = sysfs_write_timed("/sys/power/state", "freeze", 60000);
-	sysfs_write_timed(PM_TEST, "none", 5000);
-	if (delay_was[0])
-		sysfs_write_timed(PM_TEST_DELAY, delay_was, 5000);
-	return r;
+	if (r == -ETIMEDOUT)
+		return r;
+	r2 = sysfs_write_timed(PM_TEST, level, 5000);
+	if (!r2)
+		r2 = sysfs_write_timed(PM_TEST_DELAY, delay, 5000);
+	return r ? r : r2;
 }
 
 /*
@@ -1880,27 +1894,33 @@ static int suspend_devices(void)
  * it again): asserts that, with a buffer of the driver's exported and a
  * vgem buffer exported whose PRESENT waits for an unsignalled write fence,
  * a suspend with pm_test=devices leaves the opener a RELEASED for each,
- * the waiting frame's FRAME_DONE (if any: the spec allows one, flagged
- * dropped unless vgem's 10 s timeout sent the frame first) before its
- * buffer's RELEASED, and no live export; that the fence signalling after
- * the resume sends nothing; and that the device works after it: the same
- * buffer exports again, is presented and released.
+ * the waiting frame's FRAME_DONE (if any: the spec allows one) flagged
+ * dropped before its buffer's RELEASED, and no live export; that the
+ * fence signalling after the resume sends nothing; and that the device
+ * works after it: the same buffer exports again, is presented and
+ * released.  It suspends the machine: only with VDMABUF_TEST_SUSPEND=1.
  */
 TEST_F_TIMEOUT(dev, suspend_ends_exports, 180)
 {
-	bool released[2] = {}, done = false;
+	bool released[2] = {}, done = false, late;
 	struct vdmabuf_present pr = {};
 	struct vdmabuf_export e[2];
 	struct vdmabuf_event ev;
 	struct vdmabuf_query q;
-	int card, buf[2], r, i;
-	__u32 handle, fence;
+	int card, buf[2], r, i, idx;
+	__u32 handle, fence = 0;
 	double t0;
 
+	if (!getenv("VDMABUF_TEST_SUSPEND"))
+		SKIP(return, "suspends the machine: VDMABUF_TEST_SUSPEND=1 to run");
 	if (!(self->info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT)))
 		SKIP(return, "device lacks VIRTIO_VDMABUF_F_PRESENT");
 	if (access(PM_TEST, W_OK))
 		SKIP(return, PM_TEST " is absent (no CONFIG_PM_DEBUG)");
+	r = dev_no_soft_reset();
+	ASSERT_LE(0, r) TH_LOG("the device's PCI config: %s", strerror(-r));
+	if (r)
+		SKIP(return, "the device has No_Soft_Reset: a suspend does not reset it");
 	card = vgem_open();
 	if (card < 0)
 		SKIP(return, "vgem is not loaded");
@@ -1911,16 +1931,17 @@ TEST_F_TIMEOUT(dev, suspend_ends_exports, 180)
 	for (i = 0; i < 2; i++)
 		ASSERT_EQ(0, vd_export(self->fd, buf[i], &e[i]));
 
-	fence = vgem_write_fence(_metadata, card, handle);
 	t0 = now_s();
+	ASSERT_EQ(0, vgem_write_fence(card, handle, &fence));
 	memcpy(pr.uuid, e[1].uuid, 16);
 	pr.seq = 77;
 	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr));
 	ASSERT_EQ(0, vd_query(self->fd, e[1].uuid, &q));
-	EXPECT_EQ(1, q.frames_pending) TH_LOG("the frame does not wait for the fence");
+	EXPECT_EQ(1, q.frames_pending);
 
 	r = suspend_devices();
 	ASSERT_EQ(0, r) TH_LOG("suspend (pm_test=devices): %s", strerror(-r));
+	late = now_s() - t0 >= VGEM_FENCE_LIFE_S;
 	TH_LOG("the frame waited %.1f s, the suspend included (vgem gives up at 10 s)",
 	       now_s() - t0);
 
@@ -1933,24 +1954,25 @@ TEST_F_TIMEOUT(dev, suspend_ends_exports, 180)
 			EXPECT_EQ(77, ev.seq);
 			EXPECT_FALSE(done) TH_LOG("two FRAME_DONEs for one PRESENT");
 			EXPECT_FALSE(released[1]) TH_LOG("FRAME_DONE after RELEASED");
-			TH_LOG("the waiting frame: FRAME_DONE, flags %#x", ev.flags);
+			EXPECT_TRUE(ev.flags == VDMABUF_EVENT_F_DROPPED ||
+				    (late && !ev.flags))
+				TH_LOG("the waiting frame's FRAME_DONE, flags %#x", ev.flags);
 			done = true;
 			continue;
 		}
 		ASSERT_EQ(VDMABUF_EVENT_RELEASED, ev.type);
-		r = !memcmp(ev.uuid, e[1].uuid, 16);
-		ASSERT_EQ(0, memcmp(ev.uuid, e[r].uuid, 16)) TH_LOG("a RELEASED of no export");
-		EXPECT_FALSE(released[r]) TH_LOG("RELEASED twice");
-		released[r] = true;
+		idx = !memcmp(ev.uuid, e[1].uuid, 16);
+		ASSERT_EQ(0, memcmp(ev.uuid, e[idx].uuid, 16)) TH_LOG("a RELEASED of no export");
+		EXPECT_FALSE(released[idx]) TH_LOG("RELEASED twice");
+		released[idx] = true;
 	}
 	EXPECT_TRUE(released[0] && released[1]);
 	EXPECT_EQ(0, wait_live(self->fd, 0, 5));
-	EXPECT_EQ(0, dev_total("live_exports"));
 	EXPECT_EQ(-ENOENT, vd_query(self->fd, e[1].uuid, &q));
 
 	/* The fence the dropped frame waited for signals: nothing is sent. */
 	r = vgem_signal(card, fence);
-	EXPECT_TRUE(r == 0 || (r == -ETIMEDOUT && now_s() - t0 >= 10))
+	EXPECT_TRUE(r == 0 || (r == -ETIMEDOUT && now_s() - t0 >= VGEM_FENCE_LIFE_S))
 		TH_LOG("signalling the fence: %s", strerror(-r));
 	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 500))
 		TH_LOG("an event (type %u) after every RELEASED", ev.type);

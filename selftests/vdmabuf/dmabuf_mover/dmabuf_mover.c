@@ -363,6 +363,10 @@ static int mover_ioctl_vmap(struct dmabuf_mover_vmap __user *argp)
 	dmabuf = dma_buf_get(v.fd);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
+	/* It writes: not into a buffer its exporter made read-only */
+	ret = -EBADF;
+	if (!(dmabuf->file->f_mode & FMODE_WRITE))
+		goto out_put;
 	ret = -EINVAL;
 	if (v.offset > dmabuf->size || v.len > dmabuf->size - v.offset)
 		goto out_put;
