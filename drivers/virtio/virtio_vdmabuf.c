@@ -1797,7 +1797,12 @@ static void vdmabuf_handle_event(struct vdmabuf_dev *dev,
 		vdmabuf_exp_destroy(exp);
 		return;
 	case VIRTIO_VDMABUF_EVT_FRAME_DONE:
-		node = vdmabuf_exp_take_frame(dev, exp);
+		/*
+		 * Only of a frame the device has: the one waiting for the
+		 * buffer's fences (@deferred) is accounted but not sent.
+		 */
+		node = exp->frames_pending > !!exp->deferred ?
+		       vdmabuf_exp_take_frame(dev, exp) : NULL;
 		if (!node) {
 			dev_warn_ratelimited(&dev->vdev->dev,
 					     "FRAME_DONE without a frame for %pUb\n",

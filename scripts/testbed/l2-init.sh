@@ -165,6 +165,14 @@ faults_log() {
 		sh -c "dmesg | grep -q 'UNEXPORT of .* refused: -12'"
 	check "l2: the driver logged the RELEASED for a live export it ignored" \
 		sh -c "dmesg | grep -q 'RELEASED for a live buffer'"
+	# guest_faults' bogus_events_ignored and frame_done_while_a_frame_waits:
+	# the device sent what the driver ignored
+	check "l2: the driver logged the event of an unknown UUID it ignored" \
+		sh -c "dmesg | grep -q 'event 1 for an unknown buffer'"
+	check "l2: the driver logged the event of an unknown type it ignored" \
+		sh -c "dmesg | grep -q 'unknown event 127'"
+	check "l2: the driver logged the two FRAME_DONEs of no frame it ignored" \
+		sh -c '[ "$(dmesg | grep -c "FRAME_DONE without a frame")" -ge 2 ]'
 }
 
 # guest_faults needs the fault-injection device of the vhost-user stage.

@@ -7,11 +7,13 @@
  * VUD_FAULTS): an export asks it for a fault through its metadata,
  * "vud-fault:NAME".
  *
- * Each test is the failing test of a defect the driver once had
- * (issue 15): a RELEASED for a live export freed it (item 8), also when
- * it came after the UNEXPORT's refusal or before it, a refused UNEXPORT
- * left the export pinned and unreachable (item 7); and events the
- * driver must ignore.
+ * Most tests are the failing test of a defect the driver once had: a
+ * RELEASED for a live export freed it (issue 15, item 8), also when it
+ * came after the UNEXPORT's refusal or before it; a refused UNEXPORT left
+ * the export pinned and unreachable (item 7); a FRAME_DONE while the
+ * export's one frame waited in the guest for its fences completed that
+ * frame (frame_done_while_a_frame_waits).  bogus_events_ignored checks
+ * the other events the spec's driver requirements say to ignore.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,16 +23,20 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 
+#include <drm.h>		/* libdrm-dev's copy of the DRM UAPI */
 #include <linux/vdmabuf.h>
 #include <linux/virtio_vdmabuf.h>
 
 #include "guest_common.h"
+#include "vgem_fence.h"
 
 #include "kselftest_harness.h"
 
 #define FAULTS_DEVICE	"/dev/virtio-vdmabuf1"
 /* No event is owed: how long to wait to be sure none comes. */
 #define QUIET_MS	3000
+/* vgem signals a fence by itself 10 s after it was attached. */
+#define VGEM_FENCE_LIFE_S	9.5
 
 static const char *faults_device(void)
 {
@@ -164,6 +170,70 @@ TEST_F_TIMEOUT(faulty, bogus_events_ignored, 60)
 	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
 	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 500))
 		TH_LOG("a second event %u", ev.type);
+}
+
+/*
+ * A FRAME_DONE of an export whose one frame waits in the guest for its
+ * buffer's write fence, unsent: the device has no frame of it.  A second
+ * export asks the device for that FRAME_DONE ("frame-done-of:UUID").  The
+ * driver must ignore it: no event reaches the opener and the frame stays
+ * pending; once the fence signals, the frame is sent and the device's
+ * FRAME_DONE of it is the only one.  The driver took such a FRAME_DONE
+ * for the waiting frame's, and told the producer its frame was done
+ * before it had even been sent.
+ */
+TEST_F_TIMEOUT(faulty, frame_done_while_a_frame_waits, 60)
+{
+	struct vdmabuf_export e, e2;
+	struct vdmabuf_present pr = {};
+	struct vdmabuf_event ev;
+	struct vdmabuf_query q;
+	__u32 handle, fence = 0;
+	char name[64];
+	int card, buf, r, i, n;
+	double t0;
+
+	if (!(self->info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT)))
+		SKIP(return, "device lacks VIRTIO_VDMABUF_F_PRESENT");
+	card = vgem_open();
+	if (card < 0)
+		SKIP(return, "vgem is not loaded");
+	buf = vgem_dmabuf(card, 64, 64, &handle);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vd_export(self->fd, buf, &e));
+	memcpy(pr.uuid, e.uuid, 16);
+	t0 = now_s();
+	ASSERT_EQ(0, vgem_write_fence(card, handle, &fence));
+	pr.seq = 5;
+	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
+
+	n = snprintf(name, sizeof(name), "frame-done-of:");
+	for (i = 0; i < 16; i++)
+		n += snprintf(name + n, sizeof(name) - n, "%02x", e.uuid[i]);
+	ASSERT_EQ(0, export_fault(self->fd, self->buf, name, &e2));
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, QUIET_MS))
+		TH_LOG("event %u (seq %llu, flags %#x) while the frame waits",
+		       ev.type, (unsigned long long)ev.seq, ev.flags);
+	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
+	EXPECT_EQ(1, q.frames_pending);
+
+	r = vgem_signal(card, fence);
+	if (r == -ETIMEDOUT && now_s() - t0 >= VGEM_FENCE_LIFE_S)
+		SKIP(return, "vgem's fence signalled by itself after %.1f s",
+		     now_s() - t0);
+	ASSERT_EQ(0, r);
+	ASSERT_EQ(0, next_event(self->fd, &ev, VD_EVT_TIMEOUT_MS));
+	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
+	EXPECT_EQ(5, ev.seq);
+	EXPECT_EQ(0, ev.flags);
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 500))
+		TH_LOG("a second event %u", ev.type);
+	EXPECT_EQ(0, vd_unexport(self->fd, e2.uuid));
+	EXPECT_EQ(0, wait_released(self->fd, e2.uuid));
+	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
+	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
+	close(buf);
+	close(card);
 }
 
 /*

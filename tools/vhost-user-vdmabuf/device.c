@@ -593,9 +593,13 @@ static void vud_export_free(struct vud_device *dev, struct vud_export *exp)
  * - "released-refused": its first three UNEXPORTs answered NOMEM, each
  *   followed by a RELEASED while the export is live (the driver must
  *   ignore those, and retry until the UNEXPORT is taken);
- * - "bogus-events": after the FRAME_DONE of its first PRESENT, three
- *   events the driver must ignore: one of a UUID no export has, one of a
- *   type the spec does not define, and a FRAME_DONE of no frame.
+ * - "bogus-events": after the first FRAME_DONE of it the device sends at
+ *   once (no importer owing it), three events the driver must ignore: one of a UUID no export has, one of a
+ *   type the spec does not define, and a FRAME_DONE of no frame;
+ * - "frame-done-of:UUID" (32 lowercase hex digits): at its EXPORT, a
+ *   FRAME_DONE of the export UUID, another one held, which has no frame
+ *   on the device (the driver must ignore it, also while a frame of that
+ *   export waits in the guest for its buffer's fences).
  *
  * A production build has none of this: a guest cannot make it misbehave.
  */
@@ -618,19 +622,6 @@ static void vud_fault_note(const char *what, const uint8_t uuid[16])
 	fputc('\n', stderr);
 }
 
-/* @exp was just exported: arm what its metadata asks for. */
-static void vud_fault_exported(struct vud_export *exp)
-{
-	if (vud_fault_asked(exp, "unexport-nomem"))
-		exp->refuse_unexports = 1;
-	if (vud_fault_asked(exp, "released-refused")) {
-		exp->refuse_unexports = 3;
-		exp->released_refused = true;
-	}
-	exp->bogus_released = vud_fault_asked(exp, "released-live");
-	exp->bogus_events = vud_fault_asked(exp, "bogus-events");
-}
-
 /* Queue an event of @type of @uuid, no export's to answer for. */
 static void vud_fault_event(struct vud_device *dev, uint32_t type,
 			    const uint8_t uuid[16], const char *what)
@@ -646,6 +637,50 @@ static void vud_fault_event(struct vud_device *dev, uint32_t type,
 	vud_fault_note(what, uuid);
 }
 
+/* @exp asks for a FRAME_DONE of the export its metadata names: send it. */
+static void vud_fault_frame_done_of(struct vud_device *dev,
+				    const struct vud_export *exp)
+{
+	size_t p = strlen(VUD_FAULT_PREFIX "frame-done-of:");
+	const struct vud_export *target;
+	uint8_t uuid[16];
+	unsigned int i;
+
+	if (exp->meta_len != p + 32)
+		return;
+	for (i = 0; i < 32; i++) {
+		int c = exp->meta[p + i], v;
+
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else
+			return;
+		uuid[i / 2] = i % 2 ? uuid[i / 2] | v : v << 4;
+	}
+	target = vud_find(dev, uuid);
+	if (!target || target->frame_pending)
+		return;
+	vud_fault_event(dev, VIRTIO_VDMABUF_EVT_FRAME_DONE, uuid,
+			"FRAME_DONE of an export with no frame");
+}
+
+/* @exp was just exported: arm what its metadata asks for. */
+static void vud_fault_exported(struct vud_device *dev, struct vud_export *exp)
+{
+	if (vud_fault_asked(exp, "frame-done-of:"))
+		vud_fault_frame_done_of(dev, exp);
+	if (vud_fault_asked(exp, "unexport-nomem"))
+		exp->refuse_unexports = 1;
+	if (vud_fault_asked(exp, "released-refused")) {
+		exp->refuse_unexports = 3;
+		exp->released_refused = true;
+	}
+	exp->bogus_released = vud_fault_asked(exp, "released-live");
+	exp->bogus_events = vud_fault_asked(exp, "bogus-events");
+}
+
 /* Queue a RELEASED of @exp, which is live. */
 static void vud_fault_release(struct vud_device *dev, struct vud_export *exp)
 {
@@ -658,7 +693,8 @@ static void vud_fault_presented(struct vud_device *dev, struct vud_export *exp)
 {
 	uint8_t unknown[16];
 
-	if (exp->bogus_events) {
+	/* After its FRAME_DONE: not while an importer still owes it */
+	if (exp->bogus_events && !exp->frame_pending) {
 		exp->bogus_events = false;
 		memcpy(unknown, exp->uuid, 16);
 		unknown[15] ^= 0xff;
@@ -696,8 +732,9 @@ static bool vud_fault_event_free(struct vud_gevent *gev)
 	return true;
 }
 #else
-static void vud_fault_exported(struct vud_export *exp)
+static void vud_fault_exported(struct vud_device *dev, struct vud_export *exp)
 {
+	(void)dev;
 	(void)exp;
 }
 
@@ -1006,7 +1043,7 @@ static uint32_t vud_req_export(struct vud_device *dev,
 	dev->stats.live_exports++;
 	dev->stats.held_exports++;
 	dev->live_bytes += size;
-	vud_fault_exported(exp);
+	vud_fault_exported(dev, exp);
 	return VIRTIO_VDMABUF_S_OK;
 
 err_free:
