@@ -1128,8 +1128,9 @@ vhost_user_refusals() {
 	rm -f "$L2D/vu-ram"
 	# What the daemon refuses of its options, and the bound it names:
 	# udmabuf's parameter only where that is the bound (root may set
-	# size_limit_mb either side of the daemon's default, 512 MiB).  Put
-	# back as vhost_user_l2 set it.
+	# size_limit_mb either side of the daemon's default, 512 MiB, and
+	# list_limit past the spec's 65536).  Both put back as vhost_user_l2
+	# set them, each write checked.
 	vu_opt_refused() {	# NAME PATTERN DAEMON-ARGS...: it exits 1 saying PATTERN
 		local what=$1 pat=$2 out drc
 		shift 2
@@ -1142,18 +1143,26 @@ vhost_user_refusals() {
 			not_ok "$what"
 		fi
 	}
-	local p=/sys/module/udmabuf/parameters was
-	was=$(cat "$p/size_limit_mb")
-	echo 64 > "$p/size_limit_mb"
+	local p=/sys/module/udmabuf/parameters was_mb was_list
+	set_param() {	# NAME VALUE: a udmabuf parameter, checked
+		check "l1: udmabuf's $1 set to $2" sh -c 'echo "$2" > "$0/$1"' "$p" "$1" "$2"
+	}
+	was_mb=$(cat "$p/size_limit_mb") was_list=$(cat "$p/list_limit")
+	check "l1: udmabuf's size_limit_mb and list_limit read ($was_mb, $was_list)" \
+		sh -c '[ -n "$0" ] && [ -n "$1" ]' "$was_mb" "$was_list"
+	set_param size_limit_mb 64
 	vu_opt_refused "l1: vhost-user-vdmabuf refuses --max-export-mb past udmabuf's size_limit_mb of 64" \
 		"not between 1 and 64 (udmabuf's size_limit_mb)" --max-export-mb=65
-	echo 1024 > "$p/size_limit_mb"
+	set_param size_limit_mb 1024
 	vu_opt_refused "l1: vhost-user-vdmabuf refuses --max-export-mb past its default, 512, under udmabuf's 1024" \
 		"not between 1 and 512 (the default is the most)" --max-export-mb=600
-	echo "$was" > "$p/size_limit_mb"
-	vu_opt_refused "l1: vhost-user-vdmabuf refuses --max-ranges past udmabuf's list_limit of $(cat "$p/list_limit")" \
-		"not between 1 and $(cat "$p/list_limit") (udmabuf's list_limit)" \
-		--max-ranges=$(($(cat "$p/list_limit") + 1))
+	vu_opt_refused "l1: vhost-user-vdmabuf refuses --max-ranges past udmabuf's list_limit of $was_list" \
+		"not between 1 and $was_list (udmabuf's list_limit)" --max-ranges=$((was_list + 1))
+	set_param list_limit 100000
+	vu_opt_refused "l1: vhost-user-vdmabuf refuses --max-ranges past the spec's 65536, under udmabuf's list_limit of 100000" \
+		"not between 1 and 65536 (the spec's most)" --max-ranges=65537
+	set_param size_limit_mb "$was_mb"
+	set_param list_limit "$was_list"
 	vu_opt_refused "l1: vhost-user-vdmabuf refuses --max-exports=0" \
 		"not between 1 and 65536" --max-exports=0
 	vu_opt_refused "l1: vhost-user-vdmabuf refuses an importer socket with --no-dmabuf" \
