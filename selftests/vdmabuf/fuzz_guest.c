@@ -867,28 +867,6 @@ static int o_idx(const struct opener *o)
 /* Buffers                                                                */
 /* ---------------------------------------------------------------------- */
 
-static int vgem_card(void)
-{
-	char path[32], name[16];
-	int i, fd;
-
-	for (i = 0; i < 16; i++) {
-		struct drm_version v = {
-			.name = name, .name_len = sizeof(name) - 1,
-		};
-
-		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(name, 0, sizeof(name));
-		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
-			return fd;
-		close(fd);
-	}
-	return -ENOENT;
-}
-
 /* Bytes the threads hold, and those of the exports not released */
 static uint64_t in_use(void)
 {
@@ -2560,7 +2538,7 @@ static int worker_init(struct worker *w, int id)
 
 	memset(w, 0, sizeof(*w));
 	w->id = id;
-	w->card = have_vgem ? vgem_card() : -1;
+	w->card = have_vgem ? vgem_open() : -1;
 	for (i = 0; i < NBUF; i++)
 		w->buf[i].fd = -1;
 	w->scratch = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE,
@@ -3107,7 +3085,7 @@ static int setup(void)
 			max_alloc = strtoull(line, NULL, 10) << 20;
 		fclose(f);
 	}
-	d = vgem_card();
+	d = vgem_open();
 	have_vgem = d >= 0;
 	if (d >= 0)
 		close(d);
@@ -3161,7 +3139,7 @@ static void warm_up(void)
 	struct vdmabuf_present p = {};
 	struct vdmabuf_export e;
 	struct vdmabuf_event ev;
-	int fds[NR_BKINDS], dev, i, card = vgem_card();
+	int fds[NR_BKINDS], dev, i, card = vgem_open();
 	uint32_t handle;
 	uint64_t size;
 	struct rng r;

@@ -594,8 +594,9 @@ static void vud_export_free(struct vud_device *dev, struct vud_export *exp)
  *   followed by a RELEASED while the export is live (the driver must
  *   ignore those, and retry until the UNEXPORT is taken);
  * - "bogus-events": after the first FRAME_DONE of it the device sends at
- *   once (no importer owing it), three events the driver must ignore: one of a UUID no export has, one of a
- *   type the spec does not define, and a FRAME_DONE of no frame;
+ *   once (no importer owing it), three events the driver must ignore:
+ *   one of a UUID no export has, one of a type the spec does not define,
+ *   and a FRAME_DONE of no frame;
  * - "frame-done-of:UUID" (32 lowercase hex digits): at its EXPORT, a
  *   FRAME_DONE of the export UUID, another one held, which has no frame
  *   on the device (the driver must ignore it, also while a frame of that
