@@ -59,6 +59,16 @@ static inline int next_event(int dev, struct vdmabuf_event *ev, int ms)
 	return n == sizeof(*ev) ? 0 : -EIO;
 }
 
+/*
+ * In a kselftest: skip, unless the test has failed already (SKIP() would
+ * hide that failure).  Then, either way, @statement.
+ */
+#define SKIP_UNLESS_FAILED(statement, fmt, ...) do {			\
+	if (_metadata->exit_code == KSFT_PASS)				\
+		SKIP(statement, fmt, ##__VA_ARGS__);			\
+	statement;							\
+} while (0)
+
 /* How long the raw-ioctl helpers wait for an event: nested TCG is slow. */
 #define VD_EVT_TIMEOUT_MS	10000
 

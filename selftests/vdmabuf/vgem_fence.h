@@ -74,9 +74,16 @@ static inline int vgem_dmabuf(int card, __u32 w, __u32 h, __u32 *handle)
 }
 
 /*
+ * vgem signals a fence by itself 10 s after it was attached: a test that
+ * saw this much time go by cannot tell a frame that waited for its fence
+ * from one that vgem's timeout let through.
+ */
+#define VGEM_FENCE_LIFE_S	9.5
+
+/*
  * An unsignalled write fence on vgem buffer @handle, as a GPU still
- * drawing: its id in @fence; 0 or -errno (-EBUSY: an earlier write fence
- * has not signalled).
+ * drawing: its id in @fence; 0 or -errno (-EBUSY: a fence of the buffer,
+ * of any use, has not signalled).
  */
 static inline int vgem_write_fence(int card, __u32 handle, __u32 *fence)
 {

@@ -190,8 +190,9 @@ struct vud_importer {
  *	live, after its first PRESENT's FRAME_DONE
  * @released_refused: (VUD_FAULTS builds) a RELEASED is sent after each
  *	UNEXPORT answered NOMEM
- * @bogus_events: (VUD_FAULTS builds) after the FRAME_DONE of its first
- *	PRESENT, it sends three events the driver must ignore
+ * @bogus_events: (VUD_FAULTS builds) after the first FRAME_DONE of it
+ *	sent at once (no importer owing it), three events the driver must
+ *	ignore are sent
  */
 struct vud_export {
 	struct vud_export *next;

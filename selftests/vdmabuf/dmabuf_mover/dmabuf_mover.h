@@ -85,9 +85,10 @@ struct dmabuf_mover_op {
  * Maps the buffer into the kernel (dma_buf_vmap_unlocked()), and within
  * dma_buf_begin_cpu_access() and dma_buf_end_cpu_access() reads the @len
  * bytes at @offset, writes the caller's there, and unmaps it.  EINVAL for
- * @len 0 or past DMABUF_MOVER_VMAP_MAX, a range outside the buffer or an
- * exporter that cannot vmap; EBADF for no dma-buf, or one its exporter
- * made read-only; EFAULT for @ptr; or the exporter's error.
+ * @len 0 or past DMABUF_MOVER_VMAP_MAX, an fd that is not a dma-buf, a
+ * range outside the buffer or an exporter that cannot vmap; EBADF for no
+ * open fd, or a dma-buf its exporter made read-only; EFAULT for @ptr; or
+ * the exporter's error.
  */
 struct dmabuf_mover_vmap {
 	__u32 fd;
