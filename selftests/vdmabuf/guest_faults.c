@@ -13,7 +13,8 @@
  * the export pinned and unreachable (item 7); a FRAME_DONE while the
  * export's one frame waited in the guest for its fences completed that
  * frame (frame_done_while_a_frame_waits).  bogus_events_ignored checks
- * the other events the spec's driver requirements say to ignore.
+ * the other events the spec's driver requirements say to ignore, and
+ * present_refused a device out of memory for a frame.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -228,6 +229,68 @@ TEST_F_TIMEOUT(faulty, frame_done_while_a_frame_waits, 60)
 		TH_LOG("a second event %u", ev.type);
 	EXPECT_EQ(0, vd_unexport(self->fd, e2.uuid));
 	EXPECT_EQ(0, wait_released(self->fd, e2.uuid));
+	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
+	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
+	close(buf);
+	close(card);
+}
+
+/*
+ * The device refuses PRESENTs (NOMEM, the export's first two): the driver
+ * takes each frame back.  A PRESENT its caller waits for fails with
+ * ENOMEM and leaves no frame pending and no event; one sent once its
+ * buffer's write fence signalled, which its caller did not wait for, ends
+ * in a FRAME_DONE flagged dropped.  The next PRESENT is shown.
+ */
+TEST_F_TIMEOUT(faulty, present_refused, 60)
+{
+	struct vdmabuf_present pr = {};
+	struct vdmabuf_export e;
+	struct vdmabuf_event ev;
+	struct vdmabuf_query q;
+	__u32 handle, fence = 0;
+	int card, buf, r;
+	double t0;
+
+	if (!(self->info.features & (1ULL << VIRTIO_VDMABUF_F_PRESENT)))
+		SKIP(return, "device lacks VIRTIO_VDMABUF_F_PRESENT");
+	card = vgem_open();
+	if (card < 0)
+		SKIP(return, "vgem is not loaded");
+	buf = vgem_dmabuf(card, 64, 64, &handle);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, export_fault(self->fd, buf, "present-nomem", &e));
+	memcpy(pr.uuid, e.uuid, 16);
+
+	pr.seq = 1;
+	EXPECT_EQ(-ENOMEM, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
+	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
+	EXPECT_EQ(0, q.frames_pending);
+	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 300))
+		TH_LOG("event %u after a refused PRESENT", ev.type);
+
+	t0 = now_s();
+	ASSERT_EQ(0, vgem_write_fence(card, handle, &fence));
+	pr.seq = 2;
+	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
+	r = vgem_signal(card, fence);
+	if (r == -ETIMEDOUT && now_s() - t0 >= VGEM_FENCE_LIFE_S)
+		SKIP_UNLESS_FAILED(return, "vgem's fence signalled by itself after %.1f s",
+				   now_s() - t0);
+	ASSERT_EQ(0, r);
+	ASSERT_EQ(0, next_event(self->fd, &ev, VD_EVT_TIMEOUT_MS));
+	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
+	EXPECT_EQ(2, ev.seq);
+	EXPECT_EQ(VDMABUF_EVENT_F_DROPPED, ev.flags);
+	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
+	EXPECT_EQ(0, q.frames_pending);
+
+	pr.seq = 3;
+	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
+	ASSERT_EQ(0, next_event(self->fd, &ev, VD_EVT_TIMEOUT_MS));
+	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
+	EXPECT_EQ(3, ev.seq);
+	EXPECT_EQ(0, ev.flags);
 	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
 	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
 	close(buf);

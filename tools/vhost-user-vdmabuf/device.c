@@ -597,6 +597,9 @@ static void vud_export_free(struct vud_device *dev, struct vud_export *exp)
  *   once (no importer owing it), three events the driver must ignore:
  *   one of a UUID no export has, one of a type the spec does not define,
  *   and a FRAME_DONE of no frame;
+ * - "present-nomem": its first two PRESENTs answered NOMEM (the driver
+ *   must take the frame back: the caller's error for a PRESENT it waits
+ *   for, a FRAME_DONE flagged dropped for one sent after its fences);
  * - "frame-done-of:UUID" (32 lowercase hex digits): at its EXPORT, a
  *   FRAME_DONE of the export UUID, another one held, which has no frame
  *   on the device (the driver must ignore it, also while a frame of that
@@ -680,6 +683,8 @@ static void vud_fault_exported(struct vud_device *dev, struct vud_export *exp)
 	}
 	exp->bogus_released = vud_fault_asked(exp, "released-live");
 	exp->bogus_events = vud_fault_asked(exp, "bogus-events");
+	if (vud_fault_asked(exp, "present-nomem"))
+		exp->refuse_presents = 2;
 }
 
 /* Queue a RELEASED of @exp, which is live. */
@@ -709,6 +714,16 @@ static void vud_fault_presented(struct vud_device *dev, struct vud_export *exp)
 		return;
 	exp->bogus_released = false;
 	vud_fault_release(dev, exp);
+}
+
+/* Answer this PRESENT of @exp NOMEM? */
+static bool vud_fault_refuse_present(struct vud_export *exp)
+{
+	if (!exp->refuse_presents)
+		return false;
+	exp->refuse_presents--;
+	vud_fault_note("PRESENT answered NOMEM", exp->uuid);
+	return true;
 }
 
 /* Answer this UNEXPORT of @exp NOMEM? */
@@ -743,6 +758,12 @@ static void vud_fault_presented(struct vud_device *dev, struct vud_export *exp)
 {
 	(void)dev;
 	(void)exp;
+}
+
+static bool vud_fault_refuse_present(struct vud_export *exp)
+{
+	(void)exp;
+	return false;
 }
 
 static bool vud_fault_refuse_unexport(struct vud_device *dev,
@@ -1157,6 +1178,8 @@ static uint32_t vud_req_present(struct vud_device *dev,
 		};
 	if (vud_present_busy(dev, exp))
 		return VIRTIO_VDMABUF_S_BUSY;
+	if (vud_fault_refuse_present(exp))
+		return VIRTIO_VDMABUF_S_NOMEM;
 
 	/* Everything this frame needs, or nothing. */
 	gev = calloc(1, sizeof(*gev));

@@ -190,6 +190,8 @@ struct vud_importer {
  *	live, after its first PRESENT's FRAME_DONE
  * @released_refused: (VUD_FAULTS builds) a RELEASED is sent after each
  *	UNEXPORT answered NOMEM
+ * @refuse_presents: (VUD_FAULTS builds) PRESENTs of it still to be
+ *	answered NOMEM
  * @bogus_events: (VUD_FAULTS builds) after the first FRAME_DONE of it
  *	sent at once (no importer owing it), three events the driver must
  *	ignore are sent
@@ -219,6 +221,7 @@ struct vud_export {
 	bool bogus_released;
 	bool released_refused;
 	bool bogus_events;
+	unsigned int refuse_presents;
 #endif
 };
 
