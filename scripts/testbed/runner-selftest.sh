@@ -14,13 +14,19 @@ echo "# runner.tap" > "$R"
 ok()     { n=$((n + 1)); echo "ok $n - $*" >> "$R"; echo "ok - $*"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $*" >> "$R"; echo "not ok - $*"; }
 
+# L1's boot gets its own, generous, limit (BOOT_LIMIT): on this 2-core
+# machine beside make check's VM run it has taken over 60 s to reach its
+# first stage, and the hang's run then failed in 'l1: boot', the injected
+# hang never reached.  The time checked is from the stage the fault is
+# injected into to the failure, both as the runner printed them.
 try() {	# try TAG INJECT LIMIT EXPECT-REGEX
-	local out t0 t rc
-	t0=$(date +%s)
-	out=$(VM_TAG=$1 VM_INJECT=$2 VM_STAGES=l1 STAGE_LIMIT=$3 \
+	local out rc t t_in t_fail
+	out=$(VM_TAG=$1 VM_INJECT=$2 VM_STAGES=l1 STAGE_LIMIT=$3 BOOT_LIMIT=600 \
 	      bash "$TOP/scripts/testbed/vmcheck.sh" 2>&1)
 	rc=$?
-	t=$(( $(date +%s) - t0 ))
+	t_in=$(echo "$out" | sed -n "s/^\[vm *\([0-9]*\)s\] ${2#*:}\$/\1/p" | head -n 1)
+	t_fail=$(echo "$out" | sed -n 's/^\[vm *\([0-9]*\)s\] FAILED: .*/\1/p' | head -n 1)
+	t=$(( ${t_fail:-99999} - ${t_in:-0} ))
 	echo "$out" | sed 's/^/    /'
 	if [ $rc -ne 0 ]; then ok "$1: run fails (exit $rc)"; else not_ok "$1: run fails"; fi
 	if echo "$out" | grep -Eq "FAILED: .*$4"; then
@@ -33,15 +39,14 @@ try() {	# try TAG INJECT LIMIT EXPECT-REGEX
 	else
 		not_ok "$1: failure shows the console log's tail"
 	fi
-	if [ "$t" -le $(( $3 + 90 )) ]; then
-		ok "$1: failed within the stage limit (${t}s, limit ${3}s + boot)"
+	# The runner looks every 2 s.
+	if [ -n "$t_in" ] && [ "$t" -le $(( $3 + 5 )) ]; then
+		ok "$1: failed within the stage limit (${t}s after '${2#*:}' began, limit ${3}s)"
 	else
-		not_ok "$1: failed within the stage limit (${t}s, limit ${3}s + boot)"
+		not_ok "$1: failed within the stage limit (${t_fail:-no failure}s - ${t_in:-stage never reached}s, limit ${3}s)"
 	fi
 }
 
 try panic "panic:l1: test bed checks" 120 "stage 'l1: test bed checks'"
-# The limit covers every stage before the hang too: L1's boot took over
-# 8 s on a loaded machine, and the run then failed in 'l1: boot'.
 try hang "hang:l1: test bed checks" 60 "stage 'l1: test bed checks' ran past its limit"
 echo "1..$n" >> "$R"

@@ -15,7 +15,8 @@
 # (the benchmark) or swiotlb (L1
 # and L2 booted with swiotlb=force: L1 runs the one host test that needs
 # bouncing, L2 the one guest test that does), STAGE_LIMIT
-# (seconds without a new stage, default 900), L1_TIMEOUT (default 3600),
+# (seconds without a new stage, default 900), BOOT_LIMIT (seconds for L1's
+# boot, its first stage, default STAGE_LIMIT), L1_TIMEOUT (default 3600),
 # L2_TIMEOUT (default 2400), TEST_TIMEOUT (per program, default 600),
 # each three times that on the debug kernel;
 # VM_TAG=NAME keeps results and logs apart (build/vm-NAME, build/logs/NAME);
@@ -66,6 +67,7 @@ VM_KERNEL=${VM_KERNEL:-debian}
 slow=1
 [ "$VM_KERNEL" = debug ] && slow=3
 STAGE_LIMIT=${STAGE_LIMIT:-$((900 * slow))}
+BOOT_LIMIT=${BOOT_LIMIT:-$STAGE_LIMIT}
 L1_TIMEOUT=${L1_TIMEOUT:-$((3600 * slow))}
 L2_TIMEOUT=${L2_TIMEOUT:-$((2400 * slow))}
 TEST_TIMEOUT=${TEST_TIMEOUT:-$((600 * slow))}
@@ -288,8 +290,10 @@ while kill -0 "$qpid" 2>/dev/null; do
 			say "$stage"
 		done
 	done
-	if [ $((now - stage_t)) -gt "$STAGE_LIMIT" ]; then
-		reason="stage '$stage' ran past its limit of ${STAGE_LIMIT}s"
+	limit=$STAGE_LIMIT
+	[ "$stage" = "l1: boot" ] && limit=$BOOT_LIMIT
+	if [ $((now - stage_t)) -gt "$limit" ]; then
+		reason="stage '$stage' ran past its limit of ${limit}s"
 	elif [ $((now - T0)) -gt "$L1_TIMEOUT" ]; then
 		reason="the VM run ran past its limit of ${L1_TIMEOUT}s (stage '$stage')"
 	fi
