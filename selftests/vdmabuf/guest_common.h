@@ -72,6 +72,19 @@ static inline int next_event(int dev, struct vdmabuf_event *ev, int ms)
 /* How long the raw-ioctl helpers wait for an event: nested TCG is slow. */
 #define VD_EVT_TIMEOUT_MS	10000
 
+/*
+ * In a kselftest: the next event on @dev, within VD_EVT_TIMEOUT_MS, is a
+ * FRAME_DONE of sequence number @want_seq with @want_flags.
+ */
+#define EXPECT_FRAME_DONE(dev, want_seq, want_flags) do {				\
+	struct vdmabuf_event __fd_ev;					\
+									\
+	ASSERT_EQ(0, next_event((dev), &__fd_ev, VD_EVT_TIMEOUT_MS));	\
+	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, __fd_ev.type);		\
+	EXPECT_EQ((want_seq), __fd_ev.seq);				\
+	EXPECT_EQ((want_flags), __fd_ev.flags);				\
+} while (0)
+
 /* The raw ioctls, each returning 0 (ALLOC: the fd) or -errno. */
 static inline int vd_alloc(int dev, __u64 size, __u32 flags)
 {

@@ -161,10 +161,7 @@ TEST_F_TIMEOUT(faulty, bogus_events_ignored, 60)
 
 	pr.seq = 8;
 	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
-	ASSERT_EQ(0, next_event(self->fd, &ev, VD_EVT_TIMEOUT_MS));
-	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
-	EXPECT_EQ(8, ev.seq);
-	EXPECT_EQ(0, ev.flags);
+	EXPECT_FRAME_DONE(self->fd, 8, 0);
 	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
 	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
 	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 500))
@@ -221,10 +218,7 @@ TEST_F_TIMEOUT(faulty, frame_done_while_a_frame_waits, 60)
 		SKIP_UNLESS_FAILED(return, "vgem's fence signalled by itself after %.1f s",
 				   now_s() - t0);
 	ASSERT_EQ(0, r);
-	ASSERT_EQ(0, next_event(self->fd, &ev, VD_EVT_TIMEOUT_MS));
-	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
-	EXPECT_EQ(5, ev.seq);
-	EXPECT_EQ(0, ev.flags);
+	EXPECT_FRAME_DONE(self->fd, 5, 0);
 	EXPECT_EQ(-ETIMEDOUT, next_event(self->fd, &ev, 500))
 		TH_LOG("a second event %u", ev.type);
 	EXPECT_EQ(0, vd_unexport(self->fd, e2.uuid));
@@ -278,19 +272,13 @@ TEST_F_TIMEOUT(faulty, present_refused, 60)
 		SKIP_UNLESS_FAILED(return, "vgem's fence signalled by itself after %.1f s",
 				   now_s() - t0);
 	ASSERT_EQ(0, r);
-	ASSERT_EQ(0, next_event(self->fd, &ev, VD_EVT_TIMEOUT_MS));
-	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
-	EXPECT_EQ(2, ev.seq);
-	EXPECT_EQ(VDMABUF_EVENT_F_DROPPED, ev.flags);
+	EXPECT_FRAME_DONE(self->fd, 2, VDMABUF_EVENT_F_DROPPED);
 	ASSERT_EQ(0, vd_query(self->fd, e.uuid, &q));
 	EXPECT_EQ(0, q.frames_pending);
 
 	pr.seq = 3;
 	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr) ? -errno : 0);
-	ASSERT_EQ(0, next_event(self->fd, &ev, VD_EVT_TIMEOUT_MS));
-	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
-	EXPECT_EQ(3, ev.seq);
-	EXPECT_EQ(0, ev.flags);
+	EXPECT_FRAME_DONE(self->fd, 3, 0);
 	EXPECT_EQ(0, vd_unexport(self->fd, e.uuid));
 	EXPECT_EQ(0, wait_released(self->fd, e.uuid));
 	close(buf);

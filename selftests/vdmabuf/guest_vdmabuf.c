@@ -1788,10 +1788,7 @@ TEST_F_TIMEOUT(dev, present_waits_for_writes, 120)
 		SKIP_UNLESS_FAILED(return, "vgem's fence signalled by itself after %.1f s",
 				   now_s() - t0);
 	ASSERT_EQ(0, r);
-	ASSERT_EQ(0, next_event(self->fd, &ev, EVT_TIMEOUT_MS));
-	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
-	EXPECT_EQ(1, ev.seq);
-	EXPECT_EQ(0, ev.flags);
+	EXPECT_FRAME_DONE(self->fd, 1, 0);
 
 	/* UNEXPORT while a frame waits: dropped, then RELEASED. */
 	t0 = now_s();
@@ -1993,10 +1990,7 @@ TEST_F_TIMEOUT(dev, suspend_ends_exports, 180)
 	memcpy(pr.uuid, e[0].uuid, 16);
 	pr.seq = 78;
 	ASSERT_EQ(0, ioctl(self->fd, VDMABUF_IOCTL_PRESENT, &pr));
-	ASSERT_EQ(0, next_event(self->fd, &ev, EVT_TIMEOUT_MS));
-	EXPECT_EQ(VDMABUF_EVENT_FRAME_DONE, ev.type);
-	EXPECT_EQ(78, ev.seq);
-	EXPECT_EQ(0, ev.flags);
+	EXPECT_FRAME_DONE(self->fd, 78, 0);
 	EXPECT_EQ(0, vd_unexport(self->fd, e[0].uuid));
 	EXPECT_EQ(0, wait_released(self->fd, e[0].uuid));
 	for (i = 0; i < 2; i++)
